@@ -1,0 +1,11 @@
+# Every dependency is a Debian package; scripts/install-deps.sh installs them by name.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(OpenMP REQUIRED COMPONENTS C)
+find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs videoio)
+pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
+if(RIDE_BUILD_TESTS)
+  pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
+endif()
+find_library(MATH_LIBRARY m REQUIRED)

@@ -1,0 +1,36 @@
+/* ride/gpu.h - CUDA devices and the CUDA kernels (kernels/cuda/).
+ *
+ * A build without CUDA, or a machine without a usable device or driver, reports
+ * zero devices; callers then take the CPU path (ride/kernels.h). */
+#ifndef RIDE_GPU_H
+#define RIDE_GPU_H
+
+#include <stddef.h>
+
+#include "ride/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Usable CUDA devices. 0 when none, with the reason in why (when not NULL). Any
+ * CUDA error counts as "no device" (without a driver CUDA reports an error, not 0). */
+int ride_gpu_device_count(char *why, size_t len);
+
+/* 1 when a CUDA device can be used. The first time the answer is no, logs once
+ * (event=gpu_unavailable) that the CPU path is used and why. */
+int ride_gpu_available(void);
+
+/* Name of device `index` into buf; -1 if there is no such device. */
+int ride_gpu_device_name(int index, char *buf, size_t len);
+
+/* Same contracts and results as ride_cpu_grayscale / ride_cpu_stddev, computed on
+ * the current CUDA device from host images. -1 on invalid arguments or CUDA errors. */
+int ride_cuda_grayscale(const ride_image *src, ride_image *dst);
+int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,39 @@
+/* ride/kernels.h - multicore CPU kernels (kernels/cpu/), parallel over row bands.
+ *
+ * `threads` is the number of worker threads; 0 means one per online core.
+ * Outputs are (re)allocated with ride_image_ensure(), so a caller that keeps its
+ * output image between frames allocates once. Each returns 0, or -1 on invalid
+ * arguments or allocation failure (dst then holds no result). */
+#ifndef RIDE_KERNELS_H
+#define RIDE_KERNELS_H
+
+#include "ride/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Largest window accepted by the stddev kernels (odd sizes 1..255). */
+#define RIDE_STDDEV_MAX_KSIZE 255
+
+/* BGR8, RGB8 or BGRA8 -> GRAY8, bit-exact with OpenCV's cvtColor
+ * (Y = 0.299 R + 0.587 G + 0.114 B in 14-bit fixed point). GRAY8 is copied. */
+int ride_cpu_grayscale(const ride_image *src, ride_image *dst, int threads);
+
+/* Local standard deviation over a ksize x ksize window centred on each pixel, per
+ * channel, borders reflected as OpenCV's BORDER_REFLECT_101. src is 8-bit (GRAY8,
+ * BGR8, RGB8, BGRA8); dst has src's format and holds round(stddev) (half up).
+ * Exact integer window sums: the cost per pixel does not depend on ksize. */
+int ride_cpu_stddev(const ride_image *src, ride_image *dst, int ksize, int threads);
+
+/* Copies src into dst (same format, tightly packed). */
+int ride_cpu_passthrough(const ride_image *src, ride_image *dst);
+
+/* The thread count a kernel uses for `threads` (resolves 0 to the core count). */
+int ride_cpu_threads(int threads);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

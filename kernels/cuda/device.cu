@@ -1,0 +1,50 @@
+// device.cu - CUDA device discovery. Any CUDA error means "no usable device":
+// without a driver cudaGetDeviceCount fails (error 35) instead of returning 0.
+#include "ride/gpu.h"
+#include "ride/log.h"
+
+#include <cuda_runtime.h>
+
+#include <atomic>
+#include <cstdio>
+
+extern "C" int ride_gpu_device_count(char *why, size_t len)
+{
+    int n = 0;
+    cudaError_t rc = cudaGetDeviceCount(&n);
+    if (rc != cudaSuccess) {
+        if (why && len)
+            std::snprintf(why, len, "no CUDA device (CUDA error %d: %s)", (int)rc,
+                          cudaGetErrorString(rc));
+        return 0;
+    }
+    if (n == 0 && why && len)
+        std::snprintf(why, len, "no CUDA device");
+    return n;
+}
+
+extern "C" int ride_gpu_available(void)
+{
+    static std::atomic<int> logged{0};
+    char why[256];
+    if (ride_gpu_device_count(why, sizeof why) > 0)
+        return 1;
+    if (logged.exchange(1) == 0) {
+        char quoted[300];
+        ride_log_info("gpu_unavailable", "reason=%s path=cpu",
+                      ride_log_quote(why, quoted, sizeof quoted));
+    }
+    return 0;
+}
+
+extern "C" int ride_gpu_device_name(int index, char *buf, size_t len)
+{
+    cudaDeviceProp prop;
+    if (buf && len)
+        buf[0] = '\0';
+    if (cudaGetDeviceProperties(&prop, index) != cudaSuccess)
+        return -1;
+    if (buf && len)
+        std::snprintf(buf, len, "%s", prop.name);
+    return 0;
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages RIDE builds, tests and runs with, by name.
+# Idempotent: when every package is present it changes nothing and needs no network.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config  # toolchain
+  clang libclang-rt-14-dev          # libFuzzer (scripts/fuzz.sh)
+  libopencv-dev                     # capture, codecs, reference kernels
+  libyaml-dev                       # manifests and daemon configs
+  libisal-dev                       # CRC32C (hardware-accelerated)
+  libcmocka-dev                     # unit tests
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: run as root (or install sudo)" >&2; exit 1; }
+  sudo=sudo
+fi
+echo "install-deps: installing ${missing[*]}"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

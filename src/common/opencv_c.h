@@ -1,0 +1,73 @@
+/* opencv_c.h - the only door to OpenCV (C++), for C callers.
+ *
+ * Every function catches OpenCV's exceptions and reports them as -1 plus a
+ * message in err (when err is not NULL): bad input never unwinds into C. */
+#ifndef RIDE_OPENCV_C_H
+#define RIDE_OPENCV_C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ride/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum ride_cv_codec {
+    RIDE_CV_JPEG = 1,
+    RIDE_CV_PNG = 2,
+} ride_cv_codec;
+
+/* Encodes img (GRAY8, BGR8, BGRA8 or GRAY16 for PNG) into a malloc'd buffer.
+ * quality: JPEG quality 1..100, or PNG compression level 0..9; -1 for the default. */
+int ride_cv_encode(const ride_image *img, ride_cv_codec codec, int quality, uint8_t **out,
+                   size_t *out_len, char *err, size_t errlen);
+
+/* Decodes a JPEG or PNG into `want` (GRAY8, BGR8, BGRA8 or GRAY16), reusing out's
+ * buffer when it fits. Images larger than RIDE_IMAGE_MAX_DIM or max_pixels are
+ * refused before their pixels are allocated. */
+int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint64_t max_pixels,
+                   ride_image *out, char *err, size_t errlen);
+
+/* Reads an image file (any format OpenCV knows) into `want`. */
+int ride_cv_read_file(const char *path, ride_pixel_format want, ride_image *out, char *err,
+                      size_t errlen);
+/* Writes img to path; the extension (.png, .jpg, ...) picks the codec. */
+int ride_cv_write_file(const char *path, const ride_image *img, char *err, size_t errlen);
+
+typedef enum ride_cv_interp {
+    RIDE_CV_INTER_NEAREST = 0,
+    RIDE_CV_INTER_LINEAR = 1,
+    RIDE_CV_INTER_AREA = 3,
+} ride_cv_interp;
+
+/* Resizes src into dst, which the caller has sized (ride_image_ensure) in src's format. */
+int ride_cv_resize(const ride_image *src, ride_image *dst, ride_cv_interp interp, char *err,
+                   size_t errlen);
+
+/* Video capture: a file path, rtsp://..., or v4l2:/dev/videoN. Frames come out BGR8. */
+typedef struct ride_cv_capture ride_cv_capture;
+
+/* timeout_ms bounds opening and each read of network streams (0: OpenCV's default). */
+ride_cv_capture *ride_cv_capture_open(const char *uri, int timeout_ms, char *err, size_t errlen);
+/* 1: a frame was read into out; 0: end of stream; -1: error. */
+int ride_cv_capture_read(ride_cv_capture *cap, ride_image *out, char *err, size_t errlen);
+/* Frames per second the stream declares, or 0 when unknown. */
+double ride_cv_capture_fps(const ride_cv_capture *cap);
+void ride_cv_capture_close(ride_cv_capture *cap);
+
+/* Reference implementations, for tests and benchmarks only. */
+void ride_cv_set_threads(int threads);
+/* BGR8/RGB8/BGRA8 -> GRAY8 with cv::cvtColor. */
+int ride_cv_ref_grayscale(const ride_image *src, ride_image *dst);
+/* Local standard deviation over ksize x ksize (BORDER_REFLECT_101), through
+ * cv::boxFilter on float: sqrt(E[x^2] - E[x]^2). dst is GRAY32F with src's channels
+ * folded into width (one float per sample), src must be 8-bit. */
+int ride_cv_ref_stddev(const ride_image *src, int ksize, ride_image *dst);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,40 @@
+#include "ride_test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *ride_test_data(const char *relative, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", RIDE_TEST_DATA_DIR, relative);
+    return buf;
+}
+
+void ride_test_fill_random(ride_image *img, uint32_t seed)
+{
+    uint32_t x = seed ? seed : 0x9e3779b9u;
+    size_t size = ride_image_size(img);
+    for (size_t i = 0; i < size; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        img->data[i] = (uint8_t)(x >> 24);
+    }
+}
+
+int ride_test_max_abs_diff_u8(const ride_image *a, const ride_image *b)
+{
+    if (a->format != b->format || a->width != b->width || a->height != b->height ||
+        ride_pixel_sample_bytes(a->format) != 1)
+        return -1;
+    size_t row = ride_image_row_bytes(a->format, a->width);
+    int worst = 0;
+    for (uint32_t y = 0; y < a->height; y++) {
+        const uint8_t *pa = ride_image_row(a, y), *pb = ride_image_row(b, y);
+        for (size_t i = 0; i < row; i++) {
+            int d = abs((int)pa[i] - (int)pb[i]);
+            if (d > worst)
+                worst = d;
+        }
+    }
+    return worst;
+}

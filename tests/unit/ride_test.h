@@ -1,0 +1,27 @@
+/* ride_test.h - helpers shared by the unit tests (cmocka). */
+#ifndef RIDE_TEST_H
+#define RIDE_TEST_H
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "ride/image.h"
+
+/* Exit code CTest reports as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt). */
+#define RIDE_TEST_SKIP 77
+
+/* Absolute path of a file under tests/data into buf; returns buf. */
+const char *ride_test_data(const char *relative, char *buf, size_t len);
+
+/* Fills img with pseudo-random bytes from seed (every row, padding included). */
+void ride_test_fill_random(ride_image *img, uint32_t seed);
+
+/* Largest absolute difference between two 8-bit images of the same shape, or -1
+ * when their formats or sizes differ. */
+int ride_test_max_abs_diff_u8(const ride_image *a, const ride_image *b);
+
+#endif

@@ -7,6 +7,7 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -65,6 +66,9 @@ int mat_to_image(const cv::Mat &m, ride_pixel_format f, ride_image *out)
     return 0;
 }
 
+// cv::IMREAD_UNCHANGED is -1, so "no such format" needs a value of its own.
+const int kNoImreadFlags = INT_MIN;
+
 int imread_flags(ride_pixel_format want)
 {
     switch (want) {
@@ -72,7 +76,7 @@ int imread_flags(ride_pixel_format want)
     case RIDE_PIX_BGR8: return cv::IMREAD_COLOR;
     case RIDE_PIX_BGRA8: return cv::IMREAD_UNCHANGED;
     case RIDE_PIX_GRAY16: return cv::IMREAD_ANYDEPTH;
-    default: return -1;
+    default: return kNoImreadFlags;
     }
 }
 
@@ -213,7 +217,7 @@ int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint6
         return -1;
     }
     int flags = imread_flags(want);
-    if (flags < 0 || len > (size_t)INT32_MAX) {
+    if (flags == kNoImreadFlags || len > (size_t)INT32_MAX) {
         set_err(err, errlen, "decode: unsupported target format or payload too large");
         return -1;
     }
@@ -234,7 +238,7 @@ int ride_cv_read_file(const char *path, ride_pixel_format want, ride_image *out,
                       size_t errlen)
 {
     int flags = imread_flags(want);
-    if (flags < 0) {
+    if (flags == kNoImreadFlags) {
         set_err(err, errlen, "read: unsupported target format");
         return -1;
     }

@@ -1,0 +1,191 @@
+/* ride/frame.h - the frame wire format: one Kafka message per frame, or per chunk
+ * of a frame too large for one message (docs/wire-format.md, SPEC section 5).
+ *
+ * Every message is a fixed little-endian header (RIDE_FRAME_HEADER_LEN bytes in
+ * version 1) followed by payload bytes. Producers call ride_frame_write(); workers
+ * push every message of a partition into one ride_frame_assembler, which validates
+ * it, reassembles chunks and decodes the payload. Nothing in a message is trusted:
+ * every failure has its own ride_frame_status and a stable reason string. */
+#ifndef RIDE_FRAME_H
+#define RIDE_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ride/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RIDE_FRAME_MAGIC "RIDF"
+#define RIDE_FRAME_VERSION 1u
+/* Size of the version 1 header; later headers may be longer (header_len). */
+#define RIDE_FRAME_HEADER_LEN 72u
+#define RIDE_FRAME_MAX_CHUNKS 65535u
+/* No version 1 frame is larger than 65536 x 65536 pixels of 4 bytes (16 GiB),
+ * raw or encoded; receivers usually set a much smaller limit of their own. */
+#define RIDE_FRAME_MAX_FRAME_BYTES (UINT64_C(1) << 34)
+/* The Kafka producer's default message.max.bytes. */
+#define RIDE_FRAME_DEFAULT_MAX_MESSAGE 1000000u
+
+/* Payload encodings. Values are part of the wire format: never renumber. */
+typedef enum ride_encoding {
+    RIDE_ENC_RAW = 0,
+    RIDE_ENC_JPEG = 1,
+    RIDE_ENC_PNG = 2,
+} ride_encoding;
+
+/* A frame: pixels plus where and when they were captured. */
+typedef struct ride_frame {
+    ride_image image;
+    uint32_t stream_id;
+    uint64_t seq;
+    uint64_t capture_ns; /* capture time, ns since the Unix epoch */
+} ride_frame;
+
+/* Releases the image's pixels when the frame owns them and zeroes the frame. */
+void ride_frame_free(ride_frame *f);
+
+/* Outcome of parsing or assembling a message. Values below RIDE_FRAME_TRUNCATED
+ * are not errors; every other value names one reason a frame was rejected. */
+typedef enum ride_frame_status {
+    RIDE_FRAME_OK = 0,          /* a complete frame was produced */
+    RIDE_FRAME_INCOMPLETE,      /* chunk accepted, more chunks are needed */
+    RIDE_FRAME_SKIPPED,         /* chunk of a frame already reported as rejected */
+    RIDE_FRAME_TRUNCATED,       /* message ends inside its header or payload */
+    RIDE_FRAME_BAD_MAGIC,
+    RIDE_FRAME_UNSUPPORTED_VERSION,
+    RIDE_FRAME_BAD_HEADER_LEN,
+    RIDE_FRAME_BAD_HEADER_CRC,
+    RIDE_FRAME_BAD_FLAGS,
+    RIDE_FRAME_BAD_PIXEL_FORMAT,
+    RIDE_FRAME_BAD_ENCODING,
+    RIDE_FRAME_ENCODING_FORMAT_MISMATCH, /* encoding cannot carry the pixel format */
+    RIDE_FRAME_CHANNEL_MISMATCH,
+    RIDE_FRAME_BAD_DIMENSIONS,
+    RIDE_FRAME_BAD_STRIDE,
+    RIDE_FRAME_SIZE_OVERFLOW,   /* a size does not fit this host's size_t */
+    RIDE_FRAME_TOO_LARGE,
+    RIDE_FRAME_PAYLOAD_LEN_MISMATCH,
+    RIDE_FRAME_BAD_PAYLOAD_CRC,
+    RIDE_FRAME_BAD_CHUNK_INDEX,
+    RIDE_FRAME_BAD_CHUNK_COUNT,
+    RIDE_FRAME_MISSING_CHUNK,
+    RIDE_FRAME_REPEATED_CHUNK,
+    RIDE_FRAME_CHUNK_MISMATCH,  /* chunk's frame fields differ from its frame's */
+    RIDE_FRAME_FRAME_LEN_MISMATCH,
+    RIDE_FRAME_DECODE_FAILED,
+    RIDE_FRAME_DIMENSION_MISMATCH, /* decoded image size differs from the header */
+    RIDE_FRAME_OUT_OF_MEMORY,
+    RIDE_FRAME_STATUS_COUNT
+} ride_frame_status;
+
+/* Stable snake_case name ("bad_payload_crc"), usable as a Prometheus label value;
+ * "unknown" for a value outside the enum. */
+const char *ride_frame_status_reason(ride_frame_status st);
+/* One human sentence describing the status, for logs and error messages. */
+const char *ride_frame_status_message(ride_frame_status st);
+
+/* A decoded header, field for field as on the wire (docs/wire-format.md). */
+typedef struct ride_frame_header {
+    uint16_t version;
+    uint16_t header_len;
+    uint16_t pixel_format; /* a ride_pixel_format */
+    uint16_t encoding;     /* a ride_encoding */
+    uint16_t channels;
+    uint16_t flags;
+    uint32_t width;
+    uint32_t height;
+    uint32_t stride;
+    uint32_t stream_id;
+    uint64_t seq;
+    uint64_t capture_ns;
+    uint64_t frame_len;   /* payload bytes of the whole frame */
+    uint32_t payload_len; /* payload bytes in this message */
+    uint16_t chunk_index;
+    uint16_t chunk_count;
+    uint32_t payload_crc;
+    uint32_t header_crc;
+} ride_frame_header;
+
+/* Validates one message on its own (everything but the cross-chunk rules and the
+ * payload decoding) and decodes its header into *out. On RIDE_FRAME_OK, *payload
+ * (when not NULL) points at the message's payload_len payload bytes inside msg.
+ * On an error *out holds what was decoded before the failing check; its fields
+ * are CRC-verified only when the status comes after RIDE_FRAME_BAD_HEADER_CRC. */
+ride_frame_status ride_frame_header_parse(const uint8_t *msg, size_t len, ride_frame_header *out,
+                                          const uint8_t **payload);
+
+/* CRC32C (Castagnoli, as iSCSI), the checksum of the wire format. Start with
+ * crc = 0; pass the previous result to continue over further bytes. */
+uint32_t ride_crc32c(uint32_t crc, const void *buf, size_t len);
+
+/* ---- Encoder ---- */
+
+typedef struct ride_frame_write_opts {
+    ride_encoding encoding;
+    int quality;              /* JPEG 1..100, PNG compression 0..9, -1: codec default */
+    size_t max_message_bytes; /* header + payload of every message; > RIDE_FRAME_HEADER_LEN */
+} ride_frame_write_opts;
+
+/* Receives one complete message; a non-zero return aborts ride_frame_write(). */
+typedef int (*ride_frame_emit_fn)(void *ctx, const uint8_t *msg, size_t len);
+
+/* Encodes f (raw: rows without padding; JPEG/PNG through OpenCV), splits the
+ * payload into as many chunks as needed for every message to fit in
+ * opts->max_message_bytes, and emits the messages in order. opts NULL means raw
+ * with RIDE_FRAME_DEFAULT_MAX_MESSAGE. Returns 0, or -1 with a reason in err. */
+int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
+                     ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen);
+
+/* ---- Reassembly ---- */
+
+/* A rejected frame. The identity is known when the header that caused the
+ * rejection (or the frame's earlier chunks) passed the header CRC. */
+typedef struct ride_frame_reject {
+    ride_frame_status status;
+    int id_known;
+    uint32_t stream_id;
+    uint64_t seq;
+} ride_frame_reject;
+
+/* Called exactly once per rejected frame, from inside ride_frame_assembler_push();
+ * it must not call back into the assembler. */
+typedef void (*ride_frame_reject_fn)(void *ctx, const ride_frame_reject *reject);
+
+typedef struct ride_frame_assembler ride_frame_assembler;
+
+/* One assembler per partition, used by one thread at a time. Frames whose payload or decoded pixels exceed
+ * max_frame_bytes are rejected (too_large) before anything is allocated for them.
+ * on_reject is required: it is where rejected frames are counted. Returns NULL on
+ * a zero limit, a NULL on_reject or allocation failure. */
+ride_frame_assembler *ride_frame_assembler_new(size_t max_frame_bytes,
+                                               ride_frame_reject_fn on_reject, void *ctx);
+void ride_frame_assembler_free(ride_frame_assembler *a);
+
+/* Consumes one message. Returns RIDE_FRAME_OK with the complete frame in *out,
+ * RIDE_FRAME_INCOMPLETE or RIDE_FRAME_SKIPPED when there is nothing to deliver
+ * yet, or the error that rejected the pushed message's frame. Every rejected
+ * frame - including an incomplete older frame that the pushed message shows
+ * will never complete - has been passed to on_reject before this returns; a
+ * caller counts drops there and only there. After any status the assembler is
+ * ready for the next message.
+ * *out must be zeroed or hold a frame from an earlier push: its image buffer is
+ * reused when the shape repeats. Its content is unspecified after an error. */
+ride_frame_status ride_frame_assembler_push(ride_frame_assembler *a, const uint8_t *msg,
+                                            size_t len, ride_frame *out);
+
+/* 1 while a frame has some but not all of its chunks. Consumers commit offsets
+ * only up to the first chunk of such a frame. */
+int ride_frame_assembler_pending(const ride_frame_assembler *a);
+
+/* Forgets the frame in progress without reporting it, for when the partition is
+ * released or re-read from an earlier offset (its chunks will be read again). */
+void ride_frame_assembler_reset(ride_frame_assembler *a);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

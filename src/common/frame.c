@@ -1,0 +1,814 @@
+#include "ride/frame.h"
+
+#include <isa-l/crc.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opencv_c.h"
+#include "ride/log.h"
+
+/* Byte offsets of the version 1 header fields (docs/wire-format.md). */
+enum {
+    OFF_MAGIC = 0,
+    OFF_VERSION = 4,
+    OFF_HEADER_LEN = 6,
+    OFF_PIXEL_FORMAT = 8,
+    OFF_ENCODING = 10,
+    OFF_CHANNELS = 12,
+    OFF_FLAGS = 14,
+    OFF_WIDTH = 16,
+    OFF_HEIGHT = 20,
+    OFF_STRIDE = 24,
+    OFF_STREAM_ID = 28,
+    OFF_SEQ = 32,
+    OFF_CAPTURE_NS = 40,
+    OFF_FRAME_LEN = 48,
+    OFF_PAYLOAD_LEN = 56,
+    OFF_CHUNK_INDEX = 60,
+    OFF_CHUNK_COUNT = 62,
+    OFF_PAYLOAD_CRC = 64,
+    OFF_HEADER_CRC = 68,
+};
+
+typedef struct status_text {
+    const char *reason;
+    const char *message;
+} status_text;
+
+static const status_text status_texts[RIDE_FRAME_STATUS_COUNT] = {
+    [RIDE_FRAME_OK] = {"ok", "complete frame"},
+    [RIDE_FRAME_INCOMPLETE] = {"incomplete", "chunk accepted, frame needs more chunks"},
+    [RIDE_FRAME_SKIPPED] = {"skipped", "chunk of a frame already rejected"},
+    [RIDE_FRAME_TRUNCATED] = {"truncated", "message ends inside its header or payload"},
+    [RIDE_FRAME_BAD_MAGIC] = {"bad_magic", "message does not start with the RIDF magic"},
+    [RIDE_FRAME_UNSUPPORTED_VERSION] = {"unsupported_version",
+                                        "header version is not one this reader knows"},
+    [RIDE_FRAME_BAD_HEADER_LEN] = {"bad_header_len", "header length is below the minimum"},
+    [RIDE_FRAME_BAD_HEADER_CRC] = {"bad_header_crc", "header checksum does not match"},
+    [RIDE_FRAME_BAD_FLAGS] = {"bad_flags", "reserved flags are set"},
+    [RIDE_FRAME_BAD_PIXEL_FORMAT] = {"bad_pixel_format", "unknown pixel format"},
+    [RIDE_FRAME_BAD_ENCODING] = {"bad_encoding", "unknown payload encoding"},
+    [RIDE_FRAME_ENCODING_FORMAT_MISMATCH] = {"encoding_format_mismatch",
+                                             "payload encoding cannot carry the pixel format"},
+    [RIDE_FRAME_CHANNEL_MISMATCH] = {"channel_mismatch",
+                                     "channel count differs from the pixel format's"},
+    [RIDE_FRAME_BAD_DIMENSIONS] = {"bad_dimensions", "width or height is zero or too large"},
+    [RIDE_FRAME_BAD_STRIDE] = {"bad_stride", "row stride is invalid for the encoding"},
+    [RIDE_FRAME_SIZE_OVERFLOW] = {"size_overflow", "frame size does not fit in memory sizes"},
+    [RIDE_FRAME_TOO_LARGE] = {"too_large", "frame is larger than the configured limit"},
+    [RIDE_FRAME_PAYLOAD_LEN_MISMATCH] = {"payload_len_mismatch",
+                                         "payload length disagrees with the message or frame"},
+    [RIDE_FRAME_BAD_PAYLOAD_CRC] = {"bad_payload_crc", "payload checksum does not match"},
+    [RIDE_FRAME_BAD_CHUNK_INDEX] = {"bad_chunk_index", "chunk index is not below the count"},
+    [RIDE_FRAME_BAD_CHUNK_COUNT] = {"bad_chunk_count", "chunk count is zero"},
+    [RIDE_FRAME_MISSING_CHUNK] = {"missing_chunk", "a chunk of the frame never arrived"},
+    [RIDE_FRAME_REPEATED_CHUNK] = {"repeated_chunk", "a chunk of the frame arrived twice"},
+    [RIDE_FRAME_CHUNK_MISMATCH] = {"chunk_mismatch",
+                                   "chunk describes the frame differently from earlier chunks"},
+    [RIDE_FRAME_FRAME_LEN_MISMATCH] = {"frame_len_mismatch",
+                                       "payload bytes do not add up to the frame length"},
+    [RIDE_FRAME_DECODE_FAILED] = {"decode_failed", "JPEG or PNG payload cannot be decoded"},
+    [RIDE_FRAME_DIMENSION_MISMATCH] = {"dimension_mismatch",
+                                       "decoded image size differs from the header"},
+    [RIDE_FRAME_OUT_OF_MEMORY] = {"out_of_memory", "no memory for the frame"},
+};
+
+const char *ride_frame_status_reason(ride_frame_status st)
+{
+    if ((unsigned)st >= RIDE_FRAME_STATUS_COUNT)
+        return "unknown";
+    return status_texts[st].reason;
+}
+
+const char *ride_frame_status_message(ride_frame_status st)
+{
+    if ((unsigned)st >= RIDE_FRAME_STATUS_COUNT)
+        return "unknown status";
+    return status_texts[st].message;
+}
+
+void ride_frame_free(ride_frame *f)
+{
+    ride_image_free(&f->image);
+    memset(f, 0, sizeof *f);
+}
+
+/* ISA-L's crc32_iscsi takes an int length and leaves the bit inversions of
+ * standard CRC32C to the caller. */
+#define CRC_PIECE ((size_t)1 << 30)
+
+uint32_t ride_crc32c(uint32_t crc, const void *buf, size_t len)
+{
+    const unsigned char *p = buf;
+    while (len > 0) {
+        size_t n = len < CRC_PIECE ? len : CRC_PIECE;
+        crc = ~crc32_iscsi((unsigned char *)p, (int)n, ~crc);
+        p += n;
+        len -= n;
+    }
+    return crc;
+}
+
+static uint16_t get_u16(const uint8_t *p) { return (uint16_t)(p[0] | (unsigned)p[1] << 8); }
+
+static uint32_t get_u32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get_u64(const uint8_t *p) { return get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
+
+static void put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    put_u32(p, (uint32_t)v);
+    put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Covers every header byte but the checksum itself, extension bytes of longer
+ * headers included, so a reader can trust fields it does not even know. */
+static uint32_t header_crc(const uint8_t *msg, size_t header_len)
+{
+    uint32_t crc = ride_crc32c(0, msg, OFF_HEADER_CRC);
+    return ride_crc32c(crc, msg + RIDE_FRAME_HEADER_LEN, header_len - RIDE_FRAME_HEADER_LEN);
+}
+
+static void encode_header(const ride_frame_header *h, uint8_t *msg)
+{
+    memcpy(msg + OFF_MAGIC, RIDE_FRAME_MAGIC, 4);
+    put_u16(msg + OFF_VERSION, RIDE_FRAME_VERSION);
+    put_u16(msg + OFF_HEADER_LEN, RIDE_FRAME_HEADER_LEN);
+    put_u16(msg + OFF_PIXEL_FORMAT, h->pixel_format);
+    put_u16(msg + OFF_ENCODING, h->encoding);
+    put_u16(msg + OFF_CHANNELS, h->channels);
+    put_u16(msg + OFF_FLAGS, 0);
+    put_u32(msg + OFF_WIDTH, h->width);
+    put_u32(msg + OFF_HEIGHT, h->height);
+    put_u32(msg + OFF_STRIDE, h->stride);
+    put_u32(msg + OFF_STREAM_ID, h->stream_id);
+    put_u64(msg + OFF_SEQ, h->seq);
+    put_u64(msg + OFF_CAPTURE_NS, h->capture_ns);
+    put_u64(msg + OFF_FRAME_LEN, h->frame_len);
+    put_u32(msg + OFF_PAYLOAD_LEN, h->payload_len);
+    put_u16(msg + OFF_CHUNK_INDEX, h->chunk_index);
+    put_u16(msg + OFF_CHUNK_COUNT, h->chunk_count);
+    put_u32(msg + OFF_PAYLOAD_CRC, h->payload_crc);
+    put_u32(msg + OFF_HEADER_CRC, header_crc(msg, RIDE_FRAME_HEADER_LEN));
+}
+
+static void decode_fields(const uint8_t *msg, ride_frame_header *h)
+{
+    h->version = get_u16(msg + OFF_VERSION);
+    h->header_len = get_u16(msg + OFF_HEADER_LEN);
+    h->pixel_format = get_u16(msg + OFF_PIXEL_FORMAT);
+    h->encoding = get_u16(msg + OFF_ENCODING);
+    h->channels = get_u16(msg + OFF_CHANNELS);
+    h->flags = get_u16(msg + OFF_FLAGS);
+    h->width = get_u32(msg + OFF_WIDTH);
+    h->height = get_u32(msg + OFF_HEIGHT);
+    h->stride = get_u32(msg + OFF_STRIDE);
+    h->stream_id = get_u32(msg + OFF_STREAM_ID);
+    h->seq = get_u64(msg + OFF_SEQ);
+    h->capture_ns = get_u64(msg + OFF_CAPTURE_NS);
+    h->frame_len = get_u64(msg + OFF_FRAME_LEN);
+    h->payload_len = get_u32(msg + OFF_PAYLOAD_LEN);
+    h->chunk_index = get_u16(msg + OFF_CHUNK_INDEX);
+    h->chunk_count = get_u16(msg + OFF_CHUNK_COUNT);
+    h->payload_crc = get_u32(msg + OFF_PAYLOAD_CRC);
+    h->header_crc = get_u32(msg + OFF_HEADER_CRC);
+}
+
+static int pixel_format_known(uint32_t f)
+{
+    return f > RIDE_PIX_INVALID && f < RIDE_PIX_FORMAT_COUNT;
+}
+
+/* Pixel formats an encoding carries: those OpenCV's codec decodes back into the
+ * same format (JPEG has neither alpha nor 16-bit samples). */
+static int encoding_carries(uint32_t enc, uint32_t f)
+{
+    switch (enc) {
+    case RIDE_ENC_RAW:
+        return 1;
+    case RIDE_ENC_JPEG:
+        return f == RIDE_PIX_GRAY8 || f == RIDE_PIX_BGR8;
+    case RIDE_ENC_PNG:
+        return f == RIDE_PIX_GRAY8 || f == RIDE_PIX_BGR8 || f == RIDE_PIX_BGRA8 ||
+               f == RIDE_PIX_GRAY16;
+    default:
+        return 0;
+    }
+}
+
+/* Magic and version come first: a later version may lay out everything else,
+ * the checksum included, differently. */
+static ride_frame_status check_framing(const uint8_t *msg, size_t len, ride_frame_header *h)
+{
+    memset(h, 0, sizeof *h);
+    if (!msg || len < 4)
+        return RIDE_FRAME_TRUNCATED;
+    if (memcmp(msg + OFF_MAGIC, RIDE_FRAME_MAGIC, 4) != 0)
+        return RIDE_FRAME_BAD_MAGIC;
+    if (len < OFF_VERSION + 2)
+        return RIDE_FRAME_TRUNCATED;
+    h->version = get_u16(msg + OFF_VERSION);
+    if (h->version != RIDE_FRAME_VERSION)
+        return RIDE_FRAME_UNSUPPORTED_VERSION;
+    if (len < RIDE_FRAME_HEADER_LEN)
+        return RIDE_FRAME_TRUNCATED;
+    decode_fields(msg, h);
+    if (h->header_len < RIDE_FRAME_HEADER_LEN)
+        return RIDE_FRAME_BAD_HEADER_LEN;
+    if (h->header_len > len)
+        return RIDE_FRAME_TRUNCATED;
+    if (header_crc(msg, h->header_len) != h->header_crc)
+        return RIDE_FRAME_BAD_HEADER_CRC;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status check_message_len(const ride_frame_header *h, size_t len)
+{
+    size_t available = len - h->header_len;
+    if (h->payload_len > available)
+        return RIDE_FRAME_TRUNCATED;
+    if (h->payload_len < available)
+        return RIDE_FRAME_PAYLOAD_LEN_MISMATCH;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status check_image_fields(const ride_frame_header *h)
+{
+    if (h->flags != 0)
+        return RIDE_FRAME_BAD_FLAGS;
+    if (!pixel_format_known(h->pixel_format))
+        return RIDE_FRAME_BAD_PIXEL_FORMAT;
+    if (h->encoding > RIDE_ENC_PNG)
+        return RIDE_FRAME_BAD_ENCODING;
+    if (!encoding_carries(h->encoding, h->pixel_format))
+        return RIDE_FRAME_ENCODING_FORMAT_MISMATCH;
+    if (h->channels != ride_pixel_channels((ride_pixel_format)h->pixel_format))
+        return RIDE_FRAME_CHANNEL_MISMATCH;
+    if (h->width == 0 || h->height == 0 || h->width > RIDE_IMAGE_MAX_DIM ||
+        h->height > RIDE_IMAGE_MAX_DIM)
+        return RIDE_FRAME_BAD_DIMENSIONS;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status check_chunking(const ride_frame_header *h)
+{
+    if (h->chunk_count == 0)
+        return RIDE_FRAME_BAD_CHUNK_COUNT;
+    if (h->chunk_index >= h->chunk_count)
+        return RIDE_FRAME_BAD_CHUNK_INDEX;
+    return RIDE_FRAME_OK;
+}
+
+/* Raw frames are exactly stride x height bytes; encoded ones carry no stride. */
+static ride_frame_status check_frame_size(const ride_frame_header *h)
+{
+    if (h->encoding != RIDE_ENC_RAW) {
+        if (h->stride != 0)
+            return RIDE_FRAME_BAD_STRIDE;
+        return h->frame_len > RIDE_FRAME_MAX_FRAME_BYTES ? RIDE_FRAME_TOO_LARGE : RIDE_FRAME_OK;
+    }
+    size_t row = ride_image_row_bytes((ride_pixel_format)h->pixel_format, h->width);
+    size_t size;
+    if (h->stride < row)
+        return RIDE_FRAME_BAD_STRIDE;
+    if (__builtin_mul_overflow((size_t)h->stride, (size_t)h->height, &size))
+        return RIDE_FRAME_SIZE_OVERFLOW;
+    if (size > RIDE_FRAME_MAX_FRAME_BYTES)
+        return RIDE_FRAME_TOO_LARGE;
+    if (h->frame_len != size)
+        return RIDE_FRAME_FRAME_LEN_MISMATCH;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status check_payload_len(const ride_frame_header *h)
+{
+    if (h->payload_len == 0 || h->payload_len > h->frame_len)
+        return RIDE_FRAME_PAYLOAD_LEN_MISMATCH;
+    if (h->chunk_count == 1 && h->payload_len != h->frame_len)
+        return RIDE_FRAME_FRAME_LEN_MISMATCH;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status parse_message(const uint8_t *msg, size_t len, ride_frame_header *h)
+{
+    ride_frame_status st = check_framing(msg, len, h);
+    if (st == RIDE_FRAME_OK)
+        st = check_message_len(h, len);
+    if (st == RIDE_FRAME_OK)
+        st = check_image_fields(h);
+    if (st == RIDE_FRAME_OK)
+        st = check_chunking(h);
+    if (st == RIDE_FRAME_OK)
+        st = check_frame_size(h);
+    if (st == RIDE_FRAME_OK)
+        st = check_payload_len(h);
+    if (st == RIDE_FRAME_OK &&
+        ride_crc32c(0, msg + h->header_len, h->payload_len) != h->payload_crc)
+        st = RIDE_FRAME_BAD_PAYLOAD_CRC;
+    return st;
+}
+
+/* Fields of a header whose checksum failed (or was never reached) may be noise. */
+static int header_trusted(ride_frame_status st)
+{
+    return st == RIDE_FRAME_OK || st > RIDE_FRAME_BAD_HEADER_CRC;
+}
+
+ride_frame_status ride_frame_header_parse(const uint8_t *msg, size_t len, ride_frame_header *out,
+                                          const uint8_t **payload)
+{
+    ride_frame_status st = parse_message(msg, len, out);
+    if (st == RIDE_FRAME_OK && payload)
+        *payload = msg + out->header_len;
+    return st;
+}
+
+/* ---- Encoder ---- */
+
+__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
+                                                          const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const char *encoding_name(ride_encoding enc)
+{
+    switch (enc) {
+    case RIDE_ENC_RAW:
+        return "raw";
+    case RIDE_ENC_JPEG:
+        return "jpeg";
+    case RIDE_ENC_PNG:
+        return "png";
+    default:
+        return "unknown";
+    }
+}
+
+static int check_source_image(const ride_image *img, char *err, size_t errlen)
+{
+    if (!img->data) {
+        set_err(err, errlen, "frame has no pixels");
+        return -1;
+    }
+    if (!pixel_format_known(img->format)) {
+        set_err(err, errlen, "frame has an unknown pixel format (%d)", (int)img->format);
+        return -1;
+    }
+    if (img->width == 0 || img->height == 0 || img->width > RIDE_IMAGE_MAX_DIM ||
+        img->height > RIDE_IMAGE_MAX_DIM) {
+        set_err(err, errlen, "frame size %ux%u is outside 1..%u", img->width, img->height,
+                RIDE_IMAGE_MAX_DIM);
+        return -1;
+    }
+    size_t row = ride_image_row_bytes(img->format, img->width);
+    if (img->stride < row) {
+        set_err(err, errlen, "frame stride %zu is below its row size %zu", img->stride, row);
+        return -1;
+    }
+    return 0;
+}
+
+static int check_write_opts(const ride_frame_write_opts *o, ride_pixel_format f, char *err,
+                            size_t errlen)
+{
+    if ((unsigned)o->encoding > RIDE_ENC_PNG) {
+        set_err(err, errlen, "unknown encoding %d", (int)o->encoding);
+        return -1;
+    }
+    if (!encoding_carries(o->encoding, f)) {
+        set_err(err, errlen, "%s cannot carry %s frames", encoding_name(o->encoding),
+                ride_pixel_format_name(f));
+        return -1;
+    }
+    int jpeg_ok = o->quality == -1 || (o->quality >= 1 && o->quality <= 100);
+    int png_ok = o->quality == -1 || (o->quality >= 0 && o->quality <= 9);
+    if ((o->encoding == RIDE_ENC_JPEG && !jpeg_ok) || (o->encoding == RIDE_ENC_PNG && !png_ok)) {
+        set_err(err, errlen, "quality %d is out of range for %s (jpeg 1..100, png 0..9, -1)",
+                o->quality, encoding_name(o->encoding));
+        return -1;
+    }
+    if (o->max_message_bytes <= RIDE_FRAME_HEADER_LEN) {
+        set_err(err, errlen,
+                "max_message_bytes %zu leaves no room for payload after the %u-byte header",
+                o->max_message_bytes, RIDE_FRAME_HEADER_LEN);
+        return -1;
+    }
+    return 0;
+}
+
+/* The payload as one byte sequence: a contiguous buffer, or image rows whose
+ * padding is left out. */
+typedef struct payload_source {
+    const uint8_t *bytes;
+    const ride_image *img;
+    size_t row_bytes;
+} payload_source;
+
+static void copy_payload(const payload_source *src, size_t off, uint8_t *dst, size_t n)
+{
+    if (src->bytes) {
+        memcpy(dst, src->bytes + off, n);
+        return;
+    }
+    while (n > 0) {
+        size_t y = off / src->row_bytes, x = off % src->row_bytes;
+        size_t take = src->row_bytes - x < n ? src->row_bytes - x : n;
+        memcpy(dst, ride_image_row(src->img, (uint32_t)y) + x, take);
+        dst += take;
+        off += take;
+        n -= take;
+    }
+}
+
+/* OpenCV wants rows aligned to the sample size, ride_image does not: such
+ * images are packed first. */
+static int encode_image(const ride_image *img, const ride_frame_write_opts *o, uint8_t **out,
+                        size_t *len, char *err, size_t errlen)
+{
+    ride_cv_codec codec = o->encoding == RIDE_ENC_JPEG ? RIDE_CV_JPEG : RIDE_CV_PNG;
+    if (img->stride % ride_pixel_sample_bytes(img->format) == 0)
+        return ride_cv_encode(img, codec, o->quality, out, len, err, errlen);
+    ride_image packed;
+    if (ride_image_alloc(&packed, img->format, img->width, img->height) != 0) {
+        set_err(err, errlen, "out of memory for a %ux%u image", img->width, img->height);
+        return -1;
+    }
+    for (uint32_t y = 0; y < img->height; y++)
+        memcpy(ride_image_row(&packed, y), ride_image_row(img, y), packed.stride);
+    int rc = ride_cv_encode(&packed, codec, o->quality, out, len, err, errlen);
+    ride_image_free(&packed);
+    return rc;
+}
+
+static int emit_chunks(ride_frame_header *h, const payload_source *src, size_t max_message_bytes,
+                       ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+    size_t frame_len = (size_t)h->frame_len;
+    if (h->frame_len > RIDE_FRAME_MAX_FRAME_BYTES) {
+        set_err(err, errlen, "frame payload of %zu bytes is above the format's limit of %llu",
+                frame_len, (unsigned long long)RIDE_FRAME_MAX_FRAME_BYTES);
+        return -1;
+    }
+    size_t chunk_max = max_message_bytes - RIDE_FRAME_HEADER_LEN;
+    if (chunk_max > UINT32_MAX)
+        chunk_max = UINT32_MAX;
+    size_t count = frame_len / chunk_max + (frame_len % chunk_max != 0);
+    if (count > RIDE_FRAME_MAX_CHUNKS) {
+        set_err(err, errlen,
+                "frame payload of %zu bytes needs %zu chunks of %zu bytes, more than %u; "
+                "raise max_message_bytes",
+                frame_len, count, chunk_max, RIDE_FRAME_MAX_CHUNKS);
+        return -1;
+    }
+    size_t first = chunk_max < frame_len ? chunk_max : frame_len;
+    uint8_t *msg = malloc(RIDE_FRAME_HEADER_LEN + first);
+    if (!msg) {
+        set_err(err, errlen, "out of memory for a %zu-byte message", RIDE_FRAME_HEADER_LEN + first);
+        return -1;
+    }
+    h->chunk_count = (uint16_t)count;
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        size_t off = i * chunk_max;
+        size_t n = frame_len - off < chunk_max ? frame_len - off : chunk_max;
+        uint8_t *payload = msg + RIDE_FRAME_HEADER_LEN;
+        copy_payload(src, off, payload, n);
+        h->chunk_index = (uint16_t)i;
+        h->payload_len = (uint32_t)n;
+        h->payload_crc = ride_crc32c(0, payload, n);
+        encode_header(h, msg);
+        rc = emit(ctx, msg, RIDE_FRAME_HEADER_LEN + n);
+        if (rc != 0)
+            set_err(err, errlen, "emit failed (%d) on chunk %zu of %zu", rc, i, count);
+    }
+    free(msg);
+    return rc == 0 ? 0 : -1;
+}
+
+int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
+                     ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+    const ride_frame_write_opts defaults = {RIDE_ENC_RAW, -1, RIDE_FRAME_DEFAULT_MAX_MESSAGE};
+    if (!opts)
+        opts = &defaults;
+    if (!f || !emit) {
+        set_err(err, errlen, "frame and emit function are required");
+        return -1;
+    }
+    const ride_image *img = &f->image;
+    if (check_source_image(img, err, errlen) != 0 ||
+        check_write_opts(opts, img->format, err, errlen) != 0)
+        return -1;
+
+    ride_frame_header h = {
+        .pixel_format = (uint16_t)img->format,
+        .encoding = (uint16_t)opts->encoding,
+        .channels = (uint16_t)ride_pixel_channels(img->format),
+        .width = img->width,
+        .height = img->height,
+        .stream_id = f->stream_id,
+        .seq = f->seq,
+        .capture_ns = f->capture_ns,
+    };
+    payload_source src = {.img = img, .row_bytes = ride_image_row_bytes(img->format, img->width)};
+    uint8_t *encoded = NULL;
+    size_t frame_len;
+    if (opts->encoding == RIDE_ENC_RAW) {
+        if (__builtin_mul_overflow(src.row_bytes, (size_t)img->height, &frame_len)) {
+            set_err(err, errlen, "frame of %ux%u does not fit in memory sizes", img->width,
+                    img->height);
+            return -1;
+        }
+        h.stride = (uint32_t)src.row_bytes;
+        if (img->stride == src.row_bytes)
+            src.bytes = img->data;
+    } else {
+        if (encode_image(img, opts, &encoded, &frame_len, err, errlen) != 0)
+            return -1;
+        src.bytes = encoded;
+    }
+    h.frame_len = frame_len;
+    int rc = emit_chunks(&h, &src, opts->max_message_bytes, emit, ctx, err, errlen);
+    free(encoded);
+    return rc;
+}
+
+/* ---- Reassembly ---- */
+
+#define DISCARD_SLOTS 4
+
+typedef struct frame_id {
+    int used;
+    uint32_t stream_id;
+    uint64_t seq;
+} frame_id;
+
+struct ride_frame_assembler {
+    size_t max_frame_bytes;
+    ride_frame_reject_fn on_reject;
+    void *ctx;
+
+    /* The frame being assembled: its first chunk's header and the bytes so far. */
+    int busy;
+    ride_frame_header cur;
+    uint32_t next_chunk;
+    size_t received;
+    uint8_t *buf;
+    size_t cap;
+
+    /* The most recently rejected frames: their remaining chunks are skipped, not
+     * reported again (every rejected frame is reported exactly once). More than
+     * one, so that a few interleaved frames are still each reported once. */
+    frame_id discarded[DISCARD_SLOTS];
+    unsigned discard_next;
+};
+
+ride_frame_assembler *ride_frame_assembler_new(size_t max_frame_bytes,
+                                               ride_frame_reject_fn on_reject, void *ctx)
+{
+    if (max_frame_bytes == 0 || !on_reject)
+        return NULL;
+    ride_frame_assembler *a = calloc(1, sizeof *a);
+    if (!a)
+        return NULL;
+    a->max_frame_bytes = max_frame_bytes;
+    a->on_reject = on_reject;
+    a->ctx = ctx;
+    return a;
+}
+
+void ride_frame_assembler_free(ride_frame_assembler *a)
+{
+    if (!a)
+        return;
+    free(a->buf);
+    free(a);
+}
+
+void ride_frame_assembler_reset(ride_frame_assembler *a)
+{
+    a->busy = 0;
+    memset(a->discarded, 0, sizeof a->discarded);
+}
+
+int ride_frame_assembler_pending(const ride_frame_assembler *a) { return a->busy; }
+
+static int same_frame_id(const ride_frame_header *x, const ride_frame_header *y)
+{
+    return x->stream_id == y->stream_id && x->seq == y->seq;
+}
+
+static int same_frame_fields(const ride_frame_header *x, const ride_frame_header *y)
+{
+    return x->pixel_format == y->pixel_format && x->encoding == y->encoding &&
+           x->channels == y->channels && x->width == y->width && x->height == y->height &&
+           x->stride == y->stride && x->capture_ns == y->capture_ns &&
+           x->frame_len == y->frame_len && x->chunk_count == y->chunk_count;
+}
+
+static frame_id *find_discarded(ride_frame_assembler *a, const ride_frame_header *h)
+{
+    for (unsigned i = 0; i < DISCARD_SLOTS; i++) {
+        frame_id *d = &a->discarded[i];
+        if (d->used && d->stream_id == h->stream_id && d->seq == h->seq)
+            return d;
+    }
+    return NULL;
+}
+
+static void remember_discarded(ride_frame_assembler *a, const ride_frame_header *h)
+{
+    if (find_discarded(a, h))
+        return;
+    a->discarded[a->discard_next] = (frame_id){1, h->stream_id, h->seq};
+    a->discard_next = (a->discard_next + 1) % DISCARD_SLOTS;
+}
+
+/* h is NULL when the frame's identity is unknown (its header cannot be trusted). */
+static ride_frame_status reject(ride_frame_assembler *a, ride_frame_status st,
+                                const ride_frame_header *h)
+{
+    ride_frame_reject r = {.status = st, .id_known = h != NULL};
+    if (h) {
+        r.stream_id = h->stream_id;
+        r.seq = h->seq;
+        remember_discarded(a, h);
+    }
+    a->on_reject(a->ctx, &r);
+    return st;
+}
+
+static ride_frame_status reject_current(ride_frame_assembler *a, ride_frame_status st)
+{
+    a->busy = 0;
+    return reject(a, st, &a->cur);
+}
+
+/* Bytes of the decoded image, bounded like the payload: a small JPEG may
+ * claim a huge picture. */
+static ride_frame_status check_limits(const ride_frame_assembler *a, const ride_frame_header *h)
+{
+    if (h->frame_len > a->max_frame_bytes)
+        return RIDE_FRAME_TOO_LARGE;
+    size_t pixels, bytes;
+    if (__builtin_mul_overflow((size_t)h->width, (size_t)h->height, &pixels) ||
+        __builtin_mul_overflow(pixels, (size_t)ride_pixel_bytes((ride_pixel_format)h->pixel_format),
+                               &bytes))
+        return RIDE_FRAME_SIZE_OVERFLOW;
+    if (bytes > a->max_frame_bytes)
+        return RIDE_FRAME_TOO_LARGE;
+    return RIDE_FRAME_OK;
+}
+
+/* Grows geometrically so frames of slowly growing size do not reallocate each time. */
+static int reserve(ride_frame_assembler *a, size_t need)
+{
+    if (need <= a->cap)
+        return 0;
+    size_t want = a->cap > a->max_frame_bytes / 2 ? a->max_frame_bytes : a->cap * 2;
+    if (want < need)
+        want = need;
+    free(a->buf);
+    a->buf = malloc(want);
+    a->cap = a->buf ? want : 0;
+    return a->buf ? 0 : -1;
+}
+
+static ride_frame_status copy_raw(const ride_frame_header *h, const uint8_t *bytes,
+                                  ride_image *img)
+{
+    ride_pixel_format f = (ride_pixel_format)h->pixel_format;
+    if (ride_image_ensure(img, f, h->width, h->height) != 0)
+        return RIDE_FRAME_OUT_OF_MEMORY;
+    size_t row = ride_image_row_bytes(f, h->width);
+    for (uint32_t y = 0; y < h->height; y++)
+        memcpy(ride_image_row(img, y), bytes + (size_t)y * h->stride, row);
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status decode_encoded(const ride_frame_assembler *a, const ride_frame_header *h,
+                                        const uint8_t *bytes, ride_image *img)
+{
+    ride_pixel_format f = (ride_pixel_format)h->pixel_format;
+    /* Allows images larger than the header claims up to the limit, so that such
+     * a frame is reported as a dimension mismatch rather than a decode failure. */
+    uint64_t max_pixels = a->max_frame_bytes / ride_pixel_bytes(f);
+    char err[160];
+    if (ride_cv_decode(bytes, (size_t)h->frame_len, f, max_pixels, img, err, sizeof err) != 0) {
+        char quoted[200];
+        ride_log_debug("frame_decode_failed", "stream=%u seq=%llu error=%s", h->stream_id,
+                       (unsigned long long)h->seq, ride_log_quote(err, quoted, sizeof quoted));
+        return RIDE_FRAME_DECODE_FAILED;
+    }
+    if (img->width != h->width || img->height != h->height)
+        return RIDE_FRAME_DIMENSION_MISMATCH;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_header *h,
+                                      const uint8_t *bytes, ride_frame *out)
+{
+    ride_frame_status st = h->encoding == RIDE_ENC_RAW ? copy_raw(h, bytes, &out->image)
+                                                       : decode_encoded(a, h, bytes, &out->image);
+    if (st != RIDE_FRAME_OK)
+        return reject(a, st, h);
+    out->stream_id = h->stream_id;
+    out->seq = h->seq;
+    out->capture_ns = h->capture_ns;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status start_frame(ride_frame_assembler *a, const ride_frame_header *h,
+                                     const uint8_t *payload, ride_frame *out)
+{
+    ride_frame_status st = check_limits(a, h);
+    if (st != RIDE_FRAME_OK)
+        return reject(a, st, h);
+    frame_id *restarted = find_discarded(a, h);
+    if (restarted)
+        restarted->used = 0;
+    if (h->chunk_count == 1)
+        return finish_frame(a, h, payload, out);
+    if (reserve(a, (size_t)h->frame_len) != 0)
+        return reject(a, RIDE_FRAME_OUT_OF_MEMORY, h);
+    memcpy(a->buf, payload, h->payload_len);
+    a->cur = *h;
+    a->busy = 1;
+    a->next_chunk = 1;
+    a->received = h->payload_len;
+    return RIDE_FRAME_INCOMPLETE;
+}
+
+static ride_frame_status continue_frame(ride_frame_assembler *a, ride_frame_status st,
+                                        const ride_frame_header *h, const uint8_t *payload,
+                                        ride_frame *out)
+{
+    if (st != RIDE_FRAME_OK)
+        return reject_current(a, st);
+    if (!same_frame_fields(&a->cur, h))
+        return reject_current(a, RIDE_FRAME_CHUNK_MISMATCH);
+    if (h->chunk_index < a->next_chunk)
+        return reject_current(a, RIDE_FRAME_REPEATED_CHUNK);
+    if (h->chunk_index > a->next_chunk)
+        return reject_current(a, RIDE_FRAME_MISSING_CHUNK);
+    if (h->payload_len > a->cur.frame_len - a->received)
+        return reject_current(a, RIDE_FRAME_FRAME_LEN_MISMATCH);
+    memcpy(a->buf + a->received, payload, h->payload_len);
+    a->received += h->payload_len;
+    a->next_chunk++;
+    if (a->next_chunk < a->cur.chunk_count)
+        return RIDE_FRAME_INCOMPLETE;
+    if (a->received != a->cur.frame_len)
+        return reject_current(a, RIDE_FRAME_FRAME_LEN_MISMATCH);
+    a->busy = 0;
+    return finish_frame(a, &a->cur, a->buf, out);
+}
+
+ride_frame_status ride_frame_assembler_push(ride_frame_assembler *a, const uint8_t *msg,
+                                            size_t len, ride_frame *out)
+{
+    ride_frame_header h;
+    ride_frame_status st = parse_message(msg, len, &h);
+    int trusted = header_trusted(st);
+    const uint8_t *payload = st == RIDE_FRAME_OK ? msg + h.header_len : NULL;
+
+    if (a->busy && trusted && same_frame_id(&a->cur, &h))
+        return continue_frame(a, st, &h, payload, out);
+    if (trusted && h.chunk_index > 0 && find_discarded(a, &h))
+        return RIDE_FRAME_SKIPPED;
+    if (a->busy) {
+        /* An untrusted message most likely was the next chunk, corrupted: it
+         * costs the frame in progress, reported once under the message's reason. */
+        if (!trusted)
+            return reject_current(a, st);
+        reject_current(a, RIDE_FRAME_MISSING_CHUNK);
+    }
+    if (st != RIDE_FRAME_OK)
+        return reject(a, st, trusted ? &h : NULL);
+    if (h.chunk_index > 0)
+        return reject(a, RIDE_FRAME_MISSING_CHUNK, &h);
+    return start_frame(a, &h, payload, out);
+}

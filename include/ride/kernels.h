@@ -17,7 +17,8 @@ extern "C" {
 #define RIDE_STDDEV_MAX_KSIZE 255
 
 /* BGR8, RGB8 or BGRA8 -> GRAY8, bit-exact with OpenCV's cvtColor
- * (Y = 0.299 R + 0.587 G + 0.114 B in 14-bit fixed point). GRAY8 is copied. */
+ * (Y = 0.299 R + 0.587 G + 0.114 B in OpenCV 4's 15-bit fixed point:
+ * (9798 R + 19235 G + 3735 B + 2^14) >> 15). GRAY8 is copied. */
 int ride_cpu_grayscale(const ride_image *src, ride_image *dst, int threads);
 
 /* Local standard deviation over a ksize x ksize window centred on each pixel, per

@@ -7,7 +7,6 @@
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
 
-#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,6 +17,11 @@
 struct ride_cv_capture {
     cv::VideoCapture cap;
     cv::Mat frame;
+};
+
+struct ride_cv_writer {
+    cv::VideoWriter writer;
+    uint32_t width, height;
 };
 
 namespace {
@@ -66,17 +70,15 @@ int mat_to_image(const cv::Mat &m, ride_pixel_format f, ride_image *out)
     return 0;
 }
 
-// cv::IMREAD_UNCHANGED is -1, so "no such format" needs a value of its own.
-const int kNoImreadFlags = INT_MIN;
-
-int imread_flags(ride_pixel_format want)
+// A separate success flag: IMREAD_UNCHANGED itself is -1.
+bool imread_flags(ride_pixel_format want, int *flags)
 {
     switch (want) {
-    case RIDE_PIX_GRAY8: return cv::IMREAD_GRAYSCALE;
-    case RIDE_PIX_BGR8: return cv::IMREAD_COLOR;
-    case RIDE_PIX_BGRA8: return cv::IMREAD_UNCHANGED;
-    case RIDE_PIX_GRAY16: return cv::IMREAD_ANYDEPTH;
-    default: return kNoImreadFlags;
+    case RIDE_PIX_GRAY8: *flags = cv::IMREAD_GRAYSCALE; return true;
+    case RIDE_PIX_BGR8: *flags = cv::IMREAD_COLOR; return true;
+    case RIDE_PIX_BGRA8: *flags = cv::IMREAD_UNCHANGED; return true;
+    case RIDE_PIX_GRAY16: *flags = cv::IMREAD_ANYDEPTH; return true;
+    default: return false;
     }
 }
 
@@ -169,6 +171,10 @@ extern "C" {
 int ride_cv_encode(const ride_image *img, ride_cv_codec codec, int quality, uint8_t **out,
                    size_t *out_len, char *err, size_t errlen)
 {
+    if (!out || !out_len) {
+        set_err(err, errlen, "encode: no output buffer");
+        return -1;
+    }
     *out = nullptr;
     *out_len = 0;
     if (!wrappable(img) || img->format == RIDE_PIX_GRAY32F || img->format == RIDE_PIX_RGB8 ||
@@ -207,6 +213,10 @@ int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint6
                    ride_image *out, char *err, size_t errlen)
 {
     uint32_t w = 0, h = 0;
+    if (!out) {
+        set_err(err, errlen, "decode: no output image");
+        return -1;
+    }
     if (!buf || (!png_dimensions(buf, len, &w, &h) && !jpeg_dimensions(buf, len, &w, &h))) {
         set_err(err, errlen, "decode: payload is not a PNG or JPEG image");
         return -1;
@@ -216,8 +226,8 @@ int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint6
         set_err(err, errlen, "decode: encoded image dimensions out of range");
         return -1;
     }
-    int flags = imread_flags(want);
-    if (flags == kNoImreadFlags || len > (size_t)INT32_MAX) {
+    int flags;
+    if (!imread_flags(want, &flags) || len > (size_t)INT32_MAX) {
         set_err(err, errlen, "decode: unsupported target format or payload too large");
         return -1;
     }
@@ -237,8 +247,12 @@ int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint6
 int ride_cv_read_file(const char *path, ride_pixel_format want, ride_image *out, char *err,
                       size_t errlen)
 {
-    int flags = imread_flags(want);
-    if (flags == kNoImreadFlags) {
+    int flags;
+    if (!path || !out) {
+        set_err(err, errlen, "read: no path or output image");
+        return -1;
+    }
+    if (!imread_flags(want, &flags)) {
         set_err(err, errlen, "read: unsupported target format");
         return -1;
     }
@@ -257,8 +271,8 @@ int ride_cv_read_file(const char *path, ride_pixel_format want, ride_image *out,
 
 int ride_cv_write_file(const char *path, const ride_image *img, char *err, size_t errlen)
 {
-    if (!wrappable(img)) {
-        set_err(err, errlen, "write: invalid image");
+    if (!path || !wrappable(img)) {
+        set_err(err, errlen, "write: no path or invalid image");
         return -1;
     }
     try {
@@ -292,6 +306,10 @@ int ride_cv_resize(const ride_image *src, ride_image *dst, ride_cv_interp interp
 
 ride_cv_capture *ride_cv_capture_open(const char *uri, int timeout_ms, char *err, size_t errlen)
 {
+    if (!uri) {
+        set_err(err, errlen, "capture: no URI");
+        return nullptr;
+    }
     ride_cv_capture *c = nullptr;
     try {
         c = new ride_cv_capture();
@@ -321,6 +339,10 @@ ride_cv_capture *ride_cv_capture_open(const char *uri, int timeout_ms, char *err
 
 int ride_cv_capture_read(ride_cv_capture *cap, ride_image *out, char *err, size_t errlen)
 {
+    if (!cap || !out) {
+        set_err(err, errlen, "capture: no capture or output image");
+        return -1;
+    }
     try {
         if (!cap->cap.read(cap->frame) || cap->frame.empty())
             return 0;
@@ -348,6 +370,8 @@ int ride_cv_capture_read(ride_cv_capture *cap, ride_image *out, char *err, size_
 
 double ride_cv_capture_fps(const ride_cv_capture *cap)
 {
+    if (!cap)
+        return 0;
     try {
         double fps = cap->cap.get(cv::CAP_PROP_FPS);
         return fps > 0 && fps < 1000 ? fps : 0;
@@ -358,10 +382,71 @@ double ride_cv_capture_fps(const ride_cv_capture *cap)
 
 void ride_cv_capture_close(ride_cv_capture *cap) { delete cap; }
 
+ride_cv_writer *ride_cv_writer_open(const char *path, uint32_t width, uint32_t height, double fps,
+                                    char *err, size_t errlen)
+{
+    if (!path || width == 0 || height == 0 || width > RIDE_IMAGE_MAX_DIM ||
+        height > RIDE_IMAGE_MAX_DIM || !(fps > 0)) {
+        set_err(err, errlen, "writer: invalid path, size or frame rate");
+        return nullptr;
+    }
+    ride_cv_writer *w = nullptr;
+    try {
+        w = new ride_cv_writer();
+        w->width = width;
+        w->height = height;
+        if (!w->writer.open(path, cv::CAP_OPENCV_MJPEG, cv::VideoWriter::fourcc('M', 'J', 'P', 'G'),
+                            fps, cv::Size((int)width, (int)height), true) ||
+            !w->writer.isOpened()) {
+            set_err(err, errlen, "writer: cannot open", path);
+            delete w;
+            return nullptr;
+        }
+        return w;
+    } catch (const std::exception &e) {
+        set_err(err, errlen, "writer", e.what());
+        delete w;
+        return nullptr;
+    }
+}
+
+int ride_cv_writer_write(ride_cv_writer *w, const ride_image *frame, char *err, size_t errlen)
+{
+    if (!w || !wrappable(frame) || frame->format != RIDE_PIX_BGR8 || frame->width != w->width ||
+        frame->height != w->height) {
+        set_err(err, errlen, "writer: frame is not BGR8 of the video's size");
+        return -1;
+    }
+    try {
+        w->writer.write(wrap(frame));
+        return 0;
+    } catch (const std::exception &e) {
+        set_err(err, errlen, "writer", e.what());
+        return -1;
+    }
+}
+
+void ride_cv_writer_close(ride_cv_writer *w)
+{
+    if (!w)
+        return;
+    try {
+        w->writer.release();
+    } catch (const std::exception &) {
+        // Closing has no error channel: a failed final write leaves a short file,
+        // which the reader reports.
+    }
+    delete w;
+}
+
+const char *ride_cv_version(void) { return CV_VERSION; }
+
 void ride_cv_set_threads(int threads) { cv::setNumThreads(threads); }
 
 int ride_cv_ref_grayscale(const ride_image *src, ride_image *dst)
 {
+    if (!wrappable(src) || !dst)
+        return -1;
     int code;
     switch (src->format) {
     case RIDE_PIX_BGR8: code = cv::COLOR_BGR2GRAY; break;
@@ -382,7 +467,7 @@ int ride_cv_ref_grayscale(const ride_image *src, ride_image *dst)
 
 int ride_cv_ref_stddev(const ride_image *src, int ksize, ride_image *dst)
 {
-    if (!wrappable(src) || ride_pixel_sample_bytes(src->format) != 1 || ksize < 1)
+    if (!wrappable(src) || !dst || ride_pixel_sample_bytes(src->format) != 1 || ksize < 1)
         return -1;
     try {
         unsigned ch = ride_pixel_channels(src->format);

@@ -57,6 +57,21 @@ int ride_cv_capture_read(ride_cv_capture *cap, ride_image *out, char *err, size_
 double ride_cv_capture_fps(const ride_cv_capture *cap);
 void ride_cv_capture_close(ride_cv_capture *cap);
 
+/* Video writer: Motion-JPEG in an AVI container, through OpenCV's own encoder
+ * (no FFmpeg needed), e.g. for test fixtures. Frames go in BGR8. */
+typedef struct ride_cv_writer ride_cv_writer;
+
+/* path should end in .avi; width, height in 1..RIDE_IMAGE_MAX_DIM, fps > 0. */
+ride_cv_writer *ride_cv_writer_open(const char *path, uint32_t width, uint32_t height, double fps,
+                                    char *err, size_t errlen);
+/* frame must be BGR8 of the size given to ride_cv_writer_open. */
+int ride_cv_writer_write(ride_cv_writer *w, const ride_image *frame, char *err, size_t errlen);
+/* Finishes the file (writes the index) and frees w. NULL is ignored. */
+void ride_cv_writer_close(ride_cv_writer *w);
+
+/* The OpenCV version RIDE runs against ("4.6.0"). */
+const char *ride_cv_version(void);
+
 /* Reference implementations, for tests and benchmarks only. */
 void ride_cv_set_threads(int threads);
 /* BGR8/RGB8/BGRA8 -> GRAY8 with cv::cvtColor. */

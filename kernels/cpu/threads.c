@@ -1,0 +1,60 @@
+/* Thread counts, row bands and the argument checks every CPU kernel shares. */
+#include "ride/kernels.h"
+
+#include "cpu_internal.h"
+
+#include <unistd.h>
+
+/* More threads than this never pays for a per-frame kernel, and a typo in a
+ * manifest (threads: 20000) must not ask OpenMP for a thread per row. */
+#define RIDE_CPU_MAX_THREADS 256
+
+int ride_cpu_threads(int threads)
+{
+    if (threads < 0)
+        return -1;
+    if (threads > 0)
+        return threads < RIDE_CPU_MAX_THREADS ? threads : RIDE_CPU_MAX_THREADS;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online < 1)
+        return 1;
+    return online < RIDE_CPU_MAX_THREADS ? (int)online : RIDE_CPU_MAX_THREADS;
+}
+
+int ride_cpu_image_valid(const ride_image *img)
+{
+    if (!img || !img->data || img->height == 0 || img->height > RIDE_IMAGE_MAX_DIM)
+        return 0;
+    size_t row = ride_image_row_bytes(img->format, img->width);
+    return row != 0 && img->stride >= row && ride_image_size(img) != 0;
+}
+
+/* Byte span [begin, end) that the rows of a valid image occupy. */
+static void image_span(const ride_image *img, uintptr_t *begin, uintptr_t *end)
+{
+    size_t row = ride_image_row_bytes(img->format, img->width);
+    *begin = (uintptr_t)img->data;
+    *end = *begin + img->stride * (img->height - 1) + row;
+}
+
+int ride_cpu_output_distinct(const ride_image *src, const ride_image *dst)
+{
+    if (!dst || src == dst)
+        return 0;
+    if (!dst->owns_data || !ride_cpu_image_valid(dst))
+        return 1;
+    uintptr_t sb, se, db, de;
+    image_span(src, &sb, &se);
+    image_span(dst, &db, &de);
+    return se <= db || de <= sb;
+}
+
+int ride_cpu_band_count(int threads, uint32_t height)
+{
+    return (uint32_t)threads < height ? threads : (int)height;
+}
+
+uint32_t ride_cpu_band_start(int band, int bands, uint32_t height)
+{
+    return (uint32_t)((uint64_t)height * (uint64_t)band / (uint64_t)bands);
+}

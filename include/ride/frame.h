@@ -36,6 +36,12 @@ typedef enum ride_encoding {
     RIDE_ENC_PNG = 2,
 } ride_encoding;
 
+/* Encoding names indexed by value ("raw", "jpeg", "png"), NULL-terminated: the
+ * spellings manifests and command lines accept. */
+extern const char *const ride_encoding_names[];
+/* The name of an encoding, or "invalid". */
+const char *ride_encoding_name(ride_encoding enc);
+
 /* A frame: pixels plus where and when they were captured. */
 typedef struct ride_frame {
     ride_image image;

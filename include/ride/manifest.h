@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ride/frame.h"
 #include "ride/parse.h"
 
 #ifdef __cplusplus
@@ -50,12 +51,6 @@ typedef enum ride_source_kind {
 } ride_source_kind;
 
 /* Frame payload encoding on the wire (sources) or on disk (files sink). */
-typedef enum ride_codec {
-    RIDE_CODEC_RAW = 0,
-    RIDE_CODEC_JPEG,
-    RIDE_CODEC_PNG,
-} ride_codec;
-
 typedef enum ride_pace {
     RIDE_PACE_SOURCE = 0, /* the stream's own rate (or the source's fps) */
     RIDE_PACE_MAX,        /* as fast as the pipeline takes frames: files and images only */
@@ -89,7 +84,7 @@ typedef struct ride_source {
     const char *uri; /* as written */
     ride_source_uri target;
     double fps;          /* 0: the stream's own rate */
-    ride_codec encoding; /* default raw */
+    ride_encoding encoding; /* default raw */
     int quality;         /* JPEG quality 1..100, default 90 */
     bool loop;           /* files and images: start over at the end */
     ride_pace pace;
@@ -139,7 +134,7 @@ typedef struct ride_sink {
     size_t stage;      /* index into ride_manifest.stages */
     const char *topic; /* kafka: default "<app>.<stage>.out"; NULL otherwise */
     const char *path;  /* files: output directory; NULL otherwise */
-    ride_codec format; /* files: default png */
+    ride_encoding format; /* files: default png */
 } ride_sink;
 
 typedef struct ride_manifest {
@@ -185,7 +180,6 @@ int ride_source_uri_parse(const char *uri, ride_source_uri *out, char *why, size
  * "invalid" for values outside the enum. */
 const char *ride_delivery_name(ride_delivery v);
 const char *ride_source_kind_name(ride_source_kind v);
-const char *ride_codec_name(ride_codec v);
 const char *ride_pace_name(ride_pace v);
 const char *ride_stage_device_name(ride_stage_device v);
 const char *ride_sink_type_name(ride_sink_type v);

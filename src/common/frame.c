@@ -353,18 +353,11 @@ __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errl
     va_end(ap);
 }
 
-static const char *encoding_name(ride_encoding enc)
+const char *const ride_encoding_names[] = {"raw", "jpeg", "png", NULL};
+
+const char *ride_encoding_name(ride_encoding enc)
 {
-    switch (enc) {
-    case RIDE_ENC_RAW:
-        return "raw";
-    case RIDE_ENC_JPEG:
-        return "jpeg";
-    case RIDE_ENC_PNG:
-        return "png";
-    default:
-        return "unknown";
-    }
+    return (unsigned)enc <= RIDE_ENC_PNG ? ride_encoding_names[enc] : "invalid";
 }
 
 static int check_source_image(const ride_image *img, char *err, size_t errlen)
@@ -399,7 +392,7 @@ static int check_write_opts(const ride_frame_write_opts *o, ride_pixel_format f,
         return -1;
     }
     if (!encoding_carries(o->encoding, f)) {
-        set_err(err, errlen, "%s cannot carry %s frames", encoding_name(o->encoding),
+        set_err(err, errlen, "%s cannot carry %s frames", ride_encoding_name(o->encoding),
                 ride_pixel_format_name(f));
         return -1;
     }
@@ -407,7 +400,7 @@ static int check_write_opts(const ride_frame_write_opts *o, ride_pixel_format f,
     int png_ok = o->quality == -1 || (o->quality >= 0 && o->quality <= 9);
     if ((o->encoding == RIDE_ENC_JPEG && !jpeg_ok) || (o->encoding == RIDE_ENC_PNG && !png_ok)) {
         set_err(err, errlen, "quality %d is out of range for %s (jpeg 1..100, png 0..9, -1)",
-                o->quality, encoding_name(o->encoding));
+                o->quality, ride_encoding_name(o->encoding));
         return -1;
     }
     if (o->max_message_bytes <= RIDE_FRAME_HEADER_LEN) {

@@ -14,7 +14,6 @@
 static const char *const delivery_names[] = {"at-least-once", "exactly-once", NULL};
 static const char *const kind_names[] = {"rtsp",      "v4l2",       "synthetic", "video-file",
                                          "image-dir", "image-glob", NULL};
-static const char *const codec_names[] = {"raw", "jpeg", "png", NULL};
 static const char *const pace_names[] = {"source", "max", NULL};
 static const char *const device_names[] = {"cpu", "gpu", "any", NULL};
 static const char *const sink_names[] = {"kafka", "files", "none", NULL};
@@ -28,7 +27,6 @@ static const char *enum_name(const char *const *names, size_t count, int v)
 
 const char *ride_delivery_name(ride_delivery v) { return ENUM_NAME(delivery_names, v); }
 const char *ride_source_kind_name(ride_source_kind v) { return ENUM_NAME(kind_names, v); }
-const char *ride_codec_name(ride_codec v) { return ENUM_NAME(codec_names, v); }
 const char *ride_pace_name(ride_pace v) { return ENUM_NAME(pace_names, v); }
 const char *ride_stage_device_name(ride_stage_device v) { return ENUM_NAME(device_names, v); }
 const char *ride_sink_type_name(ride_sink_type v) { return ENUM_NAME(sink_names, v); }
@@ -296,20 +294,20 @@ static int parse_source(ride_yaml *y, ride_manifest *m, size_t index, const yaml
     s->pos = ride_yaml_pos(node);
     s->quality = 90;
     char name_path[RIDE_YAML_PATH_MAX];
-    int encoding = RIDE_CODEC_RAW, pace = RIDE_PACE_SOURCE;
+    int encoding = RIDE_ENC_RAW, pace = RIDE_PACE_SOURCE;
     if (get_name(y, &map, &s->name_pos, &s->name) ||
         check_unique_name(y, m, index, 0, s->name, s->name_pos,
                           ride_yaml_path_key(name_path, sizeof name_path, path, "name")) ||
         parse_source_uri(y, &map, s) ||
         ride_yaml_get_number(y, &map, "fps", 0, RIDE_FPS_MAX, &s->fps) ||
-        ride_yaml_get_enum(y, &map, "encoding", codec_names, &encoding) ||
+        ride_yaml_get_enum(y, &map, "encoding", ride_encoding_names, &encoding) ||
         ride_yaml_get_int(y, &map, "quality", 1, 100, &s->quality) ||
         ride_yaml_get_bool(y, &map, "loop", &s->loop) ||
         ride_yaml_get_enum(y, &map, "pace", pace_names, &pace))
         return -1;
-    s->encoding = (ride_codec)encoding;
+    s->encoding = (ride_encoding)encoding;
     s->pace = (ride_pace)pace;
-    if (s->encoding != RIDE_CODEC_JPEG && ride_yaml_map_get(y, &map, "quality"))
+    if (s->encoding != RIDE_ENC_JPEG && ride_yaml_map_get(y, &map, "quality"))
         return ride_yaml_fail_key(y, &map, "quality", "applies only to encoding: jpeg");
     if (s->loop && !source_is_file(s))
         return ride_yaml_fail_key(y, &map, "loop", "true needs a video file or image source");
@@ -633,11 +631,11 @@ static int sink_topic(ride_yaml *y, ride_manifest *m, const ride_yaml_map *map)
 
 static int sink_files(ride_yaml *y, ride_manifest *m, const ride_yaml_map *map)
 {
-    int format = RIDE_CODEC_PNG;
+    int format = RIDE_ENC_PNG;
     if (ride_yaml_get_string(y, map, "path", RIDE_YAML_REQUIRED, RIDE_PATH_MAX, &m->sink.path) ||
-        ride_yaml_get_enum(y, map, "format", codec_names, &format))
+        ride_yaml_get_enum(y, map, "format", ride_encoding_names, &format))
         return -1;
-    m->sink.format = (ride_codec)format;
+    m->sink.format = (ride_encoding)format;
     return 0;
 }
 
@@ -658,7 +656,7 @@ static int parse_sink(ride_yaml *y, ride_manifest *m, const ride_yaml_map *spec)
 {
     static const char *const keys[] = {"type", "stage", "path", "format", "topic", NULL};
     m->sink.type = RIDE_SINK_KAFKA;
-    m->sink.format = RIDE_CODEC_PNG;
+    m->sink.format = RIDE_ENC_PNG;
     yaml_node_t *node = ride_yaml_map_get(y, spec, "sink");
     if (!node) {
         m->sink.stage = m->order[m->stage_count - 1];

@@ -73,7 +73,7 @@ static void test_spec_example(void **state)
     assert_int_equal(cam->target.kind, RIDE_SOURCE_RTSP);
     assert_null(cam->target.path);
     assert_true(cam->fps == 30.0);
-    assert_int_equal(cam->encoding, RIDE_CODEC_JPEG);
+    assert_int_equal(cam->encoding, RIDE_ENC_JPEG);
     assert_int_equal(cam->quality, 90);
     assert_false(cam->loop);
     assert_int_equal(cam->pace, RIDE_PACE_SOURCE);
@@ -86,7 +86,7 @@ static void test_spec_example(void **state)
     assert_int_equal(gen->target.height, 900);
     assert_true(gen->target.fps == 30.0);
     assert_true(gen->fps == 0.0);
-    assert_int_equal(gen->encoding, RIDE_CODEC_RAW);
+    assert_int_equal(gen->encoding, RIDE_ENC_RAW);
 
     assert_int_equal(m.stage_count, 2);
     const ride_stage *gray = &m.stages[0];
@@ -136,7 +136,7 @@ static void test_spec_example(void **state)
     assert_int_equal(m.sink.type, RIDE_SINK_FILES);
     assert_int_equal(m.sink.stage, 1);
     assert_string_equal(m.sink.path, "/var/lib/ride/out");
-    assert_int_equal(m.sink.format, RIDE_CODEC_PNG);
+    assert_int_equal(m.sink.format, RIDE_ENC_PNG);
     assert_null(m.sink.topic);
 
     assert_ptr_equal(ride_manifest_stage(&m, "sd"), sd);
@@ -229,7 +229,7 @@ static void test_full_manifest(void **state)
     const ride_source *webcam = ride_manifest_source(&m, "webcam");
     assert_int_equal(webcam->target.kind, RIDE_SOURCE_V4L2);
     assert_string_equal(webcam->target.path, "/dev/video0");
-    assert_int_equal(webcam->encoding, RIDE_CODEC_PNG);
+    assert_int_equal(webcam->encoding, RIDE_ENC_PNG);
     const ride_source *archive = ride_manifest_source(&m, "archive");
     assert_int_equal(archive->target.kind, RIDE_SOURCE_VIDEO_FILE);
     assert_string_equal(archive->target.path, "/srv/video/2024-01-01.mkv");
@@ -278,7 +278,7 @@ static void test_full_manifest(void **state)
     assert_string_equal(m.stages[m.order[2]].name, "detect");
     assert_int_equal(m.sink.type, RIDE_SINK_FILES);
     assert_string_equal(m.stages[m.sink.stage].name, "detect");
-    assert_int_equal(m.sink.format, RIDE_CODEC_JPEG);
+    assert_int_equal(m.sink.format, RIDE_ENC_JPEG);
     ride_manifest_free(&m);
 }
 
@@ -643,12 +643,12 @@ static void test_names(void **state)
 
     assert_string_equal(ride_delivery_name(RIDE_DELIVERY_EXACTLY_ONCE), "exactly-once");
     assert_string_equal(ride_source_kind_name(RIDE_SOURCE_IMAGE_GLOB), "image-glob");
-    assert_string_equal(ride_codec_name(RIDE_CODEC_JPEG), "jpeg");
+    assert_string_equal(ride_encoding_name(RIDE_ENC_JPEG), "jpeg");
     assert_string_equal(ride_pace_name(RIDE_PACE_MAX), "max");
     assert_string_equal(ride_stage_device_name(RIDE_STAGE_ANY), "any");
     assert_string_equal(ride_sink_type_name(RIDE_SINK_NONE), "none");
     assert_string_equal(ride_sink_type_name((ride_sink_type)3), "invalid");
-    assert_string_equal(ride_codec_name((ride_codec)-1), "invalid");
+    assert_string_equal(ride_encoding_name((ride_encoding)-1), "invalid");
 }
 
 int main(void)

@@ -38,3 +38,15 @@ int ride_test_max_abs_diff_u8(const ride_image *a, const ride_image *b)
     }
     return worst;
 }
+
+double ride_test_mean_abs_diff_u8(const ride_image *a, const ride_image *b)
+{
+    size_t row = ride_image_row_bytes(a->format, a->width);
+    double sum = 0;
+    for (uint32_t y = 0; y < a->height; y++) {
+        const uint8_t *pa = ride_image_row(a, y), *pb = ride_image_row(b, y);
+        for (size_t i = 0; i < row; i++)
+            sum += abs((int)pa[i] - (int)pb[i]);
+    }
+    return sum / ((double)row * a->height);
+}

@@ -24,4 +24,8 @@ void ride_test_fill_random(ride_image *img, uint32_t seed);
  * when their formats or sizes differ. */
 int ride_test_max_abs_diff_u8(const ride_image *a, const ride_image *b);
 
+/* Mean absolute difference per sample between two 8-bit images of the same shape
+ * (for lossy codecs). */
+double ride_test_mean_abs_diff_u8(const ride_image *a, const ride_image *b);
+
 #endif

@@ -184,16 +184,6 @@ static void fill_gradient(ride_image *img)
                     (uint8_t)((x * 2 + y + c * 40) % 256);
 }
 
-static double mean_abs_error(const ride_image *a, const ride_image *b)
-{
-    size_t row = ride_image_row_bytes(a->format, a->width);
-    double sum = 0;
-    for (uint32_t y = 0; y < a->height; y++)
-        for (size_t i = 0; i < row; i++)
-            sum += abs((int)ride_image_row(a, y)[i] - (int)ride_image_row(b, y)[i]);
-    return sum / ((double)row * a->height);
-}
-
 static void test_jpeg_round_trip(void **state)
 {
     (void)state;
@@ -212,7 +202,7 @@ static void test_jpeg_round_trip(void **state)
             assert_int_equal(got.image.format, formats[i]);
             assert_int_equal(got.image.width, 97);
             assert_int_equal(got.image.height, 61);
-            assert_true(mean_abs_error(&got.image, &f.image) < 3.0);
+            assert_true(ride_test_mean_abs_diff_u8(&got.image, &f.image) < 3.0);
             assert_identity(&got, &f);
             msgs_free(&l);
         }

@@ -27,16 +27,6 @@ static void assert_images_equal(const ride_image *a, const ride_image *b)
         assert_memory_equal(ride_image_row(a, y), ride_image_row(b, y), row);
 }
 
-static double mean_abs_diff_u8(const ride_image *a, const ride_image *b)
-{
-    size_t row = ride_image_row_bytes(a->format, a->width);
-    double sum = 0;
-    for (uint32_t y = 0; y < a->height; y++)
-        for (size_t i = 0; i < row; i++)
-            sum += abs((int)ride_image_row(a, y)[i] - (int)ride_image_row(b, y)[i]);
-    return sum / ((double)row * a->height);
-}
-
 static void encode_ok(const ride_image *img, ride_cv_codec codec, int quality, uint8_t **buf,
                       size_t *len)
 {
@@ -88,12 +78,12 @@ static void test_jpeg_round_trip_is_close(void **state)
     assert_int_equal(back.width, 320);
     assert_int_equal(back.height, 240);
     /* The frame's per-pixel noise is what JPEG loses most of. */
-    double fine_err = mean_abs_diff_u8(&src, &back);
+    double fine_err = ride_test_mean_abs_diff_u8(&src, &back);
     assert_true(fine_err > 0.0 && fine_err < 8.0);
     assert_int_equal(ride_cv_decode(coarse, coarse_len, RIDE_PIX_BGR8, 1u << 20, &back, err,
                                     sizeof err),
                      0);
-    assert_true(mean_abs_diff_u8(&src, &back) > fine_err);
+    assert_true(ride_test_mean_abs_diff_u8(&src, &back) > fine_err);
 
     /* A colour JPEG decodes to grey and to BGRA on request. */
     assert_int_equal(ride_cv_decode(fine, fine_len, RIDE_PIX_GRAY8, 1u << 20, &back, err,
@@ -284,7 +274,7 @@ static void test_read_write_files(void **state)
     assert_images_equal(&src, &back);
     assert_int_equal(ride_cv_write_file(jpg_path, &src, err, sizeof err), 0);
     assert_int_equal(ride_cv_read_file(jpg_path, RIDE_PIX_BGR8, &back, err, sizeof err), 0);
-    assert_true(mean_abs_diff_u8(&src, &back) < 8.0);
+    assert_true(ride_test_mean_abs_diff_u8(&src, &back) < 8.0);
     assert_int_equal(ride_cv_read_file(jpg_path, RIDE_PIX_GRAY8, &back, err, sizeof err), 0);
     assert_int_equal(back.format, RIDE_PIX_GRAY8);
 
@@ -399,10 +389,10 @@ static void test_video_write_then_capture(void **state)
         assert_int_equal(got.width, W);
         assert_int_equal(got.height, H);
         assert_int_equal(ride_synthetic_render(6, (uint64_t)frames, W, H, &frame), 0);
-        double own = mean_abs_diff_u8(&frame, &got);
+        double own = ride_test_mean_abs_diff_u8(&frame, &got);
         assert_true(own < 10.0);
         if (frames > 0)
-            assert_true(mean_abs_diff_u8(&previous, &got) > own + 3.0);
+            assert_true(ride_test_mean_abs_diff_u8(&previous, &got) > own + 3.0);
         assert_int_equal(ride_synthetic_render(6, (uint64_t)frames, W, H, &previous), 0);
         frames++;
     }

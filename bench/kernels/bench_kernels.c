@@ -302,7 +302,7 @@ static int parse_sizes(const char *s, options *o)
 
 static int parse_args(int argc, char **argv, options *o)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         long n;
         if (!v)
@@ -319,7 +319,6 @@ static int parse_args(int argc, char **argv, options *o)
             o->json = v;
         else
             return -1;
-        i++;
     }
     return 0;
 }

@@ -30,7 +30,8 @@ int ride_cpu_stddev(const ride_image *src, ride_image *dst, int ksize, int threa
 /* Copies src into dst (same format, tightly packed). */
 int ride_cpu_passthrough(const ride_image *src, ride_image *dst);
 
-/* The thread count a kernel uses for `threads` (resolves 0 to the core count). */
+/* The thread count a kernel uses for `threads`: 0 resolves to the online core
+ * count, counts above 256 are capped at 256, a negative count gives -1. */
 int ride_cpu_threads(int threads);
 
 #ifdef __cplusplus

@@ -106,27 +106,86 @@ static void sd_fill_border(const sd_plan *p, uint32_t *c1, uint32_t *c2)
     }
 }
 
-/* Horizontal sliding window over the widened column sums; `ch` is a constant at
- * each call site so that the per-channel running sums live in registers. */
-static inline void sd_window_sums(const sd_plan *p, unsigned ch, const uint32_t *restrict c1,
-                                  const uint32_t *restrict c2, uint32_t *restrict w1,
-                                  uint32_t *restrict w2)
+/* Four uint32 lanes: every x86-64 vector unit shifts them within one register
+ * (wider generic vectors need cross-lane shuffles that SSE2 and AVX2 lack). */
+typedef uint32_t sd_lanes __attribute__((vector_size(16)));
+
+#define SD_LANES 4
+
+/* Window sums of one channel, w[i] = w[i - 1] + c[i - 1 + k] - c[i - 1]: a prefix
+ * sum of the differences, four at a time with a log-step scan in a vector
+ * (the running sum alone would take one dependent step per sample). */
+RIDE_CPU_CLONES
+static void sd_window_sums_1(const sd_plan *p, const uint32_t *restrict c, uint32_t *restrict w)
 {
-    uint32_t s1[4] = {0}, s2[4] = {0};
-    for (uint32_t j = 0; j < p->ksize; j++)
-        for (unsigned c = 0; c < ch; c++) {
-            s1[c] += c1[(size_t)j * ch + c];
-            s2[c] += c2[(size_t)j * ch + c];
-        }
-    size_t span = (size_t)p->ksize * ch;
-    for (size_t i = 0; i < p->samples; i += ch)
-        for (unsigned c = 0; c < ch; c++) {
-            w1[i + c] = s1[c];
-            w2[i + c] = s2[c];
-            s1[c] += c1[i + c + span] - c1[i + c];
-            s2[c] += c2[i + c + span] - c2[i + c];
-        }
+    size_t k = p->ksize, n = p->samples - 1, j = 0;
+    uint32_t first = 0;
+    for (size_t i = 0; i < k; i++)
+        first += c[i];
+    w[0] = first;
+    const sd_lanes zero = {0};
+    sd_lanes carry = zero + first;
+    for (; j + SD_LANES <= n; j += SD_LANES) {
+        sd_lanes enter, leave;
+        memcpy(&enter, c + j + k, sizeof enter);
+        memcpy(&leave, c + j, sizeof leave);
+        sd_lanes sums = enter - leave;
+        sums += __builtin_shufflevector(sums, zero, 4, 0, 1, 2);
+        sums += __builtin_shufflevector(sums, zero, 4, 4, 0, 1);
+        sums += carry;
+        memcpy(w + j + 1, &sums, sizeof sums);
+        carry = __builtin_shufflevector(sums, sums, 3, 3, 3, 3);
+    }
+    for (; j < n; j++)
+        w[j + 1] = w[j] + c[j + k] - c[j];
 }
+
+/* Three channels: three independent running sums, one per channel. */
+RIDE_CPU_CLONES
+static void sd_window_sums_3(const sd_plan *p, const uint32_t *restrict c, uint32_t *restrict w)
+{
+    size_t span = (size_t)p->ksize * 3;
+    uint32_t s0 = 0, s1 = 0, s2 = 0;
+    for (size_t i = 0; i < span; i += 3) {
+        s0 += c[i];
+        s1 += c[i + 1];
+        s2 += c[i + 2];
+    }
+    w[0] = s0;
+    w[1] = s1;
+    w[2] = s2;
+    for (size_t i = 3; i < p->samples; i += 3) {
+        s0 += c[i - 3 + span] - c[i - 3];
+        s1 += c[i - 2 + span] - c[i - 2];
+        s2 += c[i - 1 + span] - c[i - 1];
+        w[i] = s0;
+        w[i + 1] = s1;
+        w[i + 2] = s2;
+    }
+}
+
+/* Four channels: one pixel per vector, the four running sums side by side. */
+RIDE_CPU_CLONES
+static void sd_window_sums_4(const sd_plan *p, const uint32_t *restrict c, uint32_t *restrict w)
+{
+    size_t span = (size_t)p->ksize * 4;
+    sd_lanes sums = {0};
+    for (size_t i = 0; i < span; i += 4) {
+        sd_lanes v;
+        memcpy(&v, c + i, sizeof v);
+        sums += v;
+    }
+    memcpy(w, &sums, sizeof sums);
+    for (size_t i = 4; i < p->samples; i += 4) {
+        sd_lanes enter, leave;
+        memcpy(&enter, c + i - 4 + span, sizeof enter);
+        memcpy(&leave, c + i - 4, sizeof leave);
+        sums += enter - leave;
+        memcpy(w + i, &sums, sizeof sums);
+    }
+}
+
+typedef void (*sd_window_fn)(const sd_plan *, const uint32_t *restrict, uint32_t *restrict);
 
 RIDE_CPU_CLONES
 static void sd_finish_row(const sd_plan *p, const uint32_t *restrict w1,
@@ -146,6 +205,9 @@ static void sd_band(const sd_plan *p, uint32_t y0, uint32_t y1, uint32_t *scratc
     uint32_t *w1 = c2 + p->ext_samples, *w2 = w1 + p->samples;
     size_t left = (size_t)p->radius * p->channels;
     int64_t r = p->radius;
+    sd_window_fn window = p->channels == 1   ? sd_window_sums_1
+                          : p->channels == 3 ? sd_window_sums_3
+                                             : sd_window_sums_4;
 
     memset(c1, 0, p->ext_samples * sizeof *c1);
     memset(c2, 0, p->ext_samples * sizeof *c2);
@@ -157,11 +219,8 @@ static void sd_band(const sd_plan *p, uint32_t y0, uint32_t y1, uint32_t *scratc
             sd_slide_rows(c1 + left, c2 + left, sd_src_row(p, (int64_t)y + r),
                           sd_src_row(p, (int64_t)y - r - 1), p->samples);
         sd_fill_border(p, c1, c2);
-        switch (p->channels) {
-        case 1: sd_window_sums(p, 1, c1, c2, w1, w2); break;
-        case 3: sd_window_sums(p, 3, c1, c2, w1, w2); break;
-        default: sd_window_sums(p, 4, c1, c2, w1, w2); break;
-        }
+        window(p, c1, w1);
+        window(p, c2, w2);
         sd_finish_row(p, w1, w2, ride_image_row(p->dst, y));
     }
 }

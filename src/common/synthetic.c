@@ -123,7 +123,8 @@ static uint64_t splitmix64(uint64_t x)
 }
 
 /* Per-pixel noise hash: a 32-bit finaliser (two multiplies) keeps rendering
- * cheap; its input is already unique per (frame, row, column). */
+ * cheap. Its counter is a row key (a 64-bit hash of stream, frame and row)
+ * plus the column. */
 static inline uint32_t hash32(uint32_t x)
 {
     x ^= x >> 16;

@@ -185,6 +185,19 @@ static void test_stddev_odd_and_large_sizes(void **state)
     run_sd_case(&bgr, 400);
 }
 
+/* Every row length from 1 to 40 pixels, so that the vectorised horizontal pass
+ * meets every remainder of its vector width. */
+static void test_stddev_every_width(void **state)
+{
+    (void)state;
+    static const ride_pixel_format formats[] = {RIDE_PIX_GRAY8, RIDE_PIX_BGR8, RIDE_PIX_BGRA8};
+    for (size_t f = 0; f < 3; f++)
+        for (uint32_t w = 1; w <= 40; w++) {
+            sd_case tc = {formats[f], w, 3, w % 2 ? 3 : 7, 1};
+            run_sd_case(&tc, 1000 + w);
+        }
+}
+
 /* Windows of 255^2 saturated samples reach the largest window sums (S2 close to
  * 2^32) and the largest variance (half 0, half 255). */
 static void test_stddev_extreme_values(void **state)
@@ -437,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_stddev_small_and_degenerate_sizes),
         cmocka_unit_test(test_stddev_multichannel),
         cmocka_unit_test(test_stddev_odd_and_large_sizes),
+        cmocka_unit_test(test_stddev_every_width),
         cmocka_unit_test(test_stddev_extreme_values),
         cmocka_unit_test(test_stddev_threads_identical),
         cmocka_unit_test(test_stddev_ignores_padding),

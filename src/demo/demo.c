@@ -342,7 +342,7 @@ static void print_summary(demo_state *st, double elapsed)
            (double)st->wire_bytes / 1e6 / (double)(st->produced ? st->produced : 1));
     printf("throughput: %.1f frames/s end to end (%.1f s)\n", (double)st->processed / elapsed,
            elapsed);
-    printf("cost per frame:");
+    printf("mean cost per frame:");
     for (int s = 0; s < STEP_COUNT; s++) {
         uint64_t n = s == STEP_PNG ? st->pngs : st->produced;
         if (n)
@@ -398,6 +398,7 @@ static void teardown(demo_state *st)
 int main(int argc, char **argv)
 {
     demo_options o;
+    setvbuf(stdout, NULL, _IOLBF, 0);  /* keep the summary in order with log lines */
     ride_log_set_component("demo");
     if (parse_options(argc, argv, &o) != 0)
         return 2;

@@ -9,3 +9,33 @@ if(RIDE_BUILD_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 endif()
 find_library(MATH_LIBRARY m REQUIRED)
+
+# Distributed runtime: Kafka (librdkafka, with its mock cluster as the embedded
+# broker), ZooKeeper's C client (no pkg-config file; its synchronous API needs
+# THREADED), libuv, jansson, and llhttp, whose generated C sources Debian ships in
+# node-llhttp for embedding.
+pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
+pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
+pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+find_library(ZOOKEEPER_LIBRARY zookeeper_mt REQUIRED)
+find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
+add_library(ride_zookeeper INTERFACE)
+target_link_libraries(ride_zookeeper INTERFACE ${ZOOKEEPER_LIBRARY})
+target_include_directories(ride_zookeeper INTERFACE ${ZOOKEEPER_INCLUDE_DIR})
+target_compile_definitions(ride_zookeeper INTERFACE THREADED)
+
+set(RIDE_LLHTTP_DIR /usr/share/llhttp)
+find_path(LLHTTP_INCLUDE_DIR llhttp.h PATHS /usr/share/include/llhttp REQUIRED NO_DEFAULT_PATH)
+if(NOT EXISTS ${RIDE_LLHTTP_DIR}/llhttp.c)
+  message(FATAL_ERROR "llhttp sources not found in ${RIDE_LLHTTP_DIR} (install node-llhttp)")
+endif()
+add_library(ride_llhttp STATIC ${RIDE_LLHTTP_DIR}/llhttp.c ${RIDE_LLHTTP_DIR}/api.c
+  ${RIDE_LLHTTP_DIR}/http.c)
+target_include_directories(ride_llhttp SYSTEM PUBLIC ${LLHTTP_INCLUDE_DIR})
+set_target_properties(ride_llhttp PROPERTIES POSITION_INDEPENDENT_CODE ON)
+
+# Servers the integration tests start on loopback.
+find_program(RIDE_JAVA java)
+set(RIDE_ZOOKEEPER_CLASSPATH
+  "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:/usr/share/java/slf4j-simple.jar"
+  CACHE STRING "Classpath that starts ZooKeeperServerMain in tests")

@@ -9,6 +9,11 @@ packages=(
   libopencv-dev                     # capture, codecs, reference kernels
   libyaml-dev                       # manifests and daemon configs
   libisal-dev                       # CRC32C (hardware-accelerated)
+  librdkafka-dev                    # Kafka client and the embedded mock cluster
+  libzookeeper-mt-dev zookeeper     # coordination (the server runs in integration tests)
+  libuv1-dev                        # event loops, timers, sockets
+  libjansson-dev                    # JSON
+  node-llhttp                       # HTTP parser (C sources, embedded)
   libcmocka-dev                     # unit tests
 )
 

@@ -835,6 +835,11 @@ static void on_timer(uv_timer_t *timer)
     close_conn(conn);
 }
 
+static void free_handle(uv_handle_t *handle)
+{
+    free(handle);
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     ride_http_server *srv = listener->data;
@@ -855,7 +860,7 @@ static void on_connection(uv_stream_t *listener, int status)
         /* Accept and drop so the backlog does not fill with a client we cannot serve. */
         if (sink != NULL && uv_tcp_init(srv->loop, sink) == 0 &&
             uv_accept(listener, (uv_stream_t *)sink) == 0)
-            uv_close((uv_handle_t *)sink, (uv_close_cb)free);
+            uv_close((uv_handle_t *)sink, free_handle);
         else
             free(sink);
         return;

@@ -514,19 +514,19 @@ static void test_stop_with_open_connections(void **state)
     start(&f, NULL);
     int idle = raw_connect(&f);
     int partial = raw_connect(&f);
-    int pipelined = raw_connect(&f);
+    int served = raw_connect(&f);
     raw_send(idle, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_true(raw_read(idle, buf, sizeof buf, "hello\n", 3000) > 0);
     raw_send(partial, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{");
-    raw_send(pipelined, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(raw_read(pipelined, buf, sizeof buf, "hello\n", 3000) > 0);
+    raw_send(served, "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(raw_read(served, buf, sizeof buf, "hello\n", 3000) > 0);
     stop(&f);
     /* Every connection was closed by the server. */
     assert_int_equal(raw_read(idle, buf, sizeof buf, NULL, 3000), 0);
     assert_int_equal(raw_read(partial, buf, sizeof buf, NULL, 3000), 0);
     close(idle);
     close(partial);
-    close(pipelined);
+    close(served);
 }
 
 typedef struct serve_arg {

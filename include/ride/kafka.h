@@ -112,7 +112,8 @@ rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic
 /* Encodes f with ride_frame_write (opts NULL: raw, RIDE_FRAME_DEFAULT_MAX_MESSAGE)
  * and queues its messages to one partition, in order and back to back (a full
  * queue is drained by polling, for up to timeout_ms in all). Each message gets
- * its own delivery report carrying opaque. */
+ * its own delivery report carrying opaque. After a failure some of the frame's
+ * messages may be queued already; receivers reject that frame as incomplete. */
 int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t partition,
                              const ride_frame *f, const ride_frame_write_opts *opts,
                              void *opaque, int timeout_ms, char *err, size_t errlen);

@@ -128,6 +128,7 @@ struct ride_kafka_mock {
     rd_kafka_t *host;   /* the handle the mock cluster lives in */
     rd_kafka_t *client; /* a client of the cluster, for metadata */
     rd_kafka_mock_cluster_t *cluster;
+    int brokers;
 };
 
 static rd_kafka_t *new_handle(rd_kafka_type_t type, const char *bootstrap, char *err,
@@ -163,6 +164,7 @@ ride_kafka_mock *ride_kafka_mock_start(int brokers, char *err, size_t errlen)
         set_err(err, errlen, "embedded Kafka: out of memory");
         return NULL;
     }
+    m->brokers = brokers;
     m->host = new_handle(RD_KAFKA_PRODUCER, NULL, err, errlen);
     if (!m->host)
         goto fail;
@@ -272,6 +274,12 @@ static int mock_topic_ensure(ride_kafka_mock *mock, rd_kafka_t *rk,
     if (have > 0)
         return check_existing(spec, have, 0, err, errlen);
     int rf = spec->replication_factor < 1 ? 1 : spec->replication_factor;
+    /* Kafka refuses more replicas than brokers; the mock would quietly place fewer. */
+    if (rf > mock->brokers) {
+        set_err(err, errlen, "topic %s: replication factor %d, but embedded Kafka has %d "
+                "broker(s)", spec->name, rf, mock->brokers);
+        return -1;
+    }
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mock->cluster, spec->name,
                                                        spec->partitions, rf);
     if (e) {

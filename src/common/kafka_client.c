@@ -340,6 +340,8 @@ int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t c
             return -1;
         }
     }
+    if (count == 0)
+        return 0;
     rd_kafka_topic_partition_list_t *l = tp_list(tps, count);
     rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
     int rc = 0;

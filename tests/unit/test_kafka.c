@@ -298,6 +298,38 @@ static void test_topic_create_and_check(void **state)
     rd_kafka_destroy(rk);
 }
 
+static void test_mock_brokers_and_replication(void **state)
+{
+    (void)state;
+    char err[512];
+    assert_null(ride_kafka_mock_start(0, err, sizeof err));
+    assert_non_null(strstr(err, "expected 1..16"));
+    ride_kafka_mock *m = ride_kafka_mock_start(3, err, sizeof err);
+    assert_non_null(m);
+    /* One address per broker. */
+    const char *b = ride_kafka_mock_bootstraps(m);
+    int commas = 0;
+    for (const char *c = b; *c; c++)
+        commas += *c == ',';
+    assert_int_equal(commas, 2);
+    assert_non_null(strstr(b, "127.0.0.1:"));
+    ride_kafka_topic_spec spec = {"ride.app.replicated", 5, 3, 0, 0};
+    assert_int_equal(ride_kafka_topic_ensure(m, NULL, &spec, TIMEOUT_MS, err, sizeof err), 0);
+    assert_int_equal(ride_kafka_topic_ensure(m, NULL, &spec, TIMEOUT_MS, err, sizeof err), 0);
+    spec.partitions = 6;
+    spec.grow = 1;
+    assert_int_equal(ride_kafka_topic_ensure(m, NULL, &spec, TIMEOUT_MS, err, sizeof err), -1);
+    assert_non_null(strstr(err, "exists with 5 partitions, 6 wanted (the embedded broker"));
+    spec.name = "ride.app.overreplicated";
+    spec.replication_factor = 4;
+    assert_int_equal(ride_kafka_topic_ensure(m, NULL, &spec, TIMEOUT_MS, err, sizeof err), -1);
+    assert_non_null(strstr(err, "ride.app.overreplicated"));
+    assert_non_null(strstr(err, "has 3 broker(s)"));
+    assert_int_equal(ride_kafka_topic_ensure(NULL, NULL, &spec, TIMEOUT_MS, err, sizeof err), -1);
+    assert_non_null(strstr(err, "no Kafka client"));
+    ride_kafka_mock_stop(m);
+}
+
 /* Produces FRAMES frames of STREAMS streams round-robin over the partitions. */
 static void produce_all(fixture *fx, const char *topic)
 {
@@ -585,6 +617,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_pass_through_and_errors),
+        cmocka_unit_test(test_mock_brokers_and_replication),
         cmocka_unit_test_setup_teardown(test_topic_create_and_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_commit_resume_and_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_assignment, setup, teardown),

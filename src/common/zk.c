@@ -21,6 +21,7 @@
 /* Attempts when nodes change under a multi-step operation (a leader resigning
  * between list and read, a child appearing during a recursive delete). */
 #define RACE_RETRIES 8
+#define CLIENT_LOG_REPEAT_WINDOW_MS 10000
 
 /* A one-shot watch in flight. Kept on its handle's list so that ride_zk_close can
  * free the ones that never fired (ZooKeeper drops them without a call). */
@@ -136,6 +137,31 @@ static void apply_default_log_level(void)
     zoo_set_debug_level(zoo_level_for((ride_log_level)atomic_load(&client_log_level)));
 }
 
+/* While a server is unreachable the client repeats the same two lines ten times a
+ * second; one of each per window is enough to tell an operator. */
+static bool repeated_client_message(const char *text)
+{
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static char recent[2][256];
+    static int64_t recent_ms[2];
+    static int next_slot;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t now = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    bool repeated = false;
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < 2 && !repeated; i++)
+        repeated = strncmp(recent[i], text, sizeof recent[i] - 1) == 0 &&
+                   now - recent_ms[i] < CLIENT_LOG_REPEAT_WINDOW_MS;
+    if (!repeated) {
+        snprintf(recent[next_slot], sizeof recent[next_slot], "%s", text);
+        recent_ms[next_slot] = now;
+        next_slot = (next_slot + 1) % 2;
+    }
+    pthread_mutex_unlock(&mu);
+    return repeated;
+}
+
 /* The client formats "time:pid(0xtid):ZOO_LEVEL@function@line: message". Its
  * errors are mostly transient (a refused reconnect): this module reports real
  * failures through return codes, so they are logged as warnings. */
@@ -150,6 +176,8 @@ static void log_client_message(const char *message)
         return;
     const char *text = strstr(message, "@");
     text = text ? text + 1 : message;
+    if (repeated_client_message(text))
+        return;
     char quoted[1024];
     ride_log(level, "zk_client", "msg=%s", ride_log_quote(text, quoted, sizeof quoted));
 }

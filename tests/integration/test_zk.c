@@ -412,11 +412,10 @@ static void test_election_middle_death_keeps_leader(void **state)
 
     /* The middle candidate dies: the last one now watches the leader, but the
      * leader is alive, so it must not lead. */
-    ride_zk_close(c[1].zk);
-    void *args[] = {c[0].zk, (void *)""};
     char middle[RIDE_ZK_PATH_MAX];
     snprintf(middle, sizeof middle, "%s", ride_zk_election_node(c[1].election));
-    args[1] = middle;
+    ride_zk_close(c[1].zk);
+    void *args[] = {c[0].zk, middle};
     assert_true(ride_harness_wait_until(node_gone, args, WAIT_MS));
     assert_false(ride_harness_wait_until(is_leader, &c[2], 500));
     assert_true(ride_zk_election_is_leader(c[0].election));

@@ -78,7 +78,9 @@ typedef struct ride_zk_options {
     int session_timeout_ms;     /* 0: 6000; the server clamps it to 2..20 ticks */
     int connect_timeout_ms;     /* 0: 10000 */
     const char *digest;         /* "user:password" for digest auth and creator-only ACLs, or NULL */
-    ride_zk_session_fn on_session; /* optional; every state change, completion thread */
+    /* Optional: every state change, on the completion thread; the first CONNECTED may
+     * arrive just after ride_zk_connect returns. */
+    ride_zk_session_fn on_session;
     void *session_ctx;
 } ride_zk_options;
 

@@ -1,0 +1,145 @@
+/* Time, waiting and files for the integration harness. */
+#define _GNU_SOURCE
+#include "ride_harness.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define POLL_INTERVAL_MS 5
+#define MAX_TEMPDIRS 64
+
+static char *tempdirs[MAX_TEMPDIRS];
+static bool tempdir_cleanup_registered;
+
+int64_t ride_harness_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool ride_harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms)
+{
+    int64_t deadline = ride_harness_now_ms() + timeout_ms;
+    while (ride_harness_now_ms() < deadline) {
+        if (cond(ctx))
+            return true;
+        struct timespec pause = {0, POLL_INTERVAL_MS * 1000000L};
+        nanosleep(&pause, NULL);
+    }
+    return cond(ctx);
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void remove_tree(const char *path)
+{
+    nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void remove_tempdirs_at_exit(void)
+{
+    for (int i = 0; i < MAX_TEMPDIRS; i++) {
+        if (tempdirs[i]) {
+            remove_tree(tempdirs[i]);
+            free(tempdirs[i]);
+            tempdirs[i] = NULL;
+        }
+    }
+}
+
+char *ride_harness_tempdir(const char *prefix)
+{
+    const char *base = getenv("TMPDIR");
+    if (!base || !base[0])
+        base = "/tmp";
+    size_t n = strlen(base) + strlen(prefix) + 16;
+    char *path = malloc(n);
+    if (!path)
+        return NULL;
+    snprintf(path, n, "%s/%sXXXXXX", base, prefix);
+    if (!mkdtemp(path)) {
+        fprintf(stderr, "harness: mkdtemp %s: %s\n", path, strerror(errno));
+        free(path);
+        return NULL;
+    }
+    if (!tempdir_cleanup_registered) {
+        atexit(remove_tempdirs_at_exit);
+        tempdir_cleanup_registered = true;
+    }
+    for (int i = 0; i < MAX_TEMPDIRS; i++) {
+        if (!tempdirs[i]) {
+            tempdirs[i] = strdup(path);
+            break;
+        }
+    }
+    return path;
+}
+
+void ride_harness_rmtree(const char *path)
+{
+    if (!path)
+        return;
+    for (int i = 0; i < MAX_TEMPDIRS; i++) {
+        if (tempdirs[i] && strcmp(tempdirs[i], path) == 0) {
+            free(tempdirs[i]);
+            tempdirs[i] = NULL;
+        }
+    }
+    remove_tree(path);
+}
+
+char *ride_harness_read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    size_t cap = 4096, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap)
+            break;
+        char *bigger = realloc(buf, cap * 2 + 1);
+        if (!bigger) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = bigger;
+        cap *= 2;
+    }
+    bool failed = ferror(f);
+    fclose(f);
+    if (!buf || failed) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    if (len)
+        *len = n;
+    return buf;
+}
+
+int ride_harness_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t n = strlen(text);
+    bool ok = fwrite(text, 1, n, f) == n;
+    return fclose(f) == 0 && ok ? 0 : -1;
+}

@@ -1,0 +1,153 @@
+/* task_builtin.c - the built-in tasks (grayscale, stddev, passthrough): thin
+ * adapters from the task ABI to the CPU kernels (ride/kernels.h) and, when the
+ * environment gives a GPU, the CUDA kernels (ride/gpu.h). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ride/gpu.h"
+#include "ride/kernels.h"
+#include "ride/task.h"
+
+typedef struct builtin_state {
+    int threads;
+    bool gpu;
+    int ksize; /* stddev */
+} builtin_state;
+
+static int builtin_init(const ride_task_params *params, const ride_task_env *env, void **state,
+                        char *err, size_t errlen)
+{
+    builtin_state *s = calloc(1, sizeof *s);
+    if (!s)
+        return snprintf(err, errlen, "out of memory"), -1;
+    s->threads = env->threads;
+    s->gpu = env->device == RIDE_TASK_GPU;
+    int64_t ksize = 0;
+    if (env->host->get_int(params, "ksize", &ksize) == 0)
+        s->ksize = (int)ksize;
+    if (s->gpu && !ride_gpu_available()) {
+        free(s);
+        return snprintf(err, errlen, "no usable CUDA device"), -1;
+    }
+    *state = s;
+    return 0;
+}
+
+static void builtin_destroy(void *state)
+{
+    free(state);
+}
+
+static bool is_8bit_colour_or_gray(ride_pixel_format f)
+{
+    return f == RIDE_PIX_GRAY8 || f == RIDE_PIX_BGR8 || f == RIDE_PIX_RGB8 || f == RIDE_PIX_BGRA8;
+}
+
+static int unsupported(const char *task, const ride_image *img, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s takes gray8, bgr8, rgb8 or bgra8 images, got %s", task,
+             ride_pixel_format_name(img->format));
+    return -1;
+}
+
+static int grayscale_process(void *state, const ride_task_input *in, ride_task_output *out,
+                             char *err, size_t errlen)
+{
+    const builtin_state *s = state;
+    const ride_image *src = in->image;
+    if (!is_8bit_colour_or_gray(src->format))
+        return unsupported("grayscale", src, err, errlen);
+    if (out->ensure(out->image, RIDE_PIX_GRAY8, src->width, src->height) < 0)
+        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    int rc = s->gpu ? ride_cuda_grayscale(src, out->image)
+                    : ride_cpu_grayscale(src, out->image, s->threads);
+    if (rc < 0)
+        return snprintf(err, errlen, "grayscale %s kernel failed", s->gpu ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+static int stddev_process(void *state, const ride_task_input *in, ride_task_output *out,
+                          char *err, size_t errlen)
+{
+    const builtin_state *s = state;
+    const ride_image *src = in->image;
+    if (!is_8bit_colour_or_gray(src->format))
+        return unsupported("stddev", src, err, errlen);
+    if (out->ensure(out->image, src->format, src->width, src->height) < 0)
+        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    int rc = s->gpu ? ride_cuda_stddev(src, out->image, s->ksize)
+                    : ride_cpu_stddev(src, out->image, s->ksize, s->threads);
+    if (rc < 0)
+        return snprintf(err, errlen, "stddev %s kernel failed", s->gpu ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+/* A copy costs the same on either device once the frame is in host memory, so
+ * passthrough always copies on the CPU. */
+static int passthrough_process(void *state, const ride_task_input *in, ride_task_output *out,
+                               char *err, size_t errlen)
+{
+    (void)state;
+    const ride_image *src = in->image;
+    if (out->ensure(out->image, src->format, src->width, src->height) < 0)
+        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    if (ride_cpu_passthrough(src, out->image) < 0)
+        return snprintf(err, errlen, "passthrough copy failed"), -1;
+    return 0;
+}
+
+static const ride_task_param stddev_params[] = {
+    {
+        .name = "ksize",
+        .type = RIDE_PARAM_INT,
+        .flags = RIDE_PARAM_HAS_MIN | RIDE_PARAM_HAS_MAX | RIDE_PARAM_ODD,
+        .default_value = "5",
+        .min = 1,
+        .max = RIDE_STDDEV_MAX_KSIZE,
+        .help = "side of the square window, in pixels",
+    },
+};
+
+static const ride_task_descriptor grayscale_task = {
+    .abi_version = RIDE_TASK_ABI_VERSION,
+    .struct_size = sizeof(ride_task_descriptor),
+    .name = "grayscale",
+    .description = "converts bgr8, rgb8 and bgra8 frames to gray8 (gray8 is copied)",
+    .devices = RIDE_TASK_CPU | RIDE_TASK_GPU,
+    .param_size = sizeof(ride_task_param),
+    .init = builtin_init,
+    .process = grayscale_process,
+    .destroy = builtin_destroy,
+};
+
+static const ride_task_descriptor stddev_task = {
+    .abi_version = RIDE_TASK_ABI_VERSION,
+    .struct_size = sizeof(ride_task_descriptor),
+    .name = "stddev",
+    .description = "local standard deviation over a ksize x ksize window, per channel",
+    .devices = RIDE_TASK_CPU | RIDE_TASK_GPU,
+    .param_size = sizeof(ride_task_param),
+    .params = stddev_params,
+    .param_count = sizeof stddev_params / sizeof stddev_params[0],
+    .init = builtin_init,
+    .process = stddev_process,
+    .destroy = builtin_destroy,
+};
+
+static const ride_task_descriptor passthrough_task = {
+    .abi_version = RIDE_TASK_ABI_VERSION,
+    .struct_size = sizeof(ride_task_descriptor),
+    .name = "passthrough",
+    .description = "forwards frames unchanged",
+    .devices = RIDE_TASK_CPU | RIDE_TASK_GPU,
+    .param_size = sizeof(ride_task_param),
+    .process = passthrough_process,
+};
+
+const ride_task_descriptor *const *ride_task_builtins(size_t *count)
+{
+    static const ride_task_descriptor *const tasks[] = {&grayscale_task, &stddev_task,
+                                                        &passthrough_task};
+    *count = sizeof tasks / sizeof tasks[0];
+    return tasks;
+}

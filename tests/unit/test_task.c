@@ -101,7 +101,7 @@ static void test_builtins_listed(void **state)
 static void run_builtin(const ride_task_registry *r, const char *stage_line, ride_frame *in,
                         ride_frame *out)
 {
-    ride_image_alloc(&in->image, RIDE_PIX_BGR8, 333, 97);
+    assert_int_equal(ride_image_ensure(&in->image, RIDE_PIX_BGR8, 333, 97), 0);
     ride_test_fill_random(&in->image, 7);
     in->stream_id = 42;
     in->seq = 1234567890123ull;

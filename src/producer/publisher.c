@@ -106,7 +106,8 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
     }
     if (opts->write.max_message_bytes != 0 &&
         opts->write.max_message_bytes <= RIDE_FRAME_HEADER_LEN) {
-        set_err(err, errlen, "publisher %s: max message size %zu leaves no room after the %u-byte header",
+        set_err(err, errlen,
+                "publisher %s: max message size %zu leaves no room after the %u-byte header",
                 opts->topic, opts->write.max_message_bytes, RIDE_FRAME_HEADER_LEN);
         return NULL;
     }
@@ -124,7 +125,8 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
     pub->write = opts->write;
     if (pub->write.max_message_bytes == 0)
         pub->write.max_message_bytes = RIDE_FRAME_DEFAULT_MAX_MESSAGE;
-    pub->budget = opts->max_backlog_bytes ? opts->max_backlog_bytes : RIDE_PUBLISHER_DEFAULT_BACKLOG;
+    pub->budget =
+        opts->max_backlog_bytes ? opts->max_backlog_bytes : RIDE_PUBLISHER_DEFAULT_BACKLOG;
     pub->wait_when_full = opts->wait_when_full;
     pub->produce_timeout_ms =
         opts->produce_timeout_ms > 0 ? opts->produce_timeout_ms : DEFAULT_PRODUCE_TIMEOUT_MS;
@@ -287,6 +289,10 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
 ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame *f,
                                            int max_wait_ms, char *err, size_t errlen)
 {
+    if (!pub || !f) {
+        set_err(err, errlen, "publisher: no publisher or frame");
+        return RIDE_PUBLISH_DROPPED;
+    }
     int32_t partition = ride_publisher_next_partition(pub);
     if (!has_room(pub, partition)) {
         if (!pub->wait_when_full) {

@@ -7,7 +7,8 @@
  * backlog is the bytes this publisher has queued but not yet seen delivered,
  * plus, when a lag reader is given, the partition's unconsumed messages
  * (high watermark - the stage group's committed offset) times the average
- * message size this publisher wrote. The embedded broker keeps only about 5 MB
+ * message size this publisher wrote (so the lag counts only once it has
+ * written a message). The embedded broker keeps only about 5 MB
  * per partition, so a consumer lagging further would lose frames silently; the
  * default budget (4 MiB) stays below that. A frame is admitted when its
  * partition's backlog plus the size of the previous frame fits the budget (or
@@ -94,7 +95,8 @@ typedef enum ride_publish_result {
                                  was not taken, offer it again */
 } ride_publish_result;
 
-/* Offers one frame. With wait_when_full, waits up to max_wait_ms (< 0: no
+/* Offers one frame (NULL arguments: RIDE_PUBLISH_DROPPED, nothing counted).
+ * With wait_when_full, waits up to max_wait_ms (< 0: no
  * limit) for room in the frame's partition. */
 ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame *f,
                                            int max_wait_ms, char *err, size_t errlen);

@@ -426,6 +426,28 @@ static void test_rtsp_reconnect_backoff(void **state)
     ride_source_reader_close(r);
 }
 
+static void test_v4l2_missing_device(void **state)
+{
+    (void)state;
+    ride_source s = make_source("v4l2:/dev/ride-no-such-video", RIDE_PACE_SOURCE, false);
+    assert_int_equal(s.target.kind, RIDE_SOURCE_V4L2);
+    ride_source_reader_opts o = {.timeout_ms = 200, .backoff_min_ms = 1000};
+    ride_source_reader *r = open_reader(&s, &o);
+    ride_frame f = {0};
+    char err[512];
+    assert_int_equal(ride_source_reader_next(r, &f, 0, err, sizeof err), RIDE_SOURCE_AGAIN);
+    /* The retry is 0.5..1 s away: a zero wait returns at once without trying. */
+    int64_t t0 = ride_mono_ns();
+    assert_int_equal(ride_source_reader_next(r, &f, 0, err, sizeof err), RIDE_SOURCE_AGAIN);
+    assert_true(ride_mono_ns() - t0 < 100 * INT64_C(1000000));
+    ride_source_reader_stats st;
+    ride_source_reader_stats_get(r, &st);
+    assert_int_equal(st.connect_failures, 1);
+    assert_int_equal(st.reconnects, 0);
+    assert_in_range(st.last_backoff_ms, 500, 1000);
+    ride_source_reader_close(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -438,6 +460,7 @@ int main(void)
         cmocka_unit_test(test_image_directory),
         cmocka_unit_test(test_image_glob_and_empty),
         cmocka_unit_test(test_rtsp_reconnect_backoff),
+        cmocka_unit_test(test_v4l2_missing_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,336 @@
+/* publisher.c - round-robin frame publishing with backpressure (publisher.h). */
+#include "publisher.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_PRODUCE_TIMEOUT_MS 5000
+#define WAIT_POLL_MS 5
+
+struct ride_publisher {
+    ride_kafka_producer *producer;
+    char *topic;
+    int partitions;
+    uint64_t counter; /* frames offered so far, for round-robin */
+    int start;
+    ride_frame_write_opts write;
+    uint64_t budget;
+    bool wait_when_full;
+    int produce_timeout_ms;
+    ride_publisher_lag_fn lag;
+    void *lag_ctx;
+
+    /* Publishing thread only. */
+    uint64_t messages;
+    uint64_t message_bytes;
+    uint64_t last_frame_bytes;
+
+    /* Shared with the thread that serves delivery reports. */
+    atomic_int refs; /* the owner plus one per frame in flight */
+    _Atomic uint64_t *in_flight;
+    _Atomic uint64_t offered, produced, delivered, bytes;
+    _Atomic uint64_t dropped[RIDE_DROP_REASON_COUNT];
+};
+
+/* Bookkeeping of one frame, the opaque of each of its messages. It lives while
+ * the publishing call or any of its messages' delivery reports is pending. */
+typedef struct frame_record {
+    ride_publisher *pub;
+    int32_t partition;
+    atomic_int refs;
+    atomic_bool delivery_failed;
+    uint64_t bytes;      /* written before the publishing call drops its reference */
+    bool produce_failed; /* likewise */
+} frame_record;
+
+static const char *const drop_reason_names[RIDE_DROP_REASON_COUNT] = {
+    [RIDE_DROP_BACKPRESSURE] = "backpressure",
+    [RIDE_DROP_PRODUCE_FAILED] = "produce_failed",
+    [RIDE_DROP_DELIVERY_FAILED] = "delivery_failed",
+};
+
+const char *ride_drop_reason_name(ride_drop_reason reason)
+{
+    return (unsigned)reason < RIDE_DROP_REASON_COUNT ? drop_reason_names[reason] : "invalid";
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void destroy(ride_publisher *pub)
+{
+    free(pub->in_flight);
+    free(pub->topic);
+    free(pub);
+}
+
+static void unref(ride_publisher *pub)
+{
+    if (atomic_fetch_sub(&pub->refs, 1) == 1)
+        destroy(pub);
+}
+
+ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_publisher_opts *opts,
+                                   char *err, size_t errlen)
+{
+    if (!producer || !opts || !opts->topic || !opts->topic[0]) {
+        set_err(err, errlen, "publisher: a producer and a topic are required");
+        return NULL;
+    }
+    if (opts->partitions < 1 || opts->partitions > RIDE_KAFKA_MAX_PARTITIONS) {
+        set_err(err, errlen, "publisher %s: %d partitions, expected 1..%d", opts->topic,
+                opts->partitions, RIDE_KAFKA_MAX_PARTITIONS);
+        return NULL;
+    }
+    if (opts->write.max_message_bytes != 0 &&
+        opts->write.max_message_bytes <= RIDE_FRAME_HEADER_LEN) {
+        set_err(err, errlen,
+                "publisher %s: max message size %zu leaves no room after the %u-byte header",
+                opts->topic, opts->write.max_message_bytes, RIDE_FRAME_HEADER_LEN);
+        return NULL;
+    }
+    ride_publisher *pub = calloc(1, sizeof *pub);
+    if (!pub || !(pub->topic = strdup(opts->topic)) ||
+        !(pub->in_flight = calloc((size_t)opts->partitions, sizeof *pub->in_flight))) {
+        if (pub)
+            destroy(pub);
+        set_err(err, errlen, "publisher %s: out of memory", opts->topic);
+        return NULL;
+    }
+    pub->producer = producer;
+    pub->partitions = opts->partitions;
+    pub->start = ((opts->start_partition % opts->partitions) + opts->partitions) % opts->partitions;
+    pub->write = opts->write;
+    if (pub->write.max_message_bytes == 0)
+        pub->write.max_message_bytes = RIDE_FRAME_DEFAULT_MAX_MESSAGE;
+    pub->budget =
+        opts->max_backlog_bytes ? opts->max_backlog_bytes : RIDE_PUBLISHER_DEFAULT_BACKLOG;
+    pub->wait_when_full = opts->wait_when_full;
+    pub->produce_timeout_ms =
+        opts->produce_timeout_ms > 0 ? opts->produce_timeout_ms : DEFAULT_PRODUCE_TIMEOUT_MS;
+    pub->lag = opts->lag;
+    pub->lag_ctx = opts->lag_ctx;
+    atomic_init(&pub->refs, 1);
+    return pub;
+}
+
+void ride_publisher_free(ride_publisher *pub)
+{
+    if (pub)
+        unref(pub);
+}
+
+/* Drops one reference; the last one settles the frame: its bytes leave the
+ * partition's backlog and its outcome is counted. */
+static void release_record(frame_record *rec)
+{
+    if (atomic_fetch_sub(&rec->refs, 1) != 1)
+        return;
+    ride_publisher *pub = rec->pub;
+    atomic_fetch_sub(&pub->in_flight[rec->partition], rec->bytes);
+    if (!rec->produce_failed) {
+        if (atomic_load(&rec->delivery_failed))
+            atomic_fetch_add(&pub->dropped[RIDE_DROP_DELIVERY_FAILED], 1);
+        else
+            atomic_fetch_add(&pub->delivered, 1);
+    }
+    free(rec);
+    unref(pub);
+}
+
+void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err,
+                                const char *reason, const char *topic, int32_t partition,
+                                int64_t offset)
+{
+    (void)ctx;
+    (void)reason;
+    (void)topic;
+    (void)partition;
+    (void)offset;
+    frame_record *rec = opaque;
+    if (!rec)
+        return;
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+        atomic_store(&rec->delivery_failed, true);
+    release_record(rec);
+}
+
+/* The partition's backlog in bytes (see publisher.h). */
+static uint64_t backlog(const ride_publisher *pub, int32_t partition)
+{
+    uint64_t bytes = atomic_load(&pub->in_flight[partition]);
+    if (pub->lag && pub->messages > 0) {
+        int64_t lag = pub->lag(pub->lag_ctx, partition);
+        if (lag > 0)
+            bytes += (uint64_t)lag * (pub->message_bytes / pub->messages);
+    }
+    return bytes;
+}
+
+static bool has_room(const ride_publisher *pub, int32_t partition)
+{
+    uint64_t b = backlog(pub, partition);
+    return b == 0 || b + pub->last_frame_bytes <= pub->budget;
+}
+
+typedef struct emit_ctx {
+    ride_publisher *pub;
+    frame_record *rec;
+    int64_t deadline_ms;
+    char *err;
+    size_t errlen;
+} emit_ctx;
+
+/* Queues one message of the frame; a full local queue is drained by serving
+ * delivery reports until the frame's deadline, keeping its chunks back to back. */
+static int emit_message(void *ctx, const uint8_t *msg, size_t len)
+{
+    emit_ctx *ec = ctx;
+    ride_publisher *pub = ec->pub;
+    frame_record *rec = ec->rec;
+    for (;;) {
+        atomic_fetch_add(&rec->refs, 1);
+        rd_kafka_resp_err_t e = ride_kafka_produce(pub->producer, pub->topic, rec->partition,
+                                                   msg, len, rec, ec->err, ec->errlen);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            rec->bytes += len;
+            atomic_fetch_add(&pub->in_flight[rec->partition], len);
+            pub->messages++;
+            pub->message_bytes += len;
+            return 0;
+        }
+        atomic_fetch_sub(&rec->refs, 1);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= ec->deadline_ms)
+            return -1;
+        ride_kafka_producer_poll(pub->producer, WAIT_POLL_MS);
+    }
+}
+
+static void count_drop(ride_publisher *pub, ride_drop_reason reason)
+{
+    atomic_fetch_add(&pub->dropped[reason], 1);
+    atomic_fetch_add(&pub->offered, 1);
+    pub->counter++;
+}
+
+/* Waits for room in the partition while serving delivery reports. */
+static bool wait_for_room(ride_publisher *pub, int32_t partition, int max_wait_ms)
+{
+    int64_t deadline = now_ms() + max_wait_ms;
+    while (!has_room(pub, partition)) {
+        if (max_wait_ms >= 0 && now_ms() >= deadline)
+            return false;
+        ride_kafka_producer_poll(pub->producer, WAIT_POLL_MS);
+    }
+    return true;
+}
+
+static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int32_t partition,
+                                   char *err, size_t errlen)
+{
+    frame_record *rec = calloc(1, sizeof *rec);
+    if (!rec) {
+        count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
+        set_err(err, errlen, "%s[%" PRId32 "]: out of memory", pub->topic, partition);
+        return RIDE_PUBLISH_DROPPED;
+    }
+    rec->pub = pub;
+    rec->partition = partition;
+    atomic_init(&rec->refs, 1);
+    atomic_init(&rec->delivery_failed, false);
+    atomic_fetch_add(&pub->refs, 1);
+
+    char why[256] = "";
+    emit_ctx ec = {pub, rec, now_ms() + pub->produce_timeout_ms, why, sizeof why};
+    char werr[256] = "";
+    int rc = ride_frame_write(f, &pub->write, emit_message, &ec, werr, sizeof werr);
+    ride_publish_result result = RIDE_PUBLISH_QUEUED;
+    if (rc != 0) {
+        /* Messages already queued still get reports; receivers reject the
+         * incomplete frame, and it is counted here once. */
+        rec->produce_failed = true;
+        count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
+        set_err(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 " dropped: %s",
+                pub->topic, partition, f->stream_id, f->seq, why[0] ? why : werr);
+        result = RIDE_PUBLISH_DROPPED;
+    } else {
+        pub->last_frame_bytes = rec->bytes;
+        atomic_fetch_add(&pub->bytes, rec->bytes);
+        atomic_fetch_add(&pub->produced, 1);
+        atomic_fetch_add(&pub->offered, 1);
+        pub->counter++;
+    }
+    release_record(rec);
+    return result;
+}
+
+ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame *f,
+                                           int max_wait_ms, char *err, size_t errlen)
+{
+    if (!pub || !f) {
+        set_err(err, errlen, "publisher: no publisher or frame");
+        return RIDE_PUBLISH_DROPPED;
+    }
+    int32_t partition = ride_publisher_next_partition(pub);
+    if (!has_room(pub, partition)) {
+        if (!pub->wait_when_full) {
+            count_drop(pub, RIDE_DROP_BACKPRESSURE);
+            set_err(err, errlen,
+                    "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64
+                    " dropped: backlog over %" PRIu64 " bytes",
+                    pub->topic, partition, f->stream_id, f->seq, pub->budget);
+            return RIDE_PUBLISH_DROPPED;
+        }
+        if (!wait_for_room(pub, partition, max_wait_ms)) {
+            set_err(err, errlen, "%s[%" PRId32 "]: no room within %d ms", pub->topic, partition,
+                    max_wait_ms);
+            return RIDE_PUBLISH_FULL;
+        }
+    }
+    return produce(pub, f, partition, err, errlen);
+}
+
+void ride_publisher_stats_get(const ride_publisher *pub, ride_publisher_stats *out)
+{
+    ride_publisher *p = (ride_publisher *)pub;
+    out->offered = atomic_load(&p->offered);
+    out->produced = atomic_load(&p->produced);
+    out->delivered = atomic_load(&p->delivered);
+    out->bytes = atomic_load(&p->bytes);
+    for (int i = 0; i < RIDE_DROP_REASON_COUNT; i++)
+        out->dropped[i] = atomic_load(&p->dropped[i]);
+}
+
+uint64_t ride_publisher_in_flight(const ride_publisher *pub, int32_t partition)
+{
+    if (partition < 0 || partition >= pub->partitions)
+        return 0;
+    return atomic_load(&((ride_publisher *)pub)->in_flight[partition]);
+}
+
+int32_t ride_publisher_next_partition(const ride_publisher *pub)
+{
+    return (int32_t)((pub->start + pub->counter) % (uint64_t)pub->partitions);
+}

@@ -1,0 +1,110 @@
+/* publisher.h - publishes the frames of one source to a stage's input topic
+ * (ride.<app>.<stage>), round-robin over its partitions: the i-th frame offered
+ * goes to partition (start + i) mod P, dropped frames included, so a source's
+ * frames spread evenly whatever is dropped.
+ *
+ * Backpressure. Each partition has a byte budget (max_backlog_bytes). Its
+ * backlog is the bytes this publisher has queued but not yet seen delivered,
+ * plus, when a lag reader is given, the partition's unconsumed messages
+ * (high watermark - the stage group's committed offset) times the average
+ * message size this publisher wrote (so the lag counts only once it has
+ * written a message). The embedded broker keeps only about 5 MB
+ * per partition, so a consumer lagging further would lose frames silently; the
+ * default budget (4 MiB) stays below that. A frame is admitted when its
+ * partition's backlog plus the size of the previous frame fits the budget (or
+ * the backlog is empty, so that a frame larger than the budget still passes).
+ * Otherwise a live source's frame is dropped at once and counted with reason
+ * "backpressure" (a camera cannot wait); with wait_when_full (files read with
+ * pace max) the publisher waits, serving delivery reports, instead.
+ *
+ * Accounting. Every offered frame ends in exactly one of: produced (all its
+ * messages queued) or dropped with a reason; a produced frame then ends as
+ * delivered or dropped with reason "delivery_failed". So
+ * offered == produced + dropped[backpressure] + dropped[produce_failed] and,
+ * once reports are in, produced == delivered + dropped[delivery_failed].
+ *
+ * Threading: publish from one thread; delivery reports may run on another
+ * (whichever polls the producer). Several publishers may share one producer:
+ * create it with ride_publisher_on_delivery as its delivery callback. */
+#ifndef RIDE_PRODUCER_PUBLISHER_H
+#define RIDE_PRODUCER_PUBLISHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ride/frame.h"
+#include "ride/kafka.h"
+
+#define RIDE_PUBLISHER_DEFAULT_BACKLOG (4u << 20)
+
+typedef enum ride_drop_reason {
+    RIDE_DROP_BACKPRESSURE = 0, /* the partition's backlog was over budget */
+    RIDE_DROP_PRODUCE_FAILED,   /* encoding failed or Kafka refused the messages */
+    RIDE_DROP_DELIVERY_FAILED,  /* Kafka reported a message of the frame as failed */
+    RIDE_DROP_REASON_COUNT
+} ride_drop_reason;
+
+/* "backpressure", "produce_failed", "delivery_failed" (metric label values). */
+const char *ride_drop_reason_name(ride_drop_reason reason);
+
+/* Unconsumed messages of one partition of the topic, or -1 when unknown (then
+ * only the bytes in flight count). Called on the publishing thread before
+ * every frame: it should return a cached value. */
+typedef int64_t (*ride_publisher_lag_fn)(void *ctx, int32_t partition);
+
+typedef struct ride_publisher_opts {
+    const char *topic;           /* copied */
+    int partitions;              /* 1..RIDE_KAFKA_MAX_PARTITIONS */
+    int start_partition;         /* first frame's partition (taken mod partitions) */
+    ride_frame_write_opts write; /* encoding, quality, message size (0: Kafka default) */
+    size_t max_backlog_bytes;    /* per partition; 0: RIDE_PUBLISHER_DEFAULT_BACKLOG */
+    bool wait_when_full;         /* wait for room instead of dropping */
+    int produce_timeout_ms;      /* bound on queueing one frame; 0: 5000 */
+    ride_publisher_lag_fn lag;   /* may be NULL */
+    void *lag_ctx;
+} ride_publisher_opts;
+
+typedef struct ride_publisher_stats {
+    uint64_t offered;   /* frames decided: produced or dropped before producing */
+    uint64_t produced;  /* frames whose messages were all queued */
+    uint64_t delivered; /* produced frames whose messages were all delivered */
+    uint64_t bytes;     /* message bytes queued */
+    uint64_t dropped[RIDE_DROP_REASON_COUNT];
+} ride_publisher_stats;
+
+typedef struct ride_publisher ride_publisher;
+
+/* The producer must outlive the publisher's frames in flight. */
+ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_publisher_opts *opts,
+                                   char *err, size_t errlen);
+/* Releases the publisher; frames still in flight keep their bookkeeping alive
+ * until their delivery reports run. NULL is a no-op. */
+void ride_publisher_free(ride_publisher *pub);
+
+/* The delivery callback to give ride_kafka_producer_new() (ctx unused): it
+ * routes each report to the publisher that queued the message. */
+void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err,
+                                const char *reason, const char *topic, int32_t partition,
+                                int64_t offset);
+
+typedef enum ride_publish_result {
+    RIDE_PUBLISH_QUEUED = 0,  /* the frame is on its way */
+    RIDE_PUBLISH_DROPPED = 1, /* counted as dropped (reason in err) */
+    RIDE_PUBLISH_FULL = 2,    /* wait_when_full: no room within max_wait_ms; the frame
+                                 was not taken, offer it again */
+} ride_publish_result;
+
+/* Offers one frame (NULL arguments: RIDE_PUBLISH_DROPPED, nothing counted).
+ * With wait_when_full, waits up to max_wait_ms (< 0: no
+ * limit) for room in the frame's partition. */
+ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame *f,
+                                           int max_wait_ms, char *err, size_t errlen);
+
+void ride_publisher_stats_get(const ride_publisher *pub, ride_publisher_stats *out);
+/* Bytes queued to the partition and not yet reported delivered (0 when out of range). */
+uint64_t ride_publisher_in_flight(const ride_publisher *pub, int32_t partition);
+/* The partition the next frame goes to. */
+int32_t ride_publisher_next_partition(const ride_publisher *pub);
+
+#endif

@@ -54,7 +54,9 @@ typedef struct ride_frame {
 void ride_frame_free(ride_frame *f);
 
 /* Outcome of parsing or assembling a message. Values below RIDE_FRAME_TRUNCATED
- * are not errors; every other value names one reason a frame was rejected. */
+ * are not errors; every other value names one reason a frame was rejected.
+ * RIDE_FRAME_INCOMPLETE is also the reason ride_frame_assembler_flush() gives
+ * the frames it rejects. */
 typedef enum ride_frame_status {
     RIDE_FRAME_OK = 0,          /* a complete frame was produced */
     RIDE_FRAME_INCOMPLETE,      /* chunk accepted, more chunks are needed */
@@ -147,47 +149,101 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
 
 /* ---- Reassembly ---- */
 
+/* Frames in progress one assembler keeps at once by default: one per writer
+ * that interleaves chunked frames into the partition, with room to spare. */
+#define RIDE_FRAME_DEFAULT_PENDING 16u
+/* The most frames in progress an assembler may be configured for. */
+#define RIDE_FRAME_MAX_PENDING 1024u
+
+/* The caller's tags (e.g. Kafka offsets) of the messages a frame was assembled
+ * from, or rejected with: the lowest, the highest and how many messages. */
+typedef struct ride_frame_tags {
+    uint64_t first;
+    uint64_t last;
+    uint32_t count;
+} ride_frame_tags;
+
 /* A rejected frame. The identity is known when the header that caused the
- * rejection (or the frame's earlier chunks) passed the header CRC. */
+ * rejection (or the frame's earlier chunks) passed the header CRC. tags covers
+ * every message of the frame pushed so far, the rejecting one included; a
+ * message that cannot be attributed to a frame is rejected with its own tag. */
 typedef struct ride_frame_reject {
     ride_frame_status status;
     int id_known;
     uint32_t stream_id;
     uint64_t seq;
+    ride_frame_tags tags;
 } ride_frame_reject;
 
-/* Called exactly once per rejected frame, from inside ride_frame_assembler_push();
- * it must not call back into the assembler. */
+/* Called exactly once per rejected frame, from inside ride_frame_assembler_push()
+ * or ride_frame_assembler_flush(); it must not call back into the assembler. */
 typedef void (*ride_frame_reject_fn)(void *ctx, const ride_frame_reject *reject);
 
 typedef struct ride_frame_assembler ride_frame_assembler;
 
-/* One assembler per partition, used by one thread at a time. Frames whose payload or decoded pixels exceed
- * max_frame_bytes are rejected (too_large) before anything is allocated for them.
- * on_reject is required: it is where rejected frames are counted. Returns NULL on
- * a zero limit, a NULL on_reject or allocation failure. */
+typedef struct ride_frame_assembler_opts {
+    /* Frames whose payload or decoded pixels exceed this are rejected (too_large)
+     * before anything is allocated for them. Required (> 0). */
+    size_t max_frame_bytes;
+    /* Frames in progress at once, 1..RIDE_FRAME_MAX_PENDING; 0 means
+     * RIDE_FRAME_DEFAULT_PENDING. Starting one more rejects the oldest. */
+    unsigned max_pending;
+    /* Bytes of chunk buffers kept for frames in progress, all together; at least
+     * max_frame_bytes. 0 means max_frame_bytes x max_pending (saturating). */
+    size_t max_pending_bytes;
+    /* Required: where rejected frames are counted. */
+    ride_frame_reject_fn on_reject;
+    void *ctx;
+} ride_frame_assembler_opts;
+
+/* One assembler per partition, used by one thread at a time. Returns NULL on an
+ * invalid option or allocation failure. */
+ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_opts *opts);
+
+/* ride_frame_assembler_new_opts() with the default max_pending and
+ * max_pending_bytes. */
 ride_frame_assembler *ride_frame_assembler_new(size_t max_frame_bytes,
                                                ride_frame_reject_fn on_reject, void *ctx);
 void ride_frame_assembler_free(ride_frame_assembler *a);
 
-/* Consumes one message. Returns RIDE_FRAME_OK with the complete frame in *out,
+/* Consumes one message, tagged with `tag` (any value the caller wants back,
+ * usually the message's Kafka offset). Returns RIDE_FRAME_OK with the complete
+ * frame in *out and, when tags is not NULL, the tags of its messages in *tags;
  * RIDE_FRAME_INCOMPLETE or RIDE_FRAME_SKIPPED when there is nothing to deliver
- * yet, or the error that rejected the pushed message's frame. Every rejected
- * frame - including an incomplete older frame that the pushed message shows
- * will never complete - has been passed to on_reject before this returns; a
- * caller counts drops there and only there. After any status the assembler is
- * ready for the next message.
+ * yet; or the error that rejected the pushed message's frame. Every rejected
+ * frame - including an older frame in progress evicted to make room for a new
+ * one - has been passed to on_reject before this returns; a caller counts
+ * drops there and only there. After any status the assembler is ready for the
+ * next message.
+ * Every message is accounted for exactly once: in the tags of one completed
+ * frame, in the tags of one rejection, or by a SKIPPED return (a message of a
+ * frame already rejected), unless it still belongs to a frame in progress.
  * *out must be zeroed or hold a frame from an earlier push: its image buffer is
  * reused when the shape repeats. Its content is unspecified after an error. */
+ride_frame_status ride_frame_assembler_push_tagged(ride_frame_assembler *a, const uint8_t *msg,
+                                                   size_t len, uint64_t tag, ride_frame *out,
+                                                   ride_frame_tags *tags);
+
+/* ride_frame_assembler_push_tagged() with tag 0 and no tags wanted. */
 ride_frame_status ride_frame_assembler_push(ride_frame_assembler *a, const uint8_t *msg,
                                             size_t len, ride_frame *out);
 
-/* 1 while a frame has some but not all of its chunks. Consumers commit offsets
- * only up to the first chunk of such a frame. */
+/* How many frames have some but not all of their chunks. */
 int ride_frame_assembler_pending(const ride_frame_assembler *a);
 
-/* Forgets the frame in progress without reporting it, for when the partition is
- * released or re-read from an earlier offset (its chunks will be read again). */
+/* The lowest tag of any message held by a frame in progress: returns 1 and
+ * sets *tag, or returns 0 when no frame is in progress. With Kafka offsets as
+ * tags, a consumer commits no further than this (docs/wire-format.md). */
+int ride_frame_assembler_pending_low_tag(const ride_frame_assembler *a, uint64_t *tag);
+
+/* Rejects every frame in progress, oldest first, with status
+ * RIDE_FRAME_INCOMPLETE (reason "incomplete"), for a caller that will not read
+ * their remaining chunks and counts them as lost. Returns how many. */
+unsigned ride_frame_assembler_flush(ride_frame_assembler *a);
+
+/* Forgets the frames in progress and the rejected frames without reporting
+ * anything, for when the partition is released or re-read from an earlier
+ * offset (their chunks will be read again). */
 void ride_frame_assembler_reset(ride_frame_assembler *a);
 
 #ifdef __cplusplus

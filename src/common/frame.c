@@ -551,63 +551,136 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
 
 /* ---- Reassembly ---- */
 
-#define DISCARD_SLOTS 4
+/* Rejected frames remembered per frame in progress the assembler allows. */
+#define DISCARDED_PER_SLOT 4
 
 typedef struct frame_id {
     int used;
     uint32_t stream_id;
     uint64_t seq;
+    uint64_t touched; /* when a message of it last came: the stalest is forgotten first */
 } frame_id;
+
+/* One frame in progress. Slots and their buffers outlive the frames, so that
+ * steady-state assembly allocates nothing. */
+typedef struct pending_frame {
+    int busy;
+    uint64_t started; /* order of its first chunk among all frames: lowest = oldest */
+    ride_frame_header hdr; /* its first chunk's header */
+    uint32_t next_chunk;
+    size_t received;
+    ride_frame_tags tags;
+    uint8_t *buf;
+    size_t cap;
+} pending_frame;
 
 struct ride_frame_assembler {
     size_t max_frame_bytes;
+    size_t max_buffer_bytes;
+    size_t buffer_bytes; /* sum of every slot's cap */
     ride_frame_reject_fn on_reject;
     void *ctx;
 
-    /* The frame being assembled: its first chunk's header and the bytes so far. */
-    int busy;
-    ride_frame_header cur;
-    uint32_t next_chunk;
-    size_t received;
-    uint8_t *buf;
-    size_t cap;
+    pending_frame *slots;
+    unsigned nslots;
+    unsigned busy;
+    uint64_t starts;
 
-    /* The most recently rejected frames: their remaining chunks are skipped, not
-     * reported again (every rejected frame is reported exactly once). More than
-     * one, so that a few interleaved frames are still each reported once. */
-    frame_id discarded[DISCARD_SLOTS];
-    unsigned discard_next;
+    /* Recently rejected frames: their remaining chunks are skipped, not reported
+     * again (every rejected frame is reported exactly once). A frame is forgotten
+     * when its last chunk goes by, else when it is the stalest of a full table:
+     * a frame whose chunks are still arriving is touched by each of them. */
+    frame_id *discarded;
+    unsigned ndiscarded;
+    uint64_t clock;
 };
 
-ride_frame_assembler *ride_frame_assembler_new(size_t max_frame_bytes,
-                                               ride_frame_reject_fn on_reject, void *ctx)
+static size_t default_buffer_bytes(size_t max_frame_bytes, unsigned slots)
 {
-    if (max_frame_bytes == 0 || !on_reject)
+    size_t total;
+    return __builtin_mul_overflow(max_frame_bytes, (size_t)slots, &total) ? SIZE_MAX : total;
+}
+
+ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_opts *o)
+{
+    if (!o || o->max_frame_bytes == 0 || !o->on_reject || o->max_pending > RIDE_FRAME_MAX_PENDING)
+        return NULL;
+    unsigned slots = o->max_pending ? o->max_pending : RIDE_FRAME_DEFAULT_PENDING;
+    size_t budget = o->max_pending_bytes ? o->max_pending_bytes
+                                         : default_buffer_bytes(o->max_frame_bytes, slots);
+    if (budget < o->max_frame_bytes)
         return NULL;
     ride_frame_assembler *a = calloc(1, sizeof *a);
     if (!a)
         return NULL;
-    a->max_frame_bytes = max_frame_bytes;
-    a->on_reject = on_reject;
-    a->ctx = ctx;
+    a->slots = calloc(slots, sizeof *a->slots);
+    a->discarded = calloc((size_t)slots * DISCARDED_PER_SLOT, sizeof *a->discarded);
+    if (!a->slots || !a->discarded) {
+        ride_frame_assembler_free(a);
+        return NULL;
+    }
+    a->nslots = slots;
+    a->ndiscarded = slots * DISCARDED_PER_SLOT;
+    a->max_frame_bytes = o->max_frame_bytes;
+    a->max_buffer_bytes = budget;
+    a->on_reject = o->on_reject;
+    a->ctx = o->ctx;
     return a;
+}
+
+ride_frame_assembler *ride_frame_assembler_new(size_t max_frame_bytes,
+                                               ride_frame_reject_fn on_reject, void *ctx)
+{
+    ride_frame_assembler_opts o = {
+        .max_frame_bytes = max_frame_bytes, .on_reject = on_reject, .ctx = ctx};
+    return ride_frame_assembler_new_opts(&o);
 }
 
 void ride_frame_assembler_free(ride_frame_assembler *a)
 {
     if (!a)
         return;
-    free(a->buf);
+    if (a->slots)
+        for (unsigned i = 0; i < a->nslots; i++)
+            free(a->slots[i].buf);
+    free(a->slots);
+    free(a->discarded);
     free(a);
 }
 
 void ride_frame_assembler_reset(ride_frame_assembler *a)
 {
+    for (unsigned i = 0; i < a->nslots; i++)
+        a->slots[i].busy = 0;
     a->busy = 0;
-    memset(a->discarded, 0, sizeof a->discarded);
+    memset(a->discarded, 0, a->ndiscarded * sizeof *a->discarded);
 }
 
-int ride_frame_assembler_pending(const ride_frame_assembler *a) { return a->busy; }
+int ride_frame_assembler_pending(const ride_frame_assembler *a) { return (int)a->busy; }
+
+int ride_frame_assembler_pending_low_tag(const ride_frame_assembler *a, uint64_t *tag)
+{
+    int found = 0;
+    for (unsigned i = 0; i < a->nslots; i++) {
+        const pending_frame *s = &a->slots[i];
+        if (s->busy && (!found || s->tags.first < *tag)) {
+            *tag = s->tags.first;
+            found = 1;
+        }
+    }
+    return found;
+}
+
+static ride_frame_tags tags_of_one(uint64_t tag) { return (ride_frame_tags){tag, tag, 1}; }
+
+static void tags_add(ride_frame_tags *t, uint64_t tag)
+{
+    if (tag < t->first)
+        t->first = tag;
+    if (tag > t->last)
+        t->last = tag;
+    t->count++;
+}
 
 static int same_frame_id(const ride_frame_header *x, const ride_frame_header *y)
 {
@@ -624,7 +697,7 @@ static int same_frame_fields(const ride_frame_header *x, const ride_frame_header
 
 static frame_id *find_discarded(ride_frame_assembler *a, const ride_frame_header *h)
 {
-    for (unsigned i = 0; i < DISCARD_SLOTS; i++) {
+    for (unsigned i = 0; i < a->ndiscarded; i++) {
         frame_id *d = &a->discarded[i];
         if (d->used && d->stream_id == h->stream_id && d->seq == h->seq)
             return d;
@@ -634,17 +707,53 @@ static frame_id *find_discarded(ride_frame_assembler *a, const ride_frame_header
 
 static void remember_discarded(ride_frame_assembler *a, const ride_frame_header *h)
 {
-    if (find_discarded(a, h))
-        return;
-    a->discarded[a->discard_next] = (frame_id){1, h->stream_id, h->seq};
-    a->discard_next = (a->discard_next + 1) % DISCARD_SLOTS;
+    frame_id *d = find_discarded(a, h);
+    for (unsigned i = 0; !d && i < a->ndiscarded; i++)
+        if (!a->discarded[i].used)
+            d = &a->discarded[i];
+    if (!d) {
+        d = &a->discarded[0];
+        for (unsigned i = 1; i < a->ndiscarded; i++)
+            if (a->discarded[i].touched < d->touched)
+                d = &a->discarded[i];
+    }
+    *d = (frame_id){1, h->stream_id, h->seq, a->clock++};
+}
+
+/* A chunk of a frame already rejected: nothing to report. */
+static ride_frame_status skip_chunk(ride_frame_assembler *a, frame_id *d,
+                                    const ride_frame_header *h)
+{
+    d->touched = a->clock++;
+    if (h->chunk_index + 1 == h->chunk_count)
+        d->used = 0;
+    return RIDE_FRAME_SKIPPED;
+}
+
+static pending_frame *find_pending(ride_frame_assembler *a, const ride_frame_header *h)
+{
+    for (unsigned i = 0; i < a->nslots; i++)
+        if (a->slots[i].busy && same_frame_id(&a->slots[i].hdr, h))
+            return &a->slots[i];
+    return NULL;
+}
+
+static pending_frame *oldest_pending(ride_frame_assembler *a)
+{
+    pending_frame *oldest = NULL;
+    for (unsigned i = 0; i < a->nslots; i++) {
+        pending_frame *s = &a->slots[i];
+        if (s->busy && (!oldest || s->started < oldest->started))
+            oldest = s;
+    }
+    return oldest;
 }
 
 /* h is NULL when the frame's identity is unknown (its header cannot be trusted). */
 static ride_frame_status reject(ride_frame_assembler *a, ride_frame_status st,
-                                const ride_frame_header *h)
+                                const ride_frame_header *h, const ride_frame_tags *tags)
 {
-    ride_frame_reject r = {.status = st, .id_known = h != NULL};
+    ride_frame_reject r = {.status = st, .id_known = h != NULL, .tags = *tags};
     if (h) {
         r.stream_id = h->stream_id;
         r.seq = h->seq;
@@ -654,10 +763,87 @@ static ride_frame_status reject(ride_frame_assembler *a, ride_frame_status st,
     return st;
 }
 
-static ride_frame_status reject_current(ride_frame_assembler *a, ride_frame_status st)
+static ride_frame_status reject_pending(ride_frame_assembler *a, pending_frame *s,
+                                        ride_frame_status st)
 {
-    a->busy = 0;
-    return reject(a, st, &a->cur);
+    s->busy = 0;
+    a->busy--;
+    return reject(a, st, &s->hdr, &s->tags);
+}
+
+unsigned ride_frame_assembler_flush(ride_frame_assembler *a)
+{
+    unsigned n = 0;
+    for (pending_frame *s; (s = oldest_pending(a)) != NULL; n++)
+        reject_pending(a, s, RIDE_FRAME_INCOMPLETE);
+    return n;
+}
+
+static void release_buffer(ride_frame_assembler *a, pending_frame *s)
+{
+    free(s->buf);
+    a->buffer_bytes -= s->cap;
+    s->buf = NULL;
+    s->cap = 0;
+}
+
+/* A free slot for a new frame, preferably one whose buffer is big enough. When
+ * every slot is busy the oldest frame in progress is rejected: with one writer's
+ * chunks in order, it is the one most likely never to complete. */
+static pending_frame *claim_slot(ride_frame_assembler *a, size_t need)
+{
+    pending_frame *best = NULL;
+    for (unsigned i = 0; i < a->nslots; i++) {
+        pending_frame *s = &a->slots[i];
+        if (s->busy)
+            continue;
+        if (s->cap >= need)
+            return s;
+        if (!best || s->cap > best->cap)
+            best = s;
+    }
+    if (best)
+        return best;
+    best = oldest_pending(a);
+    reject_pending(a, best, RIDE_FRAME_MISSING_CHUNK);
+    return best;
+}
+
+/* buffer_bytes never exceeds the budget, so the subtraction cannot wrap. */
+static int buffer_fits(const ride_frame_assembler *a, const pending_frame *s, size_t want)
+{
+    return want <= a->max_buffer_bytes - (a->buffer_bytes - s->cap);
+}
+
+/* Grows s's buffer to hold need bytes within the byte budget: geometrically
+ * while the budget allows it, so that frames of slowly growing size do not
+ * reallocate each time; when it does not, idle slots' buffers are given up
+ * before frames in progress, and those go oldest first. The budget is at least max_frame_bytes, so a
+ * frame within the limit always fits once the others are gone. */
+static int reserve(ride_frame_assembler *a, pending_frame *s, size_t need)
+{
+    if (need <= s->cap)
+        return 0;
+    size_t want = s->cap > a->max_frame_bytes / 2 ? a->max_frame_bytes : s->cap * 2;
+    if (want < need)
+        want = need;
+    if (!buffer_fits(a, s, want))
+        want = need;
+    for (unsigned i = 0; i < a->nslots && !buffer_fits(a, s, want); i++)
+        if (!a->slots[i].busy && &a->slots[i] != s)
+            release_buffer(a, &a->slots[i]);
+    pending_frame *oldest;
+    while (!buffer_fits(a, s, want) && (oldest = oldest_pending(a)) != NULL) {
+        reject_pending(a, oldest, RIDE_FRAME_MISSING_CHUNK);
+        release_buffer(a, oldest);
+    }
+    release_buffer(a, s);
+    s->buf = malloc(want);
+    if (!s->buf)
+        return -1;
+    s->cap = want;
+    a->buffer_bytes += want;
+    return 0;
 }
 
 /* Bytes of the decoded image, bounded like the payload: a small JPEG may
@@ -674,20 +860,6 @@ static ride_frame_status check_limits(const ride_frame_assembler *a, const ride_
     if (bytes > a->max_frame_bytes)
         return RIDE_FRAME_TOO_LARGE;
     return RIDE_FRAME_OK;
-}
-
-/* Grows geometrically so frames of slowly growing size do not reallocate each time. */
-static int reserve(ride_frame_assembler *a, size_t need)
-{
-    if (need <= a->cap)
-        return 0;
-    size_t want = a->cap > a->max_frame_bytes / 2 ? a->max_frame_bytes : a->cap * 2;
-    if (want < need)
-        want = need;
-    free(a->buf);
-    a->buf = malloc(want);
-    a->cap = a->buf ? want : 0;
-    return a->buf ? 0 : -1;
 }
 
 static ride_frame_status copy_raw(const ride_frame_header *h, const uint8_t *bytes,
@@ -722,86 +894,103 @@ static ride_frame_status decode_encoded(const ride_frame_assembler *a, const rid
 }
 
 static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_header *h,
-                                      const uint8_t *bytes, ride_frame *out)
+                                      const uint8_t *bytes, const ride_frame_tags *tags,
+                                      ride_frame *out, ride_frame_tags *tags_out)
 {
     ride_frame_status st = h->encoding == RIDE_ENC_RAW ? copy_raw(h, bytes, &out->image)
                                                        : decode_encoded(a, h, bytes, &out->image);
     if (st != RIDE_FRAME_OK)
-        return reject(a, st, h);
+        return reject(a, st, h, tags);
     out->stream_id = h->stream_id;
     out->seq = h->seq;
     out->capture_ns = h->capture_ns;
+    if (tags_out)
+        *tags_out = *tags;
     return RIDE_FRAME_OK;
 }
 
 static ride_frame_status start_frame(ride_frame_assembler *a, const ride_frame_header *h,
-                                     const uint8_t *payload, ride_frame *out)
+                                     const uint8_t *payload, uint64_t tag, ride_frame *out,
+                                     ride_frame_tags *tags_out)
 {
+    ride_frame_tags tags = tags_of_one(tag);
     ride_frame_status st = check_limits(a, h);
     if (st != RIDE_FRAME_OK)
-        return reject(a, st, h);
+        return reject(a, st, h, &tags);
     frame_id *restarted = find_discarded(a, h);
     if (restarted)
         restarted->used = 0;
     if (h->chunk_count == 1)
-        return finish_frame(a, h, payload, out);
-    if (reserve(a, (size_t)h->frame_len) != 0)
-        return reject(a, RIDE_FRAME_OUT_OF_MEMORY, h);
-    memcpy(a->buf, payload, h->payload_len);
-    a->cur = *h;
-    a->busy = 1;
-    a->next_chunk = 1;
-    a->received = h->payload_len;
+        return finish_frame(a, h, payload, &tags, out, tags_out);
+    pending_frame *s = claim_slot(a, (size_t)h->frame_len);
+    if (reserve(a, s, (size_t)h->frame_len) != 0)
+        return reject(a, RIDE_FRAME_OUT_OF_MEMORY, h, &tags);
+    memcpy(s->buf, payload, h->payload_len);
+    s->busy = 1;
+    s->started = a->starts++;
+    s->hdr = *h;
+    s->next_chunk = 1;
+    s->received = h->payload_len;
+    s->tags = tags;
+    a->busy++;
     return RIDE_FRAME_INCOMPLETE;
 }
 
-static ride_frame_status continue_frame(ride_frame_assembler *a, ride_frame_status st,
-                                        const ride_frame_header *h, const uint8_t *payload,
-                                        ride_frame *out)
+static ride_frame_status continue_frame(ride_frame_assembler *a, pending_frame *s,
+                                        ride_frame_status st, const ride_frame_header *h,
+                                        const uint8_t *payload, uint64_t tag, ride_frame *out,
+                                        ride_frame_tags *tags_out)
 {
+    tags_add(&s->tags, tag);
     if (st != RIDE_FRAME_OK)
-        return reject_current(a, st);
-    if (!same_frame_fields(&a->cur, h))
-        return reject_current(a, RIDE_FRAME_CHUNK_MISMATCH);
-    if (h->chunk_index < a->next_chunk)
-        return reject_current(a, RIDE_FRAME_REPEATED_CHUNK);
-    if (h->chunk_index > a->next_chunk)
-        return reject_current(a, RIDE_FRAME_MISSING_CHUNK);
-    if (h->payload_len > a->cur.frame_len - a->received)
-        return reject_current(a, RIDE_FRAME_FRAME_LEN_MISMATCH);
-    memcpy(a->buf + a->received, payload, h->payload_len);
-    a->received += h->payload_len;
-    a->next_chunk++;
-    if (a->next_chunk < a->cur.chunk_count)
+        return reject_pending(a, s, st);
+    if (!same_frame_fields(&s->hdr, h))
+        return reject_pending(a, s, RIDE_FRAME_CHUNK_MISMATCH);
+    if (h->chunk_index < s->next_chunk)
+        return reject_pending(a, s, RIDE_FRAME_REPEATED_CHUNK);
+    if (h->chunk_index > s->next_chunk)
+        return reject_pending(a, s, RIDE_FRAME_MISSING_CHUNK);
+    if (h->payload_len > s->hdr.frame_len - s->received)
+        return reject_pending(a, s, RIDE_FRAME_FRAME_LEN_MISMATCH);
+    memcpy(s->buf + s->received, payload, h->payload_len);
+    s->received += h->payload_len;
+    s->next_chunk++;
+    if (s->next_chunk < s->hdr.chunk_count)
         return RIDE_FRAME_INCOMPLETE;
-    if (a->received != a->cur.frame_len)
-        return reject_current(a, RIDE_FRAME_FRAME_LEN_MISMATCH);
-    a->busy = 0;
-    return finish_frame(a, &a->cur, a->buf, out);
+    if (s->received != s->hdr.frame_len)
+        return reject_pending(a, s, RIDE_FRAME_FRAME_LEN_MISMATCH);
+    s->busy = 0;
+    a->busy--;
+    return finish_frame(a, &s->hdr, s->buf, &s->tags, out, tags_out);
+}
+
+ride_frame_status ride_frame_assembler_push_tagged(ride_frame_assembler *a, const uint8_t *msg,
+                                                   size_t len, uint64_t tag, ride_frame *out,
+                                                   ride_frame_tags *tags)
+{
+    ride_frame_header h;
+    ride_frame_status st = parse_message(msg, len, &h);
+    ride_frame_tags own = tags_of_one(tag);
+    /* With several writers interleaved, an untrusted message could belong to any
+     * frame in progress, or to none: it is reported on its own, and a frame
+     * that loses a chunk to it fails later as missing_chunk. */
+    if (!header_trusted(st))
+        return reject(a, st, NULL, &own);
+    pending_frame *s = find_pending(a, &h);
+    if (s)
+        return continue_frame(a, s, st, &h, msg + h.header_len, tag, out, tags);
+    frame_id *discarded = h.chunk_index > 0 ? find_discarded(a, &h) : NULL;
+    if (discarded)
+        return skip_chunk(a, discarded, &h);
+    if (st != RIDE_FRAME_OK)
+        return reject(a, st, &h, &own);
+    if (h.chunk_index > 0)
+        return reject(a, RIDE_FRAME_MISSING_CHUNK, &h, &own);
+    return start_frame(a, &h, msg + h.header_len, tag, out, tags);
 }
 
 ride_frame_status ride_frame_assembler_push(ride_frame_assembler *a, const uint8_t *msg,
                                             size_t len, ride_frame *out)
 {
-    ride_frame_header h;
-    ride_frame_status st = parse_message(msg, len, &h);
-    int trusted = header_trusted(st);
-    const uint8_t *payload = st == RIDE_FRAME_OK ? msg + h.header_len : NULL;
-
-    if (a->busy && trusted && same_frame_id(&a->cur, &h))
-        return continue_frame(a, st, &h, payload, out);
-    if (trusted && h.chunk_index > 0 && find_discarded(a, &h))
-        return RIDE_FRAME_SKIPPED;
-    if (a->busy) {
-        /* An untrusted message most likely was the next chunk, corrupted: it
-         * costs the frame in progress, reported once under the message's reason. */
-        if (!trusted)
-            return reject_current(a, st);
-        reject_current(a, RIDE_FRAME_MISSING_CHUNK);
-    }
-    if (st != RIDE_FRAME_OK)
-        return reject(a, st, trusted ? &h : NULL);
-    if (h.chunk_index > 0)
-        return reject(a, RIDE_FRAME_MISSING_CHUNK, &h);
-    return start_frame(a, &h, payload, out);
+    return ride_frame_assembler_push_tagged(a, msg, len, 0, out, NULL);
 }

@@ -453,6 +453,17 @@ static void test_assembler_new_rejects_bad_arguments(void **state)
     rejects rs = {0};
     assert_null(ride_frame_assembler_new(0, rejects_record, &rs));
     assert_null(ride_frame_assembler_new(100, NULL, &rs));
+    assert_null(ride_frame_assembler_new_opts(NULL));
+    ride_frame_assembler_opts o = {.max_frame_bytes = 100, .on_reject = rejects_record};
+    o.max_pending = RIDE_FRAME_MAX_PENDING + 1;
+    assert_null(ride_frame_assembler_new_opts(&o));
+    o.max_pending = 2;
+    o.max_pending_bytes = 99; /* below one frame */
+    assert_null(ride_frame_assembler_new_opts(&o));
+    o.max_pending_bytes = 100;
+    ride_frame_assembler *a = ride_frame_assembler_new_opts(&o);
+    assert_non_null(a);
+    ride_frame_assembler_free(a);
 }
 
 /* ---- Chunk sequences ---- */
@@ -482,45 +493,46 @@ static void test_repeated_chunk(void **state)
     expect_recovers(fx);
 }
 
-/* Frame A is abandoned when a chunk of frame B shows up in its middle: both are
- * reported once, and the rest of either is skipped. */
-static void test_chunk_of_another_frame_interleaved(void **state)
+/* A chunk of an unknown frame amid frame A's chunks (a writer whose first
+ * chunk was not read) costs only its own frame, reported once; A completes. */
+static void test_chunk_of_unknown_frame_amid_another(void **state)
 {
     fixture *fx = *state;
     assert_int_equal(push(fx, &fx->multi, 0), RIDE_FRAME_INCOMPLETE);
     assert_int_equal(push(fx, &fx->multi, 1), RIDE_FRAME_INCOMPLETE);
     assert_int_equal(push(fx, &fx->other, 1), RIDE_FRAME_MISSING_CHUNK);
-    assert_int_equal(fx->rs.count, 2);
-    expect_identity(fx, 0, seq_of(&fx->multi));
-    assert_int_equal(fx->rs.r[0].status, RIDE_FRAME_MISSING_CHUNK);
-    expect_identity(fx, 1, seq_of(&fx->other));
-    expect_reports(fx, 2, RIDE_FRAME_MISSING_CHUNK);
-    assert_int_equal(push(fx, &fx->multi, 2), RIDE_FRAME_SKIPPED);
+    expect_identity(fx, 0, seq_of(&fx->other));
+    expect_reports(fx, 1, RIDE_FRAME_MISSING_CHUNK);
+    assert_int_equal(push(fx, &fx->multi, 2), RIDE_FRAME_INCOMPLETE);
     assert_int_equal(push(fx, &fx->other, 2), RIDE_FRAME_SKIPPED);
-    assert_int_equal(push(fx, &fx->multi, 3), RIDE_FRAME_SKIPPED);
+    assert_int_equal(push(fx, &fx->multi, 3), RIDE_FRAME_OK);
+    assert_int_equal(fx->out.seq, seq_of(&fx->multi));
     assert_int_equal(push(fx, &fx->other, 3), RIDE_FRAME_SKIPPED);
     expect_reports(fx, 0, RIDE_FRAME_OK);
+    assert_int_equal(ride_frame_assembler_pending(fx->a), 0);
     expect_recovers(fx);
 }
 
+/* A frame that starts while another is incomplete is assembled beside it, and a
+ * single-message frame in between is delivered at once: nothing is lost. */
 static void test_new_frame_while_one_is_incomplete(void **state)
 {
     fixture *fx = *state;
     assert_int_equal(push(fx, &fx->multi, 0), RIDE_FRAME_INCOMPLETE);
     assert_int_equal(push(fx, &fx->multi, 1), RIDE_FRAME_INCOMPLETE);
-    /* The first chunk of the next frame costs the old one, and starts the new one. */
     assert_int_equal(push(fx, &fx->other, 0), RIDE_FRAME_INCOMPLETE);
-    expect_identity(fx, 0, seq_of(&fx->multi));
-    expect_reports(fx, 1, RIDE_FRAME_MISSING_CHUNK);
+    assert_int_equal(ride_frame_assembler_pending(fx->a), 2);
     for (size_t i = 1; i < 4; i++)
         assert_int_equal(push(fx, &fx->other, i), i < 3 ? RIDE_FRAME_INCOMPLETE : RIDE_FRAME_OK);
     assert_int_equal(fx->out.seq, seq_of(&fx->other));
-    /* A single-message frame arriving mid-frame is delivered at once. */
-    assert_int_equal(push(fx, &fx->multi, 0), RIDE_FRAME_INCOMPLETE);
+    assert_int_equal(ride_frame_assembler_pending(fx->a), 1);
     assert_int_equal(push(fx, &fx->raw, 0), RIDE_FRAME_OK);
     assert_int_equal(fx->out.seq, fx->raw_frame.seq);
-    expect_identity(fx, 0, seq_of(&fx->multi));
-    expect_reports(fx, 1, RIDE_FRAME_MISSING_CHUNK);
+    assert_int_equal(push(fx, &fx->multi, 2), RIDE_FRAME_INCOMPLETE);
+    assert_int_equal(push(fx, &fx->multi, 3), RIDE_FRAME_OK);
+    assert_int_equal(fx->out.seq, seq_of(&fx->multi));
+    assert_int_equal(ride_frame_assembler_pending(fx->a), 0);
+    expect_reports(fx, 0, RIDE_FRAME_OK);
 }
 
 static void test_chunk_fields_differ_from_first_chunk(void **state)
@@ -631,8 +643,9 @@ static void test_corrupt_chunk_mid_frame(void **state)
     free(m);
 }
 
-/* A message with an untrusted header in the middle of a frame is taken to be
- * that frame's next chunk: the frame is reported under the message's reason. */
+/* A message with an untrusted header in the middle of a frame cannot be
+ * attributed (another writer's message may sit there): it is reported on its
+ * own, and the frame that lost a chunk to it fails at its next chunk. */
 static void test_garbage_mid_frame(void **state)
 {
     fixture *fx = *state;
@@ -641,10 +654,12 @@ static void test_garbage_mid_frame(void **state)
     assert_int_equal(push(fx, &fx->multi, 0), RIDE_FRAME_INCOMPLETE);
     assert_int_equal(ride_frame_assembler_push(fx->a, m, fx->multi.len[1], &fx->out),
                      RIDE_FRAME_BAD_HEADER_CRC);
-    assert_int_equal(push(fx, &fx->multi, 2), RIDE_FRAME_SKIPPED);
+    assert_false(fx->rs.r[0].id_known);
+    expect_reports(fx, 1, RIDE_FRAME_BAD_HEADER_CRC);
+    assert_int_equal(push(fx, &fx->multi, 2), RIDE_FRAME_MISSING_CHUNK);
     assert_int_equal(push(fx, &fx->multi, 3), RIDE_FRAME_SKIPPED);
     expect_identity(fx, 0, seq_of(&fx->multi));
-    expect_reports(fx, 1, RIDE_FRAME_BAD_HEADER_CRC);
+    expect_reports(fx, 1, RIDE_FRAME_MISSING_CHUNK);
     expect_recovers(fx);
     free(m);
 }
@@ -774,7 +789,7 @@ int main(void)
         T(test_assembler_new_rejects_bad_arguments),
         T(test_missing_chunk),
         T(test_repeated_chunk),
-        T(test_chunk_of_another_frame_interleaved),
+        T(test_chunk_of_unknown_frame_amid_another),
         T(test_new_frame_while_one_is_incomplete),
         T(test_chunk_fields_differ_from_first_chunk),
         T(test_chunks_add_up_to_less_than_frame_len),

@@ -159,7 +159,7 @@ static inline void wire_fix_crcs(uint8_t *m)
 /* Every rejected frame the assembler reported. */
 typedef struct rejects {
     size_t count;
-    ride_frame_reject r[16];
+    ride_frame_reject r[64];
 } rejects;
 
 static inline void rejects_record(void *ctx, const ride_frame_reject *r)

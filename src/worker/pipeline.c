@@ -686,6 +686,17 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
     return why ? -1 : 0;
 }
 
+/* Checks that the input topic exists, which also primes the consumer's metadata:
+ * without it the first fetch waits for librdkafka's periodic refresh (about 1 s). */
+static int open_input(ride_pipeline *pl, char *err, size_t errlen)
+{
+    int n = ride_kafka_partition_count(ride_kafka_consumer_handle(pl->consumer), pl->input_topic,
+                                       pl->kafka_timeout_ms, err, errlen);
+    if (n == 0)
+        set_err(err, errlen, "input topic %s does not exist", pl->input_topic);
+    return n > 0 ? 0 : -1;
+}
+
 static int open_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char *err,
                        size_t errlen)
 {
@@ -737,6 +748,11 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     pl->stats_ns = now_ns();
     pl->consumer = ride_kafka_consumer_new(cfg->consumer_conf, cfg->group, err, errlen);
     if (!pl->consumer) {
+        destroy_conf(cfg->producer_conf);
+        ride_pipeline_free(pl);
+        return NULL;
+    }
+    if (open_input(pl, err, errlen) != 0) {
         destroy_conf(cfg->producer_conf);
         ride_pipeline_free(pl);
         return NULL;

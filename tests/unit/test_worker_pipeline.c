@@ -508,6 +508,63 @@ static void test_corrupt_input_and_failed_task(void **state)
     ride_pipeline_free(pl);
 }
 
+typedef struct sink_log {
+    int written[STREAMS][FRAMES];
+    int failures_left; /* for frame (1, 5) */
+} sink_log;
+
+static int sink_frame(void *ctx, int32_t partition, const ride_frame *out, char *err,
+                      size_t errlen)
+{
+    sink_log *log = ctx;
+    assert_int_equal(partition, input_partition(out->stream_id, out->seq));
+    assert_int_equal(out->image.format, RIDE_PIX_GRAY8);
+    if (out->stream_id == 1 && out->seq == 5 && log->failures_left > 0) {
+        log->failures_left--;
+        snprintf(err, errlen, "disk full");
+        return -1;
+    }
+    log->written[out->stream_id][out->seq]++;
+    return 0;
+}
+
+/* A failed write leaves its frame unacknowledged: the partition is re-read from
+ * its committable offset, so the frame is written after all and nothing is lost. */
+static void test_failed_sink_write_rewinds(void **state)
+{
+    fixture *fx = *state;
+    produce_streams(fx);
+    int64_t high[PARTITIONS];
+    high_watermarks(fx, INPUT, high);
+    sink_log log = {.failures_left = 1};
+    ride_pipeline_config cfg = {
+        .input_topic = INPUT,
+        .group = GROUP,
+        .process = to_gray,
+        .sink = sink_frame,
+        .sink_ctx = &log,
+        .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
+        .max_frame_bytes = MAX_FRAME_BYTES,
+    };
+    ride_pipeline *pl = ride_pipeline_new(&cfg, fx->err, sizeof fx->err);
+    if (!pl)
+        fail_msg("pipeline: %s", fx->err);
+    own_all(fx, pl, 1);
+    run_until(fx, pl, committed_to, high, "every partition committed");
+    ride_pipeline_stats st;
+    ride_pipeline_stats_get(pl, &st);
+    assert_int_equal(st.delivery_errors, 1);
+    ride_pipeline_partition_stats ps[PARTITIONS];
+    ride_pipeline_partition_stats_get(pl, ps, PARTITIONS);
+    assert_int_equal(ps[input_partition(1, 5)].rewinds, 1);
+    ride_pipeline_free(pl);
+    for (int s = 0; s < STREAMS; s++)
+        for (int q = 0; q < FRAMES; q++)
+            if (log.written[s][q] < 1)
+                fail_msg("frame %d/%d never written", s, q);
+    assert_int_equal(log.written[1][5], 1);
+}
+
 static void test_bad_configuration(void **state)
 {
     fixture *fx = *state;
@@ -577,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_crash_and_resume_loses_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_partition_commits_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_input_and_failed_task, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_sink_write_rewinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_configuration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput_900x900, setup, teardown),
     };

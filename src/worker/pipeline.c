@@ -1,0 +1,838 @@
+/* pipeline.c - one stage's partition pipeline (pipeline.h). */
+#include "pipeline.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "offsets.h"
+#include "ride/log.h"
+
+#define DEFAULT_MAX_IN_FLIGHT 64
+#define DEFAULT_KAFKA_TIMEOUT_MS 10000
+/* Messages read per step after the first: enough to amortise a step's overhead,
+ * few enough that delivery reports are served often. */
+#define STEP_BATCH 16
+
+/* A frame being assembled: the input offsets of its chunks seen so far. */
+typedef struct open_frame {
+    uint32_t stream_id;
+    uint64_t seq;
+    int64_t *offsets;
+    size_t count;
+    size_t cap;
+} open_frame;
+
+typedef struct partition_state {
+    ride_pipeline *pl;
+    int32_t partition;
+    int64_t epoch;
+    /* Changes at every add and rewind: delivery reports of an older incarnation
+     * acknowledge nothing, even under the same epoch. */
+    uint64_t incarnation;
+    ride_offset_tracker *tracker;
+    ride_frame_assembler *assembler;
+    open_frame *open;
+    size_t open_count;
+    size_t open_cap;
+    int64_t committed;
+    int needs_rewind;
+    /* The message being pushed, for rejections of a message with no trusted identity. */
+    int64_t cur_offset;
+    int cur_resolved;
+    ride_pipeline_partition_stats st;
+} partition_state;
+
+/* An output frame whose delivery reports are not all in. */
+typedef struct output_record {
+    int32_t partition;
+    uint64_t incarnation;
+    int64_t *offsets; /* its input messages */
+    size_t count;
+    unsigned queued;
+    unsigned reported;
+    int sealed; /* every message of the frame is queued (or queuing failed) */
+    int failed;
+    struct output_record *prev;
+    struct output_record *next;
+} output_record;
+
+struct ride_pipeline {
+    char *input_topic;
+    char *output_topic;
+    int output_partitions;
+    ride_pipeline_process_fn process;
+    void *process_ctx;
+    ride_pipeline_sink_fn sink;
+    void *sink_ctx;
+    size_t max_frame_bytes;
+    ride_frame_write_opts write_opts;
+    int has_write_opts;
+    int max_in_flight;
+    int kafka_timeout_ms;
+
+    ride_kafka_consumer *consumer;
+    ride_kafka_producer *producer;
+
+    partition_state **parts;
+    size_t part_count;
+    size_t part_cap;
+    uint64_t incarnations;
+
+    output_record *records;
+    int in_flight;
+
+    ride_frame in_frame;
+    ride_frame out_frame;
+
+    ride_pipeline_stats totals;
+    int64_t stats_ns;
+    uint64_t stats_frames_in;
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+const char *ride_pipeline_drop_reason(int i)
+{
+    if (i == RIDE_PIPELINE_DROP_TASK_FAILED)
+        return "task_failed";
+    return ride_frame_status_reason((ride_frame_status)i);
+}
+
+/* ---- Partitions ---- */
+
+static partition_state *find_partition(const ride_pipeline *pl, int32_t partition)
+{
+    for (size_t i = 0; i < pl->part_count; i++)
+        if (pl->parts[i]->partition == partition)
+            return pl->parts[i];
+    return NULL;
+}
+
+static open_frame *find_open(partition_state *ps, uint32_t stream_id, uint64_t seq)
+{
+    for (size_t i = 0; i < ps->open_count; i++)
+        if (ps->open[i].stream_id == stream_id && ps->open[i].seq == seq)
+            return &ps->open[i];
+    return NULL;
+}
+
+static open_frame *find_or_add_open(partition_state *ps, uint32_t stream_id, uint64_t seq)
+{
+    open_frame *of = find_open(ps, stream_id, seq);
+    if (of)
+        return of;
+    if (ps->open_count == ps->open_cap) {
+        size_t cap = ps->open_cap ? ps->open_cap * 2 : 4;
+        open_frame *grown = realloc(ps->open, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        ps->open = grown;
+        ps->open_cap = cap;
+    }
+    of = &ps->open[ps->open_count++];
+    *of = (open_frame){.stream_id = stream_id, .seq = seq};
+    return of;
+}
+
+static int append_offset(open_frame *of, int64_t offset)
+{
+    if (of->count == of->cap) {
+        size_t cap = of->cap ? of->cap * 2 : 4;
+        int64_t *grown = realloc(of->offsets, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        of->offsets = grown;
+        of->cap = cap;
+    }
+    of->offsets[of->count++] = offset;
+    return 0;
+}
+
+/* Takes the frame out of the open list; the caller owns of->offsets afterwards. */
+static void detach_open(partition_state *ps, open_frame *of)
+{
+    *of = ps->open[--ps->open_count];
+}
+
+static void mark_done(partition_state *ps, const int64_t *offsets, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        ride_offset_tracker_done(ps->tracker, offsets[i]);
+}
+
+/* The frame will never be output (dropped, or a leftover chunk of a dropped frame). */
+static void resolve_open(partition_state *ps, open_frame *of)
+{
+    int64_t *offsets = of->offsets;
+    mark_done(ps, offsets, of->count);
+    detach_open(ps, of);
+    free(offsets);
+}
+
+static void clear_open(partition_state *ps)
+{
+    for (size_t i = 0; i < ps->open_count; i++)
+        free(ps->open[i].offsets);
+    ps->open_count = 0;
+}
+
+static void count_drop(partition_state *ps, int reason)
+{
+    ps->st.dropped[reason]++;
+    ps->st.dropped_total++;
+    ps->pl->totals.dropped_total++;
+}
+
+/* Every rejected frame passes here exactly once (frame.h): counted, and its
+ * messages are done, so that a bad frame never holds the partition's commits. */
+static void on_reject(void *ctx, const ride_frame_reject *r)
+{
+    partition_state *ps = ctx;
+    count_drop(ps, (int)r->status);
+    ride_log_debug("frame_dropped", "partition=%d offset=%lld reason=%s", (int)ps->partition,
+                   (long long)ps->cur_offset, ride_frame_status_reason(r->status));
+    open_frame *of = r->id_known ? find_open(ps, r->stream_id, r->seq) : NULL;
+    if (of) {
+        resolve_open(ps, of);
+    } else if (!ps->cur_resolved) {
+        ride_offset_tracker_done(ps->tracker, ps->cur_offset);
+        ps->cur_resolved = 1;
+    }
+}
+
+static void partition_free(partition_state *ps)
+{
+    if (!ps)
+        return;
+    clear_open(ps);
+    free(ps->open);
+    ride_frame_assembler_free(ps->assembler);
+    ride_offset_tracker_free(ps->tracker);
+    free(ps);
+}
+
+/* Fresh reading state from tracker_start on (assembler, tracker, open frames). */
+static int partition_restart(ride_pipeline *pl, partition_state *ps, int64_t tracker_start)
+{
+    ride_offset_tracker *t = ride_offset_tracker_new(tracker_start);
+    if (!t)
+        return -1;
+    ride_offset_tracker_free(ps->tracker);
+    ps->tracker = t;
+    clear_open(ps);
+    ride_frame_assembler_reset(ps->assembler);
+    ps->incarnation = ++pl->incarnations;
+    ps->needs_rewind = 0;
+    return 0;
+}
+
+static void detach_partition(ride_pipeline *pl, partition_state *ps)
+{
+    for (size_t i = 0; i < pl->part_count; i++) {
+        if (pl->parts[i] == ps) {
+            pl->parts[i] = pl->parts[--pl->part_count];
+            return;
+        }
+    }
+}
+
+/* Reads the group's committed offset: where a new owner resumes. */
+static int resolve_start(ride_pipeline *pl, int32_t partition, int64_t start, int64_t *tracker_start,
+                         int64_t *committed, char *err, size_t errlen)
+{
+    *committed = RIDE_OFFSET_UNKNOWN;
+    if (start >= 0) {
+        *tracker_start = start;
+        return 0;
+    }
+    if (start == RIDE_KAFKA_OFFSET_BEGINNING) {
+        *tracker_start = RIDE_OFFSET_UNKNOWN;
+        return 0;
+    }
+    if (start != RIDE_KAFKA_OFFSET_COMMITTED) {
+        set_err(err, errlen, "partition %d: invalid start offset %lld", (int)partition,
+                (long long)start);
+        return -1;
+    }
+    ride_kafka_tp tp = {pl->input_topic, partition, RIDE_KAFKA_OFFSET_NONE};
+    if (ride_kafka_committed(pl->consumer, &tp, 1, pl->kafka_timeout_ms, err, errlen) != 0)
+        return -1;
+    *tracker_start = tp.offset >= 0 ? tp.offset : RIDE_OFFSET_UNKNOWN;
+    *committed = *tracker_start;
+    return 0;
+}
+
+int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t epoch,
+                                int64_t start, char *err, size_t errlen)
+{
+    if (partition < 0 || find_partition(pl, partition)) {
+        set_err(err, errlen, "partition %d of %s is %s", (int)partition, pl->input_topic,
+                partition < 0 ? "invalid" : "already owned");
+        return -1;
+    }
+    int64_t tracker_start, committed;
+    if (resolve_start(pl, partition, start, &tracker_start, &committed, err, errlen) != 0)
+        return -1;
+    if (pl->part_count == pl->part_cap) {
+        size_t cap = pl->part_cap ? pl->part_cap * 2 : 8;
+        partition_state **grown = realloc(pl->parts, cap * sizeof *grown);
+        if (!grown) {
+            set_err(err, errlen, "out of memory");
+            return -1;
+        }
+        pl->parts = grown;
+        pl->part_cap = cap;
+    }
+    partition_state *ps = calloc(1, sizeof *ps);
+    if (ps) {
+        ps->pl = pl;
+        ps->assembler = ride_frame_assembler_new(pl->max_frame_bytes, on_reject, ps);
+    }
+    if (!ps || !ps->assembler || partition_restart(pl, ps, tracker_start) != 0) {
+        partition_free(ps);
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    ps->partition = partition;
+    ps->epoch = epoch;
+    ps->committed = committed;
+    ps->st.partition = partition;
+    ps->st.epoch = epoch;
+    ride_kafka_tp tp = {pl->input_topic, partition,
+                        tracker_start >= 0 ? tracker_start : RIDE_KAFKA_OFFSET_COMMITTED};
+    if (ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen) != 0) {
+        partition_free(ps);
+        return -1;
+    }
+    pl->parts[pl->part_count++] = ps;
+    ride_log_info("partition_added", "topic=%s partition=%d epoch=%lld start=%lld",
+                  pl->input_topic, (int)partition, (long long)epoch, (long long)tracker_start);
+    return 0;
+}
+
+static uint64_t records_of(const ride_pipeline *pl, const partition_state *ps)
+{
+    uint64_t n = 0;
+    for (const output_record *r = pl->records; r; r = r->next)
+        if (r->partition == ps->partition && r->incarnation == ps->incarnation)
+            n++;
+    return n;
+}
+
+int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *err,
+                                   size_t errlen)
+{
+    partition_state *ps = find_partition(pl, partition);
+    if (!ps) {
+        set_err(err, errlen, "partition %d of %s is not owned", (int)partition,
+                pl->input_topic);
+        return -1;
+    }
+    /* Forgotten here before Kafka is told: whatever happens next, nothing of
+     * this partition is processed or committed any more. */
+    detach_partition(pl, ps);
+    uint64_t handed_back = ps->open_count + records_of(pl, ps);
+    pl->totals.handed_back += handed_back;
+    ride_log_info("partition_removed", "topic=%s partition=%d epoch=%lld handed_back=%llu",
+                  pl->input_topic, (int)partition, (long long)ps->epoch,
+                  (unsigned long long)handed_back);
+    partition_free(ps);
+    ride_kafka_tp tp = {pl->input_topic, partition, 0};
+    return ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen);
+}
+
+/* A failed delivery leaves its frame unacknowledged for good in this
+ * incarnation, which would hold the partition's commits forever: the partition
+ * is re-read from its committable offset instead, so the failed frame (and
+ * everything after it) is processed again. Duplicates are allowed at least once;
+ * a loss is not. */
+static int rewind_partition(ride_pipeline *pl, partition_state *ps, char *err, size_t errlen)
+{
+    int64_t start = ride_offset_tracker_committable(ps->tracker);
+    ride_kafka_tp tp = {pl->input_topic, ps->partition, 0};
+    if (ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen) != 0)
+        return -1;
+    if (partition_restart(pl, ps, start) != 0) {
+        set_err(err, errlen, "out of memory");
+        return -1;
+    }
+    tp.offset = start >= 0 ? start : RIDE_KAFKA_OFFSET_COMMITTED;
+    ps->st.rewinds++;
+    ride_log_warn("partition_rewound", "topic=%s partition=%d offset=%lld", pl->input_topic,
+                  (int)ps->partition, (long long)start);
+    return ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen);
+}
+
+/* ---- Outputs ---- */
+
+static void record_unlink(ride_pipeline *pl, output_record *r)
+{
+    if (r->prev)
+        r->prev->next = r->next;
+    else
+        pl->records = r->next;
+    if (r->next)
+        r->next->prev = r->prev;
+    pl->in_flight--;
+    free(r->offsets);
+    free(r);
+}
+
+/* The frame's outcome once every report is in: its inputs are acknowledged only
+ * when all of its messages are durable and the partition is still the one that
+ * read them. */
+static void maybe_finish(ride_pipeline *pl, output_record *r)
+{
+    if (!r->sealed || r->reported < r->queued)
+        return;
+    partition_state *ps = find_partition(pl, r->partition);
+    if (!ps || ps->incarnation != r->incarnation) {
+        pl->totals.stale_reports++;
+    } else if (r->failed) {
+        ps->st.delivery_errors++;
+        pl->totals.delivery_errors++;
+        ps->needs_rewind = 1;
+    } else {
+        mark_done(ps, r->offsets, r->count);
+        ps->st.processed++;
+        pl->totals.processed++;
+    }
+    record_unlink(pl, r);
+}
+
+static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const char *reason,
+                        const char *topic, int32_t partition, int64_t offset)
+{
+    (void)offset;
+    ride_pipeline *pl = ctx;
+    output_record *r = opaque;
+    r->reported++;
+    if (err) {
+        r->failed = 1;
+        ride_log_warn("delivery_failed", "topic=%s partition=%d reason=%s", topic,
+                      (int)partition, reason ? reason : rd_kafka_err2str(err));
+    }
+    maybe_finish(pl, r);
+}
+
+typedef struct emit_ctx {
+    ride_pipeline *pl;
+    output_record *r;
+    int32_t partition;
+    int64_t deadline_ns;
+    char *err;
+    size_t errlen;
+} emit_ctx;
+
+/* Queues one output message; a full queue is backpressure: serve reports and retry. */
+static int emit_message(void *ctx, const uint8_t *msg, size_t len)
+{
+    emit_ctx *e = ctx;
+    for (;;) {
+        rd_kafka_resp_err_t rc = ride_kafka_produce(e->pl->producer, e->pl->output_topic,
+                                                    e->partition, msg, len, e->r, e->err,
+                                                    e->errlen);
+        if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            e->r->queued++;
+            return 0;
+        }
+        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ns() > e->deadline_ns)
+            return -1;
+        ride_kafka_producer_poll(e->pl->producer, 10);
+    }
+}
+
+/* Queues the output frame; its input offsets become done with its last report. */
+static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offsets,
+                           size_t count)
+{
+    output_record *r = calloc(1, sizeof *r);
+    if (!r) {
+        free(offsets);
+        ps->needs_rewind = 1;
+        return;
+    }
+    *r = (output_record){.partition = ps->partition, .incarnation = ps->incarnation,
+                         .offsets = offsets, .count = count, .next = pl->records};
+    if (pl->records)
+        pl->records->prev = r;
+    pl->records = r;
+    pl->in_flight++;
+    char err[256] = "";
+    emit_ctx e = {pl, r, ps->partition % pl->output_partitions,
+                  now_ns() + (int64_t)pl->kafka_timeout_ms * 1000000, err, sizeof err};
+    if (ride_frame_write(&pl->out_frame, pl->has_write_opts ? &pl->write_opts : NULL,
+                         emit_message, &e, err, sizeof err) != 0) {
+        /* Messages already queued make an incomplete frame that receivers reject;
+         * the frame is written again after the rewind. */
+        r->failed = 1;
+        ride_log_warn("produce_failed", "topic=%s partition=%d error=%s", pl->output_topic,
+                      (int)e.partition, err);
+    }
+    r->sealed = 1;
+    maybe_finish(pl, r);
+}
+
+static void write_sink(ride_pipeline *pl, partition_state *ps, int64_t *offsets, size_t count)
+{
+    char err[256] = "";
+    if (pl->sink(pl->sink_ctx, ps->partition, &pl->out_frame, err, sizeof err) == 0) {
+        mark_done(ps, offsets, count);
+        ps->st.processed++;
+        pl->totals.processed++;
+    } else {
+        ride_log_warn("sink_failed", "partition=%d error=%s", (int)ps->partition, err);
+        ps->st.delivery_errors++;
+        pl->totals.delivery_errors++;
+        ps->needs_rewind = 1;
+    }
+    free(offsets);
+}
+
+/* A failing task drops the frame (counted) rather than holding it: a poison
+ * frame that fails every time would otherwise stop the partition for good. */
+static void complete_frame(ride_pipeline *pl, partition_state *ps, int64_t *offsets,
+                           size_t count)
+{
+    ps->st.frames_in++;
+    pl->totals.frames_in++;
+    ride_frame *in = &pl->in_frame, *out = &pl->out_frame;
+    out->stream_id = in->stream_id;
+    out->seq = in->seq;
+    out->capture_ns = in->capture_ns;
+    char err[256] = "";
+    if (pl->process(pl->process_ctx, in, out, err, sizeof err) != 0) {
+        ride_log_warn("task_failed", "partition=%d stream=%u seq=%llu error=%s",
+                      (int)ps->partition, in->stream_id, (unsigned long long)in->seq, err);
+        count_drop(ps, RIDE_PIPELINE_DROP_TASK_FAILED);
+        mark_done(ps, offsets, count);
+        free(offsets);
+        return;
+    }
+    if (pl->output_topic)
+        produce_output(pl, ps, offsets, count);
+    else
+        write_sink(pl, ps, offsets, count);
+}
+
+/* ---- Input ---- */
+
+static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
+{
+    partition_state *ps = find_partition(pl, m->partition);
+    if (!ps || ps->needs_rewind)
+        return;
+    if (ride_offset_tracker_take(ps->tracker, m->offset) != 0) {
+        ride_log_warn("offset_out_of_order", "partition=%d offset=%lld position=%lld",
+                      (int)m->partition, (long long)m->offset,
+                      (long long)ride_offset_tracker_position(ps->tracker));
+        return;
+    }
+    ride_frame_header h;
+    ride_frame_status hs = ride_frame_header_parse(m->payload, m->len, &h, NULL);
+    /* The identity of a message is usable only when its header CRC held. */
+    int trusted = hs == RIDE_FRAME_OK || hs > RIDE_FRAME_BAD_HEADER_CRC;
+    ps->cur_offset = m->offset;
+    ps->cur_resolved = 0;
+    if (trusted) {
+        open_frame *of = find_or_add_open(ps, h.stream_id, h.seq);
+        if (!of || append_offset(of, m->offset) != 0) {
+            /* Without a record of this message it cannot be acknowledged later:
+             * re-read the partition once memory allows. */
+            ps->needs_rewind = 1;
+            return;
+        }
+    }
+    ride_frame_status st = ride_frame_assembler_push(ps->assembler, m->payload, m->len,
+                                                     &pl->in_frame);
+    if (st == RIDE_FRAME_OK) {
+        open_frame *of = find_open(ps, pl->in_frame.stream_id, pl->in_frame.seq);
+        int64_t *offsets = of ? of->offsets : NULL;
+        size_t count = of ? of->count : 0;
+        if (of)
+            detach_open(ps, of);
+        complete_frame(pl, ps, offsets, count);
+        return;
+    }
+    if (st == RIDE_FRAME_INCOMPLETE)
+        return;
+    /* Skipped chunks of a frame already counted, and untrusted messages whose
+     * rejection went to the frame in progress: nothing to output, nothing to count. */
+    open_frame *of = trusted ? find_open(ps, h.stream_id, h.seq) : NULL;
+    if (of)
+        resolve_open(ps, of);
+    else if (!ps->cur_resolved)
+        ride_offset_tracker_done(ps->tracker, m->offset);
+}
+
+static int rewind_pending(ride_pipeline *pl, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; i < pl->part_count; i++)
+        if (pl->parts[i]->needs_rewind && rewind_partition(pl, pl->parts[i], err, errlen) != 0)
+            rc = -1;
+    return rc;
+}
+
+int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen)
+{
+    if (pl->producer)
+        ride_kafka_producer_poll(pl->producer, 0);
+    if (rewind_pending(pl, err, errlen) != 0)
+        return -1;
+    if (pl->in_flight >= pl->max_in_flight) {
+        ride_kafka_producer_poll(pl->producer, timeout_ms);
+        return 0;
+    }
+    int n = 0;
+    while (n < STEP_BATCH && pl->in_flight < pl->max_in_flight) {
+        ride_kafka_message m;
+        int rc = ride_kafka_consumer_poll(pl->consumer, n == 0 ? timeout_ms : 0, &m, err,
+                                          errlen);
+        if (rc < 0)
+            return n > 0 ? n : -1;
+        if (rc == 0)
+            break;
+        handle_message(pl, &m);
+        ride_kafka_message_release(&m);
+        n++;
+    }
+    return n;
+}
+
+int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen)
+{
+    if (pl->part_count == 0)
+        return 0;
+    ride_kafka_tp *tps = calloc(pl->part_count, sizeof *tps);
+    partition_state **who = calloc(pl->part_count, sizeof *who);
+    int rc = 0;
+    size_t n = 0;
+    if (!tps || !who) {
+        set_err(err, errlen, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < pl->part_count; i++) {
+        partition_state *ps = pl->parts[i];
+        int64_t c = ride_offset_tracker_committable(ps->tracker);
+        if (c >= 0 && (ps->committed < 0 || c > ps->committed)) {
+            tps[n] = (ride_kafka_tp){pl->input_topic, ps->partition, c};
+            who[n++] = ps;
+        }
+    }
+    if (n > 0 && ride_kafka_commit(pl->consumer, tps, n, err, errlen) != 0) {
+        rc = -1;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        who[i]->committed = tps[i].offset;
+    pl->totals.commits += n > 0;
+out:
+    free(tps);
+    free(who);
+    return rc;
+}
+
+/* ---- Life cycle ---- */
+
+/* librdkafka's destructor does not accept NULL. */
+static void destroy_conf(rd_kafka_conf_t *conf)
+{
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+}
+
+static int check_config(const ride_pipeline_config *cfg, char *err, size_t errlen)
+{
+    const char *why = NULL;
+    if (!cfg->input_topic || !cfg->group)
+        why = "an input topic and a consumer group are required";
+    else if (!cfg->process)
+        why = "a process callback is required";
+    else if (!cfg->output_topic && !cfg->sink)
+        why = "an output topic or a sink is required";
+    else if (cfg->output_topic && cfg->sink)
+        why = "an output topic and a sink exclude each other";
+    else if (!cfg->consumer_conf || (cfg->output_topic && !cfg->producer_conf))
+        why = "Kafka configurations are missing";
+    else if (cfg->max_frame_bytes == 0)
+        why = "max_frame_bytes must be positive";
+    else if (cfg->output_partitions < 0 || cfg->max_in_flight < 0 || cfg->kafka_timeout_ms < 0)
+        why = "negative count or timeout";
+    if (why)
+        set_err(err, errlen, "pipeline: %s", why);
+    return why ? -1 : 0;
+}
+
+/* Checks that the input topic exists, which also primes the consumer's metadata:
+ * without it the first fetch waits for librdkafka's periodic refresh (about 1 s). */
+static int open_input(ride_pipeline *pl, char *err, size_t errlen)
+{
+    int n = ride_kafka_partition_count(ride_kafka_consumer_handle(pl->consumer), pl->input_topic,
+                                       pl->kafka_timeout_ms, err, errlen);
+    if (n == 0)
+        set_err(err, errlen, "input topic %s does not exist", pl->input_topic);
+    return n > 0 ? 0 : -1;
+}
+
+static int open_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char *err,
+                       size_t errlen)
+{
+    rd_kafka_conf_t *conf = cfg->producer_conf;
+    pl->producer = ride_kafka_producer_new(conf, on_delivery, pl, err, errlen);
+    if (!pl->producer)
+        return -1;
+    /* Also primes the producer's metadata (kafka.h). */
+    int n = ride_kafka_partition_count(ride_kafka_producer_handle(pl->producer),
+                                       cfg->output_topic, pl->kafka_timeout_ms, err, errlen);
+    if (n < 0)
+        return -1;
+    if (n == 0 || cfg->output_partitions > n) {
+        set_err(err, errlen, "output topic %s has %d partitions, %d wanted", cfg->output_topic,
+                n, cfg->output_partitions);
+        return -1;
+    }
+    pl->output_partitions = cfg->output_partitions ? cfg->output_partitions : n;
+    return 0;
+}
+
+ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, size_t errlen)
+{
+    if (check_config(cfg, err, errlen) != 0) {
+        destroy_conf(cfg->consumer_conf);
+        destroy_conf(cfg->producer_conf);
+        return NULL;
+    }
+    ride_pipeline *pl = calloc(1, sizeof *pl);
+    if (!pl || !(pl->input_topic = strdup(cfg->input_topic)) ||
+        (cfg->output_topic && !(pl->output_topic = strdup(cfg->output_topic)))) {
+        set_err(err, errlen, "out of memory");
+        destroy_conf(cfg->consumer_conf);
+        destroy_conf(cfg->producer_conf);
+        ride_pipeline_free(pl);
+        return NULL;
+    }
+    pl->process = cfg->process;
+    pl->process_ctx = cfg->process_ctx;
+    pl->sink = cfg->sink;
+    pl->sink_ctx = cfg->sink_ctx;
+    pl->max_frame_bytes = cfg->max_frame_bytes;
+    if (cfg->write_opts) {
+        pl->write_opts = *cfg->write_opts;
+        pl->has_write_opts = 1;
+    }
+    pl->max_in_flight = cfg->max_in_flight ? cfg->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
+    pl->kafka_timeout_ms = cfg->kafka_timeout_ms ? cfg->kafka_timeout_ms : DEFAULT_KAFKA_TIMEOUT_MS;
+    pl->stats_ns = now_ns();
+    pl->consumer = ride_kafka_consumer_new(cfg->consumer_conf, cfg->group, err, errlen);
+    if (!pl->consumer) {
+        destroy_conf(cfg->producer_conf);
+        ride_pipeline_free(pl);
+        return NULL;
+    }
+    if (open_input(pl, err, errlen) != 0) {
+        destroy_conf(cfg->producer_conf);
+        ride_pipeline_free(pl);
+        return NULL;
+    }
+    if (cfg->output_topic) {
+        if (open_output(pl, cfg, err, errlen) != 0) {
+            ride_pipeline_free(pl);
+            return NULL;
+        }
+    } else {
+        destroy_conf(cfg->producer_conf);
+    }
+    return pl;
+}
+
+void ride_pipeline_free(ride_pipeline *pl)
+{
+    if (!pl)
+        return;
+    /* Partitions go first, so that reports served while the producer flushes
+     * find no owner and acknowledge nothing. */
+    for (size_t i = 0; i < pl->part_count; i++)
+        partition_free(pl->parts[i]);
+    pl->part_count = 0;
+    ride_kafka_producer_free(pl->producer);
+    while (pl->records)
+        record_unlink(pl, pl->records);
+    ride_kafka_consumer_free(pl->consumer);
+    ride_frame_free(&pl->in_frame);
+    ride_frame_free(&pl->out_frame);
+    free(pl->parts);
+    free(pl->input_topic);
+    free(pl->output_topic);
+    free(pl);
+}
+
+/* ---- Observation ---- */
+
+int ride_pipeline_outputs_pending(ride_pipeline *pl)
+{
+    return pl->producer ? ride_kafka_producer_outstanding(pl->producer) : 0;
+}
+
+static void fill_partition_stats(const partition_state *ps, ride_pipeline_partition_stats *out)
+{
+    *out = ps->st;
+    out->position = ride_offset_tracker_position(ps->tracker);
+    out->committed = ps->committed;
+}
+
+void ride_pipeline_stats_get(ride_pipeline *pl, ride_pipeline_stats *out)
+{
+    int64_t t = now_ns();
+    double dt = (double)(t - pl->stats_ns) / 1e9;
+    pl->totals.partitions = pl->part_count;
+    pl->totals.input_fps =
+        dt > 0 ? (double)(pl->totals.frames_in - pl->stats_frames_in) / dt : 0.0;
+    pl->stats_ns = t;
+    pl->stats_frames_in = pl->totals.frames_in;
+    *out = pl->totals;
+}
+
+static int by_partition(const void *a, const void *b)
+{
+    const ride_pipeline_partition_stats *x = a, *y = b;
+    return (x->partition > y->partition) - (x->partition < y->partition);
+}
+
+size_t ride_pipeline_partition_stats_get(const ride_pipeline *pl,
+                                         ride_pipeline_partition_stats *out, size_t max)
+{
+    size_t n = pl->part_count < max ? pl->part_count : max;
+    for (size_t i = 0; i < n; i++)
+        fill_partition_stats(pl->parts[i], &out[i]);
+    qsort(out, n, sizeof *out, by_partition);
+    return pl->part_count;
+}
+
+int64_t ride_pipeline_committable(const ride_pipeline *pl, int32_t partition)
+{
+    const partition_state *ps = find_partition(pl, partition);
+    return ps ? ride_offset_tracker_committable(ps->tracker) : RIDE_OFFSET_UNKNOWN;
+}

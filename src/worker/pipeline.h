@@ -1,0 +1,135 @@
+/* pipeline.h - one stage's partition pipeline in a worker: consume the partitions
+ * this worker owns, reassemble frames, run the task, write the output, and commit
+ * an input offset only once everything before it is acknowledged.
+ *
+ * At-least-once (SPEC sections 3 and 8):
+ * - a frame's input messages are "done" when its output is durable (the delivery
+ *   report of every output message arrived without error, or the sink returned 0),
+ *   or when the frame was counted as dropped with a reason;
+ * - ride_pipeline_commit() commits, per owned partition, the oldest message not
+ *   done (offsets.h): a new owner resumes at the oldest unacknowledged frame;
+ * - a frame is never lost silently: it is processed, counted as dropped, or still
+ *   in Kafka above the committed offset (handed back on removal, rewound on a
+ *   failed delivery).
+ *
+ * Output partition: input partition modulo the output topic's partition count,
+ * so with equal counts a frame keeps its partition (and its camera's order)
+ * through every stage.
+ *
+ * Everything runs on the caller's thread: delivery reports are served inside
+ * ride_pipeline_step(). Functions returning int give 0, or -1 with a sentence in
+ * err. */
+#ifndef RIDE_WORKER_PIPELINE_H
+#define RIDE_WORKER_PIPELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ride/frame.h"
+#include "ride/kafka.h"
+
+/* The stage's task: fills out from in. out arrives with in's stream id, sequence
+ * number and capture time, and with its image kept from the previous frame (so a
+ * kernel writing through ride_image_ensure() allocates once). Non-zero: the frame
+ * is dropped with reason "task_failed" and err is logged. */
+typedef int (*ride_pipeline_process_fn)(void *ctx, const ride_frame *in, ride_frame *out,
+                                        char *err, size_t errlen);
+
+/* The last stage's sink, instead of an output topic: returns 0 once out is
+ * durably written; non-zero counts as a failed delivery (the partition rewinds). */
+typedef int (*ride_pipeline_sink_fn)(void *ctx, int32_t partition, const ride_frame *out,
+                                     char *err, size_t errlen);
+
+typedef struct ride_pipeline_config {
+    const char *input_topic;
+    const char *group;        /* consumer group of committed offsets: ride.<app>.<stage> */
+    const char *output_topic; /* NULL: outputs go to sink */
+    int output_partitions;    /* 0: the output topic's partition count */
+    ride_pipeline_process_fn process;
+    void *process_ctx;
+    ride_pipeline_sink_fn sink; /* required without an output topic */
+    void *sink_ctx;
+    rd_kafka_conf_t *consumer_conf; /* taken over by ride_pipeline_new, also on failure */
+    rd_kafka_conf_t *producer_conf; /* likewise; NULL without an output topic */
+    size_t max_frame_bytes;         /* largest input frame accepted (too_large beyond) */
+    const ride_frame_write_opts *write_opts; /* output encoding; NULL: raw */
+    int max_in_flight;     /* output frames awaiting delivery; 0: 64 */
+    int kafka_timeout_ms;  /* metadata, committed offsets, a full producer queue; 0: 10000 */
+} ride_pipeline_config;
+
+/* Reasons beyond the frame statuses: index RIDE_FRAME_STATUS_COUNT. */
+#define RIDE_PIPELINE_DROP_TASK_FAILED RIDE_FRAME_STATUS_COUNT
+#define RIDE_PIPELINE_DROP_REASONS (RIDE_FRAME_STATUS_COUNT + 1)
+
+/* The label of drop reason i: ride_frame_status_reason() or "task_failed". */
+const char *ride_pipeline_drop_reason(int i);
+
+typedef struct ride_pipeline_partition_stats {
+    int32_t partition;
+    int64_t epoch;
+    int64_t position;  /* next input offset to read (RIDE_OFFSET_UNKNOWN before any) */
+    int64_t committed; /* last committed here (RIDE_OFFSET_UNKNOWN before any) */
+    uint64_t frames_in;     /* complete input frames */
+    uint64_t processed;     /* outputs durably written */
+    uint64_t dropped[RIDE_PIPELINE_DROP_REASONS];
+    uint64_t dropped_total;
+    uint64_t delivery_errors;
+    uint64_t rewinds;       /* re-reads from the committable offset after a failed delivery */
+} ride_pipeline_partition_stats;
+
+typedef struct ride_pipeline_stats {
+    size_t partitions; /* owned now */
+    uint64_t frames_in;
+    uint64_t processed;
+    uint64_t dropped_total;
+    uint64_t handed_back;   /* frames left unacknowledged by remove_partition */
+    uint64_t delivery_errors;
+    uint64_t stale_reports; /* delivery reports for frames of a removed or rewound partition */
+    uint64_t commits;
+    double input_fps; /* complete input frames per second since the previous stats call */
+} ride_pipeline_stats;
+
+typedef struct ride_pipeline ride_pipeline;
+
+ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, size_t errlen);
+/* Stops at once, committing nothing: what is not committed is re-read by the next
+ * owner. (The producer still flushes for up to 5 s, so outputs may duplicate.) */
+void ride_pipeline_free(ride_pipeline *pl);
+
+/* Starts consuming partition under epoch at start: an offset, or
+ * RIDE_KAFKA_OFFSET_COMMITTED (the group's committed offset, else the earliest
+ * kept). An owned partition is an error: remove it first. */
+int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t epoch,
+                                int64_t start, char *err, size_t errlen);
+
+/* Stops touching partition at once: frames being assembled or awaiting delivery
+ * are counted as handed back (uncommitted, the next owner re-reads them) and
+ * their late delivery reports commit nothing. Removing a partition not owned is
+ * an error. */
+int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *err,
+                                   size_t errlen);
+
+/* One round of work: serves delivery reports, then reads up to a small batch of
+ * messages, waiting up to timeout_ms for the first (only delivery reports are
+ * served while max_in_flight outputs are pending). Returns the messages read, or
+ * -1 on a consumer error (err set; the pipeline stays usable). */
+int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen);
+
+/* Commits, for every owned partition, its committable offset when it advanced
+ * past the last commit. Meant to be called periodically (e.g. every 100 ms). */
+int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen);
+
+/* Output messages queued or awaiting their delivery report. */
+int ride_pipeline_outputs_pending(ride_pipeline *pl);
+
+void ride_pipeline_stats_get(ride_pipeline *pl, ride_pipeline_stats *out);
+/* Copies up to max partition entries (owned partitions, by partition number);
+ * returns how many are owned. */
+size_t ride_pipeline_partition_stats_get(const ride_pipeline *pl,
+                                         ride_pipeline_partition_stats *out, size_t max);
+
+/* The input offset that a commit would write now for partition, or
+ * RIDE_OFFSET_UNKNOWN (also when not owned). */
+int64_t ride_pipeline_committable(const ride_pipeline *pl, int32_t partition);
+
+#endif

@@ -1154,7 +1154,8 @@ static int data_check(const char *node, const void *data, size_t len, char *err,
         return -1;
     }
     if (len > RIDE_ZK_DATA_MAX) {
-        text_printf(err, errlen, "%s: %zu bytes of data, more than %d", node, len, RIDE_ZK_DATA_MAX);
+        text_printf(err, errlen, "%s: %zu bytes of data, more than %d", node, len,
+                    RIDE_ZK_DATA_MAX);
         return -1;
     }
     return 0;
@@ -1177,7 +1178,8 @@ static int node_parse(const node_type *t, const char *node, const void *data, si
         return -1;
     }
     int rc = -1;
-    dec d = {.node = node, .err = err, .errlen = errlen, .mem = calloc(1, sizeof(ride_cluster_mem))};
+    dec d = {.node = node, .err = err, .errlen = errlen};
+    d.mem = calloc(1, sizeof(ride_cluster_mem));
     if (!d.mem)
         out_of_memory(&d);
     else if (!json_is_object(root))

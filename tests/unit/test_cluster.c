@@ -247,7 +247,8 @@ static void test_roundtrip_small_nodes(void **state)
                                .member = "m1"};
     text = ride_cluster_event_encode(&lead, err, sizeof err);
     assert_string_equal(text,
-                        "{\"ts_ms\":1,\"type\":\"leader_elected\",\"member\":\"m1\",\"message\":\"\"}");
+                        "{\"ts_ms\":1,\"type\":\"leader_elected\",\"member\":\"m1\","
+                        "\"message\":\"\"}");
     assert_int_equal(ride_cluster_event_decode("/events/e_1", text, strlen(text), &e2, err,
                                                sizeof err), 0);
     assert_null(e2.app);
@@ -262,7 +263,8 @@ static void test_roundtrip_members(void **state)
     (void)state;
     char err[ERR_LEN];
     ride_cluster_gpu gpus[] = {
-        {.index = 0, .name = "NVIDIA H100 80GB HBM3", .memory_mb = 81559, .compute_capability = "9.0"},
+        {.index = 0, .name = "NVIDIA H100 80GB HBM3", .memory_mb = 81559,
+         .compute_capability = "9.0"},
         {.index = 1, .name = "NVIDIA A10", .memory_mb = 22731, .compute_capability = "8.6"},
     };
     ride_kv labels[] = {{.key = "zone", .value = "a"}, {.key = "rack", .value = ""}};
@@ -372,7 +374,8 @@ static void test_roundtrip_assignment(void **state)
     char err[ERR_LEN];
     ride_kv params[] = {{.key = "ksize", .value = "5"}};
     ride_cluster_partition_task parts[] = {
-        {.app = "cctv", .stage = "gray", .partition = 2, .epoch = 9, .input_topic = "ride.cctv.gray",
+        {.app = "cctv", .stage = "gray", .partition = 2, .epoch = 9,
+         .input_topic = "ride.cctv.gray",
          .output_topic = "ride.cctv.sd", .output_partitions = 6,
          .output_format = RIDE_ENC_PNG, .group = "ride.cctv.gray",
          .delivery = RIDE_DELIVERY_EXACTLY_ONCE, .task = "grayscale", .device = RIDE_STAGE_CPU,
@@ -439,6 +442,39 @@ static void test_roundtrip_assignment(void **state)
     free(again);
     ride_cluster_assignment_free(&b);
     free(text);
+}
+
+/* The assignment example of docs/architecture.md ("Node formats"), as printed there. */
+static const char documented_assignment[] =
+    "{\"generation\": 5, \"epoch\": 12,\n"
+    " \"partitions\": [{\"app\": \"cctv\", \"stage\": \"gray\", \"partition\": 2, \"epoch\": 9,\n"
+    "                 \"input_topic\": \"ride.cctv.gray\", \"output_topic\": \"ride.cctv.sd\",\n"
+    "                 \"output_partitions\": 6, \"group\": \"ride.cctv.gray\",\n"
+    "                 \"delivery\": \"at-least-once\", \"task\": \"grayscale\", \"params\": {},\n"
+    "                 \"device\": \"cpu\", \"threads\": 2},\n"
+    "                {\"app\": \"cctv\", \"stage\": \"sd\", \"partition\": 0, \"epoch\": 1,\n"
+    "                 \"input_topic\": \"ride.cctv.sd\", \"output_path\": \"/var/lib/ride/out\",\n"
+    "                 \"output_format\": \"png\", \"group\": \"ride.cctv.sd\",\n"
+    "                 \"delivery\": \"at-least-once\", \"task\": \"stddev\", \"params\": {\"ksize\": \"5\"},\n"
+    "                 \"device\": \"any\", \"threads\": 0}],\n"
+    " \"sources\": [{\"app\": \"cctv\", \"source\": \"cam1\", \"epoch\": 4, \"stream_id\": 17,\n"
+    "              \"uri\": \"rtsp://127.0.0.1:8554/cam1\", \"fps\": 12.5, \"encoding\": \"jpeg\",\n"
+    "              \"quality\": 85, \"loop\": false, \"pace\": \"source\", \"topic\": \"ride.cctv.gray\",\n"
+    "              \"partitions\": 6}]}\n";
+
+static void test_documented_assignment(void **state)
+{
+    (void)state;
+    char err[ERR_LEN];
+    ride_cluster_assignment a;
+    assert_int_equal(ride_cluster_assignment_decode("/assignments/w1", documented_assignment,
+                                                    strlen(documented_assignment), &a, err,
+                                                    sizeof err), 0);
+    assert_int_equal(a.partition_count, 2);
+    assert_null(a.partitions[1].output_topic);
+    assert_string_equal(a.partitions[1].params[0].value, "5");
+    assert_int_equal(a.sources[0].pace, RIDE_PACE_SOURCE);
+    ride_cluster_assignment_free(&a);
 }
 
 /* ---- encoders refuse what readers would reject ------------------------------------------- */
@@ -758,7 +794,7 @@ static void test_app_manifest(void **state)
     assert_int_equal(ride_cluster_bad_data_total(RIDE_CLUSTER_APP), before + 3);
 }
 
-/* ---- local capabilities ------------------------------------------------------------------------ */
+/* ---- local capabilities ------------------------------------------------------------- */
 
 static void test_worker_local(void **state)
 {
@@ -799,6 +835,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_members),
         cmocka_unit_test(test_roundtrip_heartbeat),
         cmocka_unit_test(test_roundtrip_assignment),
+        cmocka_unit_test(test_documented_assignment),
         cmocka_unit_test(test_encode_refuses_invalid),
         cmocka_unit_test(test_malformed_generic),
         cmocka_unit_test(test_malformed_fields),

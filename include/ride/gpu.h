@@ -24,6 +24,10 @@ int ride_gpu_available(void);
 /* Name of device `index` into buf; -1 if there is no such device. */
 int ride_gpu_device_name(int index, char *buf, size_t len);
 
+/* Total memory (bytes) and compute capability of device `index`; -1 if there is
+ * no such device. */
+int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_major, int *cc_minor);
+
 /* Same contracts and results as ride_cpu_grayscale / ride_cpu_stddev, computed on
  * the current CUDA device from host images. -1 on invalid arguments or CUDA errors. */
 int ride_cuda_grayscale(const ride_image *src, ride_image *dst);

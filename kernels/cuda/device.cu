@@ -48,3 +48,15 @@ extern "C" int ride_gpu_device_name(int index, char *buf, size_t len)
         std::snprintf(buf, len, "%s", prop.name);
     return 0;
 }
+
+extern "C" int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_major,
+                                    int *cc_minor)
+{
+    cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, index) != cudaSuccess)
+        return -1;
+    *memory_bytes = prop.totalGlobalMem;
+    *cc_major = prop.major;
+    *cc_minor = prop.minor;
+    return 0;
+}

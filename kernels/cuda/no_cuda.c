@@ -30,6 +30,15 @@ int ride_gpu_device_name(int index, char *buf, size_t len)
     return -1;
 }
 
+int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_major, int *cc_minor)
+{
+    (void)index;
+    (void)memory_bytes;
+    (void)cc_major;
+    (void)cc_minor;
+    return -1;
+}
+
 int ride_cuda_grayscale(const ride_image *src, ride_image *dst)
 {
     (void)src;

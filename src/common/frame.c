@@ -1,7 +1,7 @@
 #include "ride/frame.h"
+#include "ride/error.h"
 
 #include <isa-l/crc.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -342,17 +342,6 @@ ride_frame_status ride_frame_header_parse(const uint8_t *msg, size_t len, ride_f
 
 /* ---- Encoder ---- */
 
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen,
-                                                          const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 const char *const ride_encoding_names[] = {"raw", "jpeg", "png", NULL};
 
 const char *ride_encoding_name(ride_encoding enc)
@@ -363,22 +352,22 @@ const char *ride_encoding_name(ride_encoding enc)
 static int check_source_image(const ride_image *img, char *err, size_t errlen)
 {
     if (!img->data) {
-        set_err(err, errlen, "frame has no pixels");
+        ride_set_error(err, errlen, "frame has no pixels");
         return -1;
     }
     if (!pixel_format_known(img->format)) {
-        set_err(err, errlen, "frame has an unknown pixel format (%d)", (int)img->format);
+        ride_set_error(err, errlen, "frame has an unknown pixel format (%d)", (int)img->format);
         return -1;
     }
     if (img->width == 0 || img->height == 0 || img->width > RIDE_IMAGE_MAX_DIM ||
         img->height > RIDE_IMAGE_MAX_DIM) {
-        set_err(err, errlen, "frame size %ux%u is outside 1..%u", img->width, img->height,
+        ride_set_error(err, errlen, "frame size %ux%u is outside 1..%u", img->width, img->height,
                 RIDE_IMAGE_MAX_DIM);
         return -1;
     }
     size_t row = ride_image_row_bytes(img->format, img->width);
     if (img->stride < row) {
-        set_err(err, errlen, "frame stride %zu is below its row size %zu", img->stride, row);
+        ride_set_error(err, errlen, "frame stride %zu is below its row size %zu", img->stride, row);
         return -1;
     }
     return 0;
@@ -388,23 +377,23 @@ static int check_write_opts(const ride_frame_write_opts *o, ride_pixel_format f,
                             size_t errlen)
 {
     if ((unsigned)o->encoding > RIDE_ENC_PNG) {
-        set_err(err, errlen, "unknown encoding %d", (int)o->encoding);
+        ride_set_error(err, errlen, "unknown encoding %d", (int)o->encoding);
         return -1;
     }
     if (!encoding_carries(o->encoding, f)) {
-        set_err(err, errlen, "%s cannot carry %s frames", ride_encoding_name(o->encoding),
+        ride_set_error(err, errlen, "%s cannot carry %s frames", ride_encoding_name(o->encoding),
                 ride_pixel_format_name(f));
         return -1;
     }
     int jpeg_ok = o->quality == -1 || (o->quality >= 1 && o->quality <= 100);
     int png_ok = o->quality == -1 || (o->quality >= 0 && o->quality <= 9);
     if ((o->encoding == RIDE_ENC_JPEG && !jpeg_ok) || (o->encoding == RIDE_ENC_PNG && !png_ok)) {
-        set_err(err, errlen, "quality %d is out of range for %s (jpeg 1..100, png 0..9, -1)",
+        ride_set_error(err, errlen, "quality %d is out of range for %s (jpeg 1..100, png 0..9, -1)",
                 o->quality, ride_encoding_name(o->encoding));
         return -1;
     }
     if (o->max_message_bytes <= RIDE_FRAME_HEADER_LEN) {
-        set_err(err, errlen,
+        ride_set_error(err, errlen,
                 "max_message_bytes %zu leaves no room for payload after the %u-byte header",
                 o->max_message_bytes, RIDE_FRAME_HEADER_LEN);
         return -1;
@@ -446,7 +435,7 @@ static int encode_image(const ride_image *img, const ride_frame_write_opts *o, u
         return ride_cv_encode(img, codec, o->quality, out, len, err, errlen);
     ride_image packed;
     if (ride_image_alloc(&packed, img->format, img->width, img->height) != 0) {
-        set_err(err, errlen, "out of memory for a %ux%u image", img->width, img->height);
+        ride_set_error(err, errlen, "out of memory for a %ux%u image", img->width, img->height);
         return -1;
     }
     for (uint32_t y = 0; y < img->height; y++)
@@ -461,7 +450,7 @@ static int emit_chunks(ride_frame_header *h, const payload_source *src, size_t m
 {
     size_t frame_len = (size_t)h->frame_len;
     if (h->frame_len > RIDE_FRAME_MAX_FRAME_BYTES) {
-        set_err(err, errlen, "frame payload of %zu bytes is above the format's limit of %llu",
+        ride_set_error(err, errlen, "frame payload of %zu bytes is above the format's limit of %llu",
                 frame_len, (unsigned long long)RIDE_FRAME_MAX_FRAME_BYTES);
         return -1;
     }
@@ -470,7 +459,7 @@ static int emit_chunks(ride_frame_header *h, const payload_source *src, size_t m
         chunk_max = UINT32_MAX;
     size_t count = frame_len / chunk_max + (frame_len % chunk_max != 0);
     if (count > RIDE_FRAME_MAX_CHUNKS) {
-        set_err(err, errlen,
+        ride_set_error(err, errlen,
                 "frame payload of %zu bytes needs %zu chunks of %zu bytes, more than %u; "
                 "raise max_message_bytes",
                 frame_len, count, chunk_max, RIDE_FRAME_MAX_CHUNKS);
@@ -479,7 +468,7 @@ static int emit_chunks(ride_frame_header *h, const payload_source *src, size_t m
     size_t first = chunk_max < frame_len ? chunk_max : frame_len;
     uint8_t *msg = malloc(RIDE_FRAME_HEADER_LEN + first);
     if (!msg) {
-        set_err(err, errlen, "out of memory for a %zu-byte message", RIDE_FRAME_HEADER_LEN + first);
+        ride_set_error(err, errlen, "out of memory for a %zu-byte message", RIDE_FRAME_HEADER_LEN + first);
         return -1;
     }
     h->chunk_count = (uint16_t)count;
@@ -495,7 +484,7 @@ static int emit_chunks(ride_frame_header *h, const payload_source *src, size_t m
         encode_header(h, msg);
         rc = emit(ctx, msg, RIDE_FRAME_HEADER_LEN + n);
         if (rc != 0)
-            set_err(err, errlen, "emit failed (%d) on chunk %zu of %zu", rc, i, count);
+            ride_set_error(err, errlen, "emit failed (%d) on chunk %zu of %zu", rc, i, count);
     }
     free(msg);
     return rc == 0 ? 0 : -1;
@@ -508,7 +497,7 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
     if (!opts)
         opts = &defaults;
     if (!f || !emit) {
-        set_err(err, errlen, "frame and emit function are required");
+        ride_set_error(err, errlen, "frame and emit function are required");
         return -1;
     }
     const ride_image *img = &f->image;
@@ -531,7 +520,7 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
     size_t frame_len;
     if (opts->encoding == RIDE_ENC_RAW) {
         if (__builtin_mul_overflow(src.row_bytes, (size_t)img->height, &frame_len)) {
-            set_err(err, errlen, "frame of %ux%u does not fit in memory sizes", img->width,
+            ride_set_error(err, errlen, "frame of %ux%u does not fit in memory sizes", img->width,
                     img->height);
             return -1;
         }

@@ -2,10 +2,10 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride/http.h"
+#include "ride/error.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,19 +120,6 @@ typedef struct write_req {
     char *head;
     char *body;
 } write_req;
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t len, const char *fmt, ...)
-{
-    if (err == NULL || len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, len, fmt, ap);
-    va_end(ap);
-}
 
 void ride_http_limits_default(ride_http_limits *limits)
 {
@@ -904,7 +891,7 @@ ride_http_server *ride_http_server_new(uv_loop_t *loop, const char *listen,
 {
     ride_http_server *srv;
     if (loop == NULL) {
-        set_err(err, err_len, "no event loop");
+        ride_set_error(err, err_len, "no event loop");
         return NULL;
     }
     if (limits != NULL &&
@@ -912,16 +899,16 @@ ride_http_server *ride_http_server_new(uv_loop_t *loop, const char *listen,
          limits->max_connections == 0 || limits->idle_timeout_ms == 0 ||
          limits->request_timeout_ms == 0 || limits->max_body_bytes >= SIZE_MAX / 2 ||
          limits->max_pending_output == 0)) {
-        set_err(err, err_len, "invalid HTTP limits");
+        ride_set_error(err, err_len, "invalid HTTP limits");
         return NULL;
     }
     srv = calloc(1, sizeof *srv);
     if (srv == NULL) {
-        set_err(err, err_len, "out of memory");
+        ride_set_error(err, err_len, "out of memory");
         return NULL;
     }
     if (parse_listen(listen, &srv->addr) != 0) {
-        set_err(err, err_len, "invalid listen address \"%s\" (expected HOST:PORT or [IPv6]:PORT)",
+        ride_set_error(err, err_len, "invalid listen address \"%s\" (expected HOST:PORT or [IPv6]:PORT)",
                 listen ? listen : "(null)");
         free(srv);
         return NULL;
@@ -971,7 +958,7 @@ int ride_http_server_start(ride_http_server *srv, char *err, size_t err_len)
 {
     int rc;
     if (srv == NULL || srv->listener_open || srv->stopped) {
-        set_err(err, err_len, "server already started or stopped");
+        ride_set_error(err, err_len, "server already started or stopped");
         return -1;
     }
     uv_tcp_init(srv->loop, &srv->listener);
@@ -981,7 +968,7 @@ int ride_http_server_start(ride_http_server *srv, char *err, size_t err_len)
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
     if (rc != 0) {
-        set_err(err, err_len, "cannot listen: %s", uv_strerror(rc));
+        ride_set_error(err, err_len, "cannot listen: %s", uv_strerror(rc));
         srv->stopped = true;
         uv_close((uv_handle_t *)&srv->listener, on_listener_closed);
         return -1;
@@ -1204,11 +1191,11 @@ char *ride_http_token_load(const char *path, char *err, size_t err_len)
     struct stat st;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, err_len, "%s: %s", path, strerror(errno));
+        ride_set_error(err, err_len, "%s: %s", path, strerror(errno));
         return NULL;
     }
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, err_len, "%s: not a regular file", path);
+        ride_set_error(err, err_len, "%s: not a regular file", path);
         close(fd);
         return NULL;
     }
@@ -1218,7 +1205,7 @@ char *ride_http_token_load(const char *path, char *err, size_t err_len)
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0) {
-            set_err(err, err_len, "%s: %s", path, strerror(errno));
+            ride_set_error(err, err_len, "%s: %s", path, strerror(errno));
             close(fd);
             return NULL;
         }
@@ -1230,20 +1217,20 @@ char *ride_http_token_load(const char *path, char *err, size_t err_len)
     }
     close(fd);
     if (len > TOKEN_FILE_MAX) {
-        set_err(err, err_len, "%s: token file larger than %d bytes", path, TOKEN_FILE_MAX);
+        ride_set_error(err, err_len, "%s: token file larger than %d bytes", path, TOKEN_FILE_MAX);
         return NULL;
     }
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' ' ||
                        buf[len - 1] == '\t'))
         len--;
     if (len == 0) {
-        set_err(err, err_len, "%s: empty token", path);
+        ride_set_error(err, err_len, "%s: empty token", path);
         return NULL;
     }
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)buf[i];
         if (c <= 0x20 || c == 0x7f) {
-            set_err(err, err_len, "%s: token holds whitespace or control characters", path);
+            ride_set_error(err, err_len, "%s: token holds whitespace or control characters", path);
             return NULL;
         }
     }
@@ -1254,7 +1241,7 @@ char *ride_http_token_load(const char *path, char *err, size_t err_len)
     }
     char *token = malloc(len + 1);
     if (token == NULL) {
-        set_err(err, err_len, "out of memory");
+        ride_set_error(err, err_len, "out of memory");
         return NULL;
     }
     memcpy(token, buf, len);

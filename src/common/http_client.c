@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride/http_client.h"
+#include "ride/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -56,13 +57,6 @@ static int fail(char *err, size_t len, int code, const char *fmt, ...)
     return code;
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int parse_url(const char *url, parsed_url *out)
 {
     static const char scheme[] = "http://";
@@ -113,7 +107,7 @@ static int parse_url(const char *url, parsed_url *out)
 static int wait_fd(int fd, short events, int64_t deadline)
 {
     for (;;) {
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - ride_clock_mono_ms();
         if (left <= 0)
             return 0;
         struct pollfd p = {.fd = fd, .events = events};
@@ -351,7 +345,7 @@ int ride_http_client_do(const ride_http_client_request *req, ride_http_client_re
     if (head_len < 0)
         return fail(err, err_len, RIDE_HTTP_CLIENT_BAD_URL,
                     "invalid method, token or content type");
-    int64_t deadline = now_ms() + (req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
+    int64_t deadline = ride_clock_mono_ms() + (req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
     int fd = -1;
     int rc = connect_to(&u, deadline, &fd, err, err_len);
     if (rc != RIDE_HTTP_CLIENT_OK)

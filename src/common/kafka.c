@@ -1,9 +1,9 @@
 /* kafka.c - librdkafka configuration, the embedded broker, topics and metadata
  * (ride/kafka.h). The producer and the consumer are in kafka_client.c. */
 #include "ride/kafka.h"
+#include "ride/error.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +11,6 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include "ride/log.h"
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* ---- Configuration ---- */
 
@@ -141,14 +128,14 @@ static rd_kafka_t *new_handle(rd_kafka_type_t type, const char *bootstrap, char 
     rd_kafka_conf_t *conf = ride_kafka_conf_new(RIDE_KAFKA_ADMIN, bootstrap, &quiet,
                                                 bootstrap ? 0 : 1, NULL, &perr);
     if (!conf) {
-        set_err(err, errlen, "%s", perr.message);
+        ride_set_error(err, errlen, "%s", perr.message);
         return NULL;
     }
     char reason[256];
     rd_kafka_t *rk = rd_kafka_new(type, conf, reason, sizeof reason);
     if (!rk) {
         rd_kafka_conf_destroy(conf);
-        set_err(err, errlen, "cannot create a Kafka client: %s", reason);
+        ride_set_error(err, errlen, "cannot create a Kafka client: %s", reason);
     }
     return rk;
 }
@@ -156,12 +143,12 @@ static rd_kafka_t *new_handle(rd_kafka_type_t type, const char *bootstrap, char 
 ride_kafka_mock *ride_kafka_mock_start(int brokers, char *err, size_t errlen)
 {
     if (brokers < 1 || brokers > 16) {
-        set_err(err, errlen, "embedded Kafka: %d brokers, expected 1..16", brokers);
+        ride_set_error(err, errlen, "embedded Kafka: %d brokers, expected 1..16", brokers);
         return NULL;
     }
     ride_kafka_mock *m = calloc(1, sizeof *m);
     if (!m) {
-        set_err(err, errlen, "embedded Kafka: out of memory");
+        ride_set_error(err, errlen, "embedded Kafka: out of memory");
         return NULL;
     }
     m->brokers = brokers;
@@ -170,7 +157,7 @@ ride_kafka_mock *ride_kafka_mock_start(int brokers, char *err, size_t errlen)
         goto fail;
     m->cluster = rd_kafka_mock_cluster_new(m->host, brokers);
     if (!m->cluster) {
-        set_err(err, errlen, "embedded Kafka: cannot start the mock cluster");
+        ride_set_error(err, errlen, "embedded Kafka: cannot start the mock cluster");
         goto fail;
     }
     m->client = new_handle(RD_KAFKA_PRODUCER, rd_kafka_mock_cluster_bootstraps(m->cluster), err,
@@ -212,7 +199,7 @@ int ride_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
     if (e) {
-        set_err(err, errlen, "topic %s: cannot read metadata: %s", topic, rd_kafka_err2str(e));
+        ride_set_error(err, errlen, "topic %s: cannot read metadata: %s", topic, rd_kafka_err2str(e));
         return -1;
     }
     int count = 0;
@@ -221,7 +208,7 @@ int ride_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
         if (strcmp(t->topic, topic) != 0)
             continue;
         if (t->err) {
-            set_err(err, errlen, "topic %s: %s", topic, rd_kafka_err2str(t->err));
+            ride_set_error(err, errlen, "topic %s: %s", topic, rd_kafka_err2str(t->err));
             count = -1;
         } else {
             count = t->partition_cnt;
@@ -238,7 +225,7 @@ int ride_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, 
     rd_kafka_resp_err_t e =
         rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, timeout_ms);
     if (e) {
-        set_err(err, errlen, "%s[%" PRId32 "]: cannot read watermarks: %s", topic, partition,
+        ride_set_error(err, errlen, "%s[%" PRId32 "]: cannot read watermarks: %s", topic, partition,
                 rd_kafka_err2str(e));
         return -1;
     }
@@ -256,7 +243,7 @@ static int check_existing(const ride_kafka_topic_spec *spec, int have, int can_g
         return 0;
     if (have < spec->partitions && spec->grow && can_grow)
         return 1;
-    set_err(err, errlen, "topic %s exists with %d partitions, %d wanted%s", spec->name, have,
+    ride_set_error(err, errlen, "topic %s exists with %d partitions, %d wanted%s", spec->name, have,
             spec->partitions,
             have > spec->partitions ? " (Kafka cannot remove partitions)"
             : can_grow              ? " (growing not allowed)"
@@ -276,14 +263,14 @@ static int mock_topic_ensure(ride_kafka_mock *mock, rd_kafka_t *rk,
     int rf = spec->replication_factor < 1 ? 1 : spec->replication_factor;
     /* Kafka refuses more replicas than brokers; the mock would quietly place fewer. */
     if (rf > mock->brokers) {
-        set_err(err, errlen, "topic %s: replication factor %d, but embedded Kafka has %d "
+        ride_set_error(err, errlen, "topic %s: replication factor %d, but embedded Kafka has %d "
                 "broker(s)", spec->name, rf, mock->brokers);
         return -1;
     }
     rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(mock->cluster, spec->name,
                                                        spec->partitions, rf);
     if (e) {
-        set_err(err, errlen, "topic %s: embedded Kafka cannot create it with %d partitions "
+        ride_set_error(err, errlen, "topic %s: embedded Kafka cannot create it with %d partitions "
                 "and replication %d: %s", spec->name, spec->partitions, rf, rd_kafka_err2str(e));
         return -1;
     }
@@ -299,11 +286,11 @@ static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, rd_kafka_event_type_t t
      * answer, which says more, arrive first. */
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 2000);
     if (!ev) {
-        set_err(err, errlen, "%s: no answer within %d ms", what, timeout_ms);
+        ride_set_error(err, errlen, "%s: no answer within %d ms", what, timeout_ms);
         return NULL;
     }
     if (rd_kafka_event_type(ev) != type || rd_kafka_event_error(ev)) {
-        set_err(err, errlen, "%s: %s", what, rd_kafka_event_error_string(ev));
+        ride_set_error(err, errlen, "%s: %s", what, rd_kafka_event_error_string(ev));
         rd_kafka_event_destroy(ev);
         return NULL;
     }
@@ -338,7 +325,7 @@ static int admin_create(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int t
                                                     spec->replication_factor, reason,
                                                     sizeof reason);
     if (!nt) {
-        set_err(err, errlen, "topic %s: %s", spec->name, reason);
+        ride_set_error(err, errlen, "topic %s: %s", spec->name, reason);
         return -1;
     }
     if (spec->retention_ms > 0) {
@@ -362,7 +349,7 @@ static int admin_create(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int t
         *topic_err = admin_topic_result(res, n, &why);
         rc = 0;
         if (*topic_err && *topic_err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-            set_err(err, errlen, "%s: %s", what, why ? why : rd_kafka_err2str(*topic_err));
+            ride_set_error(err, errlen, "%s: %s", what, why ? why : rd_kafka_err2str(*topic_err));
             rc = -1;
         }
         rd_kafka_event_destroy(ev);
@@ -380,7 +367,7 @@ static int admin_grow(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int tim
     rd_kafka_NewPartitions_t *np =
         rd_kafka_NewPartitions_new(spec->name, (size_t)spec->partitions, reason, sizeof reason);
     if (!np) {
-        set_err(err, errlen, "topic %s: %s", spec->name, reason);
+        ride_set_error(err, errlen, "topic %s: %s", spec->name, reason);
         return -1;
     }
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
@@ -399,7 +386,7 @@ static int admin_grow(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int tim
         rd_kafka_resp_err_t e = admin_topic_result(res, n, &why);
         rc = 0;
         if (e) {
-            set_err(err, errlen, "%s: %s", what, why ? why : rd_kafka_err2str(e));
+            ride_set_error(err, errlen, "%s: %s", what, why ? why : rd_kafka_err2str(e));
             rc = -1;
         }
         rd_kafka_event_destroy(ev);
@@ -426,7 +413,7 @@ static int admin_topic_ensure(rd_kafka_t *rk, const ride_kafka_topic_spec *spec,
         have = ride_kafka_partition_count(rk, spec->name, timeout_ms, err, errlen);
         if (have <= 0) {
             if (have == 0)
-                set_err(err, errlen, "topic %s: reported as existing but not in the metadata",
+                ride_set_error(err, errlen, "topic %s: reported as existing but not in the metadata",
                         spec->name);
             return -1;
         }
@@ -440,18 +427,18 @@ int ride_kafka_topic_ensure(ride_kafka_mock *mock, rd_kafka_t *rk,
                             size_t errlen)
 {
     if (!spec->name || !spec->name[0]) {
-        set_err(err, errlen, "topic without a name");
+        ride_set_error(err, errlen, "topic without a name");
         return -1;
     }
     if (spec->partitions < 1 || spec->partitions > RIDE_KAFKA_MAX_PARTITIONS) {
-        set_err(err, errlen, "topic %s: %d partitions, expected 1..%d", spec->name,
+        ride_set_error(err, errlen, "topic %s: %d partitions, expected 1..%d", spec->name,
                 spec->partitions, RIDE_KAFKA_MAX_PARTITIONS);
         return -1;
     }
     if (mock)
         return mock_topic_ensure(mock, rk ? rk : mock->client, spec, timeout_ms, err, errlen);
     if (!rk) {
-        set_err(err, errlen, "topic %s: no Kafka client to create it with", spec->name);
+        ride_set_error(err, errlen, "topic %s: no Kafka client to create it with", spec->name);
         return -1;
     }
     return admin_topic_ensure(rk, spec, timeout_ms, err, errlen);

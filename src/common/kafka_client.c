@@ -1,33 +1,14 @@
 /* kafka_client.c - the producer and the manually assigned consumer (ride/kafka.h). */
 #include "ride/kafka.h"
+#include "ride/clock.h"
+#include "ride/error.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* ---- Producer ---- */
 
@@ -57,7 +38,7 @@ ride_kafka_producer *ride_kafka_producer_new(rd_kafka_conf_t *conf,
     ride_kafka_producer *p = calloc(1, sizeof *p);
     if (!p) {
         rd_kafka_conf_destroy(conf);
-        set_err(err, errlen, "Kafka producer: out of memory");
+        ride_set_error(err, errlen, "Kafka producer: out of memory");
         return NULL;
     }
     p->on_delivery = on_delivery;
@@ -69,7 +50,7 @@ ride_kafka_producer *ride_kafka_producer_new(rd_kafka_conf_t *conf,
     p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof reason);
     if (!p->rk) {
         rd_kafka_conf_destroy(conf);
-        set_err(err, errlen, "cannot create the Kafka producer: %s", reason);
+        ride_set_error(err, errlen, "cannot create the Kafka producer: %s", reason);
         free(p);
         return NULL;
     }
@@ -102,7 +83,7 @@ rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic
         /* A full queue is backpressure, not a failure: the caller retries. */
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             atomic_fetch_add(&p->errors, 1);
-        set_err(err, errlen, "%s[%" PRId32 "]: cannot produce %zu bytes: %s", topic, partition,
+        ride_set_error(err, errlen, "%s[%" PRId32 "]: cannot produce %zu bytes: %s", topic, partition,
                 len, rd_kafka_err2str(e));
     }
     return e;
@@ -128,7 +109,7 @@ static int emit_chunk(void *ctx, const uint8_t *msg, size_t len)
                                                    fe->opaque, fe->err, fe->errlen);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
             return e ? -1 : 0;
-        if (now_ms() >= fe->deadline_ms) {
+        if (ride_clock_mono_ms() >= fe->deadline_ms) {
             atomic_fetch_add(&fe->p->errors, 1);
             return -1;
         }
@@ -140,12 +121,12 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
                              const ride_frame *f, const ride_frame_write_opts *opts,
                              void *opaque, int timeout_ms, char *err, size_t errlen)
 {
-    frame_emit fe = {p, topic, partition, opaque, now_ms() + timeout_ms, err, errlen};
+    frame_emit fe = {p, topic, partition, opaque, ride_clock_mono_ms() + timeout_ms, err, errlen};
     char werr[256] = "";
     if (ride_frame_write(f, opts, emit_chunk, &fe, werr, sizeof werr) != 0) {
         /* emit_chunk wrote its own reason; otherwise the encoder failed. */
         if (werr[0])
-            set_err(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
+            ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
                     partition, f->stream_id, f->seq, werr);
         return -1;
     }
@@ -161,7 +142,7 @@ int ride_kafka_producer_flush(ride_kafka_producer *p, int timeout_ms, char *err,
 {
     rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
     if (e) {
-        set_err(err, errlen, "Kafka producer: %d messages still undelivered after %d ms: %s",
+        ride_set_error(err, errlen, "Kafka producer: %d messages still undelivered after %d ms: %s",
                 rd_kafka_outq_len(p->rk), timeout_ms, rd_kafka_err2str(e));
         return -1;
     }
@@ -191,19 +172,19 @@ ride_kafka_consumer *ride_kafka_consumer_new(rd_kafka_conf_t *conf, const char *
     if (!group || !group[0] ||
         rd_kafka_conf_set(conf, "group.id", group, reason, sizeof reason) != RD_KAFKA_CONF_OK) {
         rd_kafka_conf_destroy(conf);
-        set_err(err, errlen, "Kafka consumer: invalid group \"%s\"", group ? group : "");
+        ride_set_error(err, errlen, "Kafka consumer: invalid group \"%s\"", group ? group : "");
         return NULL;
     }
     ride_kafka_consumer *c = calloc(1, sizeof *c);
     if (!c) {
         rd_kafka_conf_destroy(conf);
-        set_err(err, errlen, "Kafka consumer: out of memory");
+        ride_set_error(err, errlen, "Kafka consumer: out of memory");
         return NULL;
     }
     c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
     if (!c->rk) {
         rd_kafka_conf_destroy(conf);
-        set_err(err, errlen, "cannot create the Kafka consumer for group %s: %s", group, reason);
+        ride_set_error(err, errlen, "cannot create the Kafka consumer for group %s: %s", group, reason);
         free(c);
         return NULL;
     }
@@ -242,7 +223,7 @@ static int tp_list_errors(const rd_kafka_topic_partition_list_t *l, const char *
 {
     for (int i = 0; i < l->cnt; i++) {
         if (l->elems[i].err) {
-            set_err(err, errlen, "%s %s[%" PRId32 "]: %s", what, l->elems[i].topic,
+            ride_set_error(err, errlen, "%s %s[%" PRId32 "]: %s", what, l->elems[i].topic,
                     l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
             return -1;
         }
@@ -254,12 +235,12 @@ static int check_tps(const ride_kafka_tp *tps, size_t count, const char *what, c
                      size_t errlen)
 {
     if (count > INT32_MAX) {
-        set_err(err, errlen, "%s: too many partitions", what);
+        ride_set_error(err, errlen, "%s: too many partitions", what);
         return -1;
     }
     for (size_t i = 0; i < count; i++) {
         if (!tps[i].topic || !tps[i].topic[0] || tps[i].partition < 0) {
-            set_err(err, errlen, "%s: entry %zu is not a valid topic partition", what, i);
+            ride_set_error(err, errlen, "%s: entry %zu is not a valid topic partition", what, i);
             return -1;
         }
     }
@@ -279,7 +260,7 @@ static int change_assignment(ride_kafka_consumer *c, const ride_kafka_tp *tps, s
         add ? rd_kafka_incremental_assign(c->rk, l) : rd_kafka_incremental_unassign(c->rk, l);
     rd_kafka_topic_partition_list_destroy(l);
     if (e) {
-        set_err(err, errlen, "Kafka consumer: %s: %s", what, rd_kafka_error_string(e));
+        ride_set_error(err, errlen, "Kafka consumer: %s: %s", what, rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
         return -1;
     }
@@ -306,7 +287,7 @@ int ride_kafka_consumer_poll(ride_kafka_consumer *c, int timeout_ms, ride_kafka_
     if (!m)
         return 0;
     if (m->err) {
-        set_err(err, errlen, "Kafka consumer: %s[%" PRId32 "]: %s",
+        ride_set_error(err, errlen, "Kafka consumer: %s[%" PRId32 "]: %s",
                 m->rkt ? rd_kafka_topic_name(m->rkt) : "-", m->partition,
                 rd_kafka_message_errstr(m));
         rd_kafka_message_destroy(m);
@@ -335,7 +316,7 @@ int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t c
         return -1;
     for (size_t i = 0; i < count; i++) {
         if (tps[i].offset < 0) {
-            set_err(err, errlen, "commit %s[%" PRId32 "]: offset %" PRId64 " is not an offset",
+            ride_set_error(err, errlen, "commit %s[%" PRId32 "]: offset %" PRId64 " is not an offset",
                     tps[i].topic, tps[i].partition, tps[i].offset);
             return -1;
         }
@@ -346,7 +327,7 @@ int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t c
     rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
     int rc = 0;
     if (e) {
-        set_err(err, errlen, "commit: %s", rd_kafka_err2str(e));
+        ride_set_error(err, errlen, "commit: %s", rd_kafka_err2str(e));
         rc = -1;
     } else {
         rc = tp_list_errors(l, "commit", err, errlen);
@@ -364,7 +345,7 @@ int ride_kafka_committed(ride_kafka_consumer *c, ride_kafka_tp *tps, size_t coun
     rd_kafka_resp_err_t e = rd_kafka_committed(c->rk, l, timeout_ms);
     int rc = 0;
     if (e) {
-        set_err(err, errlen, "committed offsets: %s", rd_kafka_err2str(e));
+        ride_set_error(err, errlen, "committed offsets: %s", rd_kafka_err2str(e));
         rc = -1;
     } else {
         rc = tp_list_errors(l, "committed offset of", err, errlen);

@@ -1,13 +1,13 @@
 /* task.c - the task registry: descriptor checks, parameter validation against a
  * task's schema, plugin loading and the per-partition runner (ride/task.h). */
 #include "ride/task.h"
+#include "ride/error.h"
 
 #include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,21 +49,7 @@ struct ride_task_runner {
     void *state;
 };
 
-/* Returns -1, so that a failing check can be written `return set_err(...)`. */
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || !errlen)
-        return -1;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    return -1;
-}
-
+/* Returns -1, so that a failing check can be written `return ride_set_error(...)`. */
 /* ---- schema --------------------------------------------------------------- */
 
 /* Parameters are read through param_size, so that a plugin built against a later
@@ -391,27 +377,27 @@ static int check_param(const ride_task_descriptor *d, uint32_t index, char *err,
     const uint32_t known = RIDE_PARAM_REQUIRED | RIDE_PARAM_HAS_MIN | RIDE_PARAM_HAS_MAX |
                            RIDE_PARAM_ODD;
     if (!identifier_valid(p->name))
-        return set_err(err, errlen, "task '%s': parameter %" PRIu32 " has an invalid name", d->name,
+        return ride_set_error(err, errlen, "task '%s': parameter %" PRIu32 " has an invalid name", d->name,
                        index);
     if (param_index(d, p->name) != (int)index)
-        return set_err(err, errlen, "task '%s': parameter '%s' is declared twice", d->name,
+        return ride_set_error(err, errlen, "task '%s': parameter '%s' is declared twice", d->name,
                        p->name);
     if (p->type < RIDE_PARAM_INT || p->type > RIDE_PARAM_ENUM)
-        return set_err(err, errlen, "task '%s': parameter '%s' has unknown type %" PRIu32,
+        return ride_set_error(err, errlen, "task '%s': parameter '%s' has unknown type %" PRIu32,
                        d->name, p->name, p->type);
     if (p->flags & ~known)
-        return set_err(err, errlen, "task '%s': parameter '%s' has unknown flags 0x%" PRIx32,
+        return ride_set_error(err, errlen, "task '%s': parameter '%s' has unknown flags 0x%" PRIx32,
                        d->name, p->name, p->flags & ~known);
     if ((p->flags & RIDE_PARAM_ODD) && p->type != RIDE_PARAM_INT)
-        return set_err(err, errlen, "task '%s': parameter '%s': only integers can be odd",
+        return ride_set_error(err, errlen, "task '%s': parameter '%s': only integers can be odd",
                        d->name, p->name);
     if (p->type == RIDE_PARAM_ENUM && (!p->choices || !p->choices[0]))
-        return set_err(err, errlen, "task '%s': enum parameter '%s' has no choices", d->name,
+        return ride_set_error(err, errlen, "task '%s': enum parameter '%s' has no choices", d->name,
                        p->name);
     if ((p->flags & RIDE_PARAM_HAS_MIN) && (p->flags & RIDE_PARAM_HAS_MAX) && p->min > p->max)
-        return set_err(err, errlen, "task '%s': parameter '%s' has min > max", d->name, p->name);
+        return ride_set_error(err, errlen, "task '%s': parameter '%s' has min > max", d->name, p->name);
     if ((p->flags & RIDE_PARAM_REQUIRED) && p->default_value)
-        return set_err(err, errlen, "task '%s': required parameter '%s' has a default", d->name,
+        return ride_set_error(err, errlen, "task '%s': required parameter '%s' has a default", d->name,
                        p->name);
     if (p->default_value) {
         param_value v = {0};
@@ -420,7 +406,7 @@ static int check_param(const ride_task_descriptor *d, uint32_t index, char *err,
         if (rc < 0) {
             char expected[512];
             describe_expected(p, expected, sizeof expected);
-            return set_err(err, errlen, "task '%s': default of parameter '%s': expected %s, got \"%s\"",
+            return ride_set_error(err, errlen, "task '%s': default of parameter '%s': expected %s, got \"%s\"",
                            d->name, p->name, expected, p->default_value);
         }
     }
@@ -440,33 +426,33 @@ static int check_descriptor(const ride_task_registry *r, const ride_task_descrip
                             size_t errlen)
 {
     if (!d)
-        return set_err(err, errlen, "a task descriptor is NULL");
+        return ride_set_error(err, errlen, "a task descriptor is NULL");
     if (d->abi_version != RIDE_TASK_ABI_VERSION)
-        return set_err(err, errlen, "a task has ABI version %" PRIu32 "; this host supports %u",
+        return ride_set_error(err, errlen, "a task has ABI version %" PRIu32 "; this host supports %u",
                        d->abi_version, RIDE_TASK_ABI_VERSION);
     if (d->struct_size < sizeof(ride_task_descriptor))
-        return set_err(err, errlen, "a task descriptor has size %" PRIu32 ", less than %zu",
+        return ride_set_error(err, errlen, "a task descriptor has size %" PRIu32 ", less than %zu",
                        d->struct_size, sizeof(ride_task_descriptor));
     if (!identifier_valid(d->name))
-        return set_err(err, errlen, "invalid task name%s%s%s: expected [a-z][a-z0-9_]* of at most %d bytes",
+        return ride_set_error(err, errlen, "invalid task name%s%s%s: expected [a-z][a-z0-9_]* of at most %d bytes",
                        d->name ? " '" : "", d->name ? d->name : "", d->name ? "'" : "",
                        RIDE_TASK_NAME_MAX);
     const task_entry *dup = find_entry(r, d->name);
     if (dup)
-        return set_err(err, errlen, "task '%s' is already registered (from %s)", d->name,
+        return ride_set_error(err, errlen, "task '%s' is already registered (from %s)", d->name,
                        dup->origin);
     if (!d->description)
-        return set_err(err, errlen, "task '%s' has no description", d->name);
+        return ride_set_error(err, errlen, "task '%s' has no description", d->name);
     if (!d->devices || (d->devices & ~(RIDE_TASK_CPU | RIDE_TASK_GPU)))
-        return set_err(err, errlen, "task '%s' has invalid devices 0x%" PRIx32, d->name,
+        return ride_set_error(err, errlen, "task '%s' has invalid devices 0x%" PRIx32, d->name,
                        d->devices);
     if (!d->process)
-        return set_err(err, errlen, "task '%s' has no process callback", d->name);
+        return ride_set_error(err, errlen, "task '%s' has no process callback", d->name);
     if (d->param_count > RIDE_TASK_MAX_PARAMS)
-        return set_err(err, errlen, "task '%s' has more than %d parameters", d->name,
+        return ride_set_error(err, errlen, "task '%s' has more than %d parameters", d->name,
                        RIDE_TASK_MAX_PARAMS);
     if (d->param_count && (!d->params || d->param_size < sizeof(ride_task_param)))
-        return set_err(err, errlen, "task '%s' has a bad parameter table", d->name);
+        return ride_set_error(err, errlen, "task '%s' has a bad parameter table", d->name);
     for (uint32_t i = 0; i < d->param_count; i++)
         if (check_param(d, i, err, errlen) < 0)
             return -1;
@@ -501,7 +487,7 @@ int ride_task_registry_add(ride_task_registry *r, const ride_task_descriptor *d,
     if (check_descriptor(r, d, err, errlen) < 0)
         return -1;
     if (insert_task(r, d, origin ? origin : "unknown") < 0)
-        return set_err(err, errlen, "out of memory");
+        return ride_set_error(err, errlen, "out of memory");
     return 0;
 }
 
@@ -575,11 +561,11 @@ static int check_plugin_file(const char *path, char *err, size_t errlen)
 {
     struct stat st;
     if (stat(path, &st) < 0)
-        return set_err(err, errlen, "plugin %s: %s", path, strerror(errno));
+        return ride_set_error(err, errlen, "plugin %s: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
-        return set_err(err, errlen, "plugin %s: not a regular file", path);
+        return ride_set_error(err, errlen, "plugin %s: not a regular file", path);
     if (st.st_mode & S_IWOTH)
-        return set_err(err, errlen, "plugin %s: refusing a world-writable file", path);
+        return ride_set_error(err, errlen, "plugin %s: refusing a world-writable file", path);
     return 0;
 }
 
@@ -591,10 +577,10 @@ static int check_plugin_tasks(const ride_task_registry *r, const char *path,
     char why[400];
     for (size_t i = 0; i < count; i++) {
         if (check_descriptor(r, tasks[i], why, sizeof why) < 0)
-            return set_err(err, errlen, "plugin %s: %s", path, why);
+            return ride_set_error(err, errlen, "plugin %s: %s", path, why);
         for (size_t j = 0; j < i; j++)
             if (strcmp(tasks[j]->name, tasks[i]->name) == 0)
-                return set_err(err, errlen, "plugin %s: task '%s' is exported twice", path,
+                return ride_set_error(err, errlen, "plugin %s: task '%s' is exported twice", path,
                                tasks[i]->name);
     }
     return 0;
@@ -606,7 +592,7 @@ static int add_plugin_tasks(ride_task_registry *r, void *handle, const char *pat
 {
     void **handles = realloc(r->plugins, (r->plugin_count + 1) * sizeof *handles);
     if (!handles)
-        return set_err(err, errlen, "plugin %s: out of memory", path);
+        return ride_set_error(err, errlen, "plugin %s: out of memory", path);
     r->plugins = handles;
     for (size_t i = 0; i < count; i++) {
         if (insert_task(r, tasks[i], path) < 0) {
@@ -617,7 +603,7 @@ static int add_plugin_tasks(ride_task_registry *r, void *handle, const char *pat
                 memmove(e, e + 1, (size_t)(r->tasks + r->count - (e + 1)) * sizeof *e);
                 r->count--;
             }
-            return set_err(err, errlen, "plugin %s: out of memory", path);
+            return ride_set_error(err, errlen, "plugin %s: out of memory", path);
         }
     }
     r->plugins[r->plugin_count++] = handle;
@@ -628,29 +614,29 @@ int ride_task_registry_load_plugin(ride_task_registry *r, const char *path, char
                                    size_t errlen)
 {
     if (!r || !path)
-        return set_err(err, errlen, "no registry or plugin path");
+        return ride_set_error(err, errlen, "no registry or plugin path");
     if (path[0] != '/')
-        return set_err(err, errlen, "plugin %s: not an absolute path", path);
+        return ride_set_error(err, errlen, "plugin %s: not an absolute path", path);
     if (check_plugin_file(path, err, errlen) < 0)
         return -1;
     void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!handle)
-        return set_err(err, errlen, "plugin %s: %s", path, dlerror());
+        return ride_set_error(err, errlen, "plugin %s: %s", path, dlerror());
     plugin_entry_fn entry;
     /* POSIX allows converting dlsym's object pointer to a function pointer. */
     *(void **)(void *)&entry = dlsym(handle, RIDE_TASK_PLUGIN_ENTRY);
     if (!entry) {
         dlclose(handle);
-        return set_err(err, errlen, "plugin %s: no %s function", path, RIDE_TASK_PLUGIN_ENTRY);
+        return ride_set_error(err, errlen, "plugin %s: no %s function", path, RIDE_TASK_PLUGIN_ENTRY);
     }
     size_t count = 0;
     const ride_task_descriptor *const *tasks = entry(RIDE_TASK_ABI_VERSION, &count);
     int rc;
     if (!tasks)
-        rc = set_err(err, errlen, "plugin %s: does not support task ABI version %u", path,
+        rc = ride_set_error(err, errlen, "plugin %s: does not support task ABI version %u", path,
                      RIDE_TASK_ABI_VERSION);
     else if (count == 0)
-        rc = set_err(err, errlen, "plugin %s: exports no task", path);
+        rc = ride_set_error(err, errlen, "plugin %s: exports no task", path);
     else
         rc = check_plugin_tasks(r, path, tasks, count, err, errlen);
     if (rc == 0)
@@ -671,13 +657,13 @@ static int select_shared_object(const struct dirent *e)
 int ride_task_registry_load_dir(ride_task_registry *r, const char *dir, char *err, size_t errlen)
 {
     if (!r || !dir)
-        return set_err(err, errlen, "no registry or plugin directory");
+        return ride_set_error(err, errlen, "no registry or plugin directory");
     if (dir[0] != '/')
-        return set_err(err, errlen, "plugin directory '%s' is not an absolute path", dir);
+        return ride_set_error(err, errlen, "plugin directory '%s' is not an absolute path", dir);
     struct dirent **names = NULL;
     int n = scandir(dir, &names, select_shared_object, alphasort);
     if (n < 0)
-        return set_err(err, errlen, "cannot read plugin directory '%s': %s", dir,
+        return ride_set_error(err, errlen, "cannot read plugin directory '%s': %s", dir,
                        strerror(errno));
     int added = 0;
     for (int i = 0; i < n; i++) {
@@ -761,12 +747,12 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     }
     if (!d || !params || params->task != d) {
         ride_task_params_free(params);
-        return set_err(err, errlen, "the params were not validated for this task"), NULL;
+        return ride_set_error(err, errlen, "the params were not validated for this task"), NULL;
     }
     ride_task_runner *run = calloc(1, sizeof *run);
     if (!run) {
         ride_task_params_free(params);
-        return set_err(err, errlen, "out of memory"), NULL;
+        return ride_set_error(err, errlen, "out of memory"), NULL;
     }
     run->task = d;
     run->params = params;
@@ -779,13 +765,13 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     if (!(d->devices & run->env.device) ||
         (run->env.device != RIDE_TASK_CPU && run->env.device != RIDE_TASK_GPU)) {
         ride_task_runner_free(run);
-        return set_err(err, errlen, "task '%s' does not run on that device", d->name), NULL;
+        return ride_set_error(err, errlen, "task '%s' does not run on that device", d->name), NULL;
     }
     if (d->init) {
         err[0] = '\0';
         if (d->init(params, &run->env, &run->state, err, errlen) != 0) {
             if (!err[0])
-                set_err(err, errlen, "task '%s' failed to initialize", d->name);
+                ride_set_error(err, errlen, "task '%s' failed to initialize", d->name);
             run->task = NULL; /* no destroy for a state that init did not create */
             ride_task_runner_free(run);
             return NULL;
@@ -803,7 +789,7 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
         errlen = sizeof local;
     }
     if (!run || !in || !out || !in->image.data)
-        return set_err(err, errlen, "no runner, input frame or output frame");
+        return ride_set_error(err, errlen, "no runner, input frame or output frame");
     ride_task_input input = {
         .struct_size = sizeof input,
         .image = &in->image,
@@ -819,11 +805,11 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
     err[0] = '\0';
     if (run->task->process(run->state, &input, &output, err, errlen) != 0) {
         if (!err[0])
-            set_err(err, errlen, "task '%s' failed", run->task->name);
+            ride_set_error(err, errlen, "task '%s' failed", run->task->name);
         return -1;
     }
     if (!out->image.data)
-        return set_err(err, errlen, "task '%s' produced no image", run->task->name);
+        return ride_set_error(err, errlen, "task '%s' produced no image", run->task->name);
     out->stream_id = in->stream_id;
     out->seq = in->seq;
     out->capture_ns = in->capture_ns;

@@ -1,9 +1,9 @@
 #include "ride/zk.h"
+#include "ride/error.h"
 
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -99,18 +99,6 @@ static ride_zk_err map_rc(int rc)
     case ZNOCHILDRENFOREPHEMERALS: return RIDE_ZK_NO_CHILDREN_FOR_EPHEMERALS;
     default: return RIDE_ZK_ERROR;
     }
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
 }
 
 /* ---- ZooKeeper's log lines ---------------------------------------------- */
@@ -215,7 +203,7 @@ static bool valid_server(const char *s, size_t n, char *err, size_t errlen)
     if (bracketed) {
         const char *close = memchr(s, ']', n);
         if (!close || close + 1 >= s + n || close[1] != ':') {
-            set_err(err, errlen, "server '%.*s': expected [IPV6]:PORT", (int)n, s);
+            ride_set_error(err, errlen, "server '%.*s': expected [IPV6]:PORT", (int)n, s);
             return false;
         }
         host = s + 1;
@@ -227,7 +215,7 @@ static bool valid_server(const char *s, size_t n, char *err, size_t errlen)
             if (s[i] == ':')
                 colon = s + i;
         if (!colon) {
-            set_err(err, errlen, "server '%.*s': expected HOST:PORT", (int)n, s);
+            ride_set_error(err, errlen, "server '%.*s': expected HOST:PORT", (int)n, s);
             return false;
         }
         hostlen = (size_t)(colon - s);
@@ -236,12 +224,12 @@ static bool valid_server(const char *s, size_t n, char *err, size_t errlen)
     for (size_t i = 0; host_ok && i < hostlen; i++)
         host_ok = valid_host_char(host[i], bracketed);
     if (!host_ok) {
-        set_err(err, errlen, "server '%.*s': bad host name", (int)n, s);
+        ride_set_error(err, errlen, "server '%.*s': bad host name", (int)n, s);
         return false;
     }
     size_t portlen = (size_t)(s + n - (colon + 1));
     if (!valid_port(colon + 1, portlen)) {
-        set_err(err, errlen, "server '%.*s': port must be 1..65535", (int)n, s);
+        ride_set_error(err, errlen, "server '%.*s': port must be 1..65535", (int)n, s);
         return false;
     }
     return true;
@@ -277,12 +265,12 @@ static ride_zk_err split_connect(const char *connect, char *servers, char *chroo
                                  size_t errlen)
 {
     if (!connect || !connect[0]) {
-        set_err(err, errlen, "empty ZooKeeper connect string");
+        ride_set_error(err, errlen, "empty ZooKeeper connect string");
         return RIDE_ZK_BAD_ARGUMENTS;
     }
     size_t n = strlen(connect);
     if (n >= RIDE_ZK_PATH_MAX) {
-        set_err(err, errlen, "ZooKeeper connect string longer than %d bytes", RIDE_ZK_PATH_MAX - 1);
+        ride_set_error(err, errlen, "ZooKeeper connect string longer than %d bytes", RIDE_ZK_PATH_MAX - 1);
         return RIDE_ZK_BAD_ARGUMENTS;
     }
     const char *slash = strchr(connect, '/');
@@ -292,7 +280,7 @@ static ride_zk_err split_connect(const char *connect, char *servers, char *chroo
     chroot[0] = '\0';
     if (slash) {
         if (!valid_path(slash, false)) {
-            set_err(err, errlen,
+            ride_set_error(err, errlen,
                     "chroot '%s': expected /NAME[/NAME...] without a trailing '/', empty, '.' or "
                     "'..' components",
                     slash);
@@ -301,7 +289,7 @@ static ride_zk_err split_connect(const char *connect, char *servers, char *chroo
         strcpy(chroot, slash);
     }
     if (serverlen == 0) {
-        set_err(err, errlen, "no server in ZooKeeper connect string '%s'", connect);
+        ride_set_error(err, errlen, "no server in ZooKeeper connect string '%s'", connect);
         return RIDE_ZK_BAD_ARGUMENTS;
     }
     const char *s = servers;
@@ -328,7 +316,7 @@ ride_zk_err ride_zk_read_digest_file(const char *path, char *out, size_t outlen,
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        ride_set_error(err, errlen, "%s: %s", path, strerror(errno));
         return RIDE_ZK_BAD_ARGUMENTS;
     }
     char buf[512];
@@ -345,12 +333,12 @@ ride_zk_err ride_zk_read_digest_file(const char *path, char *out, size_t outlen,
     for (size_t i = 0; i < n; i++)
         printable = printable && (unsigned char)buf[i] > 0x20 && buf[i] != 0x7f;
     if (more || !printable || !colon || colon == buf || colon[1] == '\0') {
-        set_err(err, errlen, "%s: expected one line 'user:password' without spaces (at most %zu bytes)",
+        ride_set_error(err, errlen, "%s: expected one line 'user:password' without spaces (at most %zu bytes)",
                 path, sizeof buf - 2);
         return RIDE_ZK_BAD_ARGUMENTS;
     }
     if (n + 1 > outlen) {
-        set_err(err, errlen, "%s: digest longer than %zu bytes", path, outlen - 1);
+        ride_set_error(err, errlen, "%s: digest longer than %zu bytes", path, outlen - 1);
         return RIDE_ZK_TOO_LARGE;
     }
     memcpy(out, buf, n + 1);
@@ -467,7 +455,7 @@ static ride_zk_err open_session(const char *connect, const ride_zk_options *opts
                                                : DEFAULT_SESSION_TIMEOUT_MS;
     ride_zk *zk = zk_alloc(opts);
     if (!zk) {
-        set_err(err, errlen, "out of memory");
+        ride_set_error(err, errlen, "out of memory");
         return RIDE_ZK_ERROR;
     }
     struct timespec deadline;
@@ -478,7 +466,7 @@ static ride_zk_err open_session(const char *connect, const ride_zk_options *opts
     if (!zk->zh) {
         int e = errno;
         pthread_mutex_unlock(&zk->mu);
-        set_err(err, errlen, "zookeeper_init('%s'): %s", connect, strerror(e));
+        ride_set_error(err, errlen, "zookeeper_init('%s'): %s", connect, strerror(e));
         ride_zk_close(zk);
         return RIDE_ZK_BAD_ARGUMENTS;
     }
@@ -486,10 +474,10 @@ static ride_zk_err open_session(const char *connect, const ride_zk_options *opts
     pthread_mutex_unlock(&zk->mu);
     ride_zk_err rc = RIDE_ZK_OK;
     if (!settled) {
-        set_err(err, errlen, "no ZooKeeper session with '%s' within %d ms", connect, timeout);
+        ride_set_error(err, errlen, "no ZooKeeper session with '%s' within %d ms", connect, timeout);
         rc = RIDE_ZK_TIMEOUT;
     } else if (ride_zk_state(zk) != RIDE_ZK_SESSION_CONNECTED) {
-        set_err(err, errlen, "ZooKeeper session with '%s' expired while connecting", connect);
+        ride_set_error(err, errlen, "ZooKeeper session with '%s' expired while connecting", connect);
         rc = RIDE_ZK_EXPIRED;
     } else if (opts->digest) {
         pthread_mutex_lock(&zk->mu);
@@ -502,10 +490,10 @@ static ride_zk_err open_session(const char *connect, const ride_zk_options *opts
         int auth_rc = zk->auth_rc;
         pthread_mutex_unlock(&zk->mu);
         if (!authed) {
-            set_err(err, errlen, "ZooKeeper digest authentication timed out after %d ms", timeout);
+            ride_set_error(err, errlen, "ZooKeeper digest authentication timed out after %d ms", timeout);
             rc = RIDE_ZK_TIMEOUT;
         } else if (auth_rc != ZOK) {
-            set_err(err, errlen, "ZooKeeper digest authentication failed: %s", zerror(auth_rc));
+            ride_set_error(err, errlen, "ZooKeeper digest authentication failed: %s", zerror(auth_rc));
             rc = map_rc(auth_rc);
         }
     }
@@ -520,12 +508,12 @@ static ride_zk_err open_session(const char *connect, const ride_zk_options *opts
 ride_zk_err ride_zk_connect(const ride_zk_options *opts, ride_zk **out, char *err, size_t errlen)
 {
     if (!out) {
-        set_err(err, errlen, "no output handle");
+        ride_set_error(err, errlen, "no output handle");
         return RIDE_ZK_BAD_ARGUMENTS;
     }
     *out = NULL;
     if (!opts) {
-        set_err(err, errlen, "no options");
+        ride_set_error(err, errlen, "no options");
         return RIDE_ZK_BAD_ARGUMENTS;
     }
     pthread_once(&client_log_once, apply_default_log_level);
@@ -543,7 +531,7 @@ ride_zk_err ride_zk_connect(const ride_zk_options *opts, ride_zk **out, char *er
         rc = ride_zk_ensure_path(root, chroot);
         ride_zk_close(root);
         if (rc != RIDE_ZK_OK) {
-            set_err(err, errlen, "creating chroot '%s': %s", chroot, ride_zk_strerror(rc));
+            ride_set_error(err, errlen, "creating chroot '%s': %s", chroot, ride_zk_strerror(rc));
             return rc;
         }
     }

@@ -6,6 +6,7 @@
  * which then run through grayscale and stddev (on a GPU when there is one).
  * Sequence numbers are checked per stream, every Nth result is written as PNG,
  * and the run ends with frames/s, per-step costs and latency percentiles. */
+#include "ride/clock.h"
 #include "ride/frame.h"
 #include "ride/gpu.h"
 #include "ride/image.h"
@@ -67,13 +68,6 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static uint64_t wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void usage(FILE *f)
@@ -247,7 +241,7 @@ static int deliver_message(void *ctx, const uint8_t *msg, size_t len)
         st->failed = 1;
         return -1;
     }
-    st->latency_ms[st->processed] = (double)(wall_ns() - f->capture_ns) / 1e6;
+    st->latency_ms[st->processed] = (double)(ride_clock_wall_ns() - f->capture_ns) / 1e6;
     st->processed++;
     track_sequence(st, f->stream_id, f->seq);
     if (st->opt->png_every && f->seq % st->opt->png_every == 0) {
@@ -269,7 +263,7 @@ static int produce_frame(demo_state *st, ride_image *canvas, uint32_t stream_id,
         fprintf(stderr, "ride-demo: cannot render a %ux%u frame\n", o->width, o->height);
         return -1;
     }
-    ride_frame f = {.image = *canvas, .stream_id = stream_id, .seq = seq, .capture_ns = wall_ns()};
+    ride_frame f = {.image = *canvas, .stream_id = stream_id, .seq = seq, .capture_ns = ride_clock_wall_ns()};
     ride_frame_write_opts wo = {.encoding = o->encoding, .quality = -1,
                                 .max_message_bytes = o->max_message};
     char err[256];

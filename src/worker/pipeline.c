@@ -1,7 +1,8 @@
 /* pipeline.c - one stage's partition pipeline (pipeline.h). */
 #include "pipeline.h"
+#include "ride/clock.h"
+#include "ride/error.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,26 +92,6 @@ struct ride_pipeline {
     int64_t stats_ns;
     uint64_t stats_frames_in;
 };
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
 
 const char *ride_pipeline_drop_reason(int i)
 {
@@ -271,7 +252,7 @@ static int resolve_start(ride_pipeline *pl, int32_t partition, int64_t start, in
         return 0;
     }
     if (start != RIDE_KAFKA_OFFSET_COMMITTED) {
-        set_err(err, errlen, "partition %d: invalid start offset %lld", (int)partition,
+        ride_set_error(err, errlen, "partition %d: invalid start offset %lld", (int)partition,
                 (long long)start);
         return -1;
     }
@@ -287,7 +268,7 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
                                 int64_t start, char *err, size_t errlen)
 {
     if (partition < 0 || find_partition(pl, partition)) {
-        set_err(err, errlen, "partition %d of %s is %s", (int)partition, pl->input_topic,
+        ride_set_error(err, errlen, "partition %d of %s is %s", (int)partition, pl->input_topic,
                 partition < 0 ? "invalid" : "already owned");
         return -1;
     }
@@ -298,7 +279,7 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
         size_t cap = pl->part_cap ? pl->part_cap * 2 : 8;
         partition_state **grown = realloc(pl->parts, cap * sizeof *grown);
         if (!grown) {
-            set_err(err, errlen, "out of memory");
+            ride_set_error(err, errlen, "out of memory");
             return -1;
         }
         pl->parts = grown;
@@ -311,7 +292,7 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
     }
     if (!ps || !ps->assembler || partition_restart(pl, ps, tracker_start) != 0) {
         partition_free(ps);
-        set_err(err, errlen, "out of memory");
+        ride_set_error(err, errlen, "out of memory");
         return -1;
     }
     ps->partition = partition;
@@ -345,7 +326,7 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
 {
     partition_state *ps = find_partition(pl, partition);
     if (!ps) {
-        set_err(err, errlen, "partition %d of %s is not owned", (int)partition,
+        ride_set_error(err, errlen, "partition %d of %s is not owned", (int)partition,
                 pl->input_topic);
         return -1;
     }
@@ -374,7 +355,7 @@ static int rewind_partition(ride_pipeline *pl, partition_state *ps, char *err, s
     if (ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen) != 0)
         return -1;
     if (partition_restart(pl, ps, start) != 0) {
-        set_err(err, errlen, "out of memory");
+        ride_set_error(err, errlen, "out of memory");
         return -1;
     }
     tp.offset = start >= 0 ? start : RIDE_KAFKA_OFFSET_COMMITTED;
@@ -457,7 +438,7 @@ static int emit_message(void *ctx, const uint8_t *msg, size_t len)
             e->r->queued++;
             return 0;
         }
-        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ns() > e->deadline_ns)
+        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ns() > e->deadline_ns)
             return -1;
         ride_kafka_producer_poll(e->pl->producer, 10);
     }
@@ -481,7 +462,7 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
     pl->in_flight++;
     char err[256] = "";
     emit_ctx e = {pl, r, ps->partition % pl->output_partitions,
-                  now_ns() + (int64_t)pl->kafka_timeout_ms * 1000000, err, sizeof err};
+                  ride_clock_mono_ns() + (int64_t)pl->kafka_timeout_ms * 1000000, err, sizeof err};
     if (ride_frame_write(&pl->out_frame, pl->has_write_opts ? &pl->write_opts : NULL,
                          emit_message, &e, err, sizeof err) != 0) {
         /* Messages already queued make an incomplete frame that receivers reject;
@@ -630,7 +611,7 @@ int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen)
     int rc = 0;
     size_t n = 0;
     if (!tps || !who) {
-        set_err(err, errlen, "out of memory");
+        ride_set_error(err, errlen, "out of memory");
         rc = -1;
         goto out;
     }
@@ -682,7 +663,7 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
     else if (cfg->output_partitions < 0 || cfg->max_in_flight < 0 || cfg->kafka_timeout_ms < 0)
         why = "negative count or timeout";
     if (why)
-        set_err(err, errlen, "pipeline: %s", why);
+        ride_set_error(err, errlen, "pipeline: %s", why);
     return why ? -1 : 0;
 }
 
@@ -693,7 +674,7 @@ static int open_input(ride_pipeline *pl, char *err, size_t errlen)
     int n = ride_kafka_partition_count(ride_kafka_consumer_handle(pl->consumer), pl->input_topic,
                                        pl->kafka_timeout_ms, err, errlen);
     if (n == 0)
-        set_err(err, errlen, "input topic %s does not exist", pl->input_topic);
+        ride_set_error(err, errlen, "input topic %s does not exist", pl->input_topic);
     return n > 0 ? 0 : -1;
 }
 
@@ -710,7 +691,7 @@ static int open_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char 
     if (n < 0)
         return -1;
     if (n == 0 || cfg->output_partitions > n) {
-        set_err(err, errlen, "output topic %s has %d partitions, %d wanted", cfg->output_topic,
+        ride_set_error(err, errlen, "output topic %s has %d partitions, %d wanted", cfg->output_topic,
                 n, cfg->output_partitions);
         return -1;
     }
@@ -728,7 +709,7 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     ride_pipeline *pl = calloc(1, sizeof *pl);
     if (!pl || !(pl->input_topic = strdup(cfg->input_topic)) ||
         (cfg->output_topic && !(pl->output_topic = strdup(cfg->output_topic)))) {
-        set_err(err, errlen, "out of memory");
+        ride_set_error(err, errlen, "out of memory");
         destroy_conf(cfg->consumer_conf);
         destroy_conf(cfg->producer_conf);
         ride_pipeline_free(pl);
@@ -745,7 +726,7 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     }
     pl->max_in_flight = cfg->max_in_flight ? cfg->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
     pl->kafka_timeout_ms = cfg->kafka_timeout_ms ? cfg->kafka_timeout_ms : DEFAULT_KAFKA_TIMEOUT_MS;
-    pl->stats_ns = now_ns();
+    pl->stats_ns = ride_clock_mono_ns();
     pl->consumer = ride_kafka_consumer_new(cfg->consumer_conf, cfg->group, err, errlen);
     if (!pl->consumer) {
         destroy_conf(cfg->producer_conf);
@@ -805,7 +786,7 @@ static void fill_partition_stats(const partition_state *ps, ride_pipeline_partit
 
 void ride_pipeline_stats_get(ride_pipeline *pl, ride_pipeline_stats *out)
 {
-    int64_t t = now_ns();
+    int64_t t = ride_clock_mono_ns();
     double dt = (double)(t - pl->stats_ns) / 1e9;
     pl->totals.partitions = pl->part_count;
     pl->totals.input_fps =

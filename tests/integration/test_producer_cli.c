@@ -1,8 +1,8 @@
 /* ride-producer as a real process against an embedded Kafka cluster hosted by
  * this test: bounded runs publish every frame exactly once with the synthetic
  * content, round-robin over the partitions; SIGTERM flushes everything the
- * summary reports as produced; bad usage exits 2 and a missing topic exits 1,
- * each with a clear message. */
+ * summary reports as produced; bad usage exits 2, and a missing topic or an
+ * unreachable cluster exits 1, each with a clear message. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -338,6 +338,23 @@ static void test_missing_topic_exits_1(void **state)
     expect_log_contains(fx, "topic ride.cli.absent does not exist");
 }
 
+static void test_unreachable_kafka_exits_1(void **state)
+{
+    fixture *fx = *state;
+    char bootstrap[64];
+    uint16_t port = ride_harness_free_port();
+    assert_int_not_equal(port, 0);
+    snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%u", (unsigned)port);
+    const char *args[] = {"--bootstrap", bootstrap, "--topic", "t", "--source",
+                          "a=synthetic:8x8@30", "--connect-timeout-ms", "500", NULL};
+    int64_t start = ride_harness_now_ms();
+    ride_proc *p = spawn(fx, args);
+    expect_exit(fx, p, 1);
+    /* The bounded wait (500 ms) is honoured, with room for a slow start. */
+    assert_true(ride_harness_now_ms() - start < 5000);
+    expect_log_contains(fx, "cannot reach Kafka at 127.0.0.1:");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +362,7 @@ int main(void)
         cmocka_unit_test(test_sigterm_flushes_what_was_produced),
         cmocka_unit_test(test_bad_usage_exits_2),
         cmocka_unit_test(test_missing_topic_exits_1),
+        cmocka_unit_test(test_unreachable_kafka_exits_1),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

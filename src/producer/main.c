@@ -10,6 +10,7 @@
  * and taken with sigtimedwait, so no work runs in a handler) and for the
  * sources to end, then flushes with a deadline and prints the summary. */
 #include <errno.h>
+#include "ride/clock.h"
 #include <stdarg.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -549,7 +550,7 @@ static void *run_source(void *arg)
     ride_source_reader_stats rs = {0};
     int connected = 0;
     int64_t stats_ns = st->stats_interval_ms * 1000000;
-    int64_t stats_at = ride_mono_ns();
+    int64_t stats_at = ride_clock_mono_ns();
     uint64_t frames_at_stats = 0;
     char err[512], quoted[600];
     while (!atomic_load(&st->stop) && (st->frame_limit == 0 || rs.frames < st->frame_limit)) {
@@ -570,7 +571,7 @@ static void *run_source(void *arg)
         }
         if (rc == RIDE_SOURCE_FRAME)
             publish_frame(t, &frame);
-        int64_t now = ride_mono_ns();
+        int64_t now = ride_clock_mono_ns();
         if (now - stats_at >= stats_ns) {
             log_source_stats(t, &rs, frames_at_stats, now - stats_at);
             stats_at = now;
@@ -721,8 +722,8 @@ static void supervise_sources(producer_state *st, const sigset_t *set)
  * failed. Returns true when nothing had to be purged. */
 static bool flush_outstanding(producer_state *st, const sigset_t *set)
 {
-    int64_t deadline = ride_mono_ns() + (int64_t)FLUSH_DEADLINE_MS * 1000000;
-    while (ride_kafka_producer_outstanding(st->kafka) > 0 && ride_mono_ns() < deadline)
+    int64_t deadline = ride_clock_mono_ns() + (int64_t)FLUSH_DEADLINE_MS * 1000000;
+    while (ride_kafka_producer_outstanding(st->kafka) > 0 && ride_clock_mono_ns() < deadline)
         exit_on_signal(set, 10);
     atomic_store(&st->stop_poll, true);
     int left = ride_kafka_producer_outstanding(st->kafka);

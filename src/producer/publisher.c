@@ -1,8 +1,9 @@
 /* publisher.c - round-robin frame publishing with backpressure (publisher.h). */
 #include "publisher.h"
+#include "ride/clock.h"
+#include "ride/error.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,26 +60,6 @@ const char *ride_drop_reason_name(ride_drop_reason reason)
     return (unsigned)reason < RIDE_DROP_REASON_COUNT ? drop_reason_names[reason] : "invalid";
 }
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void destroy(ride_publisher *pub)
 {
     free(pub->in_flight);
@@ -96,17 +77,17 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
                                    char *err, size_t errlen)
 {
     if (!producer || !opts || !opts->topic || !opts->topic[0]) {
-        set_err(err, errlen, "publisher: a producer and a topic are required");
+        ride_set_error(err, errlen, "publisher: a producer and a topic are required");
         return NULL;
     }
     if (opts->partitions < 1 || opts->partitions > RIDE_KAFKA_MAX_PARTITIONS) {
-        set_err(err, errlen, "publisher %s: %d partitions, expected 1..%d", opts->topic,
+        ride_set_error(err, errlen, "publisher %s: %d partitions, expected 1..%d", opts->topic,
                 opts->partitions, RIDE_KAFKA_MAX_PARTITIONS);
         return NULL;
     }
     if (opts->write.max_message_bytes != 0 &&
         opts->write.max_message_bytes <= RIDE_FRAME_HEADER_LEN) {
-        set_err(err, errlen,
+        ride_set_error(err, errlen,
                 "publisher %s: max message size %zu leaves no room after the %u-byte header",
                 opts->topic, opts->write.max_message_bytes, RIDE_FRAME_HEADER_LEN);
         return NULL;
@@ -116,7 +97,7 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
         !(pub->in_flight = calloc((size_t)opts->partitions, sizeof *pub->in_flight))) {
         if (pub)
             destroy(pub);
-        set_err(err, errlen, "publisher %s: out of memory", opts->topic);
+        ride_set_error(err, errlen, "publisher %s: out of memory", opts->topic);
         return NULL;
     }
     pub->producer = producer;
@@ -222,7 +203,7 @@ static int emit_message(void *ctx, const uint8_t *msg, size_t len)
             return 0;
         }
         atomic_fetch_sub(&rec->refs, 1);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || now_ms() >= ec->deadline_ms)
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ms() >= ec->deadline_ms)
             return -1;
         ride_kafka_producer_poll(pub->producer, WAIT_POLL_MS);
     }
@@ -238,9 +219,9 @@ static void count_drop(ride_publisher *pub, ride_drop_reason reason)
 /* Waits for room in the partition while serving delivery reports. */
 static bool wait_for_room(ride_publisher *pub, int32_t partition, int max_wait_ms)
 {
-    int64_t deadline = now_ms() + max_wait_ms;
+    int64_t deadline = ride_clock_mono_ms() + max_wait_ms;
     while (!has_room(pub, partition)) {
-        if (max_wait_ms >= 0 && now_ms() >= deadline)
+        if (max_wait_ms >= 0 && ride_clock_mono_ms() >= deadline)
             return false;
         ride_kafka_producer_poll(pub->producer, WAIT_POLL_MS);
     }
@@ -253,7 +234,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
     frame_record *rec = calloc(1, sizeof *rec);
     if (!rec) {
         count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
-        set_err(err, errlen, "%s[%" PRId32 "]: out of memory", pub->topic, partition);
+        ride_set_error(err, errlen, "%s[%" PRId32 "]: out of memory", pub->topic, partition);
         return RIDE_PUBLISH_DROPPED;
     }
     rec->pub = pub;
@@ -263,7 +244,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
     atomic_fetch_add(&pub->refs, 1);
 
     char why[256] = "";
-    emit_ctx ec = {pub, rec, now_ms() + pub->produce_timeout_ms, why, sizeof why};
+    emit_ctx ec = {pub, rec, ride_clock_mono_ms() + pub->produce_timeout_ms, why, sizeof why};
     char werr[256] = "";
     int rc = ride_frame_write(f, &pub->write, emit_message, &ec, werr, sizeof werr);
     ride_publish_result result = RIDE_PUBLISH_QUEUED;
@@ -272,7 +253,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
          * incomplete frame, and it is counted here once. */
         rec->produce_failed = true;
         count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
-        set_err(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 " dropped: %s",
+        ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 " dropped: %s",
                 pub->topic, partition, f->stream_id, f->seq, why[0] ? why : werr);
         result = RIDE_PUBLISH_DROPPED;
     } else {
@@ -290,21 +271,21 @@ ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame
                                            int max_wait_ms, char *err, size_t errlen)
 {
     if (!pub || !f) {
-        set_err(err, errlen, "publisher: no publisher or frame");
+        ride_set_error(err, errlen, "publisher: no publisher or frame");
         return RIDE_PUBLISH_DROPPED;
     }
     int32_t partition = ride_publisher_next_partition(pub);
     if (!has_room(pub, partition)) {
         if (!pub->wait_when_full) {
             count_drop(pub, RIDE_DROP_BACKPRESSURE);
-            set_err(err, errlen,
+            ride_set_error(err, errlen,
                     "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64
                     " dropped: backlog over %" PRIu64 " bytes",
                     pub->topic, partition, f->stream_id, f->seq, pub->budget);
             return RIDE_PUBLISH_DROPPED;
         }
         if (!wait_for_room(pub, partition, max_wait_ms)) {
-            set_err(err, errlen, "%s[%" PRId32 "]: no room within %d ms", pub->topic, partition,
+            ride_set_error(err, errlen, "%s[%" PRId32 "]: no room within %d ms", pub->topic, partition,
                     max_wait_ms);
             return RIDE_PUBLISH_FULL;
         }

@@ -1,13 +1,14 @@
 /* source.c - the producer's frame sources (source.h). */
 #define _GNU_SOURCE
 #include "source.h"
+#include "ride/clock.h"
+#include "ride/error.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <glob.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,40 +60,6 @@ struct ride_source_reader {
     ride_source_reader_stats stats;
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-int64_t ride_mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-uint64_t ride_wall_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-void ride_sleep_until_ns(int64_t deadline_ns)
-{
-    struct timespec ts = {(time_t)(deadline_ns / 1000000000), (long)(deadline_ns % 1000000000)};
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
-        continue;
-}
-
 static bool is_live(ride_source_kind k)
 {
     return k == RIDE_SOURCE_RTSP || k == RIDE_SOURCE_V4L2;
@@ -141,7 +108,7 @@ static int list_directory(ride_source_reader *r, const char *dir, char *err, siz
 {
     DIR *d = opendir(dir);
     if (!d) {
-        set_err(err, errlen, "source %s: cannot open directory %s: %s", r->name, dir,
+        ride_set_error(err, errlen, "source %s: cannot open directory %s: %s", r->name, dir,
                 strerror(errno));
         return -1;
     }
@@ -163,7 +130,7 @@ static int list_directory(ride_source_reader *r, const char *dir, char *err, siz
     }
     closedir(d);
     if (rc != 0)
-        set_err(err, errlen, "source %s: out of memory listing %s", r->name, dir);
+        ride_set_error(err, errlen, "source %s: out of memory listing %s", r->name, dir);
     return rc;
 }
 
@@ -177,7 +144,7 @@ static int list_glob(ride_source_reader *r, const char *pattern, char *err, size
     }
     if (grc != 0) {
         globfree(&g);
-        set_err(err, errlen, "source %s: cannot expand %s", r->name, pattern);
+        ride_set_error(err, errlen, "source %s: cannot expand %s", r->name, pattern);
         return -1;
     }
     size_t cap = 0;
@@ -187,7 +154,7 @@ static int list_glob(ride_source_reader *r, const char *pattern, char *err, size
             rc = add_file(r, &cap, g.gl_pathv[i]);
     globfree(&g);
     if (rc != 0)
-        set_err(err, errlen, "source %s: out of memory listing %s", r->name, pattern);
+        ride_set_error(err, errlen, "source %s: out of memory listing %s", r->name, pattern);
     return rc;
 }
 
@@ -199,7 +166,7 @@ static int open_images(ride_source_reader *r, const ride_source *src, char *err,
     if (rc != 0)
         return -1;
     if (r->file_count == 0) {
-        set_err(err, errlen, "source %s: no files in %s", r->name, src->target.path);
+        ride_set_error(err, errlen, "source %s: no files in %s", r->name, src->target.path);
         return -1;
     }
     /* Byte order, not the locale's collation: the same order on every host. */
@@ -212,13 +179,13 @@ static int open_images(ride_source_reader *r, const ride_source *src, char *err,
 static int open_video(ride_source_reader *r, char *err, size_t errlen)
 {
     if (!is_regular_file(r->target)) {
-        set_err(err, errlen, "source %s: %s is not a readable file", r->name, r->target);
+        ride_set_error(err, errlen, "source %s: %s is not a readable file", r->name, r->target);
         return -1;
     }
     char why[256] = "";
     r->cap = ride_cv_capture_open(r->target, 0, why, sizeof why);
     if (!r->cap) {
-        set_err(err, errlen, "source %s: cannot open video %s: %s", r->name, r->target, why);
+        ride_set_error(err, errlen, "source %s: cannot open video %s: %s", r->name, r->target, why);
         return -1;
     }
     r->pass_frames = 0;
@@ -244,12 +211,12 @@ static int setup_kind(ride_source_reader *r, const ride_source *src, char *err, 
     case RIDE_SOURCE_V4L2:
         break;
     default:
-        set_err(err, errlen, "source %s: unknown source kind %d", r->name, (int)src->target.kind);
+        ride_set_error(err, errlen, "source %s: unknown source kind %d", r->name, (int)src->target.kind);
         return -1;
     }
     r->target = strdup(target ? target : "");
     if (!r->target) {
-        set_err(err, errlen, "source %s: out of memory", r->name);
+        ride_set_error(err, errlen, "source %s: out of memory", r->name);
         return -1;
     }
     if (src->target.kind == RIDE_SOURCE_VIDEO_FILE) {
@@ -273,7 +240,7 @@ static void apply_opts(ride_source_reader *r, const ride_source_reader_opts *opt
     if (r->backoff_max_ms < r->backoff_min_ms)
         r->backoff_max_ms = r->backoff_min_ms;
     r->backoff_base_ms = r->backoff_min_ms;
-    r->rng = (ride_wall_ns() ^ ((uint64_t)r->stream_id << 32)) | 1;
+    r->rng = (ride_clock_wall_ns() ^ ((uint64_t)r->stream_id << 32)) | 1;
 }
 
 ride_source_reader *ride_source_reader_open(const ride_source *src,
@@ -281,13 +248,13 @@ ride_source_reader *ride_source_reader_open(const ride_source *src,
                                             size_t errlen)
 {
     if (!src || !src->uri) {
-        set_err(err, errlen, "source: no source given");
+        ride_set_error(err, errlen, "source: no source given");
         return NULL;
     }
     ride_source_reader *r = calloc(1, sizeof *r);
     if (!r || !(r->name = strdup(src->name ? src->name : src->uri))) {
         free(r);
-        set_err(err, errlen, "source: out of memory");
+        ride_set_error(err, errlen, "source: out of memory");
         return NULL;
     }
     r->kind = src->target.kind;
@@ -333,14 +300,14 @@ void ride_source_reader_stats_get(const ride_source_reader *r, ride_source_reade
  * false when the deadline was not reached. */
 static bool wait_until(int64_t deadline_ns, int max_wait_ms)
 {
-    int64_t now = ride_mono_ns();
+    int64_t now = ride_clock_mono_ns();
     if (deadline_ns <= now)
         return true;
     if (max_wait_ms >= 0 && deadline_ns - now > max_wait_ms * NS_PER_MS) {
-        ride_sleep_until_ns(now + max_wait_ms * NS_PER_MS);
+        ride_clock_sleep_until_ns(now + max_wait_ms * NS_PER_MS);
         return false;
     }
-    ride_sleep_until_ns(deadline_ns);
+    ride_clock_sleep_until_ns(deadline_ns);
     return true;
 }
 
@@ -355,7 +322,7 @@ static bool wait_for_slot(ride_source_reader *r, int max_wait_ms)
 {
     if (r->fps <= 0)
         return true;
-    int64_t now = ride_mono_ns();
+    int64_t now = ride_clock_mono_ns();
     if (!r->started) {
         r->started = true;
         r->start_ns = now;
@@ -377,7 +344,7 @@ static void stamp(ride_source_reader *r, ride_frame *out)
 {
     out->stream_id = r->stream_id;
     out->seq = r->next_seq++;
-    out->capture_ns = ride_wall_ns();
+    out->capture_ns = ride_clock_wall_ns();
     r->slot++;
     r->pass_frames++;
     r->stats.frames++;
@@ -387,7 +354,7 @@ static ride_source_read read_synthetic(ride_source_reader *r, ride_frame *out, c
                                        size_t errlen)
 {
     if (ride_synthetic_render(r->stream_id, r->next_seq, r->width, r->height, &out->image) != 0) {
-        set_err(err, errlen, "source %s: cannot render a %ux%u frame", r->name, r->width,
+        ride_set_error(err, errlen, "source %s: cannot render a %ux%u frame", r->name, r->width,
                 r->height);
         return RIDE_SOURCE_ERROR;
     }
@@ -414,7 +381,7 @@ static ride_source_read read_video(ride_source_reader *r, ride_frame *out, char 
         if (rc == 1)
             return RIDE_SOURCE_FRAME;
         if (rc < 0) {
-            set_err(err, errlen, "source %s: %s", r->name, why);
+            ride_set_error(err, errlen, "source %s: %s", r->name, why);
             return RIDE_SOURCE_ERROR;
         }
         if (!restart_pass(r))
@@ -432,7 +399,7 @@ static ride_source_read read_image(ride_source_reader *r, ride_frame *out, char 
     for (;;) {
         if (r->file_index == r->file_count) {
             if (r->pass_frames == 0 && r->stats.frames == 0)
-                set_err(err, errlen, "source %s: none of its %zu files is a readable image",
+                ride_set_error(err, errlen, "source %s: none of its %zu files is a readable image",
                         r->name, r->file_count);
             if (!restart_pass(r))
                 return RIDE_SOURCE_EOF;
@@ -456,7 +423,7 @@ static void schedule_reconnect(ride_source_reader *r)
     int64_t base = r->backoff_base_ms;
     int64_t delay = base / 2 + (int64_t)(next_random(r) % (uint64_t)(base - base / 2 + 1));
     r->stats.last_backoff_ms = delay;
-    r->next_attempt_ns = ride_mono_ns() + delay * NS_PER_MS;
+    r->next_attempt_ns = ride_clock_mono_ns() + delay * NS_PER_MS;
     r->backoff_base_ms = base * 2 > r->backoff_max_ms ? r->backoff_max_ms : base * 2;
 }
 
@@ -484,7 +451,7 @@ static ride_source_read read_live(ride_source_reader *r, ride_frame *out, int ma
         if (!r->cap) {
             r->stats.connect_failures++;
             schedule_reconnect(r);
-            set_err(err, errlen, "source %s: %s; retrying in %" PRId64 " ms", r->name, why,
+            ride_set_error(err, errlen, "source %s: %s; retrying in %" PRId64 " ms", r->name, why,
                     r->stats.last_backoff_ms);
             return RIDE_SOURCE_AGAIN;
         }
@@ -495,7 +462,7 @@ static ride_source_read read_live(ride_source_reader *r, ride_frame *out, int ma
     if (rc == 1)
         return RIDE_SOURCE_FRAME;
     drop_stream(r);
-    set_err(err, errlen, "source %s: stream %s: %s; reconnecting in %" PRId64 " ms", r->name,
+    ride_set_error(err, errlen, "source %s: stream %s: %s; reconnecting in %" PRId64 " ms", r->name,
             rc == 0 ? "ended" : "failed", rc == 0 ? "no frame within the timeout" : why,
             r->stats.last_backoff_ms);
     return RIDE_SOURCE_AGAIN;
@@ -505,7 +472,7 @@ ride_source_read ride_source_reader_next(ride_source_reader *r, ride_frame *out,
                                          char *err, size_t errlen)
 {
     if (!r || !out) {
-        set_err(err, errlen, "source: no reader or frame");
+        ride_set_error(err, errlen, "source: no reader or frame");
         return RIDE_SOURCE_ERROR;
     }
     ride_source_read rc;

@@ -77,10 +77,4 @@ ride_source_read ride_source_reader_next(ride_source_reader *r, ride_frame *out,
 double ride_source_reader_fps(const ride_source_reader *r);
 void ride_source_reader_stats_get(const ride_source_reader *r, ride_source_reader_stats *out);
 
-/* Monotonic and wall clocks in ns, and a sleep until a monotonic deadline that
- * resumes after signals. */
-int64_t ride_mono_ns(void);
-uint64_t ride_wall_ns(void);
-void ride_sleep_until_ns(int64_t deadline_ns);
-
 #endif

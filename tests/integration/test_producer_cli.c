@@ -193,15 +193,15 @@ static void read_topic(fixture *fx, const char *topic, int expect, readback *rb)
     assert_int_equal(ride_kafka_consumer_add(c, tps, PARTITIONS, fx->err, sizeof fx->err), 0);
     ride_frame f = {0};
     ride_image want = {0};
-    int64_t deadline = ride_harness_now_ms() + READ_MS;
+    int64_t deadline = ride_clock_mono_ms() + READ_MS;
     bool draining = false;
     for (;;) {
         if (rb->frames >= expect && !draining) {
             /* Anything beyond the expected frames would come now. */
             draining = true;
-            deadline = ride_harness_now_ms() + 300;
+            deadline = ride_clock_mono_ms() + 300;
         }
-        if (ride_harness_now_ms() >= deadline)
+        if (ride_clock_mono_ms() >= deadline)
             break;
         ride_kafka_message m;
         if (ride_kafka_consumer_poll(c, 50, &m, fx->err, sizeof fx->err) != 1)
@@ -347,11 +347,11 @@ static void test_unreachable_kafka_exits_1(void **state)
     snprintf(bootstrap, sizeof bootstrap, "127.0.0.1:%u", (unsigned)port);
     const char *args[] = {"--bootstrap", bootstrap, "--topic", "t", "--source",
                           "a=synthetic:8x8@30", "--connect-timeout-ms", "500", NULL};
-    int64_t start = ride_harness_now_ms();
+    int64_t start = ride_clock_mono_ms();
     ride_proc *p = spawn(fx, args);
     expect_exit(fx, p, 1);
     /* The bounded wait (500 ms) is honoured, with room for a slow start. */
-    assert_true(ride_harness_now_ms() - start < 5000);
+    assert_true(ride_clock_mono_ms() - start < 5000);
     expect_log_contains(fx, "cannot reach Kafka at 127.0.0.1:");
 }
 

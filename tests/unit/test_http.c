@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride_test.h"
+#include "ride/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -28,13 +29,6 @@ typedef struct fixture {
     pthread_t thread;
     int port;
 } fixture;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void text_handler(const ride_http_request *req, ride_http_response *res, void *ctx)
 {
@@ -177,12 +171,12 @@ static void raw_send(int fd, const char *data)
 static ssize_t raw_read(int fd, char *buf, size_t cap, const char *until, int timeout_ms)
 {
     size_t len = 0;
-    int64_t deadline = now_ms() + timeout_ms;
+    int64_t deadline = ride_clock_mono_ms() + timeout_ms;
     buf[0] = '\0';
     while (len + 1 < cap) {
         if (until != NULL && strstr(buf, until) != NULL)
             return (ssize_t)len;
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - ride_clock_mono_ms();
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (left <= 0 || poll(&p, 1, (int)left) <= 0)
             return -1;
@@ -400,20 +394,20 @@ static void test_idle_and_slow_clients(void **state)
     short_limits(&lim);
     start(&f, &lim);
 
-    int64_t t0 = now_ms();
+    int64_t t0 = ride_clock_mono_ms();
     int fd = raw_connect(&f);
     raw_send(fd, "GET /hello HTTP/1.1\r\nHost: x\r\n");
     assert_true(raw_read(fd, buf, sizeof buf, NULL, 3000) >= 0);
     close(fd);
     assert_non_null(strstr(buf, "HTTP/1.1 408 "));
-    assert_true(now_ms() - t0 < 2000);
+    assert_true(ride_clock_mono_ms() - t0 < 2000);
 
     /* Trickling a byte within every idle period still hits the request timeout. */
     fd = raw_connect(&f);
     raw_send(fd, "GET /hello HTTP/1.1\r\nX-Slow: ");
-    t0 = now_ms();
+    t0 = ride_clock_mono_ms();
     bool closed = false;
-    while (!closed && now_ms() - t0 < 3000) {
+    while (!closed && ride_clock_mono_ms() - t0 < 3000) {
         struct pollfd p = {.fd = fd, .events = POLLIN};
         if (poll(&p, 1, 100) > 0) {
             closed = true;
@@ -426,7 +420,7 @@ static void test_idle_and_slow_clients(void **state)
     raw_read(fd, buf, sizeof buf, NULL, 1000);
     close(fd);
     assert_non_null(strstr(buf, "HTTP/1.1 408 "));
-    assert_true(now_ms() - t0 < 2000);
+    assert_true(ride_clock_mono_ms() - t0 < 2000);
 
     /* An idle keep-alive connection is closed without an answer. */
     fd = raw_connect(&f);
@@ -573,9 +567,9 @@ static void test_client_errors(void **state)
     /* Listening but never answering: the deadline holds. */
     assert_int_equal(listen(s, 4), 0);
     req.timeout_ms = 200;
-    int64_t t0 = now_ms();
+    int64_t t0 = ride_clock_mono_ms();
     assert_int_equal(ride_http_client_do(&req, &res, err, sizeof err), RIDE_HTTP_CLIENT_TIMEOUT);
-    assert_true(now_ms() - t0 < 1500);
+    assert_true(ride_clock_mono_ms() - t0 < 1500);
     assert_non_null(strstr(err, "timed out"));
 
     /* A peer answering garbage, then one announcing a body over the limit. */

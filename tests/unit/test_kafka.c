@@ -3,6 +3,7 @@
  * manual assignment, commits and resuming from them, lag, chunked frames and
  * the mock's retention. */
 #include <inttypes.h>
+#include "ride/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +22,6 @@ typedef struct fixture {
     ride_kafka_mock *mock;
     char err[512];
 } fixture;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int setup(void **state)
 {
@@ -174,12 +168,12 @@ static void seen_free(seen *s)
 /* Polls until `frames` more frames are complete or the deadline passes. */
 static void consume_frames(fixture *fx, ride_kafka_consumer *c, seen *s, int frames)
 {
-    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     ride_frame f;
     memset(&f, 0, sizeof f);
     int want = s->frames + frames;
     while (s->frames < want) {
-        if (now_ms() > deadline)
+        if (ride_clock_mono_ms() > deadline)
             fail_msg("only %d of %d frames arrived", s->frames, want);
         ride_kafka_message m;
         int rc = ride_kafka_consumer_poll(c, 100, &m, fx->err, sizeof fx->err);
@@ -442,9 +436,9 @@ static void test_frames_commit_resume_and_lag(void **state)
 static void next_message(fixture *fx, ride_kafka_consumer *c, int32_t *partition,
                          int64_t *offset)
 {
-    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     for (;;) {
-        if (now_ms() > deadline)
+        if (ride_clock_mono_ms() > deadline)
             fail_msg("no message within %d ms", TIMEOUT_MS);
         ride_kafka_message m;
         int rc = ride_kafka_consumer_poll(c, 100, &m, fx->err, sizeof fx->err);
@@ -535,11 +529,11 @@ static void test_multi_chunk_frame_and_throughput(void **state)
     assert_non_null(a);
     ride_frame f, want;
     memset(&f, 0, sizeof f);
-    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     int frames = 0;
     int64_t expect_offset = 0;
     while (frames < 2) {
-        assert_true(now_ms() < deadline);
+        assert_true(ride_clock_mono_ms() < deadline);
         ride_kafka_message m;
         int rc = ride_kafka_consumer_poll(c, 100, &m, fx->err, sizeof fx->err);
         assert_true(rc >= 0);
@@ -570,7 +564,7 @@ static void test_multi_chunk_frame_and_throughput(void **state)
     const int n = 24;
     ride_frame big;
     make_frame(&big, 900, 900, 2, 0);
-    int64_t t0 = now_ms();
+    int64_t t0 = ride_clock_mono_ms();
     for (int i = 0; i < n; i++) {
         big.seq = (uint64_t)i;
         if (ride_kafka_produce_frame(p, topic, i % 2, &big, NULL, NULL, TIMEOUT_MS, fx->err,
@@ -578,7 +572,7 @@ static void test_multi_chunk_frame_and_throughput(void **state)
             fail_msg("produce: %s", fx->err);
     }
     flush(fx, p);
-    int64_t ms = now_ms() - t0;
+    int64_t ms = ride_clock_mono_ms() - t0;
     double mb = (double)n * (double)ride_image_size(&big.image) / 1e6;
     printf("mock produce: %d raw 900x900 BGR frames, %.1f MB in %" PRId64 " ms: %.0f MB/s\n", n,
            mb, ms, mb / ((double)(ms > 0 ? ms : 1) / 1000.0));
@@ -602,12 +596,12 @@ static void test_mock_retention_moves_log_start(void **state)
     flush(fx, p);
     assert_int_equal(d.ok, 15);
     int64_t low = 0, high = 0;
-    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     do {
         if (ride_kafka_watermarks(ride_kafka_producer_handle(p), topic, 0, TIMEOUT_MS, &low,
                                   &high, fx->err, sizeof fx->err))
             fail_msg("watermarks: %s", fx->err);
-    } while (low == 0 && now_ms() < deadline && ride_kafka_producer_poll(p, 20) >= 0);
+    } while (low == 0 && ride_clock_mono_ms() < deadline && ride_kafka_producer_poll(p, 20) >= 0);
     assert_int_equal(high, 15);
     assert_true(low > 0);
     ride_kafka_producer_free(p);

@@ -3,6 +3,7 @@
  * frames, backpressure on bytes in flight and on the consumers' lag (drops
  * counted, nothing else lost), and waiting instead of dropping. */
 #include <inttypes.h>
+#include "ride/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,6 @@ typedef struct fixture {
     char topic[64];
     char err[512];
 } fixture;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
@@ -167,8 +161,8 @@ static void read_back(fixture *fx, int partitions, int expect, readback *rb)
                      0);
     ride_frame f = {0};
     ride_image want = {0};
-    int64_t deadline = now_ms() + TIMEOUT_MS;
-    while (rb->count < expect && now_ms() < deadline) {
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
+    while (rb->count < expect && ride_clock_mono_ms() < deadline) {
         ride_kafka_message m;
         int rc = ride_kafka_consumer_poll(c, 100, &m, fx->err, sizeof fx->err);
         if (rc <= 0)
@@ -392,10 +386,10 @@ static void test_wait_when_full(void **state)
                      RIDE_PUBLISH_QUEUED);
     flush(fx);
     make_frame(&f, 1);
-    int64_t t0 = now_ms();
+    int64_t t0 = ride_clock_mono_ms();
     assert_int_equal(ride_publisher_publish(pub, &f, 50, fx->err, sizeof fx->err),
                      RIDE_PUBLISH_FULL);
-    assert_true(now_ms() - t0 >= 45);
+    assert_true(ride_clock_mono_ms() - t0 >= 45);
     assert_int_equal(ride_publisher_next_partition(pub), 1);
     ride_publisher_stats_get(pub, &st);
     assert_int_equal(st.offered, 1);

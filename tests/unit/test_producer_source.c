@@ -4,6 +4,7 @@
  * closed loopback port. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include "ride/clock.h"
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,14 +75,14 @@ static void test_synthetic_paced(void **state)
     ride_source_reader *r = open_reader(&s, &o);
     assert_true(ride_source_reader_fps(r) == 100.0);
     ride_frame f = {0};
-    int64_t start = ride_mono_ns();
+    int64_t start = ride_clock_mono_ns();
     int n = 0;
-    uint64_t before = ride_wall_ns();
-    while (ride_mono_ns() - start < 300 * INT64_C(1000000)) {
+    uint64_t before = ride_clock_wall_ns();
+    while (ride_clock_mono_ns() - start < 300 * INT64_C(1000000)) {
         assert_int_equal(next_frame(r, &f), RIDE_SOURCE_FRAME);
         assert_int_equal(f.seq, 5u + (uint64_t)n);
         assert_int_equal(f.stream_id, STREAM);
-        assert_true(f.capture_ns >= before && f.capture_ns <= ride_wall_ns());
+        assert_true(f.capture_ns >= before && f.capture_ns <= ride_clock_wall_ns());
         assert_int_equal(f.image.format, RIDE_PIX_BGR8);
         assert_int_equal(f.image.width, W);
         assert_int_equal(f.image.height, H);
@@ -107,14 +108,14 @@ static void test_synthetic_fps_override_and_wait_bound(void **state)
     ride_frame f = {0};
     assert_int_equal(next_frame(r, &f), RIDE_SOURCE_FRAME);
     /* The next frame is due in 200 ms: a 20 ms wait returns without it. */
-    int64_t t0 = ride_mono_ns();
+    int64_t t0 = ride_clock_mono_ns();
     char err[256];
     assert_int_equal(ride_source_reader_next(r, &f, 20, err, sizeof err), RIDE_SOURCE_AGAIN);
-    int64_t waited = ride_mono_ns() - t0;
+    int64_t waited = ride_clock_mono_ns() - t0;
     assert_true(waited >= 15 * INT64_C(1000000) && waited < 150 * INT64_C(1000000));
     assert_int_equal(next_frame(r, &f), RIDE_SOURCE_FRAME);
     assert_int_equal(f.seq, 1);
-    assert_true(ride_mono_ns() - t0 >= 150 * INT64_C(1000000));
+    assert_true(ride_clock_mono_ns() - t0 >= 150 * INT64_C(1000000));
     ride_frame_free(&f);
     ride_source_reader_close(r);
 }
@@ -127,12 +128,12 @@ static void test_synthetic_late_reader_reanchors(void **state)
     ride_frame f = {0};
     assert_int_equal(next_frame(r, &f), RIDE_SOURCE_FRAME);
     /* A stalled caller: 55 ms without reading (about 5 slots missed). */
-    ride_sleep_until_ns(ride_mono_ns() + 55 * INT64_C(1000000));
-    int64_t t0 = ride_mono_ns();
+    ride_clock_sleep_until_ns(ride_clock_mono_ns() + 55 * INT64_C(1000000));
+    int64_t t0 = ride_clock_mono_ns();
     for (int i = 0; i < 3; i++)
         assert_int_equal(next_frame(r, &f), RIDE_SOURCE_FRAME);
     /* No burst: after the late frame the schedule resumes at 10 ms a frame. */
-    assert_true(ride_mono_ns() - t0 >= 18 * INT64_C(1000000));
+    assert_true(ride_clock_mono_ns() - t0 >= 18 * INT64_C(1000000));
     assert_int_equal(f.seq, 3);
     ride_source_reader_stats st;
     ride_source_reader_stats_get(r, &st);
@@ -148,13 +149,13 @@ static void test_synthetic_pace_max(void **state)
     ride_source_reader *r = open_reader(&s, NULL);
     assert_true(ride_source_reader_fps(r) == 0.0);
     ride_frame f = {0};
-    int64_t start = ride_mono_ns();
+    int64_t start = ride_clock_mono_ns();
     for (int i = 0; i < 100; i++) {
         assert_int_equal(next_frame(r, &f), RIDE_SOURCE_FRAME);
         assert_int_equal(f.seq, (uint64_t)i);
     }
     /* Paced at 10 fps these would take 10 s. */
-    assert_true(ride_mono_ns() - start < 1000 * INT64_C(1000000));
+    assert_true(ride_clock_mono_ns() - start < 1000 * INT64_C(1000000));
     assert_synthetic(&f, 0, 99);
     ride_frame_free(&f);
     ride_source_reader_close(r);
@@ -395,13 +396,13 @@ static void test_rtsp_reconnect_backoff(void **state)
     ride_source_reader_stats st;
     int64_t delays[FAILURES];
     uint64_t seen = 0;
-    int64_t deadline = ride_mono_ns() + 5000 * INT64_C(1000000);
-    while (seen < FAILURES && ride_mono_ns() < deadline) {
+    int64_t deadline = ride_clock_mono_ns() + 5000 * INT64_C(1000000);
+    while (seen < FAILURES && ride_clock_mono_ns() < deadline) {
         char err[512] = "";
-        int64_t t0 = ride_mono_ns();
+        int64_t t0 = ride_clock_mono_ns();
         assert_int_equal(ride_source_reader_next(r, &f, 50, err, sizeof err), RIDE_SOURCE_AGAIN);
         /* Never longer than the open timeout plus the wait bound. */
-        assert_true(ride_mono_ns() - t0 < (500 + 50 + 300) * INT64_C(1000000));
+        assert_true(ride_clock_mono_ns() - t0 < (500 + 50 + 300) * INT64_C(1000000));
         ride_source_reader_stats_get(r, &st);
         assert_int_equal(st.connected, 0);
         if (st.connect_failures > seen) {
@@ -437,9 +438,9 @@ static void test_v4l2_missing_device(void **state)
     char err[512];
     assert_int_equal(ride_source_reader_next(r, &f, 0, err, sizeof err), RIDE_SOURCE_AGAIN);
     /* The retry is 0.5..1 s away: a zero wait returns at once without trying. */
-    int64_t t0 = ride_mono_ns();
+    int64_t t0 = ride_clock_mono_ns();
     assert_int_equal(ride_source_reader_next(r, &f, 0, err, sizeof err), RIDE_SOURCE_AGAIN);
-    assert_true(ride_mono_ns() - t0 < 100 * INT64_C(1000000));
+    assert_true(ride_clock_mono_ns() - t0 < 100 * INT64_C(1000000));
     ride_source_reader_stats st;
     ride_source_reader_stats_get(r, &st);
     assert_int_equal(st.connect_failures, 1);

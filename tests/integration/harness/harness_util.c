@@ -16,17 +16,10 @@
 static char *tempdirs[MAX_TEMPDIRS];
 static bool tempdir_cleanup_registered;
 
-int64_t ride_harness_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 bool ride_harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms)
 {
-    int64_t deadline = ride_harness_now_ms() + timeout_ms;
-    while (ride_harness_now_ms() < deadline) {
+    int64_t deadline = ride_clock_mono_ms() + timeout_ms;
+    while (ride_clock_mono_ms() < deadline) {
         if (cond(ctx))
             return true;
         struct timespec pause = {0, POLL_INTERVAL_MS * 1000000L};

@@ -14,12 +14,11 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ride/clock.h"
 #include "ride_test.h"
 
 /* ---- time and waiting ---- */
 
-/* Milliseconds of CLOCK_MONOTONIC. */
-int64_t ride_harness_now_ms(void);
 /* Polls cond(ctx) every few milliseconds until it is true (returns true) or
  * timeout_ms passes (returns false after one last check). */
 bool ride_harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms);

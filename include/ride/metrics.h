@@ -6,9 +6,9 @@
  * combinations. Names follow RIDE's conventions (docs/metrics.md), checked at
  * registration: "ride_" prefix, lower snake_case, counters end in "_total".
  *
- * Threading: every function may be called from any thread. Updates on a child
- * (ride_counter_add, ride_gauge_set, ride_histogram_observe, ...) are lock-free
- * atomics; looking a child up by label values takes the family's mutex, so hot
+ * Threading: every function except ride_metrics_serve (which follows ride/http.h's
+ * rules) may be called from any thread. Updates on a child (ride_counter_add,
+ * ride_gauge_set, ride_histogram_observe, ...) are lock-free atomics; looking a child up by label values takes the family's mutex, so hot
  * paths look a child up once and keep the pointer. A child pointer stays valid
  * until the child is removed (ride_metric_family_remove/clear) or the registry is
  * freed; whoever removes a child makes sure no thread still uses its pointer.

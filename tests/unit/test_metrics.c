@@ -2,12 +2,16 @@
 
 #include "ride_test.h"
 
+#include <arpa/inet.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -533,7 +537,8 @@ static void test_promtool_accepts(void **state)
 {
     (void)state;
     if (access(PROMTOOL, X_OK) != 0) {
-        skip(); /* reported by cmocka as skipped */
+        print_message("skipped: " PROMTOOL " not found (package prometheus)\n");
+        skip();
         return;
     }
     ride_metrics *m = full_registry();
@@ -567,6 +572,29 @@ static void on_stop(uv_async_t *async)
     uv_close((uv_handle_t *)async, NULL);
 }
 
+/* The response head of a raw GET (ride_http_client does not expose headers). */
+static void raw_get_head(int port, char *head, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval timeout = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    static const char req[] = "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    assert_int_equal(write(fd, req, sizeof req - 1), (ssize_t)(sizeof req - 1));
+    size_t got = 0;
+    ssize_t n;
+    while (got < len - 1 && (n = read(fd, head + got, len - 1 - got)) > 0)
+        got += (size_t)n;
+    head[got] = '\0';
+    close(fd);
+    char *end = strstr(head, "\r\n\r\n");
+    assert_non_null(end);
+    *end = '\0';
+}
+
 static void test_serve(void **state)
 {
     (void)state;
@@ -597,6 +625,11 @@ static void test_serve(void **state)
     assert_int_equal(res.body_len, strlen(expected));
     free(expected);
     free(res.body);
+
+    char head[65536];
+    raw_get_head(ride_http_server_port(s.srv), head, sizeof head);
+    assert_non_null(strstr(head, "HTTP/1.1 200"));
+    assert_non_null(strstr(head, "\r\nContent-Type: " RIDE_METRICS_CONTENT_TYPE "\r\n"));
 
     req.method = "POST";
     assert_int_equal(ride_http_client_do(&req, &res, err, sizeof err), RIDE_HTTP_CLIENT_OK);

@@ -15,6 +15,7 @@ packages=(
   libjansson-dev                    # JSON
   node-llhttp                       # HTTP parser (C sources, embedded)
   libcmocka-dev                     # unit tests
+  prometheus                        # promtool: tests check every /metrics output
 )
 
 missing=()

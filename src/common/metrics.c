@@ -1,12 +1,12 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride/metrics.h"
+#include "ride/error.h"
 #include "ride/http.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdalign.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -81,16 +81,6 @@ const double *ride_metrics_latency_buckets(size_t *n)
     if (n != NULL)
         *n = sizeof latency_buckets / sizeof latency_buckets[0];
     return latency_buckets;
-}
-
-static void set_err(char *err, size_t err_len, const char *fmt, ...)
-{
-    if (err == NULL || err_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, err_len, fmt, ap);
-    va_end(ap);
 }
 
 static uint64_t double_bits(double v)
@@ -179,20 +169,20 @@ static int check_name(const char *name, metric_kind kind, char *err, size_t err_
     if (name == NULL || strncmp(name, NAME_PREFIX, strlen(NAME_PREFIX)) != 0 ||
         strlen(name) > MAX_NAME_LEN ||
         !lower_snake_case(name + strlen(NAME_PREFIX), true)) {
-        set_err(err, err_len,
+        ride_set_error(err, err_len,
                 "invalid metric name '%s': expected ride_ followed by lower snake_case "
                 "([a-z0-9_]), at most %d characters",
                 name ? name : "(null)", MAX_NAME_LEN);
         return -1;
     }
     if (kind == KIND_COUNTER && !ends_with(name, "_total")) {
-        set_err(err, err_len, "invalid counter name '%s': counters end in _total", name);
+        ride_set_error(err, err_len, "invalid counter name '%s': counters end in _total", name);
         return -1;
     }
     static const char *const reserved[] = {"_total", "_count", "_sum", "_bucket"};
     for (size_t i = 0; kind != KIND_COUNTER && i < sizeof reserved / sizeof reserved[0]; i++) {
         if (ends_with(name, reserved[i])) {
-            set_err(err, err_len, "invalid %s name '%s': the suffix %s is reserved",
+            ride_set_error(err, err_len, "invalid %s name '%s': the suffix %s is reserved",
                     kind == KIND_GAUGE ? "gauge" : "histogram", name, reserved[i]);
             return -1;
         }
@@ -204,27 +194,27 @@ static int check_labels(const char *name, metric_kind kind, const char *const *l
                         size_t n_labels, char *err, size_t err_len)
 {
     if (n_labels > 0 && labels == NULL) {
-        set_err(err, err_len, "metric '%s': %zu label names expected, none given", name,
+        ride_set_error(err, err_len, "metric '%s': %zu label names expected, none given", name,
                 n_labels);
         return -1;
     }
     for (size_t i = 0; i < n_labels; i++) {
         const char *l = labels[i];
         if (l == NULL || !lower_snake_case(l, false) || strncmp(l, "__", 2) == 0) {
-            set_err(err, err_len,
+            ride_set_error(err, err_len,
                     "metric '%s': invalid label name '%s': expected lower snake_case "
                     "([a-z_][a-z0-9_]*) not starting with __",
                     name, l ? l : "(null)");
             return -1;
         }
         if (kind == KIND_HISTOGRAM && strcmp(l, "le") == 0) {
-            set_err(err, err_len, "metric '%s': the label name 'le' is reserved for buckets",
+            ride_set_error(err, err_len, "metric '%s': the label name 'le' is reserved for buckets",
                     name);
             return -1;
         }
         for (size_t j = 0; j < i; j++) {
             if (strcmp(labels[j], l) == 0) {
-                set_err(err, err_len, "metric '%s': label name '%s' appears twice", name, l);
+                ride_set_error(err, err_len, "metric '%s': label name '%s' appears twice", name, l);
                 return -1;
             }
         }
@@ -236,12 +226,12 @@ static int check_buckets(const char *name, const double *buckets, size_t n_bucke
                          size_t err_len)
 {
     if (n_buckets == 0 || buckets == NULL) {
-        set_err(err, err_len, "histogram '%s': at least one bucket bound is needed", name);
+        ride_set_error(err, err_len, "histogram '%s': at least one bucket bound is needed", name);
         return -1;
     }
     for (size_t i = 0; i < n_buckets; i++) {
         if (!isfinite(buckets[i]) || (i > 0 && !(buckets[i] > buckets[i - 1]))) {
-            set_err(err, err_len,
+            ride_set_error(err, err_len,
                     "histogram '%s': bucket bounds must be finite and strictly increasing "
                     "(bound %zu is %g)",
                     name, i, buckets[i]);
@@ -643,7 +633,7 @@ static ride_metric_family *family_register(ride_metrics *m, metric_kind kind, co
                                            size_t n_buckets, char *err, size_t err_len)
 {
     if (m == NULL) {
-        set_err(err, err_len, "no registry");
+        ride_set_error(err, err_len, "no registry");
         return NULL;
     }
     if (check_name(name, kind, err, err_len) != 0 ||
@@ -651,7 +641,7 @@ static ride_metric_family *family_register(ride_metrics *m, metric_kind kind, co
         (kind == KIND_HISTOGRAM && check_buckets(name, buckets, n_buckets, err, err_len) != 0))
         return NULL;
     if (help == NULL || help[0] == '\0' || !valid_utf8(help)) {
-        set_err(err, err_len, "metric '%s': help text must be non-empty UTF-8", name);
+        ride_set_error(err, err_len, "metric '%s': help text must be non-empty UTF-8", name);
         return NULL;
     }
     pthread_mutex_lock(&m->mu);
@@ -660,7 +650,7 @@ static ride_metric_family *family_register(ride_metrics *m, metric_kind kind, co
     if (pos < m->n_families && strcmp(m->families[pos]->name, name) == 0) {
         fam = m->families[pos];
         if (!same_definition(fam, kind, labels, n_labels, buckets, n_buckets)) {
-            set_err(err, err_len,
+            ride_set_error(err, err_len,
                     "metric '%s' is already registered with another type, labels or buckets",
                     name);
             fam = NULL;
@@ -676,7 +666,7 @@ static ride_metric_family *family_register(ride_metrics *m, metric_kind kind, co
             fam = NULL;
         }
         if (fam == NULL)
-            set_err(err, err_len, "metric '%s': out of memory", name);
+            ride_set_error(err, err_len, "metric '%s': out of memory", name);
     }
     pthread_mutex_unlock(&m->mu);
     return fam;

@@ -160,11 +160,13 @@ static void test_dead_worker_fails_over_to_spare(void **state)
     expect(sc, "gray", "w1:1 w1:1 w2:1 w2:1 w3:1 w3:1", "w1 w2 w3 | w4");
     adopt(sc);
 
+    /* A free worker that sorts first does not take the spare's place. */
+    add_worker(sc, "w0", 0, NULL);
     worker(sc, "w2")->alive = false;
     plan_ok(sc);
-    /* Only w2's partitions move, to the spare, and only their epochs grow; w5
-     * becomes the new spare. */
-    expect(sc, "gray", "w1:1 w1:1 w4:2 w4:2 w3:1 w3:1", "w1 w3 w4 | w5");
+    /* Only w2's partitions move, to the spare, and only their epochs grow; a free
+     * worker becomes the new spare. */
+    expect(sc, "gray", "w1:1 w1:1 w4:2 w4:2 w3:1 w3:1", "w1 w3 w4 | w0");
     assert_int_equal(sc->plan.move_count, 2);
     for (size_t i = 0; i < 2; i++) {
         assert_string_equal(sc->plan.moves[i].from, "w2");
@@ -173,14 +175,15 @@ static void test_dead_worker_fails_over_to_spare(void **state)
     }
     const ride_assign_member_change *c = sc->plan.member_changes;
     assert_int_equal(sc->plan.member_change_count, 3);
-    assert_string_equal(c[0].worker, "w2");
-    assert_int_equal(c[0].from, RIDE_ASSIGN_ACTIVE);
-    assert_int_equal(c[0].to, RIDE_ASSIGN_NONE);
-    assert_string_equal(c[1].worker, "w4");
-    assert_int_equal(c[1].from, RIDE_ASSIGN_SPARE);
-    assert_int_equal(c[1].to, RIDE_ASSIGN_ACTIVE);
-    assert_string_equal(c[2].worker, "w5");
-    assert_int_equal(c[2].to, RIDE_ASSIGN_SPARE);
+    assert_string_equal(c[0].worker, "w0");
+    assert_int_equal(c[0].from, RIDE_ASSIGN_NONE);
+    assert_int_equal(c[0].to, RIDE_ASSIGN_SPARE);
+    assert_string_equal(c[1].worker, "w2");
+    assert_int_equal(c[1].from, RIDE_ASSIGN_ACTIVE);
+    assert_int_equal(c[1].to, RIDE_ASSIGN_NONE);
+    assert_string_equal(c[2].worker, "w4");
+    assert_int_equal(c[2].from, RIDE_ASSIGN_SPARE);
+    assert_int_equal(c[2].to, RIDE_ASSIGN_ACTIVE);
     ride_assign_plan_free(&sc->plan);
     free(sc);
 }

@@ -348,6 +348,8 @@ static int ship_add(scratch *sc, size_t *n, const char *worker, ride_assign_role
 /* Sorts by worker and folds duplicates into one entry. */
 static size_t ships_fold(scratch *sc, size_t n)
 {
+    if (n == 0)
+        return 0;
     qsort(sc->ships, n, sizeof(*sc->ships), membership_cmp);
     size_t out = 0;
     for (size_t i = 0; i < n; i++) {

@@ -77,10 +77,12 @@ static void plan_ok(scenario *sc)
 static void adopt(scenario *sc)
 {
     assert_true(sc->plan.owner_count <= MAX_OWNERS && sc->plan.member_count <= MAX_MEMBERS);
-    memcpy(sc->owners, sc->plan.owners, sc->plan.owner_count * sizeof(*sc->owners));
     sc->in.owner_count = sc->plan.owner_count;
-    memcpy(sc->members, sc->plan.members, sc->plan.member_count * sizeof(*sc->members));
+    for (size_t i = 0; i < sc->plan.owner_count; i++)
+        sc->owners[i] = sc->plan.owners[i];
     sc->in.member_count = sc->plan.member_count;
+    for (size_t i = 0; i < sc->plan.member_count; i++)
+        sc->members[i] = sc->plan.members[i];
     ride_assign_plan_free(&sc->plan);
 }
 

@@ -497,6 +497,45 @@ static bool same_str(const char *a, const char *b)
     return (!a && !b) || (a && b && !strcmp(a, b));
 }
 
+static int int_desc(const void *a, const void *b)
+{
+    return *(const int *)b - *(const int *)a;
+}
+
+/* Given the plan's active workers, the fewest moves that balance the stage: each
+ * active worker keeps at most its share, the larger shares going to those owning
+ * the most now. The plan must achieve exactly that. */
+static void check_minimum_moves(const scenario *sc, const ride_assign_stage *s)
+{
+    int cur[MAX_WORKERS], n = 0;
+    for (size_t i = 0; i < sc->plan.member_count; i++) {
+        const ride_assign_member *m = &sc->plan.members[i];
+        if (strcmp(m->app, s->app) || strcmp(m->stage, s->stage) ||
+            m->role != RIDE_ASSIGN_ACTIVE)
+            continue;
+        cur[n] = 0;
+        for (size_t j = 0; j < sc->in.owner_count; j++) {
+            const ride_assign_owner *o = &sc->in.owners[j];
+            cur[n] += !strcmp(o->app, s->app) && !strcmp(o->stage, s->stage) &&
+                      o->partition < s->partitions && same_str(o->owner, m->worker);
+        }
+        n++;
+    }
+    if (n == 0)
+        return;
+    qsort(cur, (size_t)n, sizeof(*cur), int_desc);
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        int share = s->partitions / n + (i < s->partitions % n);
+        kept += cur[i] < share ? cur[i] : share;
+    }
+    int moves = 0;
+    for (size_t i = 0; i < sc->plan.move_count; i++)
+        moves += !strcmp(sc->plan.moves[i].app, s->app) &&
+                 !strcmp(sc->plan.moves[i].stage, s->stage);
+    assert_int_equal(moves, s->partitions - kept);
+}
+
 static void check_stage(const scenario *sc, const ride_assign_stage *s)
 {
     const ride_assign_input *in = &sc->in;
@@ -565,8 +604,10 @@ static void check_stage(const scenario *sc, const ride_assign_stage *s)
 static void check_invariants(const scenario *sc)
 {
     size_t moves = 0;
-    for (size_t i = 0; i < sc->in.stage_count; i++)
+    for (size_t i = 0; i < sc->in.stage_count; i++) {
         check_stage(sc, &sc->stages[i]);
+        check_minimum_moves(sc, &sc->stages[i]);
+    }
     for (size_t i = 0; i < sc->plan.owner_count; i++) {
         const ride_assign_owner *cur = current_owner(&sc->in, &sc->plan.owners[i]);
         moves += !same_str(cur ? cur->owner : NULL, sc->plan.owners[i].owner);

@@ -3,6 +3,7 @@
  * final commit loses nothing on resume; a removed partition commits nothing more;
  * corrupt input and failing tasks are counted and committed past. */
 #include <inttypes.h>
+#include "ride/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,13 +29,6 @@ typedef struct fixture {
     ride_kafka_producer *input;
     char err[512];
 } fixture;
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
@@ -185,16 +179,16 @@ typedef int (*condition_fn)(fixture *fx, ride_pipeline *pl, void *arg);
 static void run_until(fixture *fx, ride_pipeline *pl, condition_fn cond, void *arg,
                       const char *what)
 {
-    int64_t deadline = now_ms() + TIMEOUT_MS, next_commit = 0;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS, next_commit = 0;
     while (!cond(fx, pl, arg)) {
-        if (now_ms() > deadline)
+        if (ride_clock_mono_ms() > deadline)
             fail_msg("timed out waiting for %s", what);
         if (ride_pipeline_step(pl, 5, fx->err, sizeof fx->err) < 0)
             fail_msg("step: %s", fx->err);
-        if (now_ms() >= next_commit) {
+        if (ride_clock_mono_ms() >= next_commit) {
             if (ride_pipeline_commit(pl, fx->err, sizeof fx->err))
                 fail_msg("commit: %s", fx->err);
-            next_commit = now_ms() + 20;
+            next_commit = ride_clock_mono_ms() + 20;
         }
     }
 }
@@ -271,14 +265,14 @@ static void read_output(fixture *fx, int count[STREAMS][FRAMES])
     memset(&f, 0, sizeof f);
     memset(&in, 0, sizeof in);
     memset(&want, 0, sizeof want);
-    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     for (;;) {
         int done = 1;
         for (int32_t p = 0; p < PARTITIONS; p++)
             done &= next[p] >= high[p];
         if (done)
             break;
-        if (now_ms() > deadline)
+        if (ride_clock_mono_ms() > deadline)
             fail_msg("output not read to its end");
         ride_kafka_message m;
         int rc = ride_kafka_consumer_poll(c, 50, &m, fx->err, sizeof fx->err);
@@ -322,9 +316,9 @@ static void test_every_frame_once_and_committed(void **state)
 
     ride_pipeline *pl = new_pipeline(fx, NULL);
     own_all(fx, pl, 1);
-    int64_t t0 = now_ms();
+    int64_t t0 = ride_clock_mono_ms();
     run_until(fx, pl, committed_to, high, "every partition committed");
-    int64_t ms = now_ms() - t0;
+    int64_t ms = ride_clock_mono_ms() - t0;
 
     ride_pipeline_stats st;
     ride_pipeline_stats_get(pl, &st);
@@ -372,9 +366,9 @@ static void test_crash_and_resume_loses_nothing(void **state)
     if (ride_pipeline_commit(first, fx->err, sizeof fx->err))
         fail_msg("commit: %s", fx->err);
     /* Only commits of run_until happen from here: stop stepping without them. */
-    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     while (!processed_at_least(fx, first, &more)) {
-        if (now_ms() > deadline)
+        if (ride_clock_mono_ms() > deadline)
             fail_msg("first owner stalled");
         if (ride_pipeline_step(first, 5, fx->err, sizeof fx->err) < 0)
             fail_msg("step: %s", fx->err);
@@ -419,9 +413,9 @@ static void test_removed_partition_commits_nothing(void **state)
 
     ride_pipeline *pl = new_pipeline(fx, NULL);
     own_all(fx, pl, 1);
-    int64_t deadline = now_ms() + TIMEOUT_MS;
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     for (;;) {
-        if (now_ms() > deadline)
+        if (ride_clock_mono_ms() > deadline)
             fail_msg("partition 0 never had a frame in flight");
         if (ride_pipeline_step(pl, 5, fx->err, sizeof fx->err) < 0)
             fail_msg("step: %s", fx->err);
@@ -437,9 +431,9 @@ static void test_removed_partition_commits_nothing(void **state)
     memcpy(rest, high, sizeof rest);
     rest[0] = -1;
     run_until(fx, pl, committed_to, rest, "the other partitions");
-    deadline = now_ms() + TIMEOUT_MS;
+    deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     while (ride_pipeline_outputs_pending(pl) > 0) {
-        if (now_ms() > deadline)
+        if (ride_clock_mono_ms() > deadline)
             fail_msg("outputs never delivered");
         ride_pipeline_step(pl, 5, fx->err, sizeof fx->err);
     }
@@ -605,7 +599,7 @@ static void test_throughput_900x900(void **state)
     own_all(fx, pl, 1);
     ride_frame f;
     memset(&f, 0, sizeof f);
-    int64_t t0 = now_ms();
+    int64_t t0 = ride_clock_mono_ms();
     for (uint64_t i = 0; i < N; i++) {
         int32_t p = (int32_t)(i % PARTITIONS);
         assert_int_equal(ride_synthetic_render((uint64_t)p, i, 900, 900, &f.image), 0);
@@ -620,7 +614,7 @@ static void test_throughput_900x900(void **state)
     }
     uint64_t all = N;
     run_until(fx, pl, processed_at_least, &all, "every 900x900 frame");
-    int64_t ms = now_ms() - t0;
+    int64_t ms = ride_clock_mono_ms() - t0;
     ride_frame_free(&f);
     ride_pipeline_free(pl);
     printf("pipeline on the mock: %d frames of 900x900 BGR in %" PRId64 " ms: %.0f frames/s\n",

@@ -15,8 +15,6 @@
 
 #define WAIT_MS 10000
 
-static ride_zk_server *server;
-
 typedef struct fixture {
     uv_loop_t loop;
     ride_zk *zk;
@@ -30,21 +28,6 @@ typedef struct fixture {
     char bootstrap[256];
     char err[512];
 } fixture;
-
-static int start_server(void **state)
-{
-    (void)state;
-    ride_harness_zk_require();
-    server = ride_harness_zk_start();
-    return server ? 0 : -1;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    ride_harness_zk_stop(server);
-    return 0;
-}
 
 static void on_assignment(const ride_cluster_assignment *a, void *ctx)
 {
@@ -80,7 +63,7 @@ static int setup(void **state)
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
     assert_int_equal(uv_loop_init(&fx->loop), 0);
-    snprintf(fx->connect, sizeof fx->connect, "%s/member%d", ride_harness_zk_connect(server),
+    snprintf(fx->connect, sizeof fx->connect, "%s/member%d", ride_harness_zk_connect(ride_harness_zk_shared()),
              instance++);
     ride_zk_options zo = {.connect = fx->connect};
     if (ride_zk_connect(&zo, &fx->zk, fx->err, sizeof fx->err) != RIDE_ZK_OK)
@@ -250,5 +233,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_membership, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_options, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, ride_harness_zk_group_setup, ride_harness_zk_group_teardown);
 }

@@ -32,8 +32,6 @@
 #define WAIT_MS 20000
 #define EXIT_MS 10000
 
-static ride_zk_server *server;
-
 typedef struct fixture {
     ride_kafka_mock *mock;
     ride_zk *zk;
@@ -52,21 +50,6 @@ typedef struct fixture {
     int mismatched;
     char err[512];
 } fixture;
-
-static int start_server(void **state)
-{
-    (void)state;
-    ride_harness_zk_require();
-    server = ride_harness_zk_start();
-    return server ? 0 : -1;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    ride_harness_zk_stop(server);
-    return 0;
-}
 
 static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
@@ -108,7 +91,7 @@ static int setup(void **state)
         fail_msg("mock: %s", fx->err);
     fx->dir = ride_harness_tempdir("ride-worker-daemon-");
     assert_non_null(fx->dir);
-    snprintf(fx->connect, sizeof fx->connect, "%s/wd%d", ride_harness_zk_connect(server),
+    snprintf(fx->connect, sizeof fx->connect, "%s/wd%d", ride_harness_zk_connect(ride_harness_zk_shared()),
              instance++);
     ride_zk_options zo = {.connect = fx->connect};
     if (ride_zk_connect(&zo, &fx->zk, fx->err, sizeof fx->err) != RIDE_ZK_OK)
@@ -468,5 +451,5 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_assignment_lifecycle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_spare_takes_over, setup, teardown),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, ride_harness_zk_group_setup, ride_harness_zk_group_teardown);
 }

@@ -10,28 +10,11 @@
 #define WAIT_MS 5000
 #define CONNECT_TIMEOUT_MS 10000
 
-static ride_zk_server *server;
-
-static int start_server(void **state)
-{
-    (void)state;
-    server = ride_harness_zk_start();
-    return server ? 0 : -1;
-}
-
-static int stop_server(void **state)
-{
-    (void)state;
-    ride_harness_zk_stop(server);
-    server = NULL;
-    return 0;
-}
-
 /* A session on the test server; suffix is appended to the connect string (a chroot). */
 static ride_zk *open_session(const char *suffix, const char *digest)
 {
     char connect[256];
-    snprintf(connect, sizeof connect, "%s%s", ride_harness_zk_connect(server), suffix);
+    snprintf(connect, sizeof connect, "%s%s", ride_harness_zk_connect(ride_harness_zk_shared()), suffix);
     ride_zk_options opts = {.connect = connect, .connect_timeout_ms = CONNECT_TIMEOUT_MS,
                             .digest = digest};
     ride_zk *zk = NULL;
@@ -531,7 +514,7 @@ static void test_session_callback(void **state)
 {
     (void)state;
     atomic_int seen = 0;
-    ride_zk_options opts = {.connect = ride_harness_zk_connect(server),
+    ride_zk_options opts = {.connect = ride_harness_zk_connect(ride_harness_zk_shared()),
                             .session_timeout_ms = 4000,
                             .on_session = record_state,
                             .session_ctx = &seen};
@@ -545,7 +528,6 @@ static void test_session_callback(void **state)
 
 int main(void)
 {
-    ride_harness_zk_require();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_malformed_connect_strings),
         cmocka_unit_test(test_connect_nothing_listening),
@@ -561,5 +543,5 @@ int main(void)
         cmocka_unit_test(test_digest_acl),
         cmocka_unit_test(test_session_callback),
     };
-    return cmocka_run_group_tests(tests, start_server, stop_server);
+    return cmocka_run_group_tests(tests, ride_harness_zk_group_setup, ride_harness_zk_group_teardown);
 }

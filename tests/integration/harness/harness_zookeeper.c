@@ -200,3 +200,23 @@ void ride_harness_zk_stop(ride_zk_server *s)
     free(s->dir);
     free(s);
 }
+
+static ride_zk_server *shared_server;
+
+int ride_harness_zk_group_setup(void **state)
+{
+    (void)state;
+    ride_harness_zk_require();
+    shared_server = ride_harness_zk_start();
+    return shared_server ? 0 : -1;
+}
+
+int ride_harness_zk_group_teardown(void **state)
+{
+    (void)state;
+    ride_harness_zk_stop(shared_server);
+    shared_server = NULL;
+    return 0;
+}
+
+ride_zk_server *ride_harness_zk_shared(void) { return shared_server; }

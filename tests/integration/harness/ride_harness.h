@@ -80,6 +80,13 @@ uint16_t ride_harness_zk_port(const ride_zk_server *s);
 /* Stops the server (SIGTERM, then SIGKILL), removes its dir and frees s. NULL is fine. */
 void ride_harness_zk_stop(ride_zk_server *s);
 
+/* cmocka group setup and teardown for a test file sharing one ZooKeeper server: the
+ * setup skips the file (exit 77) when ZooKeeper is not installed, then starts the
+ * server; ride_harness_zk_shared() returns it until the teardown stops it. */
+int ride_harness_zk_group_setup(void **state);
+int ride_harness_zk_group_teardown(void **state);
+ride_zk_server *ride_harness_zk_shared(void);
+
 /* Sends a four-letter command ("srvr", "mntr", ...) to 127.0.0.1:port and reads the
  * answer into buf (NUL-terminated); each step times out after timeout_ms. Returns
  * the answer's length or -1. */

@@ -117,6 +117,12 @@ typedef struct ride_frame_header {
     uint32_t header_crc;
 } ride_frame_header;
 
+/* The frame a message belongs to, (stream id, seq), read after checking only its
+ * framing and header checksum: cheap enough to call on every message before the
+ * assembler (which checks the payload). Returns 1 when the identity can be trusted,
+ * 0 when the header is damaged or not a RIDE frame header. */
+int ride_frame_message_id(const uint8_t *msg, size_t len, uint32_t *stream_id, uint64_t *seq);
+
 /* Validates one message on its own (everything but the cross-chunk rules and the
  * payload decoding) and decodes its header into *out. On RIDE_FRAME_OK, *payload
  * (when not NULL) points at the message's payload_len payload bytes inside msg.

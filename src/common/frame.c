@@ -331,6 +331,16 @@ static int header_trusted(ride_frame_status st)
     return st == RIDE_FRAME_OK || st > RIDE_FRAME_BAD_HEADER_CRC;
 }
 
+int ride_frame_message_id(const uint8_t *msg, size_t len, uint32_t *stream_id, uint64_t *seq)
+{
+    ride_frame_header h;
+    if (check_framing(msg, len, &h) != RIDE_FRAME_OK)
+        return 0;
+    *stream_id = h.stream_id;
+    *seq = h.seq;
+    return 1;
+}
+
 ride_frame_status ride_frame_header_parse(const uint8_t *msg, size_t len, ride_frame_header *out,
                                           const uint8_t **payload)
 {

@@ -530,14 +530,13 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
                       (long long)ride_offset_tracker_position(ps->tracker));
         return;
     }
-    ride_frame_header h;
-    ride_frame_status hs = ride_frame_header_parse(m->payload, m->len, &h, NULL);
-    /* The identity of a message is usable only when its header CRC held. */
-    int trusted = hs == RIDE_FRAME_OK || hs > RIDE_FRAME_BAD_HEADER_CRC;
+    uint32_t stream_id;
+    uint64_t seq;
+    int trusted = ride_frame_message_id(m->payload, m->len, &stream_id, &seq);
     ps->cur_offset = m->offset;
     ps->cur_resolved = 0;
     if (trusted) {
-        open_frame *of = find_or_add_open(ps, h.stream_id, h.seq);
+        open_frame *of = find_or_add_open(ps, stream_id, seq);
         if (!of || append_offset(of, m->offset) != 0) {
             /* Without a record of this message it cannot be acknowledged later:
              * re-read the partition once memory allows. */
@@ -560,7 +559,7 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
         return;
     /* Skipped chunks of a frame already counted, and untrusted messages whose
      * rejection went to the frame in progress: nothing to output, nothing to count. */
-    open_frame *of = trusted ? find_open(ps, h.stream_id, h.seq) : NULL;
+    open_frame *of = trusted ? find_open(ps, stream_id, seq) : NULL;
     if (of)
         resolve_open(ps, of);
     else if (!ps->cur_resolved)

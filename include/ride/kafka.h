@@ -109,6 +109,14 @@ rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic
                                        int32_t partition, const void *buf, size_t len,
                                        void *opaque, char *err, size_t errlen);
 
+/* ride_kafka_produce(), but while librdkafka's local queue is full it serves delivery
+ * reports and tries again until deadline_ms (ride_clock_mono_ms() time), then gives up
+ * with RD_KAFKA_RESP_ERR__QUEUE_FULL. This keeps a frame's messages back to back. */
+rd_kafka_resp_err_t ride_kafka_produce_wait(ride_kafka_producer *p, const char *topic,
+                                            int32_t partition, const void *buf, size_t len,
+                                            void *opaque, int64_t deadline_ms, char *err,
+                                            size_t errlen);
+
 /* Encodes f with ride_frame_write (opts NULL: raw, RIDE_FRAME_DEFAULT_MAX_MESSAGE)
  * and queues its messages to one partition, in order and back to back (a full
  * queue is drained by polling, for up to timeout_ms in all). Each message gets

@@ -89,6 +89,24 @@ rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic
     return e;
 }
 
+/* While the queue is full, wait at most this long for delivery reports before
+ * trying again (rd_kafka_poll returns as soon as it has served some). */
+#define QUEUE_FULL_POLL_MS 5
+
+rd_kafka_resp_err_t ride_kafka_produce_wait(ride_kafka_producer *p, const char *topic,
+                                            int32_t partition, const void *buf, size_t len,
+                                            void *opaque, int64_t deadline_ms, char *err,
+                                            size_t errlen)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = ride_kafka_produce(p, topic, partition, buf, len, opaque, err,
+                                                   errlen);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ms() >= deadline_ms)
+            return e;
+        rd_kafka_poll(p->rk, QUEUE_FULL_POLL_MS);
+    }
+}
+
 typedef struct frame_emit {
     ride_kafka_producer *p;
     const char *topic;
@@ -99,22 +117,16 @@ typedef struct frame_emit {
     size_t errlen;
 } frame_emit;
 
-/* Queues one message of a frame, polling while the queue is full so that the
- * frame's messages stay back to back in the partition. */
 static int emit_chunk(void *ctx, const uint8_t *msg, size_t len)
 {
     frame_emit *fe = ctx;
-    for (;;) {
-        rd_kafka_resp_err_t e = ride_kafka_produce(fe->p, fe->topic, fe->partition, msg, len,
-                                                   fe->opaque, fe->err, fe->errlen);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            return e ? -1 : 0;
-        if (ride_clock_mono_ms() >= fe->deadline_ms) {
-            atomic_fetch_add(&fe->p->errors, 1);
-            return -1;
-        }
-        rd_kafka_poll(fe->p->rk, 10);
-    }
+    rd_kafka_resp_err_t e = ride_kafka_produce_wait(fe->p, fe->topic, fe->partition, msg, len,
+                                                    fe->opaque, fe->deadline_ms, fe->err,
+                                                    fe->errlen);
+    /* A queue still full at the deadline is a failure to produce, counted here. */
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        atomic_fetch_add(&fe->p->errors, 1);
+    return e ? -1 : 0;
 }
 
 int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t partition,

@@ -191,22 +191,18 @@ static int emit_message(void *ctx, const uint8_t *msg, size_t len)
     emit_ctx *ec = ctx;
     ride_publisher *pub = ec->pub;
     frame_record *rec = ec->rec;
-    for (;;) {
-        atomic_fetch_add(&rec->refs, 1);
-        rd_kafka_resp_err_t e = ride_kafka_produce(pub->producer, pub->topic, rec->partition,
-                                                   msg, len, rec, ec->err, ec->errlen);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            rec->bytes += len;
-            atomic_fetch_add(&pub->in_flight[rec->partition], len);
-            pub->messages++;
-            pub->message_bytes += len;
-            return 0;
-        }
+    /* The reference belongs to this message's delivery report. */
+    atomic_fetch_add(&rec->refs, 1);
+    if (ride_kafka_produce_wait(pub->producer, pub->topic, rec->partition, msg, len, rec,
+                                ec->deadline_ms, ec->err, ec->errlen) != RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_sub(&rec->refs, 1);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ms() >= ec->deadline_ms)
-            return -1;
-        ride_kafka_producer_poll(pub->producer, WAIT_POLL_MS);
+        return -1;
     }
+    rec->bytes += len;
+    atomic_fetch_add(&pub->in_flight[rec->partition], len);
+    pub->messages++;
+    pub->message_bytes += len;
+    return 0;
 }
 
 static void count_drop(ride_publisher *pub, ride_drop_reason reason)

@@ -421,7 +421,7 @@ typedef struct emit_ctx {
     ride_pipeline *pl;
     output_record *r;
     int32_t partition;
-    int64_t deadline_ns;
+    int64_t deadline_ms;
     char *err;
     size_t errlen;
 } emit_ctx;
@@ -430,18 +430,11 @@ typedef struct emit_ctx {
 static int emit_message(void *ctx, const uint8_t *msg, size_t len)
 {
     emit_ctx *e = ctx;
-    for (;;) {
-        rd_kafka_resp_err_t rc = ride_kafka_produce(e->pl->producer, e->pl->output_topic,
-                                                    e->partition, msg, len, e->r, e->err,
-                                                    e->errlen);
-        if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            e->r->queued++;
-            return 0;
-        }
-        if (rc != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ns() > e->deadline_ns)
-            return -1;
-        ride_kafka_producer_poll(e->pl->producer, 10);
-    }
+    if (ride_kafka_produce_wait(e->pl->producer, e->pl->output_topic, e->partition, msg, len,
+                                e->r, e->deadline_ms, e->err, e->errlen) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return -1;
+    e->r->queued++;
+    return 0;
 }
 
 /* Queues the output frame; its input offsets become done with its last report. */
@@ -462,7 +455,7 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
     pl->in_flight++;
     char err[256] = "";
     emit_ctx e = {pl, r, ps->partition % pl->output_partitions,
-                  ride_clock_mono_ns() + (int64_t)pl->kafka_timeout_ms * 1000000, err, sizeof err};
+                  ride_clock_mono_ms() + pl->kafka_timeout_ms, err, sizeof err};
     if (ride_frame_write(&pl->out_frame, pl->has_write_opts ? &pl->write_opts : NULL,
                          emit_message, &e, err, sizeof err) != 0) {
         /* Messages already queued make an incomplete frame that receivers reject;

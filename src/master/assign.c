@@ -449,11 +449,15 @@ static void report_unplaced(planner *pl, const ride_assign_stage *s)
                   s->selector_count);
 }
 
-/* Active workers wanted: the target or the current size, within [min, max], then
- * within the partitions (an active worker owns at least one) and the eligible. */
+/* Active workers wanted: the target, or the current size (grown to the eligible
+ * workers beyond the spares with fill), within [min, max], then within the
+ * partitions (an active worker owns at least one) and the eligible. */
 static int group_size(const ride_assign_stage *s, size_t current, size_t eligible)
 {
     long n = s->target > 0 ? s->target : (long)current;
+    long spare_room = (long)eligible - s->workers.spares;
+    if (s->target <= 0 && s->fill && spare_room > n)
+        n = spare_room;
     long lo = s->workers.min > 1 ? s->workers.min : 1;
     if (n < lo)
         n = lo;

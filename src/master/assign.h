@@ -44,6 +44,10 @@ typedef struct ride_assign_stage {
     /* Active workers the scaler asks for; 0 keeps the current group size. Either is
      * clamped to [min, max], then to the eligible workers and the partitions. */
     int target;
+    /* With target 0: grow the group to every eligible worker not held as a spare
+     * (max(current size, eligible - spares)), so no eligible worker idles while the
+     * stage has partitions to spare (work conservation). */
+    bool fill;
     /* Optional: `partitions` lag figures (frames behind), or NULL. A worker over its
      * share gives away its most lagging partitions first. */
     const int64_t *lag;

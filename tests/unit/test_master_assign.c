@@ -289,6 +289,37 @@ static void test_scale_out_and_in(void **state)
     free(sc);
 }
 
+static void test_fill_uses_every_worker_but_spares(void **state)
+{
+    (void)state;
+    scenario *sc = calloc(1, sizeof(*sc));
+    for (int i = 0; i < 4; i++)
+        add_worker(sc, IDS[i], 0, NULL);
+    add_stage(sc, "gray", 6, 1, 6, 1)->fill = true;
+    plan_ok(sc);
+    expect(sc, "gray", "w1:1 w1:1 w2:1 w2:1 w3:1 w3:1", "w1 w2 w3 | w4");
+    adopt(sc);
+
+    /* A dead active worker is replaced by the spare, the group keeps its size. */
+    worker(sc, "w2")->alive = false;
+    plan_ok(sc);
+    expect(sc, "gray", "w1:1 w1:1 w4:2 w4:2 w3:1 w3:1", "w1 w3 w4 |");
+    adopt(sc);
+
+    /* A joining worker first becomes the spare; with the next one the group grows:
+     * the spare (ready) joins the work and the newcomer is the new spare. */
+    add_worker(sc, "w5", 0, NULL);
+    plan_ok(sc);
+    expect(sc, "gray", "w1:1 w1:1 w4:2 w4:2 w3:1 w3:1", "w1 w3 w4 | w5");
+    adopt(sc);
+    add_worker(sc, "w6", 0, NULL);
+    plan_ok(sc);
+    assert_int_equal(sc->plan.move_count, 1);
+    expect(sc, "gray", "w1:1 w1:1 w4:2 w5:3 w3:1 w3:1", "w1 w3 w4 w5 | w6");
+    ride_assign_plan_free(&sc->plan);
+    free(sc);
+}
+
 static void test_spares_kept_idle(void **state)
 {
     (void)state;
@@ -716,6 +747,7 @@ int main(void)
         cmocka_unit_test(test_lagging_partition_moves_first),
         cmocka_unit_test(test_min_max_and_target),
         cmocka_unit_test(test_scale_out_and_in),
+        cmocka_unit_test(test_fill_uses_every_worker_but_spares),
         cmocka_unit_test(test_spares_kept_idle),
         cmocka_unit_test(test_gpu_and_selector),
         cmocka_unit_test(test_no_eligible_worker),

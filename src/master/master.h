@@ -1,0 +1,234 @@
+/* master.h - ride-master's state and the modules that share it (docs/master.md).
+ *
+ * Threads: everything here runs on the master's libuv loop thread: ZooKeeper
+ * callbacks only wake the loop, the control API's handlers run on it, and the
+ * reconciliation tick runs on it. The one exception is the Kafka offsets monitor
+ * (lag.c), which runs its own thread and shares only its snapshot, under a mutex. */
+#ifndef RIDE_MASTER_MASTER_H
+#define RIDE_MASTER_MASTER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+#include <uv.h>
+
+#include "ride/cluster.h"
+#include "ride/config.h"
+#include "ride/http.h"
+#include "ride/kafka.h"
+#include "ride/manifest.h"
+#include "ride/metrics.h"
+#include "ride/task.h"
+#include "ride/zk.h"
+
+#define RIDE_MASTER_TOPIC_MAX 256
+/* Requests from the leader to the master hosting the embedded broker: one node per
+ * topic, its data the partition count in decimal. */
+#define RIDE_MASTER_PATH_TOPICS "/cluster/topics"
+/* A stage's worker count fixed with `ridectl scale`: decimal text. */
+#define RIDE_MASTER_SCALE_DIR "scale"
+/* Longest a live worker may take to hand a moved partition back before the new
+ * owner starts anyway (it is fenced by the new epoch either way). */
+#define RIDE_MASTER_RELEASE_TIMEOUT_MS 5000
+
+/* A registered worker or producer. */
+typedef struct ride_master_member {
+    char *id;
+    bool is_worker;
+    int32_t reg_version;
+    ride_cluster_worker worker;     /* decoded registration (workers) */
+    ride_cluster_producer producer; /* decoded registration (producers) */
+    int32_t hb_version;             /* -1: no heartbeat seen yet */
+    int64_t hb_changed_ms;          /* monotonic: when hb_version last changed */
+    int64_t hb_wall_ms;             /* wall clock of that observation (API ages) */
+    bool alive;
+    bool present; /* refresh mark */
+} ride_master_member;
+
+/* One partition of a stage as the leader wants it. */
+typedef struct ride_master_partition {
+    char *owner;      /* NULL: none */
+    int64_t epoch;
+    bool granted;     /* the owner may run it: whoever ran it before let go */
+    char *releasing;  /* the previous, live owner asked to let go, or NULL */
+    int64_t release_deadline_ms;
+    bool stored;      /* /apps/<app>/partitions/<stage>/<p> holds owner and epoch */
+} ride_master_partition;
+
+typedef struct ride_master_stage {
+    const ride_stage *st; /* in the app's manifest */
+    char topic[RIDE_MASTER_TOPIC_MAX];
+    int target; /* workers fixed by `ridectl scale`, 0: none */
+    ride_master_partition *parts;
+    char **active;
+    size_t active_count;
+    char **spare;
+    size_t spare_count;
+    char issue[160]; /* the planner's last complaint about the stage, "" when none */
+} ride_master_stage;
+
+typedef struct ride_master_source {
+    char *producer; /* NULL: none */
+    int64_t epoch;
+    uint32_t stream_id;
+    bool stored;
+} ride_master_source;
+
+typedef struct ride_master_app {
+    char *name;
+    char *yaml;
+    size_t yaml_len;
+    int32_t version; /* of /apps/<app> */
+    ride_manifest m;
+    ride_app_phase phase;
+    int64_t generation;
+    int64_t created_ms;
+    int64_t updated_ms;
+    char *message;
+    ride_master_stage *stages; /* manifest order */
+    ride_master_source *sources; /* manifest order */
+    bool topics_ready;
+    bool present;
+} ride_master_app;
+
+/* The last assignment written to one member. */
+typedef struct ride_master_assignment {
+    char *member;
+    char *key; /* the encoding with epoch and generation 0: what changed */
+    int64_t epoch;
+    bool exists;
+} ride_master_assignment;
+
+/* Kafka's view of one partition, refreshed by the offsets monitor. */
+typedef struct ride_master_offsets {
+    char app[RIDE_NAME_MAX + 1];
+    char stage[RIDE_NAME_MAX + 1];
+    int partition;
+    int64_t end;       /* log-end offset, -1 unknown */
+    int64_t committed; /* the group's committed offset, -1 none or unknown */
+    int64_t start;     /* log start offset, -1 unknown */
+} ride_master_offsets;
+
+typedef struct ride_master_lag ride_master_lag;
+
+typedef struct ride_master_metrics {
+    ride_metrics *reg;
+    ride_gauge *leader;
+    ride_counter *failovers;
+    ride_counter *moves;
+    ride_counter *events;
+    ride_metric_family *workers; /* by state */
+} ride_master_metrics;
+
+typedef struct ride_master {
+    const ride_config *cfg;
+    const char *id;
+    char *token;        /* API token, or NULL: every change refused */
+    bool broker_only;   /* hosts the embedded broker, never leads */
+    uv_loop_t *loop;
+    ride_zk *zk;
+    char digest[512];
+    ride_zk_election *election;
+    uv_async_t wake;
+    uv_timer_t tick;
+    /* set from ZooKeeper's thread, read on the loop */
+    pthread_mutex_t mu;
+    bool became_leader;
+    bool session_changed;
+    /* loop thread */
+    bool leading; /* acting as leader now (elected and the session connected) */
+    int64_t generation;
+    ride_http_server *api;
+    ride_http_server *metrics_http;
+    char api_url[320];
+    ride_task_registry *registry;
+    ride_master_member *members;
+    size_t member_count;
+    ride_master_app **apps;
+    size_t app_count;
+    ride_master_assignment *assignments;
+    size_t assignment_count;
+    /* Kafka as the leader sees it */
+    char *bootstrap;
+    bool bootstrap_embedded;
+    rd_kafka_t *admin;
+    ride_master_lag *lag;
+    /* the embedded broker, when this master hosts it */
+    ride_kafka_mock *mock;
+    char **created_topics;
+    size_t created_topic_count;
+    uint64_t events_written;
+    ride_master_metrics metrics;
+    uv_signal_t sigterm;
+    uv_signal_t sigint;
+    bool stopping;
+} ride_master;
+
+/* ---- view.c: the cluster as read from ZooKeeper ---- */
+
+/* Re-reads /workers and /producers and every heartbeat's version: a member is alive
+ * while registered and its heartbeat changed within heartbeat.timeout_ms. */
+void ride_master_refresh_members(ride_master *m);
+/* Re-reads /apps: new, changed and deleted applications, their state and scale. */
+void ride_master_refresh_apps(ride_master *m);
+/* Reads everything a new leader takes over: owners, sources, assignment epochs. */
+void ride_master_load(ride_master *m);
+ride_master_member *ride_master_find_member(ride_master *m, const char *id, bool worker);
+ride_master_app *ride_master_find_app(ride_master *m, const char *name);
+/* A new application record taking over *man (zeroed on success): stages with their
+ * topics and no owners, sources numbered in manifest order. NULL when out of memory. */
+ride_master_app *ride_master_app_new(const char *name, const char *yaml, size_t len,
+                                     ride_manifest *man);
+void ride_master_app_free(ride_master_app *a);
+void ride_master_members_free(ride_master *m);
+/* The stage reading stage or source `name` of the app, or NULL (fan-out is refused
+ * at apply, so there is at most one). */
+const ride_stage *ride_master_reader(const ride_manifest *man, const char *name);
+
+/* ---- reconcile.c: the leader's decisions ---- */
+
+/* One pass: topics, partition owners, sources, assignments. */
+void ride_master_reconcile(ride_master *m);
+/* Writes an event node (and logs it); app/stage/member may be NULL, partition -1. */
+void ride_master_event(ride_master *m, const char *type, const char *app, const char *stage,
+                       int partition, const char *member, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+void ride_master_assignments_free(ride_master *m);
+/* Writes /apps/<app>/state from the record (updated_ms set to now). */
+void ride_master_write_state(ride_master *m, ride_master_app *a);
+
+/* ---- api.c: the control API (docs/control-api.md) ---- */
+
+/* Registers the routes on srv. */
+int ride_master_api_routes(ride_master *m, ride_http_server *srv);
+/* Checks a manifest the way apply does (schema, tasks, params, fan-out, partition
+ * limits); returns 0 or -1 with a one-line message. */
+int ride_master_check_manifest(ride_master *m, const ride_manifest *man, char *err,
+                               size_t errlen);
+
+/* ---- broker.c: the embedded Kafka broker ---- */
+
+/* With kafka: embedded, hosts the mock cluster unless another master does, and
+ * creates the topics the leader requests. Called every tick on every master. */
+void ride_master_broker_tick(ride_master *m);
+void ride_master_broker_stop(ride_master *m);
+/* The leader's side: asks for a topic (embedded) or creates it (Admin API);
+ * returns 1 when it exists with `partitions`, 0 while pending, -1 on error. */
+int ride_master_topic_ready(ride_master *m, const char *topic, int partitions, char *err,
+                            size_t errlen);
+
+/* ---- lag.c: Kafka offsets of every partition ---- */
+
+ride_master_lag *ride_master_lag_start(const ride_config *cfg, char *err, size_t errlen);
+void ride_master_lag_stop(ride_master_lag *l);
+/* Sets what to watch (bootstrap NULL: nothing) and the partitions of every stage. */
+void ride_master_lag_watch(ride_master_lag *l, const char *bootstrap,
+                           const ride_master_offsets *parts, size_t count);
+/* Fills *out for one partition from the last refresh; false when unknown. */
+bool ride_master_lag_get(ride_master_lag *l, const char *app, const char *stage, int partition,
+                         ride_master_offsets *out);
+
+#endif

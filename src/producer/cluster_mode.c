@@ -75,7 +75,11 @@ typedef struct producer {
     ride_frame_sink *sink;
     running_source *run;
     size_t run_count;
-    ride_source_totals retired; /* sources stopped before the end */
+    /* Stopped sources whose frames still await delivery reports: their summary
+     * is logged once every report is in, so that it is final. */
+    ride_source_runner **draining;
+    size_t draining_count;
+    ride_source_totals retired; /* sources stopped and settled before the end */
     ride_cluster_hb_source *hb;
     hb_names *hb_names;
     size_t hb_cap;
@@ -162,8 +166,47 @@ static bool still_assigned(const running_source *rs, const ride_cluster_assignme
     return false;
 }
 
+static bool settled(const ride_source_runner *r)
+{
+    ride_publisher_stats ps;
+    ride_source_runner_counts(r, &ps);
+    return ps.produced == ps.delivered + ps.dropped[RIDE_DROP_DELIVERY_FAILED];
+}
+
+/* Logs the summary of, and releases, every stopped source whose reports are all
+ * in (all of them with `all`). */
+static void release_settled(producer *p, bool all)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < p->draining_count; i++) {
+        ride_source_runner *r = p->draining[i];
+        if (!all && !settled(r)) {
+            p->draining[kept++] = r;
+            continue;
+        }
+        ride_source_runner_log_summary(r, &p->retired);
+        ride_source_runner_free(r);
+    }
+    p->draining_count = kept;
+}
+
+/* Keeps a stopped source until its reports are in; released at once when it
+ * cannot be kept. */
+static void drain(producer *p, ride_source_runner *r)
+{
+    ride_source_runner **grown =
+        realloc(p->draining, (p->draining_count + 1) * sizeof *grown);
+    if (!grown) {
+        ride_source_runner_log_summary(r, &p->retired);
+        ride_source_runner_free(r);
+        return;
+    }
+    p->draining = grown;
+    p->draining[p->draining_count++] = r;
+}
+
 /* Stops the marked sources: all are asked first, so that they stop together,
- * then each is joined, counted and released. */
+ * then each is joined and counted. */
 static void stop_marked(producer *p)
 {
     for (size_t i = 0; i < p->run_count; i++)
@@ -180,12 +223,12 @@ static void stop_marked(producer *p)
         sync_metrics(p, rs);
         ride_log_info("source_stopped", "app=%s source=%s epoch=%" PRId64 " stream=%" PRIu32,
                       rs->app, rs->source, rs->epoch, ride_source_runner_stream(rs->runner));
-        ride_source_runner_log_summary(rs->runner, &p->retired);
-        ride_source_runner_free(rs->runner);
+        drain(p, rs->runner);
         free(rs->fingerprint);
     }
     p->run_count = kept;
     count_sources(p);
+    release_settled(p, false);
 }
 
 static void stop_all(producer *p)
@@ -322,6 +365,7 @@ static void switch_kafka(producer *p, char *bootstrap)
 {
     stop_all(p);
     drop_sink(p, SWITCH_FLUSH_MS);
+    release_settled(p, true);
     free(p->bootstrap);
     p->bootstrap = bootstrap;
     if (!bootstrap)
@@ -406,6 +450,7 @@ static int fill_heartbeat(ride_cluster_heartbeat *hb, void *ctx)
     }
     hb->sources = p->hb;
     hb->source_count = p->run_count;
+    release_settled(p, false);
     return 0;
 }
 
@@ -419,6 +464,7 @@ static int finish(producer *p)
     for (size_t i = 0; i < p->run_count; i++)
         ride_source_runner_join(p->run[i].runner);
     int code = drop_sink(p, FLUSH_DEADLINE_MS) > 0 ? EXIT_RUNTIME : 0;
+    release_settled(p, true);
     ride_source_totals totals = p->retired;
     for (size_t i = 0; i < p->run_count; i++)
         ride_source_runner_log_summary(p->run[i].runner, &totals);
@@ -576,6 +622,7 @@ int ride_producer_cluster_run(const ride_config *cfg, int64_t stats_interval_ms)
     free(p.assignment);
     free(p.bootstrap);
     free(p.run);
+    free(p.draining);
     free(p.hb);
     free(p.hb_names);
     ride_metrics_free(p.metrics.reg);

@@ -1,14 +1,14 @@
 /* main.c - ride-producer: reads frame sources and publishes their frames to a
- * stage's input topic (docs/producer.md). This is the standalone mode: the
- * sources are given on the command line and stream ids are their positions
- * there. ZooKeeper-driven assignment by the master comes later and will feed
- * the same per-source threads.
+ * stage's input topic (docs/producer.md). Two modes share the per-source threads
+ * of runner.h:
  *
- * Threads: one per source (read, publish, log its own stats, so its reader
- * needs no lock), one serving the shared Kafka producer's delivery reports,
- * and the main thread, which waits for signals (they are blocked everywhere
- * and taken with sigtimedwait, so no work runs in a handler) and for the
- * sources to end, then flushes with a deadline and prints the summary. */
+ * - command-line (standalone) mode, here: the sources are given with --source and
+ *   stream ids are their positions there. Threads: one per source, one serving
+ *   the shared Kafka producer's delivery reports, and the main thread, which
+ *   waits for signals (they are blocked everywhere and taken with sigtimedwait,
+ *   so no work runs in a handler) and for the sources to end, then flushes with
+ *   a deadline and prints the summary;
+ * - cluster mode (no --source, a --config): cluster_mode.h. */
 #include <errno.h>
 #include "ride/clock.h"
 #include <stdarg.h>
@@ -26,12 +26,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster_mode.h"
 #include "publisher.h"
 #include "ride/config.h"
 #include "ride/kafka.h"
 #include "ride/log.h"
 #include "ride/manifest.h"
-#include "source.h"
+#include "runner.h"
 
 #define PROGRAM "ride-producer"
 #define EXIT_USAGE 2
@@ -40,18 +41,12 @@
 #define DEFAULT_STATS_INTERVAL_MS 10000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define FLUSH_DEADLINE_MS 10000
-/* Longest a source thread blocks in one read or publish call, so that a stop
- * request is seen promptly. */
-#define STEP_MS 100
 /* How often the main thread looks at the sources while waiting for a signal. */
 #define SUPERVISE_MS 50
 #define JPEG_DEFAULT_QUALITY 90
 #define MESSAGE_MIN 4096
 #define MESSAGE_MAX 1000000000LL
 #define BACKLOG_MAX (1LL << 40)
-/* Room for Kafka's record and batch overhead above the largest frame message
- * (as RIDE's default message.max.bytes 1048576 leaves above 1000000). */
-#define MESSAGE_OVERHEAD 48576
 #define TOPIC_NAME_MAX 249
 
 enum long_only_option {
@@ -92,40 +87,24 @@ typedef struct options {
     int64_t stats_interval_ms;
     int64_t connect_timeout_ms;
     const char *log_level;
+    /* The first option given that only command-line mode takes, or NULL. */
+    const char *standalone_option;
 } options;
-
-/* State shared by every thread. */
-typedef struct producer_state {
-    atomic_bool stop;      /* sources stop reading */
-    atomic_bool stop_poll; /* the delivery thread ends */
-    atomic_int sources_running;
-    ride_kafka_producer *kafka;
-    int64_t stats_interval_ms;
-    uint64_t frame_limit;
-} producer_state;
-
-typedef struct source_task {
-    producer_state *state;
-    const ride_source *src;
-    uint32_t stream_id;
-    ride_source_reader *reader;
-    ride_publisher *publisher;
-    int partitions;
-    pthread_t thread;
-    bool started;
-    bool failed; /* written by the thread before it ends */
-} source_task;
 
 /* ---- usage ---- */
 
 static void print_help(void)
 {
     printf("Usage: " PROGRAM " [OPTIONS] --topic TOPIC --source NAME=URI [--source NAME=URI ...]\n"
+           "       " PROGRAM " -c FILE [--log-level LEVEL] [--stats-interval-ms MS]\n"
            "\n"
            "Reads each source and publishes its frames round-robin over the topic's\n"
            "partitions (docs/producer.md). Stream ids are the sources' positions (0, 1, ...).\n"
+           "Without --source it runs in cluster mode: it joins the cluster named by the\n"
+           "config's zookeeper.connect and runs the sources the master assigns it.\n"
            "\n"
-           "  --config FILE            producer config (kafka properties, producer.* defaults)\n"
+           "  -c, --config FILE        producer config (kafka properties, producer.* defaults;\n"
+           "                           cluster mode: everything)\n"
            "  --bootstrap HOST:PORT    Kafka brokers (else bootstrap.servers from the config)\n"
            "  --topic TOPIC            topic to publish to; it must exist\n"
            "  --partitions N           partitions to use (default: the topic's count)\n"
@@ -273,10 +252,29 @@ static bool source_is_file(const ride_source *s)
            s->target.kind == RIDE_SOURCE_IMAGE_GLOB;
 }
 
+/* Cluster mode: the config gives everything, the assignment the sources. */
+static bool check_cluster_options(const options *o)
+{
+    if (!o->config_file) {
+        usage_error("missing --source NAME=URI (command-line mode) or --config FILE (cluster "
+                    "mode)");
+        return false;
+    }
+    if (o->standalone_option) {
+        usage_error("--%s needs --source: in cluster mode the sources and their settings come "
+                    "from the assignment",
+                    o->standalone_option);
+        return false;
+    }
+    return true;
+}
+
 /* The manifest's cross-field rules, applied to every source, and the options
  * every run needs. */
 static bool check_options(options *o)
 {
+    if (o->source_count == 0)
+        return check_cluster_options(o);
     if (!o->topic) {
         usage_error("missing --topic");
         return false;
@@ -284,11 +282,6 @@ static bool check_options(options *o)
     if (!topic_name_valid(o->topic)) {
         usage_error("--topic: invalid Kafka topic name \"%s\": expected 1..%d of [a-zA-Z0-9._-]",
                     o->topic, TOPIC_NAME_MAX);
-        return false;
-    }
-    if (o->source_count == 0) {
-        usage_error("no sources: give at least one --source NAME=URI (sources assigned through "
-                    "ZooKeeper are not supported yet)");
         return false;
     }
     if (o->quality >= 0 && o->encoding != RIDE_ENC_JPEG) {
@@ -339,11 +332,25 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* Remembers the first option that only command-line mode takes. */
+static void note_standalone_option(options *o, int opt)
+{
+    if (o->standalone_option || opt == OPT_CONFIG || opt == OPT_SOURCE || opt == OPT_LOG_LEVEL ||
+        opt == OPT_STATS_INTERVAL)
+        return;
+    for (const struct option *lo = long_options; lo->name; lo++)
+        if (lo->val == opt)
+            o->standalone_option = lo->name;
+}
+
 static bool apply_option(options *o, int opt, char *arg)
 {
     static const char *const pace_names[] = {"source", "max", NULL};
     int64_t v;
     int e;
+    if (opt == 'c')
+        opt = OPT_CONFIG;
+    note_standalone_option(o, opt);
     switch (opt) {
     case OPT_CONFIG: o->config_file = arg; return true;
     case OPT_BOOTSTRAP: o->bootstrap = arg; return true;
@@ -408,7 +415,7 @@ static int parse_args(int argc, char **argv, options *o)
                    .connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS};
     opterr = 0;
     int opt;
-    while ((opt = getopt_long(argc, argv, ":", long_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":c:", long_options, NULL)) != -1) {
         if (opt == OPT_HELP) {
             print_help();
             return 1;
@@ -433,6 +440,24 @@ static int parse_args(int argc, char **argv, options *o)
 
 /* ---- configuration ---- */
 
+static bool load_config(const char *file, ride_config *cfg)
+{
+    ride_parse_error perr;
+    if (ride_config_load(RIDE_DAEMON_PRODUCER, file, cfg, &perr) == 0)
+        return true;
+    char buf[1024];
+    usage_error("%s", ride_parse_error_format(&perr, buf, sizeof buf));
+    return false;
+}
+
+/* --log-level wins over the config's level (checked when parsed). */
+static void set_log_level(const options *o, ride_log_level level)
+{
+    if (o->log_level)
+        ride_log_level_parse(o->log_level, &level);
+    ride_log_set_level(level);
+}
+
 /* The Kafka properties to use: the config's, without bootstrap.servers when
  * --bootstrap is given (the command line overrides the file). */
 static ride_kv *kafka_props(const options *o, const ride_config *cfg, size_t *count)
@@ -456,139 +481,13 @@ static rd_kafka_conf_t *kafka_conf(const options *o, const ride_config *cfg, siz
         fprintf(stderr, PROGRAM ": out of memory\n");
         return NULL;
     }
-    ride_parse_error perr;
-    rd_kafka_conf_t *conf = ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, o->bootstrap, props, count,
-                                                cfg->file, &perr);
-    if (!conf) {
-        char buf[1024];
-        fprintf(stderr, PROGRAM ": %s\n", ride_parse_error_format(&perr, buf, sizeof buf));
-        free(props);
-        return NULL;
-    }
-    /* A larger frame message needs a larger client limit; a limit the user set
-     * is left alone. */
-    if (max_message > RIDE_FRAME_DEFAULT_MAX_MESSAGE &&
-        !ride_kv_find(props, count, "message.max.bytes")) {
-        char value[32], errstr[256];
-        snprintf(value, sizeof value, "%zu", max_message + MESSAGE_OVERHEAD);
-        if (rd_kafka_conf_set(conf, "message.max.bytes", value, errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK) {
-            fprintf(stderr, PROGRAM ": message.max.bytes=%s: %s\n", value, errstr);
-            rd_kafka_conf_destroy(conf);
-            conf = NULL;
-        }
-    }
+    char err[1024];
+    rd_kafka_conf_t *conf =
+        ride_frame_sink_conf(o->bootstrap, props, count, cfg->file, max_message, err, sizeof err);
+    if (!conf)
+        fprintf(stderr, PROGRAM ": %s\n", err);
     free(props);
     return conf;
-}
-
-/* ---- source threads ---- */
-
-static void log_source_stats(const source_task *t, const ride_source_reader_stats *rs,
-                             uint64_t frames_before, int64_t elapsed_ns)
-{
-    ride_publisher_stats ps;
-    ride_publisher_stats_get(t->publisher, &ps);
-    uint64_t in_flight = 0;
-    for (int32_t p = 0; p < t->partitions; p++)
-        in_flight += ride_publisher_in_flight(t->publisher, p);
-    double fps = elapsed_ns > 0 ? (double)(rs->frames - frames_before) * 1e9 / (double)elapsed_ns
-                                : 0.0;
-    ride_log_info("source_stats",
-                  "source=%s stream=%" PRIu32 " frames=%" PRIu64 " fps=%.2f produced=%" PRIu64
-                  " delivered=%" PRIu64 " dropped_backpressure=%" PRIu64
-                  " dropped_produce_failed=%" PRIu64 " dropped_delivery_failed=%" PRIu64
-                  " in_flight_bytes=%" PRIu64 " late=%" PRIu64 " connected=%d reconnects=%" PRIu64,
-                  t->src->name, t->stream_id, rs->frames, fps, ps.produced, ps.delivered,
-                  ps.dropped[RIDE_DROP_BACKPRESSURE], ps.dropped[RIDE_DROP_PRODUCE_FAILED],
-                  ps.dropped[RIDE_DROP_DELIVERY_FAILED], in_flight, rs->late, rs->connected,
-                  rs->reconnects);
-}
-
-/* Live sources: one line when a stream opens and one per failed attempt or
- * broken stream (the reader retries on its own with backoff). */
-static void log_connection(const source_task *t, const ride_source_reader_stats *rs,
-                           int *was_connected, ride_source_read rc, const char *err)
-{
-    char quoted[600];
-    if (rs->connected && !*was_connected)
-        ride_log_info("source_connected",
-                      "source=%s stream=%" PRIu32 " reconnects=%" PRIu64 " disconnects=%" PRIu64,
-                      t->src->name, t->stream_id, rs->reconnects, rs->disconnects);
-    else if (rc == RIDE_SOURCE_AGAIN && err[0])
-        ride_log_warn("source_unavailable",
-                      "source=%s stream=%" PRIu32 " connect_failures=%" PRIu64
-                      " disconnects=%" PRIu64 " retry_in_ms=%" PRId64 " reason=%s",
-                      t->src->name, t->stream_id, rs->connect_failures, rs->disconnects,
-                      rs->last_backoff_ms, ride_log_quote(err, quoted, sizeof quoted));
-    *was_connected = rs->connected;
-}
-
-/* Offers the frame; a file source that waits for room (pace max) keeps offering
- * it until there is room or the producer stops. */
-static void publish_frame(source_task *t, const ride_frame *f)
-{
-    char err[512] = "";
-    for (;;) {
-        ride_publish_result r = ride_publisher_publish(t->publisher, f, STEP_MS, err, sizeof err);
-        if (r == RIDE_PUBLISH_DROPPED) {
-            char quoted[600];
-            ride_log_debug("frame_dropped", "source=%s stream=%" PRIu32 " seq=%" PRIu64 " reason=%s",
-                           t->src->name, t->stream_id, f->seq,
-                           ride_log_quote(err, quoted, sizeof quoted));
-        }
-        if (r != RIDE_PUBLISH_FULL || atomic_load(&t->state->stop))
-            return;
-    }
-}
-
-static void *run_source(void *arg)
-{
-    source_task *t = arg;
-    producer_state *st = t->state;
-    ride_frame frame = {0};
-    ride_source_reader_stats rs = {0};
-    int connected = 0;
-    int64_t stats_ns = st->stats_interval_ms * 1000000;
-    int64_t stats_at = ride_clock_mono_ns();
-    uint64_t frames_at_stats = 0;
-    char err[512], quoted[600];
-    while (!atomic_load(&st->stop) && (st->frame_limit == 0 || rs.frames < st->frame_limit)) {
-        err[0] = '\0';
-        ride_source_read rc = ride_source_reader_next(t->reader, &frame, STEP_MS, err, sizeof err);
-        ride_source_reader_stats_get(t->reader, &rs);
-        log_connection(t, &rs, &connected, rc, err);
-        if (rc == RIDE_SOURCE_ERROR) {
-            ride_log_error("source_failed", "source=%s stream=%" PRIu32 " reason=%s",
-                           t->src->name, t->stream_id, ride_log_quote(err, quoted, sizeof quoted));
-            t->failed = true;
-            break;
-        }
-        if (rc == RIDE_SOURCE_EOF) {
-            ride_log_info("source_ended", "source=%s stream=%" PRIu32 " frames=%" PRIu64,
-                          t->src->name, t->stream_id, rs.frames);
-            break;
-        }
-        if (rc == RIDE_SOURCE_FRAME)
-            publish_frame(t, &frame);
-        int64_t now = ride_clock_mono_ns();
-        if (now - stats_at >= stats_ns) {
-            log_source_stats(t, &rs, frames_at_stats, now - stats_at);
-            stats_at = now;
-            frames_at_stats = rs.frames;
-        }
-    }
-    ride_frame_free(&frame);
-    atomic_fetch_sub(&st->sources_running, 1);
-    return NULL;
-}
-
-static void *serve_deliveries(void *arg)
-{
-    producer_state *st = arg;
-    while (!atomic_load(&st->stop_poll))
-        ride_kafka_producer_poll(st->kafka, STEP_MS);
-    return NULL;
 }
 
 /* ---- signals ---- */
@@ -602,9 +501,9 @@ static int wait_signal(const sigset_t *set, int ms)
 }
 
 /* A second signal while stopping: leave now, without flushing. */
-static void exit_on_signal(const sigset_t *set, int ms)
+static void exit_on_signal(void *ctx, int ms)
 {
-    int sig = wait_signal(set, ms);
+    int sig = wait_signal(ctx, ms);
     if (!sig)
         return;
     ride_log_warn("exit_now", "signal=%s reason=\"second signal: exiting without flushing\"",
@@ -661,50 +560,45 @@ static void log_start(const options *o, const settings *s, int partitions)
                   o->config_file ? o->config_file : "none");
 }
 
-/* Opens every source's reader and publisher; returns false after printing why. */
-static bool open_sources(const options *o, const settings *s, producer_state *st,
-                         int partitions, source_task *tasks)
+/* Opens every source's reader and publisher before any is read, so that a bad
+ * source stops the run before anything is published; false after printing why. */
+static bool open_sources(const options *o, const settings *s, ride_frame_sink *sink,
+                         int partitions, ride_source_runner **runners)
 {
-    char err[512], quoted[RIDE_PATH_MAX + 8];
+    char err[512];
     for (size_t i = 0; i < o->source_count; i++) {
-        source_task *t = &tasks[i];
-        t->state = st;
-        t->src = &o->sources[i];
-        t->stream_id = (uint32_t)i;
-        t->partitions = partitions;
-        ride_source_reader_opts ro = {.stream_id = t->stream_id};
-        t->reader = ride_source_reader_open(t->src, &ro, err, sizeof err);
-        if (!t->reader) {
-            fprintf(stderr, PROGRAM ": %s\n", err);
-            return false;
-        }
-        ride_publisher_opts po = {
+        ride_source_runner_opts ro = {
+            .src = &o->sources[i],
+            .stream_id = (uint32_t)i,
             .topic = o->topic,
             .partitions = partitions,
-            .start_partition = (int)(i % (size_t)partitions),
-            .write = {o->encoding, o->encoding == RIDE_ENC_JPEG ? t->src->quality : -1,
-                      s->max_message},
-            .max_backlog_bytes = s->max_backlog ? (size_t)s->max_backlog : SIZE_MAX,
-            .wait_when_full = o->pace == RIDE_PACE_MAX,
+            .max_message = s->max_message,
+            .max_backlog = s->max_backlog,
+            .frame_limit = o->frames,
+            .stats_interval_ms = o->stats_interval_ms,
         };
-        t->publisher = ride_publisher_new(st->kafka, &po, err, sizeof err);
-        if (!t->publisher) {
+        runners[i] = ride_source_runner_open(sink, &ro, err, sizeof err);
+        if (!runners[i]) {
             fprintf(stderr, PROGRAM ": %s\n", err);
             return false;
         }
-        ride_log_info("source_start", "source=%s stream=%" PRIu32 " kind=%s fps=%g uri=%s",
-                      t->src->name, t->stream_id, ride_source_kind_name(t->src->target.kind),
-                      ride_source_reader_fps(t->reader),
-                      ride_log_quote(t->src->uri, quoted, sizeof quoted));
     }
     return true;
 }
 
+static bool any_running(ride_source_runner *const *runners, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        if (ride_source_runner_running(runners[i]))
+            return true;
+    return false;
+}
+
 /* Waits for the sources to end or a signal; then stops them and waits for
  * their threads, a second signal exiting at once. */
-static void supervise_sources(producer_state *st, const sigset_t *set)
+static void supervise_sources(ride_source_runner **runners, size_t count, sigset_t *set)
 {
-    while (atomic_load(&st->sources_running) > 0) {
+    while (any_running(runners, count)) {
         int sig = wait_signal(set, SUPERVISE_MS);
         if (sig) {
             ride_log_info("stopping", "signal=%s flush_deadline_ms=%d",
@@ -712,111 +606,34 @@ static void supervise_sources(producer_state *st, const sigset_t *set)
             break;
         }
     }
-    atomic_store(&st->stop, true);
-    while (atomic_load(&st->sources_running) > 0)
+    for (size_t i = 0; i < count; i++)
+        ride_source_runner_request_stop(runners[i]);
+    while (any_running(runners, count))
         exit_on_signal(set, SUPERVISE_MS);
 }
 
-/* Waits up to FLUSH_DEADLINE_MS for every queued message's delivery report
- * (served by the delivery thread); what is left then is purged and reported
- * failed. Returns true when nothing had to be purged. */
-static bool flush_outstanding(producer_state *st, const sigset_t *set)
+/* Starts one thread per source, supervises them and flushes. Returns the exit code. */
+static int run(ride_frame_sink *sink, ride_source_runner **runners, size_t count, sigset_t *set)
 {
-    int64_t deadline = ride_clock_mono_ns() + (int64_t)FLUSH_DEADLINE_MS * 1000000;
-    while (ride_kafka_producer_outstanding(st->kafka) > 0 && ride_clock_mono_ns() < deadline)
-        exit_on_signal(set, 10);
-    atomic_store(&st->stop_poll, true);
-    int left = ride_kafka_producer_outstanding(st->kafka);
-    if (left == 0)
-        return true;
-    ride_log_error("flush_incomplete", "undelivered_messages=%d deadline_ms=%d", left,
-                   FLUSH_DEADLINE_MS);
-    rd_kafka_purge(ride_kafka_producer_handle(st->kafka),
-                   RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    return false;
-}
-
-static void log_summary(const source_task *tasks, size_t count, int exit_code)
-{
-    ride_publisher_stats total = {0};
-    uint64_t frames = 0;
-    for (size_t i = 0; i < count; i++) {
-        const source_task *t = &tasks[i];
-        ride_source_reader_stats rs;
-        ride_publisher_stats ps;
-        ride_source_reader_stats_get(t->reader, &rs);
-        ride_publisher_stats_get(t->publisher, &ps);
-        ride_log_info("source_summary",
-                      "source=%s stream=%" PRIu32 " frames=%" PRIu64 " offered=%" PRIu64
-                      " produced=%" PRIu64 " delivered=%" PRIu64
-                      " dropped_backpressure=%" PRIu64 " dropped_produce_failed=%" PRIu64
-                      " dropped_delivery_failed=%" PRIu64 " late=%" PRIu64 " failed=%s",
-                      t->src->name, t->stream_id, rs.frames, ps.offered, ps.produced,
-                      ps.delivered, ps.dropped[RIDE_DROP_BACKPRESSURE],
-                      ps.dropped[RIDE_DROP_PRODUCE_FAILED], ps.dropped[RIDE_DROP_DELIVERY_FAILED],
-                      rs.late, t->failed ? "true" : "false");
-        frames += rs.frames;
-        total.offered += ps.offered;
-        total.produced += ps.produced;
-        total.delivered += ps.delivered;
-        total.bytes += ps.bytes;
-        for (int r = 0; r < RIDE_DROP_REASON_COUNT; r++)
-            total.dropped[r] += ps.dropped[r];
-    }
-    ride_log_info("summary",
-                  "sources=%zu frames=%" PRIu64 " offered=%" PRIu64 " produced=%" PRIu64
-                  " delivered=%" PRIu64 " bytes=%" PRIu64 " dropped_backpressure=%" PRIu64
-                  " dropped_produce_failed=%" PRIu64 " dropped_delivery_failed=%" PRIu64
-                  " exit_code=%d",
-                  count, frames, total.offered, total.produced, total.delivered, total.bytes,
-                  total.dropped[RIDE_DROP_BACKPRESSURE], total.dropped[RIDE_DROP_PRODUCE_FAILED],
-                  total.dropped[RIDE_DROP_DELIVERY_FAILED], exit_code);
-}
-
-/* Starts the delivery thread and one thread per source, supervises them and
- * flushes. Returns the exit code. */
-static int run(producer_state *st, source_task *tasks, size_t count, const sigset_t *set)
-{
-    pthread_t poller;
-    if (pthread_create(&poller, NULL, serve_deliveries, st) != 0) {
-        fprintf(stderr, PROGRAM ": cannot start the delivery thread\n");
-        return EXIT_RUNTIME;
-    }
     int code = 0;
-    for (size_t i = 0; i < count; i++) {
-        atomic_fetch_add(&st->sources_running, 1);
-        if (pthread_create(&tasks[i].thread, NULL, run_source, &tasks[i]) != 0) {
-            atomic_fetch_sub(&st->sources_running, 1);
-            ride_log_error("source_thread_failed", "source=%s", tasks[i].src->name);
-            atomic_store(&st->stop, true);
+    for (size_t i = 0; i < count; i++)
+        if (!ride_source_runner_start(runners[i])) {
             code = EXIT_RUNTIME;
             break;
         }
-        tasks[i].started = true;
-    }
-    supervise_sources(st, set);
-    for (size_t i = 0; i < count; i++)
-        if (tasks[i].started) {
-            pthread_join(tasks[i].thread, NULL);
-            if (tasks[i].failed)
-                code = EXIT_RUNTIME;
-        }
-    if (!flush_outstanding(st, set))
-        code = EXIT_RUNTIME;
-    pthread_join(poller, NULL);
-    /* Serves the reports of anything purged, so that the summary counts it. */
-    char err[256];
-    ride_kafka_producer_flush(st->kafka, STEP_MS, err, sizeof err);
-    log_summary(tasks, count, code);
-    return code;
-}
-
-static void close_sources(source_task *tasks, size_t count)
-{
+    supervise_sources(runners, count, set);
+    ride_source_totals totals = {0};
     for (size_t i = 0; i < count; i++) {
-        ride_publisher_free(tasks[i].publisher);
-        ride_source_reader_close(tasks[i].reader);
+        ride_source_runner_join(runners[i]);
+        if (ride_source_runner_failed(runners[i]))
+            code = EXIT_RUNTIME;
     }
+    if (ride_frame_sink_flush(sink, FLUSH_DEADLINE_MS, exit_on_signal, set) > 0)
+        code = EXIT_RUNTIME;
+    for (size_t i = 0; i < count; i++)
+        ride_source_runner_log_summary(runners[i], &totals);
+    ride_source_totals_log(&totals, code);
+    return code;
 }
 
 /* The producer settings: built-in defaults, then the config file, then flags. */
@@ -825,12 +642,8 @@ static bool load_settings(const options *o, ride_config *cfg, settings *s)
     *s = (settings){RIDE_FRAME_DEFAULT_MAX_MESSAGE, RIDE_PUBLISHER_DEFAULT_BACKLOG, o->bootstrap};
     ride_log_level level = RIDE_LOG_INFO;
     if (o->config_file) {
-        ride_parse_error perr;
-        if (ride_config_load(RIDE_DAEMON_PRODUCER, o->config_file, cfg, &perr) != 0) {
-            char buf[1024];
-            usage_error("%s", ride_parse_error_format(&perr, buf, sizeof buf));
+        if (!load_config(o->config_file, cfg))
             return false;
-        }
         s->max_message = (size_t)cfg->producer.message_max_bytes;
         s->max_backlog = (uint64_t)cfg->producer.max_backlog_bytes;
         level = cfg->log_level;
@@ -848,41 +661,60 @@ static bool load_settings(const options *o, ride_config *cfg, settings *s)
         s->max_message = (size_t)o->max_message;
     if (o->max_backlog >= 0)
         s->max_backlog = (uint64_t)o->max_backlog;
-    if (o->log_level)
-        ride_log_level_parse(o->log_level, &level);
-    ride_log_set_level(level);
+    set_log_level(o, level);
     return true;
 }
 
 static int run_producer(const options *o, const settings *s, const ride_config *cfg,
-                        const sigset_t *set)
+                        sigset_t *set)
 {
-    producer_state st = {.stats_interval_ms = o->stats_interval_ms, .frame_limit = o->frames};
-    atomic_init(&st.stop, false);
-    atomic_init(&st.stop_poll, false);
-    atomic_init(&st.sources_running, 0);
     rd_kafka_conf_t *conf = kafka_conf(o, cfg, s->max_message);
     if (!conf)
         return EXIT_USAGE;
     char err[512];
-    st.kafka = ride_kafka_producer_new(conf, ride_publisher_on_delivery, NULL, err, sizeof err);
-    if (!st.kafka) {
+    ride_frame_sink *sink = ride_frame_sink_new(conf, err, sizeof err);
+    if (!sink) {
         fprintf(stderr, PROGRAM ": %s\n", err);
         return EXIT_RUNTIME;
     }
     int code = EXIT_RUNTIME;
-    int partitions = resolve_partitions(st.kafka, o, s->bootstrap);
-    source_task *tasks = calloc(o->source_count, sizeof *tasks);
-    if (partitions > 0 && tasks) {
+    int partitions = resolve_partitions(ride_frame_sink_producer(sink), o, s->bootstrap);
+    ride_source_runner **runners = calloc(o->source_count, sizeof *runners);
+    if (partitions > 0 && runners) {
         log_start(o, s, partitions);
-        if (open_sources(o, s, &st, partitions, tasks))
-            code = run(&st, tasks, o->source_count, set);
+        if (open_sources(o, s, sink, partitions, runners))
+            code = run(sink, runners, o->source_count, set);
     }
-    if (tasks)
-        close_sources(tasks, o->source_count);
-    free(tasks);
-    ride_kafka_producer_free(st.kafka);
+    for (size_t i = 0; runners && i < o->source_count; i++)
+        ride_source_runner_free(runners[i]);
+    free(runners);
+    ride_frame_sink_free(sink);
     return code;
+}
+
+static int run_standalone(const options *o, ride_config *cfg)
+{
+    /* Blocked before any thread exists (librdkafka's included), so that only
+     * the main thread's sigtimedwait ever takes them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    settings s;
+    return load_settings(o, cfg, &s) ? run_producer(o, &s, cfg, &set) : EXIT_USAGE;
+}
+
+static int run_cluster(const options *o, ride_config *cfg)
+{
+    if (!load_config(o->config_file, cfg))
+        return EXIT_USAGE;
+    set_log_level(o, cfg->log_level);
+    if (!cfg->zookeeper.connect) {
+        usage_error("cluster mode needs zookeeper.connect in %s", o->config_file);
+        return EXIT_USAGE;
+    }
+    return ride_producer_cluster_run(cfg, o->stats_interval_ms);
 }
 
 int main(int argc, char **argv)
@@ -894,17 +726,8 @@ int main(int argc, char **argv)
         free(o.sources);
         return parsed > 0 ? 0 : EXIT_USAGE;
     }
-    /* Blocked before any thread exists (librdkafka's included), so that only
-     * the main thread's sigtimedwait ever takes them. */
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
-
     ride_config cfg = {0};
-    settings s;
-    int code = load_settings(&o, &cfg, &s) ? run_producer(&o, &s, &cfg, &set) : EXIT_USAGE;
+    int code = o.source_count ? run_standalone(&o, &cfg) : run_cluster(&o, &cfg);
     ride_config_free(&cfg);
     free(o.sources);
     return code;

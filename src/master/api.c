@@ -184,7 +184,7 @@ static json_t *app_detail(ride_master *m, const ride_master_app *a)
     json_object_set_new(j, "manifest", json_stringn(a->yaml, a->yaml_len));
     json_object_set_new(j, "sources", sources);
     json_object_set_new(j, "stages", stages);
-    json_object_set_new(j, "partitions", parts);
+    json_object_set_new(j, "partition_status", parts);
     return j;
 }
 

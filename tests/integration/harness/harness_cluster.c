@@ -1,0 +1,395 @@
+/* harness_cluster.c - a RIDE cluster of real processes for integration tests. */
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "ride/cluster.h"
+#include "ride/http_client.h"
+#include "ride_harness_cluster.h"
+
+#define BIN(name) RIDE_BIN_DIR "/" name
+
+ride_cluster_fx *ride_cluster_fx_new(const char *name)
+{
+    static int instance;
+    ride_cluster_fx *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    assert_non_null(fx->dir = ride_harness_tempdir("ride-cluster-"));
+    snprintf(fx->connect, sizeof fx->connect, "%s/%s%d",
+             ride_harness_zk_connect(ride_harness_zk_shared()), name, instance++);
+    snprintf(fx->token_file, sizeof fx->token_file, "%s/token", fx->dir);
+    assert_int_equal(ride_harness_write_file(fx->token_file, RIDE_CLUSTER_TOKEN "\n"), 0);
+    chmod(fx->token_file, 0600);
+    char err[512];
+    ride_zk_options zo = {.connect = fx->connect};
+    if (ride_zk_connect(&zo, &fx->zk, err, sizeof err) != RIDE_ZK_OK)
+        fail_msg("zookeeper %s: %s", fx->connect, err);
+    return fx;
+}
+
+void ride_cluster_fx_free(ride_cluster_fx *fx)
+{
+    if (!fx)
+        return;
+    ride_zk_close(fx->zk);
+    ride_harness_rmtree(fx->dir);
+    free(fx->dir);
+    free(fx);
+}
+
+static ride_proc *spawn(ride_cluster_fx *fx, const char *id, const char *const *argv)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/%s-%d.log", fx->dir, id, fx->spawned++);
+    ride_proc *p = ride_harness_spawn(argv, NULL, log);
+    assert_non_null(p);
+    return p;
+}
+
+ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool broker_only)
+{
+    const char *argv[] = {BIN("ride-master"), "--zookeeper", fx->connect, "--id", id,
+                          "--api-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                          "--token-file", fx->token_file, broker_only ? "--broker-only" : NULL,
+                          NULL};
+    return spawn(fx, id, argv);
+}
+
+static void write_config(ride_cluster_fx *fx, const char *id, const char *extra, char *path,
+                         size_t len)
+{
+    char yaml[1024];
+    snprintf(path, len, "%s/%s.yaml", fx->dir, id);
+    snprintf(yaml, sizeof yaml,
+             "zookeeper:\n  connect: \"%s\"\nmetrics:\n  listen: \"127.0.0.1:0\"\n%s",
+             fx->connect, extra);
+    assert_int_equal(ride_harness_write_file(path, yaml), 0);
+}
+
+ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id)
+{
+    char config[600];
+    write_config(fx, id, "worker:\n  threads: 1\n", config, sizeof config);
+    const char *argv[] = {BIN("ride-worker"), "--config", config, "--id", id, NULL};
+    return spawn(fx, id, argv);
+}
+
+ride_proc *ride_cluster_fx_producer(ride_cluster_fx *fx, const char *id)
+{
+    char config[600], extra[256];
+    snprintf(extra, sizeof extra, "producer:\n  id: \"%s\"\n", id);
+    write_config(fx, id, extra, config, sizeof config);
+    const char *argv[] = {BIN("ride-producer"), "-c", config, NULL};
+    return spawn(fx, id, argv);
+}
+
+void ride_cluster_fx_print_logs(const ride_cluster_fx *fx)
+{
+    DIR *d = opendir(fx->dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 5 || strcmp(e->d_name + n - 4, ".log") != 0)
+            continue;
+        char path[700];
+        snprintf(path, sizeof path, "%s/%s", fx->dir, e->d_name);
+        char *log = ride_harness_read_file(path, NULL);
+        fprintf(stderr, "---- %s ----\n%s\n", e->d_name, log ? log : "(none)");
+        free(log);
+    }
+    if (d)
+        closedir(d);
+}
+
+void ride_cluster_fx_fail(const ride_cluster_fx *fx, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ride_cluster_fx_print_logs(fx);
+    fail_msg("%s", msg);
+    abort();
+}
+
+/* ---- discovery ---- */
+
+typedef struct api_probe {
+    ride_cluster_fx *fx;
+    const char *not_leader;
+} api_probe;
+
+static bool read_api(void *ctx)
+{
+    api_probe *ap = ctx;
+    ride_cluster_fx *fx = ap->fx;
+    char *data = NULL;
+    size_t len = 0;
+    char err[512];
+    bool ok = false;
+    ride_cluster_api api;
+    if (ride_zk_get(fx->zk, RIDE_CLUSTER_PATH_API, &data, &len, NULL) == RIDE_ZK_OK &&
+        ride_cluster_api_decode(RIDE_CLUSTER_PATH_API, data, len, &api, err, sizeof err) == 0) {
+        if (!ap->not_leader || strcmp(api.master, ap->not_leader) != 0) {
+            snprintf(fx->api, sizeof fx->api, "%s", api.url);
+            snprintf(fx->leader, sizeof fx->leader, "%s", api.master);
+            ok = true;
+        }
+        ride_cluster_api_free(&api);
+    }
+    free(data);
+    data = NULL;
+    ride_cluster_kafka k;
+    if (ok && ride_zk_get(fx->zk, RIDE_CLUSTER_PATH_KAFKA, &data, &len, NULL) == RIDE_ZK_OK &&
+        ride_cluster_kafka_decode(RIDE_CLUSTER_PATH_KAFKA, data, len, &k, err, sizeof err) == 0) {
+        snprintf(fx->bootstrap, sizeof fx->bootstrap, "%s", k.bootstrap_servers);
+        ride_cluster_kafka_free(&k);
+    } else {
+        ok = false;
+    }
+    free(data);
+    return ok;
+}
+
+void ride_cluster_fx_wait_api(ride_cluster_fx *fx, const char *not_leader, int timeout_ms)
+{
+    api_probe ap = {fx, not_leader};
+    if (!ride_harness_wait_until(read_api, &ap, timeout_ms))
+        ride_cluster_fx_fail(fx, "no leader%s%s published its API and Kafka within %d ms",
+                             not_leader ? " other than " : "", not_leader ? not_leader : "",
+                             timeout_ms);
+}
+
+typedef struct members_probe {
+    ride_cluster_fx *fx;
+    bool workers;
+    size_t count;
+} members_probe;
+
+static bool enough_members(void *ctx)
+{
+    members_probe *mp = ctx;
+    ride_zk_strings s = {0};
+    const char *dir = mp->workers ? RIDE_CLUSTER_PATH_WORKERS : RIDE_CLUSTER_PATH_PRODUCERS;
+    bool ok = ride_zk_get_children(mp->fx->zk, dir, &s) == RIDE_ZK_OK && s.count >= mp->count;
+    ride_zk_strings_free(&s);
+    return ok;
+}
+
+void ride_cluster_fx_wait_members(ride_cluster_fx *fx, bool workers, size_t count,
+                                  int timeout_ms)
+{
+    members_probe mp = {fx, workers, count};
+    if (!ride_harness_wait_until(enough_members, &mp, timeout_ms))
+        ride_cluster_fx_fail(fx, "fewer than %zu %s registered within %d ms", count,
+                             workers ? "workers" : "producers", timeout_ms);
+}
+
+/* ---- the control API ---- */
+
+int ride_cluster_fx_call(ride_cluster_fx *fx, const char *method, const char *path,
+                         const char *payload, const char *token, char **body)
+{
+    char url[600], err[512];
+    snprintf(url, sizeof url, "%s%s", fx->api, path);
+    ride_http_client_request req = {.url = url,
+                                    .method = method,
+                                    .token = token,
+                                    .body = payload,
+                                    .body_len = payload ? strlen(payload) : 0,
+                                    .content_type = "application/yaml",
+                                    .timeout_ms = 10000};
+    ride_http_client_response res = {0};
+    if (ride_http_client_do(&req, &res, err, sizeof err) != RIDE_HTTP_CLIENT_OK)
+        ride_cluster_fx_fail(fx, "%s %s: %s", method, url, err);
+    if (body)
+        *body = res.body;
+    else
+        free(res.body);
+    return res.status;
+}
+
+json_t *ride_cluster_fx_get(ride_cluster_fx *fx, const char *path)
+{
+    char *body = NULL;
+    int status = ride_cluster_fx_call(fx, "GET", path, NULL, NULL, &body);
+    json_error_t jerr;
+    json_t *j = status == 200 ? json_loads(body, 0, &jerr) : NULL;
+    if (!j)
+        ride_cluster_fx_fail(fx, "GET %s: HTTP %d %s", path, status, body ? body : "");
+    free(body);
+    return j;
+}
+
+int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
+{
+    return ride_cluster_fx_call(fx, "POST", "/v1/apps", yaml, RIDE_CLUSTER_TOKEN, body);
+}
+
+typedef struct owned_probe {
+    ride_cluster_fx *fx;
+    const char *app;
+} owned_probe;
+
+static bool all_owned(void *ctx)
+{
+    owned_probe *op = ctx;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/apps/%s", op->app);
+    char *body = NULL;
+    if (ride_cluster_fx_call(op->fx, "GET", path, NULL, NULL, &body) != 200) {
+        free(body);
+        return false;
+    }
+    json_error_t jerr;
+    json_t *j = json_loads(body, 0, &jerr);
+    free(body);
+    bool ok = j && strcmp(json_string_value(json_object_get(j, "phase")), "running") == 0 &&
+              json_integer_value(json_object_get(j, "owned")) ==
+                  json_integer_value(json_object_get(j, "partitions"));
+    json_decref(j);
+    return ok;
+}
+
+void ride_cluster_fx_wait_owned(ride_cluster_fx *fx, const char *app, int timeout_ms)
+{
+    owned_probe op = {fx, app};
+    if (!ride_harness_wait_until(all_owned, &op, timeout_ms))
+        ride_cluster_fx_fail(fx, "application %s not running with every partition owned "
+                             "within %d ms", app, timeout_ms);
+}
+
+const char *ride_cluster_fx_owner(ride_cluster_fx *fx, const char *app, const char *stage,
+                                  int partition, char *buf, size_t len)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/partitions?app=%s", app);
+    json_t *j = ride_cluster_fx_get(fx, path);
+    json_t *parts = json_object_get(j, "partitions");
+    size_t i;
+    json_t *p;
+    buf[0] = '\0';
+    json_array_foreach(parts, i, p)
+    {
+        if (strcmp(json_string_value(json_object_get(p, "stage")), stage) == 0 &&
+            json_integer_value(json_object_get(p, "partition")) == partition &&
+            json_is_string(json_object_get(p, "owner")))
+            snprintf(buf, len, "%s", json_string_value(json_object_get(p, "owner")));
+    }
+    json_decref(j);
+    return buf;
+}
+
+/* ---- the sink ---- */
+
+ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic,
+                                          ride_audit_frame_fn on_frame, void *ctx)
+{
+    char err[512];
+    ride_audit_options o = {.bootstrap = fx->bootstrap, .topic = topic, .on_frame = on_frame,
+                            .ctx = ctx};
+    ride_audit_reader *r = ride_audit_reader_new(&o, err, sizeof err);
+    if (!r)
+        ride_cluster_fx_fail(fx, "reader on %s: %s", topic, err);
+    return r;
+}
+
+static void parse_summaries(const char *log, uint64_t *produced, size_t streams)
+{
+    for (const char *line = strstr(log, "event=source_summary"); line;
+         line = strstr(line + 1, "event=source_summary")) {
+        const char *s = strstr(line, " stream=");
+        const char *d = strstr(line, " delivered=");
+        const char *eol = strchr(line, '\n');
+        if (!s || !d || (eol && (s > eol || d > eol)))
+            continue;
+        unsigned long stream = strtoul(s + 8, NULL, 10);
+        if (stream < streams)
+            produced[stream] += strtoull(d + 11, NULL, 10);
+    }
+}
+
+void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char *id,
+                                   uint64_t *produced, size_t streams)
+{
+    int status = ride_harness_proc_stop(p, 20000);
+    if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        ride_cluster_fx_fail(fx, "producer %s did not stop cleanly (status %d)", id, status);
+    memset(produced, 0, streams * sizeof *produced);
+    char prefix[256];
+    snprintf(prefix, sizeof prefix, "%s-", id);
+    DIR *d = opendir(fx->dir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0 || !strstr(e->d_name, ".log"))
+            continue;
+        char path[700];
+        snprintf(path, sizeof path, "%s/%s", fx->dir, e->d_name);
+        char *log = ride_harness_read_file(path, NULL);
+        if (log)
+            parse_summaries(log, produced, streams);
+        free(log);
+    }
+    if (d)
+        closedir(d);
+}
+
+typedef struct drain_probe {
+    ride_audit_reader *r;
+    const uint64_t *produced;
+    size_t streams;
+} drain_probe;
+
+static bool drained(void *ctx)
+{
+    drain_probe *dp = ctx;
+    char err[256];
+    ride_audit_reader_poll(dp->r, 100, 0, err, sizeof err);
+    for (size_t s = 0; s < dp->streams; s++) {
+        ride_seqtrack_stream st[64];
+        size_t n = ride_seqtrack_streams(ride_audit_reader_seqs(dp->r), st, 64);
+        uint64_t unique = 0;
+        for (size_t i = 0; i < n && i < 64; i++)
+            if (st[i].stream == s)
+                unique = st[i].unique;
+        if (unique < dp->produced[s])
+            return false;
+    }
+    return true;
+}
+
+uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
+                               const uint64_t *produced, size_t streams, int timeout_ms)
+{
+    drain_probe dp = {r, produced, streams};
+    bool complete = ride_harness_wait_until(drained, &dp, timeout_ms);
+    ride_seqtrack_stream st[64];
+    size_t n = ride_seqtrack_streams(ride_audit_reader_seqs(r), st, 64);
+    uint64_t duplicates = 0;
+    for (size_t s = 0; s < streams; s++) {
+        uint64_t unique = 0, missing = 0, first = 0, last = 0;
+        for (size_t i = 0; i < n && i < 64; i++)
+            if (st[i].stream == s) {
+                unique = st[i].unique;
+                missing = st[i].missing;
+                first = st[i].first_seq;
+                last = st[i].last_seq;
+                duplicates += st[i].duplicates;
+            }
+        printf("stream %zu: produced=%" PRIu64 " at_sink=%" PRIu64 " missing=%" PRIu64
+               " seq=%" PRIu64 "..%" PRIu64 "\n",
+               s, produced[s], unique, missing, first, last);
+        if (!complete || unique != produced[s] || missing != 0 || (unique && first != 0))
+            ride_cluster_fx_fail(fx, "stream %zu: %" PRIu64 " of %" PRIu64 " frames at the sink, "
+                                 "%" PRIu64 " missing", s, unique, produced[s], missing);
+    }
+    printf("duplicates=%" PRIu64 " rejected=%" PRIu64 "\n", duplicates,
+           ride_audit_reader_rejected(r));
+    return duplicates;
+}

@@ -21,6 +21,7 @@
 
 #include <uv.h>
 
+#include "files_sink.h"
 #include "pipeline.h"
 #include "ride/clock.h"
 #include "ride/cluster.h"
@@ -84,6 +85,7 @@ typedef struct metrics_set {
     ride_metric_family *owned;
     ride_metric_family *processed;
     ride_metric_family *dropped;
+    ride_metric_family *sink_errors;
 } metrics_set;
 
 /* One (app, stage) pipeline and the task instance it runs. */
@@ -93,6 +95,8 @@ typedef struct stage_pipeline {
     char *fingerprint; /* every setting it was built from */
     ride_pipeline *pl;
     ride_task_runner *runner;
+    ride_files_sink *files; /* the files sink, or NULL */
+    ride_metric_family *sink_errors;
     size_t partitions;
 } stage_pipeline;
 
@@ -135,13 +139,42 @@ static int run_task(void *ctx, const ride_frame *in, ride_frame *out, char *err,
     return ride_task_run(ctx, in, out, err, errlen);
 }
 
+/* ---- sinks of a last stage ---- */
+
+static int write_files(void *ctx, int32_t partition, const ride_frame *out, char *err,
+                       size_t errlen)
+{
+    stage_pipeline *sp = ctx;
+    const char *reason = NULL;
+    int rc = ride_files_sink_write(sp->files, partition, out, &reason, err, errlen);
+    if (reason) {
+        const char *labels[] = {sp->app, sp->stage, reason};
+        ride_counter_add(ride_counter_get(sp->sink_errors, labels, 3), 1);
+    }
+    return rc;
+}
+
+/* A stage with no output: its frames are acknowledged once the task ran. */
+static int discard_output(void *ctx, int32_t partition, const ride_frame *out, char *err,
+                          size_t errlen)
+{
+    (void)ctx;
+    (void)partition;
+    (void)out;
+    (void)err;
+    (void)errlen;
+    return RIDE_PIPELINE_SINK_WRITTEN;
+}
+
 /* ---- building a stage pipeline from an assignment entry ---- */
 
 static bool fingerprint(const ride_cluster_partition_task *t, const char *bootstrap, char *buf,
                         size_t len)
 {
-    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%d|%s", t->input_topic,
-                     t->output_topic ? t->output_topic : "", t->output_partitions, t->group,
+    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%d|%s", t->input_topic,
+                     t->output_topic ? t->output_topic : "", t->output_partitions,
+                     t->output_path ? t->output_path : "",
+                     t->output_path ? ride_encoding_name(t->output_format) : "", t->group,
                      t->task, t->threads, bootstrap ? bootstrap : "");
     for (size_t i = 0; i < t->param_count && n >= 0 && (size_t)n < len; i++)
         n += snprintf(buf + n, len - (size_t)n, "|%s=%s", t->params[i].key, t->params[i].value);
@@ -195,6 +228,7 @@ static void stage_free(stage_pipeline *sp)
         return;
     ride_pipeline_free(sp->pl);
     ride_task_runner_free(sp->runner);
+    ride_files_sink_free(sp->files);
     free(sp->fingerprint);
     free(sp);
 }
@@ -203,10 +237,6 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
                                  const char *fp, const char *bootstrap, char *err,
                                  size_t errlen)
 {
-    if (!t->output_topic) {
-        ride_set_error(err, errlen, "no output topic (the files sink is not supported here)");
-        return NULL;
-    }
     stage_pipeline *sp = calloc(1, sizeof *sp);
     if (!sp || !(sp->fingerprint = strdup(fp))) {
         free(sp);
@@ -215,11 +245,16 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
     }
     snprintf(sp->app, sizeof sp->app, "%s", t->app);
     snprintf(sp->stage, sizeof sp->stage, "%s", t->stage);
+    sp->sink_errors = w->metrics.sink_errors;
     sp->runner = make_runner(w, t, err, errlen);
-    rd_kafka_conf_t *cc = sp->runner ? kafka_conf(w, RIDE_KAFKA_CONSUMER, bootstrap, err, errlen)
-                                     : NULL;
-    rd_kafka_conf_t *pc = cc ? kafka_conf(w, RIDE_KAFKA_PRODUCER, bootstrap, err, errlen) : NULL;
-    if (!pc) {
+    if (sp->runner && t->output_path)
+        sp->files = ride_files_sink_new(t->output_path, t->output_format, err, errlen);
+    bool ready = sp->runner && (!t->output_path || sp->files);
+    rd_kafka_conf_t *cc = ready ? kafka_conf(w, RIDE_KAFKA_CONSUMER, bootstrap, err, errlen) : NULL;
+    rd_kafka_conf_t *pc = cc && t->output_topic
+                              ? kafka_conf(w, RIDE_KAFKA_PRODUCER, bootstrap, err, errlen)
+                              : NULL;
+    if (!cc || (t->output_topic && !pc)) {
         if (cc)
             rd_kafka_conf_destroy(cc);
         stage_free(sp);
@@ -233,6 +268,8 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
         .output_partitions = t->output_partitions,
         .process = run_task,
         .process_ctx = sp->runner,
+        .sink = t->output_topic ? NULL : sp->files ? write_files : discard_output,
+        .sink_ctx = sp,
         .consumer_conf = cc,
         .producer_conf = pc,
         .max_frame_bytes = MAX_FRAME_BYTES,
@@ -791,7 +828,10 @@ static bool init_metrics(metrics_set *ms)
     ms->dropped = ride_metrics_counter(ms->reg, "ride_frames_dropped_total",
                                        "Frames dropped, by reason", drop_labels, 3, err,
                                        sizeof err);
-    if (!ms->up || !ms->owned || !ms->processed || !ms->dropped) {
+    ms->sink_errors = ride_metrics_counter(ms->reg, "ride_worker_sink_errors_total",
+                                           "Failed writes of the files sink, by reason",
+                                           drop_labels, 3, err, sizeof err);
+    if (!ms->up || !ms->owned || !ms->processed || !ms->dropped || !ms->sink_errors) {
         fprintf(stderr, PROGRAM ": metrics: %s\n", err);
         return false;
     }

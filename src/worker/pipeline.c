@@ -40,6 +40,7 @@ typedef struct partition_state {
     size_t open_cap;
     int64_t committed;
     int needs_rewind;
+    int64_t rewind_at_ms; /* when a needed rewind may happen (backoff) */
     /* The message being pushed, for rejections of a message with no trusted identity. */
     int64_t cur_offset;
     int cur_resolved;
@@ -97,6 +98,8 @@ const char *ride_pipeline_drop_reason(int i)
 {
     if (i == RIDE_PIPELINE_DROP_TASK_FAILED)
         return "task_failed";
+    if (i == RIDE_PIPELINE_DROP_SINK_REJECTED)
+        return "sink_rejected";
     return ride_frame_status_reason((ride_frame_status)i);
 }
 
@@ -169,6 +172,30 @@ static void resolve_open(partition_state *ps, open_frame *of)
     mark_done(ps, offsets, of->count);
     detach_open(ps, of);
     free(offsets);
+}
+
+/* The partition must be re-read from its committable offset. Consecutive
+ * failures back off, so that an output that keeps failing (a full disk, a sink
+ * directory that cannot be created) is retried at a bounded rate instead of
+ * re-reading and re-processing the same frames in a busy loop. */
+static void schedule_rewind(partition_state *ps)
+{
+    if (ps->needs_rewind)
+        return;
+    ps->needs_rewind = 1;
+    int64_t backoff = ps->st.rewind_backoff_ms;
+    ps->rewind_at_ms = ride_clock_mono_ms() + backoff;
+    backoff = backoff ? backoff * 2 : RIDE_PIPELINE_REWIND_BACKOFF_MIN_MS;
+    ps->st.rewind_backoff_ms =
+        backoff < RIDE_PIPELINE_REWIND_BACKOFF_MAX_MS ? backoff : RIDE_PIPELINE_REWIND_BACKOFF_MAX_MS;
+}
+
+/* An output was durably written: the partition's next failure rewinds at once. */
+static void count_processed(partition_state *ps)
+{
+    ps->st.processed++;
+    ps->pl->totals.processed++;
+    ps->st.rewind_backoff_ms = 0;
 }
 
 static void clear_open(partition_state *ps)
@@ -360,8 +387,12 @@ static int rewind_partition(ride_pipeline *pl, partition_state *ps, char *err, s
     }
     tp.offset = start >= 0 ? start : RIDE_KAFKA_OFFSET_COMMITTED;
     ps->st.rewinds++;
-    ride_log_warn("partition_rewound", "topic=%s partition=%d offset=%lld", pl->input_topic,
-                  (int)ps->partition, (long long)start);
+    /* Only the first rewind of a streak is worth a warning: the ones after it
+     * repeat it at the backoff's pace. */
+    ride_log(ps->st.rewind_backoff_ms > RIDE_PIPELINE_REWIND_BACKOFF_MIN_MS ? RIDE_LOG_DEBUG
+                                                                            : RIDE_LOG_WARN,
+             "partition_rewound", "topic=%s partition=%d offset=%lld", pl->input_topic,
+             (int)ps->partition, (long long)start);
     return ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen);
 }
 
@@ -393,11 +424,10 @@ static void maybe_finish(ride_pipeline *pl, output_record *r)
     } else if (r->failed) {
         ps->st.delivery_errors++;
         pl->totals.delivery_errors++;
-        ps->needs_rewind = 1;
+        schedule_rewind(ps);
     } else {
         mark_done(ps, r->offsets, r->count);
-        ps->st.processed++;
-        pl->totals.processed++;
+        count_processed(ps);
     }
     record_unlink(pl, r);
 }
@@ -444,7 +474,7 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
     output_record *r = calloc(1, sizeof *r);
     if (!r) {
         free(offsets);
-        ps->needs_rewind = 1;
+        schedule_rewind(ps);
         return;
     }
     *r = (output_record){.partition = ps->partition, .incarnation = ps->incarnation,
@@ -468,18 +498,22 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
     maybe_finish(pl, r);
 }
 
+/* A rejected frame is dropped like a failing task's: it would fail every time. */
 static void write_sink(ride_pipeline *pl, partition_state *ps, int64_t *offsets, size_t count)
 {
     char err[256] = "";
-    if (pl->sink(pl->sink_ctx, ps->partition, &pl->out_frame, err, sizeof err) == 0) {
+    int rc = pl->sink(pl->sink_ctx, ps->partition, &pl->out_frame, err, sizeof err);
+    if (rc == RIDE_PIPELINE_SINK_WRITTEN) {
         mark_done(ps, offsets, count);
-        ps->st.processed++;
-        pl->totals.processed++;
+        count_processed(ps);
+    } else if (rc == RIDE_PIPELINE_SINK_REJECTED) {
+        count_drop(ps, RIDE_PIPELINE_DROP_SINK_REJECTED);
+        mark_done(ps, offsets, count);
     } else {
-        ride_log_warn("sink_failed", "partition=%d error=%s", (int)ps->partition, err);
+        ride_log_debug("sink_failed", "partition=%d error=%s", (int)ps->partition, err);
         ps->st.delivery_errors++;
         pl->totals.delivery_errors++;
-        ps->needs_rewind = 1;
+        schedule_rewind(ps);
     }
     free(offsets);
 }
@@ -533,7 +567,7 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
         if (!of || append_offset(of, m->offset) != 0) {
             /* Without a record of this message it cannot be acknowledged later:
              * re-read the partition once memory allows. */
-            ps->needs_rewind = 1;
+            schedule_rewind(ps);
             return;
         }
     }
@@ -562,9 +596,13 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
 static int rewind_pending(ride_pipeline *pl, char *err, size_t errlen)
 {
     int rc = 0;
-    for (size_t i = 0; i < pl->part_count; i++)
-        if (pl->parts[i]->needs_rewind && rewind_partition(pl, pl->parts[i], err, errlen) != 0)
+    int64_t now = ride_clock_mono_ms();
+    for (size_t i = 0; i < pl->part_count; i++) {
+        partition_state *ps = pl->parts[i];
+        if (ps->needs_rewind && now >= ps->rewind_at_ms &&
+            rewind_partition(pl, ps, err, errlen) != 0)
             rc = -1;
+    }
     return rc;
 }
 

@@ -35,8 +35,18 @@
 typedef int (*ride_pipeline_process_fn)(void *ctx, const ride_frame *in, ride_frame *out,
                                         char *err, size_t errlen);
 
-/* The last stage's sink, instead of an output topic: returns 0 once out is
- * durably written; non-zero counts as a failed delivery (the partition rewinds). */
+/* What a sink returns for one output frame. */
+#define RIDE_PIPELINE_SINK_WRITTEN 0 /* durably written: the frame is acknowledged */
+/* Not written but may be later (a full disk): counts as a failed delivery, the
+ * partition rewinds after a backoff. */
+#define RIDE_PIPELINE_SINK_FAILED (-1)
+/* Can never be written (its pixel format has no such encoding): dropped with
+ * reason "sink_rejected" and acknowledged, like a failing task. */
+#define RIDE_PIPELINE_SINK_REJECTED 1
+
+/* The last stage's sink, instead of an output topic: returns one of the
+ * RIDE_PIPELINE_SINK_* values. A sink reports its own errors: the pipeline logs
+ * a failure at debug level only, since a failing sink is retried over and over. */
 typedef int (*ride_pipeline_sink_fn)(void *ctx, int32_t partition, const ride_frame *out,
                                      char *err, size_t errlen);
 
@@ -57,11 +67,18 @@ typedef struct ride_pipeline_config {
     int kafka_timeout_ms;  /* metadata, committed offsets, a full producer queue; 0: 10000 */
 } ride_pipeline_config;
 
-/* Reasons beyond the frame statuses: index RIDE_FRAME_STATUS_COUNT. */
+/* Reasons beyond the frame statuses, from index RIDE_FRAME_STATUS_COUNT on. */
 #define RIDE_PIPELINE_DROP_TASK_FAILED RIDE_FRAME_STATUS_COUNT
-#define RIDE_PIPELINE_DROP_REASONS (RIDE_FRAME_STATUS_COUNT + 1)
+#define RIDE_PIPELINE_DROP_SINK_REJECTED (RIDE_FRAME_STATUS_COUNT + 1)
+#define RIDE_PIPELINE_DROP_REASONS (RIDE_FRAME_STATUS_COUNT + 2)
 
-/* The label of drop reason i: ride_frame_status_reason() or "task_failed". */
+/* Backoff between consecutive rewinds of one partition: the first rewind after
+ * a success is immediate, each further one waits twice as long, up to the max. */
+#define RIDE_PIPELINE_REWIND_BACKOFF_MIN_MS 50
+#define RIDE_PIPELINE_REWIND_BACKOFF_MAX_MS 1000
+
+/* The label of drop reason i: ride_frame_status_reason(), "task_failed" or
+ * "sink_rejected". */
 const char *ride_pipeline_drop_reason(int i);
 
 typedef struct ride_pipeline_partition_stats {
@@ -75,6 +92,7 @@ typedef struct ride_pipeline_partition_stats {
     uint64_t dropped_total;
     uint64_t delivery_errors;
     uint64_t rewinds;       /* re-reads from the committable offset after a failed delivery */
+    int64_t rewind_backoff_ms; /* wait before the next rewind (0 after a success) */
 } ride_pipeline_partition_stats;
 
 typedef struct ride_pipeline_stats {

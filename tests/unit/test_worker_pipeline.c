@@ -505,6 +505,7 @@ static void test_corrupt_input_and_failed_task(void **state)
 typedef struct sink_log {
     int written[STREAMS][FRAMES];
     int failures_left; /* for frame (1, 5) */
+    int rejected;      /* frame (0, 7) is refused for good, once */
 } sink_log;
 
 static int sink_frame(void *ctx, int32_t partition, const ride_frame *out, char *err,
@@ -516,21 +517,28 @@ static int sink_frame(void *ctx, int32_t partition, const ride_frame *out, char 
     if (out->stream_id == 1 && out->seq == 5 && log->failures_left > 0) {
         log->failures_left--;
         snprintf(err, errlen, "disk full");
-        return -1;
+        return RIDE_PIPELINE_SINK_FAILED;
+    }
+    if (out->stream_id == 0 && out->seq == 7) {
+        log->rejected++;
+        return RIDE_PIPELINE_SINK_REJECTED;
     }
     log->written[out->stream_id][out->seq]++;
-    return 0;
+    return RIDE_PIPELINE_SINK_WRITTEN;
 }
 
 /* A failed write leaves its frame unacknowledged: the partition is re-read from
- * its committable offset, so the frame is written after all and nothing is lost. */
+ * its committable offset, so the frame is written after all and nothing is lost.
+ * Consecutive failures back off (immediately, then 50, 100 and 200 ms); a frame
+ * the sink refuses for good is dropped and acknowledged. */
 static void test_failed_sink_write_rewinds(void **state)
 {
     fixture *fx = *state;
     produce_streams(fx);
     int64_t high[PARTITIONS];
     high_watermarks(fx, INPUT, high);
-    sink_log log = {.failures_left = 1};
+    sink_log log = {.failures_left = 4};
+    int64_t t0 = ride_clock_mono_ms();
     ride_pipeline_config cfg = {
         .input_topic = INPUT,
         .group = GROUP,
@@ -545,18 +553,24 @@ static void test_failed_sink_write_rewinds(void **state)
         fail_msg("pipeline: %s", fx->err);
     own_all(fx, pl, 1);
     run_until(fx, pl, committed_to, high, "every partition committed");
+    assert_true(ride_clock_mono_ms() - t0 >= 50 + 100 + 200);
     ride_pipeline_stats st;
     ride_pipeline_stats_get(pl, &st);
-    assert_int_equal(st.delivery_errors, 1);
+    assert_int_equal(st.delivery_errors, 4);
     ride_pipeline_partition_stats ps[PARTITIONS];
     ride_pipeline_partition_stats_get(pl, ps, PARTITIONS);
-    assert_int_equal(ps[input_partition(1, 5)].rewinds, 1);
+    assert_int_equal(ps[input_partition(1, 5)].rewinds, 4);
+    assert_int_equal(ps[input_partition(1, 5)].rewind_backoff_ms, 0);
+    assert_int_equal(ps[input_partition(0, 7)].dropped[RIDE_PIPELINE_DROP_SINK_REJECTED], 1);
+    assert_string_equal(ride_pipeline_drop_reason(RIDE_PIPELINE_DROP_SINK_REJECTED),
+                        "sink_rejected");
     ride_pipeline_free(pl);
     for (int s = 0; s < STREAMS; s++)
         for (int q = 0; q < FRAMES; q++)
-            if (log.written[s][q] < 1)
+            if (log.written[s][q] < 1 && !(s == 0 && q == 7))
                 fail_msg("frame %d/%d never written", s, q);
     assert_int_equal(log.written[1][5], 1);
+    assert_int_equal(log.rejected, 1);
 }
 
 static void test_bad_configuration(void **state)

@@ -39,8 +39,8 @@ char *ride_ctl_render_scaled(const json_t *answer, int64_t now_ms, char *err, si
 json_t *ride_ctl_events_for_app(const json_t *answer, const char *app, int limit, char *err,
                                 size_t errlen);
 
-/* A duration as kubectl shows ages: "250ms", "5s", "3m", "2h", "4d"; negative
- * durations (clock skew) show as "0s". */
+/* A duration as kubectl shows ages: "5s", "3m", "2h", "4d", and "250ms" below a
+ * second (heartbeats); negative durations (clock skew) show as "0ms". */
 void ride_ctl_format_age(int64_t ms, char *buf, size_t len);
 
 #endif

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "command.h"
 #include "ride/http.h"
 #include "ride_test.h"
@@ -259,6 +260,23 @@ static void test_json_output_and_queries(void **state)
     assert_string_equal(o.out, "{\n  \"events\": []\n}\n");
 }
 
+/* A header line cannot smuggle another header in. */
+static void test_header_injection_refused(void **state)
+{
+    fixture *f = *state;
+    ride_ctl_client c = {.url = f->url, .timeout_ms = 5000};
+    ride_ctl_call call = {.method = "POST", .path = "/v1/apps", .body = "x", .body_len = 1,
+                          .manifest_name = "a.yaml\r\nX-Evil: 1"};
+    json_t *answer = NULL;
+    char err[512];
+    f->seen_method[0] = '\0';
+    assert_int_equal(ride_ctl_client_call(&c, &call, &answer, err, sizeof err), -1);
+    assert_null(answer);
+    assert_non_null(strstr(err, "cannot send the request to http://127.0.0.1:"));
+    assert_non_null(strstr(err, "header"));
+    assert_string_equal(f->seen_method, "");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -266,6 +284,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_token_is_explained, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_output_and_queries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_header_injection_refused, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -446,7 +446,7 @@ static void section_table(FILE *out, const json_t *detail, const char *key, cons
 
 static void stage_section(FILE *out, reader *r, const json_t *stage, const char *where)
 {
-    char a[CELL_MAX], b[CELL_MAX], c[CELL_MAX], d[CELL_MAX], workers[4 * CELL_MAX];
+    char a[CELL_MAX], b[CELL_MAX], c[CELL_MAX], d[CELL_MAX], workers[8 * CELL_MAX];
     char active[LABELS_MAX], spare[LABELS_MAX];
     const char *name = text(r, stage, where, "name");
     const char *task = text(r, stage, where, "task");
@@ -497,7 +497,7 @@ static void stages_section(FILE *out, reader *r, const json_t *detail)
 
 static void header_section(FILE *out, reader *r, const json_t *d, int64_t now_ms)
 {
-    char generation[CELL_MAX], age[CELL_MAX], owned[CELL_MAX], lag[CELL_MAX], parts[2 * CELL_MAX];
+    char generation[CELL_MAX], age[CELL_MAX], owned[CELL_MAX], lag[CELL_MAX], parts[4 * CELL_MAX];
     const char *name = text(r, d, "", "name");
     const char *phase = text(r, d, "", "phase");
     const char *message = text(r, d, "", "message");

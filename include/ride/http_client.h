@@ -32,6 +32,8 @@ typedef struct ride_http_client_request {
     const char *content_type;  /* sent with a body; NULL: application/json */
     int timeout_ms;            /* whole exchange, connect included; <= 0: 10 s */
     size_t max_response_bytes; /* 0: 16 MiB */
+    /* NULL, or a NULL-terminated list of extra "Name: value" header lines (no CR or LF). */
+    const char *const *headers;
 } ride_http_client_request;
 
 typedef struct ride_http_client_response {

@@ -292,12 +292,33 @@ static int receive_response(int fd, response_state *st, int64_t deadline, char *
     return RIDE_HTTP_CLIENT_OK;
 }
 
+/* Joins the caller's "Name: value" lines, each ending in CRLF; -1 when a line lacks
+ * a name or holds CR or LF (header injection), or when they do not fit. */
+static int format_extra_headers(const char *const *headers, char *out, size_t len)
+{
+    size_t used = 0;
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++) {
+        const char *line = headers[i];
+        const char *colon = strchr(line, ':');
+        if (colon == NULL || colon == line || strpbrk(line, "\r\n") != NULL)
+            return -1;
+        int n = snprintf(out + used, len - used, "%s\r\n", line);
+        if (n < 0 || (size_t)n >= len - used)
+            return -1;
+        used += (size_t)n;
+    }
+    return 0;
+}
+
 static int format_head(const ride_http_client_request *req, const parsed_url *u, char *head,
                        size_t len)
 {
     const char *method = req->method ? req->method : "GET";
     char auth[REQUEST_HEAD_MAX / 2] = "";
     char body_headers[256] = "";
+    char extra[REQUEST_HEAD_MAX / 4] = "";
+    if (format_extra_headers(req->headers, extra, sizeof extra) != 0)
+        return -1;
     if (req->token != NULL &&
         (size_t)snprintf(auth, sizeof auth, "Authorization: Bearer %s\r\n", req->token) >=
             sizeof auth)
@@ -308,9 +329,9 @@ static int format_head(const ride_http_client_request *req, const parsed_url *u,
                  req->content_type ? req->content_type : "application/json", req->body_len);
     int n = snprintf(head, len,
                      "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\nUser-Agent: ride\r\n"
-                     "Accept: */*\r\nConnection: close\r\n%s%s\r\n",
+                     "Accept: */*\r\nConnection: close\r\n%s%s%s\r\n",
                      method, u->target[0] == '/' ? u->target : "/", u->ipv6 ? "[" : "",
-                     u->host, u->ipv6 ? "]" : "", u->port, auth, body_headers);
+                     u->host, u->ipv6 ? "]" : "", u->port, auth, body_headers, extra);
     if (n < 0 || (size_t)n >= len)
         return -1;
     /* Header injection through any argument would otherwise go out verbatim. */
@@ -344,7 +365,7 @@ int ride_http_client_do(const ride_http_client_request *req, ride_http_client_re
     int head_len = format_head(req, &u, head, sizeof head);
     if (head_len < 0)
         return fail(err, err_len, RIDE_HTTP_CLIENT_BAD_URL,
-                    "invalid method, token or content type");
+                    "invalid method, token, content type or header");
     int64_t deadline = ride_clock_mono_ms() + (req->timeout_ms > 0 ? req->timeout_ms : DEFAULT_TIMEOUT_MS);
     int fd = -1;
     int rc = connect_to(&u, deadline, &fd, err, err_len);

@@ -505,7 +505,7 @@ static void header_section(FILE *out, reader *r, const json_t *d, int64_t now_ms
     const char *created = since_cell(r, d, "", "created_ms", now_ms, age);
     const char *owned_cell = integer_cell(r, d, "", "owned", owned);
     const char *lag_cell = integer_cell(r, d, "", "lag", lag);
-    const json_t *partitions = array(r, d, "", "partitions");
+    const json_t *partitions = array(r, d, "", "partition_status");
     if (r->failed)
         return;
     snprintf(parts, sizeof parts, "%zu (%s owned)", json_array_size(partitions),
@@ -543,7 +543,7 @@ char *ride_ctl_render_app_detail(const json_t *answer, int64_t now_ms, char *err
     if (!r.failed)
         stages_section(out, &r, answer);
     if (!r.failed)
-        section_table(out, answer, "partitions", "Partitions", 7, partition_headers,
+        section_table(out, answer, "partition_status", "Partitions", 7, partition_headers,
                       detail_partition_row, now_ms, &r);
     bool io_failed = ferror(out) != 0;
     if (fclose(out) != 0 || io_failed) {

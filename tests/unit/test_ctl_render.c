@@ -210,7 +210,7 @@ static void test_describe(void **state)
              "   \"input_topic\": \"ride.cctv-edges.gray\", \"output\": \"ride.cctv-edges.sd\","
              "   \"partitions\": 2, \"min\": 1, \"max\": 4, \"spares\": 1, \"target\": 2,"
              "   \"active\": [\"w1\", \"w2\"], \"spare\": [], \"lag\": 2}],"
-             " \"partitions\": %s, \"owned\": 1, \"lag\": 2,"
+             " \"partitions\": 2, \"partition_status\": %s, \"owned\": 1, \"lag\": 2,"
              " \"manifest\": \"apiVersion: ride/v1\\n\","
              " \"sources\": [{\"name\": \"cam1\", \"uri\": \"synthetic:64x48@30\","
              "   \"producer\": null, \"epoch\": 0, \"stream_id\": 0}]}",
@@ -243,7 +243,7 @@ static void test_describe(void **state)
     expect_render(ride_ctl_render_app_detail,
                   "{\"name\": \"a\", \"phase\": \"pending\", \"generation\": null,"
                   " \"created_ms\": null, \"message\": \"no workers\", \"owned\": 0,"
-                  " \"lag\": null, \"sources\": [], \"stages\": [], \"partitions\": []}",
+                  " \"lag\": null, \"sources\": [], \"stages\": [], \"partition_status\": []}",
                   "Name:         a\n"
                   "Phase:        pending\n"
                   "Message:      no workers\n"
@@ -300,7 +300,7 @@ static void test_malformed(void **state)
                   "a string or null");
     expect_reject(ride_ctl_render_app_detail,
                   "{\"name\": \"a\", \"phase\": \"x\", \"message\": null, \"generation\": 1,"
-                  " \"created_ms\": 1, \"owned\": 0, \"lag\": 0, \"partitions\": [],"
+                  " \"created_ms\": 1, \"owned\": 0, \"lag\": 0, \"partition_status\": [],"
                   " \"sources\": [], \"stages\": [{\"name\": \"s\", \"task\": \"t\","
                   " \"input_topic\": \"i\", \"output\": \"o\", \"partitions\": 1, \"min\": 1,"
                   " \"max\": 1, \"spares\": 0, \"target\": 1, \"active\": [1], \"spare\": [],"

@@ -16,6 +16,7 @@ packages=(
   node-llhttp                       # HTTP parser (C sources, embedded)
   libcmocka-dev                     # unit tests
   prometheus                        # promtool: tests check every /metrics output
+  kcat                              # tests write a corrupt frame into a stage topic
 )
 
 missing=()

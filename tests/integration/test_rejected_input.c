@@ -1,0 +1,226 @@
+/* rejected_input: bad input of three kinds against a running cluster, each refused
+ * with a clear message and counted while everything keeps running:
+ *  - a bad manifest: ridectl prints the parser's file:line:column message and exits
+ *    1 without contacting the cluster; the API answers 400 with the same kind of
+ *    message; an unknown task is refused too;
+ *  - changes without the token (or with a wrong one) get 401; reads need none;
+ *  - a corrupt frame written with kcat into a stage topic is counted by the worker
+ *    (ride_frames_dropped_total), which keeps processing: no real frame is lost. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ride/http_client.h"
+#include "ride_harness_cluster.h"
+
+#define STREAMS 2
+#define WAIT_MS 30000
+
+static const char MANIFEST[] =
+    "apiVersion: ride/v1\n"
+    "kind: Application\n"
+    "metadata: {name: rej}\n"
+    "spec:\n"
+    "  sources:\n"
+    "    - {name: cam0, uri: \"synthetic:160x120@30\"}\n"
+    "    - {name: cam1, uri: \"synthetic:160x120@30\"}\n"
+    "  stages:\n"
+    "    - name: gray\n"
+    "      input: [cam0, cam1]\n"
+    "      task: grayscale\n"
+    "      partitions: 2\n"
+    "      workers: {min: 1, max: 2}\n"
+    "  sink: {type: kafka, stage: gray}\n";
+
+/* Line 5, column 3: an unknown key. */
+static const char BAD_MANIFEST[] = "apiVersion: ride/v1\n"
+                                   "kind: Application\n"
+                                   "metadata: {name: bad}\n"
+                                   "spec:\n"
+                                   "  colour: red\n";
+
+static const char UNKNOWN_TASK[] = "apiVersion: ride/v1\n"
+                                   "kind: Application\n"
+                                   "metadata: {name: unk}\n"
+                                   "spec:\n"
+                                   "  sources: [{name: c, uri: \"synthetic:8x8@1\"}]\n"
+                                   "  stages: [{name: s, input: c, task: nosuchtask}]\n";
+
+/* Runs a command to completion; returns its exit code, its output in *out. */
+static int run(ride_cluster_fx *fx, const char *name, const char *const argv[], char **out)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/%s.log", fx->dir, name);
+    ride_proc *p = ride_harness_spawn(argv, NULL, log);
+    int status = ride_harness_proc_wait(p, WAIT_MS);
+    ride_harness_proc_stop(p, 1000);
+    *out = ride_harness_read_file(log, NULL);
+    printf("%s: %s", name, *out ? *out : "(no output)\n");
+    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static void bad_manifests(ride_cluster_fx *fx)
+{
+    char path[600], *out = NULL;
+    snprintf(path, sizeof path, "%s/bad.yaml", fx->dir);
+    assert_int_equal(ride_harness_write_file(path, BAD_MANIFEST), 0);
+    const char *argv[] = {RIDE_BIN_DIR "/ridectl", "--server", fx->api, "--token-file",
+                          fx->token_file, "apply", "-f", path, NULL};
+    assert_int_equal(run(fx, "ridectl-bad-manifest", argv, &out), 1);
+    char want[700];
+    snprintf(want, sizeof want, "%s:5:3:", path);
+    assert_non_null(out);
+    assert_non_null(strstr(out, want));
+    assert_non_null(strstr(out, "colour"));
+    free(out);
+
+    char *body = NULL;
+    assert_int_equal(ride_cluster_fx_apply(fx, BAD_MANIFEST, &body), 400);
+    printf("API, bad manifest: %s\n", body);
+    assert_non_null(strstr(body, ":5:3:"));
+    free(body);
+    assert_int_equal(ride_cluster_fx_apply(fx, UNKNOWN_TASK, &body), 400);
+    printf("API, unknown task: %s\n", body);
+    assert_non_null(strstr(body, "nosuchtask"));
+    free(body);
+    json_t *apps = ride_cluster_fx_get(fx, "/v1/apps");
+    assert_int_equal(json_array_size(json_object_get(apps, "apps")), 0);
+    json_decref(apps);
+}
+
+static void missing_token(ride_cluster_fx *fx)
+{
+    assert_int_equal(ride_cluster_fx_call(fx, "POST", "/v1/apps", MANIFEST, NULL, NULL), 401);
+    assert_int_equal(ride_cluster_fx_call(fx, "POST", "/v1/apps", MANIFEST, "wrong", NULL), 401);
+    assert_int_equal(ride_cluster_fx_call(fx, "DELETE", "/v1/apps/rej", NULL, NULL, NULL), 401);
+    assert_int_equal(ride_cluster_fx_call(fx, "GET", "/v1/apps", NULL, NULL, NULL), 200);
+    char *out = NULL;
+    const char *argv[] = {RIDE_BIN_DIR "/ridectl", "--server", fx->api, "delete", "app", "rej",
+                          NULL};
+    assert_int_equal(run(fx, "ridectl-no-token", argv, &out), 1);
+    assert_non_null(out);
+    assert_non_null(strstr(out, "token"));
+    free(out);
+}
+
+/* The sum of ride_frames_dropped_total for app rej over both workers' /metrics. */
+static uint64_t dropped(ride_cluster_fx *fx)
+{
+    uint64_t total = 0;
+    for (int w = 1; w <= 2; w++) {
+        char path[700];
+        snprintf(path, sizeof path, "%s/w%d-%d.log", fx->dir, w, w);
+        char *log = ride_harness_read_file(path, NULL);
+        const char *port = log ? strstr(log, "metrics_port=") : NULL;
+        if (!port) {
+            free(log);
+            continue;
+        }
+        char url[128], err[256];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", atoi(port + 13));
+        free(log);
+        ride_http_client_request req = {.url = url, .timeout_ms = 5000};
+        ride_http_client_response res = {0};
+        if (ride_http_client_do(&req, &res, err, sizeof err) != RIDE_HTTP_CLIENT_OK)
+            continue;
+        for (const char *l = strstr(res.body, "\nride_frames_dropped_total{app=\"rej\""); l;
+             l = strstr(l + 1, "\nride_frames_dropped_total{app=\"rej\"")) {
+            const char *v = strchr(l, '}');
+            if (v)
+                total += strtoull(v + 1, NULL, 10);
+        }
+        free(res.body);
+    }
+    return total;
+}
+
+typedef struct drop_probe {
+    ride_cluster_fx *fx;
+} drop_probe;
+
+/* One corrupt message was written to each of the two partitions. */
+static bool drop_counted(void *ctx) { return dropped(((drop_probe *)ctx)->fx) >= 2; }
+
+typedef struct flow_probe {
+    ride_audit_reader *r;
+    uint64_t want;
+} flow_probe;
+
+static bool sink_reached(void *ctx)
+{
+    flow_probe *fp = ctx;
+    char err[256];
+    ride_audit_reader_poll(fp->r, 50, 0, err, sizeof err);
+    ride_seqtrack_stream total;
+    ride_seqtrack_totals(ride_audit_reader_seqs(fp->r), &total);
+    return total.unique >= fp->want;
+}
+
+static void wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more)
+{
+    ride_seqtrack_stream total;
+    ride_seqtrack_totals(ride_audit_reader_seqs(r), &total);
+    flow_probe fp = {r, total.unique + more};
+    if (!ride_harness_wait_until(sink_reached, &fp, WAIT_MS))
+        ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
+}
+
+static void corrupt_frame(ride_cluster_fx *fx, ride_proc *const *workers)
+{
+    char path[600], *out = NULL;
+    snprintf(path, sizeof path, "%s/garbage.txt", fx->dir);
+    assert_int_equal(ride_harness_write_file(path, "RIDF this is not a frame\n"), 0);
+    for (const char *p = "0"; p; p = strcmp(p, "0") == 0 ? "1" : NULL) {
+        const char *argv[] = {"kcat", "-P", "-b", fx->bootstrap, "-t", "ride.rej.gray", "-p", p,
+                              "-l", path, NULL};
+        assert_int_equal(run(fx, "kcat", argv, &out), 0);
+        free(out);
+    }
+    drop_probe dp = {fx};
+    if (!ride_harness_wait_until(drop_counted, &dp, WAIT_MS))
+        ride_cluster_fx_fail(fx, "no worker counted the corrupt frame");
+    printf("dropped_by_workers=%" PRIu64 "\n", dropped(fx));
+    for (int w = 0; w < 2; w++)
+        assert_true(ride_harness_proc_alive(workers[w]));
+}
+
+static void test_rejected_input(void **state)
+{
+    (void)state;
+    ride_cluster_fx *fx = ride_cluster_fx_new("rejected");
+    ride_cluster_fx_master(fx, "m1", false);
+    ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
+    ride_proc *workers[2] = {ride_cluster_fx_worker(fx, "w1"), ride_cluster_fx_worker(fx, "w2")};
+    ride_cluster_fx_wait_members(fx, true, 2, WAIT_MS);
+    bad_manifests(fx);
+    missing_token(fx);
+
+    char *body = NULL;
+    int status = ride_cluster_fx_apply(fx, MANIFEST, &body);
+    if (status != 201)
+        ride_cluster_fx_fail(fx, "apply: HTTP %d %s", status, body);
+    free(body);
+    ride_cluster_fx_wait_owned(fx, "rej", WAIT_MS);
+    ride_audit_reader *r = ride_cluster_fx_reader(fx, "rej.gray.out", NULL, NULL);
+    ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
+    wait_sink(fx, r, 30);
+    corrupt_frame(fx, workers);
+    wait_sink(fx, r, 30);
+
+    uint64_t produced[STREAMS];
+    ride_cluster_fx_stop_producer(fx, producer, "p1", produced, STREAMS);
+    ride_cluster_fx_drain(fx, r, produced, STREAMS, WAIT_MS);
+    ride_audit_reader_free(r);
+    ride_cluster_fx_free(fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_rejected_input),
+    };
+    return cmocka_run_group_tests(tests, ride_harness_zk_group_setup,
+                                  ride_harness_zk_group_teardown);
+}

@@ -1,0 +1,146 @@
+/* scale: `ridectl scale` shrinks a running stage to one worker and grows it back to
+ * three while frames flow: partitions move between live workers (each handed back
+ * before its new owner starts), every partition keeps an owner, no frame is lost. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "ride_harness_cluster.h"
+
+#define STREAMS 2
+#define PARTITIONS 4
+#define WAIT_MS 30000
+
+static const char MANIFEST[] =
+    "apiVersion: ride/v1\n"
+    "kind: Application\n"
+    "metadata: {name: sc}\n"
+    "spec:\n"
+    "  sources:\n"
+    "    - {name: cam0, uri: \"synthetic:160x120@30\"}\n"
+    "    - {name: cam1, uri: \"synthetic:160x120@30\"}\n"
+    "  stages:\n"
+    "    - name: gray\n"
+    "      input: [cam0, cam1]\n"
+    "      task: grayscale\n"
+    "      partitions: 4\n"
+    "      workers: {min: 1, max: 4}\n"
+    "  sink: {type: kafka, stage: gray}\n";
+
+typedef struct owners_probe {
+    ride_cluster_fx *fx;
+    int want;
+} owners_probe;
+
+/* True when every partition of stage gray has an owner and there are `want`
+ * distinct owners. */
+static bool owners_are(void *ctx)
+{
+    owners_probe *op = ctx;
+    char owners[PARTITIONS][130];
+    int distinct = 0;
+    for (int p = 0; p < PARTITIONS; p++) {
+        if (!*ride_cluster_fx_owner(op->fx, "sc", "gray", p, owners[p], sizeof owners[p]))
+            return false;
+        bool seen = false;
+        for (int q = 0; q < p; q++)
+            seen |= strcmp(owners[p], owners[q]) == 0;
+        distinct += !seen;
+    }
+    return distinct == op->want;
+}
+
+typedef struct flow_probe {
+    ride_audit_reader *r;
+    uint64_t want;
+} flow_probe;
+
+static bool sink_reached(void *ctx)
+{
+    flow_probe *fp = ctx;
+    char err[256];
+    ride_audit_reader_poll(fp->r, 50, 0, err, sizeof err);
+    ride_seqtrack_stream total;
+    ride_seqtrack_totals(ride_audit_reader_seqs(fp->r), &total);
+    return total.unique >= fp->want;
+}
+
+static void wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more)
+{
+    ride_seqtrack_stream total;
+    ride_seqtrack_totals(ride_audit_reader_seqs(r), &total);
+    flow_probe fp = {r, total.unique + more};
+    if (!ride_harness_wait_until(sink_reached, &fp, WAIT_MS))
+        ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
+}
+
+/* Runs `ridectl --server API --token-file F scale sc gray N`; expects exit 0. */
+static void ridectl_scale(ride_cluster_fx *fx, int workers, ride_audit_reader *r)
+{
+    char n[8], log[700];
+    snprintf(n, sizeof n, "%d", workers);
+    snprintf(log, sizeof log, "%s/ridectl-scale-%d.log", fx->dir, workers);
+    const char *argv[] = {RIDE_BIN_DIR "/ridectl", "--server", fx->api, "--token-file",
+                          fx->token_file, "scale", "sc", "gray", n, NULL};
+    ride_proc *p = ride_harness_spawn(argv, NULL, log);
+    int status = ride_harness_proc_wait(p, WAIT_MS);
+    ride_harness_proc_stop(p, 1000);
+    char *out = ride_harness_read_file(log, NULL);
+    printf("ridectl scale sc gray %d: %s", workers, out ? out : "");
+    bool ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && out &&
+              strstr(out, "scaled to");
+    free(out);
+    if (!ok)
+        ride_cluster_fx_fail(fx, "ridectl scale to %d failed (status %d)", workers, status);
+    owners_probe op = {fx, workers};
+    if (!ride_harness_wait_until(owners_are, &op, WAIT_MS))
+        ride_cluster_fx_fail(fx, "stage gray did not settle on %d owner(s)", workers);
+    wait_sink(fx, r, 40);
+}
+
+static void test_scale(void **state)
+{
+    (void)state;
+    ride_cluster_fx *fx = ride_cluster_fx_new("scale");
+    ride_cluster_fx_master(fx, "m1", false);
+    ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
+    for (int i = 1; i <= 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "w%d", i);
+        ride_cluster_fx_worker(fx, id);
+    }
+    ride_cluster_fx_wait_members(fx, true, 4, WAIT_MS);
+    char *body = NULL;
+    int status = ride_cluster_fx_apply(fx, MANIFEST, &body);
+    if (status != 201)
+        ride_cluster_fx_fail(fx, "apply: HTTP %d %s", status, body);
+    free(body);
+    ride_cluster_fx_wait_owned(fx, "sc", WAIT_MS);
+    owners_probe all = {fx, 4};
+    if (!ride_harness_wait_until(owners_are, &all, WAIT_MS))
+        ride_cluster_fx_fail(fx, "four workers do not share the four partitions");
+
+    ride_audit_reader *r = ride_cluster_fx_reader(fx, "sc.gray.out", NULL, NULL);
+    ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
+    wait_sink(fx, r, 40);
+    ridectl_scale(fx, 1, r);
+    ridectl_scale(fx, 3, r);
+
+    uint64_t produced[STREAMS];
+    ride_cluster_fx_stop_producer(fx, producer, "p1", produced, STREAMS);
+    uint64_t duplicates = ride_cluster_fx_drain(fx, r, produced, STREAMS, WAIT_MS);
+    printf("duplicates_after_scaling=%" PRIu64 "\n", duplicates);
+    ride_audit_reader_free(r);
+    ride_cluster_fx_free(fx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scale),
+    };
+    return cmocka_run_group_tests(tests, ride_harness_zk_group_setup,
+                                  ride_harness_zk_group_teardown);
+}

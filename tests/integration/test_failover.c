@@ -93,30 +93,6 @@ static bool spare_committed(void *ctx)
     return false;
 }
 
-typedef struct flow_probe {
-    ride_audit_reader *r;
-    uint64_t want;
-} flow_probe;
-
-static bool sink_reached(void *ctx)
-{
-    flow_probe *fp = ctx;
-    char err[256];
-    ride_audit_reader_poll(fp->r, 50, 0, err, sizeof err);
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(fp->r), &total);
-    return total.unique >= fp->want;
-}
-
-static void wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more)
-{
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(r), &total);
-    flow_probe fp = {r, total.unique + more};
-    if (!ride_harness_wait_until(sink_reached, &fp, WAIT_MS))
-        ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
-}
-
 static ride_kafka_consumer *group_reader(ride_cluster_fx *fx)
 {
     ride_parse_error perr;
@@ -140,19 +116,14 @@ static void test_failover(void **state)
     for (int i = 0; i < 4; i++)
         workers[i] = ride_cluster_fx_worker(fx, ids[i]);
     ride_cluster_fx_wait_members(fx, true, 4, WAIT_MS);
-    char *body = NULL;
-    int status = ride_cluster_fx_apply(fx, MANIFEST, &body);
-    if (status != 201)
-        ride_cluster_fx_fail(fx, "apply: HTTP %d %s", status, body);
-    free(body);
-    ride_cluster_fx_wait_owned(fx, "fail", WAIT_MS);
+    ride_cluster_fx_run_app(fx, MANIFEST, "fail", WAIT_MS);
 
     char active[4][130], spare[4][130];
     assert_int_equal(stage_members(fx, "gray", "active", active, 4), 3);
     assert_int_equal(stage_members(fx, "gray", "spare", spare, 4), 1);
     ride_audit_reader *r = ride_cluster_fx_reader(fx, "fail.sd.out", NULL, NULL);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
-    wait_sink(fx, r, 100);
+    ride_cluster_fx_wait_sink(fx, r, 100, WAIT_MS);
 
     /* Kill the first active worker of stage gray. */
     bool victim[PARTITIONS];
@@ -179,17 +150,13 @@ static void test_failover(void **state)
             assert_string_equal(ride_cluster_fx_owner(fx, "fail", "gray", p, owner, sizeof owner),
                                 spare[0]);
 
-    wait_sink(fx, r, 100);
-    uint64_t produced[STREAMS];
-    ride_cluster_fx_stop_producer(fx, producer, "p1", produced, STREAMS);
-    uint64_t duplicates = ride_cluster_fx_drain(fx, r, produced, STREAMS, WAIT_MS);
-    printf("duplicates_after_failover=%" PRIu64 "\n", duplicates);
+    ride_cluster_fx_wait_sink(fx, r, 100, WAIT_MS);
     if (recovery >= RECOVERY_LIMIT_S)
         ride_cluster_fx_fail(fx, "recovery took %.3f s, limit %.1f s", recovery,
                              RECOVERY_LIMIT_S);
     ride_kafka_consumer_free(c);
-    ride_audit_reader_free(r);
-    ride_cluster_fx_free(fx);
+    uint64_t duplicates = ride_cluster_fx_finish(fx, r, producer, "p1", STREAMS, WAIT_MS);
+    printf("duplicates_after_failover=%" PRIu64 "\n", duplicates);
 }
 
 int main(void)

@@ -60,30 +60,6 @@ static bool broker_published(void *ctx)
     return ride_zk_exists(fx->zk, RIDE_CLUSTER_PATH_KAFKA, NULL) == RIDE_ZK_OK;
 }
 
-typedef struct flow_probe {
-    ride_audit_reader *r;
-    uint64_t want;
-} flow_probe;
-
-static bool sink_reached(void *ctx)
-{
-    flow_probe *fp = ctx;
-    char err[256];
-    ride_audit_reader_poll(fp->r, 50, 0, err, sizeof err);
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(fp->r), &total);
-    return total.unique >= fp->want;
-}
-
-static void wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more)
-{
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(r), &total);
-    flow_probe fp = {r, total.unique + more};
-    if (!ride_harness_wait_until(sink_reached, &fp, WAIT_MS))
-        ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
-}
-
 static void test_master_failover(void **state)
 {
     (void)state;
@@ -101,18 +77,13 @@ static void test_master_failover(void **state)
         ride_cluster_fx_worker(fx, id);
     }
     ride_cluster_fx_wait_members(fx, true, 3, WAIT_MS);
-    char *body = NULL;
-    int status = ride_cluster_fx_apply(fx, MANIFEST, &body);
-    if (status != 201)
-        ride_cluster_fx_fail(fx, "apply: HTTP %d %s", status, body);
-    free(body);
-    ride_cluster_fx_wait_owned(fx, "mfo", WAIT_MS);
+    ride_cluster_fx_run_app(fx, MANIFEST, "mfo", WAIT_MS);
     char before[2048], after[2048];
     ownership(fx, before, sizeof before);
 
     ride_audit_reader *r = ride_cluster_fx_reader(fx, "mfo.sd.out", NULL, NULL);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
-    wait_sink(fx, r, 60);
+    ride_cluster_fx_wait_sink(fx, r, 60, WAIT_MS);
 
     int64_t kill_ns = ride_clock_mono_ns();
     assert_int_equal(ride_harness_proc_signal(m1, SIGKILL), 0);
@@ -126,12 +97,8 @@ static void test_master_failover(void **state)
     if (strcmp(before, after) != 0)
         ride_cluster_fx_fail(fx, "ownership changed across the master failover");
 
-    wait_sink(fx, r, 60);
-    uint64_t produced[STREAMS];
-    ride_cluster_fx_stop_producer(fx, producer, "p1", produced, STREAMS);
-    ride_cluster_fx_drain(fx, r, produced, STREAMS, WAIT_MS);
-    ride_audit_reader_free(r);
-    ride_cluster_fx_free(fx);
+    ride_cluster_fx_wait_sink(fx, r, 60, WAIT_MS);
+    ride_cluster_fx_finish(fx, r, producer, "p1", STREAMS, WAIT_MS);
 }
 
 int main(void)

@@ -60,21 +60,6 @@ static void check_reference(void *ctx, const ride_frame *f, bool fresh, int64_t 
     ride_image_free(&want);
 }
 
-typedef struct progress {
-    ride_audit_reader *r;
-    uint64_t want;
-} progress;
-
-static bool sink_reached(void *ctx)
-{
-    progress *p = ctx;
-    char err[256];
-    ride_audit_reader_poll(p->r, 50, 0, err, sizeof err);
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(p->r), &total);
-    return total.unique >= p->want;
-}
-
 static void test_pipeline(void **state)
 {
     (void)state;
@@ -86,12 +71,7 @@ static void test_pipeline(void **state)
         ride_cluster_fx_worker(fx, workers[i]);
     ride_cluster_fx_wait_members(fx, true, 3, WAIT_MS);
 
-    char *body = NULL;
-    int status = ride_cluster_fx_apply(fx, MANIFEST, &body);
-    if (status != 201)
-        ride_cluster_fx_fail(fx, "apply: HTTP %d %s", status, body);
-    free(body);
-    ride_cluster_fx_wait_owned(fx, "pipe", WAIT_MS);
+    ride_cluster_fx_run_app(fx, MANIFEST, "pipe", WAIT_MS);
 
     /* Three workers share each stage's six partitions two by two. */
     char owner[130];
@@ -101,20 +81,13 @@ static void test_pipeline(void **state)
     reference_check rc = {0};
     ride_audit_reader *r = ride_cluster_fx_reader(fx, "pipe.sd.out", check_reference, &rc);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
-    progress pr = {r, 200};
-    if (!ride_harness_wait_until(sink_reached, &pr, WAIT_MS))
-        ride_cluster_fx_fail(fx, "fewer than %d frames at the sink", (int)pr.want);
+    ride_cluster_fx_wait_sink(fx, r, 200, WAIT_MS);
 
-    uint64_t produced[STREAMS];
-    ride_cluster_fx_stop_producer(fx, producer, "p1", produced, STREAMS);
-    assert_true(produced[0] > 0 && produced[1] > 0);
-    uint64_t duplicates = ride_cluster_fx_drain(fx, r, produced, STREAMS, WAIT_MS);
+    uint64_t duplicates = ride_cluster_fx_finish(fx, r, producer, "p1", STREAMS, WAIT_MS);
     printf("reference_checked=%d mismatched=%d\n", rc.checked, rc.mismatched);
-    if (duplicates != 0 || rc.mismatched != 0 || rc.checked == 0)
-        ride_cluster_fx_fail(fx, "duplicates=%llu checked=%d mismatched=%d",
-                             (unsigned long long)duplicates, rc.checked, rc.mismatched);
-    ride_audit_reader_free(r);
-    ride_cluster_fx_free(fx);
+    assert_int_equal(duplicates, 0);
+    assert_int_equal(rc.mismatched, 0);
+    assert_true(rc.checked > 0);
 }
 
 int main(void)

@@ -143,30 +143,6 @@ typedef struct drop_probe {
 /* One corrupt message was written to each of the two partitions. */
 static bool drop_counted(void *ctx) { return dropped(((drop_probe *)ctx)->fx) >= 2; }
 
-typedef struct flow_probe {
-    ride_audit_reader *r;
-    uint64_t want;
-} flow_probe;
-
-static bool sink_reached(void *ctx)
-{
-    flow_probe *fp = ctx;
-    char err[256];
-    ride_audit_reader_poll(fp->r, 50, 0, err, sizeof err);
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(fp->r), &total);
-    return total.unique >= fp->want;
-}
-
-static void wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more)
-{
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(r), &total);
-    flow_probe fp = {r, total.unique + more};
-    if (!ride_harness_wait_until(sink_reached, &fp, WAIT_MS))
-        ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
-}
-
 static void corrupt_frame(ride_cluster_fx *fx, ride_proc *const *workers)
 {
     char path[600], *out = NULL;
@@ -197,23 +173,14 @@ static void test_rejected_input(void **state)
     bad_manifests(fx);
     missing_token(fx);
 
-    char *body = NULL;
-    int status = ride_cluster_fx_apply(fx, MANIFEST, &body);
-    if (status != 201)
-        ride_cluster_fx_fail(fx, "apply: HTTP %d %s", status, body);
-    free(body);
-    ride_cluster_fx_wait_owned(fx, "rej", WAIT_MS);
+    ride_cluster_fx_run_app(fx, MANIFEST, "rej", WAIT_MS);
     ride_audit_reader *r = ride_cluster_fx_reader(fx, "rej.gray.out", NULL, NULL);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
-    wait_sink(fx, r, 30);
+    ride_cluster_fx_wait_sink(fx, r, 30, WAIT_MS);
     corrupt_frame(fx, workers);
-    wait_sink(fx, r, 30);
+    ride_cluster_fx_wait_sink(fx, r, 30, WAIT_MS);
 
-    uint64_t produced[STREAMS];
-    ride_cluster_fx_stop_producer(fx, producer, "p1", produced, STREAMS);
-    ride_cluster_fx_drain(fx, r, produced, STREAMS, WAIT_MS);
-    ride_audit_reader_free(r);
-    ride_cluster_fx_free(fx);
+    ride_cluster_fx_finish(fx, r, producer, "p1", STREAMS, WAIT_MS);
 }
 
 int main(void)

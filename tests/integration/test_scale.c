@@ -52,30 +52,6 @@ static bool owners_are(void *ctx)
     return distinct == op->want;
 }
 
-typedef struct flow_probe {
-    ride_audit_reader *r;
-    uint64_t want;
-} flow_probe;
-
-static bool sink_reached(void *ctx)
-{
-    flow_probe *fp = ctx;
-    char err[256];
-    ride_audit_reader_poll(fp->r, 50, 0, err, sizeof err);
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(fp->r), &total);
-    return total.unique >= fp->want;
-}
-
-static void wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more)
-{
-    ride_seqtrack_stream total;
-    ride_seqtrack_totals(ride_audit_reader_seqs(r), &total);
-    flow_probe fp = {r, total.unique + more};
-    if (!ride_harness_wait_until(sink_reached, &fp, WAIT_MS))
-        ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
-}
-
 /* Runs `ridectl --server API --token-file F scale sc gray N`; expects exit 0. */
 static void ridectl_scale(ride_cluster_fx *fx, int workers, ride_audit_reader *r)
 {
@@ -97,7 +73,7 @@ static void ridectl_scale(ride_cluster_fx *fx, int workers, ride_audit_reader *r
     owners_probe op = {fx, workers};
     if (!ride_harness_wait_until(owners_are, &op, WAIT_MS))
         ride_cluster_fx_fail(fx, "stage gray did not settle on %d owner(s)", workers);
-    wait_sink(fx, r, 40);
+    ride_cluster_fx_wait_sink(fx, r, 40, WAIT_MS);
 }
 
 static void test_scale(void **state)
@@ -112,28 +88,19 @@ static void test_scale(void **state)
         ride_cluster_fx_worker(fx, id);
     }
     ride_cluster_fx_wait_members(fx, true, 4, WAIT_MS);
-    char *body = NULL;
-    int status = ride_cluster_fx_apply(fx, MANIFEST, &body);
-    if (status != 201)
-        ride_cluster_fx_fail(fx, "apply: HTTP %d %s", status, body);
-    free(body);
-    ride_cluster_fx_wait_owned(fx, "sc", WAIT_MS);
+    ride_cluster_fx_run_app(fx, MANIFEST, "sc", WAIT_MS);
     owners_probe all = {fx, 4};
     if (!ride_harness_wait_until(owners_are, &all, WAIT_MS))
         ride_cluster_fx_fail(fx, "four workers do not share the four partitions");
 
     ride_audit_reader *r = ride_cluster_fx_reader(fx, "sc.gray.out", NULL, NULL);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
-    wait_sink(fx, r, 40);
+    ride_cluster_fx_wait_sink(fx, r, 40, WAIT_MS);
     ridectl_scale(fx, 1, r);
     ridectl_scale(fx, 3, r);
 
-    uint64_t produced[STREAMS];
-    ride_cluster_fx_stop_producer(fx, producer, "p1", produced, STREAMS);
-    uint64_t duplicates = ride_cluster_fx_drain(fx, r, produced, STREAMS, WAIT_MS);
+    uint64_t duplicates = ride_cluster_fx_finish(fx, r, producer, "p1", STREAMS, WAIT_MS);
     printf("duplicates_after_scaling=%" PRIu64 "\n", duplicates);
-    ride_audit_reader_free(r);
-    ride_cluster_fx_free(fx);
 }
 
 int main(void)

@@ -232,6 +232,17 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
     return ride_cluster_fx_call(fx, "POST", "/v1/apps", yaml, RIDE_CLUSTER_TOKEN, body);
 }
 
+void ride_cluster_fx_run_app(ride_cluster_fx *fx, const char *yaml, const char *app,
+                             int timeout_ms)
+{
+    char *body = NULL;
+    int status = ride_cluster_fx_apply(fx, yaml, &body);
+    if (status != 201)
+        ride_cluster_fx_fail(fx, "apply %s: HTTP %d %s", app, status, body ? body : "");
+    free(body);
+    ride_cluster_fx_wait_owned(fx, app, timeout_ms);
+}
+
 typedef struct owned_probe {
     ride_cluster_fx *fx;
     const char *app;
@@ -298,6 +309,31 @@ ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic
     if (!r)
         ride_cluster_fx_fail(fx, "reader on %s: %s", topic, err);
     return r;
+}
+
+typedef struct flow_probe {
+    ride_audit_reader *r;
+    uint64_t want;
+} flow_probe;
+
+static bool sink_reached(void *ctx)
+{
+    flow_probe *fp = ctx;
+    char err[256];
+    ride_audit_reader_poll(fp->r, 50, 0, err, sizeof err);
+    ride_seqtrack_stream total;
+    ride_seqtrack_totals(ride_audit_reader_seqs(fp->r), &total);
+    return total.unique >= fp->want;
+}
+
+void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more,
+                               int timeout_ms)
+{
+    ride_seqtrack_stream total;
+    ride_seqtrack_totals(ride_audit_reader_seqs(r), &total);
+    flow_probe fp = {r, total.unique + more};
+    if (!ride_harness_wait_until(sink_reached, &fp, timeout_ms))
+        ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
 }
 
 static void parse_summaries(const char *log, uint64_t *produced, size_t streams)
@@ -391,5 +427,17 @@ uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
     }
     printf("duplicates=%" PRIu64 " rejected=%" PRIu64 "\n", duplicates,
            ride_audit_reader_rejected(r));
+    return duplicates;
+}
+
+uint64_t ride_cluster_fx_finish(ride_cluster_fx *fx, ride_audit_reader *r, ride_proc *producer,
+                                const char *producer_id, size_t streams, int timeout_ms)
+{
+    uint64_t produced[64] = {0};
+    assert_true(streams <= 64);
+    ride_cluster_fx_stop_producer(fx, producer, producer_id, produced, streams);
+    uint64_t duplicates = ride_cluster_fx_drain(fx, r, produced, streams, timeout_ms);
+    ride_audit_reader_free(r);
+    ride_cluster_fx_free(fx);
     return duplicates;
 }

@@ -67,6 +67,10 @@ int ride_cluster_fx_call(ride_cluster_fx *fx, const char *method, const char *pa
 json_t *ride_cluster_fx_get(ride_cluster_fx *fx, const char *path);
 /* POSTs a manifest text with the token; returns the HTTP status. */
 int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body);
+/* Applies a new application (expects 201 Created) and waits until it runs with
+ * every partition owned. */
+void ride_cluster_fx_run_app(ride_cluster_fx *fx, const char *yaml, const char *app,
+                             int timeout_ms);
 /* Waits until the app is running and every partition of it has an owner. */
 void ride_cluster_fx_wait_owned(ride_cluster_fx *fx, const char *app, int timeout_ms);
 /* The owner of one partition per GET /v1/partitions (NULL-safe copy into buf). */
@@ -76,6 +80,10 @@ const char *ride_cluster_fx_owner(ride_cluster_fx *fx, const char *app, const ch
 /* An audit reader on `topic` of the cluster's Kafka, from the beginning. */
 ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic,
                                           ride_audit_frame_fn on_frame, void *ctx);
+/* Reads the sink until it holds `more` distinct frames beyond what it holds now;
+ * fails the test after timeout_ms. */
+void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more,
+                               int timeout_ms);
 /* Stops a producer with SIGTERM (expecting exit 0) and returns how many frames it
  * reported produced (its source_summary lines) per stream, in produced[stream]. */
 void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char *id,
@@ -84,5 +92,10 @@ void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char
  * (or timeout), then asserts none is missing; returns the duplicates seen. */
 uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
                                const uint64_t *produced, size_t streams, int timeout_ms);
+
+/* The end of a run: stops the producer, drains the sink (nothing may be missing),
+ * releases the reader and the cluster; returns the duplicates seen. */
+uint64_t ride_cluster_fx_finish(ride_cluster_fx *fx, ride_audit_reader *r, ride_proc *producer,
+                                const char *producer_id, size_t streams, int timeout_ms);
 
 #endif

@@ -686,7 +686,7 @@ static void usage(FILE *f)
             "  --workers N         ride-worker processes (default 3)\n"
             "  --partitions P      partitions of each stage (default 6)\n"
             "  --sources N         synthetic 900x900 sources (default 2)\n"
-            "  --fps F             offered frames/s per source, up to 1000 (default 1000)\n"
+            "  --fps F             offered frames/s per source, up to 1000 (default 30)\n"
             "  --worker-threads N  kernel threads per worker, 0 = all cores (default 1)\n"
             "  --threads N         kernel threads in_process, 0 = all cores (default 0)\n"
             "  --json FILE         also write the results as JSON\n");
@@ -724,7 +724,7 @@ static int parse_options(int argc, char **argv, options *o)
         {"threads", required_argument, NULL, 't'},  {"json", required_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
     *o = (options){.runs = 3, .seconds = 10, .warmup = 3, .workers = 3, .partitions = 6,
-                   .sources = 2, .fps = 1000, .worker_threads = 1, .threads = 0};
+                   .sources = 2, .fps = 30, .worker_threads = 1, .threads = 0};
     int c, bad = 0;
     while ((c = getopt_long(argc, argv, "", longs, NULL)) != -1) {
         switch (c) {

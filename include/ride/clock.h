@@ -15,6 +15,8 @@ extern "C" {
 int64_t ride_clock_mono_ns(void);
 int64_t ride_clock_mono_ms(void);
 uint64_t ride_clock_wall_ns(void);
+/* Wall-clock milliseconds since the epoch (timestamps in ZooKeeper nodes). */
+int64_t ride_clock_wall_ms(void);
 /* Sleeps until the monotonic clock reaches deadline_ns (returns at once if it has). */
 void ride_clock_sleep_until_ns(int64_t deadline_ns);
 

@@ -112,6 +112,23 @@ int ride_config_parse(ride_daemon daemon, const char *name, const void *buf, siz
                       ride_config *cfg, ride_parse_error *err);
 /* Reads and parses a file (at most 1 MiB). */
 int ride_config_load(ride_daemon daemon, const char *path, ride_config *cfg, ride_parse_error *err);
+/* The documented defaults, for a daemon started without a file (the ZooKeeper
+ * connect string then comes from its command line); a master's Kafka is embedded.
+ * cfg owns nothing; ride_config_free() is safe on it. */
+void ride_config_defaults(ride_daemon daemon, ride_config *cfg);
+
+/* Command-line values that take precedence over a config; NULL keeps the config's. */
+typedef struct ride_config_overrides {
+    const char *zookeeper;
+    const char *metrics_listen;
+    const char *log_level; /* "debug", "info", "warn" or "error" */
+} ride_config_overrides;
+
+/* Applies the overrides (the strings are not copied) and checks that a ZooKeeper
+ * connect string is known. Returns 0, or -1 with a one-line reason in err. */
+int ride_config_override(ride_config *cfg, const ride_config_overrides *o, char *err,
+                         size_t errlen);
+
 /* Releases everything cfg owns and zeroes it; safe on a zeroed config. */
 void ride_config_free(ride_config *cfg);
 

@@ -19,6 +19,8 @@ uint64_t ride_clock_wall_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+int64_t ride_clock_wall_ms(void) { return (int64_t)(ride_clock_wall_ns() / 1000000u); }
+
 void ride_clock_sleep_until_ns(int64_t deadline_ns)
 {
     struct timespec ts = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ride/error.h"
 #include "ride/manifest.h"
 #include "yaml_schema.h"
 
@@ -433,6 +434,28 @@ int ride_config_load(ride_daemon daemon, const char *path, ride_config *cfg, rid
     int rc = ride_config_parse(daemon, path, buf, len, cfg, err);
     free(buf);
     return rc;
+}
+
+void ride_config_defaults(ride_daemon daemon, ride_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    set_defaults(cfg, daemon);
+    cfg->kafka.embedded = daemon == RIDE_DAEMON_MASTER;
+}
+
+int ride_config_override(ride_config *cfg, const ride_config_overrides *o, char *err,
+                         size_t errlen)
+{
+    if (o->zookeeper)
+        cfg->zookeeper.connect = o->zookeeper;
+    if (o->metrics_listen)
+        cfg->metrics_listen = o->metrics_listen;
+    if (o->log_level && ride_log_level_parse(o->log_level, &cfg->log_level))
+        return ride_set_error(err, errlen, "invalid --log-level '%s'", o->log_level);
+    if (!cfg->zookeeper.connect)
+        return ride_set_error(err, errlen,
+                              "missing --zookeeper (or zookeeper.connect in --config)");
+    return 0;
 }
 
 void ride_config_free(ride_config *cfg)

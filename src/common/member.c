@@ -313,11 +313,6 @@ static void on_retry(uv_timer_t *t)
     resync(m);
 }
 
-static int64_t wall_ms(void)
-{
-    return (int64_t)(ride_clock_wall_ns() / 1000000u);
-}
-
 static void on_heartbeat(uv_timer_t *t)
 {
     ride_member *m = t->data;
@@ -327,7 +322,7 @@ static void on_heartbeat(uv_timer_t *t)
     memset(&hb, 0, sizeof hb);
     if (m->fill_heartbeat(&hb, m->ctx))
         return;
-    hb.ts_ms = wall_ms();
+    hb.ts_ms = ride_clock_wall_ms();
     hb.mem = NULL;
     char err[256];
     char *json = ride_cluster_heartbeat_encode(&hb, err, sizeof err);

@@ -25,11 +25,6 @@ typedef struct request {
     int events_limit;
 } request;
 
-static int64_t wall_ms(void)
-{
-    return (int64_t)(ride_clock_wall_ns() / 1000000u);
-}
-
 static int print_answer(const ride_ctl_args *args, const request *rq, const json_t *answer,
                         FILE *out, char *err, size_t errlen)
 {
@@ -43,7 +38,7 @@ static int print_answer(const ride_ctl_args *args, const request *rq, const json
         }
         fprintf(out, "%s\n", text);
     } else {
-        text = rq->render(answer, wall_ms(), err, errlen);
+        text = rq->render(answer, ride_clock_wall_ms(), err, errlen);
         if (text == NULL)
             return -1;
         fputs(text, out);

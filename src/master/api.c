@@ -17,8 +17,6 @@
 #define EVENTS_MAX 1000
 #define NAME_HEADER "X-Ride-Manifest-Name"
 
-static int64_t wall_ms(void) { return (int64_t)(ride_clock_wall_ns() / 1000000); }
-
 static void reply_error(ride_http_response *res, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -59,46 +57,71 @@ static void on_healthz(const ride_http_request *req, ride_http_response *res, vo
                     (json_int_t)m->generation));
 }
 
-static json_t *partition_json(ride_master *m, const ride_master_app *a,
-                              const ride_master_stage *s, int p, int64_t *lag_sum)
+/* Kafka's figures for one partition (-1 where unknown): its log-end offset, the
+ * stage group's committed offset, and the frames between them. */
+typedef struct partition_figures {
+    int64_t end;
+    int64_t committed;
+    int64_t lag;
+} partition_figures;
+
+static partition_figures figures_of(ride_master *m, const ride_master_app *a,
+                                    const ride_master_stage *s, int p)
 {
     ride_master_offsets o;
     bool known = m->lag && ride_master_lag_get(m->lag, a->name, s->st->name, p, &o);
-    int64_t end = known ? o.end : -1;
-    int64_t committed = known ? o.committed : -1;
+    partition_figures f = {known ? o.end : -1, known ? o.committed : -1, -1};
     /* Nothing committed yet: everything still kept is waiting. */
-    int64_t base = committed >= 0 ? committed : (known ? o.start : -1);
-    int64_t lag = end >= 0 && base >= 0 ? (end > base ? end - base : 0) : -1;
-    if (lag >= 0 && lag_sum)
-        *lag_sum = (*lag_sum < 0 ? 0 : *lag_sum) + lag;
+    int64_t base = f.committed >= 0 ? f.committed : (known ? o.start : -1);
+    if (f.end >= 0 && base >= 0)
+        f.lag = f.end > base ? f.end - base : 0;
+    return f;
+}
+
+/* The lag of a stage's partitions summed, or -1 when none is known. */
+static int64_t stage_lag(ride_master *m, const ride_master_app *a, const ride_master_stage *s)
+{
+    int64_t sum = -1;
+    for (int p = 0; p < s->st->partitions; p++) {
+        int64_t lag = figures_of(m, a, s, p).lag;
+        if (lag >= 0)
+            sum = (sum < 0 ? 0 : sum) + lag;
+    }
+    return sum;
+}
+
+static json_t *partition_json(ride_master *m, const ride_master_app *a,
+                              const ride_master_stage *s, int p)
+{
+    partition_figures f = figures_of(m, a, s, p);
     const ride_master_partition *part = &s->parts[p];
     return json_pack("{s:s, s:s, s:i, s:o, s:I, s:o, s:o, s:o}", "app", a->name, "stage",
                      s->st->name, "partition", p, "owner",
                      str_or_null(part->granted ? part->owner : NULL), "epoch",
-                     (json_int_t)part->epoch, "end_offset", int_or_null(end), "committed",
-                     int_or_null(committed), "lag", int_or_null(lag));
+                     (json_int_t)part->epoch, "end_offset", int_or_null(f.end), "committed",
+                     int_or_null(f.committed), "lag", int_or_null(f.lag));
 }
 
-static void add_partitions(ride_master *m, const ride_master_app *a, json_t *arr,
-                           int64_t *lag_sum)
+static void add_partitions(ride_master *m, const ride_master_app *a, json_t *arr)
 {
     for (size_t s = 0; s < a->m.stage_count; s++)
         for (int p = 0; p < a->stages[s].st->partitions; p++)
-            json_array_append_new(arr, partition_json(m, a, &a->stages[s], p, lag_sum));
+            json_array_append_new(arr, partition_json(m, a, &a->stages[s], p));
 }
 
 static json_t *app_summary(ride_master *m, const ride_master_app *a)
 {
     size_t parts = 0, owned = 0;
-    for (size_t s = 0; s < a->m.stage_count; s++)
+    int64_t lag = -1;
+    for (size_t s = 0; s < a->m.stage_count; s++) {
         for (int p = 0; p < a->stages[s].st->partitions; p++) {
             parts++;
             owned += a->stages[s].parts[p].owner && a->stages[s].parts[p].granted;
         }
-    int64_t lag = -1;
-    json_t *tmp = json_array();
-    add_partitions(m, a, tmp, &lag);
-    json_decref(tmp);
+        int64_t l = stage_lag(m, a, &a->stages[s]);
+        if (l >= 0)
+            lag = (lag < 0 ? 0 : lag) + l;
+    }
     return json_pack("{s:s, s:s, s:I, s:I, s:I, s:s, s:I, s:I, s:I, s:o}", "name", a->name,
                      "phase", ride_app_phase_name(a->phase), "generation",
                      (json_int_t)a->generation, "created_ms", (json_int_t)a->created_ms,
@@ -150,11 +173,6 @@ static const char *stage_output(const ride_master_app *a, size_t s, char *buf, s
 static json_t *stage_json(ride_master *m, const ride_master_app *a, size_t i)
 {
     const ride_master_stage *s = &a->stages[i];
-    int64_t lag = -1;
-    json_t *tmp = json_array();
-    for (int p = 0; p < s->st->partitions; p++)
-        json_array_append_new(tmp, partition_json(m, a, s, p, &lag));
-    json_decref(tmp);
     char out[RIDE_PATH_MAX + 8];
     return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o}", "name",
                      s->st->name, "task", s->st->task, "input_topic", s->topic, "output",
@@ -162,7 +180,8 @@ static json_t *stage_json(ride_master *m, const ride_master_app *a, size_t i)
                      "min", s->st->workers.min, "max", s->st->workers.max, "spares",
                      s->st->workers.spares, "target", s->target, "active",
                      string_list(s->active, s->active_count), "spare",
-                     string_list(s->spare, s->spare_count), "lag", int_or_null(lag));
+                     string_list(s->spare, s->spare_count), "lag",
+                     int_or_null(stage_lag(m, a, s)));
 }
 
 static json_t *app_detail(ride_master *m, const ride_master_app *a)
@@ -180,7 +199,7 @@ static json_t *app_detail(ride_master *m, const ride_master_app *a)
     for (size_t i = 0; i < a->m.stage_count; i++)
         json_array_append_new(stages, stage_json(m, a, i));
     json_t *parts = json_array();
-    add_partitions(m, a, parts, NULL);
+    add_partitions(m, a, parts);
     json_object_set_new(j, "manifest", json_stringn(a->yaml, a->yaml_len));
     json_object_set_new(j, "sources", sources);
     json_object_set_new(j, "stages", stages);
@@ -313,7 +332,7 @@ static void on_list_partitions(const ride_http_request *req, ride_http_response 
     json_t *arr = json_array();
     for (size_t i = 0; i < m->app_count; i++)
         if (!filter || strcmp(app, m->apps[i]->name) == 0)
-            add_partitions(m, m->apps[i], arr, NULL);
+            add_partitions(m, m->apps[i], arr);
     reply(res, 200, json_pack("{s:o}", "partitions", arr));
 }
 
@@ -517,20 +536,6 @@ static bool carry_over(ride_master_app *to, ride_master_app *from)
     return all_topics && from->topics_ready;
 }
 
-static ride_zk_err store_manifest(ride_master *m, const char *name, const char *body,
-                                  size_t len, bool exists)
-{
-    char path[RIDE_ZK_PATH_MAX];
-    if (ride_cluster_path_app(path, sizeof path, name))
-        return RIDE_ZK_BAD_ARGUMENTS;
-    if (exists)
-        return ride_zk_set(m->zk, path, body, len, -1, NULL);
-    ride_zk_err rc = ride_zk_create(m->zk, path, body, len, 0, NULL, 0);
-    if (rc == RIDE_ZK_NONODE && ride_zk_ensure_path(m->zk, RIDE_CLUSTER_PATH_APPS) == RIDE_ZK_OK)
-        rc = ride_zk_create(m->zk, path, body, len, 0, NULL, 0);
-    return rc;
-}
-
 static void replace_app(ride_master *m, ride_master_app *old, ride_master_app *a)
 {
     for (size_t i = 0; i < m->app_count; i++)
@@ -574,7 +579,10 @@ static void apply_app(ride_master *m, ride_manifest *man, const char *body, size
         reply_error(res, 500, "out of memory");
         return;
     }
-    ride_zk_err rc = store_manifest(m, name, body, len, old != NULL);
+    char path[RIDE_ZK_PATH_MAX];
+    ride_zk_err rc = ride_cluster_path_app(path, sizeof path, name)
+                         ? RIDE_ZK_BAD_ARGUMENTS
+                         : ride_master_put_node(m, path, body, len);
     if (rc != RIDE_ZK_OK) {
         ride_master_app_free(a);
         reply_error(res, 503, "cannot store the application in ZooKeeper: %s",
@@ -587,7 +595,7 @@ static void apply_app(ride_master *m, ride_manifest *man, const char *body, size
     } else {
         a->phase = RIDE_APP_PENDING;
         a->generation = m->generation;
-        a->created_ms = wall_ms();
+        a->created_ms = ride_clock_wall_ms();
         if (add_app(m, a)) {
             ride_master_app_free(a);
             reply_error(res, 500, "out of memory");
@@ -688,13 +696,7 @@ static void scale_stage(ride_master *m, ride_master_app *a, const char *stage,
     char data[16];
     snprintf(path, sizeof path, "/apps/%s/%s/%s", a->name, RIDE_MASTER_SCALE_DIR, stage);
     snprintf(data, sizeof data, "%d", (int)workers);
-    ride_zk_err rc = ride_zk_set(m->zk, path, data, strlen(data), -1, NULL);
-    if (rc == RIDE_ZK_NONODE) {
-        char dir[RIDE_ZK_PATH_MAX];
-        snprintf(dir, sizeof dir, "/apps/%s/%s", a->name, RIDE_MASTER_SCALE_DIR);
-        ride_zk_ensure_path(m->zk, dir);
-        rc = ride_zk_create(m->zk, path, data, strlen(data), 0, NULL, 0);
-    }
+    ride_zk_err rc = ride_master_put_node(m, path, data, strlen(data));
     if (rc != RIDE_ZK_OK) {
         reply_error(res, 503, "cannot store the scale in ZooKeeper: %s", ride_zk_strerror(rc));
         return;

@@ -148,6 +148,33 @@ void ride_master_broker_stop(ride_master *m)
     m->created_topic_count = 0;
 }
 
+rd_kafka_conf_t *ride_master_kafka_conf(const ride_config *cfg, ride_kafka_role role,
+                                        const char *bootstrap)
+{
+    ride_parse_error perr;
+    char err[1024];
+    const ride_config_kafka *k = &cfg->kafka;
+    rd_kafka_conf_t *conf = ride_kafka_conf_new(role, bootstrap, k->embedded ? NULL : k->props,
+                                                k->embedded ? 0 : k->prop_count, cfg->file, &perr);
+    if (!conf)
+        ride_log_error("kafka_config_failed", "error=%s",
+                       ride_log_quote(ride_parse_error_format(&perr, err, sizeof err),
+                                      (char[1100]){0}, 1100));
+    return conf;
+}
+
+rd_kafka_t *ride_master_kafka_admin(const ride_config *cfg, const char *bootstrap)
+{
+    rd_kafka_conf_t *conf = ride_master_kafka_conf(cfg, RIDE_KAFKA_ADMIN, bootstrap);
+    char err[512];
+    rd_kafka_t *rk = conf ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err) : NULL;
+    if (conf && !rk) {
+        rd_kafka_conf_destroy(conf);
+        ride_log_error("kafka_client_failed", "error=%s", ride_log_quote(err, (char[600]){0}, 600));
+    }
+    return rk;
+}
+
 static int request_topic(ride_master *m, const char *topic, int partitions)
 {
     char path[RIDE_ZK_PATH_MAX];

@@ -52,28 +52,13 @@ static void drop_handles(ride_master_lag *l)
     l->connected_to = NULL;
 }
 
-static rd_kafka_conf_t *conf_for(ride_master_lag *l, ride_kafka_role role, const char *bootstrap)
-{
-    ride_parse_error perr;
-    const ride_config_kafka *k = &l->cfg->kafka;
-    return ride_kafka_conf_new(role, bootstrap, k->embedded ? NULL : k->props,
-                               k->embedded ? 0 : k->prop_count, l->cfg->file, &perr);
-}
-
 static bool connect_to(ride_master_lag *l, const char *bootstrap)
 {
     if (l->connected_to && strcmp(l->connected_to, bootstrap) == 0)
         return true;
     drop_handles(l);
-    rd_kafka_conf_t *conf = conf_for(l, RIDE_KAFKA_ADMIN, bootstrap);
-    char err[512];
-    if (!conf)
+    if (!(l->admin = ride_master_kafka_admin(l->cfg, bootstrap)))
         return false;
-    l->admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!l->admin) {
-        rd_kafka_conf_destroy(conf);
-        return false;
-    }
     l->connected_to = strdup(bootstrap);
     return l->connected_to != NULL;
 }
@@ -87,7 +72,7 @@ static ride_kafka_consumer *group_consumer(ride_master_lag *l, const char *group
     if (!grown)
         return NULL;
     l->groups = grown;
-    rd_kafka_conf_t *conf = conf_for(l, RIDE_KAFKA_CONSUMER, l->connected_to);
+    rd_kafka_conf_t *conf = ride_master_kafka_conf(l->cfg, RIDE_KAFKA_CONSUMER, l->connected_to);
     char err[512];
     ride_kafka_consumer *c = conf ? ride_kafka_consumer_new(conf, group, err, sizeof err) : NULL;
     if (!c)

@@ -136,10 +136,8 @@ static int start_api(ride_master *m)
 
 static const char *config_bootstrap(const ride_config *cfg)
 {
-    for (size_t i = 0; i < cfg->kafka.prop_count; i++)
-        if (strcmp(cfg->kafka.props[i].key, "bootstrap.servers") == 0)
-            return cfg->kafka.props[i].value;
-    return NULL;
+    const ride_kv *kv = ride_kv_find(cfg->kafka.props, cfg->kafka.prop_count, "bootstrap.servers");
+    return kv ? kv->value : NULL;
 }
 
 static void use_bootstrap(ride_master *m, const char *bootstrap, bool embedded)
@@ -156,17 +154,7 @@ static void use_bootstrap(ride_master *m, const char *bootstrap, bool embedded)
         m->apps[i]->topics_ready = false;
     if (!m->bootstrap)
         return;
-    ride_parse_error perr;
-    char err[512];
-    const ride_config_kafka *k = &m->cfg->kafka;
-    rd_kafka_conf_t *conf = ride_kafka_conf_new(RIDE_KAFKA_ADMIN, m->bootstrap,
-                                                embedded ? NULL : k->props,
-                                                embedded ? 0 : k->prop_count, m->cfg->file,
-                                                &perr);
-    if (conf && !(m->admin = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err))) {
-        rd_kafka_conf_destroy(conf);
-        ride_log_error("kafka_client_failed", "error=%s", ride_log_quote(err, (char[600]){0}, 600));
-    }
+    m->admin = ride_master_kafka_admin(m->cfg, m->bootstrap);
     ride_log_info("kafka", "bootstrap=%s embedded=%s", m->bootstrap, embedded ? "true" : "false");
 }
 
@@ -200,9 +188,7 @@ static void publish_kafka(ride_master *m)
     char *json = ride_cluster_kafka_encode(&k, err, sizeof err);
     if (!json)
         return;
-    if (ride_zk_set(m->zk, RIDE_CLUSTER_PATH_KAFKA, json, strlen(json), -1, NULL) ==
-        RIDE_ZK_NONODE)
-        ride_zk_create(m->zk, RIDE_CLUSTER_PATH_KAFKA, json, strlen(json), 0, NULL, 0);
+    ride_master_put_node(m, RIDE_CLUSTER_PATH_KAFKA, json, strlen(json));
     free(json);
 }
 
@@ -405,43 +391,22 @@ static bool load_config(const options *o, ride_config *cfg)
 {
     ride_parse_error perr;
     char buf[1024];
-    int rc;
-    if (o->config_file) {
-        rc = ride_config_load(RIDE_DAEMON_MASTER, o->config_file, cfg, &perr);
-    } else if (o->zookeeper) {
-        char defaults[1024];
-        int n = snprintf(defaults, sizeof defaults, "zookeeper: {connect: '%s'}\nkafka: embedded\n",
-                         o->zookeeper);
-        rc = ride_config_parse(RIDE_DAEMON_MASTER, "--zookeeper", defaults,
-                               n < (int)sizeof defaults ? (size_t)n : 0, cfg, &perr);
-    } else {
-        fprintf(stderr, PROGRAM ": missing --config or --zookeeper (see --help)\n");
-        return false;
-    }
-    if (rc) {
+    if (!o->config_file)
+        ride_config_defaults(RIDE_DAEMON_MASTER, cfg);
+    else if (ride_config_load(RIDE_DAEMON_MASTER, o->config_file, cfg, &perr)) {
         fprintf(stderr, PROGRAM ": %s\n", ride_parse_error_format(&perr, buf, sizeof buf));
         return false;
     }
-    if (o->zookeeper)
-        cfg->zookeeper.connect = o->zookeeper;
     if (o->api_listen)
         cfg->api.listen = o->api_listen;
     if (o->token_file)
         cfg->api.token_file = o->token_file;
-    if (o->metrics_listen)
-        cfg->metrics_listen = o->metrics_listen;
-    if (!cfg->metrics_listen)
-        cfg->metrics_listen = "127.0.0.1:9480";
-    ride_log_level level = cfg->log_level;
-    if (o->log_level && ride_log_level_parse(o->log_level, &level)) {
-        fprintf(stderr, PROGRAM ": invalid --log-level '%s'\n", o->log_level);
+    ride_config_overrides ov = {o->zookeeper, o->metrics_listen, o->log_level};
+    if (ride_config_override(cfg, &ov, buf, sizeof buf)) {
+        fprintf(stderr, PROGRAM ": %s\n", buf);
         return false;
     }
-    ride_log_set_level(level);
-    if (!cfg->zookeeper.connect) {
-        fprintf(stderr, PROGRAM ": missing --zookeeper (or zookeeper.connect in --config)\n");
-        return false;
-    }
+    ride_log_set_level(cfg->log_level);
     return true;
 }
 

@@ -43,8 +43,7 @@ typedef struct ride_master_member {
     ride_cluster_producer producer; /* decoded registration (producers) */
     int32_t hb_version;             /* -1: no heartbeat seen yet */
     int64_t hb_changed_ms;          /* monotonic: when hb_version last changed */
-    int64_t hb_wall_ms;             /* wall clock of that observation (API ages) */
-    bool alive;
+    bool alive;                     /* registered, and a heartbeat within the timeout */
     bool present; /* refresh mark */
 } ride_master_member;
 
@@ -197,6 +196,9 @@ void ride_master_event(ride_master *m, const char *type, const char *app, const 
                        int partition, const char *member, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 void ride_master_assignments_free(ride_master *m);
+/* Sets a persistent node, creating it (and its parents) when missing; failures are
+ * logged. */
+ride_zk_err ride_master_put_node(ride_master *m, const char *path, const void *data, size_t len);
 /* Writes /apps/<app>/state from the record (updated_ms set to now). */
 void ride_master_write_state(ride_master *m, ride_master_app *a);
 
@@ -219,6 +221,14 @@ void ride_master_broker_stop(ride_master *m);
  * returns 1 when it exists with `partitions`, 0 while pending, -1 on error. */
 int ride_master_topic_ready(ride_master *m, const char *topic, int partitions, char *err,
                             size_t errlen);
+
+/* A librdkafka configuration for the master's own clients: the config's Kafka
+ * properties apply to a real cluster, none to the embedded one. NULL (logged) on a
+ * bad property. */
+rd_kafka_conf_t *ride_master_kafka_conf(const ride_config *cfg, ride_kafka_role role,
+                                        const char *bootstrap);
+/* A handle for metadata, watermarks and topic creation, or NULL (logged). */
+rd_kafka_t *ride_master_kafka_admin(const ride_config *cfg, const char *bootstrap);
 
 /* ---- lag.c: Kafka offsets of every partition ---- */
 

@@ -22,8 +22,6 @@
 #define EVENTS_KEPT 1000
 #define EVENTS_TRIM_EVERY 100
 
-static int64_t wall_ms(void) { return (int64_t)(ride_clock_wall_ns() / 1000000); }
-
 static bool same(const char *a, const char *b)
 {
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
@@ -63,7 +61,7 @@ void ride_master_event(ride_master *m, const char *type, const char *app, const 
                   ride_log_quote(message, q, sizeof q));
     if (!m->leading)
         return;
-    ride_cluster_event e = {.ts_ms = wall_ms(),
+    ride_cluster_event e = {.ts_ms = ride_clock_wall_ms(),
                             .type = type,
                             .app = app,
                             .stage = stage,
@@ -88,9 +86,8 @@ void ride_master_event(ride_master *m, const char *type, const char *app, const 
 
 /* ---- ZooKeeper writes ---- */
 
-static ride_zk_err put_node(ride_master *m, const char *path, const char *data)
+ride_zk_err ride_master_put_node(ride_master *m, const char *path, const void *data, size_t len)
 {
-    size_t len = strlen(data);
     ride_zk_err rc = ride_zk_set(m->zk, path, data, len, -1, NULL);
     if (rc == RIDE_ZK_NONODE) {
         ride_zk_err made = ride_zk_create(m->zk, path, data, len, 0, NULL, 0);
@@ -108,11 +105,16 @@ static ride_zk_err put_node(ride_master *m, const char *path, const char *data)
     return rc;
 }
 
+static ride_zk_err put_node(ride_master *m, const char *path, const char *text)
+{
+    return ride_master_put_node(m, path, text, strlen(text));
+}
+
 void ride_master_write_state(ride_master *m, ride_master_app *a)
 {
     char path[RIDE_ZK_PATH_MAX];
     char err[256];
-    a->updated_ms = wall_ms();
+    a->updated_ms = ride_clock_wall_ms();
     ride_cluster_app_state st = {.phase = a->phase,
                                  .generation = a->generation,
                                  .created_ms = a->created_ms,
@@ -305,7 +307,7 @@ static bool build_plan_input(ride_master *m, plan_input *in)
             .gpus = (int)mb->worker.gpu_count,
             .labels = mb->worker.labels,
             .label_count = mb->worker.label_count,
-            .alive = mb->alive && mb->present,
+            .alive = mb->alive,
         };
     }
     for (size_t i = 0; i < m->app_count; i++)
@@ -331,7 +333,7 @@ static ride_master_stage *find_stage(ride_master *m, const char *app, const char
 static bool worker_alive(ride_master *m, const char *id)
 {
     ride_master_member *mb = id ? ride_master_find_member(m, id, true) : NULL;
-    return mb && mb->alive && mb->present;
+    return mb && mb->alive;
 }
 
 static void apply_move(ride_master *m, const ride_assign_move *mv)
@@ -536,7 +538,7 @@ static const char *choose_producer(ride_master *m, const char *uri)
     size_t best_load = 0;
     for (size_t i = 0; i < m->member_count; i++) {
         ride_master_member *mb = &m->members[i];
-        if (mb->is_worker || !mb->alive || !mb->present || (local && !lists_source(mb, uri)))
+        if (mb->is_worker || !mb->alive || (local && !lists_source(mb, uri)))
             continue;
         size_t load = producer_load(m, mb->id);
         if (!best || load < best_load || (load == best_load && strcmp(mb->id, best) < 0)) {
@@ -552,7 +554,7 @@ static void place_source(ride_master *m, ride_master_app *a, size_t i)
     ride_master_source *src = &a->sources[i];
     ride_master_member *cur =
         src->producer ? ride_master_find_member(m, src->producer, false) : NULL;
-    if (cur && cur->alive && cur->present) {
+    if (cur && cur->alive) {
         if (!src->stored)
             store_source(m, a, i);
         return;

@@ -54,7 +54,6 @@ static ride_master_member *member_add(ride_master *m, const char *id, bool worke
     mb->reg_version = -1;
     mb->hb_version = -1;
     mb->hb_changed_ms = ride_clock_mono_ms();
-    mb->hb_wall_ms = ride_clock_wall_ns() / 1000000;
     m->member_count++;
     return mb;
 }
@@ -102,7 +101,6 @@ static void update_heartbeat(ride_master *m, ride_master_member *mb)
     if (version != mb->hb_version) {
         mb->hb_version = version;
         mb->hb_changed_ms = now;
-        mb->hb_wall_ms = ride_clock_wall_ns() / 1000000;
     }
     bool alive = mb->present && now - mb->hb_changed_ms <= m->cfg->heartbeat.timeout_ms;
     if (mb->alive && !alive)

@@ -721,35 +721,22 @@ static int parse_args(int argc, char **argv, options *o)
 
 static bool load_config(const options *o, ride_config *cfg)
 {
-    if (o->config_file) {
-        ride_parse_error perr;
-        if (ride_config_load(RIDE_DAEMON_WORKER, o->config_file, cfg, &perr)) {
-            char buf[1024];
-            fprintf(stderr, PROGRAM ": %s\n", ride_parse_error_format(&perr, buf, sizeof buf));
-            return false;
-        }
-    } else {
-        cfg->heartbeat.interval_ms = 500;
-        cfg->log_level = RIDE_LOG_INFO;
+    ride_parse_error perr;
+    char buf[1024];
+    if (!o->config_file)
+        ride_config_defaults(RIDE_DAEMON_WORKER, cfg);
+    else if (ride_config_load(RIDE_DAEMON_WORKER, o->config_file, cfg, &perr)) {
+        fprintf(stderr, PROGRAM ": %s\n", ride_parse_error_format(&perr, buf, sizeof buf));
+        return false;
     }
-    if (o->zookeeper)
-        cfg->zookeeper.connect = o->zookeeper;
-    if (o->metrics_listen)
-        cfg->metrics_listen = o->metrics_listen;
     if (o->id)
         cfg->worker.id = o->id;
-    ride_log_level level = cfg->log_level;
-    if (o->log_level && ride_log_level_parse(o->log_level, &level)) {
-        fprintf(stderr, PROGRAM ": invalid --log-level '%s'\n", o->log_level);
+    ride_config_overrides ov = {o->zookeeper, o->metrics_listen, o->log_level};
+    if (ride_config_override(cfg, &ov, buf, sizeof buf)) {
+        fprintf(stderr, PROGRAM ": %s\n", buf);
         return false;
     }
-    ride_log_set_level(level);
-    if (!cfg->zookeeper.connect) {
-        fprintf(stderr, PROGRAM ": missing --zookeeper (or zookeeper.connect in --config)\n");
-        return false;
-    }
-    if (!cfg->metrics_listen)
-        cfg->metrics_listen = "127.0.0.1:9481";
+    ride_log_set_level(cfg->log_level);
     return true;
 }
 

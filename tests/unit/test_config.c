@@ -326,6 +326,33 @@ static void test_master_file_as_worker(void **state)
     assert_non_null(strstr(err.message, "unknown daemon kind"));
 }
 
+static void test_command_line_defaults_and_overrides(void **state)
+{
+    (void)state;
+    ride_config cfg;
+    char err[256];
+    ride_config_defaults(RIDE_DAEMON_MASTER, &cfg);
+    assert_true(cfg.kafka.embedded);
+    assert_string_equal(cfg.metrics_listen, "127.0.0.1:9480");
+    assert_int_equal(cfg.heartbeat.timeout_ms, 2000);
+    ride_config_overrides none = {0};
+    assert_int_equal(ride_config_override(&cfg, &none, err, sizeof err), -1);
+    assert_string_equal(err, "missing --zookeeper (or zookeeper.connect in --config)");
+
+    ride_config_defaults(RIDE_DAEMON_WORKER, &cfg);
+    assert_false(cfg.kafka.embedded);
+    ride_config_overrides bad = {"127.0.0.1:2181/ride", NULL, "loud"};
+    assert_int_equal(ride_config_override(&cfg, &bad, err, sizeof err), -1);
+    assert_string_equal(err, "invalid --log-level 'loud'");
+    ride_config_overrides ok = {"127.0.0.1:2181/ride", "127.0.0.1:0", "debug"};
+    assert_int_equal(ride_config_override(&cfg, &ok, err, sizeof err), 0);
+    assert_string_equal(cfg.zookeeper.connect, "127.0.0.1:2181/ride");
+    assert_string_equal(cfg.metrics_listen, "127.0.0.1:0");
+    assert_int_equal(cfg.log_level, RIDE_LOG_DEBUG);
+    assert_int_equal(cfg.zookeeper.session_timeout_ms, 6000);
+    ride_config_free(&cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -336,6 +363,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_bad_configs),
         cmocka_unit_test(test_master_file_as_worker),
+        cmocka_unit_test(test_command_line_defaults_and_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

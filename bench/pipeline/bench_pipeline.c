@@ -453,7 +453,7 @@ static void on_sink_frame(void *ctx, const ride_frame *frame, bool fresh, int64_
 
 static ride_audit_reader *open_sink(cluster *c, window *w)
 {
-    ride_audit_options ao = {.bootstrap = c->bootstrap, .topic = SINK_TOPIC,
+    ride_audit_options ao = {.bootstrap = c->bootstrap, .embedded = true, .topic = SINK_TOPIC,
                              .on_frame = on_sink_frame, .ctx = w};
     char err[256] = "";
     int64_t deadline = ride_clock_mono_ms() + START_TIMEOUT_MS;

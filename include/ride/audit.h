@@ -57,6 +57,7 @@ typedef void (*ride_audit_frame_fn)(void *ctx, const ride_frame *frame, bool fre
 
 typedef struct ride_audit_options {
     const char *bootstrap; /* Kafka brokers, required */
+    bool embedded;         /* they are the embedded broker (ride_kafka_conf_new) */
     const char *topic;     /* required; must exist */
     bool from_end;         /* start at the log end instead of the beginning */
     size_t max_frame_bytes; /* 0: 256 MiB */

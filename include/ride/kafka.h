@@ -10,6 +10,7 @@
 #ifndef RIDE_KAFKA_H
 #define RIDE_KAFKA_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,13 +31,14 @@ typedef enum ride_kafka_role {
     RIDE_KAFKA_ADMIN, /* metadata, watermarks, topic creation */
 } ride_kafka_role;
 
-/* A librdkafka configuration: RIDE's defaults for `role` (docs/kafka.md), then
- * bootstrap.servers = bootstrap (when not NULL), then every user property in
+/* A librdkafka configuration: RIDE's defaults for `role` (docs/kafka.md), with
+ * those for the embedded broker when `embedded` (it is librdkafka's mock
+ * cluster), then bootstrap.servers = bootstrap (when not NULL), then every user property in
  * order, unchanged, so that the user can override anything. `file` names where
  * props came from in errors (NULL: "<kafka>"). Returns NULL with *err naming the
  * property, its value, its position and librdkafka's reason. */
 rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap,
-                                     const ride_kv *props, size_t prop_count, const char *file,
+                                     bool embedded, const ride_kv *props, size_t prop_count, const char *file,
                                      ride_parse_error *err);
 
 /* ---- Embedded broker (librdkafka's mock cluster, in this process) ---- */

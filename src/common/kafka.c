@@ -42,6 +42,13 @@ static const kafka_default consumer_defaults[] = {
     {"fetch.wait.max.ms", "100"},
 };
 
+/* The embedded broker parks a fetch that finds no data for the whole
+ * fetch.wait.max.ms, even when data arrives meanwhile, and answers at most one
+ * message set per partition: each hop would wait up to the full time. */
+static const kafka_default embedded_consumer_defaults[] = {
+    {"fetch.wait.max.ms", "10"},
+};
+
 /* librdkafka's log lines (syslog levels) go to RIDE's structured log. */
 static void log_to_ride(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
@@ -69,7 +76,7 @@ static int apply_defaults(rd_kafka_conf_t *conf, const kafka_default *d, size_t 
 }
 
 rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap,
-                                     const ride_kv *props, size_t prop_count, const char *file,
+                                     bool embedded, const ride_kv *props, size_t prop_count, const char *file,
                                      ride_parse_error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -82,6 +89,10 @@ rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap
     if (rc == 0 && role == RIDE_KAFKA_CONSUMER)
         rc = apply_defaults(conf, consumer_defaults,
                             sizeof consumer_defaults / sizeof consumer_defaults[0], err);
+    if (rc == 0 && role == RIDE_KAFKA_CONSUMER && embedded)
+        rc = apply_defaults(conf, embedded_consumer_defaults,
+                            sizeof embedded_consumer_defaults / sizeof embedded_consumer_defaults[0],
+                            err);
     if (rc == 0 && bootstrap) {
         kafka_default b = {"bootstrap.servers", bootstrap};
         rc = apply_defaults(conf, &b, 1, err);
@@ -125,7 +136,7 @@ static rd_kafka_t *new_handle(rd_kafka_type_t type, const char *bootstrap, char 
      * only, so that librdkafka's notice about that is not logged. */
     ride_kv quiet = {"log_level", "4", {0, 0}, {0, 0}};
     ride_parse_error perr;
-    rd_kafka_conf_t *conf = ride_kafka_conf_new(RIDE_KAFKA_ADMIN, bootstrap, &quiet,
+    rd_kafka_conf_t *conf = ride_kafka_conf_new(RIDE_KAFKA_ADMIN, bootstrap, true, &quiet,
                                                 bootstrap ? 0 : 1, NULL, &perr);
     if (!conf) {
         ride_set_error(err, errlen, "%s", perr.message);

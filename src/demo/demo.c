@@ -78,6 +78,7 @@ typedef struct demo {
     char zk_connect[64];
     char api[256];
     char bootstrap[512];
+    bool embedded;
     char token[65];
     ride_manifest manifest;
     char *manifest_text;
@@ -313,6 +314,7 @@ static bool read_cluster_node(demo *d, const char *node, bool api)
         ride_cluster_kafka v;
         if (ride_cluster_kafka_decode(path, data, len, &v, err, sizeof err) == 0) {
             snprintf(d->bootstrap, sizeof d->bootstrap, "%s", v.bootstrap_servers);
+            d->embedded = v.embedded;
             ride_cluster_kafka_free(&v);
             ok = true;
         }
@@ -512,7 +514,7 @@ static void remember_frame(void *ctx, const ride_frame *f, bool fresh, int64_t r
 static bool sink_open(demo *d)
 {
     char err[512];
-    ride_audit_options ao = {.bootstrap = d->bootstrap, .topic = d->manifest.sink.topic,
+    ride_audit_options ao = {.bootstrap = d->bootstrap, .embedded = d->embedded, .topic = d->manifest.sink.topic,
                              .on_frame = remember_frame, .ctx = d};
     d->sink = ride_audit_reader_new(&ao, err, sizeof err);
     return d->sink != NULL;

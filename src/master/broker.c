@@ -154,7 +154,7 @@ rd_kafka_conf_t *ride_master_kafka_conf(const ride_config *cfg, ride_kafka_role 
     ride_parse_error perr;
     char err[1024];
     const ride_config_kafka *k = &cfg->kafka;
-    rd_kafka_conf_t *conf = ride_kafka_conf_new(role, bootstrap, k->embedded ? NULL : k->props,
+    rd_kafka_conf_t *conf = ride_kafka_conf_new(role, bootstrap, k->embedded, k->embedded ? NULL : k->props,
                                                 k->embedded ? 0 : k->prop_count, cfg->file, &perr);
     if (!conf)
         ride_log_error("kafka_config_failed", "error=%s",

@@ -36,7 +36,7 @@ rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, const ride_kv *prop
 {
     ride_parse_error perr;
     rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, bootstrap, props, count, file, &perr);
+        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, bootstrap, false, props, count, file, &perr);
     if (!conf) {
         char buf[1024];
         ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));

@@ -73,6 +73,7 @@ typedef struct shared {
     pthread_cond_t cv;
     char *assignment; /* encoded; NULL: own nothing (suspended or none yet) */
     char *bootstrap;  /* from /cluster/kafka, or NULL */
+    bool embedded;    /* likewise: the brokers are the embedded mock cluster */
     uint64_t version; /* bumped at every change of the two above */
     bool stop;
     partition_snapshot *snap;
@@ -116,6 +117,7 @@ typedef struct worker {
     metrics_set metrics;
     shared sh;
     /* processing thread only */
+    bool kafka_embedded;
     stage_pipeline **stages;
     size_t stage_count;
     owned_partition *owned;
@@ -213,7 +215,8 @@ static rd_kafka_conf_t *kafka_conf(worker *w, ride_kafka_role role, const char *
                                    char *err, size_t errlen)
 {
     ride_parse_error perr;
-    rd_kafka_conf_t *conf = ride_kafka_conf_new(role, bootstrap, w->cfg->kafka.props,
+    rd_kafka_conf_t *conf = ride_kafka_conf_new(role, bootstrap, w->kafka_embedded,
+                                                w->cfg->kafka.props,
                                                 w->cfg->kafka.prop_count, w->cfg->file, &perr);
     if (!conf) {
         char buf[512];
@@ -507,6 +510,7 @@ static bool take_assignment(worker *w, uint64_t *seen, char **assignment, char *
         free(*bootstrap);
         *assignment = w->sh.assignment ? strdup(w->sh.assignment) : NULL;
         *bootstrap = w->sh.bootstrap ? strdup(w->sh.bootstrap) : NULL;
+        w->kafka_embedded = w->sh.embedded;
     }
     pthread_mutex_unlock(&w->sh.mu);
     return running;
@@ -571,7 +575,7 @@ static void *process_thread(void *arg)
 /* ---- the loop thread: membership callbacks ---- */
 
 static void hand_over(worker *w, char *assignment, bool set_assignment, char *bootstrap,
-                      bool set_bootstrap)
+                      bool set_bootstrap, bool embedded)
 {
     pthread_mutex_lock(&w->sh.mu);
     if (set_assignment) {
@@ -581,6 +585,7 @@ static void hand_over(worker *w, char *assignment, bool set_assignment, char *bo
     if (set_bootstrap) {
         free(w->sh.bootstrap);
         w->sh.bootstrap = bootstrap;
+        w->sh.embedded = embedded;
     }
     w->sh.version++;
     pthread_cond_signal(&w->sh.cv);
@@ -603,7 +608,7 @@ static void on_assignment(const ride_cluster_assignment *a, void *ctx)
     } else {
         ride_log_warn("assignment_suspended", "reason=\"ZooKeeper session lost\"");
     }
-    hand_over(w, enc, true, NULL, false);
+    hand_over(w, enc, true, NULL, false, false);
 }
 
 static void on_kafka(const ride_cluster_kafka *k, void *ctx)
@@ -611,7 +616,7 @@ static void on_kafka(const ride_cluster_kafka *k, void *ctx)
     worker *w = ctx;
     char *b = k ? strdup(k->bootstrap_servers) : NULL;
     ride_log_info("kafka", "bootstrap_servers=%s", b ? b : "(none)");
-    hand_over(w, NULL, false, b, true);
+    hand_over(w, NULL, false, b, true, k && k->embedded);
 }
 
 static int fill_heartbeat(ride_cluster_heartbeat *hb, void *ctx)

@@ -98,7 +98,7 @@ static ride_kafka_consumer *group_reader(ride_cluster_fx *fx)
     ride_parse_error perr;
     char err[256];
     rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(RIDE_KAFKA_CONSUMER, fx->bootstrap, NULL, 0, NULL, &perr);
+        ride_kafka_conf_new(RIDE_KAFKA_CONSUMER, fx->bootstrap, true, NULL, 0, NULL, &perr);
     ride_kafka_consumer *c =
         conf ? ride_kafka_consumer_new(conf, "ride.fail.gray", err, sizeof err) : NULL;
     assert_non_null(c);

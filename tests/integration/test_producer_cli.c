@@ -176,7 +176,7 @@ static void read_topic(fixture *fx, const char *topic, int expect, readback *rb)
         assert_non_null(rb->seen[s] = calloc(MAX_SEQ, 1));
     ride_parse_error perr;
     rd_kafka_conf_t *conf = ride_kafka_conf_new(
-        RIDE_KAFKA_CONSUMER, ride_kafka_mock_bootstraps(fx->mock), NULL, 0, NULL, &perr);
+        RIDE_KAFKA_CONSUMER, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
     assert_non_null(conf);
     ride_kafka_consumer *c = ride_kafka_consumer_new(conf, "ride.test.cli", fx->err, sizeof fx->err);
     if (!c)

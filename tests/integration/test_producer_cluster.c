@@ -86,7 +86,7 @@ static void open_reader(fixture *fx)
 {
     ride_parse_error perr;
     rd_kafka_conf_t *conf = ride_kafka_conf_new(
-        RIDE_KAFKA_CONSUMER, ride_kafka_mock_bootstraps(fx->mock), NULL, 0, NULL, &perr);
+        RIDE_KAFKA_CONSUMER, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
     assert_non_null(conf);
     fx->reader = ride_kafka_consumer_new(conf, "ride.test.reader", fx->err, sizeof fx->err);
     if (!fx->reader)

@@ -51,7 +51,7 @@ static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
     ride_parse_error perr;
     rd_kafka_conf_t *c =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), NULL, 0, NULL, &perr);
+        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
     assert_non_null(c);
     return c;
 }

@@ -46,7 +46,7 @@ static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
     ride_parse_error perr;
     rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), NULL, 0, NULL, &perr);
+        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
     if (!conf)
         fail_msg("conf: %s", perr.message);
     return conf;
@@ -211,7 +211,7 @@ static void test_conf_pass_through_and_errors(void **state)
     ride_kv override[] = {{"linger.ms", "42", {3, 3}, {3, 14}},
                           {"bootstrap.servers", "127.0.0.1:1", {4, 3}, {4, 22}}};
     rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, "127.0.0.1:9", override, 2, "ride.yaml", &perr);
+        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, "127.0.0.1:9", false, override, 2, "ride.yaml", &perr);
     assert_non_null(conf);
     assert_int_equal(rd_kafka_conf_get(conf, "linger.ms", val, &vlen), RD_KAFKA_CONF_OK);
     assert_string_equal(val, "42");
@@ -223,8 +223,11 @@ static void test_conf_pass_through_and_errors(void **state)
     assert_string_equal(val, "true");
     rd_kafka_conf_destroy(conf);
 
-    conf = ride_kafka_conf_new(RIDE_KAFKA_CONSUMER, "127.0.0.1:9", NULL, 0, NULL, &perr);
+    conf = ride_kafka_conf_new(RIDE_KAFKA_CONSUMER, "127.0.0.1:9", false, NULL, 0, NULL, &perr);
     assert_non_null(conf);
+    vlen = sizeof val;
+    assert_int_equal(rd_kafka_conf_get(conf, "fetch.wait.max.ms", val, &vlen), RD_KAFKA_CONF_OK);
+    assert_string_equal(val, "100");
     vlen = sizeof val;
     assert_int_equal(rd_kafka_conf_get(conf, "enable.auto.commit", val, &vlen), RD_KAFKA_CONF_OK);
     assert_string_equal(val, "false");
@@ -234,14 +237,14 @@ static void test_conf_pass_through_and_errors(void **state)
     rd_kafka_conf_destroy(conf);
 
     ride_kv unknown[] = {{"no.such.property", "1", {7, 5}, {7, 23}}};
-    assert_null(ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, NULL, unknown, 1, "ride.yaml", &perr));
+    assert_null(ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, NULL, false, unknown, 1, "ride.yaml", &perr));
     ride_parse_error_format(&perr, buf, sizeof buf);
     assert_non_null(strstr(buf, "ride.yaml:7:5: "));
     assert_non_null(strstr(buf, "\"no.such.property\" = \"1\""));
     assert_non_null(strstr(buf, "No such configuration property"));
 
     ride_kv invalid[] = {{"linger.ms", "abc", {9, 5}, {9, 16}}};
-    assert_null(ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, NULL, invalid, 1, "ride.yaml", &perr));
+    assert_null(ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, NULL, false, invalid, 1, "ride.yaml", &perr));
     ride_parse_error_format(&perr, buf, sizeof buf);
     assert_non_null(strstr(buf, "ride.yaml:9:16: "));
     assert_non_null(strstr(buf, "\"linger.ms\" = \"abc\""));

@@ -34,7 +34,7 @@ static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
     ride_parse_error perr;
     rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), NULL, 0, NULL, &perr);
+        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
     if (!conf)
         fail_msg("conf: %s", perr.message);
     return conf;

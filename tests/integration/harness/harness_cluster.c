@@ -303,7 +303,7 @@ ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic
                                           ride_audit_frame_fn on_frame, void *ctx)
 {
     char err[512];
-    ride_audit_options o = {.bootstrap = fx->bootstrap, .topic = topic, .on_frame = on_frame,
+    ride_audit_options o = {.bootstrap = fx->bootstrap, .embedded = true, .topic = topic, .on_frame = on_frame,
                             .ctx = ctx};
     ride_audit_reader *r = ride_audit_reader_new(&o, err, sizeof err);
     if (!r)

@@ -320,11 +320,13 @@ static void test_backpressure_in_flight(void **state)
     ride_publisher_free(pub);
 }
 
-/* Partition 1 reports a large unconsumed backlog; the others none. */
-static int64_t lag_on_partition_1(void *ctx, int32_t partition)
+/* Partition 1 reports a large unconsumed backlog; the others none. Counts the
+ * calls that knew of an acknowledged message of the partition. */
+static int64_t lag_on_partition_1(void *ctx, int32_t partition, int64_t written_end)
 {
     int *calls = ctx;
-    (*calls)++;
+    if (written_end > 0)
+        (*calls)++;
     return partition == 1 ? 100000 : 0;
 }
 

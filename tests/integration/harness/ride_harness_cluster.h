@@ -55,6 +55,20 @@ void ride_cluster_fx_print_logs(const ride_cluster_fx *fx);
 void ride_cluster_fx_fail(const ride_cluster_fx *fx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 
+/* Spawns workers w1..wN (N = count) and waits until N workers are registered;
+ * their processes in procs[0..N-1] when procs is not NULL. */
+void ride_cluster_fx_workers(ride_cluster_fx *fx, int count, ride_proc **procs, int timeout_ms);
+/* A new cluster whose master m1 leads (its API known) with workers w1..wN
+ * registered, as ride_cluster_fx_workers starts them. */
+ride_cluster_fx *ride_cluster_fx_start(const char *name, int workers, ride_proc **procs,
+                                       int timeout_ms);
+/* Runs argv to completion (up to timeout_ms) with its output in NAME.log in the
+ * cluster's dir, and prints that output after the name. Returns the exit code, or
+ * -1 when the command did not exit by itself; the output in *out (malloc'd, NULL
+ * when there is none). */
+int ride_cluster_fx_run(ride_cluster_fx *fx, const char *name, const char *const argv[],
+                        char **out, int timeout_ms);
+
 /* Waits until /cluster/api names a leader (different from `not_leader` when that is
  * not NULL) and /cluster/kafka a broker; fills api, leader and bootstrap. */
 void ride_cluster_fx_wait_api(ride_cluster_fx *fx, const char *not_leader, int timeout_ms);
@@ -70,10 +84,24 @@ int ride_cluster_fx_call(ride_cluster_fx *fx, const char *method, const char *pa
 json_t *ride_cluster_fx_get(ride_cluster_fx *fx, const char *path);
 /* POSTs a manifest text with the token; returns the HTTP status. */
 int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body);
-/* Applies a new application (expects 201 Created) and waits until it runs with
- * every partition owned. */
-void ride_cluster_fx_run_app(ride_cluster_fx *fx, const char *yaml, const char *app,
-                             int timeout_ms);
+/* The applications the cluster tests run: two synthetic 160x120 sources, cam0 and
+ * cam1, into stage gray (grayscale), optionally followed by stage sd (stddev, ksize
+ * 5); every stage with the same partitions and workers {min: 1, max, spares}; the
+ * sink on the last stage, topic "NAME.gray.out" or "NAME.sd.out". */
+typedef struct ride_cluster_app {
+    const char *name;
+    int fps;         /* of each source */
+    int partitions;
+    int max_workers;
+    int spares;
+    bool stddev;
+} ride_cluster_app;
+
+/* The application's manifest in buf (fails the test when it does not fit). */
+const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len);
+/* Applies the application (expects 201 Created) and waits until it runs with every
+ * partition owned. */
+void ride_cluster_fx_run_app(ride_cluster_fx *fx, const ride_cluster_app *app, int timeout_ms);
 /* Waits until the app is running and every partition of it has an owner. */
 void ride_cluster_fx_wait_owned(ride_cluster_fx *fx, const char *app, int timeout_ms);
 /* The owner of one partition per GET /v1/partitions (NULL-safe copy into buf). */

@@ -88,6 +88,41 @@ ride_proc *ride_cluster_fx_producer(ride_cluster_fx *fx, const char *id)
     return spawn(fx, id, argv);
 }
 
+void ride_cluster_fx_workers(ride_cluster_fx *fx, int count, ride_proc **procs, int timeout_ms)
+{
+    for (int i = 0; i < count; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w%d", i + 1);
+        ride_proc *p = ride_cluster_fx_worker(fx, id);
+        if (procs)
+            procs[i] = p;
+    }
+    ride_cluster_fx_wait_members(fx, true, (size_t)count, timeout_ms);
+}
+
+ride_cluster_fx *ride_cluster_fx_start(const char *name, int workers, ride_proc **procs,
+                                       int timeout_ms)
+{
+    ride_cluster_fx *fx = ride_cluster_fx_new(name);
+    ride_cluster_fx_master(fx, "m1", false);
+    ride_cluster_fx_wait_api(fx, NULL, timeout_ms);
+    ride_cluster_fx_workers(fx, workers, procs, timeout_ms);
+    return fx;
+}
+
+int ride_cluster_fx_run(ride_cluster_fx *fx, const char *name, const char *const argv[],
+                        char **out, int timeout_ms)
+{
+    char log[700];
+    snprintf(log, sizeof log, "%s/%s.log", fx->dir, name);
+    ride_proc *p = ride_harness_spawn(argv, NULL, log);
+    int status = ride_harness_proc_wait(p, timeout_ms);
+    ride_harness_proc_stop(p, 1000);
+    *out = ride_harness_read_file(log, NULL);
+    printf("%s: %s", name, *out ? *out : "(no output)\n");
+    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 void ride_cluster_fx_print_logs(const ride_cluster_fx *fx)
 {
     DIR *d = opendir(fx->dir);
@@ -232,15 +267,51 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
     return ride_cluster_fx_call(fx, "POST", "/v1/apps", yaml, RIDE_CLUSTER_TOKEN, body);
 }
 
-void ride_cluster_fx_run_app(ride_cluster_fx *fx, const char *yaml, const char *app,
-                             int timeout_ms)
+const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len)
 {
-    char *body = NULL;
+    char workers[64], sd[256] = "";
+    snprintf(workers, sizeof workers, "{min: 1, max: %d, spares: %d}", app->max_workers,
+             app->spares);
+    if (app->stddev)
+        snprintf(sd, sizeof sd,
+                 "    - name: sd\n"
+                 "      input: [gray]\n"
+                 "      task: stddev\n"
+                 "      params: {ksize: 5}\n"
+                 "      partitions: %d\n"
+                 "      workers: %s\n",
+                 app->partitions, workers);
+    int n = snprintf(buf, len,
+                     "apiVersion: ride/v1\n"
+                     "kind: Application\n"
+                     "metadata: {name: %s}\n"
+                     "spec:\n"
+                     "  sources:\n"
+                     "    - {name: cam0, uri: \"synthetic:160x120@%d\"}\n"
+                     "    - {name: cam1, uri: \"synthetic:160x120@%d\"}\n"
+                     "  stages:\n"
+                     "    - name: gray\n"
+                     "      input: [cam0, cam1]\n"
+                     "      task: grayscale\n"
+                     "      partitions: %d\n"
+                     "      workers: %s\n"
+                     "%s"
+                     "  sink: {type: kafka, stage: %s}\n",
+                     app->name, app->fps, app->fps, app->partitions, workers, sd,
+                     app->stddev ? "sd" : "gray");
+    assert_true(n > 0 && (size_t)n < len);
+    return buf;
+}
+
+void ride_cluster_fx_run_app(ride_cluster_fx *fx, const ride_cluster_app *app, int timeout_ms)
+{
+    char buf[2048], *body = NULL;
+    const char *yaml = ride_cluster_app_manifest(app, buf, sizeof buf);
     int status = ride_cluster_fx_apply(fx, yaml, &body);
     if (status != 201)
-        ride_cluster_fx_fail(fx, "apply %s: HTTP %d %s", app, status, body ? body : "");
+        ride_cluster_fx_fail(fx, "apply %s: HTTP %d %s", app->name, status, body ? body : "");
     free(body);
-    ride_cluster_fx_wait_owned(fx, app, timeout_ms);
+    ride_cluster_fx_wait_owned(fx, app->name, timeout_ms);
 }
 
 typedef struct owned_probe {

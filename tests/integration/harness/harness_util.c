@@ -1,4 +1,4 @@
-/* Time, waiting and files for the integration harness. */
+/* Temp dirs and files for the integration harness. */
 #define _GNU_SOURCE
 #include "ride_harness.h"
 
@@ -7,26 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
-#define POLL_INTERVAL_MS 5
 #define MAX_TEMPDIRS 64
 
 static char *tempdirs[MAX_TEMPDIRS];
 static bool tempdir_cleanup_registered;
-
-bool ride_harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms)
-{
-    int64_t deadline = ride_clock_mono_ms() + timeout_ms;
-    while (ride_clock_mono_ms() < deadline) {
-        if (cond(ctx))
-            return true;
-        struct timespec pause = {0, POLL_INTERVAL_MS * 1000000L};
-        nanosleep(&pause, NULL);
-    }
-    return cond(ctx);
-}
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {

@@ -9,7 +9,7 @@
 #include "ride/backlog.h"
 #include "ride/clock.h"
 #include "ride/kafka.h"
-#include "ride_test.h"
+#include "ride_test_kafka.h"
 
 #define TIMEOUT_MS 10000
 #define TOPIC "ride.app.stage"
@@ -24,24 +24,15 @@ typedef struct fixture {
 
 static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
-    ride_parse_error perr;
-    rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
-    if (!conf)
-        fail_msg("conf: %s", perr.message);
-    return conf;
+    return ride_test_kafka_conf(fx->mock, role);
 }
 
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->mock = ride_kafka_mock_start(1, fx->err, sizeof fx->err);
-    if (!fx->mock)
-        fail_msg("mock cluster: %s", fx->err);
-    ride_kafka_topic_spec spec = {TOPIC, 2, -1, 0, 0};
-    if (ride_kafka_topic_ensure(fx->mock, NULL, &spec, TIMEOUT_MS, fx->err, sizeof fx->err))
-        fail_msg("topic: %s", fx->err);
+    fx->mock = ride_test_kafka_mock();
+    ride_test_kafka_topic(fx->mock, TOPIC, 2);
     fx->producer =
         ride_kafka_producer_new(conf_for(fx, RIDE_KAFKA_PRODUCER), NULL, NULL, fx->err, sizeof fx->err);
     assert_non_null(fx->producer);

@@ -407,28 +407,31 @@ void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64
         ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
 }
 
-static void parse_summaries(const char *log, uint64_t *produced, size_t streams)
+static void parse_summaries(const char *log, ride_cluster_stream_counts *counts, size_t streams)
 {
     for (const char *line = strstr(log, "event=source_summary"); line;
          line = strstr(line + 1, "event=source_summary")) {
         const char *s = strstr(line, " stream=");
+        const char *o = strstr(line, " offered=");
         const char *d = strstr(line, " delivered=");
         const char *eol = strchr(line, '\n');
-        if (!s || !d || (eol && (s > eol || d > eol)))
+        if (!s || !o || !d || (eol && (s > eol || o > eol || d > eol)))
             continue;
         unsigned long stream = strtoul(s + 8, NULL, 10);
-        if (stream < streams)
-            produced[stream] += strtoull(d + 11, NULL, 10);
+        if (stream < streams) {
+            counts[stream].offered += strtoull(o + 9, NULL, 10);
+            counts[stream].delivered += strtoull(d + 11, NULL, 10);
+        }
     }
 }
 
 void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char *id,
-                                   uint64_t *produced, size_t streams)
+                                   ride_cluster_stream_counts *counts, size_t streams)
 {
     int status = ride_harness_proc_stop(p, 20000);
     if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         ride_cluster_fx_fail(fx, "producer %s did not stop cleanly (status %d)", id, status);
-    memset(produced, 0, streams * sizeof *produced);
+    memset(counts, 0, streams * sizeof *counts);
     char prefix[256];
     snprintf(prefix, sizeof prefix, "%s-", id);
     DIR *d = opendir(fx->dir);
@@ -440,7 +443,7 @@ void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char
         snprintf(path, sizeof path, "%s/%s", fx->dir, e->d_name);
         char *log = ride_harness_read_file(path, NULL);
         if (log)
-            parse_summaries(log, produced, streams);
+            parse_summaries(log, counts, streams);
         free(log);
     }
     if (d)
@@ -449,7 +452,7 @@ void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char
 
 typedef struct drain_probe {
     ride_audit_reader *r;
-    const uint64_t *produced;
+    const ride_cluster_stream_counts *counts;
     size_t streams;
 } drain_probe;
 
@@ -465,16 +468,17 @@ static bool drained(void *ctx)
         for (size_t i = 0; i < n && i < 64; i++)
             if (st[i].stream == s)
                 unique = st[i].unique;
-        if (unique < dp->produced[s])
+        if (unique < dp->counts[s].delivered)
             return false;
     }
     return true;
 }
 
 uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
-                               const uint64_t *produced, size_t streams, int timeout_ms)
+                               const ride_cluster_stream_counts *counts, size_t streams,
+                               int timeout_ms)
 {
-    drain_probe dp = {r, produced, streams};
+    drain_probe dp = {r, counts, streams};
     bool complete = ride_harness_wait_until(drained, &dp, timeout_ms);
     ride_seqtrack_stream st[64];
     size_t n = ride_seqtrack_streams(ride_audit_reader_seqs(r), st, 64);
@@ -489,12 +493,19 @@ uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
                 last = st[i].last_seq;
                 duplicates += st[i].duplicates;
             }
-        printf("stream %zu: produced=%" PRIu64 " at_sink=%" PRIu64 " missing=%" PRIu64
-               " seq=%" PRIu64 "..%" PRIu64 "\n",
-               s, produced[s], unique, missing, first, last);
-        if (!complete || unique != produced[s] || missing != 0 || (unique && first != 0))
-            ride_cluster_fx_fail(fx, "stream %zu: %" PRIu64 " of %" PRIu64 " frames at the sink, "
-                                 "%" PRIu64 " missing", s, unique, produced[s], missing);
+        const ride_cluster_stream_counts *c = &counts[s];
+        uint64_t dropped = c->offered - c->delivered;
+        printf("stream %zu: offered=%" PRIu64 " delivered=%" PRIu64 " dropped=%" PRIu64
+               " at_sink=%" PRIu64 " gaps=%" PRIu64 " seq=%" PRIu64 "..%" PRIu64 "\n",
+               s, c->offered, c->delivered, dropped, unique, missing, first, last);
+        /* Every delivered frame is at the sink and none beyond the offered ones:
+         * the gaps (inside, before the first, after the last) are then exactly
+         * the frames the producer counted as dropped. */
+        if (!complete || unique != c->delivered || c->delivered > c->offered ||
+            (unique && last >= c->offered))
+            ride_cluster_fx_fail(fx, "stream %zu: %" PRIu64 " of %" PRIu64 " delivered frames at "
+                                 "the sink, %" PRIu64 " gaps, %" PRIu64 " counted drops",
+                                 s, unique, c->delivered, missing, dropped);
     }
     printf("duplicates=%" PRIu64 " rejected=%" PRIu64 "\n", duplicates,
            ride_audit_reader_rejected(r));
@@ -504,10 +515,10 @@ uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
 uint64_t ride_cluster_fx_finish(ride_cluster_fx *fx, ride_audit_reader *r, ride_proc *producer,
                                 const char *producer_id, size_t streams, int timeout_ms)
 {
-    uint64_t produced[64] = {0};
+    ride_cluster_stream_counts counts[64] = {{0}};
     assert_true(streams <= 64);
-    ride_cluster_fx_stop_producer(fx, producer, producer_id, produced, streams);
-    uint64_t duplicates = ride_cluster_fx_drain(fx, r, produced, streams, timeout_ms);
+    ride_cluster_fx_stop_producer(fx, producer, producer_id, counts, streams);
+    uint64_t duplicates = ride_cluster_fx_drain(fx, r, counts, streams, timeout_ms);
     ride_audit_reader_free(r);
     ride_cluster_fx_free(fx);
     return duplicates;

@@ -115,14 +115,25 @@ ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic
  * fails the test after timeout_ms. */
 void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more,
                                int timeout_ms);
-/* Stops a producer with SIGTERM (expecting exit 0) and returns how many frames it
- * reported produced (its source_summary lines) per stream, in produced[stream]. */
+/* What a producer's source_summary lines report for one stream: frames offered
+ * (sequence numbers 0..offered-1) and delivered to Kafka; the rest it dropped and
+ * counted with a reason (backpressure). */
+typedef struct ride_cluster_stream_counts {
+    uint64_t offered;
+    uint64_t delivered;
+} ride_cluster_stream_counts;
+
+/* Stops a producer with SIGTERM (expecting exit 0) and returns its counts per
+ * stream, in counts[stream]. */
 void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char *id,
-                                   uint64_t *produced, size_t streams);
-/* Reads the sink until every stream s < streams has produced[s] distinct frames
- * (or timeout), then asserts none is missing; returns the duplicates seen. */
+                                   ride_cluster_stream_counts *counts, size_t streams);
+/* Reads the sink until every stream s < streams has counts[s].delivered distinct
+ * frames (or timeout), then asserts that nothing is missing: every delivered
+ * frame is at the sink, and every gap in the sequence numbers is a frame the
+ * producer counted as dropped. Returns the duplicates seen. */
 uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
-                               const uint64_t *produced, size_t streams, int timeout_ms);
+                               const ride_cluster_stream_counts *counts, size_t streams,
+                               int timeout_ms);
 
 /* The end of a run: stops the producer, drains the sink (nothing may be missing),
  * releases the reader and the cluster; returns the duplicates seen. */

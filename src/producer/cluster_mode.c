@@ -16,6 +16,7 @@
 
 #include <uv.h>
 
+#include "ride/backlog.h"
 #include "ride/cluster.h"
 #include "ride/error.h"
 #include "ride/http.h"
@@ -289,6 +290,8 @@ static bool open_runner(producer *p, const ride_cluster_source_task *t, running_
         .backlog_conf = bc,
         /* A stage's group is named like its input topic (docs/architecture.md). */
         .group = t->topic,
+        .backlog_refresh_ms =
+            p->embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
         .stats_interval_ms = p->stats_interval_ms,
     };
     rs->runner = ride_source_runner_open(p->sink, &ro, err, errlen);

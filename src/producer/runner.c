@@ -168,7 +168,8 @@ static bool open_backlog(ride_source_runner *r, const ride_source_runner_opts *o
 {
     if (!o->backlog_conf)
         return true;
-    ride_backlog_opts bo = {o->topic, o->group, o->partitions, 0, o->backlog_conf};
+    ride_backlog_opts bo = {o->topic, o->group, o->partitions, o->backlog_refresh_ms,
+                            o->backlog_conf};
     r->backlog = ride_backlog_new(&bo, err, errlen);
     return r->backlog != NULL;
 }

@@ -67,6 +67,7 @@ typedef struct ride_source_runner_opts {
      * configuration is a consumer's, taken over (also on failure). */
     rd_kafka_conf_t *backlog_conf;
     const char *group;
+    int backlog_refresh_ms; /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
     uint64_t frame_limit;    /* stop after this many frames; 0: none */
     int64_t stats_interval_ms;
 } ride_source_runner_opts;

@@ -818,7 +818,8 @@ static int open_backlog(ride_pipeline *pl, const ride_pipeline_config *cfg, int 
         ride_set_error(err, errlen, "out of memory");
         return -1;
     }
-    ride_backlog_opts o = {cfg->output_topic, cfg->output_group, partitions, 0, conf};
+    ride_backlog_opts o = {cfg->output_topic, cfg->output_group, partitions,
+                           cfg->backlog_refresh_ms, conf};
     pl->backlog = ride_backlog_new(&o, err, errlen);
     pl->max_backlog = cfg->max_backlog_bytes;
     return pl->backlog ? 0 : -1;

@@ -80,6 +80,7 @@ typedef struct ride_pipeline_config {
     const ride_frame_write_opts *write_opts; /* output encoding; NULL: raw */
     int max_in_flight;     /* output frames awaiting delivery; 0: 64 */
     size_t max_backlog_bytes;  /* per output partition; 0: unbounded (no monitor) */
+    int backlog_refresh_ms;    /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
     const char *output_group;  /* the next stage's group; required with a budget */
     int kafka_timeout_ms;  /* metadata, committed offsets, a full producer queue; 0: 10000 */
 } ride_pipeline_config;

@@ -174,3 +174,36 @@ int ride_harness_proc_stop(ride_proc *p, int grace_ms)
     free(p);
     return status;
 }
+
+static void print_run(const char *const argv[], int code, const char *output)
+{
+    printf("$");
+    for (size_t i = 0; argv[i]; i++)
+        printf(" %s", argv[i]);
+    printf("  -> %d\n%s", code, output ? output : "");
+}
+
+int ride_harness_run(const char *const argv[], const char *const env[], const char *dir,
+                     int timeout_ms, char **output)
+{
+    static int runs;
+    char log_path[1024];
+    snprintf(log_path, sizeof log_path, "%s/run-%d.log", dir, runs++);
+    if (output)
+        *output = NULL;
+    if (ride_harness_write_file(log_path, "") != 0)
+        return -1;
+    ride_proc *p = ride_harness_spawn(argv, env, log_path);
+    if (!p)
+        return -1;
+    int status = ride_harness_proc_wait(p, timeout_ms);
+    ride_harness_proc_stop(p, 1000);
+    int code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char *text = ride_harness_read_file(log_path, NULL);
+    print_run(argv, code, text);
+    if (output)
+        *output = text;
+    else
+        free(text);
+    return code;
+}

@@ -57,6 +57,13 @@ int ride_harness_proc_wait(ride_proc *p, int timeout_ms);
  * SIGKILL to the group; frees p. Returns the wait status (-1 if killed hard).
  * NULL is fine. */
 int ride_harness_proc_stop(ride_proc *p, int grace_ms);
+/* Runs a command to completion with its output in a fresh log file under dir,
+ * and prints the command line, its exit code and its output (the test's log):
+ * the exit code, or -1 when it could not start, was killed or outlived
+ * timeout_ms (then it is killed). output (optional): the output (malloc'ed;
+ * NULL when unreadable). */
+int ride_harness_run(const char *const argv[], const char *const env[], const char *dir,
+                     int timeout_ms, char **output);
 
 /* ---- ZooKeeper ---- */
 

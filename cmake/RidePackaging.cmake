@@ -12,10 +12,16 @@ set(RIDE_STATIC_LIBS ride ride_llhttp)
 set(RIDE_PC_LIBS "-lride_llhttp")
 if(RIDE_HAVE_CUDA)
   list(APPEND RIDE_STATIC_LIBS ride_cuda)
-  string(APPEND RIDE_PC_LIBS " -lride_cuda -lcudart")
+  # The kernels log through libride: it comes again after them.
+  string(APPEND RIDE_PC_LIBS " -lride_cuda -lride -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
 endif()
 string(APPEND RIDE_PC_LIBS " -lzookeeper_mt -lopencv_videoio -lopencv_imgcodecs"
   " -lopencv_imgproc -lopencv_core -lstdc++ -fopenmp -lm -pthread")
+if(RIDE_SANITIZE)
+  # An instrumented libride links only with the sanitizer runtimes.
+  list(JOIN RIDE_SANITIZE_FLAGS " " sanitize_flags)
+  string(APPEND RIDE_PC_LIBS " ${sanitize_flags}")
+endif()
 install(TARGETS ${RIDE_STATIC_LIBS} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ride
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")

@@ -312,6 +312,10 @@ typedef struct ride_cluster_partition_task {
     const char *input_topic;
     const char *output_topic;  /* or NULL */
     int output_partitions;     /* 1..4096 with output_topic, else 0 */
+    /* The next stage's consumer group when output_topic is its input, whose
+     * backlog bounds what this stage writes ahead; NULL for a sink topic, whose
+     * readers RIDE does not know. */
+    const char *output_group;
     const char *output_path;   /* files sink directory, or NULL */
     ride_encoding output_format; /* files sink only; png otherwise */
     const char *group;         /* consumer group for commits */

@@ -74,6 +74,10 @@ typedef struct ride_config_worker {
     size_t gpu_count;
     const char **plugin_dirs;
     size_t plugin_dir_count;
+    /* per partition of a next stage's input: the most bytes of outputs not yet
+     * read there before the worker pauses the input partition; 0 = unbounded;
+     * default 4 MiB */
+    int64_t max_backlog_bytes;
 } ride_config_worker;
 
 /* ride-producer */

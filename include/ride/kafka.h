@@ -82,6 +82,12 @@ int ride_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
 int ride_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
                           int64_t *low, int64_t *high, char *err, size_t errlen);
 
+/* The log start (which = RIDE_KAFKA_OFFSET_BEGINNING) or log end
+ * (RIDE_KAFKA_OFFSET_END) of partitions 0..count-1 of topic, in one request per
+ * leader (ListOffsets), into out[]. */
+int ride_kafka_log_offsets(rd_kafka_t *rk, const char *topic, int count, int64_t which,
+                           int64_t *out, int timeout_ms, char *err, size_t errlen);
+
 /* ---- Producer ---- */
 
 typedef struct ride_kafka_producer ride_kafka_producer;
@@ -150,6 +156,7 @@ typedef struct ride_kafka_tp {
 } ride_kafka_tp;
 
 #define RIDE_KAFKA_OFFSET_BEGINNING RD_KAFKA_OFFSET_BEGINNING
+#define RIDE_KAFKA_OFFSET_END RD_KAFKA_OFFSET_END
 #define RIDE_KAFKA_OFFSET_COMMITTED RD_KAFKA_OFFSET_STORED
 #define RIDE_KAFKA_OFFSET_NONE RD_KAFKA_OFFSET_INVALID
 
@@ -173,6 +180,18 @@ int ride_kafka_consumer_add(ride_kafka_consumer *c, const ride_kafka_tp *tps, si
  * no longer returned. */
 int ride_kafka_consumer_remove(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
                                char *err, size_t errlen);
+
+/* Stops (pause true) or restarts fetching partitions of the assignment. Messages
+ * already fetched for a paused partition are dropped unread, and fetching
+ * resumes after the last message returned by ride_kafka_consumer_poll(), so
+ * nothing is skipped. */
+int ride_kafka_consumer_pause(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
+                              bool pause, char *err, size_t errlen);
+
+/* The log start offset of an assigned partition as the last fetch reported it
+ * (no request is made), or -1 before any. */
+int64_t ride_kafka_consumer_log_start(ride_kafka_consumer *c, const char *topic,
+                                      int32_t partition);
 
 typedef struct ride_kafka_message {
     const char *topic;

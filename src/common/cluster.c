@@ -952,6 +952,10 @@ static int parse_partition_output(dec *d, json_t *o, const char *prefix,
         return -1;
     if (p->output_topic && p->output_path)
         return field_fail(d, prefix, "output_path", "not allowed with 'output_topic'");
+    if (get_str_opt(d, o, prefix, "output_group", STR_TEXT, KEY_MAX, &p->output_group) < 0)
+        return -1;
+    if (p->output_group && !p->output_topic)
+        return field_fail(d, prefix, "output_group", "only allowed with 'output_topic'");
     if (p->output_topic &&
         get_int(d, o, prefix, "output_partitions", 1, RIDE_PARTITIONS_MAX,
                 &p->output_partitions) < 0)
@@ -1028,6 +1032,7 @@ static json_t *build_partition_task(const ride_cluster_partition_task *p)
     put_str_opt(e, "output_topic", p->output_topic);
     if (p->output_topic)
         put_int(e, "output_partitions", p->output_partitions);
+    put_str_opt(e, "output_group", p->output_group);
     put_str_opt(e, "output_path", p->output_path);
     if (p->output_path)
         put_enum(e, "output_format", encoding_names, 3, (int)p->output_format);

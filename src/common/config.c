@@ -333,14 +333,17 @@ static const char *check_uri(const char *uri, char *why, size_t len)
 
 static int parse_worker(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top)
 {
-    static const char *const keys[] = {"id", "threads", "labels", "gpus", "plugin_dirs", NULL};
+    static const char *const keys[] = {"id",          "threads",           "labels", "gpus",
+                                       "plugin_dirs", "max_backlog_bytes", NULL};
     ride_config_worker *w = &cfg->worker;
     ride_yaml_map map;
     if (ride_yaml_map_open_key(y, top, "worker", keys, &map) || get_id(y, &map, &w->id) ||
         ride_yaml_get_int(y, &map, "threads", 0, 1024, &w->threads) ||
         ride_yaml_get_kv(y, &map, "labels", &ride_yaml_label_rules, &w->labels, &w->label_count) ||
         parse_gpus(y, w, ride_yaml_map_get(y, &map, "gpus")) ||
-        parse_string_list(y, &map, "plugin_dirs", 64, NULL, &w->plugin_dirs, &w->plugin_dir_count))
+        parse_string_list(y, &map, "plugin_dirs", 64, NULL, &w->plugin_dirs, &w->plugin_dir_count) ||
+        ride_yaml_get_i64(y, &map, "max_backlog_bytes", 0, (int64_t)1 << 40,
+                          &w->max_backlog_bytes))
         return -1;
     return 0;
 }
@@ -376,8 +379,10 @@ static void set_defaults(ride_config *cfg, ride_daemon daemon)
     cfg->embedded_kafka_brokers = 1;
     cfg->worker.gpus = RIDE_GPUS_AUTO;
     /* Below the ~5 MB librdkafka's mock cluster keeps per partition, so that an
-     * embedded cluster never deletes frames no stage has read yet. */
+     * embedded cluster never deletes frames no stage has read yet (for the
+     * worker: the next stage's input). */
     cfg->producer.max_backlog_bytes = (int64_t)4 << 20;
+    cfg->worker.max_backlog_bytes = (int64_t)4 << 20;
     cfg->producer.message_max_bytes = 1000000;
 }
 

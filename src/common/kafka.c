@@ -243,6 +243,36 @@ int ride_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, 
     return 0;
 }
 
+int ride_kafka_log_offsets(rd_kafka_t *rk, const char *topic, int count, int64_t which,
+                           int64_t *out, int timeout_ms, char *err, size_t errlen)
+{
+    if (count < 1 || (which != RIDE_KAFKA_OFFSET_BEGINNING && which != RIDE_KAFKA_OFFSET_END)) {
+        ride_set_error(err, errlen, "%s: invalid log offsets query", topic);
+        return -1;
+    }
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(count);
+    for (int i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(l, topic, i)->offset = which;
+    /* ListOffsets takes a timestamp; the two negative ones mean log start and end. */
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(rk, l, timeout_ms);
+    int rc = 0;
+    for (int i = 0; i < l->cnt && rc == 0; i++) {
+        rd_kafka_resp_err_t pe = e ? e : l->elems[i].err;
+        int32_t partition = l->elems[i].partition;
+        if (!pe && (partition < 0 || partition >= count))
+            pe = RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION;
+        if (pe) {
+            ride_set_error(err, errlen, "%s[%d]: cannot read log offsets: %s", topic, i,
+                           rd_kafka_err2str(pe));
+            rc = -1;
+        } else {
+            out[partition] = l->elems[i].offset;
+        }
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
 /* ---- Topics ---- */
 
 /* Compares an existing topic's partition count with the spec. Returns 0 when it

@@ -20,16 +20,16 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "launch_process.h"
+#include "launch_zookeeper.h"
 #include "metrics_scrape.h"
 #include "opencv_c.h"
-#include "proc.h"
 #include "ride/audit.h"
 #include "ride/clock.h"
 #include "ride/cluster.h"
 #include "ride/log.h"
 #include "ride/manifest.h"
 #include "ride/zk.h"
-#include "zookeeper.h"
 
 #define WORKERS 4
 #define STREAMS_MAX 16
@@ -83,7 +83,7 @@ typedef struct demo {
     ride_manifest manifest;
     char *manifest_text;
     size_t manifest_len;
-    demo_proc *zk, *master, *producer, *workers[WORKERS];
+    ride_launch_proc *zk, *master, *producer, *workers[WORKERS];
     char worker_ids[WORKERS][16];
     ride_zk *zkc;
     ride_audit_reader *sink;
@@ -224,8 +224,8 @@ static void remove_tree(const char *path)
         return;
     /* The work dir holds ZooKeeper's data tree: let rm walk it. */
     char *argv[] = {"/bin/rm", "-rf", (char *)(uintptr_t)path, NULL};
-    demo_proc *p = demo_proc_spawn((const char *const *)argv, "/dev/null");
-    demo_proc_stop(p, 10000);
+    ride_launch_proc *p = ride_launch_spawn((const char *const *)argv, NULL, NULL);
+    ride_launch_stop(p, 10000);
 }
 
 /* Output images of an earlier run would mix with this run's. */
@@ -269,8 +269,8 @@ static int find_binaries(demo *d)
     return 0;
 }
 
-static demo_proc *spawn_daemon(demo *d, const char *binary, const char *log_name,
-                               const char *const args[])
+static ride_launch_proc *spawn_daemon(demo *d, const char *binary, const char *log_name,
+                                      const char *const args[])
 {
     char path[PATH_MAX + 32], logp[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", d->bin_dir, binary);
@@ -280,7 +280,7 @@ static demo_proc *spawn_daemon(demo *d, const char *binary, const char *log_name
         argv[n] = args[n - 1];
         n++;
     }
-    return demo_proc_spawn(argv, log_path(d, log_name, logp, sizeof logp));
+    return ride_launch_spawn(argv, NULL, log_path(d, log_name, logp, sizeof logp));
 }
 
 static int make_token(demo *d, char *path, size_t len)
@@ -333,7 +333,7 @@ static bool wait_for(demo *d, bool (*cond)(demo *), int timeout_ms, const char *
     while (!interrupted) {
         if (cond(d))
             return true;
-        if (!demo_proc_alive(d->master)) {
+        if (!ride_launch_alive(d->master)) {
             fprintf(stderr, "ride-demo: ride-master exited while waiting for %s (see %s)\n",
                     what, d->logs);
             return false;
@@ -360,8 +360,8 @@ static int start_zookeeper(demo *d)
     snprintf(dir, sizeof dir, "%s/zookeeper", d->work);
     uint16_t port = 0;
     if (mkdir_p(dir) != 0 ||
-        !(d->zk = demo_zookeeper_start(dir, log_path(d, "zookeeper", logp, sizeof logp),
-                                       START_TIMEOUT_MS, &port, err, sizeof err))) {
+        !(d->zk = ride_launch_zookeeper_start(dir, log_path(d, "zookeeper", logp, sizeof logp),
+                                              START_TIMEOUT_MS, &port, err, sizeof err))) {
         fprintf(stderr, "ride-demo: %s\n", err);
         return -1;
     }
@@ -392,7 +392,7 @@ static int start_master(demo *d)
         !wait_for(d, master_published, START_TIMEOUT_MS, "control API and Kafka in ZooKeeper"))
         return -1;
     printf("ride-master m1 (pid %d): control API %s, embedded Kafka %s\n",
-           (int)demo_proc_pid(d->master), d->api, d->bootstrap);
+           (int)ride_launch_pid(d->master), d->api, d->bootstrap);
     return 0;
 }
 
@@ -613,7 +613,7 @@ static const demo_partition *pick_victim(const demo_partition *parts, int n, int
     return best;
 }
 
-static demo_proc *worker_proc(demo *d, const char *id)
+static ride_launch_proc *worker_proc(demo *d, const char *id)
 {
     for (int i = 0; i < WORKERS; i++)
         if (strcmp(d->worker_ids[i], id) == 0)
@@ -626,7 +626,7 @@ static int kill_victim(demo *d, const demo_partition *parts, int n)
     failover *fo = &d->fo;
     int owned = 0;
     const demo_partition *v = pick_victim(parts, n, &owned);
-    demo_proc *p = v ? worker_proc(d, v->owner) : NULL;
+    ride_launch_proc *p = v ? worker_proc(d, v->owner) : NULL;
     if (!p) {
         fprintf(stderr, "ride-demo: no worker owns a partition at half time\n");
         return -1;
@@ -637,10 +637,10 @@ static int kill_victim(demo *d, const demo_partition *parts, int n)
             fo->moved[fo->moved_count++] = parts[i];
     /* Its frame counters die with it: take them as they are now. */
     demo_metrics_scrape(&d->metrics);
-    demo_proc_signal(p, SIGKILL);
+    ride_launch_signal(p, SIGKILL);
     fo->kill_ns = now_ns();
     printf("t=%5.1fs  SIGKILL %s (pid %d), owner of %d partition(s)\n",
-           secs(fo->kill_ns - d->run_start_ns), fo->victim, (int)demo_proc_pid(p), owned);
+           secs(fo->kill_ns - d->run_start_ns), fo->victim, (int)ride_launch_pid(p), owned);
     return 0;
 }
 
@@ -713,7 +713,7 @@ static int run_step(demo *d, int64_t *next_scrape)
     int n = demo_api_partitions(d->api, d->manifest.name, parts, err, sizeof err);
     if (n < 0) {
         fprintf(stderr, "ride-demo: %s\n", err);
-        return demo_proc_alive(d->master) ? 0 : -1;
+        return ride_launch_alive(d->master) ? 0 : -1;
     }
     int64_t t = now_ns();
     if (d->fo.kill_ns == 0 && t >= d->run_start_ns + (int64_t)d->opt.seconds * 500000000LL &&
@@ -802,14 +802,14 @@ static int read_producer_report(demo *d)
 
 static int stop_producer(demo *d)
 {
-    demo_proc_signal(d->producer, SIGTERM);
+    ride_launch_signal(d->producer, SIGTERM);
     d->run_end_ns = now_ns();
     /* The sink keeps flowing while the producer flushes. */
     int64_t deadline = d->run_end_ns + (int64_t)STOP_GRACE_MS * 1000000LL;
-    while (demo_proc_alive(d->producer) && now_ns() < deadline && !interrupted)
+    while (ride_launch_alive(d->producer) && now_ns() < deadline && !interrupted)
         if (poll_sink(d, STEP_MS) != 0)
             return -1;
-    int status = demo_proc_stop(d->producer, 1000);
+    int status = ride_launch_stop(d->producer, 1000);
     d->producer = NULL;
     printf("t=%5.1fs  producer stopped (%s)\n", secs(now_ns() - d->run_start_ns),
            status == 0 ? "clean" : "unclean: see its log");
@@ -948,16 +948,16 @@ static void stop_all(demo *d)
 {
     for (int i = 0; i < WORKERS; i++)
         if (d->workers[i])
-            demo_proc_signal(d->workers[i], SIGTERM);
-    demo_proc_stop(d->producer, STOP_GRACE_MS);
+            ride_launch_signal(d->workers[i], SIGTERM);
+    ride_launch_stop(d->producer, STOP_GRACE_MS);
     /* Before the broker goes, or its client would log every failed reconnect. */
     ride_audit_reader_free(d->sink);
     d->sink = NULL;
     for (int i = 0; i < WORKERS; i++)
-        demo_proc_stop(d->workers[i], STOP_GRACE_MS);
-    demo_proc_stop(d->master, STOP_GRACE_MS);
+        ride_launch_stop(d->workers[i], STOP_GRACE_MS);
+    ride_launch_stop(d->master, STOP_GRACE_MS);
     ride_zk_close(d->zkc);
-    demo_proc_stop(d->zk, STOP_GRACE_MS);
+    ride_launch_stop(d->zk, STOP_GRACE_MS);
     remove_tree(d->work);
     for (size_t i = 0; i < d->stream_count; i++)
         ride_image_free(&d->streams[i].last);

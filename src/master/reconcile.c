@@ -659,6 +659,7 @@ static void fill_output(const ride_master_app *a, size_t stage, ride_cluster_par
         size_t idx = (size_t)(next - man->stages);
         t->output_topic = a->stages[idx].topic;
         t->output_partitions = next->partitions;
+        t->output_group = a->stages[idx].topic;
     }
 }
 

@@ -73,6 +73,7 @@ typedef struct producer {
     metrics_set metrics;
     char *assignment; /* encoded; NULL: suspended or none yet */
     char *bootstrap;  /* from /cluster/kafka, or NULL */
+    bool embedded;    /* likewise */
     ride_frame_sink *sink;
     running_source *run;
     size_t run_count;
@@ -257,11 +258,27 @@ static bool source_from_task(const ride_cluster_source_task *t, ride_source *src
     return true;
 }
 
+/* The configuration that reads the stage group's committed offsets for the
+ * backlog bound, or NULL without a bound. */
+static bool backlog_conf(const producer *p, rd_kafka_conf_t **conf, char *err, size_t errlen)
+{
+    *conf = NULL;
+    if (p->cfg->producer.max_backlog_bytes == 0)
+        return true;
+    ride_parse_error perr;
+    *conf = ride_kafka_conf_new(RIDE_KAFKA_CONSUMER, p->bootstrap, p->embedded, p->cfg->kafka.props,
+                                p->cfg->kafka.prop_count, p->cfg->file, &perr);
+    if (!*conf)
+        ride_set_error(err, errlen, "%s", perr.message);
+    return *conf != NULL;
+}
+
 static bool open_runner(producer *p, const ride_cluster_source_task *t, running_source *rs,
                         char *err, size_t errlen)
 {
     ride_source src;
-    if (!source_from_task(t, &src, err, errlen))
+    rd_kafka_conf_t *bc;
+    if (!source_from_task(t, &src, err, errlen) || !backlog_conf(p, &bc, err, errlen))
         return false;
     ride_source_runner_opts ro = {
         .src = &src,
@@ -270,6 +287,9 @@ static bool open_runner(producer *p, const ride_cluster_source_task *t, running_
         .partitions = t->partitions,
         .max_message = (size_t)p->cfg->producer.message_max_bytes,
         .max_backlog = (uint64_t)p->cfg->producer.max_backlog_bytes,
+        .backlog_conf = bc,
+        /* A stage's group is named like its input topic (docs/architecture.md). */
+        .group = t->topic,
         .stats_interval_ms = p->stats_interval_ms,
     };
     rs->runner = ride_source_runner_open(p->sink, &ro, err, errlen);
@@ -414,6 +434,7 @@ static void on_kafka(const ride_cluster_kafka *k, void *ctx)
     char *b = now ? strdup(now) : NULL;
     ride_log_info("kafka", "bootstrap_servers=%s", b ? b : "(none)");
     switch_kafka(p, b);
+    p->embedded = k && k->embedded;
     reconcile(p);
 }
 

@@ -34,6 +34,7 @@ struct ride_publisher {
     /* Shared with the thread that serves delivery reports. */
     atomic_int refs; /* the owner plus one per frame in flight */
     _Atomic uint64_t *in_flight;
+    _Atomic int64_t *acked_end; /* per partition: last acknowledged offset + 1 */
     _Atomic uint64_t offered, produced, delivered, bytes;
     _Atomic uint64_t dropped[RIDE_DROP_REASON_COUNT];
 };
@@ -63,6 +64,7 @@ const char *ride_drop_reason_name(ride_drop_reason reason)
 static void destroy(ride_publisher *pub)
 {
     free(pub->in_flight);
+    free(pub->acked_end);
     free(pub->topic);
     free(pub);
 }
@@ -94,7 +96,8 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
     }
     ride_publisher *pub = calloc(1, sizeof *pub);
     if (!pub || !(pub->topic = strdup(opts->topic)) ||
-        !(pub->in_flight = calloc((size_t)opts->partitions, sizeof *pub->in_flight))) {
+        !(pub->in_flight = calloc((size_t)opts->partitions, sizeof *pub->in_flight)) ||
+        !(pub->acked_end = calloc((size_t)opts->partitions, sizeof *pub->acked_end))) {
         if (pub)
             destroy(pub);
         ride_set_error(err, errlen, "publisher %s: out of memory", opts->topic);
@@ -113,6 +116,8 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
         opts->produce_timeout_ms > 0 ? opts->produce_timeout_ms : DEFAULT_PRODUCE_TIMEOUT_MS;
     pub->lag = opts->lag;
     pub->lag_ctx = opts->lag_ctx;
+    for (int i = 0; i < opts->partitions; i++)
+        atomic_init(&pub->acked_end[i], -1);
     atomic_init(&pub->refs, 1);
     return pub;
 }
@@ -141,6 +146,14 @@ static void release_record(frame_record *rec)
     unref(pub);
 }
 
+static void raise_acked_end(ride_publisher *pub, int32_t partition, int64_t end)
+{
+    _Atomic int64_t *v = &pub->acked_end[partition];
+    int64_t cur = atomic_load(v);
+    while (cur < end && !atomic_compare_exchange_weak(v, &cur, end))
+        ;
+}
+
 void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err,
                                 const char *reason, const char *topic, int32_t partition,
                                 int64_t offset)
@@ -149,12 +162,13 @@ void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err
     (void)reason;
     (void)topic;
     (void)partition;
-    (void)offset;
     frame_record *rec = opaque;
     if (!rec)
         return;
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
         atomic_store(&rec->delivery_failed, true);
+    else
+        raise_acked_end(rec->pub, rec->partition, offset + 1);
     release_record(rec);
 }
 
@@ -163,7 +177,8 @@ static uint64_t backlog(const ride_publisher *pub, int32_t partition)
 {
     uint64_t bytes = atomic_load(&pub->in_flight[partition]);
     if (pub->lag && pub->messages > 0) {
-        int64_t lag = pub->lag(pub->lag_ctx, partition);
+        int64_t lag =
+            pub->lag(pub->lag_ctx, partition, atomic_load(&pub->acked_end[partition]));
         if (lag > 0)
             bytes += (uint64_t)lag * (pub->message_bytes / pub->messages);
     }

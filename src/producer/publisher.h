@@ -49,9 +49,12 @@ typedef enum ride_drop_reason {
 const char *ride_drop_reason_name(ride_drop_reason reason);
 
 /* Unconsumed messages of one partition of the topic, or -1 when unknown (then
- * only the bytes in flight count). Called on the publishing thread before
- * every frame: it should return a cached value. */
-typedef int64_t (*ride_publisher_lag_fn)(void *ctx, int32_t partition);
+ * only the bytes in flight count). written_end is the partition's log end as
+ * this publisher's delivery reports showed it (last acknowledged offset + 1, -1
+ * before any), to count messages a cached figure has not seen yet
+ * (ride_backlog_messages has this signature but for ctx). Called on the
+ * publishing thread before every frame: it should return a cached value. */
+typedef int64_t (*ride_publisher_lag_fn)(void *ctx, int32_t partition, int64_t written_end);
 
 typedef struct ride_publisher_opts {
     const char *topic;           /* copied */

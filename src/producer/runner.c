@@ -1,5 +1,6 @@
 /* runner.c - the shared Kafka producer and the per-source threads (runner.h). */
 #include "runner.h"
+#include "ride/backlog.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -149,12 +150,28 @@ struct ride_source_runner {
     int64_t stats_interval_ms;
     ride_source_reader *reader;
     ride_publisher *publisher;
+    ride_backlog *backlog; /* NULL: only bytes in flight count */
     pthread_t thread;
     bool started;
     atomic_bool stop;
     atomic_bool running;
     bool failed; /* written by the thread before it ends */
 };
+
+static int64_t unconsumed(void *ctx, int32_t partition, int64_t written_end)
+{
+    return ride_backlog_messages(ctx, partition, written_end);
+}
+
+static bool open_backlog(ride_source_runner *r, const ride_source_runner_opts *o, char *err,
+                         size_t errlen)
+{
+    if (!o->backlog_conf)
+        return true;
+    ride_backlog_opts bo = {o->topic, o->group, o->partitions, 0, o->backlog_conf};
+    r->backlog = ride_backlog_new(&bo, err, errlen);
+    return r->backlog != NULL;
+}
 
 ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
                                             const ride_source_runner_opts *o, char *err,
@@ -163,6 +180,8 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
     ride_source_runner *r = calloc(1, sizeof *r);
     if (!r || !(r->name = strdup(o->src->name))) {
         free(r);
+        if (o->backlog_conf)
+            rd_kafka_conf_destroy(o->backlog_conf);
         ride_set_error(err, errlen, "out of memory");
         return NULL;
     }
@@ -174,6 +193,10 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
     atomic_init(&r->stop, false);
     atomic_init(&r->running, false);
     ride_source_reader_opts ro = {.stream_id = o->stream_id};
+    if (!open_backlog(r, o, err, errlen)) {
+        ride_source_runner_free(r);
+        return NULL;
+    }
     r->reader = ride_source_reader_open(o->src, &ro, err, errlen);
     const ride_source *src = o->src;
     ride_publisher_opts po = {
@@ -184,6 +207,8 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
                   o->max_message},
         .max_backlog_bytes = o->max_backlog ? (size_t)o->max_backlog : SIZE_MAX,
         .wait_when_full = src->pace == RIDE_PACE_MAX,
+        .lag = r->backlog ? unconsumed : NULL,
+        .lag_ctx = r->backlog,
     };
     if (r->reader)
         r->publisher = ride_publisher_new(ride_frame_sink_producer(sink), &po, err, errlen);
@@ -345,6 +370,7 @@ void ride_source_runner_free(ride_source_runner *r)
     ride_source_runner_request_stop(r);
     ride_source_runner_join(r);
     ride_publisher_free(r->publisher);
+    ride_backlog_free(r->backlog);
     ride_source_reader_close(r->reader);
     free(r->name);
     free(r);

@@ -88,6 +88,7 @@ typedef struct metrics_set {
     ride_metric_family *processed;
     ride_metric_family *dropped;
     ride_metric_family *sink_errors;
+    ride_metric_family *paused;
 } metrics_set;
 
 /* One (app, stage) pipeline and the task instance it runs. */
@@ -174,8 +175,9 @@ static int discard_output(void *ctx, int32_t partition, const ride_frame *out, c
 static bool fingerprint(const ride_cluster_partition_task *t, const char *bootstrap, char *buf,
                         size_t len)
 {
-    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%d|%s", t->input_topic,
+    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%s|%d|%s", t->input_topic,
                      t->output_topic ? t->output_topic : "", t->output_partitions,
+                     t->output_group ? t->output_group : "",
                      t->output_path ? t->output_path : "",
                      t->output_path ? ride_encoding_name(t->output_format) : "", t->group,
                      t->task, t->threads, bootstrap ? bootstrap : "");
@@ -278,6 +280,8 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
         .producer_conf = pc,
         .max_frame_bytes = MAX_FRAME_BYTES,
         .write_opts = &wo,
+        .max_backlog_bytes = t->output_group ? (size_t)w->cfg->worker.max_backlog_bytes : 0,
+        .output_group = t->output_group,
     };
     sp->pl = ride_pipeline_new(&pcfg, err, errlen);
     if (!sp->pl) {
@@ -341,14 +345,23 @@ static bool still_assigned(const owned_partition *o, const ride_cluster_assignme
     return false;
 }
 
+static void set_paused_gauge(worker *w, const stage_pipeline *sp, size_t paused)
+{
+    const char *labels[] = {sp->app, sp->stage};
+    ride_gauge_set(ride_gauge_get(w->metrics.paused, labels, 2), (double)paused);
+}
+
 static void drop_idle_stages(worker *w)
 {
     size_t kept = 0;
     for (size_t i = 0; i < w->stage_count; i++) {
-        if (w->stages[i]->partitions == 0)
+        if (w->stages[i]->partitions == 0) {
+            set_paused_gauge(w, w->stages[i], 0);
             stage_free(w->stages[i]);
-        else
+        }
+        else {
             w->stages[kept++] = w->stages[i];
+        }
     }
     w->stage_count = kept;
 }
@@ -445,6 +458,10 @@ static void snapshot_stage(worker *w, stage_pipeline *sp, ride_pipeline_partitio
                            partition_snapshot *snap)
 {
     size_t n = ride_pipeline_partition_stats_get(sp->pl, all, w->owned_count);
+    size_t paused = 0;
+    for (size_t k = 0; k < n && k < w->owned_count; k++)
+        paused += all[k].paused != 0;
+    set_paused_gauge(w, sp, paused);
     for (size_t i = 0; i < w->owned_count; i++) {
         owned_partition *o = &w->owned[i];
         if (o->sp != sp)
@@ -825,7 +842,12 @@ static bool init_metrics(metrics_set *ms)
     ms->sink_errors = ride_metrics_counter(ms->reg, "ride_worker_sink_errors_total",
                                            "Failed writes of the files sink, by reason",
                                            drop_labels, 3, err, sizeof err);
-    if (!ms->up || !ms->owned || !ms->processed || !ms->dropped || !ms->sink_errors) {
+    ms->paused = ride_metrics_gauge(ms->reg, "ride_worker_paused_partitions",
+                                    "Input partitions held back because the next stage's "
+                                    "backlog is full",
+                                    drop_labels, 2, err, sizeof err);
+    if (!ms->up || !ms->owned || !ms->processed || !ms->dropped || !ms->sink_errors ||
+        !ms->paused) {
         fprintf(stderr, PROGRAM ": metrics: %s\n", err);
         return false;
     }

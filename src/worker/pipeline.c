@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "offsets.h"
+#include "ride/backlog.h"
 #include "ride/log.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 64
@@ -49,7 +50,9 @@ typedef struct partition_state {
 
 /* An output frame whose delivery reports are not all in. */
 typedef struct output_record {
-    int32_t partition;
+    int32_t partition; /* the input partition */
+    int32_t out_partition;
+    uint64_t bytes; /* queued so far */
     uint64_t incarnation;
     int64_t *offsets; /* its input messages */
     size_t count;
@@ -78,6 +81,16 @@ struct ride_pipeline {
     ride_kafka_consumer *consumer;
     ride_kafka_producer *producer;
 
+    /* Backpressure: NULL without a budget. */
+    ride_backlog *backlog;
+    rd_kafka_conf_t *backlog_conf; /* until the monitor takes it */
+    uint64_t max_backlog;
+    uint64_t *pending_bytes; /* per output partition: queued, not yet reported */
+    int64_t *acked_end;      /* per output partition: last acknowledged offset + 1 */
+    uint64_t out_messages;
+    uint64_t out_message_bytes;
+    uint64_t last_output_bytes;
+
     partition_state **parts;
     size_t part_count;
     size_t part_cap;
@@ -100,6 +113,8 @@ const char *ride_pipeline_drop_reason(int i)
         return "task_failed";
     if (i == RIDE_PIPELINE_DROP_SINK_REJECTED)
         return "sink_rejected";
+    if (i == RIDE_PIPELINE_DROP_EXPIRED)
+        return "expired";
     return ride_frame_status_reason((ride_frame_status)i);
 }
 
@@ -252,6 +267,8 @@ static int partition_restart(ride_pipeline *pl, partition_state *ps, int64_t tra
     ride_frame_assembler_reset(ps->assembler);
     ps->incarnation = ++pl->incarnations;
     ps->needs_rewind = 0;
+    /* A new assignment of the partition in the consumer starts unpaused. */
+    ps->st.paused = 0;
     return 0;
 }
 
@@ -407,6 +424,8 @@ static void record_unlink(ride_pipeline *pl, output_record *r)
     if (r->next)
         r->next->prev = r->prev;
     pl->in_flight--;
+    if (pl->pending_bytes)
+        pl->pending_bytes[r->out_partition] -= r->bytes;
     free(r->offsets);
     free(r);
 }
@@ -435,10 +454,11 @@ static void maybe_finish(ride_pipeline *pl, output_record *r)
 static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const char *reason,
                         const char *topic, int32_t partition, int64_t offset)
 {
-    (void)offset;
     ride_pipeline *pl = ctx;
     output_record *r = opaque;
     r->reported++;
+    if (!err && pl->acked_end && offset >= pl->acked_end[r->out_partition])
+        pl->acked_end[r->out_partition] = offset + 1;
     if (err) {
         r->failed = 1;
         ride_log_warn("delivery_failed", "topic=%s partition=%d reason=%s", topic,
@@ -464,6 +484,11 @@ static int emit_message(void *ctx, const uint8_t *msg, size_t len)
                                 e->r, e->deadline_ms, e->err, e->errlen) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return -1;
     e->r->queued++;
+    e->r->bytes += len;
+    if (e->pl->pending_bytes)
+        e->pl->pending_bytes[e->partition] += len;
+    e->pl->out_messages++;
+    e->pl->out_message_bytes += len;
     return 0;
 }
 
@@ -477,17 +502,21 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
         schedule_rewind(ps);
         return;
     }
-    *r = (output_record){.partition = ps->partition, .incarnation = ps->incarnation,
-                         .offsets = offsets, .count = count, .next = pl->records};
+    int32_t out_partition = ps->partition % pl->output_partitions;
+    *r = (output_record){.partition = ps->partition, .out_partition = out_partition,
+                         .incarnation = ps->incarnation, .offsets = offsets, .count = count,
+                         .next = pl->records};
     if (pl->records)
         pl->records->prev = r;
     pl->records = r;
     pl->in_flight++;
     char err[256] = "";
-    emit_ctx e = {pl, r, ps->partition % pl->output_partitions,
-                  ride_clock_mono_ms() + pl->kafka_timeout_ms, err, sizeof err};
+    emit_ctx e = {pl, r, out_partition, ride_clock_mono_ms() + pl->kafka_timeout_ms, err,
+                  sizeof err};
     if (ride_frame_write(&pl->out_frame, pl->has_write_opts ? &pl->write_opts : NULL,
-                         emit_message, &e, err, sizeof err) != 0) {
+                         emit_message, &e, err, sizeof err) == 0) {
+        pl->last_output_bytes = r->bytes;
+    } else {
         /* Messages already queued make an incomplete frame that receivers reject;
          * the frame is written again after the rewind. */
         r->failed = 1;
@@ -546,11 +575,32 @@ static void complete_frame(ride_pipeline *pl, partition_state *ps, int64_t *offs
 
 /* ---- Input ---- */
 
+/* Messages between the position and the next one returned that the broker
+ * deleted unread (its log start moved past the position). Other gaps
+ * (transaction markers, compaction) leave the log start where it was. */
+static void count_expired(ride_pipeline *pl, partition_state *ps, int64_t next)
+{
+    int64_t position = ride_offset_tracker_position(ps->tracker);
+    if (position < 0 || next <= position)
+        return;
+    int64_t start = ride_kafka_consumer_log_start(pl->consumer, pl->input_topic, ps->partition);
+    if (start <= position)
+        return;
+    int64_t gone = (start < next ? start : next) - position;
+    ps->st.dropped[RIDE_PIPELINE_DROP_EXPIRED] += (uint64_t)gone;
+    ps->st.dropped_total += (uint64_t)gone;
+    pl->totals.dropped_total += (uint64_t)gone;
+    ride_log_warn("input_expired", "topic=%s partition=%d from=%lld to=%lld messages=%lld",
+                  pl->input_topic, (int)ps->partition, (long long)position, (long long)next,
+                  (long long)gone);
+}
+
 static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
 {
     partition_state *ps = find_partition(pl, m->partition);
     if (!ps || ps->needs_rewind)
         return;
+    count_expired(pl, ps, m->offset);
     if (ride_offset_tracker_take(ps->tracker, m->offset) != 0) {
         ride_log_warn("offset_out_of_order", "partition=%d offset=%lld position=%lld",
                       (int)m->partition, (long long)m->offset,
@@ -606,11 +656,55 @@ static int rewind_pending(ride_pipeline *pl, char *err, size_t errlen)
     return rc;
 }
 
+/* The output partition's backlog in bytes (see pipeline.h). */
+static uint64_t output_backlog(const ride_pipeline *pl, int32_t out_partition)
+{
+    uint64_t bytes = pl->pending_bytes[out_partition];
+    int64_t waiting =
+        ride_backlog_messages(pl->backlog, out_partition, pl->acked_end[out_partition]);
+    if (waiting > 0 && pl->out_messages > 0)
+        bytes += (uint64_t)waiting * (pl->out_message_bytes / pl->out_messages);
+    return bytes;
+}
+
+static int set_paused(ride_pipeline *pl, partition_state *ps, int paused, char *err,
+                      size_t errlen)
+{
+    ride_kafka_tp tp = {pl->input_topic, ps->partition, 0};
+    if (ride_kafka_consumer_pause(pl->consumer, &tp, 1, paused != 0, err, errlen) != 0)
+        return -1;
+    ps->st.paused = paused;
+    if (paused) {
+        ps->st.pauses++;
+        pl->totals.pauses++;
+    }
+    ride_log_debug(paused ? "partition_paused" : "partition_resumed",
+                   "topic=%s partition=%d reason=backpressure", pl->input_topic,
+                   (int)ps->partition);
+    return 0;
+}
+
+/* Pauses the input partitions whose output partition has no room for another
+ * frame, and resumes the others. An empty backlog always has room, so that a
+ * frame larger than the budget still passes. */
+static int apply_backpressure(ride_pipeline *pl, char *err, size_t errlen)
+{
+    int rc = 0;
+    for (size_t i = 0; pl->backlog && i < pl->part_count; i++) {
+        partition_state *ps = pl->parts[i];
+        uint64_t bytes = output_backlog(pl, ps->partition % pl->output_partitions);
+        int full = bytes > 0 && bytes + pl->last_output_bytes > pl->max_backlog;
+        if (full != ps->st.paused && set_paused(pl, ps, full, err, errlen) != 0)
+            rc = -1;
+    }
+    return rc;
+}
+
 int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen)
 {
     if (pl->producer)
         ride_kafka_producer_poll(pl->producer, 0);
-    if (rewind_pending(pl, err, errlen) != 0)
+    if (rewind_pending(pl, err, errlen) != 0 || apply_backpressure(pl, err, errlen) != 0)
         return -1;
     if (pl->in_flight >= pl->max_in_flight) {
         ride_kafka_producer_poll(pl->producer, timeout_ms);
@@ -692,6 +786,8 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
         why = "max_frame_bytes must be positive";
     else if (cfg->output_partitions < 0 || cfg->max_in_flight < 0 || cfg->kafka_timeout_ms < 0)
         why = "negative count or timeout";
+    else if (cfg->output_topic && cfg->max_backlog_bytes && !cfg->output_group)
+        why = "a backlog budget needs the next stage's group";
     if (why)
         ride_set_error(err, errlen, "pipeline: %s", why);
     return why ? -1 : 0;
@@ -706,6 +802,26 @@ static int open_input(ride_pipeline *pl, char *err, size_t errlen)
     if (n == 0)
         ride_set_error(err, errlen, "input topic %s does not exist", pl->input_topic);
     return n > 0 ? 0 : -1;
+}
+
+/* The backlog monitor reads the next stage's committed offsets with the input
+ * consumer's settings (same brokers, same security). */
+static int open_backlog(ride_pipeline *pl, const ride_pipeline_config *cfg, int partitions,
+                        char *err, size_t errlen)
+{
+    rd_kafka_conf_t *conf = pl->backlog_conf;
+    pl->backlog_conf = NULL;
+    pl->pending_bytes = calloc((size_t)partitions, sizeof *pl->pending_bytes);
+    pl->acked_end = calloc((size_t)partitions, sizeof *pl->acked_end);
+    if (!pl->pending_bytes || !pl->acked_end || !conf) {
+        destroy_conf(conf);
+        ride_set_error(err, errlen, "out of memory");
+        return -1;
+    }
+    ride_backlog_opts o = {cfg->output_topic, cfg->output_group, partitions, 0, conf};
+    pl->backlog = ride_backlog_new(&o, err, errlen);
+    pl->max_backlog = cfg->max_backlog_bytes;
+    return pl->backlog ? 0 : -1;
 }
 
 static int open_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char *err,
@@ -726,7 +842,7 @@ static int open_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char 
         return -1;
     }
     pl->output_partitions = cfg->output_partitions ? cfg->output_partitions : n;
-    return 0;
+    return cfg->max_backlog_bytes ? open_backlog(pl, cfg, n, err, errlen) : 0;
 }
 
 ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, size_t errlen)
@@ -757,6 +873,9 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     pl->max_in_flight = cfg->max_in_flight ? cfg->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
     pl->kafka_timeout_ms = cfg->kafka_timeout_ms ? cfg->kafka_timeout_ms : DEFAULT_KAFKA_TIMEOUT_MS;
     pl->stats_ns = ride_clock_mono_ns();
+    /* Copied before the consumer takes the configuration over. */
+    if (cfg->output_topic && cfg->max_backlog_bytes)
+        pl->backlog_conf = rd_kafka_conf_dup(cfg->consumer_conf);
     pl->consumer = ride_kafka_consumer_new(cfg->consumer_conf, cfg->group, err, errlen);
     if (!pl->consumer) {
         destroy_conf(cfg->producer_conf);
@@ -791,6 +910,10 @@ void ride_pipeline_free(ride_pipeline *pl)
     ride_kafka_producer_free(pl->producer);
     while (pl->records)
         record_unlink(pl, pl->records);
+    ride_backlog_free(pl->backlog);
+    destroy_conf(pl->backlog_conf);
+    free(pl->pending_bytes);
+    free(pl->acked_end);
     ride_kafka_consumer_free(pl->consumer);
     ride_frame_free(&pl->in_frame);
     ride_frame_free(&pl->out_frame);
@@ -819,6 +942,9 @@ void ride_pipeline_stats_get(ride_pipeline *pl, ride_pipeline_stats *out)
     int64_t t = ride_clock_mono_ns();
     double dt = (double)(t - pl->stats_ns) / 1e9;
     pl->totals.partitions = pl->part_count;
+    pl->totals.paused = 0;
+    for (size_t i = 0; i < pl->part_count; i++)
+        pl->totals.paused += pl->parts[i]->st.paused != 0;
     pl->totals.input_fps =
         dt > 0 ? (double)(pl->totals.frames_in - pl->stats_frames_in) / dt : 0.0;
     pl->stats_ns = t;

@@ -16,6 +16,21 @@
  * so with equal counts a frame keeps its partition (and its camera's order)
  * through every stage.
  *
+ * Backpressure (max_backlog_bytes): an output partition's backlog is the bytes
+ * queued to it and not yet acknowledged plus its unconsumed messages (the next
+ * stage's group, ride/backlog.h) times this pipeline's mean output message size.
+ * While the backlog of the partition an input partition writes to, plus one more
+ * frame, is over the budget, that input partition is paused: nothing is dropped,
+ * the frames wait in Kafka, and the producer in front of the first stage is the
+ * one that drops (and counts) when the wait grows. Without it the embedded
+ * broker, keeping about 5 MB per partition, would delete outputs the next stage
+ * has not read.
+ *
+ * Expired input: when the consumer's next message lies beyond its position and
+ * the partition's log start moved past that position, the broker deleted the
+ * messages in between before anyone read them. Each is counted as a frame dropped
+ * with reason "expired" (a frame is one message unless it was chunked).
+ *
  * Everything runs on the caller's thread: delivery reports are served inside
  * ride_pipeline_step(). Functions returning int give 0, or -1 with a sentence in
  * err. */
@@ -64,21 +79,24 @@ typedef struct ride_pipeline_config {
     size_t max_frame_bytes;         /* largest input frame accepted (too_large beyond) */
     const ride_frame_write_opts *write_opts; /* output encoding; NULL: raw */
     int max_in_flight;     /* output frames awaiting delivery; 0: 64 */
+    size_t max_backlog_bytes;  /* per output partition; 0: unbounded (no monitor) */
+    const char *output_group;  /* the next stage's group; required with a budget */
     int kafka_timeout_ms;  /* metadata, committed offsets, a full producer queue; 0: 10000 */
 } ride_pipeline_config;
 
 /* Reasons beyond the frame statuses, from index RIDE_FRAME_STATUS_COUNT on. */
 #define RIDE_PIPELINE_DROP_TASK_FAILED RIDE_FRAME_STATUS_COUNT
 #define RIDE_PIPELINE_DROP_SINK_REJECTED (RIDE_FRAME_STATUS_COUNT + 1)
-#define RIDE_PIPELINE_DROP_REASONS (RIDE_FRAME_STATUS_COUNT + 2)
+#define RIDE_PIPELINE_DROP_EXPIRED (RIDE_FRAME_STATUS_COUNT + 2)
+#define RIDE_PIPELINE_DROP_REASONS (RIDE_FRAME_STATUS_COUNT + 3)
 
 /* Backoff between consecutive rewinds of one partition: the first rewind after
  * a success is immediate, each further one waits twice as long, up to the max. */
 #define RIDE_PIPELINE_REWIND_BACKOFF_MIN_MS 50
 #define RIDE_PIPELINE_REWIND_BACKOFF_MAX_MS 1000
 
-/* The label of drop reason i: ride_frame_status_reason(), "task_failed" or
- * "sink_rejected". */
+/* The label of drop reason i: ride_frame_status_reason(), "task_failed",
+ * "sink_rejected" or "expired". */
 const char *ride_pipeline_drop_reason(int i);
 
 typedef struct ride_pipeline_partition_stats {
@@ -93,6 +111,8 @@ typedef struct ride_pipeline_partition_stats {
     uint64_t delivery_errors;
     uint64_t rewinds;       /* re-reads from the committable offset after a failed delivery */
     int64_t rewind_backoff_ms; /* wait before the next rewind (0 after a success) */
+    int paused;             /* held back by the output partition's backlog now */
+    uint64_t pauses;        /* times it was */
 } ride_pipeline_partition_stats;
 
 typedef struct ride_pipeline_stats {
@@ -104,6 +124,8 @@ typedef struct ride_pipeline_stats {
     uint64_t delivery_errors;
     uint64_t stale_reports; /* delivery reports for frames of a removed or rewound partition */
     uint64_t commits;
+    size_t paused; /* partitions held back by backpressure now */
+    uint64_t pauses;
     double input_fps; /* complete input frames per second since the previous stats call */
 } ride_pipeline_stats;
 

@@ -114,7 +114,7 @@ static bool verifies(fixture *fx, const char *dir, const unit *u)
     snprintf(name, sizeof name, "%s/%s", dir, u->verify);
     const char *argv[] = {ANALYZE, "verify", "--man=no", name, NULL};
     char *out = NULL;
-    int code = ride_harness_run(argv, NULL, fx->dir, RUN_MS, &out);
+    int code = ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &out);
     bool clean = code == 0 && out && out[0] == '\0';
     free(out);
     return clean;
@@ -202,7 +202,7 @@ static void test_unit_command_lines(void **state)
         argv[argc++] = "--help";
         argv[argc] = NULL;
         char *out = NULL;
-        assert_int_equal(ride_harness_run(argv, NULL, fx->dir, RUN_MS, &out), 0);
+        assert_int_equal(ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &out), 0);
         assert_non_null(out);
         assert_non_null(strstr(out, "Usage: "));
         free(out);
@@ -276,7 +276,7 @@ static void build_with_pkg_config(fixture *fx, const char *prefix)
              pc_dir, RIDE_C_COMPILER, src, exe, exe);
     const char *argv[] = {"/bin/sh", "-c", script, NULL};
     char *out = NULL;
-    assert_int_equal(ride_harness_run(argv, NULL, fx->dir, RUN_MS, &out), 0);
+    assert_int_equal(ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &out), 0);
     assert_non_null(out);
     assert_non_null(strstr(out, "png 0\n"));
     free(out);
@@ -290,7 +290,7 @@ static void test_cmake_install_layout(void **state)
     const char *install[] = {RIDE_CMAKE_COMMAND, "--install", RIDE_BUILD_DIR, "--prefix", prefix,
                              NULL};
     char *out = NULL;
-    assert_int_equal(ride_harness_run(install, NULL, fx->dir, RUN_MS, &out), 0);
+    assert_int_equal(ride_harness_run(install, NULL, fx->dir, NULL, RUN_MS, &out), 0);
     free(out);
     static const char *const files[] = {
         "lib/systemd/system/ride-master.service", "lib/systemd/system/ride-worker@.service",
@@ -308,7 +308,7 @@ static void test_cmake_install_layout(void **state)
         char exe[700];
         snprintf(exe, sizeof exe, "%s/bin/%s", prefix, programs[i]);
         const char *argv[] = {exe, "--help", NULL};
-        assert_int_equal(ride_harness_run(argv, NULL, fx->dir, RUN_MS, &out), 0);
+        assert_int_equal(ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &out), 0);
         assert_non_null(strstr(out, "Usage: "));
         free(out);
     }

@@ -18,27 +18,9 @@
 #define WAIT_MS 30000
 #define RECOVERY_LIMIT_S 3.0
 
-static const char MANIFEST[] =
-    "apiVersion: ride/v1\n"
-    "kind: Application\n"
-    "metadata: {name: fail}\n"
-    "spec:\n"
-    "  sources:\n"
-    "    - {name: cam0, uri: \"synthetic:160x120@40\"}\n"
-    "    - {name: cam1, uri: \"synthetic:160x120@40\"}\n"
-    "  stages:\n"
-    "    - name: gray\n"
-    "      input: [cam0, cam1]\n"
-    "      task: grayscale\n"
-    "      partitions: 6\n"
-    "      workers: {min: 1, max: 3, spares: 1}\n"
-    "    - name: sd\n"
-    "      input: [gray]\n"
-    "      task: stddev\n"
-    "      params: {ksize: 5}\n"
-    "      partitions: 6\n"
-    "      workers: {min: 1, max: 3, spares: 1}\n"
-    "  sink: {type: kafka, stage: sd}\n";
+static const ride_cluster_app APP = {
+    .name = "fail", .fps = 40, .partitions = PARTITIONS, .max_workers = 3, .spares = 1,
+    .stddev = true};
 
 /* The ids in one stage's "active" or "spare" list of GET /v1/apps/fail. */
 static size_t stage_members(ride_cluster_fx *fx, const char *stage, const char *role,
@@ -108,15 +90,10 @@ static ride_kafka_consumer *group_reader(ride_cluster_fx *fx)
 static void test_failover(void **state)
 {
     (void)state;
-    ride_cluster_fx *fx = ride_cluster_fx_new("failover");
-    ride_cluster_fx_master(fx, "m1", false);
-    ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
     const char *ids[] = {"w1", "w2", "w3", "w4"};
     ride_proc *workers[4];
-    for (int i = 0; i < 4; i++)
-        workers[i] = ride_cluster_fx_worker(fx, ids[i]);
-    ride_cluster_fx_wait_members(fx, true, 4, WAIT_MS);
-    ride_cluster_fx_run_app(fx, MANIFEST, "fail", WAIT_MS);
+    ride_cluster_fx *fx = ride_cluster_fx_start("failover", 4, workers, WAIT_MS);
+    ride_cluster_fx_run_app(fx, &APP, WAIT_MS);
 
     char active[4][130], spare[4][130];
     assert_int_equal(stage_members(fx, "gray", "active", active, 4), 3);

@@ -14,26 +14,8 @@
 #define STREAMS 2
 #define WAIT_MS 30000
 
-static const char MANIFEST[] =
-    "apiVersion: ride/v1\n"
-    "kind: Application\n"
-    "metadata: {name: mfo}\n"
-    "spec:\n"
-    "  sources:\n"
-    "    - {name: cam0, uri: \"synthetic:160x120@30\"}\n"
-    "    - {name: cam1, uri: \"synthetic:160x120@30\"}\n"
-    "  stages:\n"
-    "    - name: gray\n"
-    "      input: [cam0, cam1]\n"
-    "      task: grayscale\n"
-    "      partitions: 4\n"
-    "      workers: {min: 1, max: 3}\n"
-    "    - name: sd\n"
-    "      input: [gray]\n"
-    "      task: stddev\n"
-    "      partitions: 4\n"
-    "      workers: {min: 1, max: 3}\n"
-    "  sink: {type: kafka, stage: sd}\n";
+static const ride_cluster_app APP = {
+    .name = "mfo", .fps = 30, .partitions = 4, .max_workers = 3, .stddev = true};
 
 /* "stage/partition=owner:epoch ..." for every partition of the application. */
 static void ownership(ride_cluster_fx *fx, char *buf, size_t len)
@@ -71,13 +53,8 @@ static void test_master_failover(void **state)
     ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
     assert_string_equal(fx->leader, "m1");
     ride_cluster_fx_master(fx, "m2", false);
-    for (int i = 1; i <= 3; i++) {
-        char id[8];
-        snprintf(id, sizeof id, "w%d", i);
-        ride_cluster_fx_worker(fx, id);
-    }
-    ride_cluster_fx_wait_members(fx, true, 3, WAIT_MS);
-    ride_cluster_fx_run_app(fx, MANIFEST, "mfo", WAIT_MS);
+    ride_cluster_fx_workers(fx, 3, NULL, WAIT_MS);
+    ride_cluster_fx_run_app(fx, &APP, WAIT_MS);
     char before[2048], after[2048];
     ownership(fx, before, sizeof before);
 

@@ -65,13 +65,13 @@ static int group_setup(void **state)
                            "-G", "DEB", "-B", out_dir, NULL};
     char *out = NULL;
     int64_t start = ride_clock_mono_ms();
-    assert_int_equal(ride_harness_run(cpack, NULL, fx->dir, RUN_MS, &out), 0);
+    assert_int_equal(ride_harness_run(cpack, NULL, fx->dir, NULL, RUN_MS, &out), 0);
     free(out);
     printf("package_build_ms=%lld\n", (long long)(ride_clock_mono_ms() - start));
     find_deb(fx, out_dir);
     snprintf(fx->root, sizeof fx->root, "%s/root", fx->dir);
     const char *extract[] = {"dpkg-deb", "-x", fx->deb, fx->root, NULL};
-    assert_int_equal(ride_harness_run(extract, NULL, fx->dir, RUN_MS, &out), 0);
+    assert_int_equal(ride_harness_run(extract, NULL, fx->dir, NULL, RUN_MS, &out), 0);
     free(out);
     *state = fx;
     return 0;
@@ -81,7 +81,7 @@ static char *control_field(fixture *fx, const char *field)
 {
     const char *argv[] = {"dpkg-deb", "--field", fx->deb, field, NULL};
     char *out = NULL;
-    assert_int_equal(ride_harness_run(argv, NULL, fx->dir, RUN_MS, &out), 0);
+    assert_int_equal(ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &out), 0);
     assert_non_null(out);
     return out;
 }
@@ -104,7 +104,7 @@ static void test_control_fields(void **state)
     free(depends);
     const char *argv[] = {"dpkg-deb", "--info", fx->deb, "postinst", NULL};
     char *postinst = NULL;
-    assert_int_equal(ride_harness_run(argv, NULL, fx->dir, RUN_MS, &postinst), 0);
+    assert_int_equal(ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &postinst), 0);
     assert_non_null(strstr(postinst, "systemd-sysusers ride.conf"));
     free(postinst);
 }
@@ -163,7 +163,7 @@ static void test_programs_run(void **state)
         snprintf(exe, sizeof exe, "%s/usr/bin/%s", fx->root, programs[i]);
         const char *argv[] = {exe, "--help", NULL};
         char *out = NULL;
-        assert_int_equal(ride_harness_run(argv, NULL, fx->dir, RUN_MS, &out), 0);
+        assert_int_equal(ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &out), 0);
         assert_non_null(strstr(out, "Usage: "));
         free(out);
     }

@@ -15,27 +15,8 @@
 #define SAMPLE_EVERY 10
 #define WAIT_MS 30000
 
-static const char MANIFEST[] =
-    "apiVersion: ride/v1\n"
-    "kind: Application\n"
-    "metadata: {name: pipe}\n"
-    "spec:\n"
-    "  sources:\n"
-    "    - {name: cam0, uri: \"synthetic:160x120@40\"}\n"
-    "    - {name: cam1, uri: \"synthetic:160x120@40\"}\n"
-    "  stages:\n"
-    "    - name: gray\n"
-    "      input: [cam0, cam1]\n"
-    "      task: grayscale\n"
-    "      partitions: 6\n"
-    "      workers: {min: 1, max: 3}\n"
-    "    - name: sd\n"
-    "      input: [gray]\n"
-    "      task: stddev\n"
-    "      params: {ksize: 5}\n"
-    "      partitions: 6\n"
-    "      workers: {min: 1, max: 3}\n"
-    "  sink: {type: kafka, stage: sd}\n";
+static const ride_cluster_app APP = {
+    .name = "pipe", .fps = 40, .partitions = 6, .max_workers = 3, .stddev = true};
 
 typedef struct reference_check {
     int checked;
@@ -63,15 +44,8 @@ static void check_reference(void *ctx, const ride_frame *f, bool fresh, int64_t 
 static void test_pipeline(void **state)
 {
     (void)state;
-    ride_cluster_fx *fx = ride_cluster_fx_new("pipeline");
-    ride_cluster_fx_master(fx, "m1", false);
-    ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
-    const char *workers[] = {"w1", "w2", "w3"};
-    for (int i = 0; i < 3; i++)
-        ride_cluster_fx_worker(fx, workers[i]);
-    ride_cluster_fx_wait_members(fx, true, 3, WAIT_MS);
-
-    ride_cluster_fx_run_app(fx, MANIFEST, "pipe", WAIT_MS);
+    ride_cluster_fx *fx = ride_cluster_fx_start("pipeline", 3, NULL, WAIT_MS);
+    ride_cluster_fx_run_app(fx, &APP, WAIT_MS);
 
     /* Three workers share each stage's six partitions two by two. */
     char owner[130];

@@ -14,6 +14,7 @@
 #include "ride/kafka.h"
 #include "ride/synthetic.h"
 #include "ride_harness.h"
+#include "ride_test_kafka.h"
 
 #define PRODUCER RIDE_BIN_DIR "/ride-producer"
 #define PARTITIONS 4
@@ -37,9 +38,7 @@ static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->mock = ride_kafka_mock_start(1, fx->err, sizeof fx->err);
-    if (!fx->mock)
-        fail_msg("mock cluster: %s", fx->err);
+    fx->mock = ride_test_kafka_mock();
     fx->dir = ride_harness_tempdir("ride-producer-cli-");
     assert_non_null(fx->dir);
     *state = fx;
@@ -54,13 +53,6 @@ static int teardown(void **state)
     free(fx->dir);
     free(fx);
     return 0;
-}
-
-static void create_topic(fixture *fx, const char *topic)
-{
-    ride_kafka_topic_spec spec = {topic, PARTITIONS, -1, 0, 0};
-    if (ride_kafka_topic_ensure(fx->mock, NULL, &spec, 10000, fx->err, sizeof fx->err))
-        fail_msg("topic %s: %s", topic, fx->err);
 }
 
 /* Starts ride-producer with args (NULL-terminated) and a fresh log file. */
@@ -174,10 +166,7 @@ static void read_topic(fixture *fx, const char *topic, int expect, readback *rb)
     memset(rb, 0, sizeof *rb);
     for (int s = 0; s < SOURCES; s++)
         assert_non_null(rb->seen[s] = calloc(MAX_SEQ, 1));
-    ride_parse_error perr;
-    rd_kafka_conf_t *conf = ride_kafka_conf_new(
-        RIDE_KAFKA_CONSUMER, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
-    assert_non_null(conf);
+    rd_kafka_conf_t *conf = ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER);
     ride_kafka_consumer *c = ride_kafka_consumer_new(conf, "ride.test.cli", fx->err, sizeof fx->err);
     if (!c)
         fail_msg("consumer: %s", fx->err);
@@ -230,7 +219,7 @@ static void test_bounded_run_publishes_every_frame_once(void **state)
 {
     fixture *fx = *state;
     const char *topic = "ride.cli.bounded";
-    create_topic(fx, topic);
+    ride_test_kafka_topic(fx->mock, topic, PARTITIONS);
     const char *args[] = {"--bootstrap", ride_kafka_mock_bootstraps(fx->mock), "--topic", topic,
                           "--source", "cam-a=synthetic:64x48@200", "--source",
                           "cam-b=synthetic:64x48@200", "--frames", "50", NULL};
@@ -267,7 +256,7 @@ static void test_sigterm_flushes_what_was_produced(void **state)
 {
     fixture *fx = *state;
     const char *topic = "ride.cli.sigterm";
-    create_topic(fx, topic);
+    ride_test_kafka_topic(fx->mock, topic, PARTITIONS);
     const char *args[] = {"--bootstrap", ride_kafka_mock_bootstraps(fx->mock), "--topic", topic,
                           "--source", "cam-a=synthetic:64x48@200", "--source",
                           "cam-b=synthetic:64x48@200", "--stats-interval-ms", "100", NULL};

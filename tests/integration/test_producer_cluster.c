@@ -18,9 +18,8 @@
 #include "ride/kafka.h"
 #include "ride/synthetic.h"
 #include "ride/zk.h"
-#include "ride_harness.h"
+#include "ride_harness_cluster.h"
 
-#define PRODUCER RIDE_BIN_DIR "/ride-producer"
 #define ID "p1"
 #define TOPIC "ride.demo.cams"
 #define PARTITIONS 3
@@ -46,17 +45,11 @@ typedef struct stream_seen {
 } stream_seen;
 
 typedef struct fixture {
-    ride_kafka_mock *mock;
-    ride_zk *zk;
-    char connect[256];
-    char *dir;
-    char log[512];
-    ride_kafka_consumer *reader;
-    ride_frame_assembler *as[PARTITIONS];
+    ride_daemon_fx *d;
+    ride_daemon_reader *reader;
     stream_seen cams[CAMS];
     int foreign; /* frames of an unknown stream, rejected or with wrong pixels */
     ride_image want;
-    char err[512];
 } fixture;
 
 static void count_reject(void *ctx, const ride_frame_reject *r)
@@ -65,62 +58,13 @@ static void count_reject(void *ctx, const ride_frame_reject *r)
     ((fixture *)ctx)->foreign++;
 }
 
-static void write_node(fixture *fx, const char *path, const char *data)
-{
-    ride_zk_err rc = ride_zk_set(fx->zk, path, data, strlen(data), -1, NULL);
-    if (rc == RIDE_ZK_NONODE)
-        rc = ride_zk_create(fx->zk, path, data, strlen(data), 0, NULL, 0);
-    assert_int_equal(rc, RIDE_ZK_OK);
-}
-
-static void publish_kafka(fixture *fx)
-{
-    ride_cluster_kafka k = {ride_kafka_mock_bootstraps(fx->mock), true, NULL};
-    char *json = ride_cluster_kafka_encode(&k, fx->err, sizeof fx->err);
-    assert_non_null(json);
-    write_node(fx, RIDE_CLUSTER_PATH_KAFKA, json);
-    free(json);
-}
-
-static void open_reader(fixture *fx)
-{
-    ride_parse_error perr;
-    rd_kafka_conf_t *conf = ride_kafka_conf_new(
-        RIDE_KAFKA_CONSUMER, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
-    assert_non_null(conf);
-    fx->reader = ride_kafka_consumer_new(conf, "ride.test.reader", fx->err, sizeof fx->err);
-    if (!fx->reader)
-        fail_msg("consumer: %s", fx->err);
-    ride_kafka_tp tps[PARTITIONS];
-    for (int p = 0; p < PARTITIONS; p++) {
-        tps[p] = (ride_kafka_tp){TOPIC, p, RIDE_KAFKA_OFFSET_BEGINNING};
-        assert_non_null(fx->as[p] = ride_frame_assembler_new(1u << 22, count_reject, fx));
-    }
-    assert_int_equal(ride_kafka_consumer_add(fx->reader, tps, PARTITIONS, fx->err, sizeof fx->err),
-                     0);
-}
-
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->mock = ride_kafka_mock_start(1, fx->err, sizeof fx->err);
-    if (!fx->mock)
-        fail_msg("mock: %s", fx->err);
-    fx->dir = ride_harness_tempdir("ride-producer-cluster-");
-    assert_non_null(fx->dir);
-    snprintf(fx->connect, sizeof fx->connect, "%s/pc",
-             ride_harness_zk_connect(ride_harness_zk_shared()));
-    ride_zk_options zo = {.connect = fx->connect};
-    if (ride_zk_connect(&zo, &fx->zk, fx->err, sizeof fx->err) != RIDE_ZK_OK)
-        fail_msg("zk: %s", fx->err);
-    assert_int_equal(ride_zk_ensure_path(fx->zk, "/cluster"), RIDE_ZK_OK);
-    assert_int_equal(ride_zk_ensure_path(fx->zk, RIDE_CLUSTER_PATH_ASSIGNMENTS), RIDE_ZK_OK);
-    publish_kafka(fx);
-    ride_kafka_topic_spec spec = {TOPIC, PARTITIONS, -1, 0, 0};
-    if (ride_kafka_topic_ensure(fx->mock, NULL, &spec, 10000, fx->err, sizeof fx->err))
-        fail_msg("topic: %s", fx->err);
-    open_reader(fx);
+    fx->d = ride_daemon_fx_new("pc");
+    ride_test_kafka_topic(fx->d->mock, TOPIC, PARTITIONS);
+    fx->reader = ride_daemon_fx_reader(fx->d, TOPIC, PARTITIONS, count_reject, fx);
     for (int c = 0; c < CAMS; c++)
         fx->cams[c].max_seq = -1;
     *state = fx;
@@ -130,14 +74,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    for (int p = 0; p < PARTITIONS; p++)
-        ride_frame_assembler_free(fx->as[p]);
     ride_image_free(&fx->want);
-    ride_kafka_consumer_free(fx->reader);
-    ride_zk_close(fx->zk);
-    ride_kafka_mock_stop(fx->mock);
-    ride_harness_rmtree(fx->dir);
-    free(fx->dir);
+    ride_daemon_reader_free(fx->reader);
+    ride_daemon_fx_free(fx->d);
     free(fx);
     return 0;
 }
@@ -156,38 +95,7 @@ static void assign(fixture *fx, unsigned mask, int64_t epoch)
                 .partitions = PARTITIONS};
     ride_cluster_assignment a = {.generation = 1, .epoch = epoch, .sources = tasks,
                                  .source_count = n};
-    char *json = ride_cluster_assignment_encode(&a, fx->err, sizeof fx->err);
-    if (!json)
-        fail_msg("assignment: %s", fx->err);
-    char path[RIDE_ZK_PATH_MAX];
-    assert_int_equal(ride_cluster_path_assignment(path, sizeof path, ID), 0);
-    write_node(fx, path, json);
-    free(json);
-}
-
-static ride_proc *spawn_producer(fixture *fx)
-{
-    char config[600];
-    snprintf(config, sizeof config, "%s/producer.yaml", fx->dir);
-    char yaml[1024];
-    snprintf(yaml, sizeof yaml,
-             "zookeeper:\n  connect: \"%s\"\nheartbeat:\n  interval_ms: 50\n"
-             "metrics:\n  listen: \"127.0.0.1:0\"\n"
-             "producer:\n  id: \"" ID "\"\n  sources: [\"" LOCAL_SOURCE "\"]\n",
-             fx->connect);
-    assert_int_equal(ride_harness_write_file(config, yaml), 0);
-    snprintf(fx->log, sizeof fx->log, "%s/producer.log", fx->dir);
-    const char *argv[] = {PRODUCER, "-c", config, NULL};
-    ride_proc *p = ride_harness_spawn(argv, NULL, fx->log);
-    assert_non_null(p);
-    return p;
-}
-
-static void print_log(const fixture *fx)
-{
-    char *log = ride_harness_read_file(fx->log, NULL);
-    fprintf(stderr, "---- %s ----\n%s\n", fx->log, log ? log : "(none)");
-    free(log);
+    ride_daemon_fx_assign(fx->d, ID, &a);
 }
 
 /* ---- registration ---- */
@@ -197,25 +105,25 @@ static bool registered(void *ctx)
     fixture *fx = ctx;
     char path[RIDE_ZK_PATH_MAX];
     assert_int_equal(ride_cluster_path_producer(path, sizeof path, ID), 0);
-    return ride_zk_exists(fx->zk, path, NULL) == RIDE_ZK_OK;
+    return ride_zk_exists(fx->d->zk, path, NULL) == RIDE_ZK_OK;
 }
 
 static void check_registration(fixture *fx)
 {
     if (!ride_harness_wait_until(registered, fx, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("/producers/" ID " never appeared");
     }
     char path[RIDE_ZK_PATH_MAX];
     assert_int_equal(ride_cluster_path_producer(path, sizeof path, ID), 0);
     char *data = NULL;
     size_t len = 0;
-    assert_int_equal(ride_zk_get(fx->zk, path, &data, &len, NULL), RIDE_ZK_OK);
+    assert_int_equal(ride_zk_get(fx->d->zk, path, &data, &len, NULL), RIDE_ZK_OK);
     ride_cluster_producer me;
-    int rc = ride_cluster_producer_decode(path, data, len, &me, fx->err, sizeof fx->err);
+    int rc = ride_cluster_producer_decode(path, data, len, &me, fx->d->err, sizeof fx->d->err);
     free(data);
     if (rc)
-        fail_msg("registration: %s", fx->err);
+        fail_msg("registration: %s", fx->d->err);
     assert_string_equal(me.id, ID);
     assert_true(me.pid > 1);
     assert_int_equal(me.local_source_count, 1);
@@ -251,13 +159,9 @@ static void read_for(fixture *fx, int ms)
     ride_frame f = {0};
     int64_t deadline = ride_clock_mono_ms() + ms;
     do {
-        ride_kafka_message m;
-        if (ride_kafka_consumer_poll(fx->reader, 10, &m, fx->err, sizeof fx->err) != 1)
-            continue;
-        assert_in_range(m.partition, 0, PARTITIONS - 1);
-        if (ride_frame_assembler_push(fx->as[m.partition], m.payload, m.len, &f) == RIDE_FRAME_OK)
-            record(fx, &f, m.partition);
-        ride_kafka_message_release(&m);
+        int32_t partition;
+        if (ride_daemon_reader_next(fx->reader, 10, &f, &partition))
+            record(fx, &f, partition);
     } while (ride_clock_mono_ms() < deadline);
     ride_frame_free(&f);
 }
@@ -279,7 +183,7 @@ static void wait_frames(fixture *fx, int cam, int frames)
 {
     frames_probe fp = {fx, cam, frames};
     if (!ride_harness_wait_until(has_frames, &fp, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("%s: %d frames, expected %d", cam_names[cam], fx->cams[cam].frames, frames);
     }
 }
@@ -290,16 +194,9 @@ static void wait_frames(fixture *fx, int cam, int frames)
  * produced. */
 static bool heartbeat_lists(fixture *fx, unsigned mask)
 {
-    char path[RIDE_ZK_PATH_MAX];
-    assert_int_equal(ride_cluster_path_heartbeat(path, sizeof path, ID), 0);
-    char *data = NULL;
-    size_t len = 0;
-    if (ride_zk_get(fx->zk, path, &data, &len, NULL) != RIDE_ZK_OK)
-        return false;
     ride_cluster_heartbeat hb;
-    int rc = ride_cluster_heartbeat_decode(path, data, len, &hb, fx->err, sizeof fx->err);
-    free(data);
-    assert_int_equal(rc, 0);
+    if (!ride_daemon_fx_heartbeat(fx->d, ID, &hb))
+        return false;
     unsigned got = 0;
     bool ok = hb.partition_count == 0;
     for (size_t i = 0; i < hb.source_count; i++) {
@@ -352,7 +249,7 @@ static uint64_t log_field(const char *log, const char *key, int64_t stream)
 static void test_runs_its_assignment(void **state)
 {
     fixture *fx = *state;
-    ride_proc *p = spawn_producer(fx);
+    ride_proc *p = ride_daemon_fx_producer(fx->d, ID, LOCAL_SOURCE);
     check_registration(fx);
 
     assign(fx, (1u << CAM_A) | (1u << CAM_B), 1);
@@ -364,7 +261,7 @@ static void test_runs_its_assignment(void **state)
      * next ones, so after 25 more cam-a frames cam-b's count is final. */
     assign(fx, 1u << CAM_A, 2);
     if (!ride_harness_wait_until(heartbeat_only_cam_a, fx, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("the heartbeat never listed cam-a alone");
     }
     wait_frames(fx, CAM_A, fx->cams[CAM_A].frames + 25);
@@ -372,19 +269,11 @@ static void test_runs_its_assignment(void **state)
     wait_frames(fx, CAM_A, fx->cams[CAM_A].frames + 25);
     assert_int_equal(fx->cams[CAM_B].frames, cam_b_stopped);
 
-    int64_t t0 = ride_clock_mono_ms();
-    assert_int_equal(ride_harness_proc_signal(p, SIGTERM), 0);
-    int status = ride_harness_proc_wait(p, EXIT_MS);
-    ride_harness_proc_stop(p, 1000);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        print_log(fx);
-        fail_msg("SIGTERM: status %d", status);
-    }
-    printf("SIGTERM to exit: %" PRId64 " ms\n", ride_clock_mono_ms() - t0);
+    ride_daemon_fx_expect_clean_exit(fx->d, p, EXIT_MS);
     assert_false(registered(fx));
 
     /* Everything counted as produced is in Kafka, once, with seqs 0..n-1. */
-    char *log = ride_harness_read_file(fx->log, NULL);
+    char *log = ride_harness_read_file(fx->d->log, NULL);
     assert_non_null(log);
     uint64_t produced[CAMS];
     for (int c = 0; c < CAMS; c++)

@@ -18,21 +18,8 @@
 #define STREAMS 2
 #define WAIT_MS 30000
 
-static const char MANIFEST[] =
-    "apiVersion: ride/v1\n"
-    "kind: Application\n"
-    "metadata: {name: rej}\n"
-    "spec:\n"
-    "  sources:\n"
-    "    - {name: cam0, uri: \"synthetic:160x120@30\"}\n"
-    "    - {name: cam1, uri: \"synthetic:160x120@30\"}\n"
-    "  stages:\n"
-    "    - name: gray\n"
-    "      input: [cam0, cam1]\n"
-    "      task: grayscale\n"
-    "      partitions: 2\n"
-    "      workers: {min: 1, max: 2}\n"
-    "  sink: {type: kafka, stage: gray}\n";
+static const ride_cluster_app APP = {
+    .name = "rej", .fps = 30, .partitions = 2, .max_workers = 2};
 
 /* Line 5, column 3: an unknown key. */
 static const char BAD_MANIFEST[] = "apiVersion: ride/v1\n"
@@ -48,19 +35,6 @@ static const char UNKNOWN_TASK[] = "apiVersion: ride/v1\n"
                                    "  sources: [{name: c, uri: \"synthetic:8x8@1\"}]\n"
                                    "  stages: [{name: s, input: c, task: nosuchtask}]\n";
 
-/* Runs a command to completion; returns its exit code, its output in *out. */
-static int run(ride_cluster_fx *fx, const char *name, const char *const argv[], char **out)
-{
-    char log[700];
-    snprintf(log, sizeof log, "%s/%s.log", fx->dir, name);
-    ride_proc *p = ride_harness_spawn(argv, NULL, log);
-    int status = ride_harness_proc_wait(p, WAIT_MS);
-    ride_harness_proc_stop(p, 1000);
-    *out = ride_harness_read_file(log, NULL);
-    printf("%s: %s", name, *out ? *out : "(no output)\n");
-    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
 static void bad_manifests(ride_cluster_fx *fx)
 {
     char path[600], *out = NULL;
@@ -68,7 +42,7 @@ static void bad_manifests(ride_cluster_fx *fx)
     assert_int_equal(ride_harness_write_file(path, BAD_MANIFEST), 0);
     const char *argv[] = {RIDE_BIN_DIR "/ridectl", "--server", fx->api, "--token-file",
                           fx->token_file, "apply", "-f", path, NULL};
-    assert_int_equal(run(fx, "ridectl-bad-manifest", argv, &out), 1);
+    assert_int_equal(ride_cluster_fx_run(fx, "ridectl-bad-manifest", argv, &out, WAIT_MS), 1);
     char want[700];
     snprintf(want, sizeof want, "%s:5:3:", path);
     assert_non_null(out);
@@ -92,14 +66,16 @@ static void bad_manifests(ride_cluster_fx *fx)
 
 static void missing_token(ride_cluster_fx *fx)
 {
-    assert_int_equal(ride_cluster_fx_call(fx, "POST", "/v1/apps", MANIFEST, NULL, NULL), 401);
-    assert_int_equal(ride_cluster_fx_call(fx, "POST", "/v1/apps", MANIFEST, "wrong", NULL), 401);
+    char buf[2048];
+    const char *yaml = ride_cluster_app_manifest(&APP, buf, sizeof buf);
+    assert_int_equal(ride_cluster_fx_call(fx, "POST", "/v1/apps", yaml, NULL, NULL), 401);
+    assert_int_equal(ride_cluster_fx_call(fx, "POST", "/v1/apps", yaml, "wrong", NULL), 401);
     assert_int_equal(ride_cluster_fx_call(fx, "DELETE", "/v1/apps/rej", NULL, NULL, NULL), 401);
     assert_int_equal(ride_cluster_fx_call(fx, "GET", "/v1/apps", NULL, NULL, NULL), 200);
     char *out = NULL;
     const char *argv[] = {RIDE_BIN_DIR "/ridectl", "--server", fx->api, "delete", "app", "rej",
                           NULL};
-    assert_int_equal(run(fx, "ridectl-no-token", argv, &out), 1);
+    assert_int_equal(ride_cluster_fx_run(fx, "ridectl-no-token", argv, &out, WAIT_MS), 1);
     assert_non_null(out);
     assert_non_null(strstr(out, "token"));
     free(out);
@@ -151,7 +127,7 @@ static void corrupt_frame(ride_cluster_fx *fx, ride_proc *const *workers)
     for (const char *p = "0"; p; p = strcmp(p, "0") == 0 ? "1" : NULL) {
         const char *argv[] = {"kcat", "-P", "-b", fx->bootstrap, "-t", "ride.rej.gray", "-p", p,
                               "-l", path, NULL};
-        assert_int_equal(run(fx, "kcat", argv, &out), 0);
+        assert_int_equal(ride_cluster_fx_run(fx, "kcat", argv, &out, WAIT_MS), 0);
         free(out);
     }
     drop_probe dp = {fx};
@@ -165,15 +141,12 @@ static void corrupt_frame(ride_cluster_fx *fx, ride_proc *const *workers)
 static void test_rejected_input(void **state)
 {
     (void)state;
-    ride_cluster_fx *fx = ride_cluster_fx_new("rejected");
-    ride_cluster_fx_master(fx, "m1", false);
-    ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
-    ride_proc *workers[2] = {ride_cluster_fx_worker(fx, "w1"), ride_cluster_fx_worker(fx, "w2")};
-    ride_cluster_fx_wait_members(fx, true, 2, WAIT_MS);
+    ride_proc *workers[2];
+    ride_cluster_fx *fx = ride_cluster_fx_start("rejected", 2, workers, WAIT_MS);
     bad_manifests(fx);
     missing_token(fx);
 
-    ride_cluster_fx_run_app(fx, MANIFEST, "rej", WAIT_MS);
+    ride_cluster_fx_run_app(fx, &APP, WAIT_MS);
     ride_audit_reader *r = ride_cluster_fx_reader(fx, "rej.gray.out", NULL, NULL);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
     ride_cluster_fx_wait_sink(fx, r, 30, WAIT_MS);

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
 #include "ride_harness_cluster.h"
 
@@ -13,21 +12,8 @@
 #define PARTITIONS 4
 #define WAIT_MS 30000
 
-static const char MANIFEST[] =
-    "apiVersion: ride/v1\n"
-    "kind: Application\n"
-    "metadata: {name: sc}\n"
-    "spec:\n"
-    "  sources:\n"
-    "    - {name: cam0, uri: \"synthetic:160x120@30\"}\n"
-    "    - {name: cam1, uri: \"synthetic:160x120@30\"}\n"
-    "  stages:\n"
-    "    - name: gray\n"
-    "      input: [cam0, cam1]\n"
-    "      task: grayscale\n"
-    "      partitions: 4\n"
-    "      workers: {min: 1, max: 4}\n"
-    "  sink: {type: kafka, stage: gray}\n";
+static const ride_cluster_app APP = {
+    .name = "sc", .fps = 30, .partitions = PARTITIONS, .max_workers = 4};
 
 typedef struct owners_probe {
     ride_cluster_fx *fx;
@@ -55,21 +41,16 @@ static bool owners_are(void *ctx)
 /* Runs `ridectl --server API --token-file F scale sc gray N`; expects exit 0. */
 static void ridectl_scale(ride_cluster_fx *fx, int workers, ride_audit_reader *r)
 {
-    char n[8], log[700];
+    char n[8], name[32], *out = NULL;
     snprintf(n, sizeof n, "%d", workers);
-    snprintf(log, sizeof log, "%s/ridectl-scale-%d.log", fx->dir, workers);
+    snprintf(name, sizeof name, "ridectl-scale-%d", workers);
     const char *argv[] = {RIDE_BIN_DIR "/ridectl", "--server", fx->api, "--token-file",
                           fx->token_file, "scale", "sc", "gray", n, NULL};
-    ride_proc *p = ride_harness_spawn(argv, NULL, log);
-    int status = ride_harness_proc_wait(p, WAIT_MS);
-    ride_harness_proc_stop(p, 1000);
-    char *out = ride_harness_read_file(log, NULL);
-    printf("ridectl scale sc gray %d: %s", workers, out ? out : "");
-    bool ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 && out &&
-              strstr(out, "scaled to");
+    int code = ride_cluster_fx_run(fx, name, argv, &out, WAIT_MS);
+    bool ok = code == 0 && out && strstr(out, "scaled to");
     free(out);
     if (!ok)
-        ride_cluster_fx_fail(fx, "ridectl scale to %d failed (status %d)", workers, status);
+        ride_cluster_fx_fail(fx, "ridectl scale to %d failed (exit %d)", workers, code);
     owners_probe op = {fx, workers};
     if (!ride_harness_wait_until(owners_are, &op, WAIT_MS))
         ride_cluster_fx_fail(fx, "stage gray did not settle on %d owner(s)", workers);
@@ -79,16 +60,8 @@ static void ridectl_scale(ride_cluster_fx *fx, int workers, ride_audit_reader *r
 static void test_scale(void **state)
 {
     (void)state;
-    ride_cluster_fx *fx = ride_cluster_fx_new("scale");
-    ride_cluster_fx_master(fx, "m1", false);
-    ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
-    for (int i = 1; i <= 4; i++) {
-        char id[8];
-        snprintf(id, sizeof id, "w%d", i);
-        ride_cluster_fx_worker(fx, id);
-    }
-    ride_cluster_fx_wait_members(fx, true, 4, WAIT_MS);
-    ride_cluster_fx_run_app(fx, MANIFEST, "sc", WAIT_MS);
+    ride_cluster_fx *fx = ride_cluster_fx_start("scale", 4, NULL, WAIT_MS);
+    ride_cluster_fx_run_app(fx, &APP, WAIT_MS);
     owners_probe all = {fx, 4};
     if (!ride_harness_wait_until(owners_are, &all, WAIT_MS))
         ride_cluster_fx_fail(fx, "four workers do not share the four partitions");

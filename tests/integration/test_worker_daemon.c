@@ -18,9 +18,8 @@
 #include "ride/kernels.h"
 #include "ride/synthetic.h"
 #include "ride/zk.h"
-#include "ride_harness.h"
+#include "ride_harness_cluster.h"
 
-#define WORKER RIDE_BIN_DIR "/ride-worker"
 #define INPUT "ride.demo.gray"
 #define OUTPUT "ride.demo.sd"
 #define GROUP "ride.demo.gray"
@@ -33,32 +32,13 @@
 #define EXIT_MS 10000
 
 typedef struct fixture {
-    ride_kafka_mock *mock;
-    ride_zk *zk;
-    char connect[256];
-    char *dir;
-    int runs;
-    char log[512];
-    ride_kafka_producer *input;
-    ride_kafka_consumer *admin; /* committed offsets and watermarks */
-    /* the output read back so far */
-    ride_kafka_consumer *reader;
-    ride_frame_assembler *as[PARTITIONS];
+    ride_daemon_fx *d;
+    ride_daemon_reader *reader; /* the output read back so far */
     unsigned char seen[STREAMS][MAX_SEQ];
     int unique;
     int duplicates;
     int mismatched;
-    char err[512];
 } fixture;
-
-static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
-{
-    ride_parse_error perr;
-    rd_kafka_conf_t *c =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
-    assert_non_null(c);
-    return c;
-}
 
 static void count_reject(void *ctx, const ride_frame_reject *r)
 {
@@ -66,59 +46,14 @@ static void count_reject(void *ctx, const ride_frame_reject *r)
     ((fixture *)ctx)->mismatched++;
 }
 
-static void create_topic(fixture *fx, const char *topic)
-{
-    ride_kafka_topic_spec spec = {topic, PARTITIONS, -1, 0, 0};
-    if (ride_kafka_topic_ensure(fx->mock, NULL, &spec, 10000, fx->err, sizeof fx->err))
-        fail_msg("topic %s: %s", topic, fx->err);
-}
-
-static void write_node(fixture *fx, const char *path, const char *data)
-{
-    ride_zk_err rc = ride_zk_set(fx->zk, path, data, strlen(data), -1, NULL);
-    if (rc == RIDE_ZK_NONODE)
-        rc = ride_zk_create(fx->zk, path, data, strlen(data), 0, NULL, 0);
-    assert_int_equal(rc, RIDE_ZK_OK);
-}
-
 static int setup(void **state)
 {
-    static int instance;
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->mock = ride_kafka_mock_start(1, fx->err, sizeof fx->err);
-    if (!fx->mock)
-        fail_msg("mock: %s", fx->err);
-    fx->dir = ride_harness_tempdir("ride-worker-daemon-");
-    assert_non_null(fx->dir);
-    snprintf(fx->connect, sizeof fx->connect, "%s/wd%d", ride_harness_zk_connect(ride_harness_zk_shared()),
-             instance++);
-    ride_zk_options zo = {.connect = fx->connect};
-    if (ride_zk_connect(&zo, &fx->zk, fx->err, sizeof fx->err) != RIDE_ZK_OK)
-        fail_msg("zk: %s", fx->err);
-    assert_int_equal(ride_zk_ensure_path(fx->zk, "/cluster"), RIDE_ZK_OK);
-    assert_int_equal(ride_zk_ensure_path(fx->zk, RIDE_CLUSTER_PATH_ASSIGNMENTS), RIDE_ZK_OK);
-    ride_cluster_kafka k = {ride_kafka_mock_bootstraps(fx->mock), true, NULL};
-    char *json = ride_cluster_kafka_encode(&k, fx->err, sizeof fx->err);
-    assert_non_null(json);
-    write_node(fx, RIDE_CLUSTER_PATH_KAFKA, json);
-    free(json);
-    create_topic(fx, INPUT);
-    create_topic(fx, OUTPUT);
-    fx->input = ride_kafka_producer_new(conf_for(fx, RIDE_KAFKA_PRODUCER), NULL, NULL, fx->err,
-                                        sizeof fx->err);
-    fx->admin = ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER), GROUP, fx->err,
-                                        sizeof fx->err);
-    fx->reader = ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER), "ride.test.reader",
-                                         fx->err, sizeof fx->err);
-    assert_true(fx->input && fx->admin && fx->reader);
-    ride_kafka_tp tps[PARTITIONS];
-    for (int p = 0; p < PARTITIONS; p++) {
-        tps[p] = (ride_kafka_tp){OUTPUT, p, RIDE_KAFKA_OFFSET_BEGINNING};
-        assert_non_null(fx->as[p] = ride_frame_assembler_new(1u << 22, count_reject, fx));
-    }
-    assert_int_equal(ride_kafka_consumer_add(fx->reader, tps, PARTITIONS, fx->err, sizeof fx->err),
-                     0);
+    fx->d = ride_daemon_fx_new("wd");
+    ride_test_kafka_topic(fx->d->mock, INPUT, PARTITIONS);
+    ride_test_kafka_topic(fx->d->mock, OUTPUT, PARTITIONS);
+    fx->reader = ride_daemon_fx_reader(fx->d, OUTPUT, PARTITIONS, count_reject, fx);
     *state = fx;
     return 0;
 }
@@ -126,15 +61,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    for (int p = 0; p < PARTITIONS; p++)
-        ride_frame_assembler_free(fx->as[p]);
-    ride_kafka_consumer_free(fx->reader);
-    ride_kafka_consumer_free(fx->admin);
-    ride_kafka_producer_free(fx->input);
-    ride_zk_close(fx->zk);
-    ride_kafka_mock_stop(fx->mock);
-    ride_harness_rmtree(fx->dir);
-    free(fx->dir);
+    ride_daemon_reader_free(fx->reader);
+    ride_daemon_fx_free(fx->d);
     free(fx);
     return 0;
 }
@@ -157,37 +85,7 @@ static void assign(fixture *fx, const char *id, unsigned mask, int64_t epoch)
     }
     ride_cluster_assignment a = {.generation = 1, .epoch = epoch, .partitions = parts,
                                  .partition_count = n};
-    char *json = ride_cluster_assignment_encode(&a, fx->err, sizeof fx->err);
-    if (!json)
-        fail_msg("assignment: %s", fx->err);
-    char path[RIDE_ZK_PATH_MAX];
-    assert_int_equal(ride_cluster_path_assignment(path, sizeof path, id), 0);
-    write_node(fx, path, json);
-    free(json);
-}
-
-static ride_proc *spawn_worker(fixture *fx, const char *id)
-{
-    char config[600];
-    snprintf(config, sizeof config, "%s/%s.yaml", fx->dir, id);
-    char yaml[1024];
-    snprintf(yaml, sizeof yaml,
-             "zookeeper:\n  connect: \"%s\"\nheartbeat:\n  interval_ms: 50\n"
-             "metrics:\n  listen: \"127.0.0.1:0\"\nworker:\n  threads: 1\n",
-             fx->connect);
-    assert_int_equal(ride_harness_write_file(config, yaml), 0);
-    snprintf(fx->log, sizeof fx->log, "%s/%s-%d.log", fx->dir, id, fx->runs++);
-    const char *argv[] = {WORKER, "--config", config, "--id", id, NULL};
-    ride_proc *p = ride_harness_spawn(argv, NULL, fx->log);
-    assert_non_null(p);
-    return p;
-}
-
-static void print_log(const fixture *fx)
-{
-    char *log = ride_harness_read_file(fx->log, NULL);
-    fprintf(stderr, "---- %s ----\n%s\n", fx->log, log ? log : "(none)");
-    free(log);
+    ride_daemon_fx_assign(fx->d, id, &a);
 }
 
 typedef struct node_probe {
@@ -199,7 +97,7 @@ typedef struct node_probe {
 static bool node_state(void *ctx)
 {
     node_probe *np = ctx;
-    return (ride_zk_exists(np->fx->zk, np->path, NULL) == RIDE_ZK_OK) == np->want;
+    return (ride_zk_exists(np->fx->d->zk, np->path, NULL) == RIDE_ZK_OK) == np->want;
 }
 
 static void wait_registered(fixture *fx, const char *id, bool want)
@@ -207,29 +105,9 @@ static void wait_registered(fixture *fx, const char *id, bool want)
     node_probe np = {.fx = fx, .want = want};
     assert_int_equal(ride_cluster_path_worker(np.path, sizeof np.path, id), 0);
     if (!ride_harness_wait_until(node_state, &np, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("%s %s", np.path, want ? "never appeared" : "still there");
     }
-}
-
-static void produce(fixture *fx, uint64_t seq_from, uint64_t seq_to)
-{
-    for (uint64_t q = seq_from; q < seq_to; q++) {
-        for (uint32_t s = 0; s < STREAMS; s++) {
-            ride_frame f = {0};
-            assert_int_equal(ride_synthetic_render(s, q, W, H, &f.image), 0);
-            f.stream_id = s;
-            f.seq = q;
-            f.capture_ns = 1000 + q;
-            ride_frame_write_opts wo = {RIDE_ENC_RAW, -1, 4096};
-            if (ride_kafka_produce_frame(fx->input, INPUT, (int32_t)s, &f, &wo, NULL, 10000,
-                                         fx->err, sizeof fx->err))
-                fail_msg("produce: %s", fx->err);
-            ride_frame_free(&f);
-        }
-    }
-    if (ride_kafka_producer_flush(fx->input, 10000, fx->err, sizeof fx->err))
-        fail_msg("flush: %s", fx->err);
 }
 
 /* Reads the output for up to ms; records every frame and checks its pixels. */
@@ -239,13 +117,8 @@ static void read_output(fixture *fx, int ms)
     ride_image src = {0}, want = {0};
     int64_t deadline = ride_clock_mono_ms() + ms;
     while (ride_clock_mono_ms() < deadline) {
-        ride_kafka_message m;
-        int rc = ride_kafka_consumer_poll(fx->reader, 20, &m, fx->err, sizeof fx->err);
-        if (rc <= 0)
-            continue;
-        ride_frame_status st = ride_frame_assembler_push(fx->as[m.partition], m.payload, m.len, &f);
-        ride_kafka_message_release(&m);
-        if (st != RIDE_FRAME_OK)
+        int32_t partition;
+        if (!ride_daemon_reader_next(fx->reader, 20, &f, &partition))
             continue;
         if (f.stream_id >= STREAMS || f.seq >= MAX_SEQ) {
             fx->mismatched++;
@@ -280,52 +153,21 @@ static void wait_output(fixture *fx, int unique)
 {
     output_probe op = {fx, unique};
     if (!ride_harness_wait_until(output_reached, &op, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("output has %d distinct frames, expected %d", fx->unique, unique);
     }
 }
 
 static int64_t committed_of(fixture *fx, int p)
 {
-    ride_kafka_tp tp = {INPUT, p, 0};
-    if (ride_kafka_committed(fx->admin, &tp, 1, 5000, fx->err, sizeof fx->err))
-        return -2;
-    return tp.offset;
+    return ride_daemon_fx_committed(fx->d, GROUP, INPUT, p);
 }
 
-static int64_t high_of(fixture *fx, int p)
-{
-    int64_t low, high;
-    assert_int_equal(ride_kafka_watermarks(ride_kafka_consumer_handle(fx->admin), INPUT, p, 5000,
-                                           &low, &high, fx->err, sizeof fx->err),
-                     0);
-    return high;
-}
-
-typedef struct commit_probe {
-    fixture *fx;
-    unsigned mask;
-} commit_probe;
-
-static bool commits_at_end(void *ctx)
-{
-    commit_probe *cp = ctx;
-    for (int p = 0; p < PARTITIONS; p++)
-        if ((cp->mask & (1u << p)) && committed_of(cp->fx, p) != high_of(cp->fx, p))
-            return false;
-    return true;
-}
+static int64_t high_of(fixture *fx, int p) { return ride_daemon_fx_high(fx->d, GROUP, INPUT, p); }
 
 static void wait_commits(fixture *fx, unsigned mask)
 {
-    commit_probe cp = {fx, mask};
-    if (!ride_harness_wait_until(commits_at_end, &cp, WAIT_MS)) {
-        print_log(fx);
-        for (int p = 0; p < PARTITIONS; p++)
-            fprintf(stderr, "partition %d: committed %" PRId64 " high %" PRId64 "\n", p,
-                    committed_of(fx, p), high_of(fx, p));
-        fail_msg("commits did not reach the input's end");
-    }
+    ride_daemon_fx_wait_commits(fx->d, GROUP, INPUT, mask, WAIT_MS);
 }
 
 typedef struct heartbeat_probe {
@@ -341,16 +183,9 @@ typedef struct heartbeat_probe {
 static bool heartbeat_matches(void *ctx)
 {
     heartbeat_probe *hp = ctx;
-    char path[RIDE_ZK_PATH_MAX];
-    assert_int_equal(ride_cluster_path_heartbeat(path, sizeof path, hp->id), 0);
-    char *data = NULL;
-    size_t len = 0;
-    if (ride_zk_get(hp->fx->zk, path, &data, &len, NULL) != RIDE_ZK_OK)
-        return false;
     ride_cluster_heartbeat hb;
-    int rc = ride_cluster_heartbeat_decode(path, data, len, &hb, hp->fx->err, sizeof hp->fx->err);
-    free(data);
-    assert_int_equal(rc, 0);
+    if (!ride_daemon_fx_heartbeat(hp->fx->d, hp->id, &hb))
+        return false;
     unsigned got = 0;
     bool ok = true;
     for (size_t i = 0; i < hb.partition_count; i++) {
@@ -367,30 +202,22 @@ static void wait_heartbeat(fixture *fx, const char *id, unsigned mask, int64_t e
 {
     heartbeat_probe hp = {fx, id, mask, epoch, at_end};
     if (!ride_harness_wait_until(heartbeat_matches, &hp, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("heartbeat of %s never showed partitions 0x%x at epoch %" PRId64, id, mask,
                  epoch);
     }
 }
 
-static void expect_clean_exit(fixture *fx, ride_proc *p)
+static void produce(fixture *fx, uint64_t seq_from, uint64_t seq_to)
 {
-    int64_t t0 = ride_clock_mono_ms();
-    assert_int_equal(ride_harness_proc_signal(p, SIGTERM), 0);
-    int status = ride_harness_proc_wait(p, EXIT_MS);
-    ride_harness_proc_stop(p, 1000);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        print_log(fx);
-        fail_msg("SIGTERM: status %d", status);
-    }
-    printf("SIGTERM to exit: %" PRId64 " ms\n", ride_clock_mono_ms() - t0);
+    ride_daemon_fx_produce(fx->d, INPUT, STREAMS, W, H, seq_from, seq_to);
 }
 
 static void test_assignment_lifecycle(void **state)
 {
     fixture *fx = *state;
     assign(fx, "w1", 0xf, 1);
-    ride_proc *w = spawn_worker(fx, "w1");
+    ride_proc *w = ride_daemon_fx_worker(fx->d, "w1");
     wait_registered(fx, "w1", true);
     produce(fx, 0, 10);
     wait_output(fx, STREAMS * 10);
@@ -412,7 +239,7 @@ static void test_assignment_lifecycle(void **state)
     assert_true(high_of(fx, 3) > before);
     assert_int_equal(fx->seen[3][15], 0);
 
-    expect_clean_exit(fx, w);
+    ride_daemon_fx_expect_clean_exit(fx->d, w, EXIT_MS);
     /* The session is closed before the exit: no wait for its timeout. */
     node_probe np = {.fx = fx, .want = false};
     assert_int_equal(ride_cluster_path_worker(np.path, sizeof np.path, "w1"), 0);
@@ -423,7 +250,7 @@ static void test_spare_takes_over(void **state)
 {
     fixture *fx = *state;
     assign(fx, "w1", 0xf, 1);
-    ride_proc *w1 = spawn_worker(fx, "w1");
+    ride_proc *w1 = ride_daemon_fx_worker(fx->d, "w1");
     wait_registered(fx, "w1", true);
     produce(fx, 0, 10);
     wait_output(fx, 5);
@@ -434,7 +261,7 @@ static void test_spare_takes_over(void **state)
 
     /* A master would now give the dead worker's partitions to a spare. */
     assign(fx, "w2", 0xf, 2);
-    ride_proc *w2 = spawn_worker(fx, "w2");
+    ride_proc *w2 = ride_daemon_fx_worker(fx->d, "w2");
     wait_registered(fx, "w2", true);
     wait_output(fx, STREAMS * 20);
     wait_commits(fx, 0xf);
@@ -442,7 +269,7 @@ static void test_spare_takes_over(void **state)
     printf("spare takeover: %d distinct frames, %d duplicates\n", fx->unique, fx->duplicates);
     assert_int_equal(fx->unique, STREAMS * 20);
     assert_int_equal(fx->mismatched, 0);
-    expect_clean_exit(fx, w2);
+    ride_daemon_fx_expect_clean_exit(fx->d, w2, EXIT_MS);
 }
 
 int main(void)

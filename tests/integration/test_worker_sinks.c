@@ -23,9 +23,8 @@
 #include "ride/kernels.h"
 #include "ride/synthetic.h"
 #include "ride/zk.h"
-#include "ride_harness.h"
+#include "ride_harness_cluster.h"
 
-#define WORKER RIDE_BIN_DIR "/ride-worker"
 #define INPUT "ride.demo.gray"
 #define GROUP "ride.demo.gray"
 #define PARTITIONS 4
@@ -36,65 +35,17 @@
 #define EXIT_MS 10000
 
 typedef struct fixture {
-    ride_kafka_mock *mock;
-    ride_zk *zk;
-    char connect[256];
-    char *dir;
+    ride_daemon_fx *d;
     char out[600];
-    char log[600];
-    ride_kafka_producer *input;
-    ride_kafka_consumer *admin; /* committed offsets and watermarks */
-    char err[512];
 } fixture;
-
-static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
-{
-    ride_parse_error perr;
-    rd_kafka_conf_t *c =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
-    assert_non_null(c);
-    return c;
-}
-
-static void write_node(fixture *fx, const char *path, const char *data)
-{
-    ride_zk_err rc = ride_zk_set(fx->zk, path, data, strlen(data), -1, NULL);
-    if (rc == RIDE_ZK_NONODE)
-        rc = ride_zk_create(fx->zk, path, data, strlen(data), 0, NULL, 0);
-    assert_int_equal(rc, RIDE_ZK_OK);
-}
 
 static int setup(void **state)
 {
-    static int instance;
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->mock = ride_kafka_mock_start(1, fx->err, sizeof fx->err);
-    if (!fx->mock)
-        fail_msg("mock: %s", fx->err);
-    fx->dir = ride_harness_tempdir("ride-worker-files-");
-    assert_non_null(fx->dir);
-    snprintf(fx->out, sizeof fx->out, "%s/out", fx->dir);
-    snprintf(fx->connect, sizeof fx->connect, "%s/wf%d",
-             ride_harness_zk_connect(ride_harness_zk_shared()), instance++);
-    ride_zk_options zo = {.connect = fx->connect};
-    if (ride_zk_connect(&zo, &fx->zk, fx->err, sizeof fx->err) != RIDE_ZK_OK)
-        fail_msg("zk: %s", fx->err);
-    assert_int_equal(ride_zk_ensure_path(fx->zk, "/cluster"), RIDE_ZK_OK);
-    assert_int_equal(ride_zk_ensure_path(fx->zk, RIDE_CLUSTER_PATH_ASSIGNMENTS), RIDE_ZK_OK);
-    ride_cluster_kafka k = {ride_kafka_mock_bootstraps(fx->mock), true, NULL};
-    char *json = ride_cluster_kafka_encode(&k, fx->err, sizeof fx->err);
-    assert_non_null(json);
-    write_node(fx, RIDE_CLUSTER_PATH_KAFKA, json);
-    free(json);
-    ride_kafka_topic_spec spec = {INPUT, PARTITIONS, -1, 0, 0};
-    if (ride_kafka_topic_ensure(fx->mock, NULL, &spec, 10000, fx->err, sizeof fx->err))
-        fail_msg("topic: %s", fx->err);
-    fx->input = ride_kafka_producer_new(conf_for(fx, RIDE_KAFKA_PRODUCER), NULL, NULL, fx->err,
-                                        sizeof fx->err);
-    fx->admin = ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER), GROUP, fx->err,
-                                        sizeof fx->err);
-    assert_true(fx->input && fx->admin);
+    fx->d = ride_daemon_fx_new("wf");
+    snprintf(fx->out, sizeof fx->out, "%s/out", fx->d->dir);
+    ride_test_kafka_topic(fx->d->mock, INPUT, PARTITIONS);
     *state = fx;
     return 0;
 }
@@ -102,12 +53,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *fx = *state;
-    ride_kafka_consumer_free(fx->admin);
-    ride_kafka_producer_free(fx->input);
-    ride_zk_close(fx->zk);
-    ride_kafka_mock_stop(fx->mock);
-    ride_harness_rmtree(fx->dir);
-    free(fx->dir);
+    ride_daemon_fx_free(fx->d);
     free(fx);
     return 0;
 }
@@ -126,43 +72,13 @@ static void assign(fixture *fx, const char *output_path)
             .device = RIDE_STAGE_CPU, .threads = 1};
     ride_cluster_assignment a = {.generation = 1, .epoch = 1, .partitions = parts,
                                  .partition_count = PARTITIONS};
-    char *json = ride_cluster_assignment_encode(&a, fx->err, sizeof fx->err);
-    if (!json)
-        fail_msg("assignment: %s", fx->err);
-    char path[RIDE_ZK_PATH_MAX];
-    assert_int_equal(ride_cluster_path_assignment(path, sizeof path, "w1"), 0);
-    write_node(fx, path, json);
-    free(json);
-}
-
-static ride_proc *spawn_worker(fixture *fx)
-{
-    char config[700];
-    snprintf(config, sizeof config, "%s/w1.yaml", fx->dir);
-    char yaml[1024];
-    snprintf(yaml, sizeof yaml,
-             "zookeeper:\n  connect: \"%s\"\nheartbeat:\n  interval_ms: 50\n"
-             "metrics:\n  listen: \"127.0.0.1:0\"\nworker:\n  threads: 1\n",
-             fx->connect);
-    assert_int_equal(ride_harness_write_file(config, yaml), 0);
-    snprintf(fx->log, sizeof fx->log, "%s/w1.log", fx->dir);
-    const char *argv[] = {WORKER, "--config", config, "--id", "w1", NULL};
-    ride_proc *p = ride_harness_spawn(argv, NULL, fx->log);
-    assert_non_null(p);
-    return p;
-}
-
-static void print_log(const fixture *fx)
-{
-    char *log = ride_harness_read_file(fx->log, NULL);
-    fprintf(stderr, "---- %s ----\n%s\n", fx->log, log ? log : "(none)");
-    free(log);
+    ride_daemon_fx_assign(fx->d, "w1", &a);
 }
 
 /* Occurrences of needle in the worker's log. */
 static int log_count(const fixture *fx, const char *needle)
 {
-    char *log = ride_harness_read_file(fx->log, NULL);
+    char *log = ride_harness_read_file(fx->d->log, NULL);
     int n = 0;
     for (const char *p = log; p && (p = strstr(p, needle)); p += strlen(needle))
         n++;
@@ -172,58 +88,17 @@ static int log_count(const fixture *fx, const char *needle)
 
 static void produce(fixture *fx, uint64_t seq_from, uint64_t seq_to)
 {
-    for (uint64_t q = seq_from; q < seq_to; q++) {
-        for (uint32_t s = 0; s < STREAMS; s++) {
-            ride_frame f = {0};
-            assert_int_equal(ride_synthetic_render(s, q, W, H, &f.image), 0);
-            f.stream_id = s;
-            f.seq = q;
-            f.capture_ns = 1000 + q;
-            ride_frame_write_opts wo = {RIDE_ENC_RAW, -1, 4096};
-            if (ride_kafka_produce_frame(fx->input, INPUT, (int32_t)s, &f, &wo, NULL, 10000,
-                                         fx->err, sizeof fx->err))
-                fail_msg("produce: %s", fx->err);
-            ride_frame_free(&f);
-        }
-    }
-    if (ride_kafka_producer_flush(fx->input, 10000, fx->err, sizeof fx->err))
-        fail_msg("flush: %s", fx->err);
+    ride_daemon_fx_produce(fx->d, INPUT, STREAMS, W, H, seq_from, seq_to);
 }
 
 static int64_t committed_of(fixture *fx, int p)
 {
-    ride_kafka_tp tp = {INPUT, p, 0};
-    assert_int_equal(ride_kafka_committed(fx->admin, &tp, 1, 5000, fx->err, sizeof fx->err), 0);
-    return tp.offset;
-}
-
-static int64_t high_of(fixture *fx, int p)
-{
-    int64_t low, high;
-    assert_int_equal(ride_kafka_watermarks(ride_kafka_consumer_handle(fx->admin), INPUT, p, 5000,
-                                           &low, &high, fx->err, sizeof fx->err),
-                     0);
-    return high;
-}
-
-static bool commits_at_end(void *ctx)
-{
-    fixture *fx = ctx;
-    for (int p = 0; p < PARTITIONS; p++)
-        if (committed_of(fx, p) != high_of(fx, p))
-            return false;
-    return true;
+    return ride_daemon_fx_committed(fx->d, GROUP, INPUT, p);
 }
 
 static void wait_commits(fixture *fx)
 {
-    if (!ride_harness_wait_until(commits_at_end, fx, WAIT_MS)) {
-        print_log(fx);
-        for (int p = 0; p < PARTITIONS; p++)
-            fprintf(stderr, "partition %d: committed %" PRId64 " high %" PRId64 "\n", p,
-                    committed_of(fx, p), high_of(fx, p));
-        fail_msg("commits did not reach the input's end");
-    }
+    ride_daemon_fx_wait_commits(fx->d, GROUP, INPUT, (1u << PARTITIONS) - 1, WAIT_MS);
 }
 
 /* Entries of the directory of one stream (with hidden ones: temporary files, or
@@ -264,7 +139,7 @@ static void expect_files(fixture *fx, int per_stream)
 {
     files_probe fp = {fx, per_stream};
     if (!ride_harness_wait_until(files_complete, &fp, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("the sink never held %d files per stream", per_stream);
     }
     wait_commits(fx);
@@ -274,8 +149,8 @@ static void expect_files(fixture *fx, int per_stream)
         for (int q = 0; q < per_stream; q++) {
             char path[700];
             snprintf(path, sizeof path, "%s/%u/%020d.png", fx->out, s, q);
-            if (ride_cv_read_file(path, RIDE_PIX_GRAY8, &got, fx->err, sizeof fx->err))
-                fail_msg("%s: %s", path, fx->err);
+            if (ride_cv_read_file(path, RIDE_PIX_GRAY8, &got, fx->d->err, sizeof fx->d->err))
+                fail_msg("%s: %s", path, fx->d->err);
             assert_int_equal(ride_synthetic_render(s, (uint64_t)q, W, H, &src), 0);
             assert_int_equal(ride_cpu_grayscale(&src, &want, 1), 0);
             assert_int_equal(ride_test_max_abs_diff_u8(&got, &want), 0);
@@ -286,21 +161,10 @@ static void expect_files(fixture *fx, int per_stream)
     ride_image_free(&got);
 }
 
-static void expect_clean_exit(fixture *fx, ride_proc *p)
-{
-    assert_int_equal(ride_harness_proc_signal(p, SIGTERM), 0);
-    int status = ride_harness_proc_wait(p, EXIT_MS);
-    ride_harness_proc_stop(p, 1000);
-    if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        print_log(fx);
-        fail_msg("SIGTERM: status %d", status);
-    }
-}
-
 /* The worker's metrics port, from its "started" log line; 0 before it. */
 static int metrics_port(const fixture *fx)
 {
-    char *log = ride_harness_read_file(fx->log, NULL);
+    char *log = ride_harness_read_file(fx->d->log, NULL);
     const char *p = log ? strstr(log, "metrics_port=") : NULL;
     int port = p ? atoi(p + strlen("metrics_port=")) : 0;
     free(log);
@@ -314,7 +178,7 @@ static double metric_value(fixture *fx, const char *sample)
     snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", metrics_port(fx));
     ride_http_client_request req = {.url = url, .timeout_ms = 2000};
     ride_http_client_response res = {0};
-    if (ride_http_client_do(&req, &res, fx->err, sizeof fx->err) != RIDE_HTTP_CLIENT_OK)
+    if (ride_http_client_do(&req, &res, fx->d->err, sizeof fx->d->err) != RIDE_HTTP_CLIENT_OK)
         return -1;
     const char *p = res.status == 200 ? strstr(res.body, sample) : NULL;
     double v = p ? strtod(p + strlen(sample), NULL) : -1;
@@ -347,12 +211,12 @@ static void test_files_sink_one_file_per_frame(void **state)
     snprintf(stale, sizeof stale, "%s/2/%020d.png", fx->out, 3);
     assert_int_equal(ride_harness_write_file(stale, "partial"), 0);
     assign(fx, fx->out);
-    ride_proc *w = spawn_worker(fx);
+    ride_proc *w = ride_daemon_fx_worker(fx->d, "w1");
     produce(fx, 0, 8);
     expect_files(fx, 8);
     produce(fx, 8, 12);
     expect_files(fx, 12);
-    expect_clean_exit(fx, w);
+    ride_daemon_fx_expect_clean_exit(fx->d, w, EXIT_MS);
 }
 
 static void test_unwritable_sink_retries_until_fixed(void **state)
@@ -361,15 +225,15 @@ static void test_unwritable_sink_retries_until_fixed(void **state)
     /* A regular file where a directory must be created: mkdir fails with
      * ENOTDIR even for root, which chmod would not stop. */
     char blocker[700];
-    snprintf(blocker, sizeof blocker, "%s/out", fx->dir);
+    snprintf(blocker, sizeof blocker, "%s/out", fx->d->dir);
     assert_int_equal(ride_harness_write_file(blocker, "not a directory\n"), 0);
     assign(fx, fx->out);
-    ride_proc *w = spawn_worker(fx);
+    ride_proc *w = ride_daemon_fx_worker(fx->d, "w1");
     produce(fx, 0, 5);
     /* Three failures per partition: the retries go on past the first. */
     errors_probe ep = {fx, 3 * PARTITIONS};
     if (!ride_harness_wait_until(sink_errors_reached, &ep, WAIT_MS)) {
-        print_log(fx);
+        ride_daemon_fx_print_log(fx->d);
         fail_msg("sink errors never reached %g", ep.at_least);
     }
     assert_true(ride_harness_proc_alive(w));
@@ -377,7 +241,7 @@ static void test_unwritable_sink_retries_until_fixed(void **state)
     for (int p = 0; p < PARTITIONS; p++) {
         int64_t c = committed_of(fx, p);
         assert_true(c == RIDE_KAFKA_OFFSET_NONE || c == 0);
-        assert_true(high_of(fx, p) > 0);
+        assert_true(ride_daemon_fx_high(fx->d, GROUP, INPUT, p) > 0);
     }
     assert_int_equal(log_count(fx, "event=sink_write_failed"), PARTITIONS);
 
@@ -385,18 +249,18 @@ static void test_unwritable_sink_retries_until_fixed(void **state)
     expect_files(fx, 5);
     assert_int_equal(log_count(fx, "event=sink_write_failed"), PARTITIONS);
     assert_int_equal(log_count(fx, "event=sink_recovered"), PARTITIONS);
-    expect_clean_exit(fx, w);
+    ride_daemon_fx_expect_clean_exit(fx->d, w, EXIT_MS);
 }
 
 static void test_no_output_acknowledges(void **state)
 {
     fixture *fx = *state;
     assign(fx, NULL);
-    ride_proc *w = spawn_worker(fx);
+    ride_proc *w = ride_daemon_fx_worker(fx->d, "w1");
     produce(fx, 0, 6);
     wait_commits(fx);
     assert_int_equal(stream_entries(fx, 0, true), -1);
-    expect_clean_exit(fx, w);
+    ride_daemon_fx_expect_clean_exit(fx->d, w, EXIT_MS);
 }
 
 int main(void)

@@ -376,7 +376,7 @@ static void test_roundtrip_assignment(void **state)
     ride_cluster_partition_task parts[] = {
         {.app = "cctv", .stage = "gray", .partition = 2, .epoch = 9,
          .input_topic = "ride.cctv.gray",
-         .output_topic = "ride.cctv.sd", .output_partitions = 6,
+         .output_topic = "ride.cctv.sd", .output_partitions = 6, .output_group = "ride.cctv.sd",
          .output_format = RIDE_ENC_PNG, .group = "ride.cctv.gray",
          .delivery = RIDE_DELIVERY_EXACTLY_ONCE, .task = "grayscale", .device = RIDE_STAGE_CPU,
          .threads = 2},
@@ -414,6 +414,7 @@ static void test_roundtrip_assignment(void **state)
         assert_string_equal(y->input_topic, x->input_topic);
         assert_str_eq_or_null(y->output_topic, x->output_topic);
         assert_int_equal(y->output_partitions, x->output_partitions);
+        assert_str_eq_or_null(y->output_group, x->output_group);
         assert_str_eq_or_null(y->output_path, x->output_path);
         assert_int_equal(y->output_format, x->output_format);
         assert_string_equal(y->group, x->group);
@@ -677,6 +678,10 @@ static void test_malformed_fields(void **state)
              part_head);
     EXPECT_REJECT(assignment, RIDE_CLUSTER_ASSIGNMENT, "/assignments/w1", json,
                   "/assignments/w1: field 'partitions[0].output_path': not allowed with "
+                  "'output_topic'");
+    snprintf(json, sizeof json, "%s\"output_group\":\"g\"}]}", part_head);
+    EXPECT_REJECT(assignment, RIDE_CLUSTER_ASSIGNMENT, "/assignments/w1", json,
+                  "/assignments/w1: field 'partitions[0].output_group': only allowed with "
                   "'output_topic'");
     snprintf(json, sizeof json, "%s\"output_topic\":\"bad topic\"}]}", part_head);
     EXPECT_REJECT(assignment, RIDE_CLUSTER_ASSIGNMENT, "/assignments/w1", json,

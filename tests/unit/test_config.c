@@ -62,6 +62,7 @@ static void test_shipped_worker_and_producer(void **state)
     assert_string_equal(cfg.worker.labels[0].value, "local");
     assert_int_equal(cfg.worker.plugin_dir_count, 1);
     assert_string_equal(cfg.worker.plugin_dirs[0], "/usr/lib/ride/plugins");
+    assert_int_equal(cfg.worker.max_backlog_bytes, 4194304);
     assert_string_equal(cfg.metrics_listen, "127.0.0.1:9481");
     ride_config_free(&cfg);
 
@@ -136,6 +137,7 @@ static void test_worker_and_producer_sections(void **state)
     assert_int_equal(cfg.worker.gpu_indices[2], 3);
     assert_int_equal(cfg.worker.plugin_dir_count, 2);
     assert_string_equal(cfg.worker.plugin_dirs[1], "plugins");
+    assert_int_equal(cfg.worker.max_backlog_bytes, 0);
     /* A worker only sends heartbeats: a slow interval needs no timeout to match. */
     assert_int_equal(cfg.heartbeat.interval_ms, 5000);
     assert_int_equal(cfg.log_level, RIDE_LOG_WARN);

@@ -10,7 +10,7 @@
 #include <time.h>
 
 #include "ride/kafka.h"
-#include "ride_test.h"
+#include "ride_test_kafka.h"
 
 #define TIMEOUT_MS 10000
 #define FRAMES 60
@@ -27,9 +27,7 @@ static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->mock = ride_kafka_mock_start(1, fx->err, sizeof fx->err);
-    if (!fx->mock)
-        fail_msg("mock cluster: %s", fx->err);
+    fx->mock = ride_test_kafka_mock();
     *state = fx;
     return 0;
 }
@@ -40,23 +38,6 @@ static int teardown(void **state)
     ride_kafka_mock_stop(fx->mock);
     free(fx);
     return 0;
-}
-
-static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
-{
-    ride_parse_error perr;
-    rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
-    if (!conf)
-        fail_msg("conf: %s", perr.message);
-    return conf;
-}
-
-static void create_topic(fixture *fx, const char *topic, int partitions)
-{
-    ride_kafka_topic_spec spec = {topic, partitions, -1, 0, 0};
-    if (ride_kafka_topic_ensure(fx->mock, NULL, &spec, TIMEOUT_MS, fx->err, sizeof fx->err))
-        fail_msg("create %s: %s", topic, fx->err);
 }
 
 /* ---- Delivery reports ---- */
@@ -84,8 +65,9 @@ static void count_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, con
 static ride_kafka_producer *new_producer(fixture *fx, deliveries *d, const char *topic,
                                          int partitions)
 {
-    ride_kafka_producer *p = ride_kafka_producer_new(conf_for(fx, RIDE_KAFKA_PRODUCER),
-                                                     count_delivery, d, fx->err, sizeof fx->err);
+    ride_kafka_producer *p =
+        ride_kafka_producer_new(ride_test_kafka_conf(fx->mock, RIDE_KAFKA_PRODUCER),
+                                count_delivery, d, fx->err, sizeof fx->err);
     if (!p)
         fail_msg("producer: %s", fx->err);
     assert_int_equal(ride_kafka_partition_count(ride_kafka_producer_handle(p), topic, TIMEOUT_MS,
@@ -96,8 +78,8 @@ static ride_kafka_producer *new_producer(fixture *fx, deliveries *d, const char 
 
 static ride_kafka_consumer *new_consumer(fixture *fx)
 {
-    ride_kafka_consumer *c = ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER), GROUP,
-                                                     fx->err, sizeof fx->err);
+    ride_kafka_consumer *c = ride_kafka_consumer_new(
+        ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER), GROUP, fx->err, sizeof fx->err);
     if (!c)
         fail_msg("consumer: %s", fx->err);
     return c;
@@ -254,8 +236,9 @@ static void test_conf_pass_through_and_errors(void **state)
 static void test_topic_create_and_check(void **state)
 {
     fixture *fx = *state;
-    create_topic(fx, "ride.app.stage", PARTITIONS);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf_for(fx, RIDE_KAFKA_ADMIN), NULL, 0);
+    ride_test_kafka_topic(fx->mock, "ride.app.stage", PARTITIONS);
+    rd_kafka_t *rk =
+        rd_kafka_new(RD_KAFKA_PRODUCER, ride_test_kafka_conf(fx->mock, RIDE_KAFKA_ADMIN), NULL, 0);
     assert_non_null(rk);
     assert_int_equal(ride_kafka_partition_count(rk, "ride.app.stage", TIMEOUT_MS, fx->err,
                                                 sizeof fx->err),
@@ -356,7 +339,7 @@ static void test_frames_commit_resume_and_lag(void **state)
 {
     fixture *fx = *state;
     const char *topic = "ride.app.stage";
-    create_topic(fx, topic, PARTITIONS);
+    ride_test_kafka_topic(fx->mock, topic, PARTITIONS);
     produce_all(fx, topic);
 
     /* First consumer: everything from the beginning, each frame exactly once. */
@@ -416,9 +399,9 @@ static void test_frames_commit_resume_and_lag(void **state)
     }
 
     /* A group that never committed has nothing. */
-    ride_kafka_consumer *other = ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER),
-                                                         "ride.app.other", fx->err,
-                                                         sizeof fx->err);
+    ride_kafka_consumer *other =
+        ride_kafka_consumer_new(ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER),
+                                "ride.app.other", fx->err, sizeof fx->err);
     assert_non_null(other);
     ride_kafka_tp none = {topic, 0, 123};
     assert_int_equal(ride_kafka_committed(other, &none, 1, TIMEOUT_MS, fx->err, sizeof fx->err),
@@ -460,7 +443,7 @@ static void test_incremental_assignment(void **state)
 {
     fixture *fx = *state;
     const char *topic = "ride.app.inc";
-    create_topic(fx, topic, 3);
+    ride_test_kafka_topic(fx->mock, topic, 3);
     deliveries d = {0, 0};
     ride_kafka_producer *p = new_producer(fx, &d, topic, 3);
     for (int32_t part = 0; part < 3; part++)
@@ -516,7 +499,7 @@ static void test_multi_chunk_frame_and_throughput(void **state)
 {
     fixture *fx = *state;
     const char *topic = "ride.app.big";
-    create_topic(fx, topic, 2);
+    ride_test_kafka_topic(fx->mock, topic, 2);
     deliveries d = {0, 0};
     ride_kafka_producer *p = new_producer(fx, &d, topic, 2);
     /* Two frames into the same partition, interleaved with nothing else. */
@@ -591,7 +574,7 @@ static void test_mock_retention_moves_log_start(void **state)
 {
     fixture *fx = *state;
     const char *topic = "ride.app.retention";
-    create_topic(fx, topic, 1);
+    ride_test_kafka_topic(fx->mock, topic, 1);
     deliveries d = {0, 0};
     ride_kafka_producer *p = new_producer(fx, &d, topic, 1);
     for (int i = 0; i < 5; i++)

@@ -13,7 +13,7 @@
 #include "offsets.h"
 #include "ride/kernels.h"
 #include "ride/synthetic.h"
-#include "ride_test.h"
+#include "ride_test_kafka.h"
 
 #define TIMEOUT_MS 10000
 #define PARTITIONS 6
@@ -32,30 +32,16 @@ typedef struct fixture {
 
 static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
 {
-    ride_parse_error perr;
-    rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(role, ride_kafka_mock_bootstraps(fx->mock), true, NULL, 0, NULL, &perr);
-    if (!conf)
-        fail_msg("conf: %s", perr.message);
-    return conf;
-}
-
-static void create_topic(fixture *fx, const char *topic)
-{
-    ride_kafka_topic_spec spec = {topic, PARTITIONS, -1, 0, 0};
-    if (ride_kafka_topic_ensure(fx->mock, NULL, &spec, TIMEOUT_MS, fx->err, sizeof fx->err))
-        fail_msg("create %s: %s", topic, fx->err);
+    return ride_test_kafka_conf(fx->mock, role);
 }
 
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
-    fx->mock = ride_kafka_mock_start(1, fx->err, sizeof fx->err);
-    if (!fx->mock)
-        fail_msg("mock cluster: %s", fx->err);
-    create_topic(fx, INPUT);
-    create_topic(fx, OUTPUT);
+    fx->mock = ride_test_kafka_mock();
+    ride_test_kafka_topic(fx->mock, INPUT, PARTITIONS);
+    ride_test_kafka_topic(fx->mock, OUTPUT, PARTITIONS);
     fx->input = ride_kafka_producer_new(conf_for(fx, RIDE_KAFKA_PRODUCER), NULL, NULL, fx->err,
                                         sizeof fx->err);
     if (!fx->input)
@@ -635,6 +621,163 @@ static void test_throughput_900x900(void **state)
            N, ms, ms > 0 ? N * 1000.0 / (double)ms : 0.0);
 }
 
+/* ---- Backpressure and expired input ---- */
+
+#define OUTPUT_GROUP "ride.app.next"
+
+static ride_pipeline *new_bounded_pipeline(fixture *fx, size_t budget)
+{
+    ride_pipeline_config cfg = {
+        .input_topic = INPUT,
+        .group = GROUP,
+        .output_topic = OUTPUT,
+        .output_group = OUTPUT_GROUP,
+        .max_backlog_bytes = budget,
+        .process = to_gray,
+        .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
+        .producer_conf = conf_for(fx, RIDE_KAFKA_PRODUCER),
+        .max_frame_bytes = MAX_FRAME_BYTES,
+    };
+    ride_pipeline *pl = ride_pipeline_new(&cfg, fx->err, sizeof fx->err);
+    if (!pl)
+        fail_msg("pipeline: %s", fx->err);
+    return pl;
+}
+
+/* The next stage reads everything written so far: its group commits the
+ * output's log ends. */
+static void next_stage_reads_all(fixture *fx)
+{
+    int64_t high[PARTITIONS];
+    high_watermarks(fx, OUTPUT, high);
+    ride_kafka_consumer *c = ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER),
+                                                     OUTPUT_GROUP, fx->err, sizeof fx->err);
+    if (!c)
+        fail_msg("consumer: %s", fx->err);
+    ride_kafka_tp tps[PARTITIONS];
+    for (int32_t p = 0; p < PARTITIONS; p++)
+        tps[p] = (ride_kafka_tp){OUTPUT, p, high[p]};
+    if (ride_kafka_commit(c, tps, PARTITIONS, fx->err, sizeof fx->err))
+        fail_msg("commit: %s", fx->err);
+    ride_kafka_consumer_free(c);
+}
+
+/* Every owned partition is held back, or every frame is through. */
+static int stalled_or_done(fixture *fx, ride_pipeline *pl, void *arg)
+{
+    (void)fx;
+    ride_pipeline_stats st;
+    ride_pipeline_stats_get(pl, &st);
+    return st.paused == st.partitions || st.processed >= *(const uint64_t *)arg;
+}
+
+/* A 16 KB budget per output partition and a next stage that reads only when
+ * told: the pipeline stops at the budget without dropping anything, goes on
+ * whenever the next stage has read, and in the end every frame is output once. */
+static void test_backpressure_pauses_without_loss(void **state)
+{
+    fixture *fx = *state;
+    produce_streams(fx);
+    int64_t high[PARTITIONS];
+    high_watermarks(fx, INPUT, high);
+    ride_pipeline *pl = new_bounded_pipeline(fx, 16384);
+    own_all(fx, pl, 1);
+    uint64_t all = STREAMS * FRAMES;
+    int stalls = 0;
+    ride_pipeline_stats st;
+    for (;;) {
+        run_until(fx, pl, stalled_or_done, &all, "a stall at the budget or the end");
+        ride_pipeline_stats_get(pl, &st);
+        if (st.processed >= all)
+            break;
+        assert_true(++stalls < STREAMS * FRAMES);
+        next_stage_reads_all(fx);
+        uint64_t more = st.processed + 1;
+        run_until(fx, pl, processed_at_least, &more, "progress once the next stage read");
+    }
+    run_until(fx, pl, committed_to, high, "every partition committed");
+    ride_pipeline_stats_get(pl, &st);
+    assert_true(stalls >= 2);
+    assert_true(st.pauses >= PARTITIONS);
+    assert_int_equal(st.dropped_total, 0);
+    ride_pipeline_free(pl);
+    printf("backpressure: %d stalls, %" PRIu64 " pauses for %d frames\n", stalls, st.pauses,
+           STREAMS * FRAMES);
+
+    int count[STREAMS][FRAMES];
+    read_output(fx, count);
+    for (int s = 0; s < STREAMS; s++)
+        for (int q = 0; q < FRAMES; q++)
+            if (count[s][q] != 1)
+                fail_msg("frame %d/%d output %d times", s, q, count[s][q]);
+}
+
+/* A partition whose committed offset the broker's retention overtook (the mock
+ * keeps about 5 MB per partition): the deleted messages are counted as dropped
+ * with reason "expired", the rest is processed. */
+static void test_expired_input_counted(void **state)
+{
+    fixture *fx = *state;
+    ride_kafka_consumer *c = ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER), GROUP,
+                                                     fx->err, sizeof fx->err);
+    assert_non_null(c);
+    ride_kafka_tp tp = {INPUT, 0, 0};
+    if (ride_kafka_commit(c, &tp, 1, fx->err, sizeof fx->err))
+        fail_msg("commit: %s", fx->err);
+    ride_kafka_consumer_free(c);
+    enum { N = 14 };
+    ride_frame f;
+    memset(&f, 0, sizeof f);
+    for (uint64_t i = 0; i < N; i++) {
+        /* 640x480 BGR: 921,600 bytes, one message each. */
+        assert_int_equal(ride_synthetic_render(0, i, 640, 480, &f.image), 0);
+        f.stream_id = 0;
+        f.seq = i;
+        if (ride_kafka_produce_frame(fx->input, INPUT, 0, &f, NULL, NULL, TIMEOUT_MS, fx->err,
+                                     sizeof fx->err))
+            fail_msg("produce: %s", fx->err);
+    }
+    ride_frame_free(&f);
+    if (ride_kafka_producer_flush(fx->input, TIMEOUT_MS, fx->err, sizeof fx->err))
+        fail_msg("flush: %s", fx->err);
+    int64_t low, high;
+    assert_int_equal(ride_kafka_watermarks(ride_kafka_producer_handle(fx->input), INPUT, 0,
+                                           TIMEOUT_MS, &low, &high, fx->err, sizeof fx->err), 0);
+    assert_true(low > 0);
+    assert_int_equal(high, N);
+
+    ride_pipeline *pl = new_pipeline(fx, NULL);
+    if (ride_pipeline_add_partition(pl, 0, 1, RIDE_KAFKA_OFFSET_COMMITTED, fx->err,
+                                    sizeof fx->err))
+        fail_msg("add: %s", fx->err);
+    uint64_t kept = (uint64_t)(high - low);
+    run_until(fx, pl, processed_at_least, &kept, "the frames still kept");
+    ride_pipeline_partition_stats ps;
+    assert_int_equal(ride_pipeline_partition_stats_get(pl, &ps, 1), 1);
+    assert_int_equal(ps.processed, kept);
+    assert_int_equal(ps.dropped[RIDE_PIPELINE_DROP_EXPIRED], (uint64_t)low);
+    assert_int_equal(ps.dropped_total, (uint64_t)low);
+    assert_string_equal(ride_pipeline_drop_reason(RIDE_PIPELINE_DROP_EXPIRED), "expired");
+    ride_pipeline_free(pl);
+}
+
+static void test_budget_needs_next_group(void **state)
+{
+    fixture *fx = *state;
+    ride_pipeline_config cfg = {
+        .input_topic = INPUT,
+        .group = GROUP,
+        .output_topic = OUTPUT,
+        .max_backlog_bytes = 1 << 20,
+        .process = to_gray,
+        .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
+        .producer_conf = conf_for(fx, RIDE_KAFKA_PRODUCER),
+        .max_frame_bytes = MAX_FRAME_BYTES,
+    };
+    assert_null(ride_pipeline_new(&cfg, fx->err, sizeof fx->err));
+    assert_non_null(strstr(fx->err, "next stage's group"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -645,6 +788,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_failed_sink_write_rewinds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_configuration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput_900x900, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_backpressure_pauses_without_loss, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_input_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_budget_needs_next_group, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

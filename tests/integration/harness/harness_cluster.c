@@ -88,6 +88,34 @@ ride_proc *ride_cluster_fx_producer(ride_cluster_fx *fx, const char *id)
     return spawn(fx, id, argv);
 }
 
+void ride_cluster_fx_workers(ride_cluster_fx *fx, int count, ride_proc **procs, int timeout_ms)
+{
+    for (int i = 0; i < count; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "w%d", i + 1);
+        ride_proc *p = ride_cluster_fx_worker(fx, id);
+        if (procs)
+            procs[i] = p;
+    }
+    ride_cluster_fx_wait_members(fx, true, (size_t)count, timeout_ms);
+}
+
+ride_cluster_fx *ride_cluster_fx_start(const char *name, int workers, ride_proc **procs,
+                                       int timeout_ms)
+{
+    ride_cluster_fx *fx = ride_cluster_fx_new(name);
+    ride_cluster_fx_master(fx, "m1", false);
+    ride_cluster_fx_wait_api(fx, NULL, timeout_ms);
+    ride_cluster_fx_workers(fx, workers, procs, timeout_ms);
+    return fx;
+}
+
+int ride_cluster_fx_run(ride_cluster_fx *fx, const char *name, const char *const argv[],
+                        char **out, int timeout_ms)
+{
+    return ride_harness_run(argv, NULL, fx->dir, name, timeout_ms, out);
+}
+
 void ride_cluster_fx_print_logs(const ride_cluster_fx *fx)
 {
     DIR *d = opendir(fx->dir);
@@ -232,15 +260,51 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
     return ride_cluster_fx_call(fx, "POST", "/v1/apps", yaml, RIDE_CLUSTER_TOKEN, body);
 }
 
-void ride_cluster_fx_run_app(ride_cluster_fx *fx, const char *yaml, const char *app,
-                             int timeout_ms)
+const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len)
 {
-    char *body = NULL;
+    char workers[64], sd[256] = "";
+    snprintf(workers, sizeof workers, "{min: 1, max: %d, spares: %d}", app->max_workers,
+             app->spares);
+    if (app->stddev)
+        snprintf(sd, sizeof sd,
+                 "    - name: sd\n"
+                 "      input: [gray]\n"
+                 "      task: stddev\n"
+                 "      params: {ksize: 5}\n"
+                 "      partitions: %d\n"
+                 "      workers: %s\n",
+                 app->partitions, workers);
+    int n = snprintf(buf, len,
+                     "apiVersion: ride/v1\n"
+                     "kind: Application\n"
+                     "metadata: {name: %s}\n"
+                     "spec:\n"
+                     "  sources:\n"
+                     "    - {name: cam0, uri: \"synthetic:160x120@%d\"}\n"
+                     "    - {name: cam1, uri: \"synthetic:160x120@%d\"}\n"
+                     "  stages:\n"
+                     "    - name: gray\n"
+                     "      input: [cam0, cam1]\n"
+                     "      task: grayscale\n"
+                     "      partitions: %d\n"
+                     "      workers: %s\n"
+                     "%s"
+                     "  sink: {type: kafka, stage: %s}\n",
+                     app->name, app->fps, app->fps, app->partitions, workers, sd,
+                     app->stddev ? "sd" : "gray");
+    assert_true(n > 0 && (size_t)n < len);
+    return buf;
+}
+
+void ride_cluster_fx_run_app(ride_cluster_fx *fx, const ride_cluster_app *app, int timeout_ms)
+{
+    char buf[2048], *body = NULL;
+    const char *yaml = ride_cluster_app_manifest(app, buf, sizeof buf);
     int status = ride_cluster_fx_apply(fx, yaml, &body);
     if (status != 201)
-        ride_cluster_fx_fail(fx, "apply %s: HTTP %d %s", app, status, body ? body : "");
+        ride_cluster_fx_fail(fx, "apply %s: HTTP %d %s", app->name, status, body ? body : "");
     free(body);
-    ride_cluster_fx_wait_owned(fx, app, timeout_ms);
+    ride_cluster_fx_wait_owned(fx, app->name, timeout_ms);
 }
 
 typedef struct owned_probe {
@@ -336,28 +400,31 @@ void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64
         ride_cluster_fx_fail(fx, "the sink stopped below %" PRIu64 " frames", fp.want);
 }
 
-static void parse_summaries(const char *log, uint64_t *produced, size_t streams)
+static void parse_summaries(const char *log, ride_cluster_stream_counts *counts, size_t streams)
 {
     for (const char *line = strstr(log, "event=source_summary"); line;
          line = strstr(line + 1, "event=source_summary")) {
         const char *s = strstr(line, " stream=");
+        const char *o = strstr(line, " offered=");
         const char *d = strstr(line, " delivered=");
         const char *eol = strchr(line, '\n');
-        if (!s || !d || (eol && (s > eol || d > eol)))
+        if (!s || !o || !d || (eol && (s > eol || o > eol || d > eol)))
             continue;
         unsigned long stream = strtoul(s + 8, NULL, 10);
-        if (stream < streams)
-            produced[stream] += strtoull(d + 11, NULL, 10);
+        if (stream < streams) {
+            counts[stream].offered += strtoull(o + 9, NULL, 10);
+            counts[stream].delivered += strtoull(d + 11, NULL, 10);
+        }
     }
 }
 
 void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char *id,
-                                   uint64_t *produced, size_t streams)
+                                   ride_cluster_stream_counts *counts, size_t streams)
 {
     int status = ride_harness_proc_stop(p, 20000);
     if (status < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
         ride_cluster_fx_fail(fx, "producer %s did not stop cleanly (status %d)", id, status);
-    memset(produced, 0, streams * sizeof *produced);
+    memset(counts, 0, streams * sizeof *counts);
     char prefix[256];
     snprintf(prefix, sizeof prefix, "%s-", id);
     DIR *d = opendir(fx->dir);
@@ -369,7 +436,7 @@ void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char
         snprintf(path, sizeof path, "%s/%s", fx->dir, e->d_name);
         char *log = ride_harness_read_file(path, NULL);
         if (log)
-            parse_summaries(log, produced, streams);
+            parse_summaries(log, counts, streams);
         free(log);
     }
     if (d)
@@ -378,7 +445,7 @@ void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char
 
 typedef struct drain_probe {
     ride_audit_reader *r;
-    const uint64_t *produced;
+    const ride_cluster_stream_counts *counts;
     size_t streams;
 } drain_probe;
 
@@ -394,16 +461,17 @@ static bool drained(void *ctx)
         for (size_t i = 0; i < n && i < 64; i++)
             if (st[i].stream == s)
                 unique = st[i].unique;
-        if (unique < dp->produced[s])
+        if (unique < dp->counts[s].delivered)
             return false;
     }
     return true;
 }
 
 uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
-                               const uint64_t *produced, size_t streams, int timeout_ms)
+                               const ride_cluster_stream_counts *counts, size_t streams,
+                               int timeout_ms)
 {
-    drain_probe dp = {r, produced, streams};
+    drain_probe dp = {r, counts, streams};
     bool complete = ride_harness_wait_until(drained, &dp, timeout_ms);
     ride_seqtrack_stream st[64];
     size_t n = ride_seqtrack_streams(ride_audit_reader_seqs(r), st, 64);
@@ -418,12 +486,19 @@ uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
                 last = st[i].last_seq;
                 duplicates += st[i].duplicates;
             }
-        printf("stream %zu: produced=%" PRIu64 " at_sink=%" PRIu64 " missing=%" PRIu64
-               " seq=%" PRIu64 "..%" PRIu64 "\n",
-               s, produced[s], unique, missing, first, last);
-        if (!complete || unique != produced[s] || missing != 0 || (unique && first != 0))
-            ride_cluster_fx_fail(fx, "stream %zu: %" PRIu64 " of %" PRIu64 " frames at the sink, "
-                                 "%" PRIu64 " missing", s, unique, produced[s], missing);
+        const ride_cluster_stream_counts *c = &counts[s];
+        uint64_t dropped = c->offered - c->delivered;
+        printf("stream %zu: offered=%" PRIu64 " delivered=%" PRIu64 " dropped=%" PRIu64
+               " at_sink=%" PRIu64 " gaps=%" PRIu64 " seq=%" PRIu64 "..%" PRIu64 "\n",
+               s, c->offered, c->delivered, dropped, unique, missing, first, last);
+        /* Every delivered frame is at the sink and none beyond the offered ones:
+         * the gaps (inside, before the first, after the last) are then exactly
+         * the frames the producer counted as dropped. */
+        if (!complete || unique != c->delivered || c->delivered > c->offered ||
+            (unique && last >= c->offered))
+            ride_cluster_fx_fail(fx, "stream %zu: %" PRIu64 " of %" PRIu64 " delivered frames at "
+                                 "the sink, %" PRIu64 " gaps, %" PRIu64 " counted drops",
+                                 s, unique, c->delivered, missing, dropped);
     }
     printf("duplicates=%" PRIu64 " rejected=%" PRIu64 "\n", duplicates,
            ride_audit_reader_rejected(r));
@@ -433,10 +508,10 @@ uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
 uint64_t ride_cluster_fx_finish(ride_cluster_fx *fx, ride_audit_reader *r, ride_proc *producer,
                                 const char *producer_id, size_t streams, int timeout_ms)
 {
-    uint64_t produced[64] = {0};
+    ride_cluster_stream_counts counts[64] = {{0}};
     assert_true(streams <= 64);
-    ride_cluster_fx_stop_producer(fx, producer, producer_id, produced, streams);
-    uint64_t duplicates = ride_cluster_fx_drain(fx, r, produced, streams, timeout_ms);
+    ride_cluster_fx_stop_producer(fx, producer, producer_id, counts, streams);
+    uint64_t duplicates = ride_cluster_fx_drain(fx, r, counts, streams, timeout_ms);
     ride_audit_reader_free(r);
     ride_cluster_fx_free(fx);
     return duplicates;

@@ -1,10 +1,13 @@
 /* ride_harness.h - what integration tests need to run real servers and RIDE's
  * daemons on loopback: processes, temp dirs, waiting with deadlines, ZooKeeper.
+ * Processes and the ZooKeeper server come from src/launch, which ride-demo uses
+ * too; the inline functions below are the harness's names for it, documented in
+ * launch_process.h and launch_zookeeper.h.
  *
  * Cleanup is registered, not left to the tests: every spawned process runs in its
  * own process group and gets SIGKILL when the test process dies (PR_SET_PDEATHSIG;
- * spawn from the main thread, the signal is tied to the spawning thread), and an
- * atexit handler kills the groups still alive and removes the temp dirs, so a
+ * spawn from the main thread, the signal is tied to the spawning thread), and
+ * atexit handlers kill the groups still alive and remove the temp dirs, so a
  * failing cmocka assertion or an early exit() leaves nothing behind. */
 #ifndef RIDE_HARNESS_H
 #define RIDE_HARNESS_H
@@ -14,14 +17,17 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "launch_process.h"
+#include "launch_zookeeper.h"
 #include "ride/clock.h"
 #include "ride_test.h"
 
 /* ---- time and waiting ---- */
 
-/* Polls cond(ctx) every few milliseconds until it is true (returns true) or
- * timeout_ms passes (returns false after one last check). */
-bool ride_harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms);
+static inline bool ride_harness_wait_until(bool (*cond)(void *ctx), void *ctx, int timeout_ms)
+{
+    return ride_launch_wait_until(cond, ctx, timeout_ms);
+}
 
 /* ---- files ---- */
 
@@ -37,49 +43,48 @@ int ride_harness_write_file(const char *path, const char *text);
 
 /* ---- processes ---- */
 
-typedef struct ride_proc ride_proc;
+typedef ride_launch_proc ride_proc;
 
-/* Starts argv[0] (searched in PATH when it has no '/') with argv, the current
- * environment plus env ("KEY=VALUE" strings, NULL-terminated; NULL for none),
- * stdin from /dev/null and stdout+stderr appended to log_path (NULL: /dev/null).
- * NULL when fork fails; an exec failure shows as exit status 127. */
-ride_proc *ride_harness_spawn(const char *const argv[], const char *const env[],
-                              const char *log_path);
-pid_t ride_harness_proc_pid(const ride_proc *p);
-/* True while the process has not exited (reaps it when it has). */
-bool ride_harness_proc_alive(ride_proc *p);
-/* Sends sig to the process itself (not its group); 0 or -1. */
-int ride_harness_proc_signal(ride_proc *p, int sig);
-/* Waits up to timeout_ms for the process to exit: its wait status (use
- * WIFEXITED/WEXITSTATUS), or -1 when it is still running. */
-int ride_harness_proc_wait(ride_proc *p, int timeout_ms);
-/* SIGTERM to the whole group, up to grace_ms for the process to exit, then
- * SIGKILL to the group; frees p. Returns the wait status (-1 if killed hard).
- * NULL is fine. */
-int ride_harness_proc_stop(ride_proc *p, int grace_ms);
-/* Runs a command to completion with its output in a fresh log file under dir,
- * and prints the command line, its exit code and its output (the test's log):
- * the exit code, or -1 when it could not start, was killed or outlived
- * timeout_ms (then it is killed). output (optional): the output (malloc'ed;
- * NULL when unreadable). */
+static inline ride_proc *ride_harness_spawn(const char *const argv[], const char *const env[],
+                                            const char *log_path)
+{
+    return ride_launch_spawn(argv, env, log_path);
+}
+static inline pid_t ride_harness_proc_pid(const ride_proc *p) { return ride_launch_pid(p); }
+static inline bool ride_harness_proc_alive(ride_proc *p) { return ride_launch_alive(p); }
+static inline int ride_harness_proc_signal(ride_proc *p, int sig)
+{
+    return ride_launch_signal(p, sig);
+}
+static inline int ride_harness_proc_wait(ride_proc *p, int timeout_ms)
+{
+    return ride_launch_wait(p, timeout_ms);
+}
+static inline int ride_harness_proc_stop(ride_proc *p, int grace_ms)
+{
+    return ride_launch_stop(p, grace_ms);
+}
+/* Runs a command to completion with its output in <dir>/<name>.log (name NULL:
+ * run-N.log, numbered), truncated first, and prints the command line, its exit
+ * code and its output (the test's log). Returns the exit code, or -1 when it
+ * could not start, was killed or outlived timeout_ms (then it is killed).
+ * output (optional): the output (malloc'ed; NULL when unreadable). */
 int ride_harness_run(const char *const argv[], const char *const env[], const char *dir,
-                     int timeout_ms, char **output);
+                     const char *name, int timeout_ms, char **output);
 
 /* ---- ZooKeeper ---- */
 
-/* Why ZooKeeper cannot run here (RIDE_JAVA empty or not executable, the jar
- * missing), or NULL when it can. */
-const char *ride_harness_zk_unavailable(void);
+static inline const char *ride_harness_zk_unavailable(void)
+{
+    return ride_launch_zookeeper_unavailable();
+}
 /* For tests that need ZooKeeper: prints why and exits 77 (skipped) when it cannot run. */
 void ride_harness_zk_require(void);
 
 typedef struct ride_zk_server ride_zk_server;
 
-/* Starts a standalone ZooKeeper on 127.0.0.1 and a free port, in a temp dir, and
- * waits (up to ~30 s) until "srvr" answers "Mode:", i.e. sessions are accepted.
- * The port is found by binding port 0 and closing it; another process could take
- * it before the server binds, so a start that fails is retried once on a new port.
- * NULL on failure (the server log is printed). */
+/* Starts a standalone ZooKeeper (ride_launch_zookeeper_start) in a temp dir, waiting
+ * up to 30 s for it to accept sessions. NULL on failure (the server log is printed). */
 ride_zk_server *ride_harness_zk_start(void);
 /* "127.0.0.1:PORT" */
 const char *ride_harness_zk_connect(const ride_zk_server *s);
@@ -94,12 +99,11 @@ int ride_harness_zk_group_setup(void **state);
 int ride_harness_zk_group_teardown(void **state);
 ride_zk_server *ride_harness_zk_shared(void);
 
-/* Sends a four-letter command ("srvr", "mntr", ...) to 127.0.0.1:port and reads the
- * answer into buf (NUL-terminated); each step times out after timeout_ms. Returns
- * the answer's length or -1. */
-int ride_harness_four_letter(uint16_t port, const char *cmd, char *buf, size_t len,
-                             int timeout_ms);
-/* A port on 127.0.0.1 that was free a moment ago (bind port 0, read, close); 0 on error. */
-uint16_t ride_harness_free_port(void);
+static inline int ride_harness_four_letter(uint16_t port, const char *cmd, char *buf,
+                                           size_t len, int timeout_ms)
+{
+    return ride_launch_four_letter(port, cmd, buf, len, timeout_ms);
+}
+static inline uint16_t ride_harness_free_port(void) { return ride_launch_free_port(); }
 
 #endif

@@ -15,8 +15,11 @@
 #include <jansson.h>
 
 #include "ride/audit.h"
+#include "ride/cluster.h"
+#include "ride/kafka.h"
 #include "ride/zk.h"
 #include "ride_harness.h"
+#include "ride_test_kafka.h"
 
 #define RIDE_CLUSTER_TOKEN "cluster-test-token"
 
@@ -52,6 +55,20 @@ void ride_cluster_fx_print_logs(const ride_cluster_fx *fx);
 void ride_cluster_fx_fail(const ride_cluster_fx *fx, const char *fmt, ...)
     __attribute__((format(printf, 2, 3), noreturn));
 
+/* Spawns workers w1..wN (N = count) and waits until N workers are registered;
+ * their processes in procs[0..N-1] when procs is not NULL. */
+void ride_cluster_fx_workers(ride_cluster_fx *fx, int count, ride_proc **procs, int timeout_ms);
+/* A new cluster whose master m1 leads (its API known) with workers w1..wN
+ * registered, as ride_cluster_fx_workers starts them. */
+ride_cluster_fx *ride_cluster_fx_start(const char *name, int workers, ride_proc **procs,
+                                       int timeout_ms);
+/* Runs argv to completion (up to timeout_ms) with its output in NAME.log in the
+ * cluster's dir, and prints that output after the name. Returns the exit code, or
+ * -1 when the command did not exit by itself; the output in *out (malloc'd, NULL
+ * when there is none). */
+int ride_cluster_fx_run(ride_cluster_fx *fx, const char *name, const char *const argv[],
+                        char **out, int timeout_ms);
+
 /* Waits until /cluster/api names a leader (different from `not_leader` when that is
  * not NULL) and /cluster/kafka a broker; fills api, leader and bootstrap. */
 void ride_cluster_fx_wait_api(ride_cluster_fx *fx, const char *not_leader, int timeout_ms);
@@ -67,10 +84,24 @@ int ride_cluster_fx_call(ride_cluster_fx *fx, const char *method, const char *pa
 json_t *ride_cluster_fx_get(ride_cluster_fx *fx, const char *path);
 /* POSTs a manifest text with the token; returns the HTTP status. */
 int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body);
-/* Applies a new application (expects 201 Created) and waits until it runs with
- * every partition owned. */
-void ride_cluster_fx_run_app(ride_cluster_fx *fx, const char *yaml, const char *app,
-                             int timeout_ms);
+/* The applications the cluster tests run: two synthetic 160x120 sources, cam0 and
+ * cam1, into stage gray (grayscale), optionally followed by stage sd (stddev, ksize
+ * 5); every stage with the same partitions and workers {min: 1, max, spares}; the
+ * sink on the last stage, topic "NAME.gray.out" or "NAME.sd.out". */
+typedef struct ride_cluster_app {
+    const char *name;
+    int fps;         /* of each source */
+    int partitions;
+    int max_workers;
+    int spares;
+    bool stddev;
+} ride_cluster_app;
+
+/* The application's manifest in buf (fails the test when it does not fit). */
+const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len);
+/* Applies the application (expects 201 Created) and waits until it runs with every
+ * partition owned. */
+void ride_cluster_fx_run_app(ride_cluster_fx *fx, const ride_cluster_app *app, int timeout_ms);
 /* Waits until the app is running and every partition of it has an owner. */
 void ride_cluster_fx_wait_owned(ride_cluster_fx *fx, const char *app, int timeout_ms);
 /* The owner of one partition per GET /v1/partitions (NULL-safe copy into buf). */
@@ -84,18 +115,96 @@ ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic
  * fails the test after timeout_ms. */
 void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more,
                                int timeout_ms);
-/* Stops a producer with SIGTERM (expecting exit 0) and returns how many frames it
- * reported produced (its source_summary lines) per stream, in produced[stream]. */
+/* What a producer's source_summary lines report for one stream: frames offered
+ * (sequence numbers 0..offered-1) and delivered to Kafka; the rest it dropped and
+ * counted with a reason (backpressure). */
+typedef struct ride_cluster_stream_counts {
+    uint64_t offered;
+    uint64_t delivered;
+} ride_cluster_stream_counts;
+
+/* Stops a producer with SIGTERM (expecting exit 0) and returns its counts per
+ * stream, in counts[stream]. */
 void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char *id,
-                                   uint64_t *produced, size_t streams);
-/* Reads the sink until every stream s < streams has produced[s] distinct frames
- * (or timeout), then asserts none is missing; returns the duplicates seen. */
+                                   ride_cluster_stream_counts *counts, size_t streams);
+/* Reads the sink until every stream s < streams has counts[s].delivered distinct
+ * frames (or timeout), then asserts that nothing is missing: every delivered
+ * frame is at the sink, and every gap in the sequence numbers is a frame the
+ * producer counted as dropped. Returns the duplicates seen. */
 uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
-                               const uint64_t *produced, size_t streams, int timeout_ms);
+                               const ride_cluster_stream_counts *counts, size_t streams,
+                               int timeout_ms);
 
 /* The end of a run: stops the producer, drains the sink (nothing may be missing),
  * releases the reader and the cluster; returns the duplicates seen. */
 uint64_t ride_cluster_fx_finish(ride_cluster_fx *fx, ride_audit_reader *r, ride_proc *producer,
                                 const char *producer_id, size_t streams, int timeout_ms);
+
+/* ---- one daemon, the test in place of a master ---- */
+
+/* A fresh chroot of the shared ZooKeeper holding /cluster/assignments and a
+ * /cluster/kafka that names an embedded Kafka cluster (librdkafka's mock) hosted
+ * by the test, which writes the daemon's assignments itself. */
+typedef struct ride_daemon_fx {
+    ride_kafka_mock *mock;
+    ride_zk *zk;                 /* the test's own session, in the chroot */
+    char connect[256];           /* ZooKeeper connect string with the chroot */
+    char *dir;
+    char log[600];               /* the log of the daemon spawned last */
+    int spawned;
+    ride_kafka_producer *input;  /* ride_daemon_fx_produce's */
+    ride_kafka_consumer *admin;  /* reads one group's committed offsets and watermarks */
+    char admin_group[128];
+    char err[512];
+} ride_daemon_fx;
+
+ride_daemon_fx *ride_daemon_fx_new(const char *name);
+/* Closes the session and the clients, stops the mock and removes the dir. */
+void ride_daemon_fx_free(ride_daemon_fx *fx);
+
+/* Creates the node or overwrites its data. */
+void ride_daemon_fx_write_node(ride_daemon_fx *fx, const char *path, const char *data);
+/* Writes a as the assignment of member id. */
+void ride_daemon_fx_assign(ride_daemon_fx *fx, const char *id, const ride_cluster_assignment *a);
+/* Reads and decodes the heartbeat of member id; false while there is none. */
+bool ride_daemon_fx_heartbeat(ride_daemon_fx *fx, const char *id, ride_cluster_heartbeat *hb);
+
+/* Spawn the daemon with a config that sends heartbeats every 50 ms and serves
+ * metrics on an ephemeral port; its log becomes fx->log.
+ *  worker:   --id ID, one thread
+ *  producer: producer.id ID with one local source */
+ride_proc *ride_daemon_fx_worker(ride_daemon_fx *fx, const char *id);
+ride_proc *ride_daemon_fx_producer(ride_daemon_fx *fx, const char *id, const char *local_source);
+void ride_daemon_fx_print_log(const ride_daemon_fx *fx);
+/* Sends SIGTERM to p alone and expects exit 0 within timeout_ms (else prints the log
+ * and fails the test); frees p and prints how long the exit took. */
+void ride_daemon_fx_expect_clean_exit(ride_daemon_fx *fx, ride_proc *p, int timeout_ms);
+
+/* Produces the synthetic frames seq_from..seq_to-1 (W x H, raw) of streams
+ * 0..streams-1, stream s into partition s of topic, and flushes. */
+void ride_daemon_fx_produce(ride_daemon_fx *fx, const char *topic, uint32_t streams,
+                            uint32_t w, uint32_t h, uint64_t seq_from, uint64_t seq_to);
+/* The offset group committed on topic/partition (RIDE_KAFKA_OFFSET_NONE when none),
+ * or -2 when it cannot be read. Every call must name the same group. */
+int64_t ride_daemon_fx_committed(ride_daemon_fx *fx, const char *group, const char *topic,
+                                 int partition);
+/* The high watermark of topic/partition (fails the test when it cannot be read). */
+int64_t ride_daemon_fx_high(ride_daemon_fx *fx, const char *group, const char *topic,
+                            int partition);
+/* Waits until group's commits on the partitions of mask reach the end of topic;
+ * else prints the log and the offsets and fails the test. */
+void ride_daemon_fx_wait_commits(ride_daemon_fx *fx, const char *group, const char *topic,
+                                 unsigned mask, int timeout_ms);
+
+/* Frames read back from every partition of a topic from the beginning. */
+typedef struct ride_daemon_reader ride_daemon_reader;
+/* Messages that are no frame go to on_reject(ctx). */
+ride_daemon_reader *ride_daemon_fx_reader(ride_daemon_fx *fx, const char *topic, int partitions,
+                                          ride_frame_reject_fn on_reject, void *ctx);
+/* Polls once for up to timeout_ms: true when a message completed a frame, which is
+ * then in *f (from partition *partition). */
+bool ride_daemon_reader_next(ride_daemon_reader *r, int timeout_ms, ride_frame *f,
+                             int32_t *partition);
+void ride_daemon_reader_free(ride_daemon_reader *r);
 
 #endif

@@ -17,6 +17,8 @@ find_library(MATH_LIBRARY m REQUIRED)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson)
+# sd_notify for the Type=notify units in deploy/systemd (ride/systemd.h).
+pkg_check_modules(SYSTEMD REQUIRED IMPORTED_TARGET libsystemd)
 find_library(ZOOKEEPER_LIBRARY zookeeper_mt REQUIRED)
 find_path(ZOOKEEPER_INCLUDE_DIR zookeeper/zookeeper.h REQUIRED)
 add_library(ride_zookeeper INTERFACE)

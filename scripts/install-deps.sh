@@ -13,6 +13,7 @@ packages=(
   libzookeeper-mt-dev zookeeper     # coordination (the server runs in integration tests)
   libuv1-dev                        # event loops, timers, sockets
   libjansson-dev                    # JSON
+  libsystemd-dev systemd            # sd_notify; systemd-analyze verifies the units
   node-llhttp                       # HTTP parser (C sources, embedded)
   libcmocka-dev                     # unit tests
   prometheus                        # promtool: tests check every /metrics output

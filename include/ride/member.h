@@ -15,7 +15,12 @@
  *
  * Assignments: a missing node is an empty assignment. Data that does not decode
  * is logged (event member_bad_assignment), counted (ride_cluster_bad_data_total)
- * and ignored: the previous assignment stays in force. */
+ * and ignored: the previous assignment stays in force.
+ *
+ * Service manager (ride/systemd.h): every registration sends READY=1, a lost
+ * session a STATUS= line, and while the member runs a timer on its loop sends
+ * the watchdog pings systemd asks for, so a stalled loop gets the daemon
+ * restarted. */
 #ifndef RIDE_MEMBER_H
 #define RIDE_MEMBER_H
 

@@ -6,12 +6,14 @@
 #include "ride/member.h"
 
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ride/clock.h"
 #include "ride/error.h"
 #include "ride/log.h"
+#include "ride/systemd.h"
 #include "ride/zk.h"
 
 #define DEFAULT_HEARTBEAT_MS 500
@@ -45,6 +47,7 @@ struct ride_member {
     ride_member_kafka_fn on_kafka;
     ride_member_heartbeat_fn fill_heartbeat;
     void *ctx;
+    ride_systemd_watchdog *watchdog;
 
     ride_zk *zk;
     atomic_uint pending;
@@ -107,6 +110,7 @@ static void suspend(ride_member *m)
         return;
     m->suspended = true;
     ride_log_warn("member_suspended", "id=%s reason=\"session not connected\"", m->id);
+    ride_systemd_status("suspended: ZooKeeper session not connected");
     m->on_assignment(NULL, m->ctx);
 }
 
@@ -223,6 +227,10 @@ static bool register_self(ride_member *m)
         return false;
     }
     m->registered_session = session;
+    /* Registered is ready: the master can see and use this daemon from now on. */
+    char status[RIDE_ZK_PATH_MAX + 32];
+    snprintf(status, sizeof status, "registered as %s", m->path_self);
+    ride_systemd_ready(status);
     ride_log_info("member_registered", "path=%s session=0x%llx", m->path_self,
                   (unsigned long long)session);
     return true;
@@ -423,6 +431,7 @@ ride_member *ride_member_start(const ride_member_options *o, char *err, size_t e
         ride_member_close(m);
         return NULL;
     }
+    m->watchdog = ride_systemd_watchdog_start(m->loop);
     int interval = o->heartbeat_interval_ms ? o->heartbeat_interval_ms : DEFAULT_HEARTBEAT_MS;
     uv_timer_start(&m->heartbeat, on_heartbeat, (uint64_t)interval, (uint64_t)interval);
     uv_timer_start(&m->retry, on_retry, 0, 0);
@@ -436,6 +445,7 @@ void ride_member_close(ride_member *m)
     /* After ride_zk_close no ZooKeeper callback can touch m any more. */
     ride_zk_close(m->zk);
     m->zk = NULL;
+    ride_systemd_watchdog_stop(m->watchdog);
     uv_close((uv_handle_t *)&m->wake, on_handle_closed);
     uv_close((uv_handle_t *)&m->heartbeat, on_handle_closed);
     uv_close((uv_handle_t *)&m->retry, on_handle_closed);

@@ -208,6 +208,7 @@ static void start_leading(ride_master *m)
         return;
     m->leading = true;
     ride_gauge_set(m->metrics.leader, 1);
+    ride_systemd_status("leading: generation %" PRId64 ", control API %s", gen, m->api_url);
     ride_master_event(m, "leader_elected", NULL, NULL, -1, m->id, "generation %" PRId64
                       ", api %s, %zu application(s)", gen, m->api_url, m->app_count);
 }
@@ -219,6 +220,7 @@ static void stop_leading(ride_master *m, const char *why)
     m->leading = false;
     ride_gauge_set(m->metrics.leader, 0);
     ride_log_warn("leadership_suspended", "reason=%s", why);
+    ride_systemd_status("standby: leadership suspended (%s)", why);
 }
 
 /* ---- the loop ---- */
@@ -311,6 +313,8 @@ static void close_handles(ride_master *m)
     uv_close((uv_handle_t *)&m->tick, NULL);
     uv_close((uv_handle_t *)&m->sigterm, NULL);
     uv_close((uv_handle_t *)&m->sigint, NULL);
+    ride_systemd_watchdog_stop(m->watchdog);
+    m->watchdog = NULL;
     ride_http_server_free(m->api);
     m->api = NULL;
     ride_http_server_free(m->metrics_http);
@@ -323,6 +327,7 @@ static void on_signal(uv_signal_t *h, int signum)
     ride_log_info("stopping", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     m->stopping = true;
     stop_leading(m, "stopping");
+    ride_systemd_stopping();
     /* Resigning hands leadership over at once instead of after a session timeout. */
     if (m->election)
         ride_zk_election_resign(m->election);
@@ -521,6 +526,9 @@ static int run_master(ride_master *m)
                       m->cfg->zookeeper.connect, m->broker_only ? "true" : "false",
                       ride_http_server_port(m->metrics_http));
         uv_timer_start(&m->tick, on_tick, 0, TICK_MS);
+        m->watchdog = ride_systemd_watchdog_start(&loop);
+        ride_systemd_ready(m->broker_only ? "hosting the embedded broker"
+                                          : "standby: in the election");
         uv_run(&loop, UV_RUN_DEFAULT);
         if (!m->stopping)
             code = EXIT_RUNTIME;

@@ -21,6 +21,7 @@
 #include "ride/kafka.h"
 #include "ride/manifest.h"
 #include "ride/metrics.h"
+#include "ride/systemd.h"
 #include "ride/task.h"
 #include "ride/zk.h"
 
@@ -133,6 +134,7 @@ typedef struct ride_master {
     ride_zk_election *election;
     uv_async_t wake;
     uv_timer_t tick;
+    ride_systemd_watchdog *watchdog;
     /* set from ZooKeeper's thread, read on the loop */
     pthread_mutex_t mu;
     bool became_leader;

@@ -23,6 +23,7 @@
 #include "ride/log.h"
 #include "ride/member.h"
 #include "ride/metrics.h"
+#include "ride/systemd.h"
 #include "ride/zk.h"
 #include "runner.h"
 
@@ -507,6 +508,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (p->stopping)
         return;
     p->stopping = true;
+    ride_systemd_stopping();
     ride_log_info("stopping", "signal=%s flush_deadline_ms=%d",
                   signum == SIGTERM ? "SIGTERM" : "SIGINT", FLUSH_DEADLINE_MS);
     int code = finish(p);

@@ -33,6 +33,7 @@
 #include "ride/log.h"
 #include "ride/member.h"
 #include "ride/metrics.h"
+#include "ride/systemd.h"
 #include "ride/task.h"
 #include "ride/zk.h"
 
@@ -692,6 +693,7 @@ static void on_signal(uv_signal_t *h, int signum)
     if (w->stopping)
         return;
     w->stopping = true;
+    ride_systemd_stopping();
     ride_log_info("stopping", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
     stop_processing(w);
     /* The session ends after the partitions are handed back: the registration

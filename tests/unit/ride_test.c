@@ -1,7 +1,12 @@
 #include "ride_test.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 const char *ride_test_data(const char *relative, char *buf, size_t len)
 {
@@ -49,4 +54,30 @@ double ride_test_mean_abs_diff_u8(const ride_image *a, const ride_image *b)
             sum += abs((int)pa[i] - (int)pb[i]);
     }
     return sum / ((double)row * a->height);
+}
+
+int ride_test_notify_socket(const char *path)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof addr.sun_path)
+        return -1;
+    strcpy(addr.sun_path, path);
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
+int ride_test_notify_receive(int fd, int timeout_ms, char *buf, size_t len)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    if (len == 0 || poll(&p, 1, timeout_ms) != 1)
+        return -1;
+    ssize_t n = recv(fd, buf, len - 1, MSG_DONTWAIT);
+    if (n < 0)
+        return -1;
+    buf[n] = '\0';
+    return (int)n;
 }

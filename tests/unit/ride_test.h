@@ -28,4 +28,11 @@ int ride_test_max_abs_diff_u8(const ride_image *a, const ride_image *b);
  * (for lossy codecs). */
 double ride_test_mean_abs_diff_u8(const ride_image *a, const ride_image *b);
 
+/* A service manager's notify socket for tests of ride/systemd.h: a datagram
+ * socket bound at path (which must not exist); the fd, or -1. */
+int ride_test_notify_socket(const char *path);
+/* The next datagram on fd as a NUL-terminated string in buf, waiting up to
+ * timeout_ms (0: only what has arrived); its length, or -1 when none came. */
+int ride_test_notify_receive(int fd, int timeout_ms, char *buf, size_t len);
+
 #endif

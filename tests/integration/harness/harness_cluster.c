@@ -113,14 +113,7 @@ ride_cluster_fx *ride_cluster_fx_start(const char *name, int workers, ride_proc 
 int ride_cluster_fx_run(ride_cluster_fx *fx, const char *name, const char *const argv[],
                         char **out, int timeout_ms)
 {
-    char log[700];
-    snprintf(log, sizeof log, "%s/%s.log", fx->dir, name);
-    ride_proc *p = ride_harness_spawn(argv, NULL, log);
-    int status = ride_harness_proc_wait(p, timeout_ms);
-    ride_harness_proc_stop(p, 1000);
-    *out = ride_harness_read_file(log, NULL);
-    printf("%s: %s", name, *out ? *out : "(no output)\n");
-    return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return ride_harness_run(argv, NULL, fx->dir, name, timeout_ms, out);
 }
 
 void ride_cluster_fx_print_logs(const ride_cluster_fx *fx)

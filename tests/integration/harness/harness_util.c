@@ -1,4 +1,4 @@
-/* Temp dirs and files for the integration harness. */
+/* Temp dirs, files and commands run to completion for the integration harness. */
 #define _GNU_SOURCE
 #include "ride_harness.h"
 
@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define MAX_TEMPDIRS 64
@@ -121,4 +122,40 @@ int ride_harness_write_file(const char *path, const char *text)
     size_t n = strlen(text);
     bool ok = fwrite(text, 1, n, f) == n;
     return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static void print_run(const char *const argv[], int code, const char *output)
+{
+    printf("$");
+    for (size_t i = 0; argv[i]; i++)
+        printf(" %s", argv[i]);
+    printf("  -> %d\n%s", code, output ? output : "");
+}
+
+int ride_harness_run(const char *const argv[], const char *const env[], const char *dir,
+                     const char *name, int timeout_ms, char **output)
+{
+    static int runs;
+    char log_path[1024];
+    if (name)
+        snprintf(log_path, sizeof log_path, "%s/%s.log", dir, name);
+    else
+        snprintf(log_path, sizeof log_path, "%s/run-%d.log", dir, runs++);
+    if (output)
+        *output = NULL;
+    if (ride_harness_write_file(log_path, "") != 0)
+        return -1;
+    ride_proc *p = ride_harness_spawn(argv, env, log_path);
+    if (!p)
+        return -1;
+    int status = ride_harness_proc_wait(p, timeout_ms);
+    ride_harness_proc_stop(p, 1000);
+    int code = status != -1 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    char *text = ride_harness_read_file(log_path, NULL);
+    print_run(argv, code, text);
+    if (output)
+        *output = text;
+    else
+        free(text);
+    return code;
 }

@@ -64,6 +64,13 @@ static inline int ride_harness_proc_stop(ride_proc *p, int grace_ms)
 {
     return ride_launch_stop(p, grace_ms);
 }
+/* Runs a command to completion with its output in <dir>/<name>.log (name NULL:
+ * run-N.log, numbered), truncated first, and prints the command line, its exit
+ * code and its output (the test's log). Returns the exit code, or -1 when it
+ * could not start, was killed or outlived timeout_ms (then it is killed).
+ * output (optional): the output (malloc'ed; NULL when unreadable). */
+int ride_harness_run(const char *const argv[], const char *const env[], const char *dir,
+                     const char *name, int timeout_ms, char **output);
 
 /* ---- ZooKeeper ---- */
 

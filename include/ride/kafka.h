@@ -38,8 +38,8 @@ typedef enum ride_kafka_role {
  * props came from in errors (NULL: "<kafka>"). Returns NULL with *err naming the
  * property, its value, its position and librdkafka's reason. */
 rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap,
-                                     bool embedded, const ride_kv *props, size_t prop_count, const char *file,
-                                     ride_parse_error *err);
+                                     bool embedded, const ride_kv *props, size_t prop_count,
+                                     const char *file, ride_parse_error *err);
 
 /* ---- Embedded broker (librdkafka's mock cluster, in this process) ---- */
 
@@ -180,13 +180,6 @@ int ride_kafka_consumer_add(ride_kafka_consumer *c, const ride_kafka_tp *tps, si
  * no longer returned. */
 int ride_kafka_consumer_remove(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
                                char *err, size_t errlen);
-
-/* Stops (pause true) or restarts fetching partitions of the assignment. Messages
- * already fetched for a paused partition are dropped unread, and fetching
- * resumes after the last message returned by ride_kafka_consumer_poll(), so
- * nothing is skipped. */
-int ride_kafka_consumer_pause(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
-                              bool pause, char *err, size_t errlen);
 
 /* The log start offset of an assigned partition as the last fetch reported it
  * (no request is made), or -1 before any. */

@@ -76,8 +76,8 @@ static int apply_defaults(rd_kafka_conf_t *conf, const kafka_default *d, size_t 
 }
 
 rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap,
-                                     bool embedded, const ride_kv *props, size_t prop_count, const char *file,
-                                     ride_parse_error *err)
+                                     bool embedded, const ride_kv *props, size_t prop_count,
+                                     const char *file, ride_parse_error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set_log_cb(conf, log_to_ride);

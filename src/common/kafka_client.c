@@ -291,24 +291,6 @@ int ride_kafka_consumer_remove(ride_kafka_consumer *c, const ride_kafka_tp *tps,
     return change_assignment(c, tps, count, 0, err, errlen);
 }
 
-int ride_kafka_consumer_pause(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
-                              bool pause, char *err, size_t errlen)
-{
-    rd_kafka_topic_partition_list_t *l = tp_list(tps, count);
-    rd_kafka_resp_err_t e =
-        pause ? rd_kafka_pause_partitions(c->rk, l) : rd_kafka_resume_partitions(c->rk, l);
-    int rc = 0;
-    if (e) {
-        ride_set_error(err, errlen, "cannot %s partitions: %s", pause ? "pause" : "resume",
-                       rd_kafka_err2str(e));
-        rc = -1;
-    } else {
-        rc = tp_list_errors(l, pause ? "pause" : "resume", err, errlen);
-    }
-    rd_kafka_topic_partition_list_destroy(l);
-    return rc;
-}
-
 int64_t ride_kafka_consumer_log_start(ride_kafka_consumer *c, const char *topic,
                                       int32_t partition)
 {

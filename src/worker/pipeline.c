@@ -667,11 +667,22 @@ static uint64_t output_backlog(const ride_pipeline *pl, int32_t out_partition)
     return bytes;
 }
 
+/* librdkafka 2.0's resume waits for its next one-second topic scan before it
+ * fetches again, so a paused partition is taken out of the assignment instead
+ * and put back at its position: fetching starts at once. */
 static int set_paused(ride_pipeline *pl, partition_state *ps, int paused, char *err,
                       size_t errlen)
 {
     ride_kafka_tp tp = {pl->input_topic, ps->partition, 0};
-    if (ride_kafka_consumer_pause(pl->consumer, &tp, 1, paused != 0, err, errlen) != 0)
+    int rc;
+    if (paused) {
+        rc = ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen);
+    } else {
+        int64_t position = ride_offset_tracker_position(ps->tracker);
+        tp.offset = position >= 0 ? position : RIDE_KAFKA_OFFSET_COMMITTED;
+        rc = ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen);
+    }
+    if (rc != 0)
         return -1;
     ps->st.paused = paused;
     if (paused) {

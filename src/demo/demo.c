@@ -698,7 +698,9 @@ static void print_progress(demo *d, int64_t t)
 {
     ride_seqtrack_stream tot;
     ride_seqtrack_totals(ride_audit_reader_seqs(d->sink), &tot);
-    printf("t=%5.1fs  frames at the sink: %" PRIu64 " (lost so far: %" PRIu64 ")\n",
+    /* A gap is a frame the producer dropped (counted in its summary) or one not
+     * at the sink yet; only the end tells them apart. */
+    printf("t=%5.1fs  frames at the sink: %" PRIu64 " (sequence gaps so far: %" PRIu64 ")\n",
            secs(t - d->run_start_ns), tot.unique, tot.missing);
 }
 

@@ -22,11 +22,6 @@ typedef struct fixture {
     char err[512];
 } fixture;
 
-static rd_kafka_conf_t *conf_for(fixture *fx, ride_kafka_role role)
-{
-    return ride_test_kafka_conf(fx->mock, role);
-}
-
 static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
@@ -34,9 +29,9 @@ static int setup(void **state)
     fx->mock = ride_test_kafka_mock();
     ride_test_kafka_topic(fx->mock, TOPIC, 2);
     fx->producer =
-        ride_kafka_producer_new(conf_for(fx, RIDE_KAFKA_PRODUCER), NULL, NULL, fx->err, sizeof fx->err);
+        ride_kafka_producer_new(ride_test_kafka_conf(fx->mock, RIDE_KAFKA_PRODUCER), NULL, NULL, fx->err, sizeof fx->err);
     assert_non_null(fx->producer);
-    ride_backlog_opts o = {TOPIC, GROUP, 2, 20, conf_for(fx, RIDE_KAFKA_CONSUMER)};
+    ride_backlog_opts o = {TOPIC, GROUP, 2, 20, ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER)};
     fx->backlog = ride_backlog_new(&o, fx->err, sizeof fx->err);
     if (!fx->backlog)
         fail_msg("backlog: %s", fx->err);
@@ -70,7 +65,7 @@ static void write_messages(fixture *fx, int32_t partition, int count, size_t siz
 static void commit(fixture *fx, int32_t partition, int64_t offset)
 {
     ride_kafka_consumer *c =
-        ride_kafka_consumer_new(conf_for(fx, RIDE_KAFKA_CONSUMER), GROUP, fx->err, sizeof fx->err);
+        ride_kafka_consumer_new(ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER), GROUP, fx->err, sizeof fx->err);
     assert_non_null(c);
     ride_kafka_tp tp = {TOPIC, partition, offset};
     if (ride_kafka_commit(c, &tp, 1, fx->err, sizeof fx->err))
@@ -137,7 +132,7 @@ static void test_rejects_bad_options(void **state)
 {
     fixture *fx = *state;
     char err[256] = "";
-    ride_backlog_opts o = {TOPIC, GROUP, 0, 0, conf_for(fx, RIDE_KAFKA_CONSUMER)};
+    ride_backlog_opts o = {TOPIC, GROUP, 0, 0, ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER)};
     assert_null(ride_backlog_new(&o, err, sizeof err));
     assert_non_null(strstr(err, "partitions"));
 }

@@ -133,9 +133,10 @@ static int to_gray(void *ctx, const ride_frame *in, ride_frame *out, char *err, 
     return ride_cpu_grayscale(&in->image, &out->image, 1);
 }
 
-static ride_pipeline *new_pipeline(fixture *fx, task *t)
+/* What every pipeline of these tests starts from: grayscale from INPUT to OUTPUT. */
+static ride_pipeline_config gray_config(fixture *fx, task *t)
 {
-    ride_pipeline_config cfg = {
+    return (ride_pipeline_config){
         .input_topic = INPUT,
         .group = GROUP,
         .output_topic = OUTPUT,
@@ -145,10 +146,20 @@ static ride_pipeline *new_pipeline(fixture *fx, task *t)
         .producer_conf = conf_for(fx, RIDE_KAFKA_PRODUCER),
         .max_frame_bytes = MAX_FRAME_BYTES,
     };
-    ride_pipeline *pl = ride_pipeline_new(&cfg, fx->err, sizeof fx->err);
+}
+
+static ride_pipeline *open_pipeline(fixture *fx, const ride_pipeline_config *cfg)
+{
+    ride_pipeline *pl = ride_pipeline_new(cfg, fx->err, sizeof fx->err);
     if (!pl)
         fail_msg("pipeline: %s", fx->err);
     return pl;
+}
+
+static ride_pipeline *new_pipeline(fixture *fx, task *t)
+{
+    ride_pipeline_config cfg = gray_config(fx, t);
+    return open_pipeline(fx, &cfg);
 }
 
 static void own_all(fixture *fx, ride_pipeline *pl, int64_t epoch)
@@ -627,21 +638,10 @@ static void test_throughput_900x900(void **state)
 
 static ride_pipeline *new_bounded_pipeline(fixture *fx, size_t budget)
 {
-    ride_pipeline_config cfg = {
-        .input_topic = INPUT,
-        .group = GROUP,
-        .output_topic = OUTPUT,
-        .output_group = OUTPUT_GROUP,
-        .max_backlog_bytes = budget,
-        .process = to_gray,
-        .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
-        .producer_conf = conf_for(fx, RIDE_KAFKA_PRODUCER),
-        .max_frame_bytes = MAX_FRAME_BYTES,
-    };
-    ride_pipeline *pl = ride_pipeline_new(&cfg, fx->err, sizeof fx->err);
-    if (!pl)
-        fail_msg("pipeline: %s", fx->err);
-    return pl;
+    ride_pipeline_config cfg = gray_config(fx, NULL);
+    cfg.output_group = OUTPUT_GROUP;
+    cfg.max_backlog_bytes = budget;
+    return open_pipeline(fx, &cfg);
 }
 
 /* The next stage reads everything written so far: its group commits the
@@ -764,16 +764,8 @@ static void test_expired_input_counted(void **state)
 static void test_budget_needs_next_group(void **state)
 {
     fixture *fx = *state;
-    ride_pipeline_config cfg = {
-        .input_topic = INPUT,
-        .group = GROUP,
-        .output_topic = OUTPUT,
-        .max_backlog_bytes = 1 << 20,
-        .process = to_gray,
-        .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
-        .producer_conf = conf_for(fx, RIDE_KAFKA_PRODUCER),
-        .max_frame_bytes = MAX_FRAME_BYTES,
-    };
+    ride_pipeline_config cfg = gray_config(fx, NULL);
+    cfg.max_backlog_bytes = 1 << 20;
     assert_null(ride_pipeline_new(&cfg, fx->err, sizeof fx->err));
     assert_non_null(strstr(fx->err, "next stage's group"));
 }

@@ -68,7 +68,8 @@ typedef struct run_result {
     double fps;
     double p50_ms, p99_ms;
     uint64_t frames;     /* distinct frames in the window */
-    uint64_t lost;       /* sequence gaps at the sink over the whole run */
+    uint64_t gaps;       /* sequence gaps at the sink over the whole run: frames the
+                            producer dropped (counted) or lost */
     uint64_t duplicates; /* frames read twice at the sink */
     uint64_t rejected;   /* messages at the sink that made no valid frame */
     int64_t dropped;     /* the producer's counted drops (backpressure); -1: unknown */
@@ -527,7 +528,7 @@ static int measure_sink(cluster *c, run_result *out)
                         .p50_ms = quantile(w.latency.v, w.latency.n, 0.50),
                         .p99_ms = quantile(w.latency.v, w.latency.n, 0.99),
                         .frames = w.frames,
-                        .lost = totals.missing,
+                        .gaps = totals.missing,
                         .duplicates = totals.duplicates,
                         .rejected = ride_audit_reader_rejected(r),
                         .dropped = producer_dropped(c)};
@@ -560,7 +561,7 @@ static int run_cluster(const options *o, const char *zk_connect, enum config_kin
 
 typedef struct summary {
     double fps, p50_ms, p99_ms;
-    uint64_t lost, duplicates, rejected;
+    uint64_t gaps, duplicates, rejected;
     int64_t dropped;
 } summary;
 
@@ -572,7 +573,7 @@ static summary summarize(const run_result *r, int n)
         fps[i] = r[i].fps;
         p50[i] = r[i].p50_ms;
         p99[i] = r[i].p99_ms;
-        s.lost += r[i].lost;
+        s.gaps += r[i].gaps;
         s.duplicates += r[i].duplicates;
         s.rejected += r[i].rejected;
         if (s.dropped >= 0)
@@ -611,7 +612,7 @@ static double ratio(double a, double b)
 
 static void print_table(const summary *s, int runs)
 {
-    printf("\n| config | frames/s | p50 ms | p99 ms | runs | lost | duplicates | "
+    printf("\n| config | frames/s | p50 ms | p99 ms | runs | gaps | duplicates | "
            "producer drops |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < CFG_COUNT; k++) {
         char drops[32];
@@ -620,7 +621,7 @@ static void print_table(const summary *s, int runs)
         else
             snprintf(drops, sizeof drops, "%lld", (long long)s[k].dropped);
         printf("| %s | %.1f | %.1f | %.1f | %d | %llu | %llu | %s |\n", config_names[k], s[k].fps,
-               s[k].p50_ms, s[k].p99_ms, runs, (unsigned long long)s[k].lost,
+               s[k].p50_ms, s[k].p99_ms, runs, (unsigned long long)s[k].gaps,
                (unsigned long long)s[k].duplicates, drops);
     }
     printf("\npipeline / passthrough frames/s: %.3f\npipeline / in_process frames/s: %.3f\n",
@@ -655,7 +656,7 @@ static int write_json(const options *o, const summary *s, run_result res[CFG_COU
                                                      (json_int_t)res[k][i].frames));
         json_t *c = json_pack("{s:s, s:f, s:f, s:f, s:i, s:I, s:I, s:I, s:I, s:o}", "config",
                               config_names[k], "fps", s[k].fps, "p50_ms", s[k].p50_ms, "p99_ms",
-                              s[k].p99_ms, "runs", o->runs, "lost", (json_int_t)s[k].lost,
+                              s[k].p99_ms, "runs", o->runs, "gaps", (json_int_t)s[k].gaps,
                               "duplicates", (json_int_t)s[k].duplicates, "rejected",
                               (json_int_t)s[k].rejected, "producer_dropped",
                               (json_int_t)s[k].dropped, "per_run", per_run);
@@ -795,10 +796,10 @@ int main(int argc, char **argv)
                 fprintf(stderr, "run %d of %s failed\n", run + 1, config_names[k]);
             else
                 fprintf(stderr,
-                        "run %d %-11s %8.1f frames/s  p50 %7.1f ms  p99 %7.1f ms  lost %llu  "
+                        "run %d %-11s %8.1f frames/s  p50 %7.1f ms  p99 %7.1f ms  gaps %llu  "
                         "drops %lld\n",
                         run + 1, config_names[k], r->fps, r->p50_ms, r->p99_ms,
-                        (unsigned long long)r->lost, (long long)r->dropped);
+                        (unsigned long long)r->gaps, (long long)r->dropped);
         }
     }
     ride_harness_zk_stop(zk);

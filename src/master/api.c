@@ -57,25 +57,10 @@ static void on_healthz(const ride_http_request *req, ride_http_response *res, vo
                     (json_int_t)m->generation));
 }
 
-/* Kafka's figures for one partition (-1 where unknown): its log-end offset, the
- * stage group's committed offset, and the frames between them. */
-typedef struct partition_figures {
-    int64_t end;
-    int64_t committed;
-    int64_t lag;
-} partition_figures;
-
-static partition_figures figures_of(ride_master *m, const ride_master_app *a,
-                                    const ride_master_stage *s, int p)
+static ride_master_figures figures_of(ride_master *m, const ride_master_app *a,
+                                     const ride_master_stage *s, int p)
 {
-    ride_master_offsets o;
-    bool known = m->lag && ride_master_lag_get(m->lag, a->name, s->st->name, p, &o);
-    partition_figures f = {known ? o.end : -1, known ? o.committed : -1, -1};
-    /* Nothing committed yet: everything still kept is waiting. */
-    int64_t base = f.committed >= 0 ? f.committed : (known ? o.start : -1);
-    if (f.end >= 0 && base >= 0)
-        f.lag = f.end > base ? f.end - base : 0;
-    return f;
+    return ride_master_lag_figures(m->lag, a->name, s->st->name, p);
 }
 
 /* The lag of a stage's partitions summed, or -1 when none is known. */
@@ -93,7 +78,7 @@ static int64_t stage_lag(ride_master *m, const ride_master_app *a, const ride_ma
 static json_t *partition_json(ride_master *m, const ride_master_app *a,
                               const ride_master_stage *s, int p)
 {
-    partition_figures f = figures_of(m, a, s, p);
+    ride_master_figures f = figures_of(m, a, s, p);
     const ride_master_partition *part = &s->parts[p];
     return json_pack("{s:s, s:s, s:i, s:o, s:I, s:o, s:o, s:o}", "app", a->name, "stage",
                      s->st->name, "partition", p, "owner",

@@ -243,3 +243,16 @@ bool ride_master_lag_get(ride_master_lag *l, const char *app, const char *stage,
     pthread_mutex_unlock(&l->mu);
     return found;
 }
+
+ride_master_figures ride_master_lag_figures(ride_master_lag *l, const char *app,
+                                            const char *stage, int partition)
+{
+    ride_master_offsets o;
+    bool known = l && ride_master_lag_get(l, app, stage, partition, &o);
+    ride_master_figures f = {known ? o.end : -1, known ? o.committed : -1, -1};
+    /* Nothing committed yet: everything still kept is waiting. */
+    int64_t base = f.committed >= 0 ? f.committed : (known ? o.start : -1);
+    if (f.end >= 0 && base >= 0)
+        f.lag = f.end > base ? f.end - base : 0;
+    return f;
+}

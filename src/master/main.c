@@ -415,8 +415,9 @@ static bool load_config(const options *o, ride_config *cfg)
     return true;
 }
 
-static bool init_metrics(ride_master_metrics *ms)
+static bool init_metrics(ride_master *m)
 {
+    ride_master_metrics *ms = &m->metrics;
     char err[256];
     static const char *const state_label[] = {"state"};
     if (!(ms->reg = ride_metrics_new()))
@@ -436,7 +437,8 @@ static bool init_metrics(ride_master_metrics *ms)
     ms->workers = ride_metrics_gauge(ms->reg, "ride_master_workers",
                                      "Registered workers by liveness", state_label, 1, err,
                                      sizeof err);
-    if (!leader || !failovers || !moves || !events || !ms->workers) {
+    if (!leader || !failovers || !moves || !events || !ms->workers ||
+        ride_master_lag_metrics_init(m, err, sizeof err)) {
         fprintf(stderr, PROGRAM ": metrics: %s\n", err);
         return false;
     }
@@ -586,7 +588,7 @@ int main(int argc, char **argv)
     } else if (cfg.api.token_file &&
                !(m.token = ride_http_token_load(cfg.api.token_file, err, sizeof err))) {
         fprintf(stderr, PROGRAM ": api.token_file: %s\n", err);
-    } else if ((m.registry = ride_task_registry_new()) && init_metrics(&m.metrics)) {
+    } else if ((m.registry = ride_task_registry_new()) && init_metrics(&m)) {
         if (!m.token)
             ride_log_warn("api_read_only", "reason=no_token_file");
         code = run_master(&m);

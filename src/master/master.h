@@ -114,6 +114,14 @@ typedef struct ride_master_offsets {
 
 typedef struct ride_master_lag ride_master_lag;
 
+/* The offset gauges (lag_metrics.c). */
+typedef struct ride_master_lag_families {
+    ride_metric_family *end;
+    ride_metric_family *committed;
+    ride_metric_family *lag;
+    ride_metric_family *stage_lag;
+} ride_master_lag_families;
+
 typedef struct ride_master_metrics {
     ride_metrics *reg;
     ride_gauge *leader;
@@ -121,6 +129,7 @@ typedef struct ride_master_metrics {
     ride_counter *moves;
     ride_counter *events;
     ride_metric_family *workers; /* by state */
+    ride_master_lag_families lag;
 } ride_master_metrics;
 
 typedef struct ride_master {
@@ -242,5 +251,24 @@ void ride_master_lag_watch(ride_master_lag *l, const char *bootstrap,
 /* Fills *out for one partition from the last refresh; false when unknown. */
 bool ride_master_lag_get(ride_master_lag *l, const char *app, const char *stage, int partition,
                          ride_master_offsets *out);
+
+/* Kafka's figures for one partition (-1 where unknown): its log-end offset, the
+ * stage group's committed offset, and the messages between them. */
+typedef struct ride_master_figures {
+    int64_t end;
+    int64_t committed;
+    int64_t lag;
+} ride_master_figures;
+
+/* The figures of one partition from the last refresh; l may be NULL (all unknown). */
+ride_master_figures ride_master_lag_figures(ride_master_lag *l, const char *app,
+                                            const char *stage, int partition);
+
+/* ---- lag_metrics.c: the offsets on /metrics ---- */
+
+/* Registers the per-partition and per-stage offset gauges on m->metrics.reg, filled
+ * at each scrape from the offsets thread's snapshot while m leads. Called once, before
+ * the metrics server starts. Returns 0, or -1 with a message in err. */
+int ride_master_lag_metrics_init(ride_master *m, char *err, size_t errlen);
 
 #endif

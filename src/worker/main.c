@@ -94,6 +94,7 @@ typedef struct metrics_set {
     ride_metric_family *dropped;
     ride_metric_family *sink_errors;
     ride_metric_family *paused;
+    ride_metric_family *latency;
 } metrics_set;
 
 /* One (app, stage) pipeline and the task instance it runs. */
@@ -105,6 +106,7 @@ typedef struct stage_pipeline {
     ride_task_runner *runner;
     ride_files_sink *files; /* the files sink, or NULL */
     ride_metric_family *sink_errors;
+    ride_histogram *latency;
     size_t partitions;
 } stage_pipeline;
 
@@ -145,7 +147,13 @@ typedef struct worker {
 
 static int run_task(void *ctx, const ride_frame *in, ride_frame *out, char *err, size_t errlen)
 {
-    return ride_task_run(ctx, in, out, err, errlen);
+    stage_pipeline *sp = ctx;
+    int rc = ride_task_run(sp->runner, in, out, err, errlen);
+    uint64_t now = ride_clock_wall_ns();
+    /* A capture time ahead of this host's clock (skew) would make a negative latency. */
+    if (rc == 0 && in->capture_ns && in->capture_ns <= now)
+        ride_histogram_observe(sp->latency, (double)(now - in->capture_ns) / 1e9);
+    return rc;
 }
 
 /* ---- sinks of a last stage ---- */
@@ -257,6 +265,7 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
     snprintf(sp->app, sizeof sp->app, "%s", t->app);
     snprintf(sp->stage, sizeof sp->stage, "%s", t->stage);
     sp->sink_errors = w->metrics.sink_errors;
+    sp->latency = ride_histogram_get(w->metrics.latency, (const char *[]){t->app, t->stage}, 2);
     sp->runner = make_runner(w, t, err, errlen);
     if (sp->runner && t->output_path)
         sp->files = ride_files_sink_new(t->output_path, t->output_format, err, errlen);
@@ -278,7 +287,7 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
         .output_topic = t->output_topic,
         .output_partitions = t->output_partitions,
         .process = run_task,
-        .process_ctx = sp->runner,
+        .process_ctx = sp,
         .sink = t->output_topic ? NULL : sp->files ? write_files : discard_output,
         .sink_ctx = sp,
         .consumer_conf = cc,
@@ -854,8 +863,14 @@ static bool init_metrics(metrics_set *ms)
                                     "Input partitions held back because the next stage's "
                                     "backlog is full",
                                     drop_labels, 2, err, sizeof err);
+    size_t n_buckets;
+    const double *buckets = ride_metrics_latency_buckets(&n_buckets);
+    ms->latency = ride_metrics_histogram(ms->reg, "ride_frame_latency_seconds",
+                                         "Seconds from a frame's capture to the end of this "
+                                         "stage's task on it",
+                                         drop_labels, 2, buckets, n_buckets, err, sizeof err);
     if (!ms->up || !ms->owned || !ms->processed || !ms->dropped || !ms->sink_errors ||
-        !ms->paused) {
+        !ms->paused || !ms->latency) {
         fprintf(stderr, PROGRAM ": metrics: %s\n", err);
         return false;
     }

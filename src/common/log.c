@@ -1,4 +1,5 @@
 #include "ride/log.h"
+#include "ride/clock.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -87,3 +88,17 @@ const char *ride_log_quote(const char *s, char *buf, size_t len)
     buf[o] = '\0';
     return buf;
 }
+
+bool ride_log_throttle_pass(ride_log_throttle *t, int interval_ms, uint64_t *suppressed)
+{
+    int64_t now = ride_clock_mono_ms();
+    if (t->next_ms != 0 && now < t->next_ms) {
+        t->held++;
+        return false;
+    }
+    *suppressed = t->held;
+    t->held = 0;
+    t->next_ms = now + (interval_ms > 0 ? interval_ms : 1);
+    return true;
+}
+

@@ -282,6 +282,8 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
     }
     ride_frame_write_opts wo = {RIDE_ENC_RAW, -1, OUTPUT_MESSAGE_BYTES};
     ride_pipeline_config pcfg = {
+        .app = t->app,
+        .stage = t->stage,
         .input_topic = t->input_topic,
         .group = t->group,
         .output_topic = t->output_topic,

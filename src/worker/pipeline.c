@@ -3,6 +3,7 @@
 #include "ride/clock.h"
 #include "ride/error.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,20 @@ typedef struct output_record {
     struct output_record *next;
 } output_record;
 
+/* Warnings that can repeat with every frame, each throttled on its own. */
+typedef enum throttled_warning {
+    WARN_DELIVERY,
+    WARN_PRODUCE,
+    WARN_TASK,
+    WARN_ORDER,
+    WARN_EXPIRED,
+    WARN_COUNT
+} throttled_warning;
+
 struct ride_pipeline {
+    char *app;   /* for logs */
+    char *stage; /* likewise */
+    ride_log_throttle throttles[WARN_COUNT];
     char *input_topic;
     char *output_topic;
     int output_partitions;
@@ -116,6 +130,27 @@ const char *ride_pipeline_drop_reason(int i)
     if (i == RIDE_PIPELINE_DROP_EXPIRED)
         return "expired";
     return ride_frame_status_reason((ride_frame_status)i);
+}
+
+/* One line per RIDE_LOG_THROTTLE_MS for a warning that can repeat with every
+ * frame (a broken stream fails each of its frames): the counters carry the
+ * full count, the line names the first case and how many were held back. */
+static void warn_throttled(ride_pipeline *pl, throttled_warning kind, const char *event,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void warn_throttled(ride_pipeline *pl, throttled_warning kind, const char *event,
+                           const char *fmt, ...)
+{
+    uint64_t suppressed;
+    if (!ride_log_throttle_pass(&pl->throttles[kind], RIDE_LOG_THROTTLE_MS, &suppressed))
+        return;
+    char fields[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(fields, sizeof fields, fmt, ap);
+    va_end(ap);
+    ride_log_warn(event, "app=%s stage=%s %s suppressed=%llu", pl->app, pl->stage, fields,
+                  (unsigned long long)suppressed);
 }
 
 /* ---- Partitions ---- */
@@ -351,8 +386,8 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
         return -1;
     }
     pl->parts[pl->part_count++] = ps;
-    ride_log_info("partition_added", "topic=%s partition=%d epoch=%lld start=%lld",
-                  pl->input_topic, (int)partition, (long long)epoch, (long long)tracker_start);
+    ride_log_info("partition_added", "app=%s stage=%s topic=%s partition=%d epoch=%lld start=%lld",
+                  pl->app, pl->stage, pl->input_topic, (int)partition, (long long)epoch, (long long)tracker_start);
     return 0;
 }
 
@@ -379,8 +414,9 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
     detach_partition(pl, ps);
     uint64_t handed_back = ps->open_count + records_of(pl, ps);
     pl->totals.handed_back += handed_back;
-    ride_log_info("partition_removed", "topic=%s partition=%d epoch=%lld handed_back=%llu",
-                  pl->input_topic, (int)partition, (long long)ps->epoch,
+    ride_log_info("partition_removed",
+                  "app=%s stage=%s topic=%s partition=%d epoch=%lld handed_back=%llu", pl->app,
+                  pl->stage, pl->input_topic, (int)partition, (long long)ps->epoch,
                   (unsigned long long)handed_back);
     partition_free(ps);
     ride_kafka_tp tp = {pl->input_topic, partition, 0};
@@ -461,8 +497,10 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const 
         pl->acked_end[r->out_partition] = offset + 1;
     if (err) {
         r->failed = 1;
-        ride_log_warn("delivery_failed", "topic=%s partition=%d reason=%s", topic,
-                      (int)partition, reason ? reason : rd_kafka_err2str(err));
+        char why[256];
+        warn_throttled(pl, WARN_DELIVERY, "delivery_failed", "topic=%s partition=%d reason=%s",
+                       topic, (int)partition,
+                       ride_log_quote(reason ? reason : rd_kafka_err2str(err), why, sizeof why));
     }
     maybe_finish(pl, r);
 }
@@ -520,8 +558,9 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
         /* Messages already queued make an incomplete frame that receivers reject;
          * the frame is written again after the rewind. */
         r->failed = 1;
-        ride_log_warn("produce_failed", "topic=%s partition=%d error=%s", pl->output_topic,
-                      (int)e.partition, err);
+        char why[300];
+        warn_throttled(pl, WARN_PRODUCE, "produce_failed", "topic=%s partition=%d error=%s",
+                       pl->output_topic, (int)e.partition, ride_log_quote(err, why, sizeof why));
     }
     r->sealed = 1;
     maybe_finish(pl, r);
@@ -560,8 +599,10 @@ static void complete_frame(ride_pipeline *pl, partition_state *ps, int64_t *offs
     out->capture_ns = in->capture_ns;
     char err[256] = "";
     if (pl->process(pl->process_ctx, in, out, err, sizeof err) != 0) {
-        ride_log_warn("task_failed", "partition=%d stream=%u seq=%llu error=%s",
-                      (int)ps->partition, in->stream_id, (unsigned long long)in->seq, err);
+        char why[300];
+        warn_throttled(pl, WARN_TASK, "task_failed", "partition=%d stream=%u seq=%llu error=%s",
+                       (int)ps->partition, in->stream_id, (unsigned long long)in->seq,
+                       ride_log_quote(err, why, sizeof why));
         count_drop(ps, RIDE_PIPELINE_DROP_TASK_FAILED);
         mark_done(ps, offsets, count);
         free(offsets);
@@ -590,9 +631,9 @@ static void count_expired(ride_pipeline *pl, partition_state *ps, int64_t next)
     ps->st.dropped[RIDE_PIPELINE_DROP_EXPIRED] += (uint64_t)gone;
     ps->st.dropped_total += (uint64_t)gone;
     pl->totals.dropped_total += (uint64_t)gone;
-    ride_log_warn("input_expired", "topic=%s partition=%d from=%lld to=%lld messages=%lld",
-                  pl->input_topic, (int)ps->partition, (long long)position, (long long)next,
-                  (long long)gone);
+    warn_throttled(pl, WARN_EXPIRED, "input_expired",
+                   "topic=%s partition=%d from=%lld to=%lld messages=%lld", pl->input_topic,
+                   (int)ps->partition, (long long)position, (long long)next, (long long)gone);
 }
 
 static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
@@ -602,9 +643,9 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
         return;
     count_expired(pl, ps, m->offset);
     if (ride_offset_tracker_take(ps->tracker, m->offset) != 0) {
-        ride_log_warn("offset_out_of_order", "partition=%d offset=%lld position=%lld",
-                      (int)m->partition, (long long)m->offset,
-                      (long long)ride_offset_tracker_position(ps->tracker));
+        warn_throttled(pl, WARN_ORDER, "offset_out_of_order",
+                       "partition=%d offset=%lld position=%lld", (int)m->partition,
+                       (long long)m->offset, (long long)ride_offset_tracker_position(ps->tracker));
         return;
     }
     uint32_t stream_id;
@@ -865,7 +906,9 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
         return NULL;
     }
     ride_pipeline *pl = calloc(1, sizeof *pl);
-    if (!pl || !(pl->input_topic = strdup(cfg->input_topic)) ||
+    if (!pl || !(pl->app = strdup(cfg->app ? cfg->app : "-")) ||
+        !(pl->stage = strdup(cfg->stage ? cfg->stage : "-")) ||
+        !(pl->input_topic = strdup(cfg->input_topic)) ||
         (cfg->output_topic && !(pl->output_topic = strdup(cfg->output_topic)))) {
         ride_set_error(err, errlen, "out of memory");
         destroy_conf(cfg->consumer_conf);
@@ -930,6 +973,8 @@ void ride_pipeline_free(ride_pipeline *pl)
     ride_frame_free(&pl->in_frame);
     ride_frame_free(&pl->out_frame);
     free(pl->parts);
+    free(pl->app);
+    free(pl->stage);
     free(pl->input_topic);
     free(pl->output_topic);
     free(pl);

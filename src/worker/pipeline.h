@@ -66,6 +66,8 @@ typedef int (*ride_pipeline_sink_fn)(void *ctx, int32_t partition, const ride_fr
                                      char *err, size_t errlen);
 
 typedef struct ride_pipeline_config {
+    const char *app;   /* names for the logs; NULL: "-" */
+    const char *stage;
     const char *input_topic;
     const char *group;        /* consumer group of committed offsets: ride.<app>.<stage> */
     const char *output_topic; /* NULL: outputs go to sink */

@@ -25,6 +25,9 @@ typedef enum option_id {
     OPT_FILE,
     OPT_APP,
     OPT_LIMIT,
+    OPT_INTERVAL,
+    OPT_ITERATIONS,
+    OPT_WAIT,
     OPT_HELP,
     OPT_VERSION,
 } option_id;
@@ -46,6 +49,9 @@ static const option_spec OPTIONS[] = {
     {"filename", 'f', true, OPT_FILE},
     {"app", 0, true, OPT_APP},
     {"limit", 0, true, OPT_LIMIT},
+    {"interval", 0, true, OPT_INTERVAL},
+    {"iterations", 0, true, OPT_ITERATIONS},
+    {"wait", 0, false, OPT_WAIT},
     {"help", 'h', false, OPT_HELP},
     {"version", 0, false, OPT_VERSION},
 };
@@ -59,20 +65,27 @@ typedef struct raw_args {
     const char *file;
     const char *app;
     const char *limit;
+    const char *interval;
+    const char *iterations;
+    bool wait;
+    bool timeout_given;
 } raw_args;
 
 static const char USAGE[] =
     "Usage: ridectl [OPTIONS] COMMAND [ARGS]\n"
     "\n"
     "Commands:\n"
-    "  apply -f FILE                 create or update the application in FILE ('-': stdin)\n"
+    "  apply -f FILE [--wait]        create or update the application in FILE ('-': stdin)\n"
+    "                                (--wait: until every partition has an owner)\n"
     "  get apps|workers|producers|partitions [--app APP]\n"
     "                                list resources (--app: partitions of one application)\n"
     "  describe app NAME             show one application in detail\n"
-    "  delete app NAME               delete an application\n"
+    "  delete app NAME [--wait]      delete an application (--wait: until it is gone)\n"
     "  scale APP STAGE N             set the number of workers of a stage\n"
     "  events [--limit N] [--app APP]\n"
     "                                show the latest cluster events, oldest first\n"
+    "  top [--app APP] [--interval SECONDS] [--iterations N]\n"
+    "                                live view of stages and partitions (q or Ctrl-C ends)\n"
     "\n"
     "Options (before or after the command):\n"
     "  --zookeeper CONNECT           ZooKeeper connect string; the control API is found\n"
@@ -82,7 +95,8 @@ static const char USAGE[] =
     "  --token-file PATH             bearer token for changes (env RIDE_TOKEN_FILE)\n"
     "  --zookeeper-digest-file PATH  'user:password' for ZooKeeper digest authentication\n"
     "  -o, --output table|json       output format (default table)\n"
-    "  --timeout SECONDS             limit for each request (default 10)\n"
+    "  --timeout SECONDS             limit for each request (default 10); with --wait,\n"
+    "                                for the whole wait (default 60)\n"
     "  -h, --help                    show this help\n"
     "  --version                     show the version\n"
     "\n"
@@ -105,6 +119,23 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
+/* Seconds with an optional fraction and an optional 's' ("0.5", "2s") as
+ * milliseconds in min_ms..max_ms. */
+static bool parse_seconds_ms(const char *text, int min_ms, int max_ms, int *out)
+{
+    if (text[0] < '0' || text[0] > '9')
+        return false;
+    char *end = NULL;
+    errno = 0;
+    double s = strtod(text, &end);
+    if (end != NULL && *end == 's')
+        end++;
+    if (errno != 0 || *end != '\0' || s * 1000.0 < min_ms || s * 1000.0 > max_ms)
+        return false;
+    *out = (int)(s * 1000.0 + 0.5);
+    return true;
+}
+
 /* An integer in min..max written in decimal and nothing else. */
 static bool parse_int(const char *text, long min, long max, int *out)
 {
@@ -117,6 +148,20 @@ static bool parse_int(const char *text, long min, long max, int *out)
         return false;
     *out = (int)v;
     return true;
+}
+
+/* Whole seconds with an optional 's' ("60", "60s") in 1..RIDE_CTL_TIMEOUT_MAX_S. */
+static bool parse_whole_seconds(const char *text, int *out)
+{
+    char digits[16];
+    size_t len = strlen(text);
+    if (len > 0 && text[len - 1] == 's')
+        len--;
+    if (len >= sizeof digits)
+        return false;
+    memcpy(digits, text, len);
+    digits[len] = '\0';
+    return parse_int(digits, 1, RIDE_CTL_TIMEOUT_MAX_S, out);
 }
 
 static const option_spec *find_long(const char *name, size_t len)
@@ -149,6 +194,9 @@ static int apply_option(const option_spec *spec, const char *shown, const char *
     case OPT_FILE: raw->file = value; break;
     case OPT_APP: raw->app = value; break;
     case OPT_LIMIT: raw->limit = value; break;
+    case OPT_INTERVAL: raw->interval = value; break;
+    case OPT_ITERATIONS: raw->iterations = value; break;
+    case OPT_WAIT: raw->wait = true; break;
     case OPT_HELP: raw->help = true; break;
     case OPT_VERSION: raw->version = true; break;
     case OPT_OUTPUT:
@@ -161,7 +209,8 @@ static int apply_option(const option_spec *spec, const char *shown, const char *
                         value);
         break;
     case OPT_TIMEOUT:
-        if (!parse_int(value, 1, RIDE_CTL_TIMEOUT_MAX_S, &seconds))
+        raw->timeout_given = true;
+        if (!parse_whole_seconds(value, &seconds))
             return fail(err, errlen, "option '%s': expected whole seconds in 1..%d, got \"%s\"",
                         shown, RIDE_CTL_TIMEOUT_MAX_S, value);
         out->timeout_ms = seconds * 1000;
@@ -349,9 +398,44 @@ static int parse_verb(const raw_args *raw, ride_ctl_args *out, char *err, size_t
         out->verb = RIDE_CTL_EVENTS;
         return expect_count(raw, 1, "[--limit N] [--app APP]", err, errlen);
     }
+    if (strcmp(verb, "top") == 0) {
+        out->verb = RIDE_CTL_TOP;
+        return expect_count(raw, 1, "[--app APP] [--interval SECONDS] [--iterations N]", err,
+                            errlen);
+    }
     return fail(err, errlen,
-                "unknown command \"%s\" (expected apply, get, describe, delete, scale or events)",
+                "unknown command \"%s\" (expected apply, get, describe, delete, scale, events "
+                "or top)",
                 verb);
+}
+
+static int check_top_and_wait(const raw_args *raw, ride_ctl_args *out, char *err, size_t errlen)
+{
+    if ((raw->interval != NULL || raw->iterations != NULL) && out->verb != RIDE_CTL_TOP)
+        return fail(err, errlen, "option '%s' applies to top only",
+                    raw->interval ? "--interval" : "--iterations");
+    out->interval_ms = RIDE_CTL_TOP_DEFAULT_INTERVAL_MS;
+    if (raw->interval != NULL &&
+        !parse_seconds_ms(raw->interval, RIDE_CTL_TOP_INTERVAL_MIN_MS,
+                          RIDE_CTL_TIMEOUT_MAX_S * 1000, &out->interval_ms))
+        return fail(err, errlen, "option '--interval': expected seconds in 0.1..%d, got \"%s\"",
+                    RIDE_CTL_TIMEOUT_MAX_S, raw->interval);
+    if (raw->iterations != NULL &&
+        !parse_int(raw->iterations, 1, RIDE_CTL_TOP_ITERATIONS_MAX, &out->iterations))
+        return fail(err, errlen,
+                    "option '--iterations': expected a whole number in 1..%d, got \"%s\"",
+                    RIDE_CTL_TOP_ITERATIONS_MAX, raw->iterations);
+    if (raw->wait && out->verb != RIDE_CTL_APPLY && out->verb != RIDE_CTL_DELETE)
+        return fail(err, errlen, "option '--wait' applies to apply and delete only");
+    out->wait = raw->wait;
+    if (out->wait) {
+        /* --timeout bounds the whole wait; each request keeps the usual limit. */
+        out->wait_timeout_ms =
+            raw->timeout_given ? out->timeout_ms : RIDE_CTL_WAIT_DEFAULT_TIMEOUT_S * 1000;
+        if (out->timeout_ms > RIDE_CTL_DEFAULT_TIMEOUT_S * 1000)
+            out->timeout_ms = RIDE_CTL_DEFAULT_TIMEOUT_S * 1000;
+    }
+    return 0;
 }
 
 /* Options that only some verbs understand. */
@@ -361,8 +445,9 @@ static int check_verb_options(const raw_args *raw, ride_ctl_args *out, char *err
         return fail(err, errlen, "option '-f' applies to apply only");
     if (raw->app != NULL) {
         bool partitions = out->verb == RIDE_CTL_GET && out->resource == RIDE_CTL_PARTITIONS;
-        if (!partitions && out->verb != RIDE_CTL_EVENTS)
-            return fail(err, errlen, "option '--app' applies to get partitions and events only");
+        if (!partitions && out->verb != RIDE_CTL_EVENTS && out->verb != RIDE_CTL_TOP)
+            return fail(err, errlen,
+                        "option '--app' applies to get partitions, events and top only");
         if (check_name("application", raw->app, err, errlen) != 0)
             return -1;
         out->app = raw->app;
@@ -374,7 +459,7 @@ static int check_verb_options(const raw_args *raw, ride_ctl_args *out, char *err
             return fail(err, errlen, "option '--limit': expected a whole number in 1..%d, got \"%s\"",
                         RIDE_CTL_EVENTS_LIMIT_MAX, raw->limit);
     }
-    return 0;
+    return check_top_and_wait(raw, out, err, errlen);
 }
 
 static const char *env_value(const char *value)

@@ -6,6 +6,7 @@
 #ifndef RIDE_CTL_ARGS_H
 #define RIDE_CTL_ARGS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define RIDE_CTL_EXIT_OK 0
@@ -16,6 +17,12 @@
 #define RIDE_CTL_TIMEOUT_MAX_S 3600
 /* The control API's own bound on GET /v1/events?limit=N. */
 #define RIDE_CTL_EVENTS_LIMIT_MAX 1000
+/* top: the pause between refreshes. */
+#define RIDE_CTL_TOP_DEFAULT_INTERVAL_MS 2000
+#define RIDE_CTL_TOP_INTERVAL_MIN_MS 100
+#define RIDE_CTL_TOP_ITERATIONS_MAX 1000000
+/* apply --wait, delete --wait: how long to wait when --timeout is not given. */
+#define RIDE_CTL_WAIT_DEFAULT_TIMEOUT_S 60
 
 typedef enum ride_ctl_verb {
     RIDE_CTL_HELP = 0,
@@ -26,6 +33,7 @@ typedef enum ride_ctl_verb {
     RIDE_CTL_DELETE,
     RIDE_CTL_SCALE,
     RIDE_CTL_EVENTS,
+    RIDE_CTL_TOP,
 } ride_ctl_verb;
 
 typedef enum ride_ctl_resource {
@@ -48,13 +56,18 @@ typedef struct ride_ctl_args {
     const char *token_file;  /* --token-file or RIDE_TOKEN_FILE */
     const char *zk_digest_file;
     ride_ctl_output output;
-    int timeout_ms;          /* per HTTP request */
+    int timeout_ms;          /* per HTTP request (with --wait: at most the default) */
     const char *file;        /* apply: a path, or "-" for stdin */
     ride_ctl_resource resource; /* get */
-    const char *app;         /* describe, delete, scale: the name; get partitions, events: --app */
+    const char *app;         /* describe, delete, scale: the name; get partitions, events,
+                                top: --app */
     const char *stage;       /* scale */
     int workers;             /* scale */
     int limit;               /* events: --limit, 0 when not given */
+    int interval_ms;         /* top: --interval */
+    int iterations;          /* top: --iterations, 0 (not given): until q or Ctrl-C */
+    bool wait;               /* apply, delete: --wait */
+    int wait_timeout_ms;     /* with wait: --timeout, else RIDE_CTL_WAIT_DEFAULT_TIMEOUT_S */
 } ride_ctl_args;
 
 /* What the environment says (getenv results; NULL when unset). */

@@ -14,10 +14,7 @@
 #define WHY_MAX 512
 #define HEADER_MAX 1024
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
+int ride_ctl_fail(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -39,12 +36,13 @@ static void one_line(char *text)
 static char *base_url(const char *url, char *err, size_t errlen)
 {
     if (strncmp(url, "http://", 7) != 0) {
-        fail(err, errlen, "invalid control API URL \"%s\" (expected http://HOST:PORT)", url);
+        ride_ctl_fail(err, errlen, "invalid control API URL \"%s\" (expected http://HOST:PORT)",
+                      url);
         return NULL;
     }
     char *copy = strdup(url);
     if (copy == NULL) {
-        fail(err, errlen, "out of memory");
+        ride_ctl_fail(err, errlen, "out of memory");
         return NULL;
     }
     size_t len = strlen(copy);
@@ -59,17 +57,17 @@ static int read_api_node(ride_zk *zk, const char *connect, char **url, char *err
     size_t len = 0;
     ride_zk_err rc = ride_zk_get(zk, RIDE_CLUSTER_PATH_API, &data, &len, NULL);
     if (rc == RIDE_ZK_NONODE)
-        return fail(err, errlen, "no leading master: %s does not exist in ZooKeeper %s",
-                    RIDE_CLUSTER_PATH_API, connect);
+        return ride_ctl_fail(err, errlen, "no leading master: %s does not exist in ZooKeeper %s",
+                             RIDE_CLUSTER_PATH_API, connect);
     if (rc != RIDE_ZK_OK)
-        return fail(err, errlen, "cannot read %s from ZooKeeper %s: %s", RIDE_CLUSTER_PATH_API,
-                    connect, ride_zk_strerror(rc));
+        return ride_ctl_fail(err, errlen, "cannot read %s from ZooKeeper %s: %s",
+                             RIDE_CLUSTER_PATH_API, connect, ride_zk_strerror(rc));
     ride_cluster_api api;
     char why[WHY_MAX];
     int decoded = ride_cluster_api_decode(RIDE_CLUSTER_PATH_API, data, len, &api, why, sizeof why);
     free(data);
     if (decoded != 0)
-        return fail(err, errlen, "bad data in ZooKeeper %s: %s", connect, why);
+        return ride_ctl_fail(err, errlen, "bad data in ZooKeeper %s: %s", connect, why);
     *url = base_url(api.url, err, errlen);
     ride_cluster_api_free(&api);
     return *url ? 0 : -1;
@@ -83,12 +81,13 @@ static int url_from_zookeeper(const ride_ctl_args *args, char **url, char *err, 
     if (args->zk_digest_file != NULL) {
         if (ride_zk_read_digest_file(args->zk_digest_file, digest, sizeof digest, why,
                                      sizeof why) != RIDE_ZK_OK)
-            return fail(err, errlen, "cannot read the ZooKeeper digest file: %s", why);
+            return ride_ctl_fail(err, errlen, "cannot read the ZooKeeper digest file: %s", why);
         opts.digest = digest;
     }
     ride_zk *zk = NULL;
     if (ride_zk_connect(&opts, &zk, why, sizeof why) != RIDE_ZK_OK)
-        return fail(err, errlen, "cannot connect to ZooKeeper %s: %s", args->zookeeper, why);
+        return ride_ctl_fail(err, errlen, "cannot connect to ZooKeeper %s: %s", args->zookeeper,
+                             why);
     int rc = read_api_node(zk, args->zookeeper, url, err, errlen);
     ride_zk_close(zk);
     /* The digest is a password: do not leave it on the stack. */
@@ -113,7 +112,7 @@ int ride_ctl_client_open(const ride_ctl_args *args, bool for_change, ride_ctl_cl
         c->token = ride_http_token_load(args->token_file, why, sizeof why);
         if (c->token == NULL) {
             ride_ctl_client_close(c);
-            return fail(err, errlen, "cannot use the token file: %s", why);
+            return ride_ctl_fail(err, errlen, "cannot use the token file: %s", why);
         }
     }
     return 0;
@@ -132,18 +131,19 @@ void ride_ctl_client_close(ride_ctl_client *c)
 void ride_ctl_http_error(int status, const char *body, size_t len, char *err, size_t errlen)
 {
     if (status == 401) {
-        fail(err, errlen,
-             "the master refused the change: missing or wrong token "
-             "(use --token-file or RIDE_TOKEN_FILE)");
+        ride_ctl_fail(err, errlen,
+                      "the master refused the change: missing or wrong token "
+                      "(use --token-file or RIDE_TOKEN_FILE)");
         return;
     }
     json_t *answer = body != NULL ? json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL) : NULL;
     const json_t *message = json_object_get(answer, "error");
     if (json_is_string(message) && json_string_length(message) > 0) {
-        fail(err, errlen, "%s (HTTP %d)", json_string_value(message), status);
+        ride_ctl_fail(err, errlen, "%s (HTTP %d)", json_string_value(message), status);
         one_line(err);
     } else {
-        fail(err, errlen, "the control API answered HTTP %d without an error message", status);
+        ride_ctl_fail(err, errlen, "the control API answered HTTP %d without an error message",
+                      status);
     }
     json_decref(answer);
 }
@@ -152,14 +152,15 @@ static int transport_error(const ride_ctl_client *c, int rc, const char *why, ch
                            size_t errlen)
 {
     if (rc == RIDE_HTTP_CLIENT_REFUSED)
-        return fail(err, errlen, "cannot reach the control API at %s: connection refused",
-                    c->url);
+        return ride_ctl_fail(err, errlen, "cannot reach the control API at %s: connection refused",
+                             c->url);
     if (rc == RIDE_HTTP_CLIENT_TIMEOUT)
-        return fail(err, errlen, "cannot reach the control API at %s: no answer within %d s",
-                    c->url, c->timeout_ms / 1000);
+        return ride_ctl_fail(err, errlen,
+                             "cannot reach the control API at %s: no answer within %d s",
+                             c->url, c->timeout_ms / 1000);
     if (rc == RIDE_HTTP_CLIENT_BAD_URL)
-        return fail(err, errlen, "cannot send the request to %s: %s", c->url, why);
-    return fail(err, errlen, "cannot reach the control API at %s: %s", c->url, why);
+        return ride_ctl_fail(err, errlen, "cannot send the request to %s: %s", c->url, why);
+    return ride_ctl_fail(err, errlen, "cannot reach the control API at %s: %s", c->url, why);
 }
 
 static int parse_answer(const ride_http_client_response *res, json_t **answer, char *err,
@@ -168,15 +169,17 @@ static int parse_answer(const ride_http_client_response *res, json_t **answer, c
     json_error_t jerr;
     *answer = json_loadb(res->body, res->body_len, JSON_REJECT_DUPLICATES, &jerr);
     if (*answer == NULL)
-        return fail(err, errlen,
-                    "malformed answer from the control API: invalid JSON (HTTP %d, line %d): %s",
-                    res->status, jerr.line, jerr.text);
+        return ride_ctl_fail(err, errlen,
+                             "malformed answer from the control API: invalid JSON "
+                             "(HTTP %d, line %d): %s",
+                             res->status, jerr.line, jerr.text);
     if (!json_is_object(*answer)) {
         json_decref(*answer);
         *answer = NULL;
-        return fail(err, errlen,
-                    "malformed answer from the control API: expected a JSON object (HTTP %d)",
-                    res->status);
+        return ride_ctl_fail(err, errlen,
+                             "malformed answer from the control API: expected a JSON "
+                             "object (HTTP %d)",
+                             res->status);
     }
     return 0;
 }
@@ -188,7 +191,7 @@ int ride_ctl_client_call(const ride_ctl_client *c, const ride_ctl_call *call, js
     size_t url_len = strlen(c->url) + strlen(call->path) + 1;
     char *url = malloc(url_len);
     if (url == NULL)
-        return fail(err, errlen, "out of memory");
+        return ride_ctl_fail(err, errlen, "out of memory");
     snprintf(url, url_len, "%s%s", c->url, call->path);
     char header[HEADER_MAX];
     const char *headers[] = {header, NULL};
@@ -196,7 +199,7 @@ int ride_ctl_client_call(const ride_ctl_client *c, const ride_ctl_call *call, js
         (size_t)snprintf(header, sizeof header, "X-Ride-Manifest-Name: %s",
                          call->manifest_name) >= sizeof header) {
         free(url);
-        return fail(err, errlen, "the manifest's name is too long");
+        return ride_ctl_fail(err, errlen, "the manifest's name is too long");
     }
     ride_http_client_request req = {
         .url = url,

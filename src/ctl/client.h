@@ -40,6 +40,11 @@ typedef struct ride_ctl_call {
 int ride_ctl_client_call(const ride_ctl_client *c, const ride_ctl_call *call, json_t **answer,
                          char *err, size_t errlen);
 
+/* Formats a message into err; returns -1, so that a failure reads
+ * `return ride_ctl_fail(err, errlen, "...", ...)`. */
+int ride_ctl_fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* The message for an answer with a non-2xx status: the server's {"error": ...}
  * with the status, an explanation for 401, or a note that the body held none. */
 void ride_ctl_http_error(int status, const char *body, size_t len, char *err, size_t errlen);

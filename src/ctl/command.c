@@ -10,6 +10,8 @@
 #include "render.h"
 #include "ride/clock.h"
 #include "ride/manifest.h"
+#include "top.h"
+#include "wait.h"
 
 #define ERR_MAX 1536
 #define PATH_LEN 256
@@ -103,7 +105,9 @@ static char *read_manifest(const char *file, FILE *in, size_t *len, char *err, s
     return NULL;
 }
 
-static int run_apply(const ride_ctl_args *args, FILE *in, FILE *out, char *err, size_t errlen)
+/* `applied` receives the application's name, for --wait. */
+static int run_apply(const ride_ctl_args *args, FILE *in, FILE *out, char *applied, char *err,
+                     size_t errlen)
 {
     size_t len = 0;
     char *yaml = read_manifest(args->file, in, &len, err, errlen);
@@ -118,6 +122,7 @@ static int run_apply(const ride_ctl_args *args, FILE *in, FILE *out, char *err, 
         free(yaml);
         return -1;
     }
+    snprintf(applied, RIDE_NAME_MAX + 1, "%s", m.name);
     ride_manifest_free(&m);
     request rq = {.call = {.method = "POST", .path = "/v1/apps", .body = yaml, .body_len = len,
                            .content_type = "application/yaml", .manifest_name = name},
@@ -170,13 +175,14 @@ static int run_events(const ride_ctl_args *args, FILE *out, char *err, size_t er
     return perform(args, &rq, out, err, errlen);
 }
 
-static int run_verb(const ride_ctl_args *args, FILE *in, FILE *out, char *err, size_t errlen)
+static int run_verb(const ride_ctl_args *args, FILE *in, FILE *out, char *applied, char *err,
+                    size_t errlen)
 {
     char path[PATH_LEN], body[64];
     request rq = {.call = {.path = path}};
     switch (args->verb) {
     case RIDE_CTL_APPLY:
-        return run_apply(args, in, out, err, errlen);
+        return run_apply(args, in, out, applied, err, errlen);
     case RIDE_CTL_GET:
         return run_get(args, out, err, errlen);
     case RIDE_CTL_EVENTS:
@@ -200,6 +206,7 @@ static int run_verb(const ride_ctl_args *args, FILE *in, FILE *out, char *err, s
         break;
     case RIDE_CTL_HELP:
     case RIDE_CTL_VERSION:
+    case RIDE_CTL_TOP:
         snprintf(err, errlen, "nothing to run");
         return -1;
     }
@@ -208,8 +215,15 @@ static int run_verb(const ride_ctl_args *args, FILE *in, FILE *out, char *err, s
 
 int ride_ctl_run(const ride_ctl_args *args, FILE *in, FILE *out, FILE *errs)
 {
-    char err[ERR_MAX];
-    if (run_verb(args, in, out, err, sizeof err) != 0) {
+    if (args->verb == RIDE_CTL_TOP)
+        return ride_ctl_top_run(args, out, errs);
+    char err[ERR_MAX], applied[RIDE_NAME_MAX + 1] = "";
+    int rc = run_verb(args, in, out, applied, err, sizeof err);
+    if (rc == 0 && args->wait && args->verb == RIDE_CTL_APPLY)
+        rc = ride_ctl_wait_ready(args, applied, errs, err, sizeof err);
+    else if (rc == 0 && args->wait && args->verb == RIDE_CTL_DELETE)
+        rc = ride_ctl_wait_gone(args, args->app, errs, err, sizeof err);
+    if (rc != 0) {
         fprintf(errs, "error: %s\n", err);
         return RIDE_CTL_EXIT_FAILURE;
     }

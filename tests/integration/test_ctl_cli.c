@@ -1,13 +1,16 @@
 /* ridectl as a real process: a bad manifest is reported with its position and the
  * cluster is never contacted, a ZooKeeper without /cluster/api means "no leading
  * master", a closed port means "cannot reach", and bad usage exits 2; each failure
- * is one "error: " line on stderr with the documented exit code. */
+ * is one "error: " line on stderr with the documented exit code. Against a real
+ * cluster, apply --wait returns once every partition is owned, top -o json prints
+ * one view per refresh, and delete --wait returns once the application is gone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
 #include "ride_harness.h"
+#include "ride_harness_cluster.h"
 
 #define RIDECTL RIDE_BIN_DIR "/ridectl"
 #define EXIT_MS 20000
@@ -122,6 +125,79 @@ static void test_bad_usage(void **state)
     expect(RUN("--version"), 0, "ridectl ");
 }
 
+/* Runs ridectl against the cluster's API; returns its exit code, output in *out. */
+static int run_in(ride_cluster_fx *fx, const char *name, const char *const *args, char **out)
+{
+    const char *argv[16] = {RIDECTL, "--server", fx->api, "--token-file", fx->token_file};
+    size_t n = 5;
+    for (size_t i = 0; args[i] != NULL; i++) {
+        assert_true(n < 15);
+        argv[n++] = args[i];
+    }
+    argv[n] = NULL;
+    return ride_cluster_fx_run(fx, name, argv, out, EXIT_MS);
+}
+
+static void test_top_and_wait_on_a_cluster(void **state)
+{
+    (void)state;
+    static const ride_cluster_app app = {.name = "tw", .fps = 10, .partitions = 2,
+                                         .max_workers = 2};
+    ride_cluster_fx *fx = ride_cluster_fx_start("ctl-top", 2, NULL, EXIT_MS);
+    char manifest[4096], path[600];
+    snprintf(path, sizeof path, "%s/tw.yaml", fx->dir);
+    assert_int_equal(
+        ride_harness_write_file(path, ride_cluster_app_manifest(&app, manifest, sizeof manifest)),
+        0);
+    char *out = NULL;
+    int code = run_in(fx, "apply-wait", (const char *const[]){"apply", "-f", path, "--wait",
+                                                               "--timeout", "20s", NULL},
+                      &out);
+    if (code != 0 || out == NULL || strstr(out, "application/tw created") == NULL)
+        ride_cluster_fx_fail(fx, "apply --wait: exit %d", code);
+    free(out);
+    /* --wait returned: every partition has an owner without waiting any further. */
+    json_t *detail = ride_cluster_fx_get(fx, "/v1/apps/tw");
+    assert_int_equal(json_integer_value(json_object_get(detail, "owned")), 2);
+    json_decref(detail);
+
+    code = run_in(fx, "top", (const char *const[]){"top", "--app", "tw", "--iterations", "2",
+                                                   "--interval", "0.2", "-o", "json", NULL},
+                  &out);
+    assert_int_equal(code, 0);
+    assert_non_null(out);
+    json_error_t je;
+    json_t *view = json_loads(out, JSON_DISABLE_EOF_CHECK, &je);
+    assert_non_null(view);
+    const json_t *stage = json_array_get(json_object_get(view, "stages"), 0);
+    assert_string_equal(json_string_value(json_object_get(stage, "stage")), "gray");
+    assert_int_equal(json_integer_value(json_object_get(stage, "partitions")), 2);
+    assert_true(json_integer_value(json_object_get(stage, "owners")) >= 1);
+    assert_int_equal(json_integer_value(json_object_get(view, "workers_alive")), 2);
+    assert_string_equal(json_string_value(json_object_get(view, "leader")), fx->leader);
+    json_decref(view);
+    /* Two refreshes: the second view carries two lag samples. */
+    char *second = strchr(out, '\n');
+    assert_non_null(second);
+    view = json_loads(second + 1, JSON_DISABLE_EOF_CHECK, &je);
+    assert_non_null(view);
+    stage = json_array_get(json_object_get(view, "stages"), 0);
+    assert_int_equal(json_array_size(json_object_get(stage, "lag_history")), 2);
+    json_decref(view);
+    free(out);
+
+    code = run_in(fx, "delete-wait",
+                  (const char *const[]){"delete", "app", "tw", "--wait", "--timeout", "20", NULL},
+                  &out);
+    free(out);
+    if (code != 0)
+        ride_cluster_fx_fail(fx, "delete --wait: exit %d", code);
+    json_t *apps = ride_cluster_fx_get(fx, "/v1/apps");
+    assert_int_equal(json_array_size(json_object_get(apps, "apps")), 0);
+    json_decref(apps);
+    ride_cluster_fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -129,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_no_leading_master),
         cmocka_unit_test(test_closed_port),
         cmocka_unit_test(test_bad_usage),
+        cmocka_unit_test(test_top_and_wait_on_a_cluster),
     };
     return cmocka_run_group_tests(tests, ride_harness_zk_group_setup,
                                   ride_harness_zk_group_teardown);

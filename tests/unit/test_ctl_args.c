@@ -120,6 +120,63 @@ static void test_describe_delete_scale_events(void **state)
     assert_string_equal(a.app, "cctv");
 }
 
+static void test_top_and_wait(void **state)
+{
+    (void)state;
+    ride_ctl_args a;
+    char err[512];
+    assert_int_equal(PARSE(&a, err, "top", SERVER), 0);
+    assert_int_equal(a.verb, RIDE_CTL_TOP);
+    assert_int_equal(a.interval_ms, 2000);
+    assert_int_equal(a.iterations, 0);
+    assert_null(a.app);
+    assert_int_equal(PARSE(&a, err, "top", "--app", "cctv", "--interval", "0.5", "--iterations",
+                           "3", "-o", "json", SERVER),
+                     0);
+    assert_string_equal(a.app, "cctv");
+    assert_int_equal(a.interval_ms, 500);
+    assert_int_equal(a.iterations, 3);
+    assert_int_equal(a.output, RIDE_CTL_OUTPUT_JSON);
+    assert_int_equal(PARSE(&a, err, "top", "--interval=5s", SERVER), 0);
+    assert_int_equal(a.interval_ms, 5000);
+    /* --wait: --timeout bounds the wait, each request keeps the usual limit. */
+    assert_int_equal(PARSE(&a, err, "apply", "-f", "x.yaml", "--wait", SERVER), 0);
+    assert_true(a.wait);
+    assert_int_equal(a.wait_timeout_ms, 60000);
+    assert_int_equal(a.timeout_ms, 10000);
+    assert_int_equal(PARSE(&a, err, "delete", "app", "cctv", "--wait", "--timeout", "90s",
+                           SERVER),
+                     0);
+    assert_true(a.wait);
+    assert_int_equal(a.wait_timeout_ms, 90000);
+    assert_int_equal(a.timeout_ms, 10000);
+    assert_int_equal(PARSE(&a, err, "apply", "-f", "x.yaml", "--wait", "--timeout=3", SERVER),
+                     0);
+    assert_int_equal(a.wait_timeout_ms, 3000);
+    assert_int_equal(a.timeout_ms, 3000);
+    assert_int_equal(PARSE(&a, err, "apply", "-f", "x.yaml", SERVER), 0);
+    assert_false(a.wait);
+    EXPECT_USAGE("unexpected argument \"x\" (usage: top [--app APP] [--interval SECONDS] "
+                 "[--iterations N])",
+                 "top", "x", SERVER);
+    EXPECT_USAGE("option '--interval': expected seconds in 0.1..3600, got \"0.05\"", "top",
+                 "--interval", "0.05", SERVER);
+    EXPECT_USAGE("option '--interval': expected seconds in 0.1..3600, got \"fast\"", "top",
+                 "--interval", "fast", SERVER);
+    EXPECT_USAGE("option '--iterations': expected a whole number in 1..1000000, got \"0\"",
+                 "top", "--iterations", "0", SERVER);
+    EXPECT_USAGE("option '--interval' applies to top only", "get", "apps", "--interval", "1",
+                 SERVER);
+    EXPECT_USAGE("option '--iterations' applies to top only", "events", "--iterations", "1",
+                 SERVER);
+    EXPECT_USAGE("option '--wait' applies to apply and delete only", "scale", "cctv", "gray",
+                 "2", "--wait", SERVER);
+    EXPECT_USAGE("option '--wait' takes no value", "delete", "app", "a", "--wait=yes", SERVER);
+    EXPECT_USAGE("option '--timeout': expected whole seconds in 1..3600, got \"60m\"", "apply",
+                 "-f", "x", "--wait", "--timeout", "60m", SERVER);
+    assert_non_null(strstr(ride_ctl_usage(), "top [--app APP]"));
+}
+
 static void test_help_and_version(void **state)
 {
     (void)state;
@@ -180,7 +237,7 @@ static void test_option_mistakes(void **state)
     EXPECT_USAGE("option '--timeout': expected whole seconds in 1..3600, got \"2.5\"",
                  "--timeout", "2.5");
     EXPECT_USAGE("option '-f' applies to apply only", "get", "apps", "-f", "x", SERVER);
-    EXPECT_USAGE("option '--app' applies to get partitions and events only", "get", "workers",
+    EXPECT_USAGE("option '--app' applies to get partitions, events and top only", "get", "workers",
                  "--app", "a", SERVER);
     EXPECT_USAGE("option '--limit' applies to events only", "get", "apps", "--limit", "3",
                  SERVER);
@@ -194,8 +251,8 @@ static void test_option_mistakes(void **state)
 static void test_verb_mistakes(void **state)
 {
     (void)state;
-    EXPECT_USAGE("unknown command \"create\" (expected apply, get, describe, delete, scale or "
-                 "events)",
+    EXPECT_USAGE("unknown command \"create\" (expected apply, get, describe, delete, scale, "
+                 "events or top)",
                  "create", SERVER);
     EXPECT_USAGE("apply needs -f FILE ('-' reads standard input)", "apply", SERVER);
     EXPECT_USAGE("unexpected argument \"x.yaml\" (usage: apply -f FILE)", "apply", "-f", "a",
@@ -236,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_get_resources),
         cmocka_unit_test(test_get_partitions_of_one_app),
         cmocka_unit_test(test_describe_delete_scale_events),
+        cmocka_unit_test(test_top_and_wait),
         cmocka_unit_test(test_help_and_version),
         cmocka_unit_test(test_environment),
         cmocka_unit_test(test_option_mistakes),

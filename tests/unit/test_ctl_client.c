@@ -2,7 +2,9 @@
  * apply sends the YAML with its file name and the token, and prints the result; a
  * 401 is explained; a server {"error"} is printed with its status; -o json is the
  * answer re-indented; a body that is not JSON, or an error without a message, gets
- * a clear line; and the request of every verb goes to its documented path. */
+ * a clear line; and the request of every verb goes to its documented path. top
+ * refreshes the given number of times; apply --wait and delete --wait report
+ * progress and end when the cluster is ready, or at their timeout. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@
 #include "command.h"
 #include "ride/http.h"
 #include "ride_test.h"
+#include "wait.h"
 
 #define TOKEN "s3cret-token"
 
@@ -32,6 +35,8 @@ typedef struct fixture {
     char seen_name[256];
     char seen_type[64];
     char seen_body[4096];
+    int workers_ok;  /* /v1/workers answers JSON rather than garbage */
+    int polls;       /* GET /v1/apps/fan-out and /v1/partitions seen so far */
 } fixture;
 
 static void record(fixture *f, const ride_http_request *req)
@@ -68,6 +73,28 @@ static void change_handler(const ride_http_request *req, ride_http_response *res
         answer(res, 201, "{\"app\": \"fan-out\", \"result\": \"created\"}");
 }
 
+/* An application whose partitions gain one owner per poll; pending on the first. */
+static void answer_owners(ride_http_response *res, int poll)
+{
+    char json[256];
+    snprintf(json, sizeof json,
+             "{\"name\": \"fan-out\", \"phase\": \"%s\", \"partitions\": 3, \"owned\": %d}",
+             poll > 1 ? "running" : "pending", poll < 3 ? poll : 3);
+    answer(res, 200, json);
+}
+
+/* One partition whose committed offset moves 100 frames per poll. */
+static void answer_partitions(ride_http_response *res, int poll)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"partitions\": [{\"app\": \"live\", \"stage\": \"gray\", \"partition\": 0,"
+             " \"owner\": \"w1\", \"epoch\": 2, \"end_offset\": %d, \"committed\": %d,"
+             " \"lag\": %d}]}",
+             poll * 100 + 5, poll * 100, 5 * poll);
+    answer(res, 200, json);
+}
+
 static void read_handler(const ride_http_request *req, ride_http_response *res, void *ctx)
 {
     fixture *f = ctx;
@@ -75,8 +102,18 @@ static void read_handler(const ride_http_request *req, ride_http_response *res, 
     const char *path = ride_http_request_path(req);
     if (strcmp(path, "/v1/apps") == 0)
         answer(res, 200, "{\"apps\":[{\"name\":\"a\",\"lag\":null}]}");
+    else if (strcmp(path, "/v1/workers") == 0 && f->workers_ok)
+        answer(res, 200, "{\"workers\": [{\"state\": \"active\"}, {\"state\": \"dead\"}]}");
     else if (strcmp(path, "/v1/workers") == 0)
         answer(res, 200, "<html>not json</html>");
+    else if (strcmp(path, "/healthz") == 0)
+        answer(res, 200, "{\"status\": \"ok\", \"master\": \"m1\", \"leader\": true}");
+    else if (strcmp(path, "/v1/apps/fan-out") == 0)
+        answer_owners(res, ++f->polls);
+    else if (strcmp(path, "/v1/apps/stuck") == 0)
+        answer_owners(res, 1);
+    else if (strcmp(path, "/v1/partitions") == 0)
+        answer_partitions(res, ++f->polls);
     else if (strcmp(path, "/v1/producers") == 0)
         ride_http_response_text(res, 502, "bad gateway\n");
     else if (strcmp(path, "/v1/events") == 0)
@@ -115,6 +152,8 @@ static int setup(void **state)
                                             f),
                      0);
     assert_int_equal(ride_http_server_route(f->srv, "GET", "/v1/", true, read_handler, f), 0);
+    assert_int_equal(ride_http_server_route(f->srv, "GET", "/healthz", false, read_handler, f),
+                     0);
     assert_int_equal(ride_http_server_start(f->srv, err, sizeof err), 0);
     snprintf(f->url, sizeof f->url, "http://127.0.0.1:%d/", ride_http_server_port(f->srv));
     uv_async_init(&f->loop, &f->stop, on_stop);
@@ -277,6 +316,86 @@ static void test_header_injection_refused(void **state)
     assert_string_equal(f->seen_method, "");
 }
 
+/* Two refreshes, one JSON object each: the second has a rate and two lags. */
+static void test_top_iterations_json(void **state)
+{
+    fixture *f = *state;
+    f->workers_ok = 1;
+    outcome o = run((ride_ctl_args){.verb = RIDE_CTL_TOP, .app = "live", .iterations = 2,
+                                    .interval_ms = 100, .output = RIDE_CTL_OUTPUT_JSON},
+                    f);
+    assert_string_equal(o.err, "");
+    assert_int_equal(o.code, RIDE_CTL_EXIT_OK);
+    assert_string_equal(f->seen_query, "app=live");
+    char *second = strchr(o.out, '\n');
+    assert_non_null(second);
+    *second++ = '\0';
+    json_t *first_view = json_loads(o.out, 0, NULL), *second_view = json_loads(second, 0, NULL);
+    assert_non_null(first_view);
+    assert_non_null(second_view);
+    assert_true(json_is_null(json_object_get(json_array_get(
+        json_object_get(first_view, "stages"), 0), "frames_per_s")));
+    const json_t *stage = json_array_get(json_object_get(second_view, "stages"), 0);
+    assert_true(json_real_value(json_object_get(stage, "frames_per_s")) > 0);
+    const json_t *history = json_object_get(stage, "lag_history");
+    assert_int_equal(json_array_size(history), 2);
+    assert_int_equal(json_integer_value(json_array_get(history, 1)),
+                     json_integer_value(json_array_get(history, 0)) + 5);
+    assert_string_equal(json_string_value(json_object_get(second_view, "leader")), "m1");
+    assert_int_equal(json_integer_value(json_object_get(second_view, "workers_alive")), 1);
+    assert_int_equal(json_integer_value(json_object_get(second_view, "workers_total")), 2);
+    json_decref(first_view);
+    json_decref(second_view);
+    /* A malformed answer ends the refresh with a message and exit 1. */
+    f->workers_ok = 0;
+    o = run((ride_ctl_args){.verb = RIDE_CTL_TOP, .iterations = 1, .interval_ms = 100}, f);
+    assert_int_equal(o.code, RIDE_CTL_EXIT_FAILURE);
+    assert_non_null(strstr(o.err, "error: malformed answer from the control API: invalid JSON"));
+}
+
+static void test_apply_wait_reports_progress(void **state)
+{
+    fixture *f = *state;
+    char manifest[512];
+    ride_test_data("manifests/good/fan-out.yaml", manifest, sizeof manifest);
+    outcome o = run((ride_ctl_args){.verb = RIDE_CTL_APPLY, .file = manifest, .wait = true,
+                                    .wait_timeout_ms = 10000, .token_file = f->token_file},
+                    f);
+    assert_int_equal(o.code, RIDE_CTL_EXIT_OK);
+    assert_string_equal(o.out, "application/fan-out created\n");
+    assert_string_equal(o.err, "waiting: 1/3 partitions owned (phase pending)\n"
+                               "waiting: 2/3 partitions owned\n");
+    assert_int_equal(f->polls, 3);
+}
+
+static void test_wait_times_out(void **state)
+{
+    fixture *f = *state;
+    outcome o = run((ride_ctl_args){.verb = RIDE_CTL_DELETE, .app = "a", .wait = true,
+                                    .wait_timeout_ms = 600, .token_file = f->token_file},
+                    f);
+    assert_int_equal(o.code, RIDE_CTL_EXIT_FAILURE);
+    assert_string_equal(o.err, "waiting: application/a still listed (phase <none>, 0 partitions "
+                               "owned)\n"
+                               "error: timed out after 0.6 s waiting for application/a to be gone: "
+                               "application/a still listed (phase <none>, 0 partitions owned)\n");
+    /* An application the list does not hold is gone at once. */
+    o = run((ride_ctl_args){.verb = RIDE_CTL_DELETE, .app = "demo", .wait = true,
+                            .wait_timeout_ms = 600, .token_file = f->token_file},
+            f);
+    assert_int_equal(o.code, RIDE_CTL_EXIT_OK);
+    assert_string_equal(o.err, "");
+    const ride_ctl_args stuck = {.verb = RIDE_CTL_APPLY, .server = f->url, .timeout_ms = 5000,
+                                 .wait_timeout_ms = 300};
+    char err[512];
+    FILE *errs = tmpfile();
+    assert_non_null(errs);
+    assert_int_equal(ride_ctl_wait_ready(&stuck, "stuck", errs, err, sizeof err), -1);
+    fclose(errs);
+    assert_string_equal(err, "timed out after 0.3 s waiting for application/stuck to be ready: "
+                             "1/3 partitions owned (phase pending)");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -285,6 +404,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_server_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_json_output_and_queries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_header_injection_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_top_iterations_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_wait_reports_progress, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wait_times_out, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,6 +302,17 @@ static void read_output(fixture *fx, int count[STREAMS][FRAMES])
     ride_kafka_consumer_free(c);
 }
 
+/* Every frame of every stream is in the output topic exactly once. */
+static void expect_each_output_once(fixture *fx)
+{
+    int count[STREAMS][FRAMES];
+    read_output(fx, count);
+    for (int s = 0; s < STREAMS; s++)
+        for (int q = 0; q < FRAMES; q++)
+            if (count[s][q] != 1)
+                fail_msg("frame %d/%d output %d times", s, q, count[s][q]);
+}
+
 /* ---- Tests ---- */
 
 static void test_every_frame_once_and_committed(void **state)
@@ -339,12 +350,7 @@ static void test_every_frame_once_and_committed(void **state)
     for (int32_t p = 0; p < PARTITIONS; p++)
         assert_int_equal(committed[p], high[p]);
 
-    int count[STREAMS][FRAMES];
-    read_output(fx, count);
-    for (int s = 0; s < STREAMS; s++)
-        for (int q = 0; q < FRAMES; q++)
-            if (count[s][q] != 1)
-                fail_msg("frame %d/%d output %d times", s, q, count[s][q]);
+    expect_each_output_once(fx);
 }
 
 /* The first owner commits once, works on, and dies without a final commit; the
@@ -704,12 +710,7 @@ static void test_backpressure_pauses_without_loss(void **state)
     printf("backpressure: %d stalls, %" PRIu64 " pauses for %d frames\n", stalls, st.pauses,
            STREAMS * FRAMES);
 
-    int count[STREAMS][FRAMES];
-    read_output(fx, count);
-    for (int s = 0; s < STREAMS; s++)
-        for (int q = 0; q < FRAMES; q++)
-            if (count[s][q] != 1)
-                fail_msg("frame %d/%d output %d times", s, q, count[s][q]);
+    expect_each_output_once(fx);
 }
 
 /* A partition whose committed offset the broker's retention overtook (the mock

@@ -43,6 +43,12 @@ install(FILES ${PROJECT_SOURCE_DIR}/deploy/config/master.yaml
   DESTINATION ${CMAKE_INSTALL_DATADIR}/ride/examples)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/config/apps
   DESTINATION ${CMAKE_INSTALL_DATADIR}/ride/examples FILES_MATCHING PATTERN "*.yaml")
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/grafana/ride.json
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/ride/grafana)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/prometheus/prometheus.yml
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/ride/prometheus)
+install(FILES ${PROJECT_SOURCE_DIR}/deploy/prometheus/targets/example.json
+  DESTINATION ${CMAKE_INSTALL_DATADIR}/ride/prometheus/targets)
 install(FILES ${PROJECT_SOURCE_DIR}/deploy/README.md DESTINATION ${CMAKE_INSTALL_DOCDIR}
   RENAME deploy.md)
 

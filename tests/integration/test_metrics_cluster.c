@@ -23,31 +23,6 @@ static const char *const STAGES[] = {"gray", "sd"};
 /* The daemons in spawn order: their logs are <dir>/<id>-<n>.log. */
 static const char *const DAEMONS[] = {"m1-0", "w1-1", "w2-2", "p1-3"};
 
-/* A daemon's /metrics text (malloc'd), or NULL before it logged its port or when the
- * scrape fails. */
-static char *scrape(const ride_cluster_fx *fx, const char *daemon)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s.log", fx->dir, daemon);
-    char *log = ride_harness_read_file(path, NULL);
-    const char *port = log ? strstr(log, "metrics_port=") : NULL;
-    char url[128], err[256];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics",
-             port ? atoi(port + strlen("metrics_port=")) : 0);
-    free(log);
-    if (!port)
-        return NULL;
-    ride_http_client_request req = {.url = url, .timeout_ms = 5000};
-    ride_http_client_response res = {0};
-    if (ride_http_client_do(&req, &res, err, sizeof err) != RIDE_HTTP_CLIENT_OK)
-        return NULL;
-    if (res.status != 200) {
-        free(res.body);
-        return NULL;
-    }
-    return res.body;
-}
-
 /* The value of the sample `name{labels}`, or -1 when absent. */
 static double sample(const char *text, const char *name, const char *labels)
 {
@@ -81,7 +56,7 @@ static bool offsets_sane(const char *text)
 
 static bool master_offsets_sane(void *ctx)
 {
-    char *text = scrape(ctx, "m1-0");
+    char *text = ride_cluster_fx_scrape(ctx, "m1-0");
     bool ok = offsets_sane(text) &&
               sample(text, "ride_stage_lag_frames", "app=\"met\",stage=\"gray\"") >= 0 &&
               sample(text, "ride_stage_lag_frames", "app=\"met\",stage=\"sd\"") >= 0;
@@ -91,7 +66,7 @@ static bool master_offsets_sane(void *ctx)
 
 static bool master_offsets_gone(void *ctx)
 {
-    char *text = scrape(ctx, "m1-0");
+    char *text = ride_cluster_fx_scrape(ctx, "m1-0");
     bool gone = text && !strstr(text, "app=\"met\"");
     free(text);
     return gone;
@@ -102,7 +77,7 @@ static bool latencies_observed(void *ctx)
 {
     double count[2] = {0, 0};
     for (int w = 1; w <= 2; w++) {
-        char *text = scrape(ctx, DAEMONS[w]);
+        char *text = ride_cluster_fx_scrape(ctx, DAEMONS[w]);
         for (size_t s = 0; s < 2; s++) {
             char l[96];
             snprintf(l, sizeof l, "app=\"met\",stage=\"%s\"", STAGES[s]);
@@ -117,7 +92,7 @@ static bool latencies_observed(void *ctx)
 /* promtool reads the text on stdin and prints nothing when it has no complaint. */
 static void check_with_promtool(ride_cluster_fx *fx, const char *daemon)
 {
-    char *text = scrape(fx, daemon);
+    char *text = ride_cluster_fx_scrape(fx, daemon);
     if (!text)
         ride_cluster_fx_fail(fx, "%s: /metrics cannot be scraped", daemon);
     char path[700], name[64], cmd[800];

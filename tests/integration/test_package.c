@@ -136,6 +136,9 @@ static void test_layout(void **state)
     }
     expect_same_as_source(fx, "usr/lib/sysusers.d/ride.conf", "deploy/systemd/ride.conf");
     expect_same_as_source(fx, "usr/share/ride/examples/master.yaml", "deploy/config/master.yaml");
+    expect_same_as_source(fx, "usr/share/ride/grafana/ride.json", "deploy/grafana/ride.json");
+    expect_same_as_source(fx, "usr/share/ride/prometheus/prometheus.yml",
+                          "deploy/prometheus/prometheus.yml");
     expect_same_as_source(fx, "usr/share/ride/examples/worker.yaml", "deploy/config/worker.yaml");
     expect_same_as_source(fx, "usr/share/ride/examples/producer.yaml",
                           "deploy/config/producer.yaml");

@@ -209,22 +209,11 @@ static json_t *prom_get(const prom_fx *pf, const char *path)
     return data;
 }
 
-/* The port of the daemon's "metrics_port=N" log line, or 0 before it logged it. */
-static int metrics_port(const ride_cluster_fx *fx, const char *daemon)
-{
-    char path[700];
-    snprintf(path, sizeof path, "%s/%s.log", fx->dir, daemon);
-    char *log = ride_harness_read_file(path, NULL);
-    const char *hit = log ? strstr(log, "metrics_port=") : NULL;
-    int port = hit ? atoi(hit + strlen("metrics_port=")) : 0;
-    free(log);
-    return port;
-}
 
 static bool ports_logged(void *ctx)
 {
     for (size_t d = 0; d < DAEMON_COUNT; d++)
-        if (metrics_port(ctx, DAEMONS[d].log) <= 0)
+        if (ride_cluster_fx_metrics_port(ctx, DAEMONS[d].log) <= 0)
             return false;
     return true;
 }
@@ -236,7 +225,8 @@ static void write_targets(prom_fx *pf)
     json_t *groups = json_array();
     for (size_t d = 0; d < DAEMON_COUNT; d++) {
         char target[64];
-        snprintf(target, sizeof target, "127.0.0.1:%d", metrics_port(pf->fx, DAEMONS[d].log));
+        snprintf(target, sizeof target, "127.0.0.1:%d",
+                 ride_cluster_fx_metrics_port(pf->fx, DAEMONS[d].log));
         json_array_append_new(groups, json_pack("{s:[s], s:{s:s}}", "targets", target, "labels",
                                                 "job", DAEMONS[d].job));
     }
@@ -295,7 +285,8 @@ static bool targets_up(void *ctx)
             json_string_value(json_object_get(json_object_get(t, "labels"), "instance"));
         for (size_t d = 0; health && job && instance && d < DAEMON_COUNT; d++) {
             char want[64];
-            snprintf(want, sizeof want, "127.0.0.1:%d", metrics_port(pf->fx, DAEMONS[d].log));
+            snprintf(want, sizeof want, "127.0.0.1:%d",
+                     ride_cluster_fx_metrics_port(pf->fx, DAEMONS[d].log));
             up += strcmp(instance, want) == 0 && strcmp(job, DAEMONS[d].job) == 0 &&
                   strcmp(health, "up") == 0;
         }

@@ -86,28 +86,18 @@ static uint64_t dropped(ride_cluster_fx *fx)
 {
     uint64_t total = 0;
     for (int w = 1; w <= 2; w++) {
-        char path[700];
-        snprintf(path, sizeof path, "%s/w%d-%d.log", fx->dir, w, w);
-        char *log = ride_harness_read_file(path, NULL);
-        const char *port = log ? strstr(log, "metrics_port=") : NULL;
-        if (!port) {
-            free(log);
+        char name[32];
+        snprintf(name, sizeof name, "w%d-%d", w, w);
+        char *body = ride_cluster_fx_scrape(fx, name);
+        if (!body)
             continue;
-        }
-        char url[128], err[256];
-        snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", atoi(port + 13));
-        free(log);
-        ride_http_client_request req = {.url = url, .timeout_ms = 5000};
-        ride_http_client_response res = {0};
-        if (ride_http_client_do(&req, &res, err, sizeof err) != RIDE_HTTP_CLIENT_OK)
-            continue;
-        for (const char *l = strstr(res.body, "\nride_frames_dropped_total{app=\"rej\""); l;
+        for (const char *l = strstr(body, "\nride_frames_dropped_total{app=\"rej\""); l;
              l = strstr(l + 1, "\nride_frames_dropped_total{app=\"rej\"")) {
             const char *v = strchr(l, '}');
             if (v)
                 total += strtoull(v + 1, NULL, 10);
         }
-        free(res.body);
+        free(body);
     }
     return total;
 }

@@ -516,3 +516,33 @@ uint64_t ride_cluster_fx_finish(ride_cluster_fx *fx, ride_audit_reader *r, ride_
     ride_cluster_fx_free(fx);
     return duplicates;
 }
+
+int ride_cluster_fx_metrics_port(const ride_cluster_fx *fx, const char *log_name)
+{
+    char path[700];
+    snprintf(path, sizeof path, "%s/%s.log", fx->dir, log_name);
+    char *log = ride_harness_read_file(path, NULL);
+    const char *hit = log ? strstr(log, "metrics_port=") : NULL;
+    int port = hit ? atoi(hit + strlen("metrics_port=")) : 0;
+    free(log);
+    return port;
+}
+
+char *ride_cluster_fx_scrape(const ride_cluster_fx *fx, const char *log_name)
+{
+    int port = ride_cluster_fx_metrics_port(fx, log_name);
+    if (port <= 0)
+        return NULL;
+    char url[128], err[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/metrics", port);
+    ride_http_client_request req = {.url = url, .timeout_ms = 5000};
+    ride_http_client_response res = {0};
+    if (ride_http_client_do(&req, &res, err, sizeof err) != RIDE_HTTP_CLIENT_OK)
+        return NULL;
+    if (res.status != 200) {
+        free(res.body);
+        return NULL;
+    }
+    return res.body;
+}
+

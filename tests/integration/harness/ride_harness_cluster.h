@@ -115,6 +115,13 @@ ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic
  * fails the test after timeout_ms. */
 void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more,
                                int timeout_ms);
+/* The /metrics port a daemon logged (its "metrics_port=N" line in <log_name>.log
+ * under the cluster's directory), or 0 before it logged it. */
+int ride_cluster_fx_metrics_port(const ride_cluster_fx *fx, const char *log_name);
+/* The daemon's /metrics text (malloc'd), or NULL before it logged its port or
+ * when the scrape fails. */
+char *ride_cluster_fx_scrape(const ride_cluster_fx *fx, const char *log_name);
+
 /* What a producer's source_summary lines report for one stream: frames offered
  * (sequence numbers 0..offered-1) and delivered to Kafka; the rest it dropped and
  * counted with a reason (backpressure). */

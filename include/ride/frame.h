@@ -143,6 +143,12 @@ typedef struct ride_frame_write_opts {
     size_t max_message_bytes; /* header + payload of every message; > RIDE_FRAME_HEADER_LEN */
 } ride_frame_write_opts;
 
+/* Checks opts for a frame of pixel format f: a known encoding that carries f, a
+ * quality in the encoding's range, room for payload in a message. Returns 0, or
+ * -1 with a reason in err. ride_frame_write() runs the same check. */
+int ride_frame_write_opts_check(const ride_frame_write_opts *o, ride_pixel_format f, char *err,
+                                size_t errlen);
+
 /* Receives one complete message; a non-zero return aborts ride_frame_write(). */
 typedef int (*ride_frame_emit_fn)(void *ctx, const uint8_t *msg, size_t len);
 

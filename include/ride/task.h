@@ -112,7 +112,18 @@ typedef struct ride_task_output {
     ride_image *image;
     /* 0, or -1 on bad dimensions or allocation failure. */
     int (*ensure)(ride_image *image, ride_pixel_format format, uint32_t width, uint32_t height);
+    /* Present when struct_size >= RIDE_TASK_OUTPUT_ENCODING_SIZE: the payload
+     * encoding of the output frame the host publishes (a ride_encoding), preset to
+     * RIDE_ENC_RAW before every frame, and its quality as in ride_frame_write_opts
+     * (JPEG 1..100, PNG compression 0..9, -1: codec default), preset to -1. The
+     * encoding must carry the output's pixel format, or the frame fails. */
+    uint32_t encoding;
+    int32_t quality;
 } ride_task_output;
+
+/* The struct_size from which ride_task_output has encoding and quality. */
+#define RIDE_TASK_OUTPUT_ENCODING_SIZE                                                          \
+    (offsetof(ride_task_output, quality) + sizeof(int32_t))
 
 /* A frame in device memory (process_device). */
 typedef struct ride_task_device_image {
@@ -176,7 +187,7 @@ const ride_task_descriptor *const *ride_task_plugin_entry(uint32_t host_abi, siz
 
 typedef struct ride_task_registry ride_task_registry;
 
-/* A registry with the built-in tasks (grayscale, passthrough, stddev). NULL on
+/* A registry with the built-in tasks (grayscale, passthrough, stddev, transcode). NULL on
  * allocation failure. */
 ride_task_registry *ride_task_registry_new(void);
 /* The built-in tasks (static storage), as ride_task_plugin_entry returns them. */
@@ -255,6 +266,10 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
 int ride_task_run(ride_task_runner *runner, const ride_frame *in, ride_frame *out, char *err,
                   size_t errlen);
 const ride_task_descriptor *ride_task_runner_task(const ride_task_runner *runner);
+/* Sets opts' encoding and quality to what the task chose for the output of the
+ * last successful ride_task_run (raw and -1 until then, or when it chose none);
+ * leaves max_message_bytes alone. */
+void ride_task_runner_write_opts(const ride_task_runner *runner, ride_frame_write_opts *opts);
 /* Calls destroy and frees the runner; NULL is a no-op. */
 void ride_task_runner_free(ride_task_runner *runner);
 

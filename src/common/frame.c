@@ -383,8 +383,8 @@ static int check_source_image(const ride_image *img, char *err, size_t errlen)
     return 0;
 }
 
-static int check_write_opts(const ride_frame_write_opts *o, ride_pixel_format f, char *err,
-                            size_t errlen)
+int ride_frame_write_opts_check(const ride_frame_write_opts *o, ride_pixel_format f, char *err,
+                                size_t errlen)
 {
     if ((unsigned)o->encoding > RIDE_ENC_PNG) {
         ride_set_error(err, errlen, "unknown encoding %d", (int)o->encoding);
@@ -512,7 +512,7 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
     }
     const ride_image *img = &f->image;
     if (check_source_image(img, err, errlen) != 0 ||
-        check_write_opts(opts, img->format, err, errlen) != 0)
+        ride_frame_write_opts_check(opts, img->format, err, errlen) != 0)
         return -1;
 
     ride_frame_header h = {

@@ -47,6 +47,8 @@ struct ride_task_runner {
     ride_task_params *params;
     ride_task_env env;
     void *state;
+    ride_encoding encoding; /* chosen for the last output */
+    int quality;
 };
 
 /* Returns -1, so that a failing check can be written `return ride_set_error(...)`. */
@@ -756,6 +758,8 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     }
     run->task = d;
     run->params = params;
+    run->encoding = RIDE_ENC_RAW;
+    run->quality = -1;
     if (env)
         run->env = *env;
     else
@@ -801,6 +805,8 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
         .struct_size = sizeof output,
         .image = &out->image,
         .ensure = ride_image_ensure,
+        .encoding = RIDE_ENC_RAW,
+        .quality = -1,
     };
     err[0] = '\0';
     if (run->task->process(run->state, &input, &output, err, errlen) != 0) {
@@ -810,6 +816,16 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
     }
     if (!out->image.data)
         return ride_set_error(err, errlen, "task '%s' produced no image", run->task->name);
+    /* Checked here, as a failure of this frame: the pipeline would otherwise fail
+     * to write it and retry the same frame forever. */
+    ride_frame_write_opts chosen = {(ride_encoding)output.encoding, output.quality,
+                                    RIDE_FRAME_DEFAULT_MAX_MESSAGE};
+    char why[200];
+    if (ride_frame_write_opts_check(&chosen, out->image.format, why, sizeof why) != 0)
+        return ride_set_error(err, errlen, "task '%s' chose an output encoding that fails: %s",
+                              run->task->name, why);
+    run->encoding = chosen.encoding;
+    run->quality = chosen.quality;
     out->stream_id = in->stream_id;
     out->seq = in->seq;
     out->capture_ns = in->capture_ns;
@@ -819,6 +835,14 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
 const ride_task_descriptor *ride_task_runner_task(const ride_task_runner *run)
 {
     return run ? run->task : NULL;
+}
+
+void ride_task_runner_write_opts(const ride_task_runner *run, ride_frame_write_opts *opts)
+{
+    if (!opts)
+        return;
+    opts->encoding = run ? run->encoding : RIDE_ENC_RAW;
+    opts->quality = run ? run->quality : -1;
 }
 
 void ride_task_runner_free(ride_task_runner *run)

@@ -104,6 +104,7 @@ typedef struct stage_pipeline {
     char *fingerprint; /* every setting it was built from */
     ride_pipeline *pl;
     ride_task_runner *runner;
+    ride_frame_write_opts write_opts; /* of the output topic; the task picks the encoding */
     ride_files_sink *files; /* the files sink, or NULL */
     ride_metric_family *sink_errors;
     ride_histogram *latency;
@@ -149,6 +150,7 @@ static int run_task(void *ctx, const ride_frame *in, ride_frame *out, char *err,
 {
     stage_pipeline *sp = ctx;
     int rc = ride_task_run(sp->runner, in, out, err, errlen);
+    ride_task_runner_write_opts(sp->runner, &sp->write_opts);
     uint64_t now = ride_clock_wall_ns();
     /* A capture time ahead of this host's clock (skew) would make a negative latency. */
     if (rc == 0 && in->capture_ns && in->capture_ns <= now)
@@ -280,7 +282,7 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
         stage_free(sp);
         return NULL;
     }
-    ride_frame_write_opts wo = {RIDE_ENC_RAW, -1, OUTPUT_MESSAGE_BYTES};
+    sp->write_opts = (ride_frame_write_opts){RIDE_ENC_RAW, -1, OUTPUT_MESSAGE_BYTES};
     ride_pipeline_config pcfg = {
         .app = t->app,
         .stage = t->stage,
@@ -295,7 +297,7 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
         .consumer_conf = cc,
         .producer_conf = pc,
         .max_frame_bytes = MAX_FRAME_BYTES,
-        .write_opts = &wo,
+        .write_opts = &sp->write_opts,
         .max_backlog_bytes = t->output_group ? (size_t)w->cfg->worker.max_backlog_bytes : 0,
         .backlog_refresh_ms =
             w->kafka_embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,

@@ -87,8 +87,7 @@ struct ride_pipeline {
     ride_pipeline_sink_fn sink;
     void *sink_ctx;
     size_t max_frame_bytes;
-    ride_frame_write_opts write_opts;
-    int has_write_opts;
+    const ride_frame_write_opts *write_opts; /* the caller's, read for every output */
     int max_in_flight;
     int kafka_timeout_ms;
 
@@ -551,7 +550,7 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
     char err[256] = "";
     emit_ctx e = {pl, r, out_partition, ride_clock_mono_ms() + pl->kafka_timeout_ms, err,
                   sizeof err};
-    if (ride_frame_write(&pl->out_frame, pl->has_write_opts ? &pl->write_opts : NULL,
+    if (ride_frame_write(&pl->out_frame, pl->write_opts,
                          emit_message, &e, err, sizeof err) == 0) {
         pl->last_output_bytes = r->bytes;
     } else {
@@ -921,10 +920,7 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     pl->sink = cfg->sink;
     pl->sink_ctx = cfg->sink_ctx;
     pl->max_frame_bytes = cfg->max_frame_bytes;
-    if (cfg->write_opts) {
-        pl->write_opts = *cfg->write_opts;
-        pl->has_write_opts = 1;
-    }
+    pl->write_opts = cfg->write_opts;
     pl->max_in_flight = cfg->max_in_flight ? cfg->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
     pl->kafka_timeout_ms = cfg->kafka_timeout_ms ? cfg->kafka_timeout_ms : DEFAULT_KAFKA_TIMEOUT_MS;
     pl->stats_ns = ride_clock_mono_ns();

@@ -79,7 +79,9 @@ typedef struct ride_pipeline_config {
     rd_kafka_conf_t *consumer_conf; /* taken over by ride_pipeline_new, also on failure */
     rd_kafka_conf_t *producer_conf; /* likewise; NULL without an output topic */
     size_t max_frame_bytes;         /* largest input frame accepted (too_large beyond) */
-    const ride_frame_write_opts *write_opts; /* output encoding; NULL: raw */
+    /* Output encoding, NULL: raw. Read for every output frame, so it must outlive
+     * the pipeline; process may change it for the frame it produces. */
+    const ride_frame_write_opts *write_opts;
     int max_in_flight;     /* output frames awaiting delivery; 0: 64 */
     size_t max_backlog_bytes;  /* per output partition; 0: unbounded (no monitor) */
     int backlog_refresh_ms;    /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */

@@ -5,64 +5,19 @@
  * |value| of the product (float sums in different orders); the GRAY8 spectra
  * differ by at most 1 (float rounding before the 8-bit quantisation). */
 #include "ride_test.h"
+#include "test_linalg_util.h"
 
 #include "opencv_c.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef struct shape {
-    uint32_t width;
-    uint32_t height;
-} shape;
 
 /* Square and not, odd and even, single rows and columns. */
 static const shape shapes[] = {{1, 1}, {1, 7}, {9, 1}, {2, 3}, {17, 13},
                                {64, 64}, {101, 67}, {129, 257}, {320, 240}};
 #define SHAPE_COUNT (sizeof shapes / sizeof shapes[0])
-
-/* A random GRAY8 frame with `pad` bytes after every row, so that kernels honour the stride. */
-static void make_frame(ride_image *img, shape s, size_t pad, uint32_t seed)
-{
-    size_t stride = s.width + pad;
-    uint8_t *data = malloc(stride * s.height);
-    assert_non_null(data);
-    ride_image_wrap(img, RIDE_PIX_GRAY8, s.width, s.height, stride, data);
-    ride_test_fill_random(img, seed);
-}
-
-static void free_frame(ride_image *img)
-{
-    free(img->data);
-    memset(img, 0, sizeof *img);
-}
-
-static float f32_at(const ride_image *img, uint32_t x, uint32_t y)
-{
-    float v;
-    memcpy(&v, ride_image_row(img, y) + (size_t)x * sizeof v, sizeof v);
-    return v;
-}
-
-/* Fails unless a and b are GRAY32F of one shape and agree within 1e-5 of b's largest |value|. */
-static void assert_close_f32(const ride_image *a, const ride_image *b)
-{
-    assert_int_equal(a->format, RIDE_PIX_GRAY32F);
-    assert_int_equal(b->format, RIDE_PIX_GRAY32F);
-    assert_int_equal(a->width, b->width);
-    assert_int_equal(a->height, b->height);
-    double peak = 0, worst = 0;
-    for (uint32_t y = 0; y < b->height; y++)
-        for (uint32_t x = 0; x < b->width; x++) {
-            peak = fmax(peak, fabs(f32_at(b, x, y)));
-            worst = fmax(worst, fabs((double)f32_at(a, x, y) - f32_at(b, x, y)));
-        }
-    if (worst > 1e-5 * peak)
-        fail_msg("%ux%u: max difference %g with peak %g", b->width, b->height, worst, peak);
-}
 
 static void matmul_transpose_matches_gemm(void **state)
 {

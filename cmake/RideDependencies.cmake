@@ -9,6 +9,12 @@ if(RIDE_BUILD_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
 endif()
 find_library(MATH_LIBRARY m REQUIRED)
+# The matmul and fft kernels: OpenBLAS (its OpenMP build, whose calls from inside
+# the kernels' OpenMP bands stay on the calling thread) and FFTW in single
+# precision with its threads library.
+pkg_check_modules(OPENBLAS REQUIRED IMPORTED_TARGET openblas)
+pkg_check_modules(FFTW3F REQUIRED IMPORTED_TARGET fftw3f)
+find_library(FFTW3F_THREADS_LIBRARY fftw3f_threads REQUIRED)
 
 # Distributed runtime: Kafka (librdkafka, with its mock cluster as the embedded
 # broker), ZooKeeper's C client (no pkg-config file; its synchronous API needs

@@ -9,6 +9,8 @@ packages=(
   libopencv-dev                     # capture, codecs, reference kernels
   libyaml-dev                       # manifests and daemon configs
   libisal-dev                       # CRC32C (hardware-accelerated)
+  libopenblas-dev libopenblas-openmp-dev  # BLAS for the matmul task (OpenMP build)
+  libfftw3-dev                      # FFT for the fft task
   librdkafka-dev                    # Kafka client and the embedded mock cluster
   libzookeeper-mt-dev zookeeper     # coordination (the server runs in integration tests)
   libuv1-dev                        # event loops, timers, sockets

@@ -6,6 +6,7 @@
 #define RIDE_GPU_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "ride/image.h"
 
@@ -32,6 +33,29 @@ int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_major, int *cc
  * the current CUDA device from host images. -1 on invalid arguments or CUDA errors. */
 int ride_cuda_grayscale(const ride_image *src, ride_image *dst);
 int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize);
+
+/* ride_cpu_matmul(_transpose) on the current CUDA device with cuBLAS (cublasSgemm).
+ * A ride_cuda_matmul keeps its cuBLAS handle, stream, the matrix and the frame
+ * buffers in device memory between frames; one per stream, used by one thread at a
+ * time, on the device that was current when it was made. set_matrix uploads the
+ * rows x cols row-major matrix M (run then computes F * M and needs frames rows
+ * wide); without one, run computes F * F^T. */
+typedef struct ride_cuda_matmul ride_cuda_matmul;
+
+ride_cuda_matmul *ride_cuda_matmul_new(void);
+int ride_cuda_matmul_set_matrix(ride_cuda_matmul *mm, const float *matrix, uint32_t rows,
+                                uint32_t cols);
+int ride_cuda_matmul_run(ride_cuda_matmul *mm, const ride_image *src, ride_image *dst);
+void ride_cuda_matmul_free(ride_cuda_matmul *mm);
+
+/* ride_cpu_fft_spectrum on the current CUDA device with cuFFT (R2C, the plan kept
+ * while the frame size repeats); same contract, one per stream as above. */
+typedef struct ride_cuda_fft ride_cuda_fft;
+
+ride_cuda_fft *ride_cuda_fft_new(void);
+int ride_cuda_fft_spectrum(ride_cuda_fft *fft, const ride_image *src, ride_image *dst,
+                           int log_scale);
+void ride_cuda_fft_free(ride_cuda_fft *fft);
 
 #ifdef __cplusplus
 }

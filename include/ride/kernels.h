@@ -34,6 +34,31 @@ int ride_cpu_passthrough(const ride_image *src, ride_image *dst);
  * count, counts above 256 are capped at 256, a negative count gives -1. */
 int ride_cpu_threads(int threads);
 
+/* Fills the rows x cols row-major matrix m with pseudo-random floats in [0, 1)
+ * from seed (splitmix64, 24 bits per value): the same seed gives the same matrix
+ * on every host, and the matrix for fewer rows is a prefix of the one for more. */
+void ride_matmul_random_matrix(float *m, uint32_t rows, uint32_t cols, uint64_t seed);
+
+/* Matrix products of a GRAY8 frame F (H x W, read as floats) into GRAY32F, with
+ * single-precision BLAS (cblas_sgemm) over row bands:
+ *   ride_cpu_matmul_transpose: dst = F * F^T, H x H;
+ *   ride_cpu_matmul: dst = F * M, H x cols, M row-major W x cols. */
+int ride_cpu_matmul_transpose(const ride_image *src, ride_image *dst, int threads);
+int ride_cpu_matmul(const ride_image *src, const float *matrix, uint32_t cols, ride_image *dst,
+                    int threads);
+
+/* The centred 2-D magnitude spectrum of a GRAY8 frame as GRAY8 of the same size:
+ * |F(u, v)| (or log(1 + |F(u, v)|) with log_scale) moved so that DC lies at
+ * (W / 2, H / 2) (fftshift), then min-max scaled to 0..255 rounding half up (all
+ * zeros when every value is equal). A ride_cpu_fft keeps the FFTW plan and
+ * buffers of the last frame size: one per stream, used by one thread at a time. */
+typedef struct ride_cpu_fft ride_cpu_fft;
+
+ride_cpu_fft *ride_cpu_fft_new(int threads);
+int ride_cpu_fft_spectrum(ride_cpu_fft *fft, const ride_image *src, ride_image *dst,
+                          int log_scale);
+void ride_cpu_fft_free(ride_cpu_fft *fft);
+
 #ifdef __cplusplus
 }
 #endif

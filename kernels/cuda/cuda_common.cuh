@@ -116,6 +116,22 @@ inline workspace *thread_workspace()
     return &ws;
 }
 
+// Binds ws to the current device with a stream of its own, for contexts that keep
+// their device buffers between calls (rather than the thread's workspace). false on
+// CUDA errors, with ws holding nothing.
+inline bool bind_to_current_device(workspace &ws)
+{
+    int device = -1;
+    if (!ok(cudaGetDevice(&device), "cudaGetDevice") ||
+        !ok(cudaStreamCreateWithFlags(&ws.stream, cudaStreamNonBlocking),
+            "cudaStreamCreateWithFlags")) {
+        ws.stream = nullptr;
+        return false;
+    }
+    ws.device = device;
+    return true;
+}
+
 // A device buffer of at least `bytes` in `slot`, grown (never shrunk) as needed.
 // Safe to reallocate: every call drains the stream before returning.
 inline void *device_buffer(workspace &ws, buffer_slot slot, size_t bytes)

@@ -53,3 +53,51 @@ int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize)
     (void)ksize;
     return -1;
 }
+
+ride_cuda_matmul *ride_cuda_matmul_new(void)
+{
+    return NULL;
+}
+
+int ride_cuda_matmul_set_matrix(ride_cuda_matmul *mm, const float *matrix, uint32_t rows,
+                                uint32_t cols)
+{
+    (void)mm;
+    (void)matrix;
+    (void)rows;
+    (void)cols;
+    return -1;
+}
+
+int ride_cuda_matmul_run(ride_cuda_matmul *mm, const ride_image *src, ride_image *dst)
+{
+    (void)mm;
+    (void)src;
+    (void)dst;
+    return -1;
+}
+
+void ride_cuda_matmul_free(ride_cuda_matmul *mm)
+{
+    (void)mm;
+}
+
+ride_cuda_fft *ride_cuda_fft_new(void)
+{
+    return NULL;
+}
+
+int ride_cuda_fft_spectrum(ride_cuda_fft *fft, const ride_image *src, ride_image *dst,
+                           int log_scale)
+{
+    (void)fft;
+    (void)src;
+    (void)dst;
+    (void)log_scale;
+    return -1;
+}
+
+void ride_cuda_fft_free(ride_cuda_fft *fft)
+{
+    (void)fft;
+}

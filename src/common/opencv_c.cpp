@@ -491,4 +491,52 @@ int ride_cv_ref_stddev(const ride_image *src, int ksize, ride_image *dst)
     }
 }
 
+int ride_cv_ref_matmul(const ride_image *src, const float *matrix, uint32_t cols,
+                       ride_image *dst)
+{
+    if (!wrappable(src) || src->format != RIDE_PIX_GRAY8 || !dst)
+        return -1;
+    try {
+        cv::Mat f;
+        wrap(src).convertTo(f, CV_32F);
+        cv::Mat r;
+        if (matrix)
+            cv::gemm(f, cv::Mat((int)src->width, (int)cols, CV_32F, const_cast<float *>(matrix)),
+                     1.0, cv::noArray(), 0.0, r);
+        else
+            cv::gemm(f, f, 1.0, cv::noArray(), 0.0, r, cv::GEMM_2_T);
+        return mat_to_image(r, RIDE_PIX_GRAY32F, dst);
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
+int ride_cv_ref_spectrum(const ride_image *src, int log_scale, ride_image *dst)
+{
+    if (!wrappable(src) || src->format != RIDE_PIX_GRAY8 || !dst)
+        return -1;
+    try {
+        cv::Mat f, spectrum, planes[2], mag;
+        wrap(src).convertTo(f, CV_32F);
+        cv::dft(f, spectrum, cv::DFT_COMPLEX_OUTPUT);
+        cv::split(spectrum, planes);
+        cv::magnitude(planes[0], planes[1], mag);
+        if (log_scale) {
+            mag += cv::Scalar::all(1);
+            cv::log(mag, mag);
+        }
+        // fftshift for any size: frequency 0 moves to (cols / 2, rows / 2).
+        const int h = mag.rows, w = mag.cols;
+        cv::Mat shifted(h, w, CV_32F);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++)
+                shifted.at<float>(y, x) = mag.at<float>((y + h - h / 2) % h, (x + w - w / 2) % w);
+        cv::Mat out;
+        cv::normalize(shifted, out, 0, 255, cv::NORM_MINMAX, CV_8U);
+        return mat_to_image(out, RIDE_PIX_GRAY8, dst);
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
 }  // extern "C"

@@ -80,6 +80,14 @@ int ride_cv_ref_grayscale(const ride_image *src, ride_image *dst);
  * cv::boxFilter on float: sqrt(E[x^2] - E[x]^2). dst is GRAY32F with src's channels
  * folded into width (one float per sample), src must be 8-bit. */
 int ride_cv_ref_stddev(const ride_image *src, int ksize, ride_image *dst);
+/* F * F^T (matrix NULL) or F * M (M row-major, src->width x cols) with cv::gemm,
+ * F being the GRAY8 src as floats; dst is GRAY32F. */
+int ride_cv_ref_matmul(const ride_image *src, const float *matrix, uint32_t cols,
+                       ride_image *dst);
+/* The centred magnitude spectrum of a GRAY8 src as ride_cpu_fft_spectrum defines it,
+ * composed from cv::dft, cv::magnitude, cv::log and cv::normalize (NORM_MINMAX to
+ * 8 bits); dst is GRAY8. */
+int ride_cv_ref_spectrum(const ride_image *src, int log_scale, ride_image *dst);
 
 #ifdef __cplusplus
 }

@@ -144,12 +144,15 @@ static const ride_task_descriptor passthrough_task = {
     .process = passthrough_process,
 };
 
+extern const ride_task_descriptor ride_task_matmul;
+extern const ride_task_descriptor ride_task_fft;
 extern const ride_task_descriptor ride_task_transcode;
 
 const ride_task_descriptor *const *ride_task_builtins(size_t *count)
 {
     static const ride_task_descriptor *const tasks[] = {&grayscale_task, &stddev_task,
-                                                        &passthrough_task, &ride_task_transcode};
+                                                        &passthrough_task, &ride_task_matmul,
+                                                        &ride_task_fft, &ride_task_transcode};
     *count = sizeof tasks / sizeof tasks[0];
     return tasks;
 }

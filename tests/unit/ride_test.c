@@ -1,5 +1,6 @@
 #include "ride_test.h"
 
+#include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,27 @@ double ride_test_mean_abs_diff_u8(const ride_image *a, const ride_image *b)
             sum += abs((int)pa[i] - (int)pb[i]);
     }
     return sum / ((double)row * a->height);
+}
+
+static float f32_at(const ride_image *img, uint32_t x, uint32_t y)
+{
+    float v;
+    memcpy(&v, ride_image_row(img, y) + (size_t)x * sizeof v, sizeof v);
+    return v;
+}
+
+double ride_test_max_rel_diff_f32(const ride_image *a, const ride_image *b)
+{
+    if (a->format != RIDE_PIX_GRAY32F || b->format != RIDE_PIX_GRAY32F || a->width != b->width ||
+        a->height != b->height)
+        return -1;
+    double peak = 0, worst = 0;
+    for (uint32_t y = 0; y < b->height; y++)
+        for (uint32_t x = 0; x < b->width; x++) {
+            peak = fmax(peak, fabs(f32_at(b, x, y)));
+            worst = fmax(worst, fabs((double)f32_at(a, x, y) - f32_at(b, x, y)));
+        }
+    return peak > 0 ? worst / peak : worst;
 }
 
 int ride_test_notify_socket(const char *path)

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "ride/image.h"
+#include "ride/kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +33,13 @@ int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_major, int *cc
  * the current CUDA device from host images. -1 on invalid arguments or CUDA errors. */
 int ride_cuda_grayscale(const ride_image *src, ride_image *dst);
 int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize);
+
+/* Same contracts and results as ride_cpu_resize / ride_cpu_gaussian / ride_cpu_sobel,
+ * bit-identical to them, computed on the current CUDA device from host images. */
+int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width, uint32_t height,
+                     ride_interp interp);
+int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma);
+int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize);
 
 #ifdef __cplusplus
 }

@@ -69,6 +69,13 @@ static ride_task_params *valid_params(const ride_task_registry *r, const char *s
     return params;
 }
 
+static size_t builtin_count(void)
+{
+    size_t n = 0;
+    ride_task_builtins(&n);
+    return n;
+}
+
 static ride_task_registry *registry_with_plugins(void)
 {
     ride_task_registry *r = ride_task_registry_new();
@@ -85,14 +92,18 @@ static void test_builtins_listed(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     assert_non_null(r);
-    assert_int_equal(ride_task_count(r), 3);
-    assert_string_equal(ride_task_at(r, 0)->name, "grayscale");
-    assert_string_equal(ride_task_at(r, 1)->name, "passthrough");
-    assert_string_equal(ride_task_at(r, 2)->name, "stddev");
-    assert_null(ride_task_at(r, 3));
+    assert_int_equal(ride_task_count(r), 6);
+    assert_string_equal(ride_task_at(r, 0)->name, "gaussian");
+    assert_string_equal(ride_task_at(r, 1)->name, "grayscale");
+    assert_string_equal(ride_task_at(r, 2)->name, "passthrough");
+    assert_string_equal(ride_task_at(r, 3)->name, "resize");
+    assert_string_equal(ride_task_at(r, 4)->name, "sobel");
+    assert_string_equal(ride_task_at(r, 5)->name, "stddev");
+    assert_null(ride_task_at(r, 6));
     char names[128];
-    assert_string_equal(ride_task_names(r, names, sizeof names), "grayscale, passthrough, stddev");
-    assert_ptr_equal(ride_task_find(r, "stddev"), ride_task_at(r, 2));
+    assert_string_equal(ride_task_names(r, names, sizeof names),
+                        "gaussian, grayscale, passthrough, resize, sobel, stddev");
+    assert_ptr_equal(ride_task_find(r, "stddev"), ride_task_at(r, 5));
     assert_null(ride_task_find(r, "nope"));
     ride_task_registry_free(r);
 }
@@ -239,8 +250,8 @@ static void test_param_errors(void **state)
         {"    - {name: sd, input: [gray], task: invert, params: {gain: nan}}", "nan",
          "spec.stages[1].params.gain: expected a number in 0..1, got \"nan\""},
         {"    - {name: sd, input: [gray], task: foo}", "foo",
-         "spec.stages[1].task: unknown task 'foo'; known tasks: grayscale, invert, passthrough, "
-         "stddev"},
+         "spec.stages[1].task: unknown task 'foo'; known tasks: gaussian, grayscale, invert, "
+         "passthrough, resize, sobel, stddev"},
         {"    - {name: sd, input: [gray], task: invert, resources: {device: gpu}}", "invert",
          "spec.stages[1].task: task 'invert' does not run on device gpu"},
     };
@@ -254,8 +265,8 @@ static void test_unknown_task_lists_builtins(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     expect_stage_error(r, "    - {name: sd, input: [gray], task: foo}", "foo",
-                       "spec.stages[1].task: unknown task 'foo'; known tasks: grayscale, "
-                       "passthrough, stddev");
+                       "spec.stages[1].task: unknown task 'foo'; known tasks: gaussian, "
+                       "grayscale, passthrough, resize, sobel, stddev");
     ride_task_registry_free(r);
 }
 
@@ -377,7 +388,7 @@ static void test_bad_descriptors_rejected(void **state)
     d.params = no_choices;
     assert_int_equal(ride_task_registry_add(r, &d, "test", err, sizeof err), -1);
     assert_string_equal(err, "task 'blur': enum parameter 'mode' has no choices");
-    assert_int_equal(ride_task_count(r), 3);
+    assert_int_equal(ride_task_count(r), builtin_count());
     ride_task_registry_free(r);
 }
 
@@ -385,7 +396,7 @@ static void test_plugin_loads_and_runs(void **state)
 {
     (void)state;
     ride_task_registry *r = registry_with_plugins();
-    assert_int_equal(ride_task_count(r), 4);
+    assert_int_equal(ride_task_count(r), builtin_count() + 1);
     const ride_task_descriptor *inv = ride_task_find(r, "invert");
     assert_non_null(inv);
     ride_task_params *p = valid_params(r, "    - {name: sd, input: [gray], task: invert, "
@@ -449,7 +460,7 @@ static void test_bad_plugins_rejected(void **state)
     snprintf(want, sizeof want, "plugin %s: task 'invert' is already registered (from %s)", path,
              path);
     assert_string_equal(err, want);
-    assert_int_equal(ride_task_count(r), 4);
+    assert_int_equal(ride_task_count(r), builtin_count() + 1);
     ride_task_registry_free(r);
 }
 

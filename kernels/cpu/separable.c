@@ -104,10 +104,7 @@ int ride_sep_run(const ride_image *src, ride_image *dst, const ride_sep_taps (*f
     if (!scratch)
         return -1;
     uint32_t *border = (uint32_t *)(scratch + per_band * (size_t)bands);
-    for (uint32_t j = 0; j < p.radius; j++) {
-        border[j] = ride_cpu_reflect101((int64_t)j - p.radius, src->width);
-        border[p.radius + j] = ride_cpu_reflect101((int64_t)src->width + j, src->width);
-    }
+    ride_cpu_reflect_border(border, p.radius, src->width);
     p.border = border;
 
 #pragma omp parallel for num_threads(bands) schedule(static)

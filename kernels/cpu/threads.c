@@ -71,3 +71,11 @@ uint32_t ride_cpu_reflect101(int64_t p, uint32_t len)
         m += period;
     return (uint32_t)(m < (int64_t)len ? m : period - m);
 }
+
+void ride_cpu_reflect_border(uint32_t *border, uint32_t radius, uint32_t len)
+{
+    for (uint32_t j = 0; j < radius; j++) {
+        border[j] = ride_cpu_reflect101((int64_t)j - radius, len);
+        border[radius + j] = ride_cpu_reflect101((int64_t)len + j, len);
+    }
+}

@@ -24,22 +24,16 @@ static const ride_pixel_format formats[] = {
 };
 #define FORMAT_COUNT (sizeof formats / sizeof formats[0])
 
+static void make_input(ride_image *img, ride_pixel_format f, shape s, size_t pad, uint32_t seed)
+{
+    ride_test_random_image(img, f, s.width, s.height, pad, seed);
+}
+
 /* One-pixel lines, odd sizes, and one frame big enough for several row bands. */
 static const shape sources[] = {
     {1, 1}, {1, 9}, {9, 1}, {2, 3}, {17, 13}, {333, 97}, {640, 481},
 };
 #define SOURCE_COUNT (sizeof sources / sizeof sources[0])
-
-/* A random image whose rows carry `pad` bytes of random padding. */
-static void make_input(ride_image *img, ride_pixel_format f, shape s, size_t pad, uint32_t seed)
-{
-    size_t stride = ride_image_row_bytes(f, s.width) + pad;
-    void *data = malloc(stride * s.height);
-    assert_non_null(data);
-    ride_image_wrap(img, f, s.width, s.height, stride, data);
-    img->owns_data = 1;
-    ride_test_fill_random(img, seed);
-}
 
 /* Fails with `label` when got and want differ by more than `tolerance`; returns
  * the difference so that callers can report the largest one seen. */
@@ -258,16 +252,13 @@ static void kernels_reject_bad_arguments(void **state)
 
 /* ---- the tasks -------------------------------------------------------------- */
 
-/* Line 9 of every manifest is the stage under test, stages[1]. */
-static const char manifest_head[] =
-    "apiVersion: ride/v1\n"
-    "kind: Application\n"
-    "metadata: {name: t}\n"
-    "spec:\n"
-    "  sources:\n"
-    "    - {name: cam, uri: \"synthetic:64x48@10\"}\n"
-    "  stages:\n"
-    "    - {name: gray, input: [cam], task: grayscale}\n";
+/* A one-stage application: the stage line completes it. */
+static const char manifest_head[] = "apiVersion: ride/v1\n"
+                                    "kind: Application\n"
+                                    "metadata: {name: filters}\n"
+                                    "spec:\n"
+                                    "  sources: [{name: cam, uri: \"synthetic:64x48@10\"}]\n"
+                                    "  stages:\n";
 
 /* Validates the stage line; on success *params holds the values, else err. */
 static int validate_stage(const ride_task_registry *r, const char *stage_line,
@@ -279,7 +270,7 @@ static int validate_stage(const ride_task_registry *r, const char *stage_line,
     ride_parse_error perr;
     if (ride_manifest_parse("app.yaml", text, strlen(text), &m, &perr) != 0)
         fail_msg("manifest does not parse: %s", ride_parse_error_format(&perr, err, errlen));
-    int rc = ride_task_validate_stage(r, &m, 1, params, &perr);
+    int rc = ride_task_validate_stage(r, &m, 0, params, &perr);
     if (rc != 0)
         ride_parse_error_format(&perr, err, errlen);
     ride_manifest_free(&m);
@@ -327,48 +318,48 @@ static void tasks_validate_and_run(void **state)
     char err[512];
 
     assert_int_equal(run_task(r, "resize",
-                              "    - {name: s, input: [gray], task: resize, params: "
+                              "    - {name: s, input: [cam], task: resize, params: "
                               "{width: 120, height: 45, interpolation: area}}",
                               &bgr, &out, err, sizeof err), 0);
     assert_int_equal(ride_cpu_resize(&bgr, &want, 120, 45, RIDE_INTERP_AREA, 1), 0);
     assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &want), 0);
     /* linear is the default interpolation */
     assert_int_equal(run_task(r, "resize",
-                              "    - {name: s, input: [gray], task: resize, params: "
+                              "    - {name: s, input: [cam], task: resize, params: "
                               "{width: 500, height: 200}}",
                               &bgr, &out, err, sizeof err), 0);
     assert_int_equal(ride_cpu_resize(&bgr, &want, 500, 200, RIDE_INTERP_LINEAR, 1), 0);
     assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &want), 0);
 
     /* ksize 5 and sigma 0 are the defaults */
-    assert_int_equal(run_task(r, "gaussian", "    - {name: s, input: [gray], task: gaussian}",
+    assert_int_equal(run_task(r, "gaussian", "    - {name: s, input: [cam], task: gaussian}",
                               &bgr, &out, err, sizeof err), 0);
     assert_int_equal(ride_cpu_gaussian(&bgr, &want, 5, 0, 1), 0);
     assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &want), 0);
     assert_int_equal(run_task(r, "gaussian",
-                              "    - {name: s, input: [gray], task: gaussian, params: "
+                              "    - {name: s, input: [cam], task: gaussian, params: "
                               "{ksize: 9, sigma: 2.5}}",
                               &bgr, &out, err, sizeof err), 0);
     assert_int_equal(ride_cpu_gaussian(&bgr, &want, 9, 2.5, 1), 0);
     assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &want), 0);
 
     /* ksize 3 is the default */
-    assert_int_equal(run_task(r, "sobel", "    - {name: s, input: [gray], task: sobel}", &gray,
+    assert_int_equal(run_task(r, "sobel", "    - {name: s, input: [cam], task: sobel}", &gray,
                               &out, err, sizeof err), 0);
     assert_int_equal(ride_cpu_sobel(&gray, &want, 3, 1), 0);
     assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &want), 0);
-    assert_int_equal(run_task(r, "sobel", "    - {name: s, input: [gray], task: sobel, params: {ksize: 7}}",
+    assert_int_equal(run_task(r, "sobel", "    - {name: s, input: [cam], task: sobel, params: {ksize: 7}}",
                               &bgr, &out, err, sizeof err), -1);
     assert_string_equal(err, "sobel takes gray8 images, got bgr8 (put a grayscale stage before it)");
 
     ride_image g16;
     assert_int_equal(ride_image_alloc(&g16, RIDE_PIX_GRAY16, 8, 8), 0);
     assert_int_equal(run_task(r, "resize",
-                              "    - {name: s, input: [gray], task: resize, params: "
+                              "    - {name: s, input: [cam], task: resize, params: "
                               "{width: 4, height: 4}}",
                               &g16, &out, err, sizeof err), -1);
     assert_string_equal(err, "resize takes gray8, bgr8, rgb8 or bgra8 images, got gray16");
-    assert_int_equal(run_task(r, "gaussian", "    - {name: s, input: [gray], task: gaussian}",
+    assert_int_equal(run_task(r, "gaussian", "    - {name: s, input: [cam], task: gaussian}",
                               &g16, &out, err, sizeof err), -1);
     assert_string_equal(err, "gaussian takes gray8, bgr8, rgb8 or bgra8 images, got gray16");
 
@@ -385,27 +376,27 @@ static void task_params_rejected(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     assert_non_null(r);
-    expect_invalid(r, "    - {name: s, input: [gray], task: resize, params: {height: 4}}", "width");
-    expect_invalid(r, "    - {name: s, input: [gray], task: resize, params: {width: 0, height: 4}}",
+    expect_invalid(r, "    - {name: s, input: [cam], task: resize, params: {height: 4}}", "width");
+    expect_invalid(r, "    - {name: s, input: [cam], task: resize, params: {width: 0, height: 4}}",
                    "expected an integer in 1..16384, got \"0\"");
     expect_invalid(r,
-                   "    - {name: s, input: [gray], task: resize, params: {width: 16385, height: 4}}",
+                   "    - {name: s, input: [cam], task: resize, params: {width: 16385, height: 4}}",
                    "expected an integer in 1..16384");
     expect_invalid(r,
-                   "    - {name: s, input: [gray], task: resize, params: "
+                   "    - {name: s, input: [cam], task: resize, params: "
                    "{width: 4, height: 4, interpolation: cubic}}",
                    "expected one of: linear, nearest, area, got \"cubic\"");
-    expect_invalid(r, "    - {name: s, input: [gray], task: gaussian, params: {ksize: 4}}",
+    expect_invalid(r, "    - {name: s, input: [cam], task: gaussian, params: {ksize: 4}}",
                    "expected an odd integer in 1..31, got \"4\"");
-    expect_invalid(r, "    - {name: s, input: [gray], task: gaussian, params: {ksize: 33}}",
+    expect_invalid(r, "    - {name: s, input: [cam], task: gaussian, params: {ksize: 33}}",
                    "expected an odd integer in 1..31");
-    expect_invalid(r, "    - {name: s, input: [gray], task: gaussian, params: {sigma: -1}}",
+    expect_invalid(r, "    - {name: s, input: [cam], task: gaussian, params: {sigma: -1}}",
                    "expected a number in 0..1000, got \"-1\"");
-    expect_invalid(r, "    - {name: s, input: [gray], task: sobel, params: {ksize: 9}}",
+    expect_invalid(r, "    - {name: s, input: [cam], task: sobel, params: {ksize: 9}}",
                    "expected an odd integer in 1..7, got \"9\"");
-    expect_invalid(r, "    - {name: s, input: [gray], task: sobel, params: {ksize: 2}}",
+    expect_invalid(r, "    - {name: s, input: [cam], task: sobel, params: {ksize: 2}}",
                    "expected an odd integer in 1..7");
-    expect_invalid(r, "    - {name: s, input: [gray], task: sobel, params: {sigma: 1}}", "sigma");
+    expect_invalid(r, "    - {name: s, input: [cam], task: sobel, params: {sigma: 1}}", "sigma");
     ride_task_registry_free(r);
 }
 

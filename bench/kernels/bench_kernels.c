@@ -31,7 +31,7 @@ typedef struct options {
     const char *json;
 } options;
 
-typedef enum op_kind { OP_GRAYSCALE, OP_STDDEV } op_kind;
+typedef enum op_kind { OP_GRAYSCALE, OP_STDDEV, OP_RESIZE, OP_GAUSSIAN, OP_SOBEL } op_kind;
 
 typedef struct bench_op {
     const char *name;
@@ -45,6 +45,9 @@ static const bench_op ops[] = {
     {"stddev k=5", OP_STDDEV, RIDE_PIX_GRAY8, 5},
     {"stddev k=31", OP_STDDEV, RIDE_PIX_GRAY8, 31},
     {"stddev k=5", OP_STDDEV, RIDE_PIX_BGR8, 5},
+    {"resize linear to half", OP_RESIZE, RIDE_PIX_BGR8, 0},
+    {"gaussian k=5", OP_GAUSSIAN, RIDE_PIX_BGR8, 5},
+    {"sobel k=3", OP_SOBEL, RIDE_PIX_GRAY8, 3},
 };
 #define NOPS (sizeof ops / sizeof ops[0])
 
@@ -84,10 +87,28 @@ static double median(double *v, int n)
 static int run_once(const bench_op *op, int opencv, const ride_image *in, ride_image *out,
                     int threads)
 {
-    if (op->kind == OP_GRAYSCALE)
+    switch (op->kind) {
+    case OP_GRAYSCALE:
         return opencv ? ride_cv_ref_grayscale(in, out) : ride_cpu_grayscale(in, out, threads);
-    return opencv ? ride_cv_ref_stddev(in, op->ksize, out)
-                  : ride_cpu_stddev(in, out, op->ksize, threads);
+    case OP_STDDEV:
+        return opencv ? ride_cv_ref_stddev(in, op->ksize, out)
+                      : ride_cpu_stddev(in, out, op->ksize, threads);
+    case OP_RESIZE: {
+        uint32_t w = (in->width + 1) / 2, h = (in->height + 1) / 2;
+        if (!opencv)
+            return ride_cpu_resize(in, out, w, h, RIDE_INTERP_LINEAR, threads);
+        return ride_image_ensure(out, in->format, w, h) != 0
+                   ? -1
+                   : ride_cv_resize(in, out, RIDE_CV_INTER_LINEAR, NULL, 0);
+    }
+    case OP_GAUSSIAN:
+        return opencv ? ride_cv_ref_gaussian(in, op->ksize, 0, out)
+                      : ride_cpu_gaussian(in, out, op->ksize, 0, threads);
+    case OP_SOBEL:
+        return opencv ? ride_cv_ref_sobel(in, op->ksize, out)
+                      : ride_cpu_sobel(in, out, op->ksize, threads);
+    }
+    return -1;
 }
 
 /* Seconds per call over `iters` back-to-back calls. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "ride/image.h"
+#include "ride/kernels.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -56,6 +57,13 @@ ride_cuda_fft *ride_cuda_fft_new(void);
 int ride_cuda_fft_spectrum(ride_cuda_fft *fft, const ride_image *src, ride_image *dst,
                            int log_scale);
 void ride_cuda_fft_free(ride_cuda_fft *fft);
+
+/* Same contracts and results as ride_cpu_resize / ride_cpu_gaussian / ride_cpu_sobel,
+ * bit-identical to them, computed on the current CUDA device from host images. */
+int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width, uint32_t height,
+                     ride_interp interp);
+int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma);
+int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize);
 
 #ifdef __cplusplus
 }

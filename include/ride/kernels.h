@@ -59,6 +59,41 @@ int ride_cpu_fft_spectrum(ride_cpu_fft *fft, const ride_image *src, ride_image *
                           int log_scale);
 void ride_cpu_fft_free(ride_cpu_fft *fft);
 
+/* Largest output side ride_cpu_resize / ride_cuda_resize accept. */
+#define RIDE_RESIZE_MAX_DIM 16384
+
+/* Interpolations of the resize kernels; the values are OpenCV's INTER_* codes. */
+typedef enum ride_interp {
+    RIDE_INTERP_NEAREST = 0,
+    RIDE_INTERP_LINEAR = 1,
+    RIDE_INTERP_AREA = 3,
+} ride_interp;
+
+/* Resizes 8-bit src (GRAY8, BGR8, RGB8, BGRA8) to width x height (1..RIDE_RESIZE_MAX_DIM)
+ * in src's format, with the sampling positions of OpenCV's cv::resize: nearest is
+ * identical to it; linear and area weigh the same source pixels with weights in
+ * 16-bit fixed point per axis and round half up, so they differ from OpenCV's
+ * (11-bit or float) weights by at most 1. */
+int ride_cpu_resize(const ride_image *src, ride_image *dst, uint32_t width, uint32_t height,
+                    ride_interp interp, int threads);
+
+/* Largest window of the gaussian kernels (odd sizes 1..31). */
+#define RIDE_GAUSSIAN_MAX_KSIZE 31
+
+/* Gaussian blur of 8-bit src (GRAY8, BGR8, RGB8, BGRA8) over a ksize x ksize window,
+ * per channel, into dst of src's format; sigma 0 derives it from ksize as OpenCV
+ * does (0.3 ((ksize - 1) / 2 - 1) + 0.8). Separable, borders BORDER_REFLECT_101,
+ * taps in 8-bit fixed point summing to 1 and exact integer sums rounded half up,
+ * as cv::GaussianBlur computes 8-bit images. */
+int ride_cpu_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma,
+                      int threads);
+
+/* Sobel gradient magnitude of a GRAY8 image into GRAY8: saturate(|dx| + |dy|) with
+ * dx, dy the exact responses of OpenCV's Sobel kernels of size ksize (1, 3, 5 or 7;
+ * 1 is the 3x1 / 1x3 central difference), borders BORDER_REFLECT_101. Identical to
+ * cv::Sobel (CV_16S) + cv::convertScaleAbs on each + a saturating cv::add. */
+int ride_cpu_sobel(const ride_image *src, ride_image *dst, int ksize, int threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -187,7 +187,7 @@ const ride_task_descriptor *const *ride_task_plugin_entry(uint32_t host_abi, siz
 
 typedef struct ride_task_registry ride_task_registry;
 
-/* A registry with the built-in tasks (grayscale, passthrough, stddev, transcode). NULL on
+/* A registry with the built-in tasks (ride_task_builtins). NULL on
  * allocation failure. */
 ride_task_registry *ride_task_registry_new(void);
 /* The built-in tasks (static storage), as ride_task_plugin_entry returns them. */

@@ -13,6 +13,14 @@
 #define RIDE_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define RIDE_CPU_CLONES
+/* OpenCV's borderInterpolate for BORDER_REFLECT_101 (... 2 1 | 0 1 2 ... len-1 |
+ * len-2 ...) for any offset p, len >= 1. */
+uint32_t ride_cpu_reflect101(int64_t p, uint32_t len);
+
+/* The source column of each of the `radius` columns left of a row of len pixels
+ * (border[0 .. radius)), then of each right of it (border[radius .. 2 radius)). */
+void ride_cpu_reflect_border(uint32_t *border, uint32_t radius, uint32_t len);
+
 #endif
 
 /* 1 when img describes a usable image: known format, dimensions within
@@ -30,5 +38,13 @@ int ride_cpu_band_count(int threads, uint32_t height);
 
 /* First row of band `band` out of `bands` over `height` rows; band `bands` gives height. */
 uint32_t ride_cpu_band_start(int band, int bands, uint32_t height);
+
+/* OpenCV's borderInterpolate for BORDER_REFLECT_101 (... 2 1 | 0 1 2 ... len-1 |
+ * len-2 ...) for any offset p, len >= 1. */
+uint32_t ride_cpu_reflect101(int64_t p, uint32_t len);
+
+/* The source column of each of the `radius` columns left of a row of len pixels
+ * (border[0 .. radius)), then of each right of it (border[radius .. 2 radius)). */
+void ride_cpu_reflect_border(uint32_t *border, uint32_t radius, uint32_t len);
 
 #endif

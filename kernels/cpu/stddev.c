@@ -46,22 +46,9 @@ typedef struct sd_plan {
     double inv_two_n;
 } sd_plan;
 
-/* OpenCV's borderInterpolate for BORDER_REFLECT_101 (... 2 1 | 0 1 2 ... len-1 |
- * len-2 ...), closed form over its period 2 len - 2 so that any offset works. */
-static uint32_t reflect101(int64_t p, uint32_t len)
-{
-    if (len == 1)
-        return 0;
-    int64_t period = 2 * (int64_t)len - 2;
-    int64_t m = p % period;
-    if (m < 0)
-        m += period;
-    return (uint32_t)(m < (int64_t)len ? m : period - m);
-}
-
 static const uint8_t *sd_src_row(const sd_plan *p, int64_t y)
 {
-    return ride_image_row(p->src, reflect101(y, p->src->height));
+    return ride_image_row(p->src, ride_cpu_reflect101(y, p->src->height));
 }
 
 RIDE_CPU_CLONES
@@ -277,10 +264,7 @@ int ride_cpu_stddev(const ride_image *src, ride_image *dst, int ksize, int threa
     p.dst = dst;
 
     uint32_t *border = scratch + per_band * (size_t)bands;
-    for (uint32_t j = 0; j < p.radius; j++) {
-        border[j] = reflect101((int64_t)j - p.radius, src->width);
-        border[p.radius + j] = reflect101((int64_t)src->width + j, src->width);
-    }
+    ride_cpu_reflect_border(border, p.radius, src->width);
     p.border = border;
 
 #pragma omp parallel for num_threads(bands) schedule(static)

@@ -58,3 +58,24 @@ uint32_t ride_cpu_band_start(int band, int bands, uint32_t height)
 {
     return (uint32_t)((uint64_t)height * (uint64_t)band / (uint64_t)bands);
 }
+
+/* OpenCV's borderInterpolate for BORDER_REFLECT_101 (... 2 1 | 0 1 2 ... len-1 |
+ * len-2 ...), closed form over its period 2 len - 2 so that any offset works. */
+uint32_t ride_cpu_reflect101(int64_t p, uint32_t len)
+{
+    if (len == 1)
+        return 0;
+    int64_t period = 2 * (int64_t)len - 2;
+    int64_t m = p % period;
+    if (m < 0)
+        m += period;
+    return (uint32_t)(m < (int64_t)len ? m : period - m);
+}
+
+void ride_cpu_reflect_border(uint32_t *border, uint32_t radius, uint32_t len)
+{
+    for (uint32_t j = 0; j < radius; j++) {
+        border[j] = ride_cpu_reflect101((int64_t)j - radius, len);
+        border[radius + j] = ride_cpu_reflect101((int64_t)len + j, len);
+    }
+}

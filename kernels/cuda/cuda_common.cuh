@@ -55,6 +55,22 @@ inline bool valid_src_dst(const ride_image *src, const ride_image *dst)
     return valid_u8_image(src) && dst && dst != src;
 }
 
+// OpenCV's borderInterpolate for BORDER_REFLECT_101, for any position: reflecting
+// about 0 and len-1 repeats with period 2*(len-1), so a window wider than the image
+// folds back as often as it needs; a one-pixel line maps everything to 0.
+__host__ __device__ inline int reflect101(int p, int len)
+{
+    if (p >= 0 && p < len)
+        return p;
+    if (len == 1)
+        return 0;
+    const int period = 2 * (len - 1);
+    p %= period;
+    if (p < 0)
+        p += period;
+    return p < len ? p : period - p;
+}
+
 enum buffer_slot { BUF_SRC, BUF_DST, BUF_SUM1, BUF_SUM2, BUF_COUNT };
 
 struct workspace {

@@ -101,3 +101,31 @@ void ride_cuda_fft_free(ride_cuda_fft *fft)
 {
     (void)fft;
 }
+
+int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width, uint32_t height,
+                     ride_interp interp)
+{
+    (void)src;
+    (void)dst;
+    (void)width;
+    (void)height;
+    (void)interp;
+    return -1;
+}
+
+int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma)
+{
+    (void)src;
+    (void)dst;
+    (void)ksize;
+    (void)sigma;
+    return -1;
+}
+
+int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize)
+{
+    (void)src;
+    (void)dst;
+    (void)ksize;
+    return -1;
+}

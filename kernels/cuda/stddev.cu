@@ -21,22 +21,6 @@ using namespace ride_cuda;
 constexpr int kThreads = 128;
 constexpr int kMinStrip = 32;
 
-// OpenCV's borderInterpolate for BORDER_REFLECT_101, for any position: reflecting
-// about 0 and len-1 repeats with period 2*(len-1), so a window wider than the image
-// folds back as often as it needs; a one-pixel line maps everything to 0.
-__host__ __device__ inline int reflect101(int p, int len)
-{
-    if (p >= 0 && p < len)
-        return p;
-    if (len == 1)
-        return 0;
-    const int period = 2 * (len - 1);
-    p %= period;
-    if (p < 0)
-        p += period;
-    return p < len ? p : period - p;
-}
-
 // round(sqrt(var)) half up, var = (n*S2 - S1^2) / n^2 from exact sums. Both terms are
 // below 2^53 and so exact in double, and IEEE division and sqrt round the same on
 // host and device. An exact half cannot occur (it would need 4*num = (2r+1)^2 * n^2

@@ -511,6 +511,22 @@ int ride_cv_ref_matmul(const ride_image *src, const float *matrix, uint32_t cols
     }
 }
 
+int ride_cv_ref_gaussian(const ride_image *src, int ksize, double sigma, ride_image *dst)
+{
+    if (!wrappable(src) || !dst || ride_pixel_sample_bytes(src->format) != 1)
+        return -1;
+    try {
+        if (ride_image_ensure(dst, src->format, src->width, src->height) != 0)
+            return -1;
+        cv::Mat d = wrap(dst);
+        cv::GaussianBlur(wrap(src), d, cv::Size(ksize, ksize), sigma, sigma,
+                         cv::BORDER_REFLECT_101);
+        return 0;
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
 int ride_cv_ref_spectrum(const ride_image *src, int log_scale, ride_image *dst)
 {
     if (!wrappable(src) || src->format != RIDE_PIX_GRAY8 || !dst)
@@ -534,6 +550,26 @@ int ride_cv_ref_spectrum(const ride_image *src, int log_scale, ride_image *dst)
         cv::Mat out;
         cv::normalize(shifted, out, 0, 255, cv::NORM_MINMAX, CV_8U);
         return mat_to_image(out, RIDE_PIX_GRAY8, dst);
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
+int ride_cv_ref_sobel(const ride_image *src, int ksize, ride_image *dst)
+{
+    if (!wrappable(src) || !dst || src->format != RIDE_PIX_GRAY8)
+        return -1;
+    try {
+        cv::Mat dx, dy, ax, ay;
+        cv::Sobel(wrap(src), dx, CV_16S, 1, 0, ksize, 1, 0, cv::BORDER_REFLECT_101);
+        cv::Sobel(wrap(src), dy, CV_16S, 0, 1, ksize, 1, 0, cv::BORDER_REFLECT_101);
+        cv::convertScaleAbs(dx, ax);
+        cv::convertScaleAbs(dy, ay);
+        if (ride_image_ensure(dst, RIDE_PIX_GRAY8, src->width, src->height) != 0)
+            return -1;
+        cv::Mat d = wrap(dst);
+        cv::add(ax, ay, d);
+        return 0;
     } catch (const std::exception &) {
         return -1;
     }

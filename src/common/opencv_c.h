@@ -89,6 +89,12 @@ int ride_cv_ref_matmul(const ride_image *src, const float *matrix, uint32_t cols
  * 8 bits); dst is GRAY8. */
 int ride_cv_ref_spectrum(const ride_image *src, int log_scale, ride_image *dst);
 
+/* cv::GaussianBlur(ksize x ksize, sigma, BORDER_REFLECT_101) of an 8-bit image
+ * into dst (src's format). */
+int ride_cv_ref_gaussian(const ride_image *src, int ksize, double sigma, ride_image *dst);
+/* GRAY8 -> GRAY8: cv::Sobel (CV_16S, dx and dy, ksize, BORDER_REFLECT_101), then
+ * cv::convertScaleAbs of each and their saturating cv::add. */
+int ride_cv_ref_sobel(const ride_image *src, int ksize, ride_image *dst);
 #ifdef __cplusplus
 }
 #endif

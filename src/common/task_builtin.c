@@ -108,6 +108,14 @@ static const ride_task_param stddev_params[] = {
     },
 };
 
+/* Built-in tasks defined in their own files (task_<name>.c). */
+extern const ride_task_descriptor ride_task_resize;
+extern const ride_task_descriptor ride_task_gaussian;
+extern const ride_task_descriptor ride_task_sobel;
+extern const ride_task_descriptor ride_task_matmul;
+extern const ride_task_descriptor ride_task_fft;
+extern const ride_task_descriptor ride_task_transcode;
+
 static const ride_task_descriptor grayscale_task = {
     .abi_version = RIDE_TASK_ABI_VERSION,
     .struct_size = sizeof(ride_task_descriptor),
@@ -144,15 +152,13 @@ static const ride_task_descriptor passthrough_task = {
     .process = passthrough_process,
 };
 
-extern const ride_task_descriptor ride_task_matmul;
-extern const ride_task_descriptor ride_task_fft;
-extern const ride_task_descriptor ride_task_transcode;
-
 const ride_task_descriptor *const *ride_task_builtins(size_t *count)
 {
-    static const ride_task_descriptor *const tasks[] = {&grayscale_task, &stddev_task,
-                                                        &passthrough_task, &ride_task_matmul,
-                                                        &ride_task_fft, &ride_task_transcode};
+    static const ride_task_descriptor *const tasks[] = {
+        &grayscale_task,     &stddev_task,     &passthrough_task, &ride_task_resize,
+        &ride_task_gaussian, &ride_task_sobel, &ride_task_matmul, &ride_task_fft,
+        &ride_task_transcode,
+    };
     *count = sizeof tasks / sizeof tasks[0];
     return tasks;
 }

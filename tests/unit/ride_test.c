@@ -1,6 +1,8 @@
 #include "ride_test.h"
 
 #include <math.h>
+#include "ride/gpu.h"
+
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +27,17 @@ void ride_test_fill_random(ride_image *img, uint32_t seed)
         x ^= x << 5;
         img->data[i] = (uint8_t)(x >> 24);
     }
+}
+
+void ride_test_random_image(ride_image *img, ride_pixel_format f, uint32_t width,
+                            uint32_t height, size_t pad, uint32_t seed)
+{
+    size_t stride = ride_image_row_bytes(f, width) + pad;
+    void *data = malloc(stride * height);
+    assert_non_null(data);
+    ride_image_wrap(img, f, width, height, stride, data);
+    img->owns_data = 1;
+    ride_test_fill_random(img, seed);
 }
 
 int ride_test_max_abs_diff_u8(const ride_image *a, const ride_image *b)
@@ -102,4 +115,18 @@ int ride_test_notify_receive(int fd, int timeout_ms, char *buf, size_t len)
         return -1;
     buf[n] = '\0';
     return (int)n;
+}
+
+int ride_test_gpu_missing(const struct CMUnitTest *tests, size_t count)
+{
+    char why[256];
+    if (ride_gpu_device_count(why, sizeof why) == 0) {
+        for (size_t i = 0; i < count; i++)
+            printf("SKIPPED: %s (%s)\n", tests[i].name, why);
+        return 1;
+    }
+    char name[256];
+    if (ride_gpu_device_name(0, name, sizeof name) == 0)
+        printf("CUDA device 0: %s\n", name);
+    return 0;
 }

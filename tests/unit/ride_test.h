@@ -20,6 +20,16 @@ const char *ride_test_data(const char *relative, char *buf, size_t len);
 /* Fills img with pseudo-random bytes from seed (every row, padding included). */
 void ride_test_fill_random(ride_image *img, uint32_t seed);
 
+/* A random image (ride_test_fill_random) whose rows carry `pad` bytes of random
+ * padding, so that kernels must honour the stride. Release with ride_image_free(). */
+void ride_test_random_image(ride_image *img, ride_pixel_format f, uint32_t width,
+                            uint32_t height, size_t pad, uint32_t seed);
+
+/* For tests that need a GPU: without a usable CUDA device prints one
+ * "SKIPPED: <test> (<why>)" line per test and returns 1 (exit RIDE_TEST_SKIP then);
+ * otherwise prints the device's name and returns 0. */
+int ride_test_gpu_missing(const struct CMUnitTest *tests, size_t count);
+
 /* Largest absolute difference between two 8-bit images of the same shape, or -1
  * when their formats or sizes differ. */
 int ride_test_max_abs_diff_u8(const ride_image *a, const ride_image *b);

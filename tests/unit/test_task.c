@@ -69,6 +69,13 @@ static ride_task_params *valid_params(const ride_task_registry *r, const char *s
     return params;
 }
 
+static size_t builtin_count(void)
+{
+    size_t n = 0;
+    ride_task_builtins(&n);
+    return n;
+}
+
 static ride_task_registry *registry_with_plugins(void)
 {
     ride_task_registry *r = ride_task_registry_new();
@@ -85,18 +92,21 @@ static void test_builtins_listed(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     assert_non_null(r);
-    assert_int_equal(ride_task_count(r), 6);
+    assert_int_equal(ride_task_count(r), 9);
     assert_string_equal(ride_task_at(r, 0)->name, "fft");
-    assert_string_equal(ride_task_at(r, 1)->name, "grayscale");
-    assert_string_equal(ride_task_at(r, 2)->name, "matmul");
-    assert_string_equal(ride_task_at(r, 3)->name, "passthrough");
-    assert_string_equal(ride_task_at(r, 4)->name, "stddev");
-    assert_string_equal(ride_task_at(r, 5)->name, "transcode");
-    assert_null(ride_task_at(r, 6));
-    char names[128];
+    assert_string_equal(ride_task_at(r, 1)->name, "gaussian");
+    assert_string_equal(ride_task_at(r, 2)->name, "grayscale");
+    assert_string_equal(ride_task_at(r, 3)->name, "matmul");
+    assert_string_equal(ride_task_at(r, 4)->name, "passthrough");
+    assert_string_equal(ride_task_at(r, 5)->name, "resize");
+    assert_string_equal(ride_task_at(r, 6)->name, "sobel");
+    assert_string_equal(ride_task_at(r, 7)->name, "stddev");
+    assert_string_equal(ride_task_at(r, 8)->name, "transcode");
+    assert_null(ride_task_at(r, 9));
+    char names[160];
     assert_string_equal(ride_task_names(r, names, sizeof names),
-                        "fft, grayscale, matmul, passthrough, stddev, transcode");
-    assert_ptr_equal(ride_task_find(r, "stddev"), ride_task_at(r, 4));
+                        "fft, gaussian, grayscale, matmul, passthrough, resize, sobel, stddev, transcode");
+    assert_ptr_equal(ride_task_find(r, "stddev"), ride_task_at(r, 7));
     assert_null(ride_task_find(r, "nope"));
     ride_task_registry_free(r);
 }
@@ -243,8 +253,8 @@ static void test_param_errors(void **state)
         {"    - {name: sd, input: [gray], task: invert, params: {gain: nan}}", "nan",
          "spec.stages[1].params.gain: expected a number in 0..1, got \"nan\""},
         {"    - {name: sd, input: [gray], task: foo}", "foo",
-         "spec.stages[1].task: unknown task 'foo'; known tasks: fft, grayscale, invert, matmul, "
-         "passthrough, stddev, transcode"},
+         "spec.stages[1].task: unknown task 'foo'; known tasks: fft, gaussian, grayscale, invert, "
+         "matmul, passthrough, resize, sobel, stddev, transcode"},
         {"    - {name: sd, input: [gray], task: invert, resources: {device: gpu}}", "invert",
          "spec.stages[1].task: task 'invert' does not run on device gpu"},
     };
@@ -258,8 +268,8 @@ static void test_unknown_task_lists_builtins(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     expect_stage_error(r, "    - {name: sd, input: [gray], task: foo}", "foo",
-                       "spec.stages[1].task: unknown task 'foo'; known tasks: fft, grayscale, "
-                       "matmul, passthrough, stddev, transcode");
+                       "spec.stages[1].task: unknown task 'foo'; known tasks: fft, gaussian, "
+                       "grayscale, matmul, passthrough, resize, sobel, stddev, transcode");
     ride_task_registry_free(r);
 }
 
@@ -381,7 +391,7 @@ static void test_bad_descriptors_rejected(void **state)
     d.params = no_choices;
     assert_int_equal(ride_task_registry_add(r, &d, "test", err, sizeof err), -1);
     assert_string_equal(err, "task 'blur': enum parameter 'mode' has no choices");
-    assert_int_equal(ride_task_count(r), 6);
+    assert_int_equal(ride_task_count(r), builtin_count());
     ride_task_registry_free(r);
 }
 
@@ -389,7 +399,7 @@ static void test_plugin_loads_and_runs(void **state)
 {
     (void)state;
     ride_task_registry *r = registry_with_plugins();
-    assert_int_equal(ride_task_count(r), 7);
+    assert_int_equal(ride_task_count(r), builtin_count() + 1);
     const ride_task_descriptor *inv = ride_task_find(r, "invert");
     assert_non_null(inv);
     ride_task_params *p = valid_params(r, "    - {name: sd, input: [gray], task: invert, "
@@ -453,7 +463,7 @@ static void test_bad_plugins_rejected(void **state)
     snprintf(want, sizeof want, "plugin %s: task 'invert' is already registered (from %s)", path,
              path);
     assert_string_equal(err, want);
-    assert_int_equal(ride_task_count(r), 7);
+    assert_int_equal(ride_task_count(r), builtin_count() + 1);
     ride_task_registry_free(r);
 }
 

@@ -12,6 +12,10 @@
 #include "ride/kafka.h"
 #include "ride/log.h"
 
+/* A round trip may take long on a loaded machine (the first one also fetches
+ * metadata); the refresh thread waits it out rather than counting a failure. */
+#define QUERY_TIMEOUT_MS 5000
+
 struct ride_backlog {
     char *topic;
     int partitions;
@@ -38,7 +42,7 @@ struct ride_backlog {
 static bool read_offsets(ride_backlog *b, char *err, size_t errlen)
 {
     rd_kafka_t *rk = ride_kafka_consumer_handle(b->consumer);
-    int timeout = b->refresh_ms * 10;
+    int timeout = QUERY_TIMEOUT_MS;
     if (ride_kafka_log_offsets(rk, b->topic, b->partitions, RIDE_KAFKA_OFFSET_BEGINNING,
                                b->starts, timeout, err, errlen) != 0 ||
         ride_kafka_log_offsets(rk, b->topic, b->partitions, RIDE_KAFKA_OFFSET_END, b->ends,

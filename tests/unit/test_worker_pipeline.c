@@ -668,13 +668,28 @@ static void next_stage_reads_all(fixture *fx)
     ride_kafka_consumer_free(c);
 }
 
-/* Every owned partition is held back, or every frame is through. */
+typedef struct stall_probe {
+    const int64_t *high; /* input log ends */
+    uint64_t all;        /* frames in all */
+} stall_probe;
+
+/* Every frame is through, or no partition can read on: each is held back or has
+ * read its whole input (a partition may finish before the backlog figures first
+ * arrive, and then never needs holding back). */
 static int stalled_or_done(fixture *fx, ride_pipeline *pl, void *arg)
 {
     (void)fx;
+    const stall_probe *sp = arg;
     ride_pipeline_stats st;
     ride_pipeline_stats_get(pl, &st);
-    return st.paused == st.partitions || st.processed >= *(const uint64_t *)arg;
+    if (st.processed >= sp->all)
+        return 1;
+    ride_pipeline_partition_stats ps[PARTITIONS];
+    size_t n = ride_pipeline_partition_stats_get(pl, ps, PARTITIONS);
+    for (size_t i = 0; i < n && i < PARTITIONS; i++)
+        if (!ps[i].paused && ps[i].position < sp->high[ps[i].partition])
+            return 0;
+    return 1;
 }
 
 /* A 16 KB budget per output partition and a next stage that reads only when
@@ -692,7 +707,8 @@ static void test_backpressure_pauses_without_loss(void **state)
     int stalls = 0;
     ride_pipeline_stats st;
     for (;;) {
-        run_until(fx, pl, stalled_or_done, &all, "a stall at the budget or the end");
+        stall_probe probe = {high, all};
+        run_until(fx, pl, stalled_or_done, &probe, "a stall at the budget or the end");
         ride_pipeline_stats_get(pl, &st);
         if (st.processed >= all)
             break;
@@ -703,8 +719,10 @@ static void test_backpressure_pauses_without_loss(void **state)
     }
     run_until(fx, pl, committed_to, high, "every partition committed");
     ride_pipeline_stats_get(pl, &st);
+    /* How many partitions pause depends on when the first backlog figures
+     * arrive; that the budget stopped the stage, more than once, does not. */
     assert_true(stalls >= 2);
-    assert_true(st.pauses >= PARTITIONS);
+    assert_true(st.pauses >= 1);
     assert_int_equal(st.dropped_total, 0);
     ride_pipeline_free(pl);
     printf("backpressure: %d stalls, %" PRIu64 " pauses for %d frames\n", stalls, st.pauses,

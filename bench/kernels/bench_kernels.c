@@ -31,7 +31,18 @@ typedef struct options {
     const char *json;
 } options;
 
-typedef enum op_kind { OP_GRAYSCALE, OP_STDDEV, OP_RESIZE, OP_GAUSSIAN, OP_SOBEL } op_kind;
+typedef enum op_kind {
+    OP_GRAYSCALE,
+    OP_STDDEV,
+    OP_RESIZE,
+    OP_GAUSSIAN,
+    OP_SOBEL,
+    OP_MATMUL,
+    OP_FFT
+} op_kind;
+
+/* Columns of the fixed matrix the matmul rows multiply by (the task's default size). */
+#define MATMUL_COLS 64
 
 typedef struct bench_op {
     const char *name;
@@ -48,7 +59,15 @@ static const bench_op ops[] = {
     {"resize linear to half", OP_RESIZE, RIDE_PIX_BGR8, 0},
     {"gaussian k=5", OP_GAUSSIAN, RIDE_PIX_BGR8, 5},
     {"sobel k=3", OP_SOBEL, RIDE_PIX_GRAY8, 3},
+    {"matmul by 64 columns", OP_MATMUL, RIDE_PIX_GRAY8, 0},
+    {"fft log spectrum", OP_FFT, RIDE_PIX_GRAY8, 0},
 };
+
+/* What an operation keeps between calls, made before the timing starts. */
+typedef struct op_state {
+    float *matrix;     /* matmul: width x MATMUL_COLS */
+    ride_cpu_fft *fft; /* fft: RIDE's plan and buffers */
+} op_state;
 #define NOPS (sizeof ops / sizeof ops[0])
 
 typedef struct result {
@@ -84,8 +103,8 @@ static double median(double *v, int n)
 }
 
 /* One call of the operation; RIDE's kernel or OpenCV's. */
-static int run_once(const bench_op *op, int opencv, const ride_image *in, ride_image *out,
-                    int threads)
+static int run_once(const bench_op *op, const op_state *st, int opencv, const ride_image *in,
+                    ride_image *out, int threads)
 {
     switch (op->kind) {
     case OP_GRAYSCALE:
@@ -107,17 +126,23 @@ static int run_once(const bench_op *op, int opencv, const ride_image *in, ride_i
     case OP_SOBEL:
         return opencv ? ride_cv_ref_sobel(in, op->ksize, out)
                       : ride_cpu_sobel(in, out, op->ksize, threads);
+    case OP_MATMUL:
+        return opencv ? ride_cv_ref_matmul(in, st->matrix, MATMUL_COLS, out)
+                      : ride_cpu_matmul(in, st->matrix, MATMUL_COLS, out, threads);
+    case OP_FFT:
+        return opencv ? ride_cv_ref_spectrum(in, 1, out)
+                      : ride_cpu_fft_spectrum(st->fft, in, out, 1);
     }
     return -1;
 }
 
 /* Seconds per call over `iters` back-to-back calls. */
-static double time_calls(const bench_op *op, int opencv, const ride_image *in, ride_image *out,
-                         int threads, long iters)
+static double time_calls(const bench_op *op, const op_state *st, int opencv, const ride_image *in,
+                         ride_image *out, int threads, long iters)
 {
     double t0 = now_s();
     for (long i = 0; i < iters; i++)
-        if (run_once(op, opencv, in, out, threads) != 0) {
+        if (run_once(op, st, opencv, in, out, threads) != 0) {
             fprintf(stderr, "%s (%s) failed\n", op->name, opencv ? "OpenCV" : "RIDE");
             exit(1);
         }
@@ -125,30 +150,50 @@ static double time_calls(const bench_op *op, int opencv, const ride_image *in, r
 }
 
 /* Warms up (first call allocates the output) and picks the calls per run. */
-static long calibrate(const bench_op *op, int opencv, const ride_image *in, ride_image *out,
-                      int threads, double min_time)
+static long calibrate(const bench_op *op, const op_state *st, int opencv, const ride_image *in,
+                      ride_image *out, int threads, double min_time)
 {
-    time_calls(op, opencv, in, out, threads, 1);
-    double once = time_calls(op, opencv, in, out, threads, 3);
+    time_calls(op, st, opencv, in, out, threads, 1);
+    double once = time_calls(op, st, opencv, in, out, threads, 3);
     long iters = (long)(min_time / once) + 1;
     return iters < 1 ? 1 : iters;
+}
+
+static void open_state(const bench_op *op, const ride_image *in, int threads, op_state *st)
+{
+    *st = (op_state){0};
+    if (op->kind == OP_MATMUL) {
+        st->matrix = malloc((size_t)in->width * MATMUL_COLS * sizeof *st->matrix);
+        if (st->matrix)
+            ride_matmul_random_matrix(st->matrix, in->width, MATMUL_COLS, 1);
+    } else if (op->kind == OP_FFT) {
+        st->fft = ride_cpu_fft_new(threads);
+    }
+    if ((op->kind == OP_MATMUL && !st->matrix) || (op->kind == OP_FFT && !st->fft)) {
+        fprintf(stderr, "%s: out of memory\n", op->name);
+        exit(1);
+    }
 }
 
 static void measure(const options *o, const bench_op *op, const ride_image *in, result *r)
 {
     ride_image ride_out = {0}, cv_out = {0};
-    long ride_iters = calibrate(op, 0, in, &ride_out, o->threads, o->min_time);
-    long cv_iters = calibrate(op, 1, in, &cv_out, o->threads, o->min_time);
+    op_state st;
+    open_state(op, in, o->threads, &st);
+    long ride_iters = calibrate(op, &st, 0, in, &ride_out, o->threads, o->min_time);
+    long cv_iters = calibrate(op, &st, 1, in, &cv_out, o->threads, o->min_time);
     double ride_t[MAX_RUNS], cv_t[MAX_RUNS];
     /* Alternating keeps slow drifts (clock, neighbours) from favouring one side. */
     for (int i = 0; i < o->runs; i++) {
-        ride_t[i] = time_calls(op, 0, in, &ride_out, o->threads, ride_iters);
-        cv_t[i] = time_calls(op, 1, in, &cv_out, o->threads, cv_iters);
+        ride_t[i] = time_calls(op, &st, 0, in, &ride_out, o->threads, ride_iters);
+        cv_t[i] = time_calls(op, &st, 1, in, &cv_out, o->threads, cv_iters);
     }
     r->ride_s = median(ride_t, o->runs);
     r->cv_s = median(cv_t, o->runs);
     ride_image_free(&ride_out);
     ride_image_free(&cv_out);
+    free(st.matrix);
+    ride_cpu_fft_free(st.fft);
 }
 
 static double time_renders(ride_image *frame, uint64_t *seq, long iters)

@@ -133,6 +133,12 @@ typedef struct ride_config_overrides {
 int ride_config_override(ride_config *cfg, const ride_config_overrides *o, char *err,
                          size_t errlen);
 
+/* A daemon's configuration as its command line asks for it: the file when one is
+ * given (else the defaults), then the overrides. Returns 0, or -1 with a one-line
+ * reason in err (a parse error formatted with its file:line:column). */
+int ride_config_resolve(ride_daemon daemon, const char *file, const ride_config_overrides *o,
+                        ride_config *cfg, char *err, size_t errlen);
+
 /* Releases everything cfg owns and zeroes it; safe on a zeroed config. */
 void ride_config_free(ride_config *cfg);
 

@@ -82,6 +82,14 @@ void ride_member_close(ride_member *m);
 /* True while the session is connected and the member registered. */
 bool ride_member_active(const ride_member *m);
 
+/* What an on_assignment callback does first in every member: encodes the
+ * assignment it received into *enc (malloc'd; ride_cluster_assignment_decode reads
+ * it back) to keep or hand to another thread, and logs it: "assignment" with its
+ * generation, epoch, partitions and sources, or "assignment_suspended" for NULL
+ * (then *enc is NULL). False, logged as "assignment_invalid", when it cannot be
+ * encoded; the caller then keeps its previous assignment. */
+bool ride_member_assignment_encode(const ride_cluster_assignment *a, char **enc);
+
 /* Heartbeats written and assignments delivered (tests, metrics). */
 uint64_t ride_member_heartbeats(const ride_member *m);
 uint64_t ride_member_assignments(const ride_member *m);

@@ -463,6 +463,19 @@ int ride_config_override(ride_config *cfg, const ride_config_overrides *o, char 
     return 0;
 }
 
+int ride_config_resolve(ride_daemon daemon, const char *file, const ride_config_overrides *o,
+                        ride_config *cfg, char *err, size_t errlen)
+{
+    ride_parse_error perr;
+    if (!file) {
+        ride_config_defaults(daemon, cfg);
+    } else if (ride_config_load(daemon, file, cfg, &perr)) {
+        ride_parse_error_format(&perr, err, errlen);
+        return -1;
+    }
+    return ride_config_override(cfg, o, err, errlen);
+}
+
 void ride_config_free(ride_config *cfg)
 {
     ride_yaml_arena_free(cfg->arena);

@@ -5,6 +5,7 @@
  * timers, so no callback can deadlock on its own reply. */
 #include "ride/member.h"
 
+#include <inttypes.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +460,25 @@ bool ride_member_active(const ride_member *m)
 uint64_t ride_member_heartbeats(const ride_member *m)
 {
     return m ? atomic_load(&m->heartbeats) : 0;
+}
+
+bool ride_member_assignment_encode(const ride_cluster_assignment *a, char **enc)
+{
+    *enc = NULL;
+    if (!a) {
+        ride_log_warn("assignment_suspended", "reason=\"ZooKeeper session lost\"");
+        return true;
+    }
+    char err[512];
+    *enc = ride_cluster_assignment_encode(a, err, sizeof err);
+    if (!*enc) {
+        ride_log_error("assignment_invalid", "error=\"%s\"", err);
+        return false;
+    }
+    ride_log_info("assignment",
+                  "generation=%" PRId64 " epoch=%" PRId64 " partitions=%zu sources=%zu",
+                  a->generation, a->epoch, a->partition_count, a->source_count);
+    return true;
 }
 
 uint64_t ride_member_assignments(const ride_member *m)

@@ -394,23 +394,16 @@ static int parse_args(int argc, char **argv, options *o)
 
 static bool load_config(const options *o, ride_config *cfg)
 {
-    ride_parse_error perr;
     char buf[1024];
-    if (!o->config_file)
-        ride_config_defaults(RIDE_DAEMON_MASTER, cfg);
-    else if (ride_config_load(RIDE_DAEMON_MASTER, o->config_file, cfg, &perr)) {
-        fprintf(stderr, PROGRAM ": %s\n", ride_parse_error_format(&perr, buf, sizeof buf));
+    ride_config_overrides ov = {o->zookeeper, o->metrics_listen, o->log_level};
+    if (ride_config_resolve(RIDE_DAEMON_MASTER, o->config_file, &ov, cfg, buf, sizeof buf)) {
+        fprintf(stderr, PROGRAM ": %s\n", buf);
         return false;
     }
     if (o->api_listen)
         cfg->api.listen = o->api_listen;
     if (o->token_file)
         cfg->api.token_file = o->token_file;
-    ride_config_overrides ov = {o->zookeeper, o->metrics_listen, o->log_level};
-    if (ride_config_override(cfg, &ov, buf, sizeof buf)) {
-        fprintf(stderr, PROGRAM ": %s\n", buf);
-        return false;
-    }
     ride_log_set_level(cfg->log_level);
     return true;
 }

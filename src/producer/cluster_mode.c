@@ -406,21 +406,9 @@ static void switch_kafka(producer *p, char *bootstrap)
 static void on_assignment(const ride_cluster_assignment *a, void *ctx)
 {
     producer *p = ctx;
-    if (p->stopping)
+    char *enc;
+    if (p->stopping || !ride_member_assignment_encode(a, &enc))
         return;
-    char err[512];
-    char *enc = NULL;
-    if (a) {
-        enc = ride_cluster_assignment_encode(a, err, sizeof err);
-        if (!enc) {
-            ride_log_error("assignment_invalid", "error=\"%s\"", err);
-            return;
-        }
-        ride_log_info("assignment", "generation=%" PRId64 " epoch=%" PRId64 " sources=%zu",
-                      a->generation, a->epoch, a->source_count);
-    } else {
-        ride_log_warn("assignment_suspended", "reason=\"ZooKeeper session lost\"");
-    }
     free(p->assignment);
     p->assignment = enc;
     reconcile(p);

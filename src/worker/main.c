@@ -634,20 +634,9 @@ static void hand_over(worker *w, char *assignment, bool set_assignment, char *bo
 static void on_assignment(const ride_cluster_assignment *a, void *ctx)
 {
     worker *w = ctx;
-    char err[512];
-    char *enc = NULL;
-    if (a) {
-        enc = ride_cluster_assignment_encode(a, err, sizeof err);
-        if (!enc) {
-            ride_log_error("assignment_invalid", "error=\"%s\"", err);
-            return;
-        }
-        ride_log_info("assignment", "generation=%" PRId64 " epoch=%" PRId64 " partitions=%zu",
-                      a->generation, a->epoch, a->partition_count);
-    } else {
-        ride_log_warn("assignment_suspended", "reason=\"ZooKeeper session lost\"");
-    }
-    hand_over(w, enc, true, NULL, false, false);
+    char *enc;
+    if (ride_member_assignment_encode(a, &enc))
+        hand_over(w, enc, true, NULL, false, false);
 }
 
 static void on_kafka(const ride_cluster_kafka *k, void *ctx)
@@ -766,21 +755,14 @@ static int parse_args(int argc, char **argv, options *o)
 
 static bool load_config(const options *o, ride_config *cfg)
 {
-    ride_parse_error perr;
     char buf[1024];
-    if (!o->config_file)
-        ride_config_defaults(RIDE_DAEMON_WORKER, cfg);
-    else if (ride_config_load(RIDE_DAEMON_WORKER, o->config_file, cfg, &perr)) {
-        fprintf(stderr, PROGRAM ": %s\n", ride_parse_error_format(&perr, buf, sizeof buf));
+    ride_config_overrides ov = {o->zookeeper, o->metrics_listen, o->log_level};
+    if (ride_config_resolve(RIDE_DAEMON_WORKER, o->config_file, &ov, cfg, buf, sizeof buf)) {
+        fprintf(stderr, PROGRAM ": %s\n", buf);
         return false;
     }
     if (o->id)
         cfg->worker.id = o->id;
-    ride_config_overrides ov = {o->zookeeper, o->metrics_listen, o->log_level};
-    if (ride_config_override(cfg, &ov, buf, sizeof buf)) {
-        fprintf(stderr, PROGRAM ": %s\n", buf);
-        return false;
-    }
     ride_log_set_level(cfg->log_level);
     return true;
 }

@@ -353,6 +353,21 @@ static void test_command_line_defaults_and_overrides(void **state)
     assert_int_equal(cfg.log_level, RIDE_LOG_DEBUG);
     assert_int_equal(cfg.zookeeper.session_timeout_ms, 6000);
     ride_config_free(&cfg);
+
+    /* The same through one call, with and without a file. */
+    assert_int_equal(ride_config_resolve(RIDE_DAEMON_WORKER, NULL, &ok, &cfg, err, sizeof err), 0);
+    assert_string_equal(cfg.zookeeper.connect, "127.0.0.1:2181/ride");
+    assert_int_equal(cfg.log_level, RIDE_LOG_DEBUG);
+    ride_config_free(&cfg);
+    assert_int_equal(ride_config_resolve(RIDE_DAEMON_MASTER, NULL, &none, &cfg, err, sizeof err),
+                     -1);
+    assert_string_equal(err, "missing --zookeeper (or zookeeper.connect in --config)");
+    ride_config_free(&cfg);
+    assert_int_equal(ride_config_resolve(RIDE_DAEMON_WORKER, "no/such/worker.yaml", &ok, &cfg,
+                                         err, sizeof err),
+                     -1);
+    assert_non_null(strstr(err, "no/such/worker.yaml"));
+    ride_config_free(&cfg);
 }
 
 int main(void)

@@ -10,6 +10,7 @@
 
 #include "ride/image.h"
 #include "ride/kernels.h"
+#include "ride/task.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -64,6 +65,55 @@ int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width, uin
                      ride_interp interp);
 int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma);
 int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize);
+
+/* ---- frames in flight (kernels/cuda/slot.cu) --------------------------------------
+ *
+ * A slot carries one frame through a GPU task's process_device: a CUDA stream and
+ * event of its own, pinned host buffers for the input and the output, and the device
+ * images, all kept and reused (grown, never shrunk) from one frame to the next. The
+ * task runner keeps several slots per device and cycles through them, so that one
+ * frame's copies overlap another's kernels. A slot belongs to one device and is used
+ * by one thread at a time; every function below makes that device current on the
+ * calling thread. Functions returning int give 0, or -1 with a one-line reason in
+ * err (CUDA errors are also logged, event=cuda_error). */
+typedef struct ride_gpu_slot ride_gpu_slot;
+
+ride_gpu_slot *ride_gpu_slot_new(int device, char *err, size_t errlen);
+/* Waits for the slot's queued work, then frees everything; NULL is a no-op. */
+void ride_gpu_slot_free(ride_gpu_slot *slot);
+int ride_gpu_slot_device(const ride_gpu_slot *slot);
+/* The slot's cudaStream_t. */
+void *ride_gpu_slot_stream(const ride_gpu_slot *slot);
+/* Makes the slot's device current on the calling thread. */
+int ride_gpu_slot_activate(ride_gpu_slot *slot, char *err, size_t errlen);
+
+/* Copies src's pixels into the slot's pinned input buffer and queues their upload
+ * into its device input image, which *dev then describes (tightly packed: pitch =
+ * row bytes). src may be reused as soon as this returns. Call only while the slot
+ * is idle (new, or after ride_gpu_slot_wait / a poll that returned 1). */
+int ride_gpu_slot_upload(ride_gpu_slot *slot, const ride_image *src, ride_task_device_image *dev,
+                         char *err, size_t errlen);
+
+/* The ensure callback of ride_task_device_output, with the slot as host_ctx: shapes
+ * the slot's device output image (reallocated only when it must grow). 0, or -1 on
+ * bad dimensions or allocation failure. */
+int ride_gpu_slot_ensure_output(void *slot, ride_task_device_image *image, uint32_t format,
+                                uint32_t width, uint32_t height);
+
+/* Queues the download of the device output image (as last shaped by
+ * ride_gpu_slot_ensure_output) into the pinned output buffer, then records the
+ * slot's event: the frame is complete once the event has been reached. */
+int ride_gpu_slot_download(ride_gpu_slot *slot, char *err, size_t errlen);
+
+/* 1 when everything queued on the slot has finished, 0 while work is pending, -1 on
+ * a CUDA error. */
+int ride_gpu_slot_poll(ride_gpu_slot *slot, char *err, size_t errlen);
+/* Blocks until everything queued on the slot has finished. */
+int ride_gpu_slot_wait(ride_gpu_slot *slot, char *err, size_t errlen);
+
+/* After the slot finished: the downloaded output copied from pinned memory into dst
+ * (shaped with ride_image_ensure, tightly packed). */
+int ride_gpu_slot_output(ride_gpu_slot *slot, ride_image *dst, char *err, size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -129,3 +129,85 @@ int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize)
     (void)ksize;
     return -1;
 }
+
+static int no_cuda(char *err, size_t errlen)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "RIDE was built without CUDA");
+    return -1;
+}
+
+ride_gpu_slot *ride_gpu_slot_new(int device, char *err, size_t errlen)
+{
+    (void)device;
+    no_cuda(err, errlen);
+    return NULL;
+}
+
+void ride_gpu_slot_free(ride_gpu_slot *slot)
+{
+    (void)slot;
+}
+
+int ride_gpu_slot_device(const ride_gpu_slot *slot)
+{
+    (void)slot;
+    return -1;
+}
+
+void *ride_gpu_slot_stream(const ride_gpu_slot *slot)
+{
+    (void)slot;
+    return NULL;
+}
+
+int ride_gpu_slot_activate(ride_gpu_slot *slot, char *err, size_t errlen)
+{
+    (void)slot;
+    return no_cuda(err, errlen);
+}
+
+int ride_gpu_slot_upload(ride_gpu_slot *slot, const ride_image *src, ride_task_device_image *dev,
+                         char *err, size_t errlen)
+{
+    (void)slot;
+    (void)src;
+    (void)dev;
+    return no_cuda(err, errlen);
+}
+
+int ride_gpu_slot_ensure_output(void *slot, ride_task_device_image *image, uint32_t format,
+                                uint32_t width, uint32_t height)
+{
+    (void)slot;
+    (void)image;
+    (void)format;
+    (void)width;
+    (void)height;
+    return -1;
+}
+
+int ride_gpu_slot_download(ride_gpu_slot *slot, char *err, size_t errlen)
+{
+    (void)slot;
+    return no_cuda(err, errlen);
+}
+
+int ride_gpu_slot_poll(ride_gpu_slot *slot, char *err, size_t errlen)
+{
+    (void)slot;
+    return no_cuda(err, errlen);
+}
+
+int ride_gpu_slot_wait(ride_gpu_slot *slot, char *err, size_t errlen)
+{
+    (void)slot;
+    return no_cuda(err, errlen);
+}
+
+int ride_gpu_slot_output(ride_gpu_slot *slot, ride_image *dst, char *err, size_t errlen)
+{
+    (void)slot;
+    (void)dst;
+    return no_cuda(err, errlen);
+}

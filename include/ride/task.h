@@ -270,8 +270,49 @@ const ride_task_descriptor *ride_task_runner_task(const ride_task_runner *runner
  * last successful ride_task_run (raw and -1 until then, or when it chose none);
  * leaves max_message_bytes alone. */
 void ride_task_runner_write_opts(const ride_task_runner *runner, ride_frame_write_opts *opts);
-/* Calls destroy and frees the runner; NULL is a no-op. */
+/* Waits for the frames still in flight, calls destroy (for every state) and frees
+ * the runner; NULL is a no-op. */
 void ride_task_runner_free(ride_task_runner *runner);
+
+/* ---- frames in flight -------------------------------------------------------- */
+
+/* Frames a GPU runner keeps in flight per device by default: one being uploaded,
+ * one computed, one downloaded. */
+#define RIDE_TASK_GPU_FRAMES_IN_FLIGHT 3
+#define RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT 16
+
+/* A runner for a GPU stage over gpu_count devices (their CUDA indices in gpus),
+ * frames_in_flight (1..RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT) frames per device.
+ * When the task has process_device, the runner makes one slot per frame in flight
+ * (ride/gpu.h: stream, pinned host buffers, device images) and one task state per
+ * slot (init with that slot's device and stream), and deals frames to the slots in
+ * turn, so consecutive frames run on different devices and streams at once. A task
+ * without process_device runs through process on gpus[0], one frame at a time.
+ * Takes ownership of params (also on failure). NULL with the reason in err. */
+ride_task_runner *ride_task_runner_new_gpu(const ride_task_descriptor *d,
+                                           ride_task_params *params, const int *gpus,
+                                           size_t gpu_count, int frames_in_flight, char *err,
+                                           size_t errlen);
+
+/* How many frames may be submitted before the oldest is collected: 1 for a runner
+ * that processes each frame in ride_task_submit. */
+int ride_task_runner_depth(const ride_task_runner *runner);
+/* Frames submitted and not yet collected. */
+int ride_task_runner_in_flight(const ride_task_runner *runner);
+
+/* Hands a frame to the task; the caller may reuse in as soon as this returns.
+ * Fails (the frame then never comes out) when depth frames are in flight already,
+ * or with the task's reason when a runner without frames in flight fails it.
+ * Returns 0, or -1 with the reason in err. */
+int ride_task_submit(ride_task_runner *runner, const ride_frame *in, char *err, size_t errlen);
+
+/* The output of the oldest frame in flight, in submission order. With wait, blocks
+ * until it is done; without, returns 0 at once while it is not. Returns 1 with out
+ * filled (its image reused as by ride_task_run; stream id, seq and capture time
+ * those of the input), 0 when nothing was collected (none in flight, or not done
+ * without wait), or -1 when that frame failed (it is gone; err says why). */
+int ride_task_collect(ride_task_runner *runner, int wait, ride_frame *out, char *err,
+                      size_t errlen);
 
 #ifdef __cplusplus
 }

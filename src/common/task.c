@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "ride/log.h"
+#include "task_lanes.h"
 
 /* One parameter's value, at the index of its schema entry. */
 typedef struct param_value {
@@ -49,6 +50,11 @@ struct ride_task_runner {
     void *state;
     ride_encoding encoding; /* chosen for the last output */
     int quality;
+    /* Frames in flight on GPUs, or NULL: each frame is processed in submit and its
+     * output waits in `ready` for collect. */
+    ride_task_lanes *lanes;
+    ride_frame ready;
+    bool has_ready;
 };
 
 /* Returns -1, so that a failing check can be written `return ride_set_error(...)`. */
@@ -739,14 +745,10 @@ int ride_task_validate_manifest(const ride_task_registry *r, const ride_manifest
 
 /* ---- runner --------------------------------------------------------------------- */
 
-ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_params *params,
-                                       const ride_task_env *env, char *err, size_t errlen)
+/* A runner holding params, with no state yet. Takes ownership of params. */
+static ride_task_runner *runner_alloc(const ride_task_descriptor *d, ride_task_params *params,
+                                      char *err, size_t errlen)
 {
-    char local[256];
-    if (!err || !errlen) {
-        err = local;
-        errlen = sizeof local;
-    }
     if (!d || !params || params->task != d) {
         ride_task_params_free(params);
         return ride_set_error(err, errlen, "the params were not validated for this task"), NULL;
@@ -760,6 +762,20 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     run->params = params;
     run->encoding = RIDE_ENC_RAW;
     run->quality = -1;
+    return run;
+}
+
+ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_params *params,
+                                       const ride_task_env *env, char *err, size_t errlen)
+{
+    char local[256];
+    if (!err || !errlen) {
+        err = local;
+        errlen = sizeof local;
+    }
+    ride_task_runner *run = runner_alloc(d, params, err, errlen);
+    if (!run)
+        return NULL;
     if (env)
         run->env = *env;
     else
@@ -849,8 +865,101 @@ void ride_task_runner_free(ride_task_runner *run)
 {
     if (!run)
         return;
-    if (run->task && run->task->init && run->task->destroy)
+    if (run->lanes)
+        ride_task_lanes_free(run->lanes);
+    else if (run->task && run->task->init && run->task->destroy)
         run->task->destroy(run->state);
     ride_task_params_free(run->params);
+    ride_frame_free(&run->ready);
     free(run);
+}
+
+/* ---- frames in flight ------------------------------------------------------------- */
+
+ride_task_runner *ride_task_runner_new_gpu(const ride_task_descriptor *d,
+                                           ride_task_params *params, const int *gpus,
+                                           size_t gpu_count, int frames_in_flight, char *err,
+                                           size_t errlen)
+{
+    char local[256];
+    if (!err || !errlen) {
+        err = local;
+        errlen = sizeof local;
+    }
+    if (!d || !(d->devices & RIDE_TASK_GPU) || !gpus || gpu_count == 0 ||
+        frames_in_flight < 1 || frames_in_flight > RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT) {
+        ride_task_params_free(params);
+        return ride_set_error(err, errlen, "a GPU runner needs a GPU task, at least one device "
+                                           "and 1..%d frames in flight",
+                              RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT),
+               NULL;
+    }
+    ride_task_env env = {
+        .struct_size = sizeof env, .threads = 1, .device = RIDE_TASK_GPU, .gpu_index = gpus[0]};
+    if (!d->process_device)
+        return ride_task_runner_new(d, params, &env, err, errlen);
+    ride_task_runner *run = runner_alloc(d, params, err, errlen);
+    if (!run)
+        return NULL;
+    run->env = env;
+    run->env.host = ride_task_host_api();
+    run->lanes = ride_task_lanes_new(d, run->params, run->env.host, gpus, gpu_count,
+                                     frames_in_flight, err, errlen);
+    if (!run->lanes) {
+        run->task = NULL; /* the lanes destroyed the states they made */
+        ride_task_runner_free(run);
+        return NULL;
+    }
+    return run;
+}
+
+int ride_task_runner_depth(const ride_task_runner *run)
+{
+    return run->lanes ? ride_task_lanes_depth(run->lanes) : 1;
+}
+
+int ride_task_runner_in_flight(const ride_task_runner *run)
+{
+    return run->lanes ? ride_task_lanes_in_flight(run->lanes) : run->has_ready;
+}
+
+int ride_task_submit(ride_task_runner *run, const ride_frame *in, char *err, size_t errlen)
+{
+    char local[256];
+    if (!err || !errlen) {
+        err = local;
+        errlen = sizeof local;
+    }
+    if (!run || !in || !in->image.data)
+        return ride_set_error(err, errlen, "no runner or input frame");
+    if (run->lanes)
+        return ride_task_lanes_submit(run->lanes, in, err, errlen);
+    if (run->has_ready)
+        return ride_set_error(err, errlen, "a frame is in flight already: collect it first");
+    if (ride_task_run(run, in, &run->ready, err, errlen) != 0)
+        return -1;
+    run->has_ready = true;
+    return 0;
+}
+
+/* The ready frame changes places with out, so that out's buffers are the ones the
+ * next frame reuses: nothing is copied. */
+int ride_task_collect(ride_task_runner *run, int wait, ride_frame *out, char *err, size_t errlen)
+{
+    char local[256];
+    if (!err || !errlen) {
+        err = local;
+        errlen = sizeof local;
+    }
+    if (!run || !out)
+        return ride_set_error(err, errlen, "no runner or output frame");
+    if (run->lanes)
+        return ride_task_lanes_collect(run->lanes, wait, out, err, errlen);
+    if (!run->has_ready)
+        return 0;
+    ride_frame kept = *out;
+    *out = run->ready;
+    run->ready = kept;
+    run->has_ready = false;
+    return 1;
 }

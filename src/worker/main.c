@@ -28,6 +28,7 @@
 #include "ride/cluster.h"
 #include "ride/config.h"
 #include "ride/error.h"
+#include "ride/gpu.h"
 #include "ride/http.h"
 #include "ride/kafka.h"
 #include "ride/log.h"
@@ -120,10 +121,15 @@ typedef struct owned_partition {
     ride_counter *processed;
 } owned_partition;
 
+/* The most CUDA devices one worker uses (worker.gpus lists at most 64). */
+#define MAX_GPUS 64
+
 typedef struct worker {
     const ride_config *cfg;
     const char *id;
     ride_task_registry *registry;
+    int gpus[MAX_GPUS]; /* CUDA devices for GPU stages (worker.gpus) */
+    size_t gpu_count;
     metrics_set metrics;
     shared sh;
     /* processing thread only */
@@ -144,18 +150,26 @@ typedef struct worker {
     bool stopping;
 } worker;
 
-/* ---- the task as a pipeline process function ---- */
+/* ---- the task, with frames in flight, as the pipeline's submit and collect ---- */
 
-static int run_task(void *ctx, const ride_frame *in, ride_frame *out, char *err, size_t errlen)
+static int submit_task(void *ctx, const ride_frame *in, char *err, size_t errlen)
 {
     stage_pipeline *sp = ctx;
-    int rc = ride_task_run(sp->runner, in, out, err, errlen);
+    return ride_task_submit(sp->runner, in, err, errlen);
+}
+
+static int collect_task(void *ctx, int wait, ride_frame *out, char *err, size_t errlen)
+{
+    stage_pipeline *sp = ctx;
+    int rc = ride_task_collect(sp->runner, wait, out, err, errlen);
+    if (rc != 1)
+        return rc;
     ride_task_runner_write_opts(sp->runner, &sp->write_opts);
     uint64_t now = ride_clock_wall_ns();
     /* A capture time ahead of this host's clock (skew) would make a negative latency. */
-    if (rc == 0 && in->capture_ns && in->capture_ns <= now)
-        ride_histogram_observe(sp->latency, (double)(now - in->capture_ns) / 1e9);
-    return rc;
+    if (out->capture_ns && out->capture_ns <= now)
+        ride_histogram_observe(sp->latency, (double)(now - out->capture_ns) / 1e9);
+    return 1;
 }
 
 /* ---- sinks of a last stage ---- */
@@ -190,15 +204,35 @@ static int discard_output(void *ctx, int32_t partition, const ride_frame *out, c
 static bool fingerprint(const ride_cluster_partition_task *t, const char *bootstrap, char *buf,
                         size_t len)
 {
-    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%s|%d|%s", t->input_topic,
+    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%s", t->input_topic,
                      t->output_topic ? t->output_topic : "", t->output_partitions,
                      t->output_group ? t->output_group : "",
                      t->output_path ? t->output_path : "",
                      t->output_path ? ride_encoding_name(t->output_format) : "", t->group,
-                     t->task, t->threads, bootstrap ? bootstrap : "");
+                     t->task, t->threads, (int)t->device, bootstrap ? bootstrap : "");
     for (size_t i = 0; i < t->param_count && n >= 0 && (size_t)n < len; i++)
         n += snprintf(buf + n, len - (size_t)n, "|%s=%s", t->params[i].key, t->params[i].value);
     return n >= 0 && (size_t)n < len;
+}
+
+/* A stage asking for a GPU (device gpu or any) runs on every GPU this worker may
+ * use, several frames in flight on each; without one it takes the CPU path, which
+ * every GPU task has. */
+static ride_task_runner *start_runner(worker *w, const ride_cluster_partition_task *t,
+                                      const ride_task_descriptor *d, ride_task_params *params,
+                                      char *err, size_t errlen)
+{
+    bool wants_gpu = t->device == RIDE_STAGE_GPU || t->device == RIDE_STAGE_ANY;
+    if (wants_gpu && (d->devices & RIDE_TASK_GPU) && w->gpu_count > 0)
+        return ride_task_runner_new_gpu(d, params, w->gpus, w->gpu_count,
+                                        RIDE_TASK_GPU_FRAMES_IN_FLIGHT, err, errlen);
+    if (t->device == RIDE_STAGE_GPU)
+        ride_log_warn("gpu_stage_on_cpu", "app=%s stage=%s task=%s reason=\"%s\"", t->app,
+                      t->stage, t->task,
+                      w->gpu_count == 0 ? "this worker has no usable GPU" : "the task has no GPU path");
+    ride_task_env env = {
+        .struct_size = sizeof env, .threads = t->threads, .device = RIDE_TASK_CPU, .gpu_index = -1};
+    return ride_task_runner_new(d, params, &env, err, errlen);
 }
 
 static ride_task_runner *make_runner(worker *w, const ride_cluster_partition_task *t, char *err,
@@ -224,9 +258,7 @@ static ride_task_runner *make_runner(worker *w, const ride_cluster_partition_tas
         ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));
         return NULL;
     }
-    ride_task_env env = {
-        .struct_size = sizeof env, .threads = t->threads, .device = RIDE_TASK_CPU, .gpu_index = -1};
-    return ride_task_runner_new(d, params, &env, err, errlen);
+    return start_runner(w, t, d, params, err, errlen);
 }
 
 static rd_kafka_conf_t *kafka_conf(worker *w, ride_kafka_role role, const char *bootstrap,
@@ -290,7 +322,9 @@ static stage_pipeline *stage_new(worker *w, const ride_cluster_partition_task *t
         .group = t->group,
         .output_topic = t->output_topic,
         .output_partitions = t->output_partitions,
-        .process = run_task,
+        .submit = submit_task,
+        .collect = collect_task,
+        .task_depth = ride_task_runner_depth(sp->runner),
         .process_ctx = sp,
         .sink = t->output_topic ? NULL : sp->files ? write_files : discard_output,
         .sink_ctx = sp,
@@ -779,6 +813,55 @@ static bool load_plugins(worker *w)
     return true;
 }
 
+/* The CUDA devices this worker runs GPU stages on: every usable one, none, or the
+ * listed ones that exist (worker.gpus). Logged, so that an operator sees which. */
+static void select_gpus(worker *w)
+{
+    const ride_config_worker *c = &w->cfg->worker;
+    char why[256] = "worker.gpus is none";
+    int n = c->gpus == RIDE_GPUS_NONE ? 0 : ride_gpu_device_count(why, sizeof why);
+    w->gpu_count = 0;
+    if (c->gpus == RIDE_GPUS_LIST) {
+        for (size_t i = 0; i < c->gpu_count; i++) {
+            if (c->gpu_indices[i] < n)
+                w->gpus[w->gpu_count++] = c->gpu_indices[i];
+            else
+                ride_log_warn("gpu_missing", "index=%d devices=%d", c->gpu_indices[i], n);
+        }
+    } else {
+        for (int g = 0; g < n && g < MAX_GPUS; g++)
+            w->gpus[w->gpu_count++] = g;
+    }
+    char list[MAX_GPUS * 4] = "";
+    for (size_t i = 0, at = 0; i < w->gpu_count && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, i ? ",%d" : "%d", w->gpus[i]);
+    char quoted[300];
+    if (w->gpu_count)
+        ride_log_info("gpus_selected", "gpus=%s", list);
+    else
+        ride_log_info("gpus_selected", "gpus=none reason=%s",
+                      ride_log_quote(why, quoted, sizeof quoted));
+}
+
+static bool uses_gpu(const worker *w, int index)
+{
+    for (size_t i = 0; i < w->gpu_count; i++)
+        if (w->gpus[i] == index)
+            return true;
+    return false;
+}
+
+/* Only the devices this worker may use are advertised: the master places GPU
+ * stages by them. */
+static void keep_selected_gpus(const worker *w, ride_cluster_worker *me)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < me->gpu_count; i++)
+        if (uses_gpu(w, me->gpus[i].index))
+            me->gpus[kept++] = me->gpus[i];
+    me->gpu_count = kept;
+}
+
 static bool is_builtin(const char *name)
 {
     size_t n = 0;
@@ -795,6 +878,7 @@ static char *registration(worker *w, char *err, size_t errlen)
     ride_cluster_worker me;
     if (ride_cluster_worker_local(w->id, &me, err, errlen))
         return NULL;
+    keep_selected_gpus(w, &me);
     size_t count = ride_task_count(w->registry);
     const char **plugins = calloc(count ? count : 1, sizeof *plugins);
     char *json = NULL;
@@ -963,6 +1047,7 @@ int main(int argc, char **argv)
     } else if ((w.owned = calloc(MAX_OWNED, sizeof *w.owned)) &&
                (w.registry = ride_task_registry_new()) && load_plugins(&w) &&
                init_metrics(&w.metrics)) {
+        select_gpus(&w);
         pthread_mutex_init(&w.sh.mu, NULL);
         pthread_cond_init(&w.sh.cv, NULL);
         code = run_worker(&w);

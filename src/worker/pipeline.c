@@ -65,6 +65,17 @@ typedef struct output_record {
     struct output_record *next;
 } output_record;
 
+/* A frame handed to the task (submit) whose output is not collected yet. */
+typedef struct task_frame {
+    int32_t partition;
+    uint64_t incarnation;
+    uint32_t stream_id;
+    uint64_t seq;
+    uint64_t capture_ns;
+    int64_t *offsets; /* its input messages */
+    size_t count;
+} task_frame;
+
 /* Warnings that can repeat with every frame, each throttled on its own. */
 typedef enum throttled_warning {
     WARN_DELIVERY,
@@ -83,6 +94,8 @@ struct ride_pipeline {
     char *output_topic;
     int output_partitions;
     ride_pipeline_process_fn process;
+    ride_pipeline_submit_fn submit;
+    ride_pipeline_collect_fn collect;
     void *process_ctx;
     ride_pipeline_sink_fn sink;
     void *sink_ctx;
@@ -111,6 +124,12 @@ struct ride_pipeline {
 
     output_record *records;
     int in_flight;
+
+    /* Frames in the task, oldest at tasked_head: a ring of task_depth. */
+    task_frame *tasked;
+    int task_depth;
+    int tasked_head;
+    int tasked_count;
 
     ride_frame in_frame;
     ride_frame out_frame;
@@ -399,6 +418,17 @@ static uint64_t records_of(const ride_pipeline *pl, const partition_state *ps)
     return n;
 }
 
+static uint64_t tasked_of(const ride_pipeline *pl, const partition_state *ps)
+{
+    uint64_t n = 0;
+    for (int i = 0; i < pl->tasked_count; i++) {
+        const task_frame *tf = &pl->tasked[(pl->tasked_head + i) % pl->task_depth];
+        if (tf->partition == ps->partition && tf->incarnation == ps->incarnation)
+            n++;
+    }
+    return n;
+}
+
 int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *err,
                                    size_t errlen)
 {
@@ -411,7 +441,7 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
     /* Forgotten here before Kafka is told: whatever happens next, nothing of
      * this partition is processed or committed any more. */
     detach_partition(pl, ps);
-    uint64_t handed_back = ps->open_count + records_of(pl, ps);
+    uint64_t handed_back = ps->open_count + records_of(pl, ps) + tasked_of(pl, ps);
     pl->totals.handed_back += handed_back;
     ride_log_info("partition_removed",
                   "app=%s stage=%s topic=%s partition=%d epoch=%lld handed_back=%llu", pl->app,
@@ -585,32 +615,94 @@ static void write_sink(ride_pipeline *pl, partition_state *ps, int64_t *offsets,
     free(offsets);
 }
 
+static void write_output(ride_pipeline *pl, partition_state *ps, int64_t *offsets, size_t count)
+{
+    if (pl->output_topic)
+        produce_output(pl, ps, offsets, count);
+    else
+        write_sink(pl, ps, offsets, count);
+}
+
 /* A failing task drops the frame (counted) rather than holding it: a poison
  * frame that fails every time would otherwise stop the partition for good. */
+static void task_failed(ride_pipeline *pl, partition_state *ps, uint32_t stream_id,
+                        uint64_t seq, const char *err, int64_t *offsets, size_t count)
+{
+    char why[300];
+    warn_throttled(pl, WARN_TASK, "task_failed", "partition=%d stream=%u seq=%llu error=%s",
+                   (int)ps->partition, stream_id, (unsigned long long)seq,
+                   ride_log_quote(err, why, sizeof why));
+    count_drop(ps, RIDE_PIPELINE_DROP_TASK_FAILED);
+    mark_done(ps, offsets, count);
+    free(offsets);
+}
+
+/* Hands the frame to the task; its output is written when collected. The step
+ * makes room in the ring before it reads a message. */
+static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t *offsets, size_t count)
+{
+    const ride_frame *in = &pl->in_frame;
+    char err[256] = "";
+    if (pl->submit(pl->process_ctx, in, err, sizeof err) != 0) {
+        task_failed(pl, ps, in->stream_id, in->seq, err, offsets, count);
+        return;
+    }
+    pl->tasked[(pl->tasked_head + pl->tasked_count) % pl->task_depth] = (task_frame){
+        .partition = ps->partition, .incarnation = ps->incarnation,
+        .stream_id = in->stream_id, .seq = in->seq, .capture_ns = in->capture_ns,
+        .offsets = offsets, .count = count};
+    pl->tasked_count++;
+}
+
 static void complete_frame(ride_pipeline *pl, partition_state *ps, int64_t *offsets,
                            size_t count)
 {
     ps->st.frames_in++;
     pl->totals.frames_in++;
+    if (pl->submit) {
+        submit_frame(pl, ps, offsets, count);
+        return;
+    }
     ride_frame *in = &pl->in_frame, *out = &pl->out_frame;
     out->stream_id = in->stream_id;
     out->seq = in->seq;
     out->capture_ns = in->capture_ns;
     char err[256] = "";
-    if (pl->process(pl->process_ctx, in, out, err, sizeof err) != 0) {
-        char why[300];
-        warn_throttled(pl, WARN_TASK, "task_failed", "partition=%d stream=%u seq=%llu error=%s",
-                       (int)ps->partition, in->stream_id, (unsigned long long)in->seq,
-                       ride_log_quote(err, why, sizeof why));
-        count_drop(ps, RIDE_PIPELINE_DROP_TASK_FAILED);
-        mark_done(ps, offsets, count);
-        free(offsets);
-        return;
-    }
-    if (pl->output_topic)
-        produce_output(pl, ps, offsets, count);
+    if (pl->process(pl->process_ctx, in, out, err, sizeof err) != 0)
+        task_failed(pl, ps, in->stream_id, in->seq, err, offsets, count);
     else
-        write_sink(pl, ps, offsets, count);
+        write_output(pl, ps, offsets, count);
+}
+
+/* Writes the oldest frame in the task once it is done (waiting for it with wait).
+ * Returns 1 when a frame left the task, 0 when none did. An output of a partition
+ * removed or rewound meanwhile is not written: its inputs are read again. */
+static int collect_frame(ride_pipeline *pl, int wait)
+{
+    if (pl->tasked_count == 0)
+        return 0;
+    char err[256] = "";
+    int rc = pl->collect(pl->process_ctx, wait, &pl->out_frame, err, sizeof err);
+    if (rc == 0 && !wait)
+        return 0;
+    if (rc == 0)
+        snprintf(err, sizeof err, "the task lost a frame in flight");
+    task_frame tf = pl->tasked[pl->tasked_head];
+    pl->tasked_head = (pl->tasked_head + 1) % pl->task_depth;
+    pl->tasked_count--;
+    partition_state *ps = find_partition(pl, tf.partition);
+    if (!ps || ps->incarnation != tf.incarnation) {
+        pl->totals.stale_outputs++;
+        free(tf.offsets);
+    } else if (rc != 1) {
+        task_failed(pl, ps, tf.stream_id, tf.seq, err, tf.offsets, tf.count);
+    } else {
+        pl->out_frame.stream_id = tf.stream_id;
+        pl->out_frame.seq = tf.seq;
+        pl->out_frame.capture_ns = tf.capture_ns;
+        write_output(pl, ps, tf.offsets, tf.count);
+    }
+    return 1;
 }
 
 /* ---- Input ---- */
@@ -757,15 +849,20 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
         ride_kafka_producer_poll(pl->producer, 0);
     if (rewind_pending(pl, err, errlen) != 0 || apply_backpressure(pl, err, errlen) != 0)
         return -1;
+    while (collect_frame(pl, 0) > 0)
+        ;
     if (pl->in_flight >= pl->max_in_flight) {
         ride_kafka_producer_poll(pl->producer, timeout_ms);
         return 0;
     }
     int n = 0;
     while (n < STEP_BATCH && pl->in_flight < pl->max_in_flight) {
+        if (pl->submit && pl->tasked_count == pl->task_depth)
+            collect_frame(pl, 1);
+        /* Frames in the task are waited for below rather than in the poll. */
+        int wait_ms = n == 0 && pl->tasked_count == 0 ? timeout_ms : 0;
         ride_kafka_message m;
-        int rc = ride_kafka_consumer_poll(pl->consumer, n == 0 ? timeout_ms : 0, &m, err,
-                                          errlen);
+        int rc = ride_kafka_consumer_poll(pl->consumer, wait_ms, &m, err, errlen);
         if (rc < 0)
             return n > 0 ? n : -1;
         if (rc == 0)
@@ -774,6 +871,8 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
         ride_kafka_message_release(&m);
         n++;
     }
+    if (n == 0)
+        collect_frame(pl, 1);
     return n;
 }
 
@@ -825,8 +924,10 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
     const char *why = NULL;
     if (!cfg->input_topic || !cfg->group)
         why = "an input topic and a consumer group are required";
-    else if (!cfg->process)
-        why = "a process callback is required";
+    else if (!cfg->process == !(cfg->submit && cfg->collect))
+        why = "a process callback, or submit and collect callbacks, are required";
+    else if (cfg->task_depth < 0 || cfg->task_depth > RIDE_PIPELINE_MAX_TASK_DEPTH)
+        why = "task_depth out of range";
     else if (!cfg->output_topic && !cfg->sink)
         why = "an output topic or a sink is required";
     else if (cfg->output_topic && cfg->sink)
@@ -916,7 +1017,18 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
         return NULL;
     }
     pl->process = cfg->process;
+    pl->submit = cfg->submit;
+    pl->collect = cfg->collect;
     pl->process_ctx = cfg->process_ctx;
+    pl->task_depth = cfg->task_depth ? cfg->task_depth : 1;
+    pl->tasked = calloc((size_t)pl->task_depth, sizeof *pl->tasked);
+    if (!pl->tasked) {
+        ride_set_error(err, errlen, "out of memory");
+        destroy_conf(cfg->consumer_conf);
+        destroy_conf(cfg->producer_conf);
+        ride_pipeline_free(pl);
+        return NULL;
+    }
     pl->sink = cfg->sink;
     pl->sink_ctx = cfg->sink_ctx;
     pl->max_frame_bytes = cfg->max_frame_bytes;
@@ -966,6 +1078,9 @@ void ride_pipeline_free(ride_pipeline *pl)
     free(pl->pending_bytes);
     free(pl->acked_end);
     ride_kafka_consumer_free(pl->consumer);
+    for (int i = 0; i < pl->tasked_count; i++)
+        free(pl->tasked[(pl->tasked_head + i) % pl->task_depth].offsets);
+    free(pl->tasked);
     ride_frame_free(&pl->in_frame);
     ride_frame_free(&pl->out_frame);
     free(pl->parts);

@@ -50,6 +50,17 @@
 typedef int (*ride_pipeline_process_fn)(void *ctx, const ride_frame *in, ride_frame *out,
                                         char *err, size_t errlen);
 
+/* Frames in flight through the task (a GPU task overlapping the copies and kernels
+ * of several frames): submit hands a frame over and returns at once (in may be
+ * reused afterwards); non-zero drops it with reason "task_failed". collect gives
+ * the oldest submitted frame's output back: 1 with out filled (as process fills
+ * it), 0 when it is not done yet (only without wait, or with nothing in flight),
+ * -1 when that frame failed (dropped with reason "task_failed"). */
+typedef int (*ride_pipeline_submit_fn)(void *ctx, const ride_frame *in, char *err,
+                                       size_t errlen);
+typedef int (*ride_pipeline_collect_fn)(void *ctx, int wait, ride_frame *out, char *err,
+                                        size_t errlen);
+
 /* What a sink returns for one output frame. */
 #define RIDE_PIPELINE_SINK_WRITTEN 0 /* durably written: the frame is acknowledged */
 /* Not written but may be later (a full disk): counts as a failed delivery, the
@@ -72,8 +83,13 @@ typedef struct ride_pipeline_config {
     const char *group;        /* consumer group of committed offsets: ride.<app>.<stage> */
     const char *output_topic; /* NULL: outputs go to sink */
     int output_partitions;    /* 0: the output topic's partition count */
+    /* The task: process, or submit and collect with up to task_depth (>= 1) frames
+     * in flight, written out in the order they were read. */
     ride_pipeline_process_fn process;
-    void *process_ctx;
+    ride_pipeline_submit_fn submit;
+    ride_pipeline_collect_fn collect;
+    int task_depth;
+    void *process_ctx; /* for all three */
     ride_pipeline_sink_fn sink; /* required without an output topic */
     void *sink_ctx;
     rd_kafka_conf_t *consumer_conf; /* taken over by ride_pipeline_new, also on failure */
@@ -99,6 +115,9 @@ typedef struct ride_pipeline_config {
  * a success is immediate, each further one waits twice as long, up to the max. */
 #define RIDE_PIPELINE_REWIND_BACKOFF_MIN_MS 50
 #define RIDE_PIPELINE_REWIND_BACKOFF_MAX_MS 1000
+
+/* Largest task_depth: frames in flight through one stage's task. */
+#define RIDE_PIPELINE_MAX_TASK_DEPTH 4096
 
 /* The label of drop reason i: ride_frame_status_reason(), "task_failed",
  * "sink_rejected" or "expired". */
@@ -128,6 +147,7 @@ typedef struct ride_pipeline_stats {
     uint64_t handed_back;   /* frames left unacknowledged by remove_partition */
     uint64_t delivery_errors;
     uint64_t stale_reports; /* delivery reports for frames of a removed or rewound partition */
+    uint64_t stale_outputs; /* task outputs of a removed or rewound partition, not written */
     uint64_t commits;
     size_t paused; /* partitions held back by backpressure now */
     uint64_t pauses;
@@ -147,17 +167,19 @@ void ride_pipeline_free(ride_pipeline *pl);
 int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t epoch,
                                 int64_t start, char *err, size_t errlen);
 
-/* Stops touching partition at once: frames being assembled or awaiting delivery
- * are counted as handed back (uncommitted, the next owner re-reads them) and
+/* Stops touching partition at once: frames being assembled, in the task or
+ * awaiting delivery are counted as handed back (uncommitted, the next owner re-reads them) and
  * their late delivery reports commit nothing. Removing a partition not owned is
  * an error. */
 int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *err,
                                    size_t errlen);
 
-/* One round of work: serves delivery reports, then reads up to a small batch of
- * messages, waiting up to timeout_ms for the first (only delivery reports are
- * served while max_in_flight outputs are pending). Returns the messages read, or
- * -1 on a consumer error (err set; the pipeline stays usable). */
+/* One round of work: serves delivery reports, writes the task's finished outputs,
+ * then reads up to a small batch of messages, waiting up to timeout_ms for the
+ * first (only delivery reports are served while max_in_flight outputs are
+ * pending). With frames in the task it does not wait for messages: it waits for
+ * the oldest frame when the task is full or nothing was read. Returns the
+ * messages read, or -1 on a consumer error (err set; the pipeline stays usable). */
 int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen);
 
 /* Commits, for every owned partition, its committable offset when it advanced

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
 
@@ -208,6 +209,84 @@ static void test_unsupported_format_is_an_error(void **state)
     ride_frame_free(&in);
     ride_frame_free(&out);
     ride_task_runner_free(run);
+    ride_task_registry_free(r);
+}
+
+/* A CPU runner has one frame in flight: submit processes it, collect hands the
+ * output over (the caller's buffers stay for the next frame), a failing frame
+ * fails at submit. */
+static void test_submit_and_collect(void **state)
+{
+    (void)state;
+    ride_task_registry *r = ride_task_registry_new();
+    ride_task_params *params = valid_params(r, "    - {name: g2, input: [gray], task: grayscale}");
+    char err[256];
+    ride_task_runner *run =
+        ride_task_runner_new(ride_task_find(r, "grayscale"), params, NULL, err, sizeof err);
+    assert_non_null(run);
+    assert_int_equal(ride_task_runner_depth(run), 1);
+    ride_frame in = {0}, out = {0};
+    ride_image expected = {0};
+    assert_int_equal(ride_task_collect(run, 1, &out, err, sizeof err), 0);
+    for (uint64_t seq = 1; seq <= 3; seq++) {
+        assert_int_equal(ride_image_ensure(&in.image, RIDE_PIX_BGR8, 40 + (uint32_t)seq, 30), 0);
+        ride_test_fill_random(&in.image, (uint32_t)seq);
+        in.stream_id = 9;
+        in.seq = seq;
+        in.capture_ns = 1000 + seq;
+        assert_int_equal(ride_task_submit(run, &in, err, sizeof err), 0);
+        assert_int_equal(ride_task_runner_in_flight(run), 1);
+        assert_int_equal(ride_task_submit(run, &in, err, sizeof err), -1);
+        assert_non_null(strstr(err, "collect it first"));
+        assert_int_equal(ride_task_collect(run, 0, &out, err, sizeof err), 1);
+        assert_int_equal(ride_task_runner_in_flight(run), 0);
+        assert_int_equal(out.stream_id, 9);
+        assert_true(out.seq == seq && out.capture_ns == 1000 + seq);
+        assert_int_equal(ride_cpu_grayscale(&in.image, &expected, 1), 0);
+        assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &expected), 0);
+    }
+    assert_int_equal(ride_task_collect(run, 0, &out, err, sizeof err), 0);
+    ride_frame bad = {0};
+    assert_int_equal(ride_image_alloc(&bad.image, RIDE_PIX_GRAY16, 8, 8), 0);
+    assert_int_equal(ride_task_submit(run, &bad, err, sizeof err), -1);
+    assert_non_null(strstr(err, "got gray16"));
+    assert_int_equal(ride_task_runner_in_flight(run), 0);
+    ride_frame_free(&bad);
+    ride_image_free(&expected);
+    ride_frame_free(&in);
+    ride_frame_free(&out);
+    ride_task_runner_free(run);
+    ride_task_registry_free(r);
+}
+
+/* GPU runners refuse what cannot work with a reason, and free what they took. */
+static void test_gpu_runner_arguments(void **state)
+{
+    (void)state;
+    ride_task_registry *r = ride_task_registry_new();
+    const char *line = "    - {name: g2, input: [gray], task: grayscale}";
+    const ride_task_descriptor *gray = ride_task_find(r, "grayscale");
+    const int gpus[] = {0};
+    char err[256];
+    assert_null(ride_task_runner_new_gpu(gray, valid_params(r, line), NULL, 1, 3, err, sizeof err));
+    assert_non_null(strstr(err, "at least one device"));
+    assert_null(ride_task_runner_new_gpu(gray, valid_params(r, line), gpus, 1, 0, err, sizeof err));
+    assert_null(ride_task_runner_new_gpu(gray, valid_params(r, line), gpus, 1,
+                                         RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT + 1, err, sizeof err));
+    assert_non_null(strstr(err, "frames in flight"));
+    const ride_task_descriptor *transcode = ride_task_find(r, "transcode");
+    assert_false(transcode->devices & RIDE_TASK_GPU);
+    assert_null(ride_task_runner_new_gpu(
+        transcode, valid_params(r, "    - {name: t, input: [gray], task: transcode}"), gpus, 1, 3,
+        err, sizeof err));
+    assert_non_null(strstr(err, "GPU task"));
+    if (ride_gpu_device_count(NULL, 0) == 0) {
+        /* Without a device the runner cannot start, whichever path the task has. */
+        err[0] = '\0';
+        assert_null(ride_task_runner_new_gpu(gray, valid_params(r, line), gpus, 1, 3, err,
+                                             sizeof err));
+        assert_true(err[0] != '\0');
+    }
     ride_task_registry_free(r);
 }
 
@@ -523,6 +602,8 @@ int main(void)
         cmocka_unit_test(test_stddev_matches_kernel),
         cmocka_unit_test(test_grayscale_and_passthrough_match_kernels),
         cmocka_unit_test(test_unsupported_format_is_an_error),
+        cmocka_unit_test(test_submit_and_collect),
+        cmocka_unit_test(test_gpu_runner_arguments),
         cmocka_unit_test(test_param_errors),
         cmocka_unit_test(test_unknown_task_lists_builtins),
         cmocka_unit_test(test_required_param_and_getters),

@@ -1,7 +1,9 @@
 /* The worker's partition pipeline against librdkafka's in-process mock cluster:
  * every frame output exactly once and committed after delivery; a crash without a
  * final commit loses nothing on resume; a removed partition commits nothing more;
- * corrupt input and failing tasks are counted and committed past. */
+ * corrupt input and failing tasks are counted and committed past; frames in
+ * flight through the task come out in order and are not written once their
+ * partition is gone. */
 #include <inttypes.h>
 #include "ride/clock.h"
 #include <stdio.h>
@@ -787,6 +789,161 @@ static void test_expired_input_counted(void **state)
     ride_pipeline_free(pl);
 }
 
+/* ---- Frames in flight through the task ---- */
+
+#define DEPTH 4
+
+/* A task that keeps up to DEPTH frames and hands them back later, oldest first,
+ * as a GPU runner does: collect without wait answers "not done" two times in
+ * three until it is full. */
+typedef struct deferred {
+    ride_frame q[DEPTH];
+    bool fails[DEPTH];
+    int head;
+    int count;
+    int max_count;
+    int overfilled; /* submits beyond DEPTH: the pipeline must never make one */
+    unsigned polls;
+    int fail_stream; /* this frame fails when collected; -1: none */
+    uint64_t fail_seq;
+} deferred;
+
+static int deferred_submit(void *ctx, const ride_frame *in, char *err, size_t errlen)
+{
+    deferred *d = ctx;
+    if (d->count == DEPTH) {
+        d->overfilled++;
+        snprintf(err, errlen, "full");
+        return -1;
+    }
+    int at = (d->head + d->count) % DEPTH;
+    ride_frame *f = &d->q[at];
+    if (ride_cpu_grayscale(&in->image, &f->image, 1) != 0)
+        return snprintf(err, errlen, "grayscale failed"), -1;
+    f->stream_id = in->stream_id;
+    f->seq = in->seq;
+    f->capture_ns = in->capture_ns;
+    d->fails[at] = (int)in->stream_id == d->fail_stream && in->seq == d->fail_seq;
+    d->count++;
+    if (d->count > d->max_count)
+        d->max_count = d->count;
+    return 0;
+}
+
+static int deferred_collect(void *ctx, int wait, ride_frame *out, char *err, size_t errlen)
+{
+    deferred *d = ctx;
+    if (d->count == 0 || (!wait && d->count < DEPTH && ++d->polls % 3 != 0))
+        return 0;
+    ride_frame done = d->q[d->head];
+    d->q[d->head] = *out;
+    *out = done;
+    bool failed = d->fails[d->head];
+    d->head = (d->head + 1) % DEPTH;
+    d->count--;
+    if (failed)
+        return snprintf(err, errlen, "refusing frame %u/%" PRIu64, out->stream_id, out->seq), -1;
+    return 1;
+}
+
+static void deferred_free(deferred *d)
+{
+    for (int i = 0; i < DEPTH; i++)
+        ride_frame_free(&d->q[i]);
+}
+
+static ride_pipeline *new_deferred_pipeline(fixture *fx, deferred *d)
+{
+    ride_pipeline_config cfg = gray_config(fx, NULL);
+    cfg.process = NULL;
+    cfg.submit = deferred_submit;
+    cfg.collect = deferred_collect;
+    cfg.task_depth = DEPTH;
+    cfg.process_ctx = d;
+    return open_pipeline(fx, &cfg);
+}
+
+/* Frames leave the task in the order they entered it, several at a time; one that
+ * fails in the task is counted and committed past; all others are output once. */
+static void test_frames_in_flight(void **state)
+{
+    fixture *fx = *state;
+    produce_streams(fx);
+    int64_t high[PARTITIONS];
+    high_watermarks(fx, INPUT, high);
+
+    deferred d = {.fail_stream = 1, .fail_seq = 9};
+    ride_pipeline *pl = new_deferred_pipeline(fx, &d);
+    own_all(fx, pl, 1);
+    run_until(fx, pl, committed_to, high, "every partition committed");
+    ride_pipeline_stats st;
+    ride_pipeline_stats_get(pl, &st);
+    ride_pipeline_free(pl);
+    assert_int_equal(st.frames_in, STREAMS * FRAMES);
+    assert_int_equal(st.processed, STREAMS * FRAMES - 1);
+    assert_int_equal(st.dropped_total, 1);
+    assert_int_equal(d.overfilled, 0);
+    assert_int_equal(d.max_count, DEPTH);
+    assert_int_equal(d.count, 0);
+    deferred_free(&d);
+
+    int count[STREAMS][FRAMES];
+    read_output(fx, count);
+    for (int s = 0; s < STREAMS; s++)
+        for (int q = 0; q < FRAMES; q++)
+            if (count[s][q] != (s == 1 && q == 9 ? 0 : 1))
+                fail_msg("frame %d/%d output %d times", s, q, count[s][q]);
+}
+
+static int task_holds_partition(const deferred *d, int32_t partition)
+{
+    for (int i = 0; i < d->count; i++) {
+        const ride_frame *f = &d->q[(d->head + i) % DEPTH];
+        if (input_partition(f->stream_id, f->seq) == partition)
+            return 1;
+    }
+    return 0;
+}
+
+/* A partition removed while the task holds its frames: their outputs are not
+ * written, nothing of it is committed, and the others finish. */
+static void test_removed_partition_with_frames_in_task(void **state)
+{
+    fixture *fx = *state;
+    produce_streams(fx);
+    int64_t high[PARTITIONS];
+    high_watermarks(fx, INPUT, high);
+
+    deferred d = {.fail_stream = -1};
+    ride_pipeline *pl = new_deferred_pipeline(fx, &d);
+    own_all(fx, pl, 1);
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
+    while (!task_holds_partition(&d, 0)) {
+        if (ride_clock_mono_ms() > deadline)
+            fail_msg("the task never held a frame of partition 0");
+        if (ride_pipeline_step(pl, 5, fx->err, sizeof fx->err) < 0)
+            fail_msg("step: %s", fx->err);
+    }
+    assert_int_equal(ride_pipeline_remove_partition(pl, 0, fx->err, sizeof fx->err), 0);
+    int64_t rest[PARTITIONS];
+    memcpy(rest, high, sizeof rest);
+    rest[0] = -1;
+    run_until(fx, pl, committed_to, rest, "the other partitions");
+    ride_pipeline_stats st;
+    ride_pipeline_stats_get(pl, &st);
+    ride_pipeline_free(pl);
+    deferred_free(&d);
+    assert_true(st.handed_back >= 1);
+    assert_true(st.stale_outputs >= 1);
+    int64_t committed[PARTITIONS];
+    group_committed(fx, committed);
+    assert_int_equal(committed[0], RIDE_KAFKA_OFFSET_NONE);
+    for (int32_t p = 1; p < PARTITIONS; p++)
+        assert_int_equal(committed[p], high[p]);
+    printf("frames in task: %" PRIu64 " handed back, %" PRIu64 " outputs not written\n",
+           st.handed_back, st.stale_outputs);
+}
+
 static void test_budget_needs_next_group(void **state)
 {
     fixture *fx = *state;
@@ -809,6 +966,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backpressure_pauses_without_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_input_counted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_needs_next_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_frames_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_removed_partition_with_frames_in_task, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -289,20 +289,22 @@ bool detect_and_rank(frame &f, size_t *kept)
     if (!detect(f, capacity, &total))
         return false;
     // The count is exact even when the buffer overflowed: one more pass with room for all.
-    if (total > capacity && !detect(f, capacity = total, &total))
-        return false;
-    f.s.points.resize(total);
-    if (total == 0) {
-        *kept = 0;
-        return true;
+    if (total > capacity) {
+        capacity = total;
+        if (!detect(f, capacity, &total))
+            return false;
     }
-    const size_t bytes = (size_t)total * sizeof(surf_point);
-    if (!ok(cudaMemcpyAsync(f.s.points.data(), f.s.buffer[SB_POINTS], bytes,
+    const size_t found = total < capacity ? total : capacity;
+    *kept = 0;
+    if (found == 0)
+        return true;
+    f.s.points.resize(found);
+    if (!ok(cudaMemcpyAsync(f.s.points.data(), f.s.buffer[SB_POINTS], found * sizeof(surf_point),
                             cudaMemcpyDeviceToHost, f.ws.stream),
             "cudaMemcpyAsync") ||
         !ok(cudaStreamSynchronize(f.ws.stream), "cudaStreamSynchronize"))
         return false;
-    *kept = ride_surf_rank(f.s.points.data(), total, f.p.max_keypoints);
+    *kept = ride_surf_rank(f.s.points.data(), found, f.p.max_keypoints);
     return *kept == 0 ||
            ok(cudaMemcpyAsync(f.s.buffer[SB_POINTS], f.s.points.data(), *kept * sizeof(surf_point),
                               cudaMemcpyHostToDevice, f.ws.stream),

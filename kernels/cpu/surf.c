@@ -174,25 +174,38 @@ typedef struct point_list {
     size_t count, capacity;
 } point_list;
 
+/* Room for `needed` points, doubling. */
+static int list_reserve(point_list *list, size_t needed)
+{
+    size_t cap = list->capacity ? list->capacity : 256;
+    while (cap < needed)
+        cap *= 2;
+    if (cap == list->capacity)
+        return 0;
+    surf_point *items = realloc(list->items, cap * sizeof *items);
+    if (!items)
+        return -1;
+    list->items = items;
+    list->capacity = cap;
+    return 0;
+}
+
 static int list_push(point_list *list, const surf_point *p)
 {
-    if (list->count == list->capacity) {
-        size_t cap = list->capacity ? list->capacity * 2 : 256;
-        surf_point *items = realloc(list->items, cap * sizeof *items);
-        if (!items)
-            return -1;
-        list->items = items;
-        list->capacity = cap;
-    }
+    if (list_reserve(list, list->count + 1) != 0)
+        return -1;
     list->items[list->count++] = *p;
     return 0;
 }
 
 static int list_append(point_list *dst, const point_list *src)
 {
-    for (size_t k = 0; k < src->count; k++)
-        if (list_push(dst, &src->items[k]) != 0)
-            return -1;
+    if (src->count == 0)
+        return 0;
+    if (list_reserve(dst, dst->count + src->count) != 0)
+        return -1;
+    memcpy(dst->items + dst->count, src->items, src->count * sizeof *src->items);
+    dst->count += src->count;
     return 0;
 }
 

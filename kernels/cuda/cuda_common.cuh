@@ -156,22 +156,30 @@ inline bool bind_to_current_device(workspace &ws)
     return true;
 }
 
+// Grows a device buffer to at least `bytes` (never shrinks it): cudaFree waits for
+// the device, so no queued work still reads the old one. nullptr on CUDA errors, with
+// the buffer then holding nothing.
+inline void *grow_buffer(void *&buffer, size_t &capacity, size_t bytes)
+{
+    if (capacity >= bytes)
+        return buffer;
+    if (buffer)
+        ok(cudaFree(buffer), "cudaFree");
+    buffer = nullptr;
+    capacity = 0;
+    void *p = nullptr;
+    if (!ok(cudaMalloc(&p, bytes), "cudaMalloc"))
+        return nullptr;
+    buffer = p;
+    capacity = bytes;
+    return p;
+}
+
 // A device buffer of at least `bytes` in `slot`, grown (never shrunk) as needed.
 // Safe to reallocate: every call drains the stream before returning.
 inline void *device_buffer(workspace &ws, buffer_slot slot, size_t bytes)
 {
-    if (ws.capacity[slot] >= bytes)
-        return ws.buffer[slot];
-    if (ws.buffer[slot])
-        ok(cudaFree(ws.buffer[slot]), "cudaFree");
-    ws.buffer[slot] = nullptr;
-    ws.capacity[slot] = 0;
-    void *p = nullptr;
-    if (!ok(cudaMalloc(&p, bytes), "cudaMalloc"))
-        return nullptr;
-    ws.buffer[slot] = p;
-    ws.capacity[slot] = bytes;
-    return p;
+    return grow_buffer(ws.buffer[slot], ws.capacity[slot], bytes);
 }
 
 // Queues the copy of img's pixels into a tightly packed device buffer.

@@ -42,19 +42,7 @@ namespace {
 
 void *grow(ride_cuda_surf &s, surf_buffer b, size_t bytes)
 {
-    if (s.capacity[b] >= bytes)
-        return s.buffer[b];
-    // cudaFree waits for the device, and the callers queue nothing that still reads it.
-    if (s.buffer[b])
-        ok(cudaFree(s.buffer[b]), "cudaFree");
-    s.buffer[b] = nullptr;
-    s.capacity[b] = 0;
-    void *p = nullptr;
-    if (!ok(cudaMalloc(&p, bytes), "cudaMalloc"))
-        return nullptr;
-    s.buffer[b] = p;
-    s.capacity[b] = bytes;
-    return p;
+    return grow_buffer(s.buffer[b], s.capacity[b], bytes);
 }
 
 unsigned blocks_for(size_t n, unsigned per_block)
@@ -187,36 +175,39 @@ struct frame {
     uint32_t *sum;
 };
 
+template <int CH, int R_AT, int B_AT>
+bool queue_integral_rows(frame &f, const ride_task_device_image *src)
+{
+    return launch(f.ws, "integral_rows_kernel", integral_rows_kernel<CH, R_AT, B_AT>,
+                  dim3(blocks_for((size_t)f.height, kLineBlock)), dim3(kLineBlock),
+                  (const uint8_t *)src->data, src->pitch, f.width, f.height, f.sum);
+}
+
 bool queue_integral(frame &f, const ride_task_device_image *src)
 {
-    const auto *in = (const uint8_t *)src->data;
     const size_t stride = (size_t)f.width + 1;
-    const dim3 rows(blocks_for((size_t)f.height, kLineBlock));
-    bool queued = ok(cudaMemsetAsync(f.sum, 0, stride * sizeof(uint32_t), f.ws.stream),
-                     "cudaMemsetAsync");
+    if (!ok(cudaMemsetAsync(f.sum, 0, stride * sizeof(uint32_t), f.ws.stream), "cudaMemsetAsync"))
+        return false;
+    bool rows = false;
     switch (src->format) {
     case RIDE_PIX_GRAY8:
-        queued = queued && launch(f.ws, "integral_rows_kernel", integral_rows_kernel<1, 0, 0>,
-                                  rows, dim3(kLineBlock), in, src->pitch, f.width, f.height, f.sum);
+        rows = queue_integral_rows<1, 0, 0>(f, src);
         break;
     case RIDE_PIX_BGR8:
-        queued = queued && launch(f.ws, "integral_rows_kernel", integral_rows_kernel<3, 2, 0>,
-                                  rows, dim3(kLineBlock), in, src->pitch, f.width, f.height, f.sum);
+        rows = queue_integral_rows<3, 2, 0>(f, src);
         break;
     case RIDE_PIX_RGB8:
-        queued = queued && launch(f.ws, "integral_rows_kernel", integral_rows_kernel<3, 0, 2>,
-                                  rows, dim3(kLineBlock), in, src->pitch, f.width, f.height, f.sum);
+        rows = queue_integral_rows<3, 0, 2>(f, src);
         break;
     case RIDE_PIX_BGRA8:
-        queued = queued && launch(f.ws, "integral_rows_kernel", integral_rows_kernel<4, 2, 0>,
-                                  rows, dim3(kLineBlock), in, src->pitch, f.width, f.height, f.sum);
+        rows = queue_integral_rows<4, 2, 0>(f, src);
         break;
     default:
-        return false;
+        break;
     }
-    return queued && launch(f.ws, "integral_columns_kernel", integral_columns_kernel,
-                            dim3(blocks_for(stride, kLineBlock)), dim3(kLineBlock), f.width,
-                            f.height, f.sum);
+    return rows && launch(f.ws, "integral_columns_kernel", integral_columns_kernel,
+                          dim3(blocks_for(stride, kLineBlock)), dim3(kLineBlock), f.width,
+                          f.height, f.sum);
 }
 
 // Queues one octave: its layers, then the maxima of its middle layers. false with

@@ -116,10 +116,7 @@ static void cuda_surf_reuses_buffers(void **state)
     assert_int_equal(ride_cuda_surf_run(s, &big, &surf_defaults, &first), 0);
     assert_int_equal(ride_cuda_surf_run(s, &small, &surf_defaults, &other), 0);
     assert_int_equal(ride_cuda_surf_run(s, &big, &surf_defaults, &again), 0);
-    assert_int_equal(first.height, again.height);
-    for (uint32_t y = 0; y < first.height; y++)
-        assert_memory_equal(ride_image_row(&first, y), ride_image_row(&again, y),
-                            RIDE_SURF_COLUMNS * sizeof(float));
+    surf_expect_identical(&first, &again);
     ride_image_free(&big);
     ride_image_free(&small);
     ride_image_free(&first);
@@ -184,10 +181,7 @@ static void cuda_surf_task_process(void **state)
     assert_non_null(s);
     assert_int_equal(ride_cuda_surf_run(s, &in.image, &surf_defaults, &want), 0);
     assert_int_equal(ride_task_run(run, &in, &out, err, sizeof err), 0);
-    assert_int_equal(out.image.height, want.height);
-    for (uint32_t y = 0; y < want.height; y++)
-        assert_memory_equal(ride_image_row(&out.image, y), ride_image_row(&want, y),
-                            RIDE_SURF_COLUMNS * sizeof(float));
+    surf_expect_identical(&out.image, &want);
     ride_cuda_surf_free(s);
     ride_image_free(&want);
     ride_frame_free(&in);

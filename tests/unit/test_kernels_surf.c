@@ -302,10 +302,7 @@ static void surf_table_layout_and_order(void **state)
         assert_true(q[4] > r[4] || (q[4] == r[4] && (q[1] < r[1] || (q[1] == r[1] && q[0] <= r[0]))));
     }
     assert_int_equal(ride_cpu_surf(&src, &surf_defaults, &other, 4), 0);
-    assert_int_equal(other.height, table.height);
-    for (uint32_t y = 0; y < table.height; y++)
-        assert_memory_equal(ride_image_row(&other, y), ride_image_row(&table, y),
-                            RIDE_SURF_COLUMNS * sizeof(float));
+    surf_expect_identical(&other, &table);
     ride_surf_params p = surf_defaults;
     p.max_keypoints = 10;
     assert_int_equal(ride_cpu_surf(&src, &p, &other, 2), 0);
@@ -433,10 +430,7 @@ static void surf_task_runs_and_refuses(void **state)
     assert_int_equal(ride_task_run(run, &in, &out, err, sizeof err), 0);
     assert_int_equal(ride_cpu_surf(&gray, &surf_defaults, &want, 1), 0);
     assert_true(surf_count(&want) > 0);
-    assert_int_equal(out.image.height, want.height);
-    for (uint32_t y = 0; y < want.height; y++)
-        assert_memory_equal(ride_image_row(&out.image, y), ride_image_row(&want, y),
-                            RIDE_SURF_COLUMNS * sizeof(float));
+    surf_expect_identical(&out.image, &want);
 
     ride_image_free(&in.image);
     assert_int_equal(ride_image_alloc(&in.image, RIDE_PIX_GRAY16, 32, 32), 0);

@@ -80,6 +80,15 @@ static inline const float *surf_row(const ride_image *table, size_t k)
     return (const float *)ride_image_row(table, (uint32_t)(k + 1));
 }
 
+/* Asserts two tables hold the same bytes. */
+static inline void surf_expect_identical(const ride_image *a, const ride_image *b)
+{
+    assert_int_equal(a->height, b->height);
+    for (uint32_t y = 0; y < a->height; y++)
+        assert_memory_equal(ride_image_row(a, y), ride_image_row(b, y),
+                            RIDE_SURF_COLUMNS * sizeof(float));
+}
+
 static inline double surf_desc_distance(const float *a, const float *b)
 {
     double d = 0;

@@ -483,8 +483,10 @@ ride_cv_cascade *ride_cv_cascade_load(const char *path, char *err, size_t errlen
         if (c->classifier.load(path) && !c->classifier.empty())
             return c.release();
         set_err(err, errlen, "not a cascade classifier file OpenCV can load");
-    } catch (const std::exception &e) {
-        set_err(err, errlen, "not a cascade classifier file OpenCV can load", e.what());
+    } catch (const std::exception &) {
+        // OpenCV's own text is a multi-line trace of its parser: the file is simply
+        // not a cascade.
+        set_err(err, errlen, "not a cascade classifier file OpenCV can load");
     }
     return nullptr;
 }

@@ -215,21 +215,26 @@ static size_t read_small(const char *path, uint8_t *buf, size_t cap)
     return len;
 }
 
+/* Writes the fixture's frame, with metadata json (or none), through a new sink. */
+static void write_with_metadata(fixture *fx, ride_encoding format, const char *json)
+{
+    assert_int_equal(ride_frame_set_metadata(&fx->frame, json, json ? strlen(json) : 0, NULL, 0),
+                     0);
+    ride_files_sink *s = sink_in(fx, format);
+    const char *reason;
+    assert_int_equal(ride_files_sink_write(s, 1, &fx->frame, &reason, fx->err, sizeof fx->err),
+                     RIDE_PIPELINE_SINK_WRITTEN);
+    ride_files_sink_free(s);
+}
+
 /* A frame's metadata lands beside its image as <seq>.json, the text as sent;
  * the image is unchanged by it; a frame without metadata gets no sidecar. */
 static void test_metadata_sidecar_beside_the_image(void **state)
 {
     fixture *fx = *state;
-    assert_int_equal(ride_frame_set_metadata(&fx->frame, faces, strlen(faces), NULL, 0), 0);
-    ride_files_sink *s = sink_in(fx, RIDE_ENC_PNG);
-    const char *reason;
-    assert_int_equal(ride_files_sink_write(s, 1, &fx->frame, &reason, fx->err, sizeof fx->err),
-                     RIDE_PIPELINE_SINK_WRITTEN);
+    write_with_metadata(fx, RIDE_ENC_PNG, faces);
     fx->frame.seq = 43;
-    assert_int_equal(ride_frame_set_metadata(&fx->frame, NULL, 0, NULL, 0), 0);
-    assert_int_equal(ride_files_sink_write(s, 1, &fx->frame, &reason, fx->err, sizeof fx->err),
-                     RIDE_PIPELINE_SINK_WRITTEN);
-    ride_files_sink_free(s);
+    write_with_metadata(fx, RIDE_ENC_PNG, NULL);
     char path[256], listing[512];
     snprintf(path, sizeof path, "%s/17", fx->out);
     list_dir(path, listing, sizeof listing);
@@ -251,12 +256,7 @@ static void test_metadata_sidecar_beside_the_image(void **state)
 static void test_raw_file_keeps_metadata_in_its_header(void **state)
 {
     fixture *fx = *state;
-    assert_int_equal(ride_frame_set_metadata(&fx->frame, faces, strlen(faces), NULL, 0), 0);
-    ride_files_sink *s = sink_in(fx, RIDE_ENC_RAW);
-    const char *reason;
-    assert_int_equal(ride_files_sink_write(s, 0, &fx->frame, &reason, fx->err, sizeof fx->err),
-                     RIDE_PIPELINE_SINK_WRITTEN);
-    ride_files_sink_free(s);
+    write_with_metadata(fx, RIDE_ENC_RAW, faces);
     char path[256];
     snprintf(path, sizeof path, "%s/17/00000000000000000042.raw", fx->out);
     uint8_t buf[4096];

@@ -96,7 +96,9 @@ static int larger_first(const void *a, const void *b)
 static size_t keep_faces(facedetect_state *s, const ride_cv_rect *found, size_t count)
 {
     if (count <= FACEDETECT_MAX_FACES) {
-        memcpy(s->kept, found, count * sizeof *found);
+        /* No boxes may come as a NULL array. */
+        if (count > 0)
+            memcpy(s->kept, found, count * sizeof *found);
         return count;
     }
     ride_cv_rect *all = malloc(count * sizeof *all);

@@ -2,7 +2,7 @@
 find_package(PkgConfig REQUIRED)
 find_package(Threads REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS C)
-find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs videoio)
+find_package(OpenCV 4 REQUIRED COMPONENTS core imgproc imgcodecs videoio objdetect)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 pkg_check_modules(ISAL REQUIRED IMPORTED_TARGET libisal)
 if(RIDE_BUILD_TESTS)

@@ -7,6 +7,8 @@ packages=(
   build-essential cmake pkg-config  # toolchain
   clang libclang-rt-14-dev          # libFuzzer (scripts/fuzz.sh)
   libopencv-dev                     # capture, codecs, reference kernels
+  opencv-data                       # the Haar face cascade of the facedetect task
+  opencv-doc                        # tests: a photograph with faces (examples/data/messi5.jpg)
   libyaml-dev                       # manifests and daemon configs
   libisal-dev                       # CRC32C (hardware-accelerated)
   libopenblas-dev libopenblas-openmp-dev  # BLAS for the matmul task (OpenMP build)

@@ -29,6 +29,16 @@ extern "C" {
 /* The Kafka producer's default message.max.bytes. */
 #define RIDE_FRAME_DEFAULT_MAX_MESSAGE 1000000u
 
+/* Frame metadata (docs/wire-format.md, "Metadata"): a JSON object as UTF-8 text,
+ * carried by the first chunk only. The flag bit says it is there; the header
+ * extension then starts with its length (4 bytes at byte 72) followed by the text
+ * at RIDE_FRAME_METADATA_OFFSET. */
+#define RIDE_FRAME_FLAG_METADATA 0x0001u
+#define RIDE_FRAME_METADATA_OFFSET 76u
+/* The largest metadata document, in bytes: a few hundred annotations such as
+ * bounding boxes, small beside the pixels and far below header_len's 65535. */
+#define RIDE_FRAME_MAX_METADATA 16384u
+
 /* Payload encodings. Values are part of the wire format: never renumber. */
 typedef enum ride_encoding {
     RIDE_ENC_RAW = 0,
@@ -48,10 +58,30 @@ typedef struct ride_frame {
     uint32_t stream_id;
     uint64_t seq;
     uint64_t capture_ns; /* capture time, ns since the Unix epoch */
+    /* A JSON object, NUL-terminated, metadata_len bytes before the NUL; owned by
+     * the frame. NULL and 0 when the frame carries none. */
+    char *metadata;
+    size_t metadata_len;
 } ride_frame;
 
-/* Releases the image's pixels when the frame owns them and zeroes the frame. */
+/* Releases the image's pixels when the frame owns them, the metadata, and zeroes
+ * the frame. */
 void ride_frame_free(ride_frame *f);
+
+/* Checks a metadata document: 1..RIDE_FRAME_MAX_METADATA bytes of UTF-8 text that
+ * is one JSON object without duplicate keys. Returns 0, or -1 with the reason in
+ * err. */
+int ride_frame_metadata_check(const char *json, size_t len, char *err, size_t errlen);
+
+/* Checks json (ride_frame_metadata_check) and copies it into f, replacing what f
+ * carried; json NULL or len 0 removes f's metadata. Returns 0, or -1 with the
+ * reason in err (f is then unchanged). */
+int ride_frame_set_metadata(ride_frame *f, const char *json, size_t len, char *err,
+                            size_t errlen);
+
+/* Copies src's metadata (already checked when it was set) into dst, or removes
+ * dst's when src has none. Returns 0, or -1 when out of memory. */
+int ride_frame_copy_metadata(ride_frame *dst, const ride_frame *src);
 
 /* Outcome of parsing or assembling a message. Values below RIDE_FRAME_TRUNCATED
  * are not errors; every other value names one reason a frame was rejected.
@@ -86,6 +116,8 @@ typedef enum ride_frame_status {
     RIDE_FRAME_DECODE_FAILED,
     RIDE_FRAME_DIMENSION_MISMATCH, /* decoded image size differs from the header */
     RIDE_FRAME_OUT_OF_MEMORY,
+    RIDE_FRAME_BAD_METADATA,      /* metadata section malformed or not a JSON object */
+    RIDE_FRAME_METADATA_TOO_LARGE, /* metadata above RIDE_FRAME_MAX_METADATA */
     RIDE_FRAME_STATUS_COUNT
 } ride_frame_status;
 
@@ -115,6 +147,9 @@ typedef struct ride_frame_header {
     uint16_t chunk_count;
     uint32_t payload_crc;
     uint32_t header_crc;
+    /* Bytes of metadata at msg + RIDE_FRAME_METADATA_OFFSET when flags has
+     * RIDE_FRAME_FLAG_METADATA, else 0. */
+    uint32_t metadata_len;
 } ride_frame_header;
 
 /* The frame a message belongs to, (stream id, seq), read after checking only its
@@ -154,7 +189,8 @@ typedef int (*ride_frame_emit_fn)(void *ctx, const uint8_t *msg, size_t len);
 
 /* Encodes f (raw: rows without padding; JPEG/PNG through OpenCV), splits the
  * payload into as many chunks as needed for every message to fit in
- * opts->max_message_bytes, and emits the messages in order. opts NULL means raw
+ * opts->max_message_bytes, and emits the messages in order. f's metadata, when it
+ * has some, goes into the first message's header, which must leave room for it. opts NULL means raw
  * with RIDE_FRAME_DEFAULT_MAX_MESSAGE. Returns 0, or -1 with a reason in err. */
 int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
                      ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen);
@@ -220,7 +256,7 @@ void ride_frame_assembler_free(ride_frame_assembler *a);
 
 /* Consumes one message, tagged with `tag` (any value the caller wants back,
  * usually the message's Kafka offset). Returns RIDE_FRAME_OK with the complete
- * frame in *out and, when tags is not NULL, the tags of its messages in *tags;
+ * frame (its metadata included, or none) in *out and, when tags is not NULL, the tags of its messages in *tags;
  * RIDE_FRAME_INCOMPLETE or RIDE_FRAME_SKIPPED when there is nothing to deliver
  * yet; or the error that rejected the pushed message's frame. Every rejected
  * frame - including an older frame in progress evicted to make room for a new

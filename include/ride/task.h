@@ -101,12 +101,21 @@ typedef struct ride_task_input {
     uint32_t stream_id;
     uint64_t seq;
     uint64_t capture_ns;
+    /* Present when struct_size >= RIDE_TASK_INPUT_METADATA_SIZE: the frame's
+     * metadata, a JSON object as NUL-terminated UTF-8 text of metadata_len bytes
+     * (docs/wire-format.md), or NULL and 0 when the frame carries none. */
+    const char *metadata;
+    size_t metadata_len;
 } ride_task_input;
+
+/* The struct_size from which ride_task_input has metadata and metadata_len. */
+#define RIDE_TASK_INPUT_METADATA_SIZE (offsetof(ride_task_input, metadata_len) + sizeof(size_t))
 
 /* Where process() writes its result. The host owns the image (kept between frames
  * so that its buffer is reused); the task shapes it with ensure(), which
  * reallocates only when format or size change, then fills image->data. The host
- * copies the input's stream id, seq and capture time to the output frame. */
+ * copies the input's stream id, seq and capture time to the output frame, and its
+ * metadata unless the task calls set_metadata. */
 typedef struct ride_task_output {
     uint32_t struct_size;
     ride_image *image;
@@ -119,11 +128,23 @@ typedef struct ride_task_output {
      * encoding must carry the output's pixel format, or the frame fails. */
     uint32_t encoding;
     int32_t quality;
+    /* Present when struct_size >= RIDE_TASK_OUTPUT_METADATA_SIZE: gives the output
+     * frame metadata of its own instead of the input's. json is a JSON object of
+     * at most RIDE_FRAME_MAX_METADATA bytes (len, no NUL needed), copied before
+     * this returns; NULL or len 0: the output carries no metadata. The last call
+     * of a frame wins. Pass metadata_ctx back. Returns 0, or -1 with the reason
+     * in err (not a JSON object, too large). */
+    int (*set_metadata)(void *metadata_ctx, const char *json, size_t len, char *err,
+                        size_t errlen);
+    void *metadata_ctx;
 } ride_task_output;
 
 /* The struct_size from which ride_task_output has encoding and quality. */
 #define RIDE_TASK_OUTPUT_ENCODING_SIZE                                                          \
     (offsetof(ride_task_output, quality) + sizeof(int32_t))
+/* The struct_size from which ride_task_output has set_metadata and metadata_ctx. */
+#define RIDE_TASK_OUTPUT_METADATA_SIZE                                                          \
+    (offsetof(ride_task_output, metadata_ctx) + sizeof(void *))
 
 /* A frame in device memory (process_device). */
 typedef struct ride_task_device_image {
@@ -261,7 +282,8 @@ typedef struct ride_task_runner ride_task_runner;
 ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_params *params,
                                        const ride_task_env *env, char *err, size_t errlen);
 /* Processes one frame. out must be zeroed or hold the output of an earlier call
- * (its image buffer is reused); it receives in's stream id, seq and capture time.
+ * (its image buffer is reused); it receives in's stream id, seq and capture time,
+ * and the metadata the task set or else in's.
  * Returns 0, or -1 with the reason in err (out's image content is then unspecified). */
 int ride_task_run(ride_task_runner *runner, const ride_frame *in, ride_frame *out, char *err,
                   size_t errlen);

@@ -2,6 +2,7 @@
 #include "ride/error.h"
 
 #include <isa-l/crc.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,7 @@ enum {
     OFF_CHUNK_COUNT = 62,
     OFF_PAYLOAD_CRC = 64,
     OFF_HEADER_CRC = 68,
+    OFF_METADATA_LEN = 72, /* with RIDE_FRAME_FLAG_METADATA */
 };
 
 typedef struct status_text {
@@ -73,6 +75,10 @@ static const status_text status_texts[RIDE_FRAME_STATUS_COUNT] = {
     [RIDE_FRAME_DIMENSION_MISMATCH] = {"dimension_mismatch",
                                        "decoded image size differs from the header"},
     [RIDE_FRAME_OUT_OF_MEMORY] = {"out_of_memory", "no memory for the frame"},
+    [RIDE_FRAME_BAD_METADATA] = {"bad_metadata",
+                                 "metadata is misplaced, cut short or not a JSON object"},
+    [RIDE_FRAME_METADATA_TOO_LARGE] = {"metadata_too_large",
+                                       "metadata is larger than the format allows"},
 };
 
 const char *ride_frame_status_reason(ride_frame_status st)
@@ -92,7 +98,64 @@ const char *ride_frame_status_message(ride_frame_status st)
 void ride_frame_free(ride_frame *f)
 {
     ride_image_free(&f->image);
+    free(f->metadata);
     memset(f, 0, sizeof *f);
+}
+
+/* Replaces f's metadata with len bytes of text (none when len is 0), reusing
+ * its buffer when it is large enough. */
+static int store_metadata(ride_frame *f, const char *text, size_t len)
+{
+    if (len == 0) {
+        free(f->metadata);
+        f->metadata = NULL;
+        f->metadata_len = 0;
+        return 0;
+    }
+    if (len > f->metadata_len) {
+        char *grown = realloc(f->metadata, len + 1);
+        if (!grown)
+            return -1;
+        f->metadata = grown;
+    }
+    memcpy(f->metadata, text, len);
+    f->metadata[len] = '\0';
+    f->metadata_len = len;
+    return 0;
+}
+
+int ride_frame_metadata_check(const char *json, size_t len, char *err, size_t errlen)
+{
+    if (!json || len == 0)
+        return ride_set_error(err, errlen, "metadata is empty");
+    if (len > RIDE_FRAME_MAX_METADATA)
+        return ride_set_error(err, errlen, "metadata of %zu bytes is above the limit of %u",
+                              len, RIDE_FRAME_MAX_METADATA);
+    json_error_t jerr;
+    json_t *doc = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!doc)
+        return ride_set_error(err, errlen, "metadata is not valid JSON: %s at line %d column %d",
+                              jerr.text, jerr.line, jerr.column);
+    int is_object = json_is_object(doc);
+    json_decref(doc);
+    if (!is_object)
+        return ride_set_error(err, errlen, "metadata must be a JSON object");
+    return 0;
+}
+
+int ride_frame_set_metadata(ride_frame *f, const char *json, size_t len, char *err,
+                            size_t errlen)
+{
+    if (json && len > 0 && ride_frame_metadata_check(json, len, err, errlen) != 0)
+        return -1;
+    if (store_metadata(f, json, json ? len : 0) != 0)
+        return ride_set_error(err, errlen, "out of memory for %zu bytes of metadata", len);
+    return 0;
+}
+
+int ride_frame_copy_metadata(ride_frame *dst, const ride_frame *src)
+{
+    return store_metadata(dst, src->metadata, src->metadata ? src->metadata_len : 0);
 }
 
 /* ISA-L's crc32_iscsi takes an int length and leaves the bit inversions of
@@ -146,15 +209,17 @@ static uint32_t header_crc(const uint8_t *msg, size_t header_len)
     return ride_crc32c(crc, msg + RIDE_FRAME_HEADER_LEN, header_len - RIDE_FRAME_HEADER_LEN);
 }
 
-static void encode_header(const ride_frame_header *h, uint8_t *msg)
+/* Writes h's header_len bytes; with the metadata flag, the extension holds the
+ * metadata length and the h->metadata_len bytes of text. */
+static void encode_header(const ride_frame_header *h, const char *metadata, uint8_t *msg)
 {
     memcpy(msg + OFF_MAGIC, RIDE_FRAME_MAGIC, 4);
     put_u16(msg + OFF_VERSION, RIDE_FRAME_VERSION);
-    put_u16(msg + OFF_HEADER_LEN, RIDE_FRAME_HEADER_LEN);
+    put_u16(msg + OFF_HEADER_LEN, h->header_len);
     put_u16(msg + OFF_PIXEL_FORMAT, h->pixel_format);
     put_u16(msg + OFF_ENCODING, h->encoding);
     put_u16(msg + OFF_CHANNELS, h->channels);
-    put_u16(msg + OFF_FLAGS, 0);
+    put_u16(msg + OFF_FLAGS, h->flags);
     put_u32(msg + OFF_WIDTH, h->width);
     put_u32(msg + OFF_HEIGHT, h->height);
     put_u32(msg + OFF_STRIDE, h->stride);
@@ -166,7 +231,11 @@ static void encode_header(const ride_frame_header *h, uint8_t *msg)
     put_u16(msg + OFF_CHUNK_INDEX, h->chunk_index);
     put_u16(msg + OFF_CHUNK_COUNT, h->chunk_count);
     put_u32(msg + OFF_PAYLOAD_CRC, h->payload_crc);
-    put_u32(msg + OFF_HEADER_CRC, header_crc(msg, RIDE_FRAME_HEADER_LEN));
+    if (h->flags & RIDE_FRAME_FLAG_METADATA) {
+        put_u32(msg + OFF_METADATA_LEN, h->metadata_len);
+        memcpy(msg + RIDE_FRAME_METADATA_OFFSET, metadata, h->metadata_len);
+    }
+    put_u32(msg + OFF_HEADER_CRC, header_crc(msg, h->header_len));
 }
 
 static void decode_fields(const uint8_t *msg, ride_frame_header *h)
@@ -251,7 +320,7 @@ static ride_frame_status check_message_len(const ride_frame_header *h, size_t le
 
 static ride_frame_status check_image_fields(const ride_frame_header *h)
 {
-    if (h->flags != 0)
+    if (h->flags & ~RIDE_FRAME_FLAG_METADATA)
         return RIDE_FRAME_BAD_FLAGS;
     if (!pixel_format_known(h->pixel_format))
         return RIDE_FRAME_BAD_PIXEL_FORMAT;
@@ -273,6 +342,25 @@ static ride_frame_status check_chunking(const ride_frame_header *h)
         return RIDE_FRAME_BAD_CHUNK_COUNT;
     if (h->chunk_index >= h->chunk_count)
         return RIDE_FRAME_BAD_CHUNK_INDEX;
+    return RIDE_FRAME_OK;
+}
+
+/* Metadata belongs to the frame, so only its first chunk carries it; the section
+ * must lie within the header, whose CRC has already covered it. */
+static ride_frame_status check_metadata(const uint8_t *msg, ride_frame_header *h)
+{
+    if (!(h->flags & RIDE_FRAME_FLAG_METADATA))
+        return RIDE_FRAME_OK;
+    if (h->chunk_index != 0 || h->header_len < RIDE_FRAME_METADATA_OFFSET)
+        return RIDE_FRAME_BAD_METADATA;
+    uint32_t n = get_u32(msg + OFF_METADATA_LEN);
+    if (n > RIDE_FRAME_MAX_METADATA)
+        return RIDE_FRAME_METADATA_TOO_LARGE;
+    if (n > h->header_len - RIDE_FRAME_METADATA_OFFSET)
+        return RIDE_FRAME_BAD_METADATA;
+    h->metadata_len = n;
+    if (ride_frame_metadata_check((const char *)msg + RIDE_FRAME_METADATA_OFFSET, n, NULL, 0) != 0)
+        return RIDE_FRAME_BAD_METADATA;
     return RIDE_FRAME_OK;
 }
 
@@ -315,6 +403,8 @@ static ride_frame_status parse_message(const uint8_t *msg, size_t len, ride_fram
         st = check_image_fields(h);
     if (st == RIDE_FRAME_OK)
         st = check_chunking(h);
+    if (st == RIDE_FRAME_OK)
+        st = check_metadata(msg, h);
     if (st == RIDE_FRAME_OK)
         st = check_frame_size(h);
     if (st == RIDE_FRAME_OK)
@@ -455,49 +545,97 @@ static int encode_image(const ride_image *img, const ride_frame_write_opts *o, u
     return rc;
 }
 
-static int emit_chunks(ride_frame_header *h, const payload_source *src, size_t max_message_bytes,
-                       ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen)
+/* How a payload is cut: the first message's header may carry metadata, so its
+ * chunk can be smaller than the others. */
+typedef struct chunk_plan {
+    size_t first; /* payload bytes a first message has room for */
+    size_t rest;  /* payload bytes of every later message */
+    size_t count;
+} chunk_plan;
+
+static size_t cap_u32(size_t n) { return n > UINT32_MAX ? UINT32_MAX : n; }
+
+static int plan_chunks(const ride_frame_header *h, size_t max_message_bytes, chunk_plan *p,
+                       char *err, size_t errlen)
 {
     size_t frame_len = (size_t)h->frame_len;
-    if (h->frame_len > RIDE_FRAME_MAX_FRAME_BYTES) {
-        ride_set_error(err, errlen, "frame payload of %zu bytes is above the format's limit of %llu",
-                frame_len, (unsigned long long)RIDE_FRAME_MAX_FRAME_BYTES);
+    if (h->frame_len > RIDE_FRAME_MAX_FRAME_BYTES)
+        return ride_set_error(err, errlen,
+                              "frame payload of %zu bytes is above the format's limit of %llu",
+                              frame_len, (unsigned long long)RIDE_FRAME_MAX_FRAME_BYTES);
+    if (max_message_bytes <= h->header_len)
+        return ride_set_error(err, errlen,
+                              "max_message_bytes %zu leaves no room for payload after the "
+                              "%u-byte header with %u bytes of metadata",
+                              max_message_bytes, h->header_len, h->metadata_len);
+    p->first = cap_u32(max_message_bytes - h->header_len);
+    p->rest = cap_u32(max_message_bytes - RIDE_FRAME_HEADER_LEN);
+    size_t after_first = frame_len > p->first ? frame_len - p->first : 0;
+    p->count = 1 + after_first / p->rest + (after_first % p->rest != 0);
+    if (p->count > RIDE_FRAME_MAX_CHUNKS)
+        return ride_set_error(err, errlen,
+                              "frame payload of %zu bytes needs %zu chunks of %zu bytes, more "
+                              "than %u; raise max_message_bytes",
+                              frame_len, p->count, p->rest, RIDE_FRAME_MAX_CHUNKS);
+    return 0;
+}
+
+/* The first chunk (index 0) keeps h's header_len and flags; later ones have the
+ * plain header. */
+static int emit_chunks(ride_frame_header *h, const char *metadata, const payload_source *src,
+                       size_t max_message_bytes, ride_frame_emit_fn emit, void *ctx, char *err,
+                       size_t errlen)
+{
+    chunk_plan plan = {0};
+    if (plan_chunks(h, max_message_bytes, &plan, err, errlen) != 0)
         return -1;
-    }
-    size_t chunk_max = max_message_bytes - RIDE_FRAME_HEADER_LEN;
-    if (chunk_max > UINT32_MAX)
-        chunk_max = UINT32_MAX;
-    size_t count = frame_len / chunk_max + (frame_len % chunk_max != 0);
-    if (count > RIDE_FRAME_MAX_CHUNKS) {
-        ride_set_error(err, errlen,
-                "frame payload of %zu bytes needs %zu chunks of %zu bytes, more than %u; "
-                "raise max_message_bytes",
-                frame_len, count, chunk_max, RIDE_FRAME_MAX_CHUNKS);
-        return -1;
-    }
-    size_t first = chunk_max < frame_len ? chunk_max : frame_len;
-    uint8_t *msg = malloc(RIDE_FRAME_HEADER_LEN + first);
-    if (!msg) {
-        ride_set_error(err, errlen, "out of memory for a %zu-byte message", RIDE_FRAME_HEADER_LEN + first);
-        return -1;
-    }
-    h->chunk_count = (uint16_t)count;
+    size_t frame_len = (size_t)h->frame_len;
+    size_t first = plan.first < frame_len ? plan.first : frame_len;
+    size_t later = plan.rest < frame_len - first ? plan.rest : frame_len - first;
+    size_t capacity = h->header_len + (first > later ? first : later);
+    uint8_t *msg = malloc(capacity);
+    if (!msg)
+        return ride_set_error(err, errlen, "out of memory for a %zu-byte message", capacity);
+    h->chunk_count = (uint16_t)plan.count;
     int rc = 0;
-    for (size_t i = 0; i < count && rc == 0; i++) {
-        size_t off = i * chunk_max;
-        size_t n = frame_len - off < chunk_max ? frame_len - off : chunk_max;
-        uint8_t *payload = msg + RIDE_FRAME_HEADER_LEN;
+    size_t off = 0;
+    for (size_t i = 0; i < plan.count && rc == 0; i++) {
+        if (i == 1) {
+            h->header_len = RIDE_FRAME_HEADER_LEN;
+            h->flags = 0;
+            h->metadata_len = 0;
+        }
+        size_t room = i == 0 ? plan.first : plan.rest;
+        size_t n = frame_len - off < room ? frame_len - off : room;
+        uint8_t *payload = msg + h->header_len;
         copy_payload(src, off, payload, n);
         h->chunk_index = (uint16_t)i;
         h->payload_len = (uint32_t)n;
         h->payload_crc = ride_crc32c(0, payload, n);
-        encode_header(h, msg);
-        rc = emit(ctx, msg, RIDE_FRAME_HEADER_LEN + n);
+        encode_header(h, metadata, msg);
+        rc = emit(ctx, msg, h->header_len + n);
         if (rc != 0)
-            ride_set_error(err, errlen, "emit failed (%d) on chunk %zu of %zu", rc, i, count);
+            ride_set_error(err, errlen, "emit failed (%d) on chunk %zu of %zu", rc, i,
+                           plan.count);
+        off += n;
     }
     free(msg);
     return rc == 0 ? 0 : -1;
+}
+
+/* Sets h's header length and flags for f's metadata, after checking it. */
+static int describe_metadata(const ride_frame *f, ride_frame_header *h, char *err, size_t errlen)
+{
+    h->header_len = RIDE_FRAME_HEADER_LEN;
+    if (!f->metadata || f->metadata_len == 0)
+        return 0;
+    char why[200];
+    if (ride_frame_metadata_check(f->metadata, f->metadata_len, why, sizeof why) != 0)
+        return ride_set_error(err, errlen, "frame %s", why);
+    h->flags = RIDE_FRAME_FLAG_METADATA;
+    h->metadata_len = (uint32_t)f->metadata_len;
+    h->header_len = (uint16_t)(RIDE_FRAME_METADATA_OFFSET + f->metadata_len);
+    return 0;
 }
 
 int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
@@ -525,6 +663,8 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
         .seq = f->seq,
         .capture_ns = f->capture_ns,
     };
+    if (describe_metadata(f, &h, err, errlen) != 0)
+        return -1;
     payload_source src = {.img = img, .row_bytes = ride_image_row_bytes(img->format, img->width)};
     uint8_t *encoded = NULL;
     size_t frame_len;
@@ -543,7 +683,7 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
         src.bytes = encoded;
     }
     h.frame_len = frame_len;
-    int rc = emit_chunks(&h, &src, opts->max_message_bytes, emit, ctx, err, errlen);
+    int rc = emit_chunks(&h, f->metadata, &src, opts->max_message_bytes, emit, ctx, err, errlen);
     free(encoded);
     return rc;
 }
@@ -571,6 +711,10 @@ typedef struct pending_frame {
     ride_frame_tags tags;
     uint8_t *buf;
     size_t cap;
+    /* The first chunk's metadata (hdr.metadata_len bytes), outside the byte
+     * budget: at most RIDE_FRAME_MAX_METADATA per slot. */
+    char *metadata;
+    size_t metadata_cap;
 } pending_frame;
 
 struct ride_frame_assembler {
@@ -640,8 +784,10 @@ void ride_frame_assembler_free(ride_frame_assembler *a)
     if (!a)
         return;
     if (a->slots)
-        for (unsigned i = 0; i < a->nslots; i++)
+        for (unsigned i = 0; i < a->nslots; i++) {
             free(a->slots[i].buf);
+            free(a->slots[i].metadata);
+        }
     free(a->slots);
     free(a->discarded);
     free(a);
@@ -893,11 +1039,14 @@ static ride_frame_status decode_encoded(const ride_frame_assembler *a, const rid
 }
 
 static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_header *h,
-                                      const uint8_t *bytes, const ride_frame_tags *tags,
-                                      ride_frame *out, ride_frame_tags *tags_out)
+                                      const uint8_t *bytes, const char *metadata,
+                                      const ride_frame_tags *tags, ride_frame *out,
+                                      ride_frame_tags *tags_out)
 {
     ride_frame_status st = h->encoding == RIDE_ENC_RAW ? copy_raw(h, bytes, &out->image)
                                                        : decode_encoded(a, h, bytes, &out->image);
+    if (st == RIDE_FRAME_OK && store_metadata(out, metadata, h->metadata_len) != 0)
+        st = RIDE_FRAME_OUT_OF_MEMORY;
     if (st != RIDE_FRAME_OK)
         return reject(a, st, h, tags);
     out->stream_id = h->stream_id;
@@ -908,10 +1057,27 @@ static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_
     return RIDE_FRAME_OK;
 }
 
+/* Keeps a chunked frame's metadata in its slot until the last chunk. */
+static int keep_metadata(pending_frame *s, const char *metadata, size_t len)
+{
+    if (len > s->metadata_cap) {
+        char *grown = realloc(s->metadata, len);
+        if (!grown)
+            return -1;
+        s->metadata = grown;
+        s->metadata_cap = len;
+    }
+    if (len > 0)
+        memcpy(s->metadata, metadata, len);
+    return 0;
+}
+
 static ride_frame_status start_frame(ride_frame_assembler *a, const ride_frame_header *h,
-                                     const uint8_t *payload, uint64_t tag, ride_frame *out,
+                                     const uint8_t *msg, uint64_t tag, ride_frame *out,
                                      ride_frame_tags *tags_out)
 {
+    const uint8_t *payload = msg + h->header_len;
+    const char *metadata = (const char *)msg + RIDE_FRAME_METADATA_OFFSET;
     ride_frame_tags tags = tags_of_one(tag);
     ride_frame_status st = check_limits(a, h);
     if (st != RIDE_FRAME_OK)
@@ -920,9 +1086,9 @@ static ride_frame_status start_frame(ride_frame_assembler *a, const ride_frame_h
     if (restarted)
         restarted->used = 0;
     if (h->chunk_count == 1)
-        return finish_frame(a, h, payload, &tags, out, tags_out);
+        return finish_frame(a, h, payload, metadata, &tags, out, tags_out);
     pending_frame *s = claim_slot(a, (size_t)h->frame_len);
-    if (reserve(a, s, (size_t)h->frame_len) != 0)
+    if (reserve(a, s, (size_t)h->frame_len) != 0 || keep_metadata(s, metadata, h->metadata_len) != 0)
         return reject(a, RIDE_FRAME_OUT_OF_MEMORY, h, &tags);
     memcpy(s->buf, payload, h->payload_len);
     s->busy = 1;
@@ -960,7 +1126,7 @@ static ride_frame_status continue_frame(ride_frame_assembler *a, pending_frame *
         return reject_pending(a, s, RIDE_FRAME_FRAME_LEN_MISMATCH);
     s->busy = 0;
     a->busy--;
-    return finish_frame(a, &s->hdr, s->buf, &s->tags, out, tags_out);
+    return finish_frame(a, &s->hdr, s->buf, s->metadata, &s->tags, out, tags_out);
 }
 
 ride_frame_status ride_frame_assembler_push_tagged(ride_frame_assembler *a, const uint8_t *msg,
@@ -985,7 +1151,7 @@ ride_frame_status ride_frame_assembler_push_tagged(ride_frame_assembler *a, cons
         return reject(a, st, &h, &own);
     if (h.chunk_index > 0)
         return reject(a, RIDE_FRAME_MISSING_CHUNK, &h, &own);
-    return start_frame(a, &h, msg + h.header_len, tag, out, tags);
+    return start_frame(a, &h, msg, tag, out, tags);
 }
 
 ride_frame_status ride_frame_assembler_push(ride_frame_assembler *a, const uint8_t *msg,

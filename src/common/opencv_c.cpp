@@ -5,18 +5,27 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/objdetect.hpp>
 #include <opencv2/videoio.hpp>
 
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <vector>
 
 struct ride_cv_capture {
     cv::VideoCapture cap;
     cv::Mat frame;
+};
+
+struct ride_cv_cascade {
+    cv::CascadeClassifier classifier;
+    cv::Mat gray;                 // colour input converted, reused between frames
+    std::vector<cv::Rect> found;  // detectMultiScale's output, reused
+    std::vector<ride_cv_rect> rects;
 };
 
 struct ride_cv_writer {
@@ -439,6 +448,79 @@ void ride_cv_writer_close(ride_cv_writer *w)
     delete w;
 }
 
+namespace {
+
+cv::Size side_size(int side) { return side > 0 ? cv::Size(side, side) : cv::Size(); }
+
+void detect(cv::CascadeClassifier &c, const cv::Mat &gray, const ride_cv_detect_opts *o,
+            std::vector<cv::Rect> &found)
+{
+    c.detectMultiScale(gray, found, o->scale_factor, o->min_neighbors, 0,
+                       side_size(o->min_size), side_size(o->max_size));
+}
+
+// The conversion to gray that detectMultiScale expects, or -1 for gray itself.
+int gray_conversion(ride_pixel_format f)
+{
+    switch (f) {
+    case RIDE_PIX_BGR8: return cv::COLOR_BGR2GRAY;
+    case RIDE_PIX_RGB8: return cv::COLOR_RGB2GRAY;
+    case RIDE_PIX_BGRA8: return cv::COLOR_BGRA2GRAY;
+    default: return -1;
+    }
+}
+
+}  // namespace
+
+ride_cv_cascade *ride_cv_cascade_load(const char *path, char *err, size_t errlen)
+{
+    if (!path) {
+        set_err(err, errlen, "no cascade file given");
+        return nullptr;
+    }
+    try {
+        std::unique_ptr<ride_cv_cascade> c(new ride_cv_cascade);
+        if (c->classifier.load(path) && !c->classifier.empty())
+            return c.release();
+        set_err(err, errlen, "not a cascade classifier file OpenCV can load");
+    } catch (const std::exception &) {
+        // OpenCV's own text is a multi-line trace of its parser: the file is simply
+        // not a cascade.
+        set_err(err, errlen, "not a cascade classifier file OpenCV can load");
+    }
+    return nullptr;
+}
+
+int ride_cv_cascade_detect(ride_cv_cascade *c, const ride_image *img,
+                           const ride_cv_detect_opts *opts, const ride_cv_rect **rects,
+                           size_t *count, char *err, size_t errlen)
+{
+    if (!c || !opts || !rects || !count || !wrappable(img) ||
+        (img->format != RIDE_PIX_GRAY8 && gray_conversion(img->format) < 0)) {
+        set_err(err, errlen, "cascade detection takes a gray8, bgr8, rgb8 or bgra8 image");
+        return -1;
+    }
+    try {
+        const cv::Mat src = wrap(img);
+        if (img->format != RIDE_PIX_GRAY8)
+            cv::cvtColor(src, c->gray, gray_conversion(img->format));
+        detect(c->classifier, img->format == RIDE_PIX_GRAY8 ? src : c->gray, opts, c->found);
+        c->rects.resize(c->found.size());
+        for (size_t i = 0; i < c->found.size(); i++) {
+            const cv::Rect &r = c->found[i];
+            c->rects[i] = ride_cv_rect{r.x, r.y, r.width, r.height};
+        }
+        *rects = c->rects.data();
+        *count = c->rects.size();
+        return 0;
+    } catch (const std::exception &e) {
+        set_err(err, errlen, "cascade detection failed", e.what());
+        return -1;
+    }
+}
+
+void ride_cv_cascade_free(ride_cv_cascade *c) { delete c; }
+
 const char *ride_cv_version(void) { return CV_VERSION; }
 
 void ride_cv_set_threads(int threads) { cv::setNumThreads(threads); }
@@ -575,4 +657,64 @@ int ride_cv_ref_sobel(const ride_image *src, int ksize, ride_image *dst)
     }
 }
 
+int ride_cv_ref_filter2d(const ride_image *src, const float *kernel, int ksize, ride_image *dst)
+{
+    if (!wrappable(src) || !kernel || ksize < 1 || !dst || src->format != RIDE_PIX_GRAY8)
+        return -1;
+    try {
+        const cv::Mat k(ksize, ksize, CV_32F, const_cast<float *>(kernel));
+        cv::Mat in;
+        wrap(src).convertTo(in, CV_32F);
+        if (ride_image_ensure(dst, RIDE_PIX_GRAY32F, src->width, src->height) != 0)
+            return -1;
+        cv::Mat d = wrap(dst);
+        cv::filter2D(in, d, CV_32F, k, cv::Point(ksize / 2, ksize / 2), 0, cv::BORDER_REFLECT_101);
+        return 0;
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
+int ride_cv_ref_warp_affine(const ride_image *src, const double m[6], uint32_t width,
+                            uint32_t height, ride_image *dst)
+{
+    if (!wrappable(src) || !m || !dst || src->format != RIDE_PIX_GRAY8)
+        return -1;
+    try {
+        const cv::Mat t(2, 3, CV_64F, const_cast<double *>(m));
+        if (ride_image_ensure(dst, RIDE_PIX_GRAY8, width, height) != 0)
+            return -1;
+        cv::Mat d = wrap(dst);
+        cv::warpAffine(wrap(src), d, t, d.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+        return 0;
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
 }  // extern "C"
+
+int ride_cv_ref_detect(const char *cascade_path, const ride_image *gray,
+                       const ride_cv_detect_opts *opts, ride_cv_rect *out, size_t cap,
+                       size_t *count)
+{
+    if (!cascade_path || !wrappable(gray) || gray->format != RIDE_PIX_GRAY8 || !opts || !count)
+        return -1;
+    try {
+        cv::CascadeClassifier c(cascade_path);
+        if (c.empty())
+            return -1;
+        std::vector<cv::Rect> found;
+        c.detectMultiScale(wrap(gray), found, opts->scale_factor, opts->min_neighbors, 0,
+                           opts->min_size > 0 ? cv::Size(opts->min_size, opts->min_size)
+                                              : cv::Size(),
+                           opts->max_size > 0 ? cv::Size(opts->max_size, opts->max_size)
+                                              : cv::Size());
+        for (size_t i = 0; i < found.size() && i < cap; i++)
+            out[i] = ride_cv_rect{found[i].x, found[i].y, found[i].width, found[i].height};
+        *count = found.size();
+        return 0;
+    } catch (const std::exception &) {
+        return -1;
+    }
+}

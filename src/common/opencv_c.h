@@ -69,6 +69,35 @@ int ride_cv_writer_write(ride_cv_writer *w, const ride_image *frame, char *err, 
 /* Finishes the file (writes the index) and frees w. NULL is ignored. */
 void ride_cv_writer_close(ride_cv_writer *w);
 
+/* Object detection with a cascade classifier (cv::CascadeClassifier), e.g. the
+ * Haar face cascades of Debian's opencv-data. */
+typedef struct ride_cv_cascade ride_cv_cascade;
+
+/* A detected object's box, in pixels of the searched image. */
+typedef struct ride_cv_rect {
+    int32_t x, y, width, height;
+} ride_cv_rect;
+
+/* detectMultiScale's parameters: the scale step between searched sizes (> 1),
+ * the neighbours a candidate needs to be kept, and the smallest and largest
+ * object sides in pixels (0: no bound). */
+typedef struct ride_cv_detect_opts {
+    double scale_factor;
+    int min_neighbors;
+    int min_size;
+    int max_size;
+} ride_cv_detect_opts;
+
+/* Loads a cascade file (OpenCV's XML format); NULL with the reason in err when
+ * it cannot be read or is not a cascade. */
+ride_cv_cascade *ride_cv_cascade_load(const char *path, char *err, size_t errlen);
+/* Runs the cascade over img (GRAY8, or BGR8/RGB8/BGRA8 converted to gray first).
+ * On success *rects points at *count boxes, valid until the next call on c. */
+int ride_cv_cascade_detect(ride_cv_cascade *c, const ride_image *img,
+                           const ride_cv_detect_opts *opts, const ride_cv_rect **rects,
+                           size_t *count, char *err, size_t errlen);
+void ride_cv_cascade_free(ride_cv_cascade *c);
+
 /* The OpenCV version RIDE runs against ("4.6.0"). */
 const char *ride_cv_version(void);
 
@@ -95,6 +124,19 @@ int ride_cv_ref_gaussian(const ride_image *src, int ksize, double sigma, ride_im
 /* GRAY8 -> GRAY8: cv::Sobel (CV_16S, dx and dy, ksize, BORDER_REFLECT_101), then
  * cv::convertScaleAbs of each and their saturating cv::add. */
 int ride_cv_ref_sobel(const ride_image *src, int ksize, ride_image *dst);
+/* GRAY8 -> GRAY32F: cv::filter2D of src (as float) with the ksize x ksize row-major
+ * kernel, anchored at (ksize / 2, ksize / 2), BORDER_REFLECT_101. */
+int ride_cv_ref_filter2d(const ride_image *src, const float *kernel, int ksize, ride_image *dst);
+/* GRAY8 -> GRAY8 of width x height: cv::warpAffine with the 2 x 3 row-major matrix m
+ * (destination = m * source), INTER_LINEAR, BORDER_REPLICATE. */
+int ride_cv_ref_warp_affine(const ride_image *src, const double m[6], uint32_t width,
+                            uint32_t height, ride_image *dst);
+/* A fresh cv::CascadeClassifier loaded from cascade_path, its detectMultiScale
+ * on the GRAY8 gray with opts; the first cap boxes go to out, how many were found
+ * to *count. */
+int ride_cv_ref_detect(const char *cascade_path, const ride_image *gray,
+                       const ride_cv_detect_opts *opts, ride_cv_rect *out, size_t cap,
+                       size_t *count);
 #ifdef __cplusplus
 }
 #endif

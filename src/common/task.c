@@ -800,6 +800,23 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     return run;
 }
 
+/* What set_metadata writes into: the output frame, and whether the task chose
+ * its metadata (else the host copies the input's). */
+typedef struct output_metadata {
+    ride_frame *frame;
+    bool set;
+} output_metadata;
+
+static int set_output_metadata(void *ctx, const char *json, size_t len, char *err,
+                               size_t errlen)
+{
+    output_metadata *m = ctx;
+    if (ride_frame_set_metadata(m->frame, json, len, err, errlen) != 0)
+        return -1;
+    m->set = true;
+    return 0;
+}
+
 int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, char *err,
                   size_t errlen)
 {
@@ -816,13 +833,18 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
         .stream_id = in->stream_id,
         .seq = in->seq,
         .capture_ns = in->capture_ns,
+        .metadata = in->metadata_len ? in->metadata : NULL,
+        .metadata_len = in->metadata ? in->metadata_len : 0,
     };
+    output_metadata metadata = {.frame = out};
     ride_task_output output = {
         .struct_size = sizeof output,
         .image = &out->image,
         .ensure = ride_image_ensure,
         .encoding = RIDE_ENC_RAW,
         .quality = -1,
+        .set_metadata = set_output_metadata,
+        .metadata_ctx = &metadata,
     };
     err[0] = '\0';
     if (run->task->process(run->state, &input, &output, err, errlen) != 0) {
@@ -840,6 +862,8 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
     if (ride_frame_write_opts_check(&chosen, out->image.format, why, sizeof why) != 0)
         return ride_set_error(err, errlen, "task '%s' chose an output encoding that fails: %s",
                               run->task->name, why);
+    if (!metadata.set && ride_frame_copy_metadata(out, in) != 0)
+        return ride_set_error(err, errlen, "out of memory for the input's metadata");
     run->encoding = chosen.encoding;
     run->quality = chosen.quality;
     out->stream_id = in->stream_id;

@@ -127,10 +127,9 @@ static int make_dirs(char *path)
     }
 }
 
-/* Fills the three path buffers for frame f. */
-static void frame_paths(ride_files_sink *s, const ride_frame *f)
+/* Fills the three path buffers for frame f's file with extension ext. */
+static void frame_paths(ride_files_sink *s, const ride_frame *f, const char *ext)
 {
-    const char *ext = extension(s->format);
     snprintf(s->stream_dir, s->path_cap, "%s/%" PRIu32, s->dir, f->stream_id);
     snprintf(s->final_path, s->path_cap, "%s/%020" PRIu64 ".%s", s->stream_dir, f->seq, ext);
     snprintf(s->tmp_path, s->path_cap, "%s/.%020" PRIu64 ".%s.%ld.tmp", s->stream_dir, f->seq,
@@ -159,11 +158,12 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 }
 
 /* Receives the frame's wire messages: an encoded image is the concatenation of
- * their payloads, a raw file the messages themselves. */
+ * their payloads, a raw file the messages themselves. A header that carries
+ * metadata is longer than RIDE_FRAME_HEADER_LEN: its length is at bytes 6..7. */
 static int emit_to_file(void *ctx, const uint8_t *msg, size_t len)
 {
     file_writer *fw = ctx;
-    size_t skip = fw->raw ? 0 : RIDE_FRAME_HEADER_LEN;
+    size_t skip = fw->raw ? 0 : ((size_t)msg[6] | (size_t)msg[7] << 8);
     fw->errnum = write_all(fw->fd, msg + skip, len - skip);
     return fw->errnum ? -1 : 0;
 }
@@ -183,11 +183,52 @@ static int open_temporary(ride_files_sink *s)
     return fd;
 }
 
+/* Closes fd (close() reports delayed write errors on some file systems, NFS
+ * quotas) and, when everything went well, renames the temporary file over the
+ * final name; on failure the temporary file is removed. Returns rc or the new
+ * errno. */
+static int finish_file(ride_files_sink *s, int fd, int rc, char *err, size_t errlen)
+{
+    if (close(fd) != 0 && rc == 0) {
+        rc = errno;
+        ride_set_error(err, errlen, "%s: %s", s->tmp_path, strerror(rc));
+    }
+    if (rc == 0 && rename(s->tmp_path, s->final_path) != 0) {
+        rc = errno;
+        ride_set_error(err, errlen, "%s: %s", s->final_path, strerror(rc));
+    }
+    if (rc != 0)
+        unlink(s->tmp_path);
+    return rc;
+}
+
+/* The frame's metadata as <seq>.json beside the image, written first so that
+ * whoever sees the image finds its metadata. Returns 0 or an errno. */
+static int write_metadata_file(ride_files_sink *s, const ride_frame *f, char *err, size_t errlen)
+{
+    frame_paths(s, f, "json");
+    int fd = open_temporary(s);
+    if (fd < 0) {
+        int e = errno;
+        ride_set_error(err, errlen, "%s: %s", s->tmp_path, strerror(e));
+        return e;
+    }
+    int rc = write_all(fd, (const uint8_t *)f->metadata, f->metadata_len);
+    if (rc)
+        ride_set_error(err, errlen, "%s: %s", s->tmp_path, strerror(rc));
+    return finish_file(s, fd, rc, err, errlen);
+}
+
 /* Writes the temporary file and renames it over the final name. Returns 0, an
  * errno, or ENCODE_FAILED; nothing is left behind on failure. */
 static int write_frame_file(ride_files_sink *s, const ride_frame *f, char *err, size_t errlen)
 {
-    frame_paths(s, f);
+    if (f->metadata_len > 0) {
+        int rc = write_metadata_file(s, f, err, errlen);
+        if (rc)
+            return rc;
+    }
+    frame_paths(s, f, extension(s->format));
     file_writer fw = {.fd = open_temporary(s), .raw = s->format == RIDE_ENC_RAW};
     if (fw.fd < 0) {
         int e = errno;
@@ -206,18 +247,7 @@ static int write_frame_file(ride_files_sink *s, const ride_frame *f, char *err, 
             ride_set_error(err, errlen, "cannot encode as %s: %s", ride_encoding_name(s->format),
                            werr);
     }
-    /* close() reports delayed write errors on some file systems (NFS quotas). */
-    if (close(fw.fd) != 0 && rc == 0) {
-        rc = errno;
-        ride_set_error(err, errlen, "%s: %s", s->tmp_path, strerror(rc));
-    }
-    if (rc == 0 && rename(s->tmp_path, s->final_path) != 0) {
-        rc = errno;
-        ride_set_error(err, errlen, "%s: %s", s->final_path, strerror(rc));
-    }
-    if (rc != 0)
-        unlink(s->tmp_path);
-    return rc;
+    return finish_file(s, fw.fd, rc, err, errlen);
 }
 
 /* Logs a failure once per partition and error, and the first success after it. */

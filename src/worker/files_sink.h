@@ -5,7 +5,9 @@
  * number zero-padded to 20 digits (every uint64_t) so that names sort by sequence,
  * ext "png", "jpg" or "raw". A raw file is the frame in the wire format
  * (docs/wire-format.md): its header then the raw pixel rows, so tools re-read it
- * with ride_frame_header_parse() or an assembler.
+ * with ride_frame_header_parse() or an assembler. A frame that carries metadata
+ * also gets <dir>/<stream id>/<seq>.json, the metadata's JSON text as it came,
+ * written (the same way) before the image file.
  *
  * A frame is written to a hidden temporary name in its final directory
  * (".<seq>.<ext>.<pid>.tmp"), then renamed over its final name: a reader never

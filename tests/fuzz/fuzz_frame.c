@@ -11,8 +11,9 @@
  * its own and pushed, tagged with its position, into one assembler, so that
  * chunk sequences are explored as well as single headers. Besides memory
  * errors, the target aborts when the assembler breaks its reporting contract:
- * every error status comes with at least one reported frame, OK with an image,
- * and once the frames still in progress are flushed, every pushed message has
+ * every error status comes with at least one reported frame, OK with an image
+ * and, when the frame carries metadata, a NUL-terminated JSON object within the
+ * bound, and once the frames still in progress are flushed, every pushed message has
  * come back exactly once (in a completed frame's tags, a rejection's tags or a
  * SKIPPED status). */
 #include <stdint.h>
@@ -102,6 +103,12 @@ static void push_checked(ride_frame_assembler *a, const uint8_t *msg, size_t len
         abort();
     if (st == RIDE_FRAME_OK) {
         if (!out->image.data || out->image.width == 0)
+            abort();
+        if ((out->metadata == NULL) != (out->metadata_len == 0))
+            abort();
+        if (out->metadata && (out->metadata[out->metadata_len] != '\0' ||
+                              ride_frame_metadata_check(out->metadata, out->metadata_len, NULL,
+                                                        0) != 0))
             abort();
         check_tags(&tags);
         if (tag < tags.first || tag > tags.last)

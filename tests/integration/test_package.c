@@ -97,6 +97,7 @@ static void test_control_fields(void **state)
         "systemd",        "librdkafka1",      "libuv1",        "libjansson4",
         "libzookeeper-mt2", "libsystemd0",    "libyaml-0-2",   "libisal2",
         "libopencv-core", "libopencv-videoio", "libopencv-imgcodecs", "libgomp1",
+        "libopencv-objdetect", "opencv-data",
     };
     for (size_t i = 0; i < sizeof needed / sizeof *needed; i++)
         if (!strstr(depends, needed[i]))

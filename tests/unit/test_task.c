@@ -93,21 +93,25 @@ static void test_builtins_listed(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     assert_non_null(r);
-    assert_int_equal(ride_task_count(r), 9);
-    assert_string_equal(ride_task_at(r, 0)->name, "fft");
-    assert_string_equal(ride_task_at(r, 1)->name, "gaussian");
-    assert_string_equal(ride_task_at(r, 2)->name, "grayscale");
-    assert_string_equal(ride_task_at(r, 3)->name, "matmul");
-    assert_string_equal(ride_task_at(r, 4)->name, "passthrough");
-    assert_string_equal(ride_task_at(r, 5)->name, "resize");
-    assert_string_equal(ride_task_at(r, 6)->name, "sobel");
-    assert_string_equal(ride_task_at(r, 7)->name, "stddev");
-    assert_string_equal(ride_task_at(r, 8)->name, "transcode");
-    assert_null(ride_task_at(r, 9));
+    assert_int_equal(ride_task_count(r), 11);
+    assert_string_equal(ride_task_at(r, 0)->name, "facedetect");
+    assert_string_equal(ride_task_at(r, 1)->name, "fft");
+    assert_string_equal(ride_task_at(r, 2)->name, "gaussian");
+    assert_string_equal(ride_task_at(r, 3)->name, "grayscale");
+    assert_string_equal(ride_task_at(r, 4)->name, "matmul");
+    assert_string_equal(ride_task_at(r, 5)->name, "passthrough");
+    assert_string_equal(ride_task_at(r, 6)->name, "resize");
+    assert_string_equal(ride_task_at(r, 7)->name, "sobel");
+    assert_string_equal(ride_task_at(r, 8)->name, "stddev");
+    assert_string_equal(ride_task_at(r, 9)->name, "surf");
+    assert_string_equal(ride_task_at(r, 9)->name, "surf");
+    assert_string_equal(ride_task_at(r, 10)->name, "transcode");
+    assert_null(ride_task_at(r, 11));
     char names[160];
     assert_string_equal(ride_task_names(r, names, sizeof names),
-                        "fft, gaussian, grayscale, matmul, passthrough, resize, sobel, stddev, transcode");
-    assert_ptr_equal(ride_task_find(r, "stddev"), ride_task_at(r, 7));
+                        "facedetect, fft, gaussian, grayscale, matmul, passthrough, resize, sobel, "
+                        "stddev, surf, transcode");
+    assert_ptr_equal(ride_task_find(r, "stddev"), ride_task_at(r, 8));
     assert_null(ride_task_find(r, "nope"));
     ride_task_registry_free(r);
 }
@@ -332,8 +336,8 @@ static void test_param_errors(void **state)
         {"    - {name: sd, input: [gray], task: invert, params: {gain: nan}}", "nan",
          "spec.stages[1].params.gain: expected a number in 0..1, got \"nan\""},
         {"    - {name: sd, input: [gray], task: foo}", "foo",
-         "spec.stages[1].task: unknown task 'foo'; known tasks: fft, gaussian, grayscale, invert, "
-         "matmul, passthrough, resize, sobel, stddev, transcode"},
+         "spec.stages[1].task: unknown task 'foo'; known tasks: facedetect, fft, gaussian, "
+         "grayscale, invert, matmul, passthrough, resize, sobel, stddev, surf, transcode"},
         {"    - {name: sd, input: [gray], task: invert, resources: {device: gpu}}", "invert",
          "spec.stages[1].task: task 'invert' does not run on device gpu"},
     };
@@ -347,8 +351,9 @@ static void test_unknown_task_lists_builtins(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     expect_stage_error(r, "    - {name: sd, input: [gray], task: foo}", "foo",
-                       "spec.stages[1].task: unknown task 'foo'; known tasks: fft, gaussian, "
-                       "grayscale, matmul, passthrough, resize, sobel, stddev, transcode");
+                       "spec.stages[1].task: unknown task 'foo'; known tasks: facedetect, fft, "
+                       "gaussian, grayscale, matmul, passthrough, resize, sobel, stddev, surf, "
+                       "transcode");
     ride_task_registry_free(r);
 }
 

@@ -1,6 +1,7 @@
 /* The worker's files sink: names sort by sequence and are unique per frame,
  * files appear whole and decode to the frame written, a frame written twice
- * leaves one file, a frame that cannot be encoded is rejected, and a directory
+ * leaves one file, a frame's metadata lands beside its image as a .json file, a
+ * frame that cannot be encoded is rejected, and a directory
  * that cannot be created fails the write without leaving anything behind until
  * the problem is fixed. */
 #define _XOPEN_SOURCE 700
@@ -201,6 +202,76 @@ static void test_raw_is_a_wire_frame(void **state)
     ride_frame_assembler_free(a);
 }
 
+static const char faces[] = "{\"faces\":[{\"x\":3,\"y\":4,\"width\":10,\"height\":12}]}";
+
+/* The whole content of a small file. */
+static size_t read_small(const char *path, uint8_t *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        fail_msg("%s: %s", path, strerror(errno));
+    size_t len = fread(buf, 1, cap, f);
+    fclose(f);
+    return len;
+}
+
+/* Writes the fixture's frame, with metadata json (or none), through a new sink. */
+static void write_with_metadata(fixture *fx, ride_encoding format, const char *json)
+{
+    assert_int_equal(ride_frame_set_metadata(&fx->frame, json, json ? strlen(json) : 0, NULL, 0),
+                     0);
+    ride_files_sink *s = sink_in(fx, format);
+    const char *reason;
+    assert_int_equal(ride_files_sink_write(s, 1, &fx->frame, &reason, fx->err, sizeof fx->err),
+                     RIDE_PIPELINE_SINK_WRITTEN);
+    ride_files_sink_free(s);
+}
+
+/* A frame's metadata lands beside its image as <seq>.json, the text as sent;
+ * the image is unchanged by it; a frame without metadata gets no sidecar. */
+static void test_metadata_sidecar_beside_the_image(void **state)
+{
+    fixture *fx = *state;
+    write_with_metadata(fx, RIDE_ENC_PNG, faces);
+    fx->frame.seq = 43;
+    write_with_metadata(fx, RIDE_ENC_PNG, NULL);
+    char path[256], listing[512];
+    snprintf(path, sizeof path, "%s/17", fx->out);
+    list_dir(path, listing, sizeof listing);
+    assert_string_equal(listing, "00000000000000000042.json,00000000000000000042.png,"
+                                 "00000000000000000043.png");
+    uint8_t buf[512];
+    snprintf(path, sizeof path, "%s/17/00000000000000000042.json", fx->out);
+    size_t len = read_small(path, buf, sizeof buf);
+    assert_int_equal(len, strlen(faces));
+    assert_memory_equal(buf, faces, len);
+    snprintf(path, sizeof path, "%s/17/00000000000000000042.png", fx->out);
+    ride_image back = {0};
+    assert_int_equal(ride_cv_read_file(path, RIDE_PIX_GRAY8, &back, fx->err, sizeof fx->err), 0);
+    assert_int_equal(ride_test_max_abs_diff_u8(&back, &fx->frame.image), 0);
+    ride_image_free(&back);
+}
+
+/* A raw file is the wire message, so its header carries the metadata too. */
+static void test_raw_file_keeps_metadata_in_its_header(void **state)
+{
+    fixture *fx = *state;
+    write_with_metadata(fx, RIDE_ENC_RAW, faces);
+    char path[256];
+    snprintf(path, sizeof path, "%s/17/00000000000000000042.raw", fx->out);
+    uint8_t buf[4096];
+    size_t len = read_small(path, buf, sizeof buf);
+    assert_int_equal(len, RIDE_FRAME_METADATA_OFFSET + strlen(faces) + 37 * 23);
+    int rejected = 0;
+    ride_frame_assembler *a = ride_frame_assembler_new(1u << 20, count_reject, &rejected);
+    ride_frame back = {0};
+    assert_int_equal(ride_frame_assembler_push(a, buf, len, &back), RIDE_FRAME_OK);
+    assert_string_equal(back.metadata, faces);
+    assert_int_equal(ride_test_max_abs_diff_u8(&back.image, &fx->frame.image), 0);
+    ride_frame_free(&back);
+    ride_frame_assembler_free(a);
+}
+
 /* JPEG cannot carry float pixels: the frame is rejected for good, nothing is left. */
 static void test_unencodable_frame_rejected(void **state)
 {
@@ -258,6 +329,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_relative_path_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_png_written_once_and_replaced, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_is_a_wire_frame, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_metadata_sidecar_beside_the_image, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_file_keeps_metadata_in_its_header, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_unencodable_frame_rejected, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uncreatable_directory_fails_until_fixed, setup,
                                         teardown),

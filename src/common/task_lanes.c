@@ -13,9 +13,9 @@ typedef struct lane {
     bool has_state; /* init succeeded: destroy is owed */
     ride_task_device_image out;
     bool busy;
-    uint32_t stream_id;
-    uint64_t seq;
-    uint64_t capture_ns;
+    /* The input's identity and metadata, which its output carries: process_device
+     * gets no metadata, so it passes through a GPU task unchanged. */
+    ride_frame meta;
 } lane;
 
 struct ride_task_lanes {
@@ -99,6 +99,7 @@ void ride_task_lanes_free(ride_task_lanes *ls)
             ls->task->destroy(l->state);
         }
         ride_gpu_slot_free(l->slot);
+        ride_frame_free(&l->meta);
     }
     free(ls->lanes);
     free(ls);
@@ -163,10 +164,15 @@ int ride_task_lanes_submit(ride_task_lanes *ls, const ride_frame *in, char *err,
         (void)ride_gpu_slot_wait(l->slot, ignored, sizeof ignored);
         return -1;
     }
+    if (ride_frame_copy_metadata(&l->meta, in) != 0) {
+        char ignored[256];
+        (void)ride_gpu_slot_wait(l->slot, ignored, sizeof ignored);
+        return ride_set_error(err, errlen, "out of memory");
+    }
     l->busy = true;
-    l->stream_id = in->stream_id;
-    l->seq = in->seq;
-    l->capture_ns = in->capture_ns;
+    l->meta.stream_id = in->stream_id;
+    l->meta.seq = in->seq;
+    l->meta.capture_ns = in->capture_ns;
     ls->next_submit = (ls->next_submit + 1) % ls->count;
     ls->in_flight++;
     return 0;
@@ -187,8 +193,10 @@ int ride_task_lanes_collect(ride_task_lanes *ls, int wait, ride_frame *out, char
     ls->in_flight--;
     if (done < 0 || ride_gpu_slot_output(l->slot, &out->image, err, errlen) != 0)
         return -1;
-    out->stream_id = l->stream_id;
-    out->seq = l->seq;
-    out->capture_ns = l->capture_ns;
+    if (ride_frame_copy_metadata(out, &l->meta) != 0)
+        return ride_set_error(err, errlen, "out of memory");
+    out->stream_id = l->meta.stream_id;
+    out->seq = l->meta.seq;
+    out->capture_ns = l->meta.capture_ns;
     return 1;
 }

@@ -1,7 +1,7 @@
 /* The GPU task runner with frames in flight (ride_task_runner_new_gpu) against the
  * CPU runner: every built-in GPU task, on every device, several frames in flight
  * per device, frames of changing sizes; outputs must come back in submission
- * order and match the CPU path (identical, but within 1 per pixel for fft and
+ * order, with their input's metadata, and match the CPU path (identical, but within 1 per pixel for fft and
  * 1e-5 of the largest |value| for matmul, as in test_cuda_linalg).
  *
  * Without a usable CUDA device (or in a build without CUDA) every case prints one
@@ -47,6 +47,9 @@ static void make_frame(ride_frame *f, ride_pixel_format format, int i)
     f->stream_id = 3;
     f->seq = (uint64_t)i;
     f->capture_ns = 1000 + (uint64_t)i;
+    char json[32], err[128];
+    int n = snprintf(json, sizeof json, "{\"frame\":%d}", i);
+    assert_int_equal(ride_frame_set_metadata(f, json, (size_t)n, err, sizeof err), 0);
 }
 
 static void expect_same(const char *task, const ride_image *got, const ride_image *want, int i)
@@ -94,6 +97,8 @@ static void run_task_in_flight(const ride_task_descriptor *d, const int *gpus, s
             fail_msg("%s collect %d: %s", d->name, collected, err);
         assert_true(out.seq == (uint64_t)collected);
         assert_true(out.capture_ns == 1000 + (uint64_t)collected);
+        assert_non_null(out.metadata);
+        assert_string_equal(out.metadata, in[collected].metadata);
         if (ride_task_run(cpu, &in[collected], &want, err, sizeof err) != 0)
             fail_msg("%s on the CPU: %s", d->name, err);
         expect_same(d->name, &out.image, &want.image, collected);

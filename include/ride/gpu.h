@@ -37,14 +37,15 @@ int ride_cuda_grayscale(const ride_image *src, ride_image *dst);
 int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize);
 
 /* ride_cpu_matmul(_transpose) on the current CUDA device with cuBLAS (cublasSgemm).
- * A ride_cuda_matmul keeps its cuBLAS handle, stream, the matrix and the frame
- * buffers in device memory between frames; one per stream, used by one thread at a
- * time, on the device that was current when it was made. set_matrix uploads the
- * rows x cols row-major matrix M (run then computes F * M and needs frames rows
- * wide); without one, run computes F * F^T. */
+ * A ride_cuda_matmul keeps its cuBLAS handle, the matrix and the frame buffers in
+ * device memory between frames; one per stream, used by one thread at a time, on
+ * the device that was current when it was made. It works on `stream` (a
+ * cudaStream_t the caller keeps), or on a stream of its own when that is NULL.
+ * set_matrix uploads the rows x cols row-major matrix M (run then computes F * M
+ * and needs frames rows wide); without one, run computes F * F^T. */
 typedef struct ride_cuda_matmul ride_cuda_matmul;
 
-ride_cuda_matmul *ride_cuda_matmul_new(void);
+ride_cuda_matmul *ride_cuda_matmul_new(void *stream);
 int ride_cuda_matmul_set_matrix(ride_cuda_matmul *mm, const float *matrix, uint32_t rows,
                                 uint32_t cols);
 int ride_cuda_matmul_run(ride_cuda_matmul *mm, const ride_image *src, ride_image *dst);
@@ -54,7 +55,7 @@ void ride_cuda_matmul_free(ride_cuda_matmul *mm);
  * while the frame size repeats); same contract, one per stream as above. */
 typedef struct ride_cuda_fft ride_cuda_fft;
 
-ride_cuda_fft *ride_cuda_fft_new(void);
+ride_cuda_fft *ride_cuda_fft_new(void *stream);
 int ride_cuda_fft_spectrum(ride_cuda_fft *fft, const ride_image *src, ride_image *dst,
                            int log_scale);
 void ride_cuda_fft_free(ride_cuda_fft *fft);
@@ -65,6 +66,45 @@ int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width, uin
                      ride_interp interp);
 int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma);
 int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize);
+
+/* ---- the kernels on device images (process_device) --------------------------------
+ *
+ * The same kernels on frames already in the current device's memory: src and dst
+ * are tightly packed device images (pitch = row bytes), dst shaped as the result
+ * (format and size as the host-image entry points above make it). The work is
+ * queued on `stream` (a cudaStream_t; matmul and fft: the context's) and the call
+ * returns without waiting for it. The host-image entry points are these between an
+ * upload and a download. Kernels with intermediate results keep them in a
+ * ride_cuda_scratch: device memory grown to the largest frame and reused after
+ * that, one per stream, used only once the stream's earlier work has completed.
+ * -1 on invalid arguments or CUDA errors (logged, event=cuda_error). */
+typedef struct ride_cuda_scratch ride_cuda_scratch;
+
+/* Scratch on the current device (nothing allocated before the first frame); NULL
+ * on CUDA errors. */
+ride_cuda_scratch *ride_cuda_scratch_new(void);
+/* Frees the buffers; the stream that used them must be idle. NULL is a no-op. */
+void ride_cuda_scratch_free(ride_cuda_scratch *scratch);
+
+/* dst = src (same format and size). */
+int ride_cuda_copy_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                          void *stream);
+int ride_cuda_grayscale_device(const ride_task_device_image *src,
+                               const ride_task_device_image *dst, void *stream);
+int ride_cuda_stddev_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                            int ksize, void *stream, ride_cuda_scratch *scratch);
+/* To dst's size. Keeps the sampling tables in scratch while the sizes repeat. */
+int ride_cuda_resize_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                            ride_interp interp, void *stream, ride_cuda_scratch *scratch);
+int ride_cuda_gaussian_device(const ride_task_device_image *src,
+                              const ride_task_device_image *dst, int ksize, double sigma,
+                              void *stream, ride_cuda_scratch *scratch);
+int ride_cuda_sobel_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                           int ksize, void *stream, ride_cuda_scratch *scratch);
+int ride_cuda_matmul_device(ride_cuda_matmul *mm, const ride_task_device_image *src,
+                            const ride_task_device_image *dst);
+int ride_cuda_fft_device(ride_cuda_fft *fft, const ride_task_device_image *src,
+                         const ride_task_device_image *dst, int log_scale);
 
 /* ---- frames in flight (kernels/cuda/slot.cu) --------------------------------------
  *

@@ -33,20 +33,20 @@ __global__ void gaussian_row_kernel(const int32_t *cols, int width, int height, 
     gaussian_row_thread<CH>(blockIdx, blockDim, threadIdx, cols, width, height, t, dst);
 }
 
-bool queue_gaussian_rows(cudaStream_t stream, int channels, const int32_t *cols, int width, int height,
-                         const taps &t, uint8_t *dst)
+bool queue_gaussian_rows(cudaStream_t stream, int channels, const int32_t *cols, int width,
+                         int height, const taps &t, uint8_t *dst)
 {
     const dim3 grid = filter_grid(width, height);
     switch (channels) {
     case 1:
-        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<1>, grid, kFilterBlock, cols,
-                      width, height, t, dst);
+        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<1>, grid, kFilterBlock,
+                      cols, width, height, t, dst);
     case 3:
-        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<3>, grid, kFilterBlock, cols,
-                      width, height, t, dst);
+        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<3>, grid, kFilterBlock,
+                      cols, width, height, t, dst);
     case 4:
-        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<4>, grid, kFilterBlock, cols,
-                      width, height, t, dst);
+        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<4>, grid, kFilterBlock,
+                      cols, width, height, t, dst);
     default:
         return false;
     }

@@ -58,21 +58,21 @@ __global__ void resize_kernel(const uint8_t *src, int src_width, axis_view ax, a
     resize_thread<CH>(blockIdx, blockDim, threadIdx, src, src_width, ax, ay, width, height, dst);
 }
 
-bool queue_resize(cudaStream_t stream, int channels, const uint8_t *src, int src_width, axis_view ax,
-                  axis_view ay, int width, int height, uint8_t *dst)
+bool queue_resize(cudaStream_t stream, int channels, const uint8_t *src, int src_width,
+                  axis_view ax, axis_view ay, int width, int height, uint8_t *dst)
 {
     const dim3 grid((unsigned)(width + kBlock.x - 1) / kBlock.x,
                     (unsigned)(height + kBlock.y - 1) / kBlock.y);
     switch (channels) {
     case 1:
-        return launch(stream, "resize_kernel", resize_kernel<1>, grid, kBlock, src, src_width, ax, ay,
-                      width, height, dst);
+        return launch(stream, "resize_kernel", resize_kernel<1>, grid, kBlock, src, src_width,
+                      ax, ay, width, height, dst);
     case 3:
-        return launch(stream, "resize_kernel", resize_kernel<3>, grid, kBlock, src, src_width, ax, ay,
-                      width, height, dst);
+        return launch(stream, "resize_kernel", resize_kernel<3>, grid, kBlock, src, src_width,
+                      ax, ay, width, height, dst);
     case 4:
-        return launch(stream, "resize_kernel", resize_kernel<4>, grid, kBlock, src, src_width, ax, ay,
-                      width, height, dst);
+        return launch(stream, "resize_kernel", resize_kernel<4>, grid, kBlock, src, src_width,
+                      ax, ay, width, height, dst);
     default:
         return false;
     }
@@ -150,10 +150,12 @@ bool queue_resize_of(cudaStream_t stream, ride_cuda_scratch &scratch,
                         (uint8_t *)dst.data);
 }
 
-bool valid_output_size(uint32_t width, uint32_t height)
+bool valid_resize(uint32_t width, uint32_t height, ride_interp interp)
 {
     return width >= 1 && height >= 1 && width <= RIDE_RESIZE_MAX_DIM &&
-           height <= RIDE_RESIZE_MAX_DIM;
+           height <= RIDE_RESIZE_MAX_DIM &&
+           (interp == RIDE_INTERP_NEAREST || interp == RIDE_INTERP_LINEAR ||
+            interp == RIDE_INTERP_AREA);
 }
 
 }  // namespace
@@ -163,7 +165,7 @@ extern "C" int ride_cuda_resize_device(const ride_task_device_image *src,
                                        void *stream, ride_cuda_scratch *scratch)
 {
     if (!packed_device_image(src) || !packed_device_image(dst) || !u8_channels(src->format) ||
-        dst->format != src->format || !valid_output_size(dst->width, dst->height) || !scratch)
+        dst->format != src->format || !valid_resize(dst->width, dst->height, interp) || !scratch)
         return -1;
     return queue_resize_of((cudaStream_t)stream, *scratch, *src, *dst, interp) ? 0 : -1;
 }
@@ -171,7 +173,7 @@ extern "C" int ride_cuda_resize_device(const ride_task_device_image *src,
 extern "C" int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width,
                                 uint32_t height, ride_interp interp)
 {
-    if (!valid_src_dst(src, dst) || !valid_output_size(width, height))
+    if (!valid_src_dst(src, dst) || !valid_resize(width, height, interp))
         return -1;
     return run_on_host_images(src, dst, src->format, width, height,
                               [interp](cudaStream_t stream, ride_cuda_scratch &scratch,

@@ -135,14 +135,14 @@ bool queue_column_sums(cudaStream_t stream, const uint8_t *src, int lanes, int h
 {
     const int strip = strip_length(ksize);
     const dim3 grid(blocks(lanes, kThreads), blocks(height, strip));
-    return launch(stream, "column_sums_kernel", column_sums_kernel, grid, dim3(kThreads), src, lanes,
-                  height, ksize / 2, strip, sum1, sum2);
+    return launch(stream, "column_sums_kernel", column_sums_kernel, grid, dim3(kThreads), src,
+                  lanes, height, ksize / 2, strip, sum1, sum2);
 }
 
 // One instance per channel count, so each thread's sums stay in registers.
 template <int CH>
-bool queue_row_stddev_for(cudaStream_t stream, const uint32_t *sum1, const uint32_t *sum2, int width,
-                          int height, int ksize, uint8_t *dst)
+bool queue_row_stddev_for(cudaStream_t stream, const uint32_t *sum1, const uint32_t *sum2,
+                          int width, int height, int ksize, uint8_t *dst)
 {
     const int strip = strip_length(ksize);
     const dim3 grid(blocks(height, kThreads), blocks(width, strip));
@@ -150,8 +150,8 @@ bool queue_row_stddev_for(cudaStream_t stream, const uint32_t *sum1, const uint3
                   sum2, width, height, ksize / 2, strip, dst);
 }
 
-bool queue_row_stddev(cudaStream_t stream, int channels, const uint32_t *sum1, const uint32_t *sum2,
-                      int width, int height, int ksize, uint8_t *dst)
+bool queue_row_stddev(cudaStream_t stream, int channels, const uint32_t *sum1,
+                      const uint32_t *sum2, int width, int height, int ksize, uint8_t *dst)
 {
     switch (channels) {
     case 1:
@@ -167,8 +167,8 @@ bool queue_row_stddev(cudaStream_t stream, int channels, const uint32_t *sum1, c
 
 bool valid_ksize(int ksize) { return ksize >= 1 && ksize <= RIDE_STDDEV_MAX_KSIZE && ksize % 2 == 1; }
 
-bool queue_stddev(cudaStream_t stream, ride_cuda_scratch &scratch, const ride_task_device_image &src,
-                  const ride_task_device_image &dst, int ksize)
+bool queue_stddev(cudaStream_t stream, ride_cuda_scratch &scratch,
+                  const ride_task_device_image &src, const ride_task_device_image &dst, int ksize)
 {
     const int channels = u8_channels(src.format);
     const int width = (int)src.width, height = (int)src.height;

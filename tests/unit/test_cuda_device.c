@@ -391,7 +391,8 @@ static void process_device_refuses_bad_frames(void **unused)
                                    .ensure = ride_gpu_slot_ensure_output,
                                    .host_ctx = slot};
     assert_int_equal(d->process_device(state, &in, &out, err, sizeof err), -1);
-    assert_string_equal(err, "sobel takes gray8 images, got bgr8 (put a grayscale stage before it)");
+    assert_string_equal(err,
+                        "sobel takes gray8 images, got bgr8 (put a grayscale stage before it)");
 
     in.cuda_stream = ride_gpu_slot_stream(other);
     assert_int_equal(d->process_device(state, &in, &out, err, sizeof err), -1);

@@ -73,21 +73,10 @@ static const shape shapes[] = {{1, 1}, {17, 13}, {640, 480}, {1021, 769}};
 
 /* ---- tasks ---- */
 
-static const ride_task_descriptor *builtin(const char *name)
-{
-    size_t count = 0;
-    const ride_task_descriptor *const *all = ride_task_builtins(&count);
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(all[i]->name, name) == 0)
-            return all[i];
-    fail_msg("no built-in task %s", name);
-    return NULL;
-}
-
 /* A state of the case's task on the CPU, or on GPU 0 bound to `stream`. */
 static void *task_init(const task_case *c, uint32_t device, void *stream)
 {
-    const ride_task_descriptor *d = builtin(c->task);
+    const ride_task_descriptor *d = ride_test_builtin_task(c->task);
     ride_task_params *params = NULL;
     ride_parse_error perr;
     if (ride_task_params_parse(d, c->params, c->param_count, "test", "params", (ride_pos){1, 1},
@@ -109,7 +98,7 @@ static void *task_init(const task_case *c, uint32_t device, void *stream)
 
 static void task_destroy(const task_case *c, void *state)
 {
-    const ride_task_descriptor *d = builtin(c->task);
+    const ride_task_descriptor *d = ride_test_builtin_task(c->task);
     if (d->destroy)
         d->destroy(state);
 }
@@ -121,7 +110,7 @@ static void run_cpu(const task_case *c, const ride_image *src, ride_image *want)
     ride_task_input in = {.struct_size = sizeof in, .image = src};
     ride_task_output out = {.struct_size = sizeof out, .image = want, .ensure = ride_image_ensure};
     char err[256];
-    if (builtin(c->task)->process(state, &in, &out, err, sizeof err) != 0)
+    if (ride_test_builtin_task(c->task)->process(state, &in, &out, err, sizeof err) != 0)
         fail_msg("%s on the CPU: %s", c->task, err);
     task_destroy(c, state);
 }
@@ -137,22 +126,38 @@ static ride_gpu_slot *slot_new(void)
     return slot;
 }
 
+/* A frame uploaded into a slot, with the input and output process_device takes. */
+typedef struct slot_frame {
+    ride_task_device_image dev_in;
+    ride_task_device_image dev_out;
+    ride_task_device_input in;
+    ride_task_device_output out;
+} slot_frame;
+
+static void upload_frame(ride_gpu_slot *slot, const ride_image *src, slot_frame *f)
+{
+    char err[256];
+    memset(f, 0, sizeof *f);
+    if (ride_gpu_slot_upload(slot, src, &f->dev_in, err, sizeof err) != 0)
+        fail_msg("upload: %s", err);
+    f->in = (ride_task_device_input){.struct_size = sizeof f->in,
+                                     .image = &f->dev_in,
+                                     .cuda_stream = ride_gpu_slot_stream(slot)};
+    f->out = (ride_task_device_output){.struct_size = sizeof f->out,
+                                       .image = &f->dev_out,
+                                       .ensure = ride_gpu_slot_ensure_output,
+                                       .host_ctx = slot};
+}
+
 /* Uploads src, queues the task's process_device and the download; returns without
  * waiting for any of it. */
 static void submit(ride_gpu_slot *slot, const task_case *c, void *state, const ride_image *src)
 {
     char err[256];
-    ride_task_device_image dev_in, dev_out = {0};
-    if (ride_gpu_slot_upload(slot, src, &dev_in, err, sizeof err) != 0)
-        fail_msg("upload: %s", err);
-    ride_task_device_input in = {.struct_size = sizeof in,
-                                 .image = &dev_in,
-                                 .cuda_stream = ride_gpu_slot_stream(slot)};
-    ride_task_device_output out = {.struct_size = sizeof out,
-                                   .image = &dev_out,
-                                   .ensure = ride_gpu_slot_ensure_output,
-                                   .host_ctx = slot};
-    if (builtin(c->task)->process_device(state, &in, &out, err, sizeof err) != 0)
+    slot_frame f;
+    upload_frame(slot, src, &f);
+    const ride_task_descriptor *d = ride_test_builtin_task(c->task);
+    if (d->process_device(state, &f.in, &f.out, err, sizeof err) != 0)
         fail_msg("%s process_device: %s", c->task, err);
     if (ride_gpu_slot_download(slot, err, sizeof err) != 0)
         fail_msg("download: %s", err);
@@ -210,25 +215,32 @@ static void free_frames(ride_image *frames, ride_image *wants)
 
 /* ---- cases ---- */
 
-static void device_tasks_match_cpu(void **unused)
+/* Every case on one slot, the shapes in `order`; one output image for all. */
+static void run_cases_on_one_slot(const size_t *order, size_t count)
 {
-    (void)unused;
     ride_gpu_slot *slot = slot_new();
     for (size_t ci = 0; ci < CASE_COUNT; ci++) {
         const task_case *c = &cases[ci];
         ride_image frames[SHAPE_COUNT], wants[SHAPE_COUNT], got = {0};
         make_frames(c, frames, wants);
         void *state = task_init(c, RIDE_TASK_GPU, ride_gpu_slot_stream(slot));
-        for (size_t si = 0; si < SHAPE_COUNT; si++) {
-            submit(slot, c, state, &frames[si]);
+        for (size_t k = 0; k < count; k++) {
+            submit(slot, c, state, &frames[order[k]]);
             collect(slot, &got);
-            expect_match(c, &got, &wants[si], shapes[si]);
+            expect_match(c, &got, &wants[order[k]], shapes[order[k]]);
         }
         task_destroy(c, state);
         ride_image_free(&got);
         free_frames(frames, wants);
     }
     ride_gpu_slot_free(slot);
+}
+
+static void device_tasks_match_cpu(void **unused)
+{
+    (void)unused;
+    static const size_t order[] = {0, 1, 2, 3};
+    run_cases_on_one_slot(order, sizeof order / sizeof order[0]);
 }
 
 /* Three slots, one task state each, every frame uploaded and queued before any is
@@ -277,22 +289,7 @@ static void outputs_reused_across_sizes(void **unused)
 {
     (void)unused;
     static const size_t order[] = {2, 0, 1, 3, 3, 1, 2};
-    ride_gpu_slot *slot = slot_new();
-    for (size_t ci = 0; ci < CASE_COUNT; ci++) {
-        const task_case *c = &cases[ci];
-        ride_image frames[SHAPE_COUNT], wants[SHAPE_COUNT], got = {0};
-        make_frames(c, frames, wants);
-        void *state = task_init(c, RIDE_TASK_GPU, ride_gpu_slot_stream(slot));
-        for (size_t k = 0; k < sizeof order / sizeof order[0]; k++) {
-            submit(slot, c, state, &frames[order[k]]);
-            collect(slot, &got);
-            expect_match(c, &got, &wants[order[k]], shapes[order[k]]);
-        }
-        task_destroy(c, state);
-        ride_image_free(&got);
-        free_frames(frames, wants);
-    }
-    ride_gpu_slot_free(slot);
+    run_cases_on_one_slot(order, sizeof order / sizeof order[0]);
 }
 
 static void expect_refused(int rc, const char *err, const char *what)
@@ -377,33 +374,26 @@ static void process_device_refuses_bad_frames(void **unused)
             sobel = &cases[i];
     assert_non_null(sobel);
     void *state = task_init(sobel, RIDE_TASK_GPU, ride_gpu_slot_stream(slot));
-    const ride_task_descriptor *d = builtin("sobel");
+    const ride_task_descriptor *d = ride_test_builtin_task("sobel");
     char err[256];
     ride_image bgr;
     ride_test_random_image(&bgr, RIDE_PIX_BGR8, 8, 8, 0, 3);
-    ride_task_device_image dev_in, dev_out = {0};
-    assert_int_equal(ride_gpu_slot_upload(slot, &bgr, &dev_in, err, sizeof err), 0);
-    ride_task_device_input in = {.struct_size = sizeof in,
-                                 .image = &dev_in,
-                                 .cuda_stream = ride_gpu_slot_stream(slot)};
-    ride_task_device_output out = {.struct_size = sizeof out,
-                                   .image = &dev_out,
-                                   .ensure = ride_gpu_slot_ensure_output,
-                                   .host_ctx = slot};
-    assert_int_equal(d->process_device(state, &in, &out, err, sizeof err), -1);
+    slot_frame f;
+    upload_frame(slot, &bgr, &f);
+    assert_int_equal(d->process_device(state, &f.in, &f.out, err, sizeof err), -1);
     assert_string_equal(err,
                         "sobel takes gray8 images, got bgr8 (put a grayscale stage before it)");
 
-    in.cuda_stream = ride_gpu_slot_stream(other);
-    assert_int_equal(d->process_device(state, &in, &out, err, sizeof err), -1);
+    f.in.cuda_stream = ride_gpu_slot_stream(other);
+    assert_int_equal(d->process_device(state, &f.in, &f.out, err, sizeof err), -1);
     assert_non_null(strstr(err, "another CUDA stream"));
-    in.cuda_stream = ride_gpu_slot_stream(slot);
+    f.in.cuda_stream = ride_gpu_slot_stream(slot);
 
-    ride_task_device_image padded = dev_in;
+    ride_task_device_image padded = f.dev_in;
     padded.format = RIDE_PIX_GRAY8;
     padded.width = 20; /* pitch 24 */
-    in.image = &padded;
-    assert_int_equal(d->process_device(state, &in, &out, err, sizeof err), -1);
+    f.in.image = &padded;
+    assert_int_equal(d->process_device(state, &f.in, &f.out, err, sizeof err), -1);
     assert_non_null(strstr(err, "tightly packed"));
 
     assert_int_equal(ride_gpu_slot_wait(slot, err, sizeof err), 0);

@@ -10,17 +10,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static const ride_task_descriptor *builtin(const char *name)
-{
-    size_t count = 0;
-    const ride_task_descriptor *const *all = ride_task_builtins(&count);
-    for (size_t i = 0; i < count; i++)
-        if (strcmp(all[i]->name, name) == 0)
-            return all[i];
-    fail_msg("no built-in task %s", name);
-    return NULL;
-}
-
 static void gpu_tasks_have_process_device(void **unused)
 {
     (void)unused;
@@ -32,8 +21,8 @@ static void gpu_tasks_have_process_device(void **unused)
             fail_msg("%s: devices %#x but process_device %s", all[i]->name, all[i]->devices,
                      all[i]->process_device ? "set" : "missing");
     }
-    assert_non_null(builtin("gaussian")->process_device);
-    assert_null(builtin("transcode")->process_device);
+    assert_non_null(ride_test_builtin_task("gaussian")->process_device);
+    assert_null(ride_test_builtin_task("transcode")->process_device);
 }
 
 /* A stand-in for the host's ensure: shapes the image as asked, with the pitch in
@@ -74,7 +63,7 @@ static void device_call_init(device_call *c, uint32_t width)
 
 static int passthrough_device(device_call *c)
 {
-    return builtin("passthrough")->process_device(NULL, &c->in, &c->out, c->err, sizeof c->err);
+    return ride_test_builtin_task("passthrough")->process_device(NULL, &c->in, &c->out, c->err, sizeof c->err);
 }
 
 static void process_device_checks_frames(void **unused)
@@ -117,7 +106,7 @@ static void process_device_checks_frames(void **unused)
 static void cpu_state_refuses_device_frames(void **unused)
 {
     (void)unused;
-    const ride_task_descriptor *d = builtin("grayscale");
+    const ride_task_descriptor *d = ride_test_builtin_task("grayscale");
     ride_task_params *params = NULL;
     ride_parse_error perr;
     assert_int_equal(

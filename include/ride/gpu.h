@@ -130,7 +130,8 @@ int ride_gpu_slot_activate(ride_gpu_slot *slot, char *err, size_t errlen);
 /* Copies src's pixels into the slot's pinned input buffer and queues their upload
  * into its device input image, which *dev then describes (tightly packed: pitch =
  * row bytes). src may be reused as soon as this returns. Call only while the slot
- * is idle (new, or after ride_gpu_slot_wait / a poll that returned 1). */
+ * is idle (new, or after ride_gpu_slot_wait / a poll that returned 1): refused
+ * ("slot busy") while work is still queued on its stream. */
 int ride_gpu_slot_upload(ride_gpu_slot *slot, const ride_image *src, ride_task_device_image *dev,
                          char *err, size_t errlen);
 
@@ -145,14 +146,16 @@ int ride_gpu_slot_ensure_output(void *slot, ride_task_device_image *image, uint3
  * slot's event: the frame is complete once the event has been reached. */
 int ride_gpu_slot_download(ride_gpu_slot *slot, char *err, size_t errlen);
 
-/* 1 when everything queued on the slot has finished, 0 while work is pending, -1 on
- * a CUDA error. */
+/* 1 when everything queued on the slot up to its last download has finished (the
+ * event that download recorded), 0 while work is pending, -1 on a CUDA error. After
+ * a frame that failed before its download, use ride_gpu_slot_wait. */
 int ride_gpu_slot_poll(ride_gpu_slot *slot, char *err, size_t errlen);
 /* Blocks until everything queued on the slot has finished. */
 int ride_gpu_slot_wait(ride_gpu_slot *slot, char *err, size_t errlen);
 
 /* After the slot finished: the downloaded output copied from pinned memory into dst
- * (shaped with ride_image_ensure, tightly packed). */
+ * (shaped with ride_image_ensure, tightly packed). Refused when nothing was
+ * downloaded since the last upload or the download has not finished. */
 int ride_gpu_slot_output(ride_gpu_slot *slot, ride_image *dst, char *err, size_t errlen);
 
 #ifdef __cplusplus

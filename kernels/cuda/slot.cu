@@ -209,13 +209,14 @@ extern "C" int ride_gpu_slot_upload(ride_gpu_slot *slot, const ride_image *src,
     if (ride_gpu_slot_activate(slot, err, errlen) != 0 ||
         refuse_unless_idle(slot, err, errlen) != 0)
         return -1;
+    // A new frame: the last one's output is neither shaped nor downloaded for it.
+    slot->output = ride_task_device_image{};
+    slot->downloaded = ride_task_device_image{};
     const size_t row = ride_image_row_bytes(src->format, src->width);
     const size_t bytes = row * src->height;
     if (!grow(slot->pinned_in, PINNED_HOST, bytes, err, errlen) ||
         !grow(slot->device_in, DEVICE, bytes, err, errlen))
         return -1;
-    slot->output = ride_task_device_image{};
-    slot->downloaded = ride_task_device_image{};
     copy_rows(slot->pinned_in.data, row, src->data, src->stride, row, src->height);
     if (!cuda_ok(cudaMemcpyAsync(slot->device_in.data, slot->pinned_in.data, bytes,
                                  cudaMemcpyHostToDevice, slot->stream),

@@ -67,6 +67,28 @@ int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width, uin
 int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma);
 int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize);
 
+/* ride_cpu_surf on the current CUDA device (kernels/cuda/surf.cu): the same table,
+ * with the same keypoints (positions, sizes, responses and order are computed with
+ * the CPU's float operations) and descriptors equal up to the last bits of sinf,
+ * cosf, atan2f and expf. Colour frames (bgr8, rgb8, bgra8) are converted to gray on
+ * the device as ride_cpu_grayscale does. A ride_cuda_surf keeps its device buffers
+ * between frames: one per stream, used by one thread at a time, on the device that
+ * was current when it was made.
+ *   run: host images, on a stream of its own; synchronizes before returning.
+ *   run_device: a device image, work queued on `stream` (a cudaStream_t; the call
+ *     synchronizes it once to learn the keypoint count), the table shaped through
+ *     out->ensure and written on the device. Call it only when earlier work on
+ *     the stream has completed. 0, or -1 with a one-line reason in err. */
+typedef struct ride_cuda_surf ride_cuda_surf;
+
+ride_cuda_surf *ride_cuda_surf_new(void);
+int ride_cuda_surf_run(ride_cuda_surf *surf, const ride_image *src, const ride_surf_params *p,
+                       ride_image *dst);
+int ride_cuda_surf_run_device(ride_cuda_surf *surf, const ride_task_device_image *src,
+                              void *stream, const ride_surf_params *p,
+                              ride_task_device_output *out, char *err, size_t errlen);
+void ride_cuda_surf_free(ride_cuda_surf *surf);
+
 /* ---- the kernels on device images (process_device) --------------------------------
  *
  * The same kernels on frames already in the current device's memory: src and dst

@@ -94,6 +94,49 @@ int ride_cpu_gaussian(const ride_image *src, ride_image *dst, int ksize, double 
  * cv::Sobel (CV_16S) + cv::convertScaleAbs on each + a saturating cv::add. */
 int ride_cpu_sobel(const ride_image *src, ride_image *dst, int ksize, int threads);
 
+/* SURF keypoints and descriptors (Bay, Tuytelaars and Van Gool, CVIU 2008) of a
+ * GRAY8 image, into a GRAY32F table RIDE_SURF_COLUMNS wide (docs/tasks.md): row 0
+ * is a header (keypoint count, descriptor length, source width, source height, then
+ * zeros), each further row one keypoint: the RIDE_SURF_COL_* columns, then the
+ * unit-length 64-value descriptor. Keypoints are sorted by response (strongest
+ * first), then y, x and size; at most max_keypoints are kept. */
+#define RIDE_SURF_MAX_OCTAVES 6
+#define RIDE_SURF_MAX_INTERVALS 6
+#define RIDE_SURF_MAX_KEYPOINTS 100000
+#define RIDE_SURF_DESC_LEN 64
+
+enum {
+    RIDE_SURF_COL_X,         /* image pixels, pixel centres at integers */
+    RIDE_SURF_COL_Y,
+    RIDE_SURF_COL_SIZE,      /* box filter side in pixels (as OpenCV's KeyPoint.size) */
+    RIDE_SURF_COL_ANGLE,     /* radians in [0, 2 pi) from +x towards +y (down); 0 upright */
+    RIDE_SURF_COL_RESPONSE,  /* Hessian determinant */
+    RIDE_SURF_COL_LAPLACIAN, /* sign of the trace: -1 bright blob, +1 dark blob */
+    RIDE_SURF_COL_DESC,      /* first of the RIDE_SURF_DESC_LEN descriptor values */
+    RIDE_SURF_COLUMNS = RIDE_SURF_COL_DESC + RIDE_SURF_DESC_LEN,
+};
+
+typedef struct ride_surf_params {
+    float hessian_threshold; /* >= 0: smallest determinant kept */
+    int octaves;             /* 1..RIDE_SURF_MAX_OCTAVES */
+    int intervals;           /* maxima layers per octave, 1..RIDE_SURF_MAX_INTERVALS */
+    int upright;             /* nonzero: no orientation (angle 0) */
+    uint32_t max_keypoints;  /* 1..RIDE_SURF_MAX_KEYPOINTS */
+} ride_surf_params;
+
+/* 1 when every field of p is in range. */
+int ride_surf_params_valid(const ride_surf_params *p);
+
+int ride_cpu_surf(const ride_image *src, const ride_surf_params *p, ride_image *dst, int threads);
+
+/* The box-filter Hessian of side `size` (a multiple of 3, at least 9) at every
+ * pixel of a GRAY8 image, as the detector computes it for octave 0: det and trace
+ * (GRAY32F, src's size) hold Dxx Dyy - 0.81 Dxy^2 and Dxx + Dyy of the filter whose
+ * top-left corner is at (x - size / 2, y - size / 2), and 0 where it does not fit
+ * in the image. */
+int ride_cpu_surf_hessian(const ride_image *src, uint32_t size, ride_image *det,
+                          ride_image *trace, int threads);
+
 #ifdef __cplusplus
 }
 #endif

@@ -6,6 +6,7 @@
 #include "cpu_internal.h"
 #include "filter_taps.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,14 +18,18 @@ typedef struct rs_plan {
     unsigned channels;
     size_t samples; /* output row: width x channels */
     ride_resize_axis x, y;
+    bool halves; /* both axes halve (rs_axis_halves) */
 } rs_plan;
 
-/* One source row resampled along x: at most 255 x 2^16 per sample. */
-static void rs_row_x(const rs_plan *p, const uint8_t *restrict row, int32_t *restrict out)
+/* One source row resampled along x: at most 255 x 2^16 per sample. Inlined into
+ * callers with constant channels and taps, so that the common cases (2 taps, 1, 3
+ * or 4 channels) compile to straight-line code. */
+static inline __attribute__((always_inline)) void
+rs_row_x_n(const ride_resize_axis *x, const uint8_t *restrict row, int32_t *restrict out,
+           unsigned ch, unsigned taps)
 {
-    unsigned ch = p->channels, taps = p->x.taps;
-    for (uint32_t i = 0; i < p->x.length; i++) {
-        const int32_t *idx = p->x.index + (size_t)i * taps, *w = p->x.weight + (size_t)i * taps;
+    for (uint32_t i = 0; i < x->length; i++) {
+        const int32_t *idx = x->index + (size_t)i * taps, *w = x->weight + (size_t)i * taps;
         for (unsigned c = 0; c < ch; c++) {
             int32_t sum = 0;
             for (unsigned t = 0; t < taps; t++)
@@ -32,6 +37,71 @@ static void rs_row_x(const rs_plan *p, const uint8_t *restrict row, int32_t *res
             out[(size_t)i * ch + c] = sum;
         }
     }
+}
+
+static void rs_row_x(const rs_plan *p, const uint8_t *restrict row, int32_t *restrict out)
+{
+    const ride_resize_axis *x = &p->x;
+    if (x->taps == 2 && p->channels == 1)
+        rs_row_x_n(x, row, out, 1, 2);
+    else if (x->taps == 2 && p->channels == 3)
+        rs_row_x_n(x, row, out, 3, 2);
+    else if (x->taps == 2 && p->channels == 4)
+        rs_row_x_n(x, row, out, 4, 2);
+    else
+        rs_row_x_n(x, row, out, p->channels, x->taps);
+}
+
+/* Halving: every output sample is the mean of a 2 x 2 block, weights 1/2 per axis. */
+static bool rs_axis_halves(const ride_resize_axis *a)
+{
+    const int32_t half = 1 << (RIDE_RESIZE_WEIGHT_BITS - 1);
+    if (a->taps != 2)
+        return false;
+    for (uint32_t i = 0; i < a->length; i++)
+        if (a->index[2 * i] != (int32_t)(2 * i) || a->index[2 * i + 1] != (int32_t)(2 * i + 1) ||
+            a->weight[2 * i] != half || a->weight[2 * i + 1] != half)
+            return false;
+    return true;
+}
+
+/* With both axes halving, the general sum (2^30 (a + b + c + d) + 2^31) >> 32 is
+ * exactly (a + b + c + d + 2) >> 2: the same result, without the per-tap work.
+ * The two source rows are summed first (contiguous, so it vectorizes), then
+ * neighbouring pixels of the sum; ch is a constant in every caller. */
+static inline __attribute__((always_inline)) void
+rs_halve_row_n(const uint8_t *restrict r0, const uint8_t *restrict r1, uint16_t *restrict sum,
+               uint8_t *restrict out, uint32_t width, unsigned ch)
+{
+    size_t n = (size_t)2 * width * ch;
+    for (size_t k = 0; k < n; k++)
+        sum[k] = (uint16_t)(r0[k] + r1[k]);
+    for (uint32_t i = 0; i < width; i++)
+        for (unsigned c = 0; c < ch; c++) {
+            size_t a = (size_t)2 * i * ch + c;
+            out[(size_t)i * ch + c] = (uint8_t)((sum[a] + sum[a + ch] + 2) >> 2);
+        }
+}
+
+RIDE_CPU_CLONES
+static void rs_halve_row(const uint8_t *restrict r0, const uint8_t *restrict r1,
+                         uint16_t *restrict sum, uint8_t *restrict out, uint32_t width,
+                         unsigned ch)
+{
+    if (ch == 1)
+        rs_halve_row_n(r0, r1, sum, out, width, 1);
+    else if (ch == 3)
+        rs_halve_row_n(r0, r1, sum, out, width, 3);
+    else
+        rs_halve_row_n(r0, r1, sum, out, width, 4);
+}
+
+/* sum: room for two source rows' worth of samples (the band's x-pass buffer). */
+static void rs_halve_band(const rs_plan *p, uint32_t y0, uint32_t y1, uint16_t *sum)
+{
+    for (uint32_t y = y0; y < y1; y++)
+        rs_halve_row(ride_image_row(p->src, 2 * y), ride_image_row(p->src, 2 * y + 1), sum,
+                     ride_image_row(p->dst, y), p->x.length, p->channels);
 }
 
 RIDE_CPU_CLONES
@@ -50,6 +120,10 @@ static void rs_finish(const int64_t *restrict acc, uint8_t *restrict out, size_t
 
 static void rs_band(const rs_plan *p, uint32_t y0, uint32_t y1, int64_t *acc, int32_t *row)
 {
+    if (p->halves) {
+        rs_halve_band(p, y0, y1, (uint16_t *)acc);
+        return;
+    }
     unsigned taps = p->y.taps;
     for (uint32_t y = y0; y < y1; y++) {
         memset(acc, 0, p->samples * sizeof *acc);
@@ -80,6 +154,7 @@ int ride_cpu_resize(const ride_image *src, ride_image *dst, uint32_t width, uint
     if (ride_resize_axes(src->width, src->height, width, height, interp, &p.x, &p.y) != 0)
         return -1;
     p.samples = (size_t)width * p.channels;
+    p.halves = rs_axis_halves(&p.x) && rs_axis_halves(&p.y);
     int bands = ride_cpu_band_count(nthreads, height);
     int64_t *acc = malloc(p.samples * (size_t)bands * sizeof *acc);
     int32_t *rows = malloc(p.samples * (size_t)bands * sizeof *rows);

@@ -8,14 +8,6 @@ namespace {
 
 using namespace ride_cuda;
 
-// Y = 0.299 R + 0.587 G + 0.114 B as OpenCV 4's cvtColor computes it for 8-bit
-// images: 15-bit weights summing to 1 << 15, rounded. (The 14-bit weights 4899, 9617,
-// 1868 of older releases differ by 1 on 43864 of the 2^24 colours.)
-__host__ __device__ inline uint8_t gray_of(uint32_t r, uint32_t g, uint32_t b)
-{
-    return (uint8_t)((r * 9798u + g * 19235u + b * 3735u + (1u << 14)) >> 15);
-}
-
 // One thread per pixel; CH channels, red at R_AT, blue at B_AT, green always at 1.
 // __host__ __device__ with explicit indices, so that without a GPU the thread can
 // still be run on a host.

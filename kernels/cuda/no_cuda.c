@@ -104,6 +104,39 @@ void ride_cuda_fft_free(ride_cuda_fft *fft)
     (void)fft;
 }
 
+ride_cuda_surf *ride_cuda_surf_new(void)
+{
+    return NULL;
+}
+
+int ride_cuda_surf_run(ride_cuda_surf *surf, const ride_image *src, const ride_surf_params *p,
+                       ride_image *dst)
+{
+    (void)surf;
+    (void)src;
+    (void)p;
+    (void)dst;
+    return -1;
+}
+
+int ride_cuda_surf_run_device(ride_cuda_surf *surf, const ride_task_device_image *src,
+                              void *stream, const ride_surf_params *p,
+                              ride_task_device_output *out, char *err, size_t errlen)
+{
+    (void)surf;
+    (void)src;
+    (void)stream;
+    (void)p;
+    (void)out;
+    snprintf(err, errlen, "RIDE was built without CUDA");
+    return -1;
+}
+
+void ride_cuda_surf_free(ride_cuda_surf *surf)
+{
+    (void)surf;
+}
+
 int ride_cuda_resize(const ride_image *src, ride_image *dst, uint32_t width, uint32_t height,
                      ride_interp interp)
 {

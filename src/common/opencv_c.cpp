@@ -575,4 +575,39 @@ int ride_cv_ref_sobel(const ride_image *src, int ksize, ride_image *dst)
     }
 }
 
+int ride_cv_ref_filter2d(const ride_image *src, const float *kernel, int ksize, ride_image *dst)
+{
+    if (!wrappable(src) || !kernel || ksize < 1 || !dst || src->format != RIDE_PIX_GRAY8)
+        return -1;
+    try {
+        const cv::Mat k(ksize, ksize, CV_32F, const_cast<float *>(kernel));
+        cv::Mat in;
+        wrap(src).convertTo(in, CV_32F);
+        if (ride_image_ensure(dst, RIDE_PIX_GRAY32F, src->width, src->height) != 0)
+            return -1;
+        cv::Mat d = wrap(dst);
+        cv::filter2D(in, d, CV_32F, k, cv::Point(ksize / 2, ksize / 2), 0, cv::BORDER_REFLECT_101);
+        return 0;
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
+int ride_cv_ref_warp_affine(const ride_image *src, const double m[6], uint32_t width,
+                            uint32_t height, ride_image *dst)
+{
+    if (!wrappable(src) || !m || !dst || src->format != RIDE_PIX_GRAY8)
+        return -1;
+    try {
+        const cv::Mat t(2, 3, CV_64F, const_cast<double *>(m));
+        if (ride_image_ensure(dst, RIDE_PIX_GRAY8, width, height) != 0)
+            return -1;
+        cv::Mat d = wrap(dst);
+        cv::warpAffine(wrap(src), d, t, d.size(), cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+        return 0;
+    } catch (const std::exception &) {
+        return -1;
+    }
+}
+
 }  // extern "C"

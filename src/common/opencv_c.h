@@ -95,6 +95,13 @@ int ride_cv_ref_gaussian(const ride_image *src, int ksize, double sigma, ride_im
 /* GRAY8 -> GRAY8: cv::Sobel (CV_16S, dx and dy, ksize, BORDER_REFLECT_101), then
  * cv::convertScaleAbs of each and their saturating cv::add. */
 int ride_cv_ref_sobel(const ride_image *src, int ksize, ride_image *dst);
+/* GRAY8 -> GRAY32F: cv::filter2D of src (as float) with the ksize x ksize row-major
+ * kernel, anchored at (ksize / 2, ksize / 2), BORDER_REFLECT_101. */
+int ride_cv_ref_filter2d(const ride_image *src, const float *kernel, int ksize, ride_image *dst);
+/* GRAY8 -> GRAY8 of width x height: cv::warpAffine with the 2 x 3 row-major matrix m
+ * (destination = m * source), INTER_LINEAR, BORDER_REPLICATE. */
+int ride_cv_ref_warp_affine(const ride_image *src, const double m[6], uint32_t width,
+                            uint32_t height, ride_image *dst);
 #ifdef __cplusplus
 }
 #endif

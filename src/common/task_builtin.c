@@ -157,6 +157,7 @@ extern const ride_task_descriptor ride_task_sobel;
 extern const ride_task_descriptor ride_task_matmul;
 extern const ride_task_descriptor ride_task_fft;
 extern const ride_task_descriptor ride_task_transcode;
+extern const ride_task_descriptor ride_task_surf;
 
 static const ride_task_descriptor grayscale_task = {
     .abi_version = RIDE_TASK_ABI_VERSION,
@@ -202,7 +203,7 @@ const ride_task_descriptor *const *ride_task_builtins(size_t *count)
     static const ride_task_descriptor *const tasks[] = {
         &grayscale_task,     &stddev_task,     &passthrough_task, &ride_task_resize,
         &ride_task_gaussian, &ride_task_sobel, &ride_task_matmul, &ride_task_fft,
-        &ride_task_transcode,
+        &ride_task_transcode, &ride_task_surf,
     };
     *count = sizeof tasks / sizeof tasks[0];
     return tasks;

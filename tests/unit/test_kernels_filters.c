@@ -102,6 +102,35 @@ static void resize_matches_opencv(void **state)
     ride_image_free(&want);
 }
 
+/* Halving (linear or area, exactly half each way) weighs a 2 x 2 block by 1/4 on
+ * both paths: the shortcut must give the general sum's rounding, (sum + 2) >> 2. */
+static void resize_halving_is_the_rounded_block_mean(void **state)
+{
+    (void)state;
+    static const ride_interp interps[] = {RIDE_INTERP_LINEAR, RIDE_INTERP_AREA};
+    ride_image src, got = {0};
+    for (size_t fi = 0; fi < FORMAT_COUNT; fi++)
+        for (size_t ii = 0; ii < 2; ii++) {
+            make_input(&src, formats[fi], (shape){902, 36}, 3, (uint32_t)fi + 40);
+            assert_int_equal(ride_cpu_resize(&src, &got, 451, 18, interps[ii], 2), 0);
+            unsigned ch = ride_pixel_channels(formats[fi]);
+            for (uint32_t y = 0; y < got.height; y++) {
+                const uint8_t *r0 = ride_image_row(&src, 2 * y), *r1 = ride_image_row(&src, 2 * y + 1);
+                const uint8_t *o = ride_image_row(&got, y);
+                for (size_t k = 0; k < (size_t)got.width * ch; k++) {
+                    size_t a = (k / ch) * 2 * ch + k % ch;
+                    int want = (r0[a] + r0[a + ch] + r1[a] + r1[a + ch] + 2) >> 2;
+                    if (o[k] != want)
+                        fail_msg("%s %s: sample %zu of row %u is %d, not %d",
+                                 ride_pixel_format_name(formats[fi]), interp_name(interps[ii]),
+                                 k, y, o[k], want);
+                }
+            }
+            ride_image_free(&src);
+        }
+    ride_image_free(&got);
+}
+
 /* Any thread count gives the same bytes (the bands only split the rows). */
 static void resize_independent_of_threads(void **state)
 {
@@ -404,6 +433,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(resize_matches_opencv),
+        cmocka_unit_test(resize_halving_is_the_rounded_block_mean),
         cmocka_unit_test(resize_independent_of_threads),
         cmocka_unit_test(gaussian_matches_opencv),
         cmocka_unit_test(gaussian_keeps_flat_image),

@@ -92,7 +92,7 @@ static void test_builtins_listed(void **state)
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
     assert_non_null(r);
-    assert_int_equal(ride_task_count(r), 9);
+    assert_int_equal(ride_task_count(r), 10);
     assert_string_equal(ride_task_at(r, 0)->name, "fft");
     assert_string_equal(ride_task_at(r, 1)->name, "gaussian");
     assert_string_equal(ride_task_at(r, 2)->name, "grayscale");
@@ -101,11 +101,13 @@ static void test_builtins_listed(void **state)
     assert_string_equal(ride_task_at(r, 5)->name, "resize");
     assert_string_equal(ride_task_at(r, 6)->name, "sobel");
     assert_string_equal(ride_task_at(r, 7)->name, "stddev");
-    assert_string_equal(ride_task_at(r, 8)->name, "transcode");
-    assert_null(ride_task_at(r, 9));
+    assert_string_equal(ride_task_at(r, 8)->name, "surf");
+    assert_string_equal(ride_task_at(r, 9)->name, "transcode");
+    assert_null(ride_task_at(r, 10));
     char names[160];
     assert_string_equal(ride_task_names(r, names, sizeof names),
-                        "fft, gaussian, grayscale, matmul, passthrough, resize, sobel, stddev, transcode");
+                        "fft, gaussian, grayscale, matmul, passthrough, resize, sobel, stddev, "
+                        "surf, transcode");
     assert_ptr_equal(ride_task_find(r, "stddev"), ride_task_at(r, 7));
     assert_null(ride_task_find(r, "nope"));
     ride_task_registry_free(r);
@@ -254,7 +256,7 @@ static void test_param_errors(void **state)
          "spec.stages[1].params.gain: expected a number in 0..1, got \"nan\""},
         {"    - {name: sd, input: [gray], task: foo}", "foo",
          "spec.stages[1].task: unknown task 'foo'; known tasks: fft, gaussian, grayscale, invert, "
-         "matmul, passthrough, resize, sobel, stddev, transcode"},
+         "matmul, passthrough, resize, sobel, stddev, surf, transcode"},
         {"    - {name: sd, input: [gray], task: invert, resources: {device: gpu}}", "invert",
          "spec.stages[1].task: task 'invert' does not run on device gpu"},
     };
@@ -269,7 +271,7 @@ static void test_unknown_task_lists_builtins(void **state)
     ride_task_registry *r = ride_task_registry_new();
     expect_stage_error(r, "    - {name: sd, input: [gray], task: foo}", "foo",
                        "spec.stages[1].task: unknown task 'foo'; known tasks: fft, gaussian, "
-                       "grayscale, matmul, passthrough, resize, sobel, stddev, transcode");
+                       "grayscale, matmul, passthrough, resize, sobel, stddev, surf, transcode");
     ride_task_registry_free(r);
 }
 

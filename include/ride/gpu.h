@@ -37,14 +37,15 @@ int ride_cuda_grayscale(const ride_image *src, ride_image *dst);
 int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize);
 
 /* ride_cpu_matmul(_transpose) on the current CUDA device with cuBLAS (cublasSgemm).
- * A ride_cuda_matmul keeps its cuBLAS handle, stream, the matrix and the frame
- * buffers in device memory between frames; one per stream, used by one thread at a
- * time, on the device that was current when it was made. set_matrix uploads the
- * rows x cols row-major matrix M (run then computes F * M and needs frames rows
- * wide); without one, run computes F * F^T. */
+ * A ride_cuda_matmul keeps its cuBLAS handle, the matrix and the frame buffers in
+ * device memory between frames; one per stream, used by one thread at a time, on
+ * the device that was current when it was made. It works on `stream` (a
+ * cudaStream_t the caller keeps), or on a stream of its own when that is NULL.
+ * set_matrix uploads the rows x cols row-major matrix M (run then computes F * M
+ * and needs frames rows wide); without one, run computes F * F^T. */
 typedef struct ride_cuda_matmul ride_cuda_matmul;
 
-ride_cuda_matmul *ride_cuda_matmul_new(void);
+ride_cuda_matmul *ride_cuda_matmul_new(void *stream);
 int ride_cuda_matmul_set_matrix(ride_cuda_matmul *mm, const float *matrix, uint32_t rows,
                                 uint32_t cols);
 int ride_cuda_matmul_run(ride_cuda_matmul *mm, const ride_image *src, ride_image *dst);
@@ -54,7 +55,7 @@ void ride_cuda_matmul_free(ride_cuda_matmul *mm);
  * while the frame size repeats); same contract, one per stream as above. */
 typedef struct ride_cuda_fft ride_cuda_fft;
 
-ride_cuda_fft *ride_cuda_fft_new(void);
+ride_cuda_fft *ride_cuda_fft_new(void *stream);
 int ride_cuda_fft_spectrum(ride_cuda_fft *fft, const ride_image *src, ride_image *dst,
                            int log_scale);
 void ride_cuda_fft_free(ride_cuda_fft *fft);
@@ -88,6 +89,45 @@ int ride_cuda_surf_run_device(ride_cuda_surf *surf, const ride_task_device_image
                               ride_task_device_output *out, char *err, size_t errlen);
 void ride_cuda_surf_free(ride_cuda_surf *surf);
 
+/* ---- the kernels on device images (process_device) --------------------------------
+ *
+ * The same kernels on frames already in the current device's memory: src and dst
+ * are tightly packed device images (pitch = row bytes), dst shaped as the result
+ * (format and size as the host-image entry points above make it). The work is
+ * queued on `stream` (a cudaStream_t; matmul and fft: the context's) and the call
+ * returns without waiting for it. The host-image entry points are these between an
+ * upload and a download. Kernels with intermediate results keep them in a
+ * ride_cuda_scratch: device memory grown to the largest frame and reused after
+ * that, one per stream, used only once the stream's earlier work has completed.
+ * -1 on invalid arguments or CUDA errors (logged, event=cuda_error). */
+typedef struct ride_cuda_scratch ride_cuda_scratch;
+
+/* Scratch on the current device (nothing allocated before the first frame); NULL
+ * on CUDA errors. */
+ride_cuda_scratch *ride_cuda_scratch_new(void);
+/* Frees the buffers; the stream that used them must be idle. NULL is a no-op. */
+void ride_cuda_scratch_free(ride_cuda_scratch *scratch);
+
+/* dst = src (same format and size). */
+int ride_cuda_copy_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                          void *stream);
+int ride_cuda_grayscale_device(const ride_task_device_image *src,
+                               const ride_task_device_image *dst, void *stream);
+int ride_cuda_stddev_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                            int ksize, void *stream, ride_cuda_scratch *scratch);
+/* To dst's size. Keeps the sampling tables in scratch while the sizes repeat. */
+int ride_cuda_resize_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                            ride_interp interp, void *stream, ride_cuda_scratch *scratch);
+int ride_cuda_gaussian_device(const ride_task_device_image *src,
+                              const ride_task_device_image *dst, int ksize, double sigma,
+                              void *stream, ride_cuda_scratch *scratch);
+int ride_cuda_sobel_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                           int ksize, void *stream, ride_cuda_scratch *scratch);
+int ride_cuda_matmul_device(ride_cuda_matmul *mm, const ride_task_device_image *src,
+                            const ride_task_device_image *dst);
+int ride_cuda_fft_device(ride_cuda_fft *fft, const ride_task_device_image *src,
+                         const ride_task_device_image *dst, int log_scale);
+
 /* ---- frames in flight (kernels/cuda/slot.cu) --------------------------------------
  *
  * A slot carries one frame through a GPU task's process_device: a CUDA stream and
@@ -112,7 +152,8 @@ int ride_gpu_slot_activate(ride_gpu_slot *slot, char *err, size_t errlen);
 /* Copies src's pixels into the slot's pinned input buffer and queues their upload
  * into its device input image, which *dev then describes (tightly packed: pitch =
  * row bytes). src may be reused as soon as this returns. Call only while the slot
- * is idle (new, or after ride_gpu_slot_wait / a poll that returned 1). */
+ * is idle (new, or after ride_gpu_slot_wait / a poll that returned 1): refused
+ * ("slot busy") while work is still queued on its stream. */
 int ride_gpu_slot_upload(ride_gpu_slot *slot, const ride_image *src, ride_task_device_image *dev,
                          char *err, size_t errlen);
 
@@ -127,14 +168,16 @@ int ride_gpu_slot_ensure_output(void *slot, ride_task_device_image *image, uint3
  * slot's event: the frame is complete once the event has been reached. */
 int ride_gpu_slot_download(ride_gpu_slot *slot, char *err, size_t errlen);
 
-/* 1 when everything queued on the slot has finished, 0 while work is pending, -1 on
- * a CUDA error. */
+/* 1 when everything queued on the slot up to its last download has finished (the
+ * event that download recorded), 0 while work is pending, -1 on a CUDA error. After
+ * a frame that failed before its download, use ride_gpu_slot_wait. */
 int ride_gpu_slot_poll(ride_gpu_slot *slot, char *err, size_t errlen);
 /* Blocks until everything queued on the slot has finished. */
 int ride_gpu_slot_wait(ride_gpu_slot *slot, char *err, size_t errlen);
 
 /* After the slot finished: the downloaded output copied from pinned memory into dst
- * (shaped with ride_image_ensure, tightly packed). */
+ * (shaped with ride_image_ensure, tightly packed). Refused when nothing was
+ * downloaded since the last upload or the download has not finished. */
 int ride_gpu_slot_output(ride_gpu_slot *slot, ride_image *dst, char *err, size_t errlen);
 
 #ifdef __cplusplus

@@ -1,10 +1,12 @@
 // cuda_common.cuh - what the CUDA kernels share: CUDA error reporting, argument
-// checks, a per-thread workspace (stream and device buffers kept between calls, so
-// a worker processing frames of one size allocates once) and the copies of host
-// images to and from it.
+// checks, scratch device memory kept between frames, a per-thread workspace for the
+// host-image entry points (stream, staging buffers and scratch kept between calls,
+// so a worker processing frames of one size allocates once), and the run of a
+// device entry point between an upload and a download.
 #ifndef RIDE_CUDA_COMMON_CUH
 #define RIDE_CUDA_COMMON_CUH
 
+#include "ride/gpu.h"
 #include "ride/image.h"
 #include "ride/log.h"
 
@@ -25,7 +27,7 @@ inline bool ok(cudaError_t rc, const char *call)
 }
 
 // Channels of the 8-bit interleaved formats the kernels accept; 0 for the others.
-inline int u8_channels(ride_pixel_format f)
+inline int u8_channels(uint32_t f)
 {
     switch (f) {
     case RIDE_PIX_GRAY8:
@@ -63,6 +65,26 @@ inline bool valid_src_dst(const ride_image *src, const ride_image *dst)
     return valid_u8_image(src) && dst && dst != src;
 }
 
+// A device image the kernels can read or write: pixels present, size within
+// RIDE_IMAGE_MAX_DIM, rows tightly packed (pitch = row bytes).
+inline bool packed_device_image(const ride_task_device_image *img)
+{
+    if (!img || !img->data || img->height < 1 || img->height > RIDE_IMAGE_MAX_DIM)
+        return false;
+    const size_t row = ride_image_row_bytes((ride_pixel_format)img->format, img->width);
+    return row != 0 && img->pitch == row;
+}
+
+// The arguments of a device entry point whose output has src's size: both packed,
+// src 8-bit, dst of dst_format (0: src's).
+inline bool valid_same_size(const ride_task_device_image *src, const ride_task_device_image *dst,
+                            uint32_t dst_format)
+{
+    return packed_device_image(src) && packed_device_image(dst) && u8_channels(src->format) &&
+           dst->format == (dst_format ? dst_format : src->format) && dst->width == src->width &&
+           dst->height == src->height && dst->data != src->data;
+}
+
 // OpenCV's borderInterpolate for BORDER_REFLECT_101, for any position: reflecting
 // about 0 and len-1 repeats with period 2*(len-1), so a window wider than the image
 // folds back as often as it needs; a one-pixel line maps everything to 0.
@@ -79,82 +101,70 @@ __host__ __device__ inline int reflect101(int p, int len)
     return p < len ? p : period - p;
 }
 
-enum buffer_slot { BUF_SRC, BUF_DST, BUF_SUM1, BUF_SUM2, BUF_COUNT };
+// Makes `device` current and gives the device that was current before in *previous;
+// false on CUDA errors.
+inline bool switch_device(int device, int *previous)
+{
+    return ok(cudaGetDevice(previous), "cudaGetDevice") &&
+           (*previous == device || ok(cudaSetDevice(device), "cudaSetDevice"));
+}
 
-struct workspace {
-    int device = -1;  // the device that owns stream and buffers; -1: holds nothing
-    cudaStream_t stream = nullptr;
-    void *buffer[BUF_COUNT] = {};
-    size_t capacity[BUF_COUNT] = {};
+}  // namespace ride_cuda
 
-    workspace() = default;
-    workspace(const workspace &) = delete;
-    workspace &operator=(const workspace &) = delete;
-    ~workspace();
+// The buffers of a ride_cuda_scratch.
+enum ride_cuda_scratch_buffer { SCRATCH_A, SCRATCH_B, SCRATCH_C, SCRATCH_COUNT };
+
+// Device buffers kept between calls on one device, grown (never shrunk) as frames
+// need. Growing frees the old buffer at once, which is safe because every user
+// queues on one stream and is called only once that stream's earlier work is done.
+struct ride_cuda_scratch {
+    int device = -1;
+    void *buffer[SCRATCH_COUNT] = {};
+    size_t capacity[SCRATCH_COUNT] = {};
+    // What the buffers hold for the kernel that filled them, so that it can skip
+    // refilling them (resize: its sampling tables); all zero: nothing known. Cleared
+    // by every scratch_buffer call: a scratch may serve several kernels.
+    uint32_t kept[8] = {};
+
+    ride_cuda_scratch() = default;
+    ride_cuda_scratch(const ride_cuda_scratch &) = delete;
+    ride_cuda_scratch &operator=(const ride_cuda_scratch &) = delete;
+    ~ride_cuda_scratch();
 };
 
-// Frees what ws holds, on the device that owns it. Returns false when the thread's
-// current device could not be set back afterwards: the caller must not go on as if
-// it had been.
-inline bool release(workspace &ws)
+namespace ride_cuda {
+
+// Binds s to the current device; false on CUDA errors.
+inline bool bind_scratch(ride_cuda_scratch &s)
 {
-    if (ws.device < 0)
+    return ok(cudaGetDevice(&s.device), "cudaGetDevice");
+}
+
+// Frees s's buffers on its device, leaving the current device as it was. false when
+// the current device could not be set back: the caller must not go on as if it had
+// been.
+inline bool release_scratch(ride_cuda_scratch &s)
+{
+    if (s.device < 0)
         return true;
-    int current = -1;
-    const bool switched = ok(cudaGetDevice(&current), "cudaGetDevice") &&
-                          current != ws.device && ok(cudaSetDevice(ws.device), "cudaSetDevice");
-    for (int slot = 0; slot < BUF_COUNT; slot++) {
-        if (ws.buffer[slot])
-            ok(cudaFree(ws.buffer[slot]), "cudaFree");
-        ws.buffer[slot] = nullptr;
-        ws.capacity[slot] = 0;
+    int previous = -1;
+    const bool switched = switch_device(s.device, &previous);
+    for (int i = 0; i < SCRATCH_COUNT; i++) {
+        if (s.buffer[i])
+            ok(cudaFree(s.buffer[i]), "cudaFree");
+        s.buffer[i] = nullptr;
+        s.capacity[i] = 0;
     }
-    if (ws.stream)
-        ok(cudaStreamDestroy(ws.stream), "cudaStreamDestroy");
-    ws.stream = nullptr;
-    ws.device = -1;
-    return !switched || ok(cudaSetDevice(current), "cudaSetDevice");
+    for (uint32_t &k : s.kept)
+        k = 0;
+    return !switched || previous == s.device || ok(cudaSetDevice(previous), "cudaSetDevice");
 }
 
-// At thread exit nobody is left to use the current device.
-inline workspace::~workspace() { (void)release(*this); }
+}  // namespace ride_cuda
 
-// The calling thread's workspace, bound to its current device (rebuilt when the
-// thread has switched devices since its last call). nullptr on CUDA errors.
-inline workspace *thread_workspace()
-{
-    thread_local workspace ws;
-    int device = -1;
-    if (!ok(cudaGetDevice(&device), "cudaGetDevice"))
-        return nullptr;
-    if (device != ws.device && !release(ws))
-        return nullptr;
-    if (!ws.stream) {
-        if (!ok(cudaStreamCreateWithFlags(&ws.stream, cudaStreamNonBlocking),
-                "cudaStreamCreateWithFlags")) {
-            ws.stream = nullptr;
-            return nullptr;
-        }
-        ws.device = device;
-    }
-    return &ws;
-}
+inline ride_cuda_scratch::~ride_cuda_scratch() { (void)ride_cuda::release_scratch(*this); }
 
-// Binds ws to the current device with a stream of its own, for contexts that keep
-// their device buffers between calls (rather than the thread's workspace). false on
-// CUDA errors, with ws holding nothing.
-inline bool bind_to_current_device(workspace &ws)
-{
-    int device = -1;
-    if (!ok(cudaGetDevice(&device), "cudaGetDevice") ||
-        !ok(cudaStreamCreateWithFlags(&ws.stream, cudaStreamNonBlocking),
-            "cudaStreamCreateWithFlags")) {
-        ws.stream = nullptr;
-        return false;
-    }
-    ws.device = device;
-    return true;
-}
+namespace ride_cuda {
 
 // Grows a device buffer to at least `bytes` (never shrinks it): cudaFree waits for
 // the device, so no queued work still reads the old one. nullptr on CUDA errors, with
@@ -175,54 +185,181 @@ inline void *grow_buffer(void *&buffer, size_t &capacity, size_t bytes)
     return p;
 }
 
-// A device buffer of at least `bytes` in `slot`, grown (never shrunk) as needed.
-// Safe to reallocate: every call drains the stream before returning.
-inline void *device_buffer(workspace &ws, buffer_slot slot, size_t bytes)
+// A device buffer of at least `bytes` in buffer `which`, grown as needed, for the
+// caller to overwrite; nullptr on CUDA errors, or when the current device is not
+// the scratch's.
+inline void *scratch_buffer(ride_cuda_scratch &s, ride_cuda_scratch_buffer which, size_t bytes)
 {
-    return grow_buffer(ws.buffer[slot], ws.capacity[slot], bytes);
+    int device = -1;
+    if (!ok(cudaGetDevice(&device), "cudaGetDevice"))
+        return nullptr;
+    if (device != s.device) {
+        ride_log_warn("cuda_error", "call=scratch_buffer error=\"scratch of device %d used on "
+                      "device %d\"", s.device, device);
+        return nullptr;
+    }
+    // Whoever asks for a buffer may overwrite it.
+    for (uint32_t &k : s.kept)
+        k = 0;
+    return grow_buffer(s.buffer[which], s.capacity[which], bytes);
 }
 
-// Queues the copy of img's pixels into a tightly packed device buffer.
-inline bool upload(workspace &ws, const ride_image *img, void *device)
+// The stream and buffers behind the entry points that take host images: the frame
+// is staged in `io` (IO_SRC, IO_DST), the kernels' own intermediates in `scratch`.
+enum io_buffer { IO_SRC = SCRATCH_A, IO_DST = SCRATCH_B };
+
+struct workspace {
+    cudaStream_t stream = nullptr;
+    bool owns_stream = false;
+    ride_cuda_scratch io;
+    ride_cuda_scratch scratch;
+
+    workspace() = default;
+    workspace(const workspace &) = delete;
+    workspace &operator=(const workspace &) = delete;
+    ~workspace();
+};
+
+// Frees what ws holds, on the device that owns it; false as release_scratch.
+inline bool release(workspace &ws)
 {
-    const size_t row = ride_image_row_bytes(img->format, img->width);
-    return ok(cudaMemcpy2DAsync(device, row, img->data, img->stride, row, img->height,
-                                cudaMemcpyHostToDevice, ws.stream),
+    bool restored = release_scratch(ws.io) && release_scratch(ws.scratch);
+    if (ws.owns_stream && ws.stream) {
+        int previous = -1;
+        const bool switched = switch_device(ws.io.device, &previous);
+        ok(cudaStreamDestroy(ws.stream), "cudaStreamDestroy");
+        restored = restored && (!switched || previous == ws.io.device ||
+                                ok(cudaSetDevice(previous), "cudaSetDevice"));
+    }
+    ws.stream = nullptr;
+    ws.owns_stream = false;
+    ws.io.device = ws.scratch.device = -1;
+    return restored;
+}
+
+inline workspace::~workspace() { (void)release(*this); }
+
+// Binds ws to the current device: with `stream` when given (the caller keeps it),
+// else with a non-blocking stream of its own. false on CUDA errors, with ws holding
+// nothing.
+inline bool bind_to_current_device(workspace &ws, cudaStream_t stream)
+{
+    if (!bind_scratch(ws.io) || !bind_scratch(ws.scratch))
+        return false;
+    if (stream) {
+        ws.stream = stream;
+        return true;
+    }
+    if (!ok(cudaStreamCreateWithFlags(&ws.stream, cudaStreamNonBlocking),
+            "cudaStreamCreateWithFlags")) {
+        ws.stream = nullptr;
+        return false;
+    }
+    ws.owns_stream = true;
+    return true;
+}
+
+// The calling thread's workspace, bound to its current device (rebuilt when the
+// thread has switched devices since its last call). nullptr on CUDA errors.
+inline workspace *thread_workspace()
+{
+    // At thread exit nobody is left to use the current device.
+    thread_local workspace ws;
+    int device = -1;
+    if (!ok(cudaGetDevice(&device), "cudaGetDevice"))
+        return nullptr;
+    if (ws.stream && device != ws.io.device && !release(ws))
+        return nullptr;
+    if (!ws.stream && !bind_to_current_device(ws, nullptr))
+        return nullptr;
+    return &ws;
+}
+
+// A tightly packed device image of format x width x height in io buffer `which`.
+inline bool staged_image(workspace &ws, io_buffer which, ride_pixel_format format,
+                         uint32_t width, uint32_t height, ride_task_device_image *img)
+{
+    const size_t row = ride_image_row_bytes(format, width);
+    void *data = scratch_buffer(ws.io, (ride_cuda_scratch_buffer)which, row * height);
+    *img = ride_task_device_image{(uint32_t)format, width, height, row, data};
+    return data != nullptr;
+}
+
+// Queues the copy of img's pixels into a tightly packed device image.
+inline bool upload(cudaStream_t stream, const ride_image *img, const ride_task_device_image &dev)
+{
+    return ok(cudaMemcpy2DAsync(dev.data, dev.pitch, img->data, img->stride, dev.pitch,
+                                img->height, cudaMemcpyHostToDevice, stream),
               "cudaMemcpy2DAsync");
 }
 
-// Queues the copy of a tightly packed device buffer into img's pixels.
-inline bool download(workspace &ws, const void *device, ride_image *img)
+// Queues the copy of a tightly packed device image into img's pixels.
+inline bool download(cudaStream_t stream, const ride_task_device_image &dev, ride_image *img)
 {
-    const size_t row = ride_image_row_bytes(img->format, img->width);
-    return ok(cudaMemcpy2DAsync(img->data, img->stride, device, row, row, img->height,
-                                cudaMemcpyDeviceToHost, ws.stream),
+    return ok(cudaMemcpy2DAsync(img->data, img->stride, dev.data, dev.pitch, dev.pitch,
+                                img->height, cudaMemcpyDeviceToHost, stream),
               "cudaMemcpy2DAsync");
 }
 
-// Queues kernel<<<grid, block, 0, ws.stream>>>(args...). cudaLaunchKernelEx returns
-// this launch's own status, where cudaGetLastError after <<<>>> could also report an
+// Queues the copy of one packed device image into another of the same shape.
+inline bool queue_copy(cudaStream_t stream, const ride_task_device_image &src,
+                       const ride_task_device_image &dst)
+{
+    return ok(cudaMemcpyAsync(dst.data, src.data, src.pitch * src.height,
+                              cudaMemcpyDeviceToDevice, stream),
+              "cudaMemcpyAsync");
+}
+
+// Queues kernel<<<grid, block, 0, stream>>>(args...). cudaLaunchKernelEx returns this
+// launch's own status, where cudaGetLastError after <<<>>> could also report an
 // earlier failure of any call on this thread.
 template <typename... Params, typename... Args>
-bool launch(workspace &ws, const char *name, void (*kernel)(Params...), dim3 grid, dim3 block,
-            Args... args)
+bool launch(cudaStream_t stream, const char *name, void (*kernel)(Params...), dim3 grid,
+            dim3 block, Args... args)
 {
     cudaLaunchConfig_t config = {};
     config.gridDim = grid;
     config.blockDim = block;
-    config.stream = ws.stream;
+    config.stream = stream;
     return ok(cudaLaunchKernelEx(&config, kernel, args...), name);
 }
 
 // Waits for the queued work and returns 0, or -1 when anything failed. The stream is
 // drained on failure too, so no queued copy touches the caller's images afterwards.
-inline int finish(workspace &ws, bool queued)
+inline int finish(cudaStream_t stream, bool queued)
 {
     if (queued)
-        return ok(cudaStreamSynchronize(ws.stream), "cudaStreamSynchronize") ? 0 : -1;
+        return ok(cudaStreamSynchronize(stream), "cudaStreamSynchronize") ? 0 : -1;
     // The failure that brought us here is logged already; a second line adds nothing.
-    (void)cudaStreamSynchronize(ws.stream);
+    (void)cudaStreamSynchronize(stream);
     return -1;
+}
+
+// A host-image entry point: src staged into the device, `queue(stream, scratch,
+// device src, device dst)` (a device entry point's work; false on failure), and the result
+// brought back into dst, shaped format x width x height. Returns once dst holds it.
+template <typename Queue>
+int run_on_host_images(workspace &ws, const ride_image *src, ride_image *dst,
+                       ride_pixel_format format, uint32_t width, uint32_t height, Queue queue)
+{
+    ride_task_device_image d_src, d_dst;
+    if (!staged_image(ws, IO_SRC, src->format, src->width, src->height, &d_src) ||
+        !staged_image(ws, IO_DST, format, width, height, &d_dst) ||
+        ride_image_ensure(dst, format, width, height) != 0)
+        return -1;
+    const bool queued = upload(ws.stream, src, d_src) &&
+                        queue(ws.stream, ws.scratch, d_src, d_dst) &&
+                        download(ws.stream, d_dst, dst);
+    return finish(ws.stream, queued);
+}
+
+// The same on the calling thread's workspace.
+template <typename Queue>
+int run_on_host_images(const ride_image *src, ride_image *dst, ride_pixel_format format,
+                       uint32_t width, uint32_t height, Queue queue)
+{
+    workspace *ws = thread_workspace();
+    return ws ? run_on_host_images(*ws, src, dst, format, width, height, queue) : -1;
 }
 
 }  // namespace ride_cuda

@@ -14,12 +14,11 @@ using namespace ride_cuda;
 
 namespace {
 
-// The frame comes up and the spectrum goes down through one byte buffer; the float
-// frame becomes the magnitudes once transformed (H x (W/2 + 1) <= H x W floats).
-const buffer_slot kBytes = BUF_SRC;
-const buffer_slot kReal = BUF_SUM1;
-const buffer_slot kComplex = BUF_SUM2;
-const buffer_slot kRange = BUF_DST;
+// The context's scratch. The float frame becomes the magnitudes once transformed
+// (H x (W/2 + 1) <= H x W floats).
+const ride_cuda_scratch_buffer kReal = SCRATCH_A;
+const ride_cuda_scratch_buffer kComplex = SCRATCH_B;
+const ride_cuda_scratch_buffer kRange = SCRATCH_C;
 const int kThreads = 256;
 const dim3 kBlock(32, 8);
 
@@ -86,27 +85,34 @@ __global__ void shift_quantise_kernel(const float *mag, const unsigned *range, i
 }  // namespace
 
 struct ride_cuda_fft {
-    workspace ws;  // its own stream and buffers, on the device current at creation
+    workspace ws;  // its stream and buffers, on the device current at creation
     cufftHandle plan = 0;
     uint32_t width = 0;  // size of the plan; 0: none
     uint32_t height = 0;
 };
 
+static void destroy_plan(ride_cuda_fft *fft)
+{
+    if (fft->width)
+        fft_ok(cufftDestroy(fft->plan), "cufftDestroy");
+    fft->width = fft->height = 0;
+}
+
 extern "C" void ride_cuda_fft_free(ride_cuda_fft *fft)
 {
     if (!fft)
         return;
-    if (fft->width && ok(cudaSetDevice(fft->ws.device), "cudaSetDevice"))
-        fft_ok(cufftDestroy(fft->plan), "cufftDestroy");
+    if (fft->width && ok(cudaSetDevice(fft->ws.io.device), "cudaSetDevice"))
+        destroy_plan(fft);
     delete fft;
 }
 
-extern "C" ride_cuda_fft *ride_cuda_fft_new(void)
+extern "C" ride_cuda_fft *ride_cuda_fft_new(void *stream)
 {
     ride_cuda_fft *fft = new (std::nothrow) ride_cuda_fft;
     if (!fft)
         return nullptr;
-    if (!bind_to_current_device(fft->ws)) {
+    if (!bind_to_current_device(fft->ws, (cudaStream_t)stream)) {
         delete fft;
         return nullptr;
     }
@@ -118,45 +124,66 @@ static bool ensure_plan(ride_cuda_fft *fft, uint32_t width, uint32_t height)
 {
     if (fft->width == width && fft->height == height)
         return true;
-    if (fft->width)
-        fft_ok(cufftDestroy(fft->plan), "cufftDestroy");
-    fft->width = fft->height = 0;
+    destroy_plan(fft);
     if (!fft_ok(cufftPlan2d(&fft->plan, (int)height, (int)width, CUFFT_R2C), "cufftPlan2d"))
         return false;
     fft->width = width;
     fft->height = height;
-    return fft_ok(cufftSetStream(fft->plan, fft->ws.stream), "cufftSetStream");
+    if (fft_ok(cufftSetStream(fft->plan, fft->ws.stream), "cufftSetStream"))
+        return true;
+    destroy_plan(fft);
+    return false;
+}
+
+static bool queue_spectrum(ride_cuda_fft *fft, const ride_task_device_image &src,
+                           const ride_task_device_image &dst, int log_scale)
+{
+    workspace &ws = fft->ws;
+    const int w = (int)src.width, h = (int)src.height;
+    const size_t pixels = (size_t)w * (size_t)h, half = (size_t)(w / 2 + 1) * (size_t)h;
+    auto *real = (float *)scratch_buffer(ws.scratch, kReal, pixels * sizeof(float));
+    auto *spectrum =
+        (cufftComplex *)scratch_buffer(ws.scratch, kComplex, half * sizeof(cufftComplex));
+    auto *range = (unsigned *)scratch_buffer(ws.scratch, kRange, 2 * sizeof(unsigned));
+    if (!real || !spectrum || !range || !ensure_plan(fft, src.width, src.height))
+        return false;
+    const dim3 grid2d(blocks((size_t)w, kBlock.x), blocks((size_t)h, kBlock.y));
+    return launch(ws.stream, "u8_to_f32_kernel", u8_to_f32_kernel,
+                  dim3(blocks(pixels, kThreads)), dim3(kThreads), (const uint8_t *)src.data,
+                  pixels, real) &&
+           fft_ok(cufftExecR2C(fft->plan, real, spectrum), "cufftExecR2C") &&
+           ok(cudaMemsetAsync(range, 0xFF, sizeof(unsigned), ws.stream), "cudaMemsetAsync") &&
+           ok(cudaMemsetAsync(range + 1, 0, sizeof(unsigned), ws.stream), "cudaMemsetAsync") &&
+           launch(ws.stream, "magnitude_kernel", magnitude_kernel, dim3(blocks(half, kThreads)),
+                  dim3(kThreads), (const cufftComplex *)spectrum, half, log_scale, real, range) &&
+           launch(ws.stream, "shift_quantise_kernel", shift_quantise_kernel, grid2d, kBlock,
+                  (const float *)real, (const unsigned *)range, w, h, (uint8_t *)dst.data);
+}
+
+static bool valid_fft(const ride_cuda_fft *fft, const ride_task_device_image *src,
+                      const ride_task_device_image *dst)
+{
+    return fft && valid_same_size(src, dst, RIDE_PIX_GRAY8) && src->format == RIDE_PIX_GRAY8;
+}
+
+extern "C" int ride_cuda_fft_device(ride_cuda_fft *fft, const ride_task_device_image *src,
+                                    const ride_task_device_image *dst, int log_scale)
+{
+    if (!valid_fft(fft, src, dst))
+        return -1;
+    return queue_spectrum(fft, *src, *dst, log_scale) ? 0 : -1;
 }
 
 extern "C" int ride_cuda_fft_spectrum(ride_cuda_fft *fft, const ride_image *src, ride_image *dst,
                                       int log_scale)
 {
     if (!fft || !valid_src_dst(src, dst) || src->format != RIDE_PIX_GRAY8 ||
-        !ok(cudaSetDevice(fft->ws.device), "cudaSetDevice") ||
-        !ensure_plan(fft, src->width, src->height))
+        !ok(cudaSetDevice(fft->ws.io.device), "cudaSetDevice"))
         return -1;
-    workspace &ws = fft->ws;
-    const int w = (int)src->width, h = (int)src->height;
-    const size_t pixels = (size_t)w * (size_t)h, half = (size_t)(w / 2 + 1) * (size_t)h;
-    auto *bytes = (uint8_t *)device_buffer(ws, kBytes, pixels);
-    auto *real = (float *)device_buffer(ws, kReal, pixels * sizeof(float));
-    auto *spectrum = (cufftComplex *)device_buffer(ws, kComplex, half * sizeof(cufftComplex));
-    auto *range = (unsigned *)device_buffer(ws, kRange, 2 * sizeof(unsigned));
-    if (!bytes || !real || !spectrum || !range ||
-        ride_image_ensure(dst, RIDE_PIX_GRAY8, src->width, src->height) != 0)
-        return -1;
-    const dim3 grid2d(blocks((size_t)w, kBlock.x), blocks((size_t)h, kBlock.y));
-    const bool queued =
-        upload(ws, src, bytes) &&
-        launch(ws, "u8_to_f32_kernel", u8_to_f32_kernel, dim3(blocks(pixels, kThreads)),
-               dim3(kThreads), (const uint8_t *)bytes, pixels, real) &&
-        fft_ok(cufftExecR2C(fft->plan, real, spectrum), "cufftExecR2C") &&
-        ok(cudaMemsetAsync(range, 0xFF, sizeof(unsigned), ws.stream), "cudaMemsetAsync") &&
-        ok(cudaMemsetAsync(range + 1, 0, sizeof(unsigned), ws.stream), "cudaMemsetAsync") &&
-        launch(ws, "magnitude_kernel", magnitude_kernel, dim3(blocks(half, kThreads)),
-               dim3(kThreads), (const cufftComplex *)spectrum, half, log_scale, real, range) &&
-        launch(ws, "shift_quantise_kernel", shift_quantise_kernel, grid2d, kBlock,
-               (const float *)real, (const unsigned *)range, w, h, bytes) &&
-        download(ws, bytes, dst);
-    return finish(ws, queued);
+    return run_on_host_images(fft->ws, src, dst, RIDE_PIX_GRAY8, src->width, src->height,
+                              [fft, log_scale](cudaStream_t, ride_cuda_scratch &,
+                                               const ride_task_device_image &in,
+                                               const ride_task_device_image &out) {
+                                  return queue_spectrum(fft, in, out, log_scale);
+                              });
 }

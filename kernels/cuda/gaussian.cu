@@ -33,26 +33,50 @@ __global__ void gaussian_row_kernel(const int32_t *cols, int width, int height, 
     gaussian_row_thread<CH>(blockIdx, blockDim, threadIdx, cols, width, height, t, dst);
 }
 
-bool queue_gaussian_rows(workspace &ws, int channels, const int32_t *cols, int width, int height,
-                         const taps &t, uint8_t *dst)
+bool queue_gaussian_rows(cudaStream_t stream, int channels, const int32_t *cols, int width,
+                         int height, const taps &t, uint8_t *dst)
 {
     const dim3 grid = filter_grid(width, height);
     switch (channels) {
     case 1:
-        return launch(ws, "gaussian_row_kernel", gaussian_row_kernel<1>, grid, kFilterBlock, cols,
-                      width, height, t, dst);
+        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<1>, grid, kFilterBlock,
+                      cols, width, height, t, dst);
     case 3:
-        return launch(ws, "gaussian_row_kernel", gaussian_row_kernel<3>, grid, kFilterBlock, cols,
-                      width, height, t, dst);
+        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<3>, grid, kFilterBlock,
+                      cols, width, height, t, dst);
     case 4:
-        return launch(ws, "gaussian_row_kernel", gaussian_row_kernel<4>, grid, kFilterBlock, cols,
-                      width, height, t, dst);
+        return launch(stream, "gaussian_row_kernel", gaussian_row_kernel<4>, grid, kFilterBlock,
+                      cols, width, height, t, dst);
     default:
         return false;
     }
 }
 
+bool queue_gaussian(cudaStream_t stream, ride_cuda_scratch &scratch,
+                    const ride_task_device_image &src, const ride_task_device_image &dst,
+                    const taps &t)
+{
+    // Lanes: one channel of one pixel column, each filtered down on its own.
+    const int lanes = (int)src.pitch, height = (int)src.height;
+    auto *cols = (int32_t *)scratch_buffer(scratch, SCRATCH_A,
+                                           src.pitch * src.height * sizeof(int32_t));
+    return cols && queue_column_pass(stream, (const uint8_t *)src.data, lanes, height, t, cols) &&
+           queue_gaussian_rows(stream, u8_channels(src.format), cols, (int)src.width, height, t,
+                               (uint8_t *)dst.data);
+}
+
 }  // namespace
+
+extern "C" int ride_cuda_gaussian_device(const ride_task_device_image *src,
+                                         const ride_task_device_image *dst, int ksize,
+                                         double sigma, void *stream, ride_cuda_scratch *scratch)
+{
+    int32_t k[RIDE_GAUSSIAN_MAX_KSIZE];
+    if (!valid_same_size(src, dst, 0) || !scratch || ride_gaussian_taps(ksize, sigma, k) != 0)
+        return -1;
+    return queue_gaussian((cudaStream_t)stream, *scratch, *src, *dst, make_taps(k, ksize)) ? 0
+                                                                                          : -1;
+}
 
 extern "C" int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ksize, double sigma)
 {
@@ -60,23 +84,10 @@ extern "C" int ride_cuda_gaussian(const ride_image *src, ride_image *dst, int ks
     if (!valid_src_dst(src, dst) || ride_gaussian_taps(ksize, sigma, k) != 0)
         return -1;
     const taps t = make_taps(k, ksize);
-    workspace *ws = thread_workspace();
-    if (!ws)
-        return -1;
-    // Lanes: one channel of one pixel column, each filtered down on its own.
-    const size_t lanes = ride_image_row_bytes(src->format, src->width);
-    const size_t samples = lanes * src->height;
-    auto *d_src = (uint8_t *)device_buffer(*ws, BUF_SRC, samples);
-    auto *d_dst = (uint8_t *)device_buffer(*ws, BUF_DST, samples);
-    auto *d_cols = (int32_t *)device_buffer(*ws, BUF_SUM1, samples * sizeof(int32_t));
-    if (!d_src || !d_dst || !d_cols ||
-        ride_image_ensure(dst, src->format, src->width, src->height) != 0)
-        return -1;
-    const int height = (int)src->height;
-    const bool queued =
-        upload(*ws, src, d_src) && queue_column_pass(*ws, d_src, (int)lanes, height, t, d_cols) &&
-        queue_gaussian_rows(*ws, u8_channels(src->format), d_cols, (int)src->width, height, t,
-                            d_dst) &&
-        download(*ws, d_dst, dst);
-    return finish(*ws, queued);
+    return run_on_host_images(src, dst, src->format, src->width, src->height,
+                              [&t](cudaStream_t stream, ride_cuda_scratch &scratch,
+                                   const ride_task_device_image &in,
+                                   const ride_task_device_image &out) {
+                                  return queue_gaussian(stream, scratch, in, out, t);
+                              });
 }

@@ -34,21 +34,27 @@ __global__ void grayscale_kernel(const uint8_t *src, int width, int height, uint
 // 32 x 8 threads: a warp reads one run of 32 neighbouring pixels.
 const dim3 kBlock(32, 8);
 
-bool queue_grayscale(workspace &ws, ride_pixel_format format, const uint8_t *src, int width,
-                     int height, uint8_t *dst)
+// GRAY8 is a copy.
+bool queue_grayscale(cudaStream_t stream, const ride_task_device_image &src,
+                     const ride_task_device_image &dst)
 {
+    const int width = (int)src.width, height = (int)src.height;
+    const auto *in = (const uint8_t *)src.data;
+    auto *out = (uint8_t *)dst.data;
     const dim3 grid((unsigned)(width + kBlock.x - 1) / kBlock.x,
                     (unsigned)(height + kBlock.y - 1) / kBlock.y);
-    switch (format) {
+    switch (src.format) {
+    case RIDE_PIX_GRAY8:
+        return queue_copy(stream, src, dst);
     case RIDE_PIX_BGR8:
-        return launch(ws, "grayscale_kernel", grayscale_kernel<3, 2, 0>, grid, kBlock, src,
-                      width, height, dst);
+        return launch(stream, "grayscale_kernel", grayscale_kernel<3, 2, 0>, grid, kBlock, in,
+                      width, height, out);
     case RIDE_PIX_RGB8:
-        return launch(ws, "grayscale_kernel", grayscale_kernel<3, 0, 2>, grid, kBlock, src,
-                      width, height, dst);
+        return launch(stream, "grayscale_kernel", grayscale_kernel<3, 0, 2>, grid, kBlock, in,
+                      width, height, out);
     case RIDE_PIX_BGRA8:
-        return launch(ws, "grayscale_kernel", grayscale_kernel<4, 2, 0>, grid, kBlock, src,
-                      width, height, dst);
+        return launch(stream, "grayscale_kernel", grayscale_kernel<4, 2, 0>, grid, kBlock, in,
+                      width, height, out);
     default:
         return false;
     }
@@ -56,27 +62,31 @@ bool queue_grayscale(workspace &ws, ride_pixel_format format, const uint8_t *src
 
 }  // namespace
 
+extern "C" int ride_cuda_copy_device(const ride_task_device_image *src,
+                                     const ride_task_device_image *dst, void *stream)
+{
+    if (!packed_device_image(src) || !packed_device_image(dst) || dst->format != src->format ||
+        dst->width != src->width || dst->height != src->height)
+        return -1;
+    return queue_copy((cudaStream_t)stream, *src, *dst) ? 0 : -1;
+}
+
+extern "C" int ride_cuda_grayscale_device(const ride_task_device_image *src,
+                                          const ride_task_device_image *dst, void *stream)
+{
+    if (!valid_same_size(src, dst, RIDE_PIX_GRAY8))
+        return -1;
+    return queue_grayscale((cudaStream_t)stream, *src, *dst) ? 0 : -1;
+}
+
 extern "C" int ride_cuda_grayscale(const ride_image *src, ride_image *dst)
 {
     if (!valid_src_dst(src, dst))
         return -1;
-    workspace *ws = thread_workspace();
-    if (!ws)
-        return -1;
-    const int width = (int)src->width, height = (int)src->height;
-    const size_t pixels = (size_t)width * (size_t)height;
-    const bool is_gray = src->format == RIDE_PIX_GRAY8;
-    void *d_src = device_buffer(*ws, BUF_SRC, pixels * (size_t)u8_channels(src->format));
-    // GRAY8 is a copy: it goes up and comes back down from the same buffer.
-    void *d_dst = is_gray ? d_src : device_buffer(*ws, BUF_DST, pixels);
-    if (!d_src || !d_dst)
-        return -1;
-    if (ride_image_ensure(dst, RIDE_PIX_GRAY8, src->width, src->height) != 0)
-        return -1;
-    const bool queued =
-        upload(*ws, src, d_src) &&
-        (is_gray || queue_grayscale(*ws, src->format, (const uint8_t *)d_src, width, height,
-                                    (uint8_t *)d_dst)) &&
-        download(*ws, d_dst, dst);
-    return finish(*ws, queued);
+    return run_on_host_images(src, dst, RIDE_PIX_GRAY8, src->width, src->height,
+                              [](cudaStream_t stream, ride_cuda_scratch &,
+                                 const ride_task_device_image &in,
+                                 const ride_task_device_image &out) {
+                                  return queue_grayscale(stream, in, out);
+                              });
 }

@@ -54,8 +54,9 @@ int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize)
     return -1;
 }
 
-ride_cuda_matmul *ride_cuda_matmul_new(void)
+ride_cuda_matmul *ride_cuda_matmul_new(void *stream)
 {
+    (void)stream;
     return NULL;
 }
 
@@ -82,8 +83,9 @@ void ride_cuda_matmul_free(ride_cuda_matmul *mm)
     (void)mm;
 }
 
-ride_cuda_fft *ride_cuda_fft_new(void)
+ride_cuda_fft *ride_cuda_fft_new(void *stream)
 {
+    (void)stream;
     return NULL;
 }
 
@@ -160,6 +162,99 @@ int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize)
     (void)src;
     (void)dst;
     (void)ksize;
+    return -1;
+}
+
+ride_cuda_scratch *ride_cuda_scratch_new(void)
+{
+    return NULL;
+}
+
+void ride_cuda_scratch_free(ride_cuda_scratch *scratch)
+{
+    (void)scratch;
+}
+
+int ride_cuda_copy_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                          void *stream)
+{
+    (void)src;
+    (void)dst;
+    (void)stream;
+    return -1;
+}
+
+int ride_cuda_grayscale_device(const ride_task_device_image *src,
+                               const ride_task_device_image *dst, void *stream)
+{
+    (void)src;
+    (void)dst;
+    (void)stream;
+    return -1;
+}
+
+int ride_cuda_stddev_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                            int ksize, void *stream, ride_cuda_scratch *scratch)
+{
+    (void)src;
+    (void)dst;
+    (void)ksize;
+    (void)stream;
+    (void)scratch;
+    return -1;
+}
+
+int ride_cuda_resize_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                            ride_interp interp, void *stream, ride_cuda_scratch *scratch)
+{
+    (void)src;
+    (void)dst;
+    (void)interp;
+    (void)stream;
+    (void)scratch;
+    return -1;
+}
+
+int ride_cuda_gaussian_device(const ride_task_device_image *src,
+                              const ride_task_device_image *dst, int ksize, double sigma,
+                              void *stream, ride_cuda_scratch *scratch)
+{
+    (void)src;
+    (void)dst;
+    (void)ksize;
+    (void)sigma;
+    (void)stream;
+    (void)scratch;
+    return -1;
+}
+
+int ride_cuda_sobel_device(const ride_task_device_image *src, const ride_task_device_image *dst,
+                           int ksize, void *stream, ride_cuda_scratch *scratch)
+{
+    (void)src;
+    (void)dst;
+    (void)ksize;
+    (void)stream;
+    (void)scratch;
+    return -1;
+}
+
+int ride_cuda_matmul_device(ride_cuda_matmul *mm, const ride_task_device_image *src,
+                            const ride_task_device_image *dst)
+{
+    (void)mm;
+    (void)src;
+    (void)dst;
+    return -1;
+}
+
+int ride_cuda_fft_device(ride_cuda_fft *fft, const ride_task_device_image *src,
+                         const ride_task_device_image *dst, int log_scale)
+{
+    (void)fft;
+    (void)src;
+    (void)dst;
+    (void)log_scale;
     return -1;
 }
 

@@ -57,10 +57,10 @@ static __global__ void column_pass_kernel(const uint8_t *src, int lanes, int hei
     column_pass_thread(blockIdx, blockDim, threadIdx, src, lanes, height, t, out);
 }
 
-inline bool queue_column_pass(workspace &ws, const uint8_t *src, int lanes, int height,
+inline bool queue_column_pass(cudaStream_t stream, const uint8_t *src, int lanes, int height,
                               const taps &t, int32_t *out)
 {
-    return launch(ws, "column_pass_kernel", column_pass_kernel, filter_grid(lanes, height),
+    return launch(stream, "column_pass_kernel", column_pass_kernel, filter_grid(lanes, height),
                   kFilterBlock, src, lanes, height, t, out);
 }
 

@@ -32,35 +32,57 @@ __global__ void sobel_row_kernel(const int32_t *smoothed, const int32_t *derived
                      smooth, dst);
 }
 
-}  // namespace
+bool queue_sobel(cudaStream_t stream, ride_cuda_scratch &scratch, const ride_task_device_image &src,
+                 const ride_task_device_image &dst, const taps &deriv, const taps &smooth)
+{
+    const int width = (int)src.width, height = (int)src.height;
+    const size_t sum_bytes = (size_t)width * (size_t)height * sizeof(int32_t);
+    auto *smoothed = (int32_t *)scratch_buffer(scratch, SCRATCH_A, sum_bytes);
+    auto *derived = (int32_t *)scratch_buffer(scratch, SCRATCH_B, sum_bytes);
+    const auto *in = (const uint8_t *)src.data;
+    return smoothed && derived &&
+           queue_column_pass(stream, in, width, height, smooth, smoothed) &&
+           queue_column_pass(stream, in, width, height, deriv, derived) &&
+           launch(stream, "sobel_row_kernel", sobel_row_kernel, filter_grid(width, height),
+                  kFilterBlock, (const int32_t *)smoothed, (const int32_t *)derived, width,
+                  height, deriv, smooth, (uint8_t *)dst.data);
+}
 
-extern "C" int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize)
+// The derivative and smoothing taps of ksize; false for a size Sobel does not have.
+bool sobel_taps(int ksize, taps *deriv, taps *smooth)
 {
     int32_t dk[RIDE_SOBEL_MAX_TAPS], sk[RIDE_SOBEL_MAX_TAPS];
     uint32_t nd = 0, ns = 0;
+    if (ride_sobel_taps(ksize, dk, &nd, sk, &ns) != 0)
+        return false;
+    *deriv = make_taps(dk, (int)nd);
+    *smooth = make_taps(sk, (int)ns);
+    return true;
+}
+
+}  // namespace
+
+extern "C" int ride_cuda_sobel_device(const ride_task_device_image *src,
+                                      const ride_task_device_image *dst, int ksize, void *stream,
+                                      ride_cuda_scratch *scratch)
+{
+    taps deriv, smooth;
+    if (!valid_same_size(src, dst, RIDE_PIX_GRAY8) || src->format != RIDE_PIX_GRAY8 ||
+        !scratch || !sobel_taps(ksize, &deriv, &smooth))
+        return -1;
+    return queue_sobel((cudaStream_t)stream, *scratch, *src, *dst, deriv, smooth) ? 0 : -1;
+}
+
+extern "C" int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize)
+{
+    taps deriv, smooth;
     if (!valid_src_dst(src, dst) || src->format != RIDE_PIX_GRAY8 ||
-        ride_sobel_taps(ksize, dk, &nd, sk, &ns) != 0)
+        !sobel_taps(ksize, &deriv, &smooth))
         return -1;
-    const taps deriv = make_taps(dk, (int)nd), smooth = make_taps(sk, (int)ns);
-    workspace *ws = thread_workspace();
-    if (!ws)
-        return -1;
-    const int width = (int)src->width, height = (int)src->height;
-    const size_t pixels = (size_t)width * (size_t)height;
-    auto *d_src = (uint8_t *)device_buffer(*ws, BUF_SRC, pixels);
-    auto *d_dst = (uint8_t *)device_buffer(*ws, BUF_DST, pixels);
-    auto *d_smoothed = (int32_t *)device_buffer(*ws, BUF_SUM1, pixels * sizeof(int32_t));
-    auto *d_derived = (int32_t *)device_buffer(*ws, BUF_SUM2, pixels * sizeof(int32_t));
-    if (!d_src || !d_dst || !d_smoothed || !d_derived)
-        return -1;
-    if (ride_image_ensure(dst, RIDE_PIX_GRAY8, src->width, src->height) != 0)
-        return -1;
-    const bool queued =
-        upload(*ws, src, d_src) &&
-        queue_column_pass(*ws, d_src, width, height, smooth, d_smoothed) &&
-        queue_column_pass(*ws, d_src, width, height, deriv, d_derived) &&
-        launch(*ws, "sobel_row_kernel", sobel_row_kernel, filter_grid(width, height),
-               kFilterBlock, d_smoothed, d_derived, width, height, deriv, smooth, d_dst) &&
-        download(*ws, d_dst, dst);
-    return finish(*ws, queued);
+    return run_on_host_images(src, dst, RIDE_PIX_GRAY8, src->width, src->height,
+                              [&deriv, &smooth](cudaStream_t stream, ride_cuda_scratch &scratch,
+                                                const ride_task_device_image &in,
+                                                const ride_task_device_image &out) {
+                                  return queue_sobel(stream, scratch, in, out, deriv, smooth);
+                              });
 }

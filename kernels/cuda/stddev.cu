@@ -130,36 +130,36 @@ unsigned blocks(int items, int per_block) { return (unsigned)((items + per_block
 // At most 65536 / kMinStrip = 2048 strips: within gridDim.y's limit of 65535.
 int strip_length(int ksize) { return ksize > kMinStrip ? ksize : kMinStrip; }
 
-bool queue_column_sums(workspace &ws, const uint8_t *src, int lanes, int height, int ksize,
+bool queue_column_sums(cudaStream_t stream, const uint8_t *src, int lanes, int height, int ksize,
                        uint32_t *sum1, uint32_t *sum2)
 {
     const int strip = strip_length(ksize);
     const dim3 grid(blocks(lanes, kThreads), blocks(height, strip));
-    return launch(ws, "column_sums_kernel", column_sums_kernel, grid, dim3(kThreads), src, lanes,
-                  height, ksize / 2, strip, sum1, sum2);
+    return launch(stream, "column_sums_kernel", column_sums_kernel, grid, dim3(kThreads), src,
+                  lanes, height, ksize / 2, strip, sum1, sum2);
 }
 
 // One instance per channel count, so each thread's sums stay in registers.
 template <int CH>
-bool queue_row_stddev_for(workspace &ws, const uint32_t *sum1, const uint32_t *sum2, int width,
-                          int height, int ksize, uint8_t *dst)
+bool queue_row_stddev_for(cudaStream_t stream, const uint32_t *sum1, const uint32_t *sum2,
+                          int width, int height, int ksize, uint8_t *dst)
 {
     const int strip = strip_length(ksize);
     const dim3 grid(blocks(height, kThreads), blocks(width, strip));
-    return launch(ws, "row_stddev_kernel", row_stddev_kernel<CH>, grid, dim3(kThreads), sum1,
+    return launch(stream, "row_stddev_kernel", row_stddev_kernel<CH>, grid, dim3(kThreads), sum1,
                   sum2, width, height, ksize / 2, strip, dst);
 }
 
-bool queue_row_stddev(workspace &ws, int channels, const uint32_t *sum1, const uint32_t *sum2,
-                      int width, int height, int ksize, uint8_t *dst)
+bool queue_row_stddev(cudaStream_t stream, int channels, const uint32_t *sum1,
+                      const uint32_t *sum2, int width, int height, int ksize, uint8_t *dst)
 {
     switch (channels) {
     case 1:
-        return queue_row_stddev_for<1>(ws, sum1, sum2, width, height, ksize, dst);
+        return queue_row_stddev_for<1>(stream, sum1, sum2, width, height, ksize, dst);
     case 3:
-        return queue_row_stddev_for<3>(ws, sum1, sum2, width, height, ksize, dst);
+        return queue_row_stddev_for<3>(stream, sum1, sum2, width, height, ksize, dst);
     case 4:
-        return queue_row_stddev_for<4>(ws, sum1, sum2, width, height, ksize, dst);
+        return queue_row_stddev_for<4>(stream, sum1, sum2, width, height, ksize, dst);
     default:
         return false;
     }
@@ -167,31 +167,41 @@ bool queue_row_stddev(workspace &ws, int channels, const uint32_t *sum1, const u
 
 bool valid_ksize(int ksize) { return ksize >= 1 && ksize <= RIDE_STDDEV_MAX_KSIZE && ksize % 2 == 1; }
 
+bool queue_stddev(cudaStream_t stream, ride_cuda_scratch &scratch,
+                  const ride_task_device_image &src, const ride_task_device_image &dst, int ksize)
+{
+    const int channels = u8_channels(src.format);
+    const int width = (int)src.width, height = (int)src.height;
+    const int lanes = width * channels;
+    const size_t sum_bytes = (size_t)lanes * (size_t)height * sizeof(uint32_t);
+    auto *sum1 = (uint32_t *)scratch_buffer(scratch, SCRATCH_A, sum_bytes);
+    auto *sum2 = (uint32_t *)scratch_buffer(scratch, SCRATCH_B, sum_bytes);
+    return sum1 && sum2 &&
+           queue_column_sums(stream, (const uint8_t *)src.data, lanes, height, ksize, sum1,
+                             sum2) &&
+           queue_row_stddev(stream, channels, sum1, sum2, width, height, ksize,
+                            (uint8_t *)dst.data);
+}
+
 }  // namespace
+
+extern "C" int ride_cuda_stddev_device(const ride_task_device_image *src,
+                                       const ride_task_device_image *dst, int ksize, void *stream,
+                                       ride_cuda_scratch *scratch)
+{
+    if (!valid_same_size(src, dst, 0) || !valid_ksize(ksize) || !scratch)
+        return -1;
+    return queue_stddev((cudaStream_t)stream, *scratch, *src, *dst, ksize) ? 0 : -1;
+}
 
 extern "C" int ride_cuda_stddev(const ride_image *src, ride_image *dst, int ksize)
 {
     if (!valid_src_dst(src, dst) || !valid_ksize(ksize))
         return -1;
-    workspace *ws = thread_workspace();
-    if (!ws)
-        return -1;
-    const int channels = u8_channels(src->format);
-    const int width = (int)src->width, height = (int)src->height;
-    const int lanes = width * channels;
-    const size_t samples = (size_t)lanes * (size_t)height;
-    auto *d_src = (uint8_t *)device_buffer(*ws, BUF_SRC, samples);
-    auto *d_dst = (uint8_t *)device_buffer(*ws, BUF_DST, samples);
-    auto *d_sum1 = (uint32_t *)device_buffer(*ws, BUF_SUM1, samples * sizeof(uint32_t));
-    auto *d_sum2 = (uint32_t *)device_buffer(*ws, BUF_SUM2, samples * sizeof(uint32_t));
-    if (!d_src || !d_dst || !d_sum1 || !d_sum2)
-        return -1;
-    if (ride_image_ensure(dst, src->format, src->width, src->height) != 0)
-        return -1;
-    const bool queued =
-        upload(*ws, src, d_src) &&
-        queue_column_sums(*ws, d_src, lanes, height, ksize, d_sum1, d_sum2) &&
-        queue_row_stddev(*ws, channels, d_sum1, d_sum2, width, height, ksize, d_dst) &&
-        download(*ws, d_dst, dst);
-    return finish(*ws, queued);
+    return run_on_host_images(src, dst, src->format, src->width, src->height,
+                              [ksize](cudaStream_t stream, ride_cuda_scratch &scratch,
+                                      const ride_task_device_image &in,
+                                      const ride_task_device_image &out) {
+                                  return queue_stddev(stream, scratch, in, out, ksize);
+                              });
 }

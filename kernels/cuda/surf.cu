@@ -169,7 +169,7 @@ __global__ void describe_kernel(const uint32_t *sum, size_t stride, int width, i
 // What one frame's work needs to know.
 struct frame {
     ride_cuda_surf &s;
-    workspace &ws;  // lends its stream to launch()
+    cudaStream_t stream;
     const ride_surf_params &p;
     int width, height;
     uint32_t *sum;
@@ -178,7 +178,7 @@ struct frame {
 template <int CH, int R_AT, int B_AT>
 bool queue_integral_rows(frame &f, const ride_task_device_image *src)
 {
-    return launch(f.ws, "integral_rows_kernel", integral_rows_kernel<CH, R_AT, B_AT>,
+    return launch(f.stream, "integral_rows_kernel", integral_rows_kernel<CH, R_AT, B_AT>,
                   dim3(blocks_for((size_t)f.height, kLineBlock)), dim3(kLineBlock),
                   (const uint8_t *)src->data, src->pitch, f.width, f.height, f.sum);
 }
@@ -186,7 +186,7 @@ bool queue_integral_rows(frame &f, const ride_task_device_image *src)
 bool queue_integral(frame &f, const ride_task_device_image *src)
 {
     const size_t stride = (size_t)f.width + 1;
-    if (!ok(cudaMemsetAsync(f.sum, 0, stride * sizeof(uint32_t), f.ws.stream), "cudaMemsetAsync"))
+    if (!ok(cudaMemsetAsync(f.sum, 0, stride * sizeof(uint32_t), f.stream), "cudaMemsetAsync"))
         return false;
     bool rows = false;
     switch (src->format) {
@@ -205,7 +205,7 @@ bool queue_integral(frame &f, const ride_task_device_image *src)
     default:
         break;
     }
-    return rows && launch(f.ws, "integral_columns_kernel", integral_columns_kernel,
+    return rows && launch(f.stream, "integral_columns_kernel", integral_columns_kernel,
                           dim3(blocks_for(stride, kLineBlock)), dim3(kLineBlock), f.width,
                           f.height, f.sum);
 }
@@ -225,9 +225,9 @@ bool queue_octave(frame &f, int octave, float *det, float *trace, size_t cells,
     const size_t stride = (size_t)f.width + 1;
     for (int k = 0; k < nl; k++) {
         ride_surf_layer_make(&layer[k], octave, k, f.width, f.height);
-        if (!launch(f.ws, "hessian_kernel", hessian_kernel, grid_for(layer[k].cols, layer[k].rows),
-                    kGridBlock, (const uint32_t *)f.sum, stride, layer[k], det + (size_t)k * cells,
-                    trace + (size_t)k * cells))
+        if (!launch(f.stream, "hessian_kernel", hessian_kernel,
+                    grid_for(layer[k].cols, layer[k].rows), kGridBlock, (const uint32_t *)f.sum,
+                    stride, layer[k], det + (size_t)k * cells, trace + (size_t)k * cells))
             return false;
     }
     for (int m = 1; m <= f.p.intervals; m++) {
@@ -235,8 +235,9 @@ bool queue_octave(frame &f, int octave, float *det, float *trace, size_t cells,
         t.l[0] = layer[m - 1];
         t.l[1] = layer[m];
         t.l[2] = layer[m + 1];
-        if (!launch(f.ws, "maxima_kernel", maxima_kernel, grid_for(layer[m].cols, layer[m].rows),
-                    kGridBlock, t, (const float *)(det + (size_t)(m - 1) * cells),
+        if (!launch(f.stream, "maxima_kernel", maxima_kernel,
+                    grid_for(layer[m].cols, layer[m].rows), kGridBlock, t,
+                    (const float *)(det + (size_t)(m - 1) * cells),
                     (const float *)(det + (size_t)m * cells),
                     (const float *)(det + (size_t)(m + 1) * cells),
                     (const float *)(trace + (size_t)m * cells), f.p.hessian_threshold, points,
@@ -257,16 +258,16 @@ bool detect(frame &f, size_t capacity, unsigned *total)
     auto *points = (surf_point *)grow(f.s, SB_POINTS, capacity * sizeof(surf_point));
     auto *counter = (unsigned *)grow(f.s, SB_COUNTER, sizeof(unsigned));
     if (!det || !trace || !points || !counter ||
-        !ok(cudaMemsetAsync(counter, 0, sizeof(unsigned), f.ws.stream), "cudaMemsetAsync"))
+        !ok(cudaMemsetAsync(counter, 0, sizeof(unsigned), f.stream), "cudaMemsetAsync"))
         return false;
     bool done = false;
     for (int octave = 0; octave < f.p.octaves && !done; octave++)
         if (!queue_octave(f, octave, det, trace, cells, points, (unsigned)capacity, counter, &done))
             return false;
     return ok(cudaMemcpyAsync(total, counter, sizeof(unsigned), cudaMemcpyDeviceToHost,
-                              f.ws.stream),
+                              f.stream),
               "cudaMemcpyAsync") &&
-           ok(cudaStreamSynchronize(f.ws.stream), "cudaStreamSynchronize");
+           ok(cudaStreamSynchronize(f.stream), "cudaStreamSynchronize");
 }
 
 // Detects, ranks on the host and puts the kept keypoints back at the start of the
@@ -291,14 +292,14 @@ bool detect_and_rank(frame &f, size_t *kept)
         return true;
     f.s.points.resize(found);
     if (!ok(cudaMemcpyAsync(f.s.points.data(), f.s.buffer[SB_POINTS], found * sizeof(surf_point),
-                            cudaMemcpyDeviceToHost, f.ws.stream),
+                            cudaMemcpyDeviceToHost, f.stream),
             "cudaMemcpyAsync") ||
-        !ok(cudaStreamSynchronize(f.ws.stream), "cudaStreamSynchronize"))
+        !ok(cudaStreamSynchronize(f.stream), "cudaStreamSynchronize"))
         return false;
     *kept = ride_surf_rank(f.s.points.data(), found, f.p.max_keypoints);
     return *kept == 0 ||
            ok(cudaMemcpyAsync(f.s.buffer[SB_POINTS], f.s.points.data(), *kept * sizeof(surf_point),
-                              cudaMemcpyHostToDevice, f.ws.stream),
+                              cudaMemcpyHostToDevice, f.stream),
               "cudaMemcpyAsync");
 }
 
@@ -328,12 +329,9 @@ int run_on_stream(ride_cuda_surf &s, const ride_task_device_image *src, cudaStre
                                  "at least one row");
     if (!out || !out->image || !out->ensure)
         return fail(err, errlen, "no device output");
-    // A workspace that only lends the stream to launch(): device -1, so it frees nothing.
-    workspace ws;
-    ws.stream = stream;
     const int width = (int)src->width, height = (int)src->height;
     const size_t sum_bytes = ((size_t)width + 1) * ((size_t)height + 1) * sizeof(uint32_t);
-    frame f{s, ws, *p, width, height, (uint32_t *)grow(s, SB_SUM, sum_bytes)};
+    frame f{s, stream, *p, width, height, (uint32_t *)grow(s, SB_SUM, sum_bytes)};
     size_t kept = 0;
     if (!f.sum || !queue_integral(f, src) || !detect_and_rank(f, &kept))
         return fail(err, errlen, "CUDA detection failed (see the cuda_error log line)");
@@ -347,8 +345,8 @@ int run_on_stream(ride_cuda_surf &s, const ride_task_device_image *src, cudaStre
                            stream),
            "cudaMemcpyAsync") &&
         (kept == 0 ||
-         launch(ws, "describe_kernel", describe_kernel, dim3((unsigned)kept), dim3(kDescribeBlock),
-                (const uint32_t *)f.sum, (size_t)width + 1, width, height,
+         launch(stream, "describe_kernel", describe_kernel, dim3((unsigned)kept),
+                dim3(kDescribeBlock), (const uint32_t *)f.sum, (size_t)width + 1, width, height,
                 (const surf_point *)s.buffer[SB_POINTS], p->upright ? 1 : 0,
                 (float *)out->image->data, row_floats));
     return queued ? 0 : fail(err, errlen, "CUDA description failed (see the cuda_error log line)");
@@ -429,19 +427,17 @@ extern "C" int ride_cuda_surf_run(ride_cuda_surf *s, const ride_image *src,
     void *input = grow(*s, SB_INPUT, row * src->height);
     if (!input)
         return -1;
-    workspace ws;
-    ws.stream = s->stream;
-    if (!upload(ws, src, input))
-        return finish(ws, false);
     const ride_task_device_image dev{(uint32_t)src->format, src->width, src->height, row, input};
+    if (!upload(s->stream, src, dev))
+        return finish(s->stream, false);
     ride_task_device_image table{};
     ride_task_device_output out{sizeof out, &table, table_ensure, s};
     char err[160];
     if (run_on_stream(*s, &dev, s->stream, p, &out, err, sizeof err) != 0) {
         ride_log_warn("cuda_surf_failed", "reason=\"%s\"", err);
-        return finish(ws, false);
+        return finish(s->stream, false);
     }
     if (ride_image_ensure(dst, RIDE_PIX_GRAY32F, table.width, table.height) != 0)
-        return finish(ws, false);
-    return finish(ws, download(ws, table.data, dst));
+        return finish(s->stream, false);
+    return finish(s->stream, download(s->stream, table, dst));
 }

@@ -1,17 +1,21 @@
 /* task_builtin.c - the built-in tasks (grayscale, stddev, passthrough): thin
  * adapters from the task ABI to the CPU kernels (ride/kernels.h) and, when the
- * environment gives a GPU, the CUDA kernels (ride/gpu.h). */
+ * environment gives a GPU, the CUDA kernels (ride/gpu.h), on host frames (process)
+ * or device frames (process_device). */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 typedef struct builtin_state {
     int threads;
     bool gpu;
-    int ksize; /* stddev */
+    int ksize;                  /* stddev */
+    void *stream;               /* env.cuda_stream on a GPU */
+    ride_cuda_scratch *scratch; /* stddev's sums on a GPU */
 } builtin_state;
 
 static int builtin_init(const ride_task_params *params, const ride_task_env *env, void **state,
@@ -29,25 +33,19 @@ static int builtin_init(const ride_task_params *params, const ride_task_env *env
         free(s);
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     }
+    if (ride_task_gpu_scratch(env, &s->stream, &s->scratch, err, errlen) != 0) {
+        free(s);
+        return -1;
+    }
     *state = s;
     return 0;
 }
 
 static void builtin_destroy(void *state)
 {
-    free(state);
-}
-
-static bool is_8bit_colour_or_gray(ride_pixel_format f)
-{
-    return f == RIDE_PIX_GRAY8 || f == RIDE_PIX_BGR8 || f == RIDE_PIX_RGB8 || f == RIDE_PIX_BGRA8;
-}
-
-static int unsupported(const char *task, const ride_image *img, char *err, size_t errlen)
-{
-    snprintf(err, errlen, "%s takes gray8, bgr8, rgb8 or bgra8 images, got %s", task,
-             ride_pixel_format_name(img->format));
-    return -1;
+    builtin_state *s = state;
+    ride_cuda_scratch_free(s->scratch);
+    free(s);
 }
 
 static int grayscale_process(void *state, const ride_task_input *in, ride_task_output *out,
@@ -55,8 +53,8 @@ static int grayscale_process(void *state, const ride_task_input *in, ride_task_o
 {
     const builtin_state *s = state;
     const ride_image *src = in->image;
-    if (!is_8bit_colour_or_gray(src->format))
-        return unsupported("grayscale", src, err, errlen);
+    if (ride_task_check_8bit("grayscale", src->format, err, errlen) != 0)
+        return -1;
     if (out->ensure(out->image, RIDE_PIX_GRAY8, src->width, src->height) < 0)
         return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
     int rc = s->gpu ? ride_cuda_grayscale(src, out->image)
@@ -71,14 +69,43 @@ static int stddev_process(void *state, const ride_task_input *in, ride_task_outp
 {
     const builtin_state *s = state;
     const ride_image *src = in->image;
-    if (!is_8bit_colour_or_gray(src->format))
-        return unsupported("stddev", src, err, errlen);
+    if (ride_task_check_8bit("stddev", src->format, err, errlen) != 0)
+        return -1;
     if (out->ensure(out->image, src->format, src->width, src->height) < 0)
         return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
     int rc = s->gpu ? ride_cuda_stddev(src, out->image, s->ksize)
                     : ride_cpu_stddev(src, out->image, s->ksize, s->threads);
     if (rc < 0)
         return snprintf(err, errlen, "stddev %s kernel failed", s->gpu ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+static int grayscale_process_device(void *state, const ride_task_device_input *in,
+                                    ride_task_device_output *out, char *err, size_t errlen)
+{
+    const builtin_state *s = state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    if (ride_task_device_check_input("grayscale", s->stream, in, err, errlen) != 0 ||
+        ride_task_check_8bit("grayscale", src->format, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, RIDE_PIX_GRAY8, src->width, src->height, err,
+                                      errlen) != 0)
+        return -1;
+    if (ride_cuda_grayscale_device(src, out->image, s->stream) != 0)
+        return snprintf(err, errlen, "grayscale CUDA kernel failed"), -1;
+    return 0;
+}
+
+static int stddev_process_device(void *state, const ride_task_device_input *in,
+                                 ride_task_device_output *out, char *err, size_t errlen)
+{
+    const builtin_state *s = state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    if (ride_task_device_check_input("stddev", s->stream, in, err, errlen) != 0 ||
+        ride_task_check_8bit("stddev", src->format, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, src->format, src->width, src->height, err, errlen) != 0)
+        return -1;
+    if (ride_cuda_stddev_device(src, out->image, s->ksize, s->stream, s->scratch) != 0)
+        return snprintf(err, errlen, "stddev CUDA kernel failed"), -1;
     return 0;
 }
 
@@ -93,6 +120,21 @@ static int passthrough_process(void *state, const ride_task_input *in, ride_task
         return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
     if (ride_cpu_passthrough(src, out->image) < 0)
         return snprintf(err, errlen, "passthrough copy failed"), -1;
+    return 0;
+}
+
+/* Stateless: the copy keeps nothing, so it goes on whatever stream the frame came on. */
+static int passthrough_process_device(void *state, const ride_task_device_input *in,
+                                      ride_task_device_output *out, char *err, size_t errlen)
+{
+    (void)state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    void *stream = in ? in->cuda_stream : NULL;
+    if (ride_task_device_check_input("passthrough", stream, in, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, src->format, src->width, src->height, err, errlen) != 0)
+        return -1;
+    if (ride_cuda_copy_device(src, out->image, stream) != 0)
+        return snprintf(err, errlen, "passthrough CUDA copy failed"), -1;
     return 0;
 }
 
@@ -127,6 +169,7 @@ static const ride_task_descriptor grayscale_task = {
     .param_size = sizeof(ride_task_param),
     .init = builtin_init,
     .process = grayscale_process,
+    .process_device = grayscale_process_device,
     .destroy = builtin_destroy,
 };
 
@@ -141,6 +184,7 @@ static const ride_task_descriptor stddev_task = {
     .param_count = sizeof stddev_params / sizeof stddev_params[0],
     .init = builtin_init,
     .process = stddev_process,
+    .process_device = stddev_process_device,
     .destroy = builtin_destroy,
 };
 
@@ -152,6 +196,7 @@ static const ride_task_descriptor passthrough_task = {
     .devices = RIDE_TASK_CPU | RIDE_TASK_GPU,
     .param_size = sizeof(ride_task_param),
     .process = passthrough_process,
+    .process_device = passthrough_process_device,
 };
 
 const ride_task_descriptor *const *ride_task_builtins(size_t *count)

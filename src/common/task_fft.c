@@ -7,11 +7,13 @@
 #include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 typedef struct fft_state {
     bool log_scale;
     ride_cpu_fft *cpu;  /* exactly one of cpu and cuda is set */
     ride_cuda_fft *cuda;
+    void *stream; /* env.cuda_stream on a GPU: cuda's stream */
 } fft_state;
 
 static void fft_destroy(void *state)
@@ -35,9 +37,10 @@ static int fft_init(const ride_task_params *params, const ride_task_env *env, vo
     if (!s)
         return snprintf(err, errlen, "out of memory"), -1;
     s->log_scale = log_scale;
-    if (gpu)
-        s->cuda = ride_cuda_fft_new();
-    else
+    if (gpu) {
+        s->stream = env->cuda_stream;
+        s->cuda = ride_cuda_fft_new(s->stream);
+    } else
         s->cpu = ride_cpu_fft_new(env->threads);
     if (!s->cpu && !s->cuda) {
         free(s);
@@ -52,16 +55,29 @@ static int fft_process(void *state, const ride_task_input *in, ride_task_output 
 {
     fft_state *s = state;
     const ride_image *src = in->image;
-    if (src->format != RIDE_PIX_GRAY8)
-        return snprintf(err, errlen, "fft takes gray8 images, got %s",
-                        ride_pixel_format_name(src->format)),
-               -1;
+    if (ride_task_check_gray8("fft", src->format, NULL, err, errlen) != 0)
+        return -1;
     if (out->ensure(out->image, RIDE_PIX_GRAY8, src->width, src->height) < 0)
         return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
     int rc = s->cuda ? ride_cuda_fft_spectrum(s->cuda, src, out->image, s->log_scale)
                      : ride_cpu_fft_spectrum(s->cpu, src, out->image, s->log_scale);
     if (rc < 0)
         return snprintf(err, errlen, "fft %s kernel failed", s->cuda ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+static int fft_process_device(void *state, const ride_task_device_input *in,
+                              ride_task_device_output *out, char *err, size_t errlen)
+{
+    const fft_state *s = state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    if (ride_task_device_check_input("fft", s->stream, in, err, errlen) != 0 ||
+        ride_task_check_gray8("fft", src->format, NULL, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, RIDE_PIX_GRAY8, src->width, src->height, err,
+                                      errlen) != 0)
+        return -1;
+    if (ride_cuda_fft_device(s->cuda, src, out->image, s->log_scale) != 0)
+        return snprintf(err, errlen, "fft CUDA kernel failed"), -1;
     return 0;
 }
 
@@ -85,5 +101,6 @@ const ride_task_descriptor ride_task_fft = {
     .param_count = sizeof fft_params / sizeof fft_params[0],
     .init = fft_init,
     .process = fft_process,
+    .process_device = fft_process_device,
     .destroy = fft_destroy,
 };

@@ -1,11 +1,13 @@
 /* task_gaussian.c - the built-in `gaussian` task: ride_cpu_gaussian, or
- * ride_cuda_gaussian when the stage runs on a GPU. */
+ * ride_cuda_gaussian (host frames) and ride_cuda_gaussian_device (device frames)
+ * when the stage runs on a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 /* Far beyond any useful blur of a 31-pixel window, which is a box filter by then. */
 #define GAUSSIAN_MAX_SIGMA 1000
@@ -15,7 +17,16 @@ typedef struct gaussian_state {
     bool gpu;
     int ksize;
     double sigma;
+    void *stream;               /* env.cuda_stream on a GPU */
+    ride_cuda_scratch *scratch; /* the column sums on a GPU */
 } gaussian_state;
+
+static void gaussian_destroy(void *state)
+{
+    gaussian_state *s = state;
+    ride_cuda_scratch_free(s->scratch);
+    free(s);
+}
 
 static int gaussian_init(const ride_task_params *params, const ride_task_env *env, void **state,
                          char *err, size_t errlen)
@@ -32,6 +43,10 @@ static int gaussian_init(const ride_task_params *params, const ride_task_env *en
         return snprintf(err, errlen, "out of memory"), -1;
     *s = (gaussian_state){.threads = env->threads, .gpu = env->device == RIDE_TASK_GPU,
                           .ksize = (int)ksize, .sigma = sigma};
+    if (ride_task_gpu_scratch(env, &s->stream, &s->scratch, err, errlen) != 0) {
+        free(s);
+        return -1;
+    }
     *state = s;
     return 0;
 }
@@ -41,17 +56,28 @@ static int gaussian_process(void *state, const ride_task_input *in, ride_task_ou
 {
     const gaussian_state *s = state;
     const ride_image *src = in->image;
-    ride_pixel_format f = src->format;
-    if (f != RIDE_PIX_GRAY8 && f != RIDE_PIX_BGR8 && f != RIDE_PIX_RGB8 && f != RIDE_PIX_BGRA8)
-        return snprintf(err, errlen, "gaussian takes gray8, bgr8, rgb8 or bgra8 images, got %s",
-                        ride_pixel_format_name(f)),
-               -1;
-    if (out->ensure(out->image, f, src->width, src->height) < 0)
+    if (ride_task_check_8bit("gaussian", src->format, err, errlen) != 0)
+        return -1;
+    if (out->ensure(out->image, src->format, src->width, src->height) < 0)
         return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
     int rc = s->gpu ? ride_cuda_gaussian(src, out->image, s->ksize, s->sigma)
                     : ride_cpu_gaussian(src, out->image, s->ksize, s->sigma, s->threads);
     if (rc < 0)
         return snprintf(err, errlen, "gaussian %s kernel failed", s->gpu ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+static int gaussian_process_device(void *state, const ride_task_device_input *in,
+                                   ride_task_device_output *out, char *err, size_t errlen)
+{
+    const gaussian_state *s = state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    if (ride_task_device_check_input("gaussian", s->stream, in, err, errlen) != 0 ||
+        ride_task_check_8bit("gaussian", src->format, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, src->format, src->width, src->height, err, errlen) != 0)
+        return -1;
+    if (ride_cuda_gaussian_device(src, out->image, s->ksize, s->sigma, s->stream, s->scratch) != 0)
+        return snprintf(err, errlen, "gaussian CUDA kernel failed"), -1;
     return 0;
 }
 
@@ -87,5 +113,6 @@ const ride_task_descriptor ride_task_gaussian = {
     .param_count = sizeof gaussian_params / sizeof gaussian_params[0],
     .init = gaussian_init,
     .process = gaussian_process,
-    .destroy = free,
+    .process_device = gaussian_process_device,
+    .destroy = gaussian_destroy,
 };

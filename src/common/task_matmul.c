@@ -8,6 +8,7 @@
 #include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 #define MATMUL_MAX_SIZE 4096
 
@@ -21,6 +22,7 @@ typedef struct matmul_state {
     float *matrix;
     uint32_t matrix_rows;
     ride_cuda_matmul *cuda; /* NULL on the CPU path */
+    void *stream;           /* env.cuda_stream on a GPU: cuda's stream */
 } matmul_state;
 
 static void matmul_destroy(void *state)
@@ -49,9 +51,12 @@ static int matmul_init(const ride_task_params *params, const ride_task_env *env,
     s->transpose = strcmp(with, "transpose") == 0;
     s->cols = (uint32_t)size;
     s->seed = (uint64_t)seed;
-    if (env->device == RIDE_TASK_GPU && !(s->cuda = ride_cuda_matmul_new())) {
-        free(s);
-        return snprintf(err, errlen, "matmul: cannot set up cuBLAS"), -1;
+    if (env->device == RIDE_TASK_GPU) {
+        s->stream = env->cuda_stream;
+        if (!(s->cuda = ride_cuda_matmul_new(s->stream))) {
+            free(s);
+            return snprintf(err, errlen, "matmul: cannot set up cuBLAS"), -1;
+        }
     }
     *state = s;
     return 0;
@@ -75,18 +80,28 @@ static int ensure_matrix(matmul_state *s, uint32_t rows, char *err, size_t errle
     return 0;
 }
 
+/* Checks a frame's format and makes the matrix for its width (with: matrix). */
+static int prepare_frame(matmul_state *s, uint32_t format, uint32_t width, char *err,
+                         size_t errlen)
+{
+    if (ride_task_check_gray8("matmul", format, NULL, err, errlen) != 0)
+        return -1;
+    return s->transpose ? 0 : ensure_matrix(s, width, err, errlen);
+}
+
+static uint32_t product_cols(const matmul_state *s, uint32_t height)
+{
+    return s->transpose ? height : s->cols;
+}
+
 static int matmul_process(void *state, const ride_task_input *in, ride_task_output *out,
                           char *err, size_t errlen)
 {
     matmul_state *s = state;
     const ride_image *src = in->image;
-    if (src->format != RIDE_PIX_GRAY8)
-        return snprintf(err, errlen, "matmul takes gray8 images, got %s",
-                        ride_pixel_format_name(src->format)),
-               -1;
-    if (!s->transpose && ensure_matrix(s, src->width, err, errlen) != 0)
+    if (prepare_frame(s, src->format, src->width, err, errlen) != 0)
         return -1;
-    uint32_t cols = s->transpose ? src->height : s->cols;
+    uint32_t cols = product_cols(s, src->height);
     if (out->ensure(out->image, RIDE_PIX_GRAY32F, cols, src->height) < 0)
         return snprintf(err, errlen, "cannot allocate a %ux%u output", cols, src->height), -1;
     int rc;
@@ -98,6 +113,21 @@ static int matmul_process(void *state, const ride_task_input *in, ride_task_outp
         rc = ride_cpu_matmul(src, s->matrix, s->cols, out->image, s->threads);
     if (rc < 0)
         return snprintf(err, errlen, "matmul %s kernel failed", s->cuda ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+static int matmul_process_device(void *state, const ride_task_device_input *in,
+                                 ride_task_device_output *out, char *err, size_t errlen)
+{
+    matmul_state *s = state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    if (ride_task_device_check_input("matmul", s->stream, in, err, errlen) != 0 ||
+        prepare_frame(s, src->format, src->width, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, RIDE_PIX_GRAY32F, product_cols(s, src->height),
+                                      src->height, err, errlen) != 0)
+        return -1;
+    if (ride_cuda_matmul_device(s->cuda, src, out->image) != 0)
+        return snprintf(err, errlen, "matmul CUDA kernel failed"), -1;
     return 0;
 }
 
@@ -141,5 +171,6 @@ const ride_task_descriptor ride_task_matmul = {
     .param_count = sizeof matmul_params / sizeof matmul_params[0],
     .init = matmul_init,
     .process = matmul_process,
+    .process_device = matmul_process_device,
     .destroy = matmul_destroy,
 };

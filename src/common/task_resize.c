@@ -1,5 +1,6 @@
 /* task_resize.c - the built-in `resize` task: ride_cpu_resize, or ride_cuda_resize
- * when the stage runs on a GPU. */
+ * (host frames) and ride_cuda_resize_device (device frames) when the stage runs on
+ * a GPU. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 #include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 typedef struct resize_state {
     int threads;
@@ -14,7 +16,16 @@ typedef struct resize_state {
     uint32_t width;
     uint32_t height;
     ride_interp interp;
+    void *stream;               /* env.cuda_stream on a GPU */
+    ride_cuda_scratch *scratch; /* the sampling tables on a GPU */
 } resize_state;
+
+static void resize_destroy(void *state)
+{
+    resize_state *s = state;
+    ride_cuda_scratch_free(s->scratch);
+    free(s);
+}
 
 static const char *const resize_interps[] = {"linear", "nearest", "area", NULL};
 
@@ -42,6 +53,10 @@ static int resize_init(const ride_task_params *params, const ride_task_env *env,
     *s = (resize_state){.threads = env->threads, .gpu = env->device == RIDE_TASK_GPU,
                         .width = (uint32_t)width, .height = (uint32_t)height,
                         .interp = interp_named(interp)};
+    if (ride_task_gpu_scratch(env, &s->stream, &s->scratch, err, errlen) != 0) {
+        free(s);
+        return -1;
+    }
     *state = s;
     return 0;
 }
@@ -51,17 +66,28 @@ static int resize_process(void *state, const ride_task_input *in, ride_task_outp
 {
     const resize_state *s = state;
     const ride_image *src = in->image;
-    ride_pixel_format f = src->format;
-    if (f != RIDE_PIX_GRAY8 && f != RIDE_PIX_BGR8 && f != RIDE_PIX_RGB8 && f != RIDE_PIX_BGRA8)
-        return snprintf(err, errlen, "resize takes gray8, bgr8, rgb8 or bgra8 images, got %s",
-                        ride_pixel_format_name(f)),
-               -1;
-    if (out->ensure(out->image, f, s->width, s->height) < 0)
+    if (ride_task_check_8bit("resize", src->format, err, errlen) != 0)
+        return -1;
+    if (out->ensure(out->image, src->format, s->width, s->height) < 0)
         return snprintf(err, errlen, "cannot allocate a %ux%u output", s->width, s->height), -1;
     int rc = s->gpu ? ride_cuda_resize(src, out->image, s->width, s->height, s->interp)
                     : ride_cpu_resize(src, out->image, s->width, s->height, s->interp, s->threads);
     if (rc < 0)
         return snprintf(err, errlen, "resize %s kernel failed", s->gpu ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+static int resize_process_device(void *state, const ride_task_device_input *in,
+                                 ride_task_device_output *out, char *err, size_t errlen)
+{
+    const resize_state *s = state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    if (ride_task_device_check_input("resize", s->stream, in, err, errlen) != 0 ||
+        ride_task_check_8bit("resize", src->format, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, src->format, s->width, s->height, err, errlen) != 0)
+        return -1;
+    if (ride_cuda_resize_device(src, out->image, s->interp, s->stream, s->scratch) != 0)
+        return snprintf(err, errlen, "resize CUDA kernel failed"), -1;
     return 0;
 }
 
@@ -102,5 +128,6 @@ const ride_task_descriptor ride_task_resize = {
     .param_count = sizeof resize_params / sizeof resize_params[0],
     .init = resize_init,
     .process = resize_process,
-    .destroy = free,
+    .process_device = resize_process_device,
+    .destroy = resize_destroy,
 };

@@ -1,5 +1,6 @@
 /* task_sobel.c - the built-in `sobel` task: ride_cpu_sobel, or ride_cuda_sobel
- * when the stage runs on a GPU. Colour frames are refused rather than converted:
+ * (host frames) and ride_cuda_sobel_device (device frames) when the stage runs on
+ * a GPU. Colour frames are refused rather than converted:
  * a grayscale stage in front says where the conversion happens and lets it run on
  * the GPU too. */
 #include <stdio.h>
@@ -8,12 +9,22 @@
 #include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 typedef struct sobel_state {
     int threads;
     bool gpu;
     int ksize;
+    void *stream;               /* env.cuda_stream on a GPU */
+    ride_cuda_scratch *scratch; /* the column passes on a GPU */
 } sobel_state;
+
+static void sobel_destroy(void *state)
+{
+    sobel_state *s = state;
+    ride_cuda_scratch_free(s->scratch);
+    free(s);
+}
 
 static int sobel_init(const ride_task_params *params, const ride_task_env *env, void **state,
                       char *err, size_t errlen)
@@ -28,8 +39,18 @@ static int sobel_init(const ride_task_params *params, const ride_task_env *env, 
         return snprintf(err, errlen, "out of memory"), -1;
     *s = (sobel_state){.threads = env->threads, .gpu = env->device == RIDE_TASK_GPU,
                        .ksize = (int)ksize};
+    if (ride_task_gpu_scratch(env, &s->stream, &s->scratch, err, errlen) != 0) {
+        free(s);
+        return -1;
+    }
     *state = s;
     return 0;
+}
+
+/* Colour frames are refused rather than converted (see above). */
+static int check_gray8(uint32_t format, char *err, size_t errlen)
+{
+    return ride_task_check_gray8("sobel", format, "put a grayscale stage before it", err, errlen);
 }
 
 static int sobel_process(void *state, const ride_task_input *in, ride_task_output *out,
@@ -37,17 +58,29 @@ static int sobel_process(void *state, const ride_task_input *in, ride_task_outpu
 {
     const sobel_state *s = state;
     const ride_image *src = in->image;
-    if (src->format != RIDE_PIX_GRAY8)
-        return snprintf(err, errlen,
-                        "sobel takes gray8 images, got %s (put a grayscale stage before it)",
-                        ride_pixel_format_name(src->format)),
-               -1;
+    if (check_gray8(src->format, err, errlen) != 0)
+        return -1;
     if (out->ensure(out->image, RIDE_PIX_GRAY8, src->width, src->height) < 0)
         return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
     int rc = s->gpu ? ride_cuda_sobel(src, out->image, s->ksize)
                     : ride_cpu_sobel(src, out->image, s->ksize, s->threads);
     if (rc < 0)
         return snprintf(err, errlen, "sobel %s kernel failed", s->gpu ? "CUDA" : "CPU"), -1;
+    return 0;
+}
+
+static int sobel_process_device(void *state, const ride_task_device_input *in,
+                                ride_task_device_output *out, char *err, size_t errlen)
+{
+    const sobel_state *s = state;
+    const ride_task_device_image *src = in ? in->image : NULL;
+    if (ride_task_device_check_input("sobel", s->stream, in, err, errlen) != 0 ||
+        check_gray8(src->format, err, errlen) != 0 ||
+        ride_task_device_shape_output(out, RIDE_PIX_GRAY8, src->width, src->height, err,
+                                      errlen) != 0)
+        return -1;
+    if (ride_cuda_sobel_device(src, out->image, s->ksize, s->stream, s->scratch) != 0)
+        return snprintf(err, errlen, "sobel CUDA kernel failed"), -1;
     return 0;
 }
 
@@ -74,5 +107,6 @@ const ride_task_descriptor ride_task_sobel = {
     .param_count = sizeof sobel_params / sizeof sobel_params[0],
     .init = sobel_init,
     .process = sobel_process,
-    .destroy = free,
+    .process_device = sobel_process_device,
+    .destroy = sobel_destroy,
 };

@@ -117,6 +117,17 @@ int ride_test_notify_receive(int fd, int timeout_ms, char *buf, size_t len)
     return (int)n;
 }
 
+const ride_task_descriptor *ride_test_builtin_task(const char *name)
+{
+    size_t count = 0;
+    const ride_task_descriptor *const *all = ride_task_builtins(&count);
+    for (size_t i = 0; i < count; i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    fail_msg("no built-in task %s", name);
+    return NULL;
+}
+
 int ride_test_gpu_missing(const struct CMUnitTest *tests, size_t count)
 {
     char why[256];

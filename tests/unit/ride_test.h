@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "ride/image.h"
+#include "ride/task.h"
 
 /* Exit code CTest reports as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt). */
 #define RIDE_TEST_SKIP 77
@@ -29,6 +30,9 @@ void ride_test_random_image(ride_image *img, ride_pixel_format f, uint32_t width
  * "SKIPPED: <test> (<why>)" line per test and returns 1 (exit RIDE_TEST_SKIP then);
  * otherwise prints the device's name and returns 0. */
 int ride_test_gpu_missing(const struct CMUnitTest *tests, size_t count);
+
+/* The built-in task (ride_task_builtins) of this name; fails the test when there is none. */
+const ride_task_descriptor *ride_test_builtin_task(const char *name);
 
 /* Largest absolute difference between two 8-bit images of the same shape, or -1
  * when their formats or sizes differ. */

@@ -23,7 +23,7 @@ static const shape shapes[] = {{1, 1}, {1, 7}, {9, 1}, {17, 13}, {101, 67}, {129
 static void cuda_matmul_transpose_matches_cpu(void **state)
 {
     (void)state;
-    ride_cuda_matmul *mm = ride_cuda_matmul_new();
+    ride_cuda_matmul *mm = ride_cuda_matmul_new(NULL);
     assert_non_null(mm);
     for (size_t i = 0; i < SHAPE_COUNT; i++) {
         ride_image src, got = {0}, want = {0};
@@ -44,7 +44,7 @@ static void cuda_matmul_matrix_matches_cpu(void **state)
     static const uint32_t cols[] = {1, 64, 333};
     for (size_t i = 0; i < SHAPE_COUNT; i++)
         for (size_t c = 0; c < sizeof cols / sizeof cols[0]; c++) {
-            ride_cuda_matmul *mm = ride_cuda_matmul_new();
+            ride_cuda_matmul *mm = ride_cuda_matmul_new(NULL);
             assert_non_null(mm);
             ride_image src, got = {0}, want = {0};
             make_frame(&src, shapes[i], 1, (uint32_t)(i * 3 + c));
@@ -66,7 +66,7 @@ static void cuda_matmul_matrix_matches_cpu(void **state)
 static void cuda_fft_matches_cpu(void **state)
 {
     (void)state;
-    ride_cuda_fft *gpu = ride_cuda_fft_new();
+    ride_cuda_fft *gpu = ride_cuda_fft_new(NULL);
     ride_cpu_fft *cpu = ride_cpu_fft_new(0);
     assert_non_null(gpu);
     assert_non_null(cpu);
@@ -95,8 +95,8 @@ static void cuda_linalg_rejects_invalid_arguments(void **state)
     ride_image src, bgr = {0}, dst = {0};
     make_frame(&src, (shape){8, 8}, 0, 1);
     assert_int_equal(ride_image_alloc(&bgr, RIDE_PIX_BGR8, 8, 8), 0);
-    ride_cuda_matmul *mm = ride_cuda_matmul_new();
-    ride_cuda_fft *fft = ride_cuda_fft_new();
+    ride_cuda_matmul *mm = ride_cuda_matmul_new(NULL);
+    ride_cuda_fft *fft = ride_cuda_fft_new(NULL);
     assert_non_null(mm);
     assert_non_null(fft);
     float m[9];

@@ -15,7 +15,7 @@ if(RIDE_HAVE_CUDA)
   # The kernels log through libride: it comes again after them.
   string(APPEND RIDE_PC_LIBS " -lride_cuda -lride -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
 endif()
-string(APPEND RIDE_PC_LIBS " -lzookeeper_mt -lopencv_videoio -lopencv_imgcodecs"
+string(APPEND RIDE_PC_LIBS " -lzookeeper_mt -lopencv_objdetect -lopencv_videoio -lopencv_imgcodecs"
   " -lopencv_imgproc -lopencv_core -lstdc++ -fopenmp -lm -pthread")
 if(RIDE_SANITIZE)
   # An instrumented libride links only with the sanitizer runtimes.

@@ -195,15 +195,24 @@ static void test_grayscale_and_passthrough_match_kernels(void **state)
     ride_task_registry_free(r);
 }
 
-static void test_unsupported_format_is_an_error(void **state)
+/* A CPU runner of the grayscale task with its default params. */
+static ride_task_runner *new_grayscale_runner(const ride_task_registry *r)
 {
-    (void)state;
-    ride_task_registry *r = ride_task_registry_new();
     ride_task_params *params = valid_params(r, "    - {name: g2, input: [gray], task: grayscale}");
     char err[256];
     ride_task_runner *run =
         ride_task_runner_new(ride_task_find(r, "grayscale"), params, NULL, err, sizeof err);
-    assert_non_null(run);
+    if (!run)
+        fail_msg("grayscale runner: %s", err);
+    return run;
+}
+
+static void test_unsupported_format_is_an_error(void **state)
+{
+    (void)state;
+    ride_task_registry *r = ride_task_registry_new();
+    ride_task_runner *run = new_grayscale_runner(r);
+    char err[256];
     ride_frame in = {0}, out = {0};
     assert_int_equal(ride_image_alloc(&in.image, RIDE_PIX_GRAY16, 8, 8), 0);
     assert_int_equal(ride_task_run(run, &in, &out, err, sizeof err), -1);
@@ -223,11 +232,8 @@ static void test_submit_and_collect(void **state)
 {
     (void)state;
     ride_task_registry *r = ride_task_registry_new();
-    ride_task_params *params = valid_params(r, "    - {name: g2, input: [gray], task: grayscale}");
+    ride_task_runner *run = new_grayscale_runner(r);
     char err[256];
-    ride_task_runner *run =
-        ride_task_runner_new(ride_task_find(r, "grayscale"), params, NULL, err, sizeof err);
-    assert_non_null(run);
     assert_int_equal(ride_task_runner_depth(run), 1);
     ride_frame in = {0}, out = {0};
     ride_image expected = {0};

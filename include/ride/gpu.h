@@ -31,6 +31,11 @@ int ride_gpu_device_name(int index, char *buf, size_t len);
  * no such device. */
 int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_major, int *cc_minor);
 
+/* Peak memory bandwidth of device `index` in bytes per second: memory clock x bus
+ * width x 2 (double data rate), as the device reports them. -1 if there is no such
+ * device or it reports no clock or width. */
+int ride_gpu_device_peak_bandwidth(int index, double *bytes_per_s);
+
 /* Same contracts and results as ride_cpu_grayscale / ride_cpu_stddev, computed on
  * the current CUDA device from host images. -1 on invalid arguments or CUDA errors. */
 int ride_cuda_grayscale(const ride_image *src, ride_image *dst);

@@ -60,3 +60,16 @@ extern "C" int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_maj
     *cc_minor = prop.minor;
     return 0;
 }
+
+// CUDA 13 dropped memoryClockRate from cudaDeviceProp; the attribute remains.
+extern "C" int ride_gpu_device_peak_bandwidth(int index, double *bytes_per_s)
+{
+    int clock_khz = 0, bus_bits = 0;
+    if (!bytes_per_s ||
+        cudaDeviceGetAttribute(&clock_khz, cudaDevAttrMemoryClockRate, index) != cudaSuccess ||
+        cudaDeviceGetAttribute(&bus_bits, cudaDevAttrGlobalMemoryBusWidth, index) != cudaSuccess ||
+        clock_khz <= 0 || bus_bits <= 0)
+        return -1;
+    *bytes_per_s = 2.0 * (double)clock_khz * 1e3 * (double)bus_bits / 8.0;
+    return 0;
+}

@@ -39,6 +39,13 @@ int ride_gpu_device_info(int index, size_t *memory_bytes, int *cc_major, int *cc
     return -1;
 }
 
+int ride_gpu_device_peak_bandwidth(int index, double *bytes_per_s)
+{
+    (void)index;
+    (void)bytes_per_s;
+    return -1;
+}
+
 int ride_cuda_grayscale(const ride_image *src, ride_image *dst)
 {
     (void)src;

@@ -22,8 +22,8 @@ typedef struct ride_bench_cv_scratch {
 typedef struct ride_bench_task ride_bench_task;
 
 /* One frame of the task done with OpenCV; 0, or -1 with a reason in err. */
-typedef int (*ride_bench_cv_fn)(const ride_bench_task *t, ride_bench_cv_scratch *s, const ride_image *in,
-                           ride_image *out, char *err, size_t errlen);
+typedef int (*ride_bench_cv_fn)(const ride_bench_task *t, ride_bench_cv_scratch *s,
+                                const ride_image *in, ride_image *out, char *err, size_t errlen);
 
 /* Estimated bytes each side holds beyond the input, per input byte (output,
  * intermediates, library buffers), so that frames that do not fit are skipped
@@ -37,14 +37,14 @@ typedef struct ride_bench_memory {
 
 /* One row of the table: a built-in task with its params on one input format. */
 struct ride_bench_task {
-    const char *label;  /* what the row says, e.g. "stddev k=5" */
-    const char *task;   /* descriptor name (ride_task_builtins) */
+    const char *label; /* what the row says, e.g. "stddev k=5" */
+    const char *task;  /* descriptor name (ride_task_builtins) */
     /* "key=value,..."; {half_w} and {half_h} stand for half the input's width and
      * height, rounded up. */
     const char *params;
     ride_pixel_format input;
-    int cv_arg; /* what the OpenCV equivalent needs: the window, or the JPEG quality */
-    ride_bench_cv_fn opencv;      /* NULL: no OpenCV equivalent, opencv_none says why */
+    int cv_arg;              /* for the OpenCV equivalent: the window, or the JPEG quality */
+    ride_bench_cv_fn opencv; /* NULL: no OpenCV equivalent, opencv_none says why */
     const char *opencv_none;
     bool encodes;            /* the host encodes the output (ride_frame_write), as a worker does */
     bool bandwidth_bound;    /* GB/s and the fraction of the card's peak are printed */
@@ -59,10 +59,10 @@ void ride_bench_cv_scratch_free(ride_bench_cv_scratch *s);
 
 /* The ways a frame is run, one column group each. */
 typedef enum ride_bench_side_kind {
-    RIDE_BENCH_CPU,         /* the task on a CPU stage (ride_task_run) */
-    RIDE_BENCH_OPENCV,      /* the OpenCV equivalent */
-    RIDE_BENCH_GPU_HOST,    /* the task on a GPU stage: host frame in, host frame out */
-    RIDE_BENCH_GPU_DEVICE,  /* process_device on a frame already in device memory */
+    RIDE_BENCH_CPU,        /* the task on a CPU stage (ride_task_run) */
+    RIDE_BENCH_OPENCV,     /* the OpenCV equivalent */
+    RIDE_BENCH_GPU_HOST,   /* the task on a GPU stage: host frame in, host frame out */
+    RIDE_BENCH_GPU_DEVICE, /* process_device on a frame already in device memory */
     RIDE_BENCH_SIDE_COUNT
 } ride_bench_side_kind;
 
@@ -74,14 +74,13 @@ typedef struct ride_bench_side {
     char why[200];      /* when off: why, for the notes under the table */
     double frame_bytes; /* bytes read + written per frame (RIDE_BENCH_GPU_DEVICE) */
     long iters;         /* calls per timed run */
-    double seconds;     /* median seconds per frame */
     ride_bench_side_state *state;
 } ride_bench_side;
 
 /* Makes the side ready to run task t on in (threads for the CPU side; device for
  * the GPU sides). A side that cannot run is left off with the reason in why. */
-void ride_bench_side_open(ride_bench_side *s, ride_bench_side_kind kind, const ride_bench_task *t,
-                     const ride_image *in, int threads, int device);
+void ride_bench_side_open(ride_bench_side *s, ride_bench_side_kind kind,
+                          const ride_bench_task *t, const ride_image *in, int threads, int device);
 /* Seconds per frame over `iters` back-to-back frames (a device side waits for
  * them at the end); -1 with the side turned off and why set when a frame fails. */
 double ride_bench_side_time(ride_bench_side *s, long iters);

@@ -41,6 +41,9 @@ static double now_s(void)
 
 /* Leaves the side off with the reason; returns -1. */
 static int turn_off(ride_bench_side *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int turn_off(ride_bench_side *s, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -98,7 +101,8 @@ static int make_params(const ride_bench_task *t, const ride_task_descriptor *d,
         if (!eq || count == MAX_PARAMS)
             return snprintf(err, errlen, "params of %s: bad item '%s'", t->label, item), -1;
         *eq = '\0';
-        kv[count++] = (ride_kv){.key = item, .value = eq + 1, .key_pos = {1, 1}, .value_pos = {1, 1}};
+        kv[count++] = (ride_kv){
+            .key = item, .value = eq + 1, .key_pos = {1, 1}, .value_pos = {1, 1}};
     }
     ride_parse_error perr;
     if (ride_task_params_parse(d, kv, count, "ride-bench-kernels", "params", (ride_pos){1, 1}, out,
@@ -227,8 +231,8 @@ static void close_device(ride_bench_side_state *st)
 }
 #endif
 
-void ride_bench_side_open(ride_bench_side *s, ride_bench_side_kind kind, const ride_bench_task *t,
-                          const ride_image *in, int threads, int device)
+void ride_bench_side_open(ride_bench_side *s, ride_bench_side_kind kind,
+                          const ride_bench_task *t, const ride_image *in, int threads, int device)
 {
     *s = (ride_bench_side){.kind = kind, .on = true};
     if (!(s->state = calloc(1, sizeof *s->state))) {

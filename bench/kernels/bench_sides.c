@@ -143,30 +143,6 @@ static int open_opencv(ride_bench_side *s)
 }
 
 /* The GPU kernel side: everything that touches a GPU slot. */
-#ifdef RIDE_BENCH_NO_SLOT_API
-static int open_device(ride_bench_side *s, int threads, int device)
-{
-    (void)threads;
-    (void)device;
-    return turn_off(s, "this build has no GPU slot implementation (kernels/cuda/slot.cu)");
-}
-
-static int run_device(ride_bench_side_state *st, char *err, size_t errlen)
-{
-    (void)st;
-    return snprintf(err, errlen, "no GPU slots in this build"), -1;
-}
-
-static int wait_device(ride_bench_side_state *st, char *err, size_t errlen)
-{
-    return run_device(st, err, errlen);
-}
-
-static void close_device(ride_bench_side_state *st)
-{
-    (void)st;
-}
-#else
 static int open_device(ride_bench_side *s, int threads, int device)
 {
     ride_bench_side_state *st = s->state;
@@ -174,7 +150,8 @@ static int open_device(ride_bench_side *s, int threads, int device)
     char err[512];
     if (!d->process_device)
         return turn_off(s, "%s has no process_device", d->name);
-    if (!(st->slot = ride_gpu_slot_new(device, err, sizeof err)))
+    if (!(st->slot = ride_gpu_slot_new(device, err, sizeof err)) ||
+        ride_gpu_slot_activate(st->slot, err, sizeof err) != 0)
         return turn_off(s, "%s", err);
     ride_task_params *params;
     if (make_params(st->task, d, st->src, &params, err, sizeof err) != 0)
@@ -229,7 +206,6 @@ static void close_device(ride_bench_side_state *st)
         st->descriptor->destroy(st->task_state);
     ride_gpu_slot_free(st->slot);
 }
-#endif
 
 void ride_bench_side_open(ride_bench_side *s, ride_bench_side_kind kind,
                           const ride_bench_task *t, const ride_image *in, int threads, int device)
@@ -292,6 +268,10 @@ static double image_bytes(uint32_t format, uint32_t width, uint32_t height)
     return (double)ride_image_row_bytes((ride_pixel_format)format, width) * height;
 }
 
+/* A device side queues its frames back to back and waits once at the end: the
+ * slot's stream runs them in order, and the same frame every time never makes a
+ * task regrow its scratch or read results back, so nothing a task keeps is reused
+ * while an earlier frame still needs it. */
 double ride_bench_side_time(ride_bench_side *s, long iters)
 {
     char err[512] = "";

@@ -16,6 +16,7 @@
  * exceeds the machine's (or the GPU's) is skipped with the reason printed. A
  * second table gives the synthetic source's rendering rate on one thread. */
 #include "bench.h"
+#include "bench_machine.h"
 #include "opencv_c.h"
 #include "ride/gpu.h"
 #include "ride/kernels.h"
@@ -114,25 +115,6 @@ static bool is_huge(frame_size s)
 
 /* ---- the machine --------------------------------------------------------- */
 
-static void cpu_model(char *buf, size_t len)
-{
-    snprintf(buf, len, "unknown CPU");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        char *colon = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && colon) {
-            colon += 1 + strspn(colon + 1, " \t");
-            colon[strcspn(colon, "\n")] = '\0';
-            snprintf(buf, len, "%s", colon);
-            break;
-        }
-    }
-    fclose(f);
-}
-
 static void describe_gpu(machine *m)
 {
     m->gpus = ride_gpu_device_count(m->gpu_why, sizeof m->gpu_why);
@@ -154,7 +136,7 @@ static void describe_gpu(machine *m)
 static void describe_machine(machine *m)
 {
     *m = (machine){0};
-    cpu_model(m->cpu, sizeof m->cpu);
+    ride_bench_cpu_model(m->cpu, sizeof m->cpu);
     m->cores = ride_cpu_threads(0);
     long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     m->memory = pages > 0 && page > 0 ? (double)pages * (double)page : 0;

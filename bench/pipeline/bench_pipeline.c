@@ -15,6 +15,7 @@
  * ZooKeeper server serves all runs. Runs alternate between the configurations so
  * that a noisy period of a shared machine hits all of them. Each figure is the
  * median over the runs. See docs/performance.md ("Pipeline"). */
+#include "bench_machine.h"
 #include "ride/audit.h"
 #include "ride/clock.h"
 #include "ride/cluster.h"
@@ -585,26 +586,6 @@ static summary summarize(const run_result *r, int n)
     return s;
 }
 
-static void cpu_model(char *buf, size_t len)
-{
-    snprintf(buf, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            const char *v = strchr(line, ':');
-            if (v) {
-                v += strspn(v + 1, " \t") + 1;
-                snprintf(buf, len, "%.*s", (int)strcspn(v, "\n"), v);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
-
 static double ratio(double a, double b)
 {
     return b > 0 ? a / b : 0;
@@ -633,7 +614,7 @@ static int write_json(const options *o, const summary *s, run_result res[CFG_COU
                       const char *command)
 {
     char model[256];
-    cpu_model(model, sizeof model);
+    ride_bench_cpu_model(model, sizeof model);
     json_t *root = json_object(), *configs = json_array();
     json_object_set_new(root, "benchmark", json_string("pipeline"));
     json_object_set_new(root, "command", json_string(command));
@@ -810,7 +791,7 @@ int main(int argc, char **argv)
     for (int k = 0; k < CFG_COUNT; k++)
         s[k] = summarize(res[k], o.runs);
     char model[256];
-    cpu_model(model, sizeof model);
+    ride_bench_cpu_model(model, sizeof model);
     printf("machine: %s, %ld cores; %d x synthetic:%dx%d@%g, %d workers x %d threads, "
            "%d partitions per stage; %d runs of %g s (median)\n",
            model, sysconf(_SC_NPROCESSORS_ONLN), o.sources, FRAME_SIZE, FRAME_SIZE, o.fps,

@@ -13,6 +13,7 @@
 typedef struct ride_bench_cv_scratch {
     float *matrix; /* matmul: matrix_rows x RIDE_BENCH_MATMUL_COLS, the task's own matrix */
     uint32_t matrix_rows;
+    struct ride_cv_cascade *cascade; /* facedetect: the face cascade */
 } ride_bench_cv_scratch;
 
 /* Columns and seed of the matrix the matmul row multiplies by (its params say the same). */

@@ -4,9 +4,11 @@
 #include "bench.h"
 #include "opencv_c.h"
 #include "ride/kernels.h"
+#include "ride/task.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int cv_failed(const ride_bench_task *t, char *err, size_t errlen)
 {
@@ -98,6 +100,35 @@ static int cv_transcode(const ride_bench_task *t, ride_bench_cv_scratch *s, cons
     return 0;
 }
 
+/* The cascade the facedetect task loads by default: its schema's default. */
+static const char *facedetect_cascade(void)
+{
+    size_t count = 0;
+    const ride_task_descriptor *const *all = ride_task_builtins(&count);
+    for (size_t i = 0; i < count; i++)
+        for (uint32_t p = 0; strcmp(all[i]->name, "facedetect") == 0 && p < all[i]->param_count;
+             p++)
+            if (strcmp(all[i]->params[p].name, "cascade") == 0)
+                return all[i]->params[p].default_value;
+    return NULL;
+}
+
+/* cv::CascadeClassifier::detectMultiScale with the task's default parameters,
+ * the cascade loaded once; the frame passes through as the task's does. */
+static int cv_facedetect(const ride_bench_task *t, ride_bench_cv_scratch *s,
+                         const ride_image *in, ride_image *out, char *err, size_t errlen)
+{
+    const char *path = facedetect_cascade();
+    if (!s->cascade && !(s->cascade = ride_cv_cascade_load(path ? path : "", err, errlen)))
+        return -1;
+    const ride_cv_detect_opts opts = {.scale_factor = 1.1, .min_neighbors = 3, .min_size = 30};
+    const ride_cv_rect *rects;
+    size_t found;
+    if (ride_cv_cascade_detect(s->cascade, in, &opts, &rects, &found, err, errlen) != 0)
+        return -1;
+    return ride_cpu_passthrough(in, out) == 0 ? 0 : cv_failed(t, err, errlen);
+}
+
 /* Memory estimates (per input byte) read from the kernels: an OpenCV float
  * pipeline holds several full-size float images at once; FFTs hold the frame as
  * floats and the half spectrum as complex numbers. */
@@ -133,6 +164,12 @@ static const ride_bench_task tasks[] = {
      .params = "width={half_w},height={half_h},encoding=jpeg,quality=85", .input = RIDE_PIX_BGR8,
      .cv_arg = 85, .opencv = cv_transcode, .encodes = true,
      .memory = {.cpu = 0.5, .opencv = 0.5}},
+    {.label = "surf, 2000 strongest", .task = "surf", .params = "", .input = RIDE_PIX_GRAY8,
+     .opencv_none = "Debian's OpenCV has no SURF (its xfeatures2d module is not packaged)",
+     .memory = {.cpu = 40, .gpu_host = 2, .device = 40}},
+    {.label = "facedetect (no faces)", .task = "facedetect", .params = "", .input = RIDE_PIX_BGR8,
+     .opencv = cv_facedetect, .no_gpu_path = "a CPU task (OpenCV's cascade)",
+     .memory = {.cpu = 2, .opencv = 2}},
     {.label = "passthrough", .task = "passthrough", .params = "", .input = RIDE_PIX_BGR8,
      .opencv_none = "a copy, no OpenCV operation to compare", .bandwidth_bound = true,
      .no_gpu_path = "the task copies on the CPU on either device",
@@ -148,5 +185,6 @@ const ride_bench_task *ride_bench_tasks(size_t *count)
 void ride_bench_cv_scratch_free(ride_bench_cv_scratch *s)
 {
     free(s->matrix);
+    ride_cv_cascade_free(s->cascade);
     *s = (ride_bench_cv_scratch){0};
 }

@@ -62,7 +62,7 @@ void ride_bench_cv_scratch_free(ride_bench_cv_scratch *s);
 typedef enum ride_bench_side_kind {
     RIDE_BENCH_CPU,        /* the task on a CPU stage (ride_task_run) */
     RIDE_BENCH_OPENCV,     /* the OpenCV equivalent */
-    RIDE_BENCH_GPU_HOST,   /* the task on a GPU stage: host frame in, host frame out */
+    RIDE_BENCH_GPU_HOST,   /* the task on a GPU stage: host frames in and out, several in flight */
     RIDE_BENCH_GPU_DEVICE, /* process_device on a frame already in device memory */
     RIDE_BENCH_SIDE_COUNT
 } ride_bench_side_kind;

@@ -63,9 +63,9 @@ typedef struct machine {
 } machine;
 
 static const char *const side_names[RIDE_BENCH_SIDE_COUNT] = {"RIDE CPU", "OpenCV",
-                                                             "GPU host-to-host", "GPU kernel"};
+                                                             "GPU stage", "GPU kernel"};
 static const char *const side_keys[RIDE_BENCH_SIDE_COUNT] = {"ride_cpu", "opencv",
-                                                            "gpu_host_to_host", "gpu_kernel"};
+                                                            "gpu_stage", "gpu_kernel"};
 
 /* One side's figures in a row; cell is what the table shows when it has none. */
 typedef struct side_result {
@@ -417,7 +417,7 @@ static void print_table(const options *o, const machine *m, const row *rows, int
 {
     print_header(o, m);
     printf("| task | input | size | RIDE CPU frames/s | OpenCV frames/s | RIDE/OpenCV | GPU "
-           "host-to-host frames/s | GPU kernel frames/s | GPU kernel GB/s | of peak |\n");
+           "stage frames/s | GPU kernel frames/s | GPU kernel GB/s | of peak |\n");
     printf("|---|---|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int i = 0; i < n; i++)
         print_row(&rows[i], m);

@@ -1,6 +1,6 @@
 /* bench_sides.c - the ways ride-bench-kernels runs a frame of a task: through a task
  * runner on a CPU or a GPU stage (host frames in and out, as a worker does), with the
- * OpenCV equivalent, and through the task's process_device on a frame uploaded once
+ * OpenCV equivalent (a GPU stage with frames in flight through slots), and through the task's process_device on a frame uploaded once
  * into a GPU slot (the kernels alone). */
 #include "bench.h"
 #include "ride/frame.h"
@@ -124,12 +124,11 @@ static int open_runner(ride_bench_side *s, int threads, int device)
     if (make_params(st->task, st->descriptor, st->src, &params, err, sizeof err) != 0)
         return turn_off(s, "%s", err);
     ride_task_env env = {
-        .struct_size = sizeof env,
-        .threads = threads,
-        .device = gpu ? RIDE_TASK_GPU : RIDE_TASK_CPU,
-        .gpu_index = gpu ? device : -1,
-    };
-    st->runner = ride_task_runner_new(st->descriptor, params, &env, err, sizeof err);
+        .struct_size = sizeof env, .threads = threads, .device = RIDE_TASK_CPU, .gpu_index = -1};
+    /* A GPU stage runs as a worker runs it: frames in flight through slots. */
+    st->runner = gpu ? ride_task_runner_new_gpu(st->descriptor, params, &device, 1,
+                                                RIDE_TASK_GPU_FRAMES_IN_FLIGHT, err, sizeof err)
+                     : ride_task_runner_new(st->descriptor, params, &env, err, sizeof err);
     if (!st->runner)
         return turn_off(s, "%s", err);
     st->in.image = *st->src;
@@ -246,13 +245,32 @@ static int run_task(ride_bench_side_state *st, char *err, size_t errlen)
     return ride_frame_write(&st->out, &opts, discard_message, NULL, err, errlen);
 }
 
+/* Submits the frame, first collecting the oldest when the runner is full, as the
+ * worker's pipeline does. */
+static int run_gpu_stage(ride_bench_side_state *st, char *err, size_t errlen)
+{
+    if (ride_task_runner_in_flight(st->runner) == ride_task_runner_depth(st->runner) &&
+        ride_task_collect(st->runner, 1, &st->out, err, errlen) != 1)
+        return -1;
+    return ride_task_submit(st->runner, &st->in, err, errlen);
+}
+
+static int drain_gpu_stage(ride_bench_side_state *st, char *err, size_t errlen)
+{
+    while (ride_task_runner_in_flight(st->runner) > 0)
+        if (ride_task_collect(st->runner, 1, &st->out, err, errlen) != 1)
+            return -1;
+    return 0;
+}
+
 static int run_once(ride_bench_side *s, char *err, size_t errlen)
 {
     ride_bench_side_state *st = s->state;
     switch (s->kind) {
     case RIDE_BENCH_CPU:
-    case RIDE_BENCH_GPU_HOST:
         return run_task(st, err, errlen);
+    case RIDE_BENCH_GPU_HOST:
+        return run_gpu_stage(st, err, errlen);
     case RIDE_BENCH_OPENCV:
         return st->task->opencv(st->task, &st->scratch, st->src, &st->cv_out, err, errlen);
     case RIDE_BENCH_GPU_DEVICE:
@@ -280,6 +298,8 @@ double ride_bench_side_time(ride_bench_side *s, long iters)
         if (run_once(s, err, sizeof err) != 0)
             return turn_off(s, "failed: %s", err[0] ? err : "no reason given");
     if (s->kind == RIDE_BENCH_GPU_DEVICE && wait_device(s->state, err, sizeof err) != 0)
+        return turn_off(s, "failed: %s", err);
+    if (s->kind == RIDE_BENCH_GPU_HOST && drain_gpu_stage(s->state, err, sizeof err) != 0)
         return turn_off(s, "failed: %s", err);
     double seconds = (now_s() - t0) / (double)iters;
     if (s->kind == RIDE_BENCH_GPU_DEVICE) {

@@ -187,12 +187,16 @@ void ride_daemon_fx_print_log(const ride_daemon_fx *fx);
  * and fails the test); frees p and prints how long the exit took. */
 void ride_daemon_fx_expect_clean_exit(ride_daemon_fx *fx, ride_proc *p, int timeout_ms);
 
+/* Queues frame f (raw, 4 KiB messages) into partition of topic; flush sends it. */
+void ride_daemon_fx_produce_frame(ride_daemon_fx *fx, const char *topic, int32_t partition,
+                                  const ride_frame *f);
+void ride_daemon_fx_flush(ride_daemon_fx *fx);
 /* Produces the synthetic frames seq_from..seq_to-1 (W x H, raw) of streams
  * 0..streams-1, stream s into partition s of topic, and flushes. */
 void ride_daemon_fx_produce(ride_daemon_fx *fx, const char *topic, uint32_t streams,
                             uint32_t w, uint32_t h, uint64_t seq_from, uint64_t seq_to);
 /* The offset group committed on topic/partition (RIDE_KAFKA_OFFSET_NONE when none),
- * or -2 when it cannot be read. Every call must name the same group. */
+ * or -2 when it cannot be read. */
 int64_t ride_daemon_fx_committed(ride_daemon_fx *fx, const char *group, const char *topic,
                                  int partition);
 /* The high watermark of topic/partition (fails the test when it cannot be read). */

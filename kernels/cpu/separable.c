@@ -3,6 +3,7 @@
 
 #include "cpu_internal.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,18 +21,51 @@ typedef struct sep_plan {
     const uint32_t *border; /* source column of each border column: left, then right */
 } sep_plan;
 
+/* Taps mirrored about the centre: equal (smoothing) or opposite (derivative) pairs
+ * take one multiply per pair instead of two. */
+typedef enum sep_symmetry { SEP_GENERAL, SEP_EVEN, SEP_ODD } sep_symmetry;
+
+static sep_symmetry sep_symmetry_of(ride_sep_taps v)
+{
+    bool even = true, odd = v.taps[v.count / 2] == 0;
+    for (uint32_t t = 0; t < v.count / 2; t++) {
+        even &= v.taps[t] == v.taps[v.count - 1 - t];
+        odd &= v.taps[t] == -v.taps[v.count - 1 - t];
+    }
+    return even ? SEP_EVEN : odd ? SEP_ODD : SEP_GENERAL;
+}
+
+/* out[i] += ka a[i] + kb b[i] for a pair of inputs at mirrored taps; T is the
+ * sample type (uint8_t rows or int32_t sums). */
+#define SEP_ADD_PAIR(T, out, a, b, ka, kb, n, sym)                                               \
+    do {                                                                                       \
+        const T *restrict pa_ = (a), *restrict pb_ = (b);                                      \
+        if ((sym) == SEP_EVEN)                                                                 \
+            for (size_t i_ = 0; i_ < (n); i_++)                                                \
+                (out)[i_] += (ka) * (pa_[i_] + pb_[i_]);                                       \
+        else if ((sym) == SEP_ODD)                                                             \
+            for (size_t i_ = 0; i_ < (n); i_++)                                                \
+                (out)[i_] += (ka) * (pa_[i_] - pb_[i_]);                                       \
+        else                                                                                   \
+            for (size_t i_ = 0; i_ < (n); i_++)                                                \
+                (out)[i_] += (ka) * pa_[i_] + (kb) * pb_[i_];                                  \
+    } while (0)
+
 /* Column pass at row y: out[i] = sum over the taps of tap x sample i of the row. */
 RIDE_CPU_CLONES
 static void sep_column(const sep_plan *p, uint32_t y, ride_sep_taps v, int32_t *restrict out)
 {
     int64_t r = v.count / 2;
-    memset(out, 0, p->samples * sizeof *out);
-    for (uint32_t t = 0; t < v.count; t++) {
-        const uint8_t *restrict row =
-            ride_image_row(p->src, ride_cpu_reflect101((int64_t)y + (int64_t)t - r, p->src->height));
-        int32_t k = v.taps[t];
-        for (size_t i = 0; i < p->samples; i++)
-            out[i] += k * row[i];
+    sep_symmetry sym = sep_symmetry_of(v);
+    const uint8_t *restrict centre = ride_image_row(p->src, y);
+    int32_t kc = v.taps[r];
+    for (size_t i = 0; i < p->samples; i++)
+        out[i] = kc * centre[i];
+    for (int64_t t = 0; t < r; t++) {
+        const uint8_t *a = ride_image_row(p->src, ride_cpu_reflect101((int64_t)y + t - r, p->src->height));
+        const uint8_t *b = ride_image_row(p->src, ride_cpu_reflect101((int64_t)y + r - t, p->src->height));
+        int32_t ka = v.taps[t], kb = v.taps[v.count - 1 - (uint32_t)t];
+        SEP_ADD_PAIR(uint8_t, out, a, b, ka, kb, p->samples, sym);
     }
 }
 
@@ -51,13 +85,17 @@ static void sep_row(const sep_plan *p, const int32_t *restrict ext, ride_sep_tap
                     int32_t *restrict out)
 {
     unsigned ch = p->channels;
-    const int32_t *base = ext + (size_t)(p->radius - h.count / 2) * ch;
-    memset(out, 0, p->samples * sizeof *out);
-    for (uint32_t t = 0; t < h.count; t++) {
-        int32_t k = h.taps[t];
-        const int32_t *restrict in = base + (size_t)t * ch;
-        for (size_t i = 0; i < p->samples; i++)
-            out[i] += k * in[i];
+    uint32_t r = h.count / 2;
+    sep_symmetry sym = sep_symmetry_of(h);
+    const int32_t *base = ext + (size_t)(p->radius - r) * ch;
+    const int32_t *restrict centre = base + (size_t)r * ch;
+    int32_t kc = h.taps[r];
+    for (size_t i = 0; i < p->samples; i++)
+        out[i] = kc * centre[i];
+    for (uint32_t t = 0; t < r; t++) {
+        const int32_t *a = base + (size_t)t * ch, *b = base + (size_t)(h.count - 1 - t) * ch;
+        int32_t ka = h.taps[t], kb = h.taps[h.count - 1 - t];
+        SEP_ADD_PAIR(int32_t, out, a, b, ka, kb, p->samples, sym);
     }
 }
 

@@ -118,21 +118,47 @@ static void rs_finish(const int64_t *restrict acc, uint8_t *restrict out, size_t
         out[i] = (uint8_t)((acc[i] + ((int64_t)1 << (RESIZE_SHIFT - 1))) >> RESIZE_SHIFT);
 }
 
-static void rs_band(const rs_plan *p, uint32_t y0, uint32_t y1, int64_t *acc, int32_t *row)
+/* The source rows a band has resampled along x, by source row index: consecutive
+ * output rows share source rows (an upscale reads each one for several), and
+ * indices only grow down the band, so the slot with the smallest index is the one
+ * no longer needed. */
+typedef struct rs_cache {
+    int32_t *rows;   /* slots x samples */
+    int64_t *source; /* the source row in each slot; -1: empty */
+    unsigned slots;
+} rs_cache;
+
+static const int32_t *rs_cached_row(const rs_plan *p, rs_cache *c, int32_t source)
+{
+    unsigned oldest = 0;
+    for (unsigned k = 0; k < c->slots; k++) {
+        if (c->source[k] == source)
+            return c->rows + (size_t)k * p->samples;
+        if (c->source[k] < c->source[oldest])
+            oldest = k;
+    }
+    int32_t *row = c->rows + (size_t)oldest * p->samples;
+    rs_row_x(p, ride_image_row(p->src, (uint32_t)source), row);
+    c->source[oldest] = source;
+    return row;
+}
+
+static void rs_band(const rs_plan *p, uint32_t y0, uint32_t y1, int64_t *acc, rs_cache *c)
 {
     if (p->halves) {
         rs_halve_band(p, y0, y1, (uint16_t *)acc);
         return;
     }
     unsigned taps = p->y.taps;
+    for (unsigned k = 0; k < c->slots; k++)
+        c->source[k] = -1;
     for (uint32_t y = y0; y < y1; y++) {
         memset(acc, 0, p->samples * sizeof *acc);
         for (unsigned t = 0; t < taps; t++) {
             int32_t w = p->y.weight[(size_t)y * taps + t];
-            if (w == 0)
-                continue;
-            rs_row_x(p, ride_image_row(p->src, (uint32_t)p->y.index[(size_t)y * taps + t]), row);
-            rs_accumulate(acc, row, w, p->samples);
+            if (w != 0)
+                rs_accumulate(acc, rs_cached_row(p, c, p->y.index[(size_t)y * taps + t]), w,
+                              p->samples);
         }
         rs_finish(acc, ride_image_row(p->dst, y), p->samples);
     }
@@ -156,20 +182,25 @@ int ride_cpu_resize(const ride_image *src, ride_image *dst, uint32_t width, uint
     p.samples = (size_t)width * p.channels;
     p.halves = rs_axis_halves(&p.x) && rs_axis_halves(&p.y);
     int bands = ride_cpu_band_count(nthreads, height);
+    /* Every tap's row plus the next one: enough that a row still needed is never evicted. */
+    unsigned slots = p.y.taps + 1;
     int64_t *acc = malloc(p.samples * (size_t)bands * sizeof *acc);
-    int32_t *rows = malloc(p.samples * (size_t)bands * sizeof *rows);
+    int32_t *rows = malloc(p.samples * slots * (size_t)bands * sizeof *rows);
+    int64_t *source = malloc((size_t)slots * (size_t)bands * sizeof *source);
     int rc = -1;
-    if (acc && rows && ride_image_ensure(dst, src->format, width, height) == 0) {
+    if (acc && rows && source && ride_image_ensure(dst, src->format, width, height) == 0) {
         p.dst = dst;
 #pragma omp parallel for num_threads(bands) schedule(static)
-        for (int b = 0; b < bands; b++)
+        for (int b = 0; b < bands; b++) {
+            rs_cache c = {rows + p.samples * slots * (size_t)b, source + (size_t)slots * b, slots};
             rs_band(&p, ride_cpu_band_start(b, bands, height),
-                    ride_cpu_band_start(b + 1, bands, height), acc + p.samples * (size_t)b,
-                    rows + p.samples * (size_t)b);
+                    ride_cpu_band_start(b + 1, bands, height), acc + p.samples * (size_t)b, &c);
+        }
         rc = 0;
     }
     free(acc);
     free(rows);
+    free(source);
     ride_resize_axis_free(&p.x);
     ride_resize_axis_free(&p.y);
     return rc;

@@ -223,7 +223,10 @@ struct workspace {
 // Frees what ws holds, on the device that owns it; false as release_scratch.
 inline bool release(workspace &ws)
 {
-    bool restored = release_scratch(ws.io) && release_scratch(ws.scratch);
+    // Both scratches are released even when the first cannot restore the device:
+    // a scratch left holding buffers would hand them to the next device it binds to.
+    const bool io_restored = release_scratch(ws.io);
+    bool restored = release_scratch(ws.scratch) && io_restored;
     if (ws.owns_stream && ws.stream) {
         int previous = -1;
         const bool switched = switch_device(ws.io.device, &previous);

@@ -1,13 +1,15 @@
 /* The GPU task runner with frames in flight (ride_task_runner_new_gpu) against the
  * CPU runner: every built-in GPU task, on every device, several frames in flight
  * per device, frames of changing sizes; outputs must come back in submission
- * order, with their input's metadata, and match the CPU path (identical, but within 1 per pixel for fft and
- * 1e-5 of the largest |value| for matmul, as in test_cuda_linalg).
+ * order, with their input's metadata, and match the CPU path: identical, but
+ * within 1 per pixel for fft and 1e-5 of the largest |value| for matmul (as in
+ * test_cuda_linalg), and surf's table as test_cuda_surf compares it.
  *
  * Without a usable CUDA device (or in a build without CUDA) every case prints one
  * "SKIPPED: <case> (<why>)" line and the program exits 77, which CTest reports as
  * skipped. */
 #include "ride_test.h"
+#include "test_surf_util.h"
 
 #include "ride/gpu.h"
 #include "ride/kernels.h"
@@ -57,6 +59,12 @@ static void expect_same(const char *task, const ride_image *got, const ride_imag
     if (got->format != want->format || got->width != want->width ||
         got->height != want->height)
         fail_msg("%s frame %d: shape differs from the CPU path", task, i);
+    if (strcmp(task, "surf") == 0) {
+        char label[64];
+        snprintf(label, sizeof label, "surf frame %d", i);
+        surf_expect_close(got, want, label);
+        return;
+    }
     if (want->format == RIDE_PIX_GRAY32F) {
         double rel = ride_test_max_rel_diff_f32(got, want);
         if (rel < 0 || rel > 1e-5)

@@ -23,33 +23,6 @@
 
 #include <stdio.h>
 
-static void expect_same_table(const ride_image *gpu, const ride_image *cpu, const char *label)
-{
-    size_t n = surf_count(cpu);
-    if (surf_count(gpu) != n)
-        fail_msg("%s: %zu keypoints on the GPU, %zu on the CPU", label, surf_count(gpu), n);
-    assert_memory_equal(ride_image_row(gpu, 0), ride_image_row(cpu, 0),
-                        RIDE_SURF_COLUMNS * sizeof(float));
-    size_t close = 0;
-    for (size_t k = 0; k < n; k++) {
-        const float *g = surf_row(gpu, k), *c = surf_row(cpu, k);
-        if (fabsf(g[0] - c[0]) > 1e-3f || fabsf(g[1] - c[1]) > 1e-3f ||
-            fabsf(g[2] - c[2]) > 1e-3f ||
-            fabsf(g[RIDE_SURF_COL_RESPONSE] - c[RIDE_SURF_COL_RESPONSE]) >
-                1e-5f * fabsf(c[RIDE_SURF_COL_RESPONSE]) ||
-            g[RIDE_SURF_COL_LAPLACIAN] != c[RIDE_SURF_COL_LAPLACIAN])
-            fail_msg("%s: keypoint %zu is (%.3f, %.3f, size %.3f, response %g) on the GPU, "
-                     "(%.3f, %.3f, size %.3f, response %g) on the CPU",
-                     label, k, g[0], g[1], g[2], g[4], c[0], c[1], c[2], c[4]);
-        double d = surf_desc_distance(g, c);
-        if (d > 0.5)
-            fail_msg("%s: keypoint %zu: descriptors %.3f apart", label, k, d);
-        close += d <= 0.01;
-    }
-    if (n && (double)close < 0.99 * (double)n)
-        fail_msg("%s: only %zu of %zu descriptors within 0.01", label, close, n);
-}
-
 static void cuda_surf_matches_cpu(void **state)
 {
     (void)state;
@@ -71,7 +44,7 @@ static void cuda_surf_matches_cpu(void **state)
             assert_int_equal(ride_cpu_surf(&src, &p, &cpu, 2), 0);
             assert_int_equal(ride_cuda_surf_run(s, &src, &p, &gpu), 0);
             snprintf(label, sizeof label, "%ux%u variant %d", sizes[i][0], sizes[i][1], variant);
-            expect_same_table(&gpu, &cpu, label);
+            surf_expect_close(&gpu, &cpu, label);
         }
         ride_image_free(&src);
     }
@@ -94,7 +67,7 @@ static void cuda_surf_converts_colour(void **state)
         assert_int_equal(ride_cpu_grayscale(&colour, &gray, 1), 0);
         assert_int_equal(ride_cpu_surf(&gray, &surf_defaults, &cpu, 2), 0);
         assert_int_equal(ride_cuda_surf_run(s, &colour, &surf_defaults, &gpu), 0);
-        expect_same_table(&gpu, &cpu, ride_pixel_format_name(formats[i]));
+        surf_expect_close(&gpu, &cpu, ride_pixel_format_name(formats[i]));
         ride_image_free(&colour);
     }
     ride_image_free(&gray);
@@ -257,7 +230,7 @@ static void cuda_surf_task_process_device(void **state)
                                       RIDE_SURF_COLUMNS * sizeof(float), table.height,
                                       cudaMemcpyDeviceToHost),
                          cudaSuccess);
-        expect_same_table(&got, &want, "process_device");
+        surf_expect_close(&got, &want, "process_device");
     }
     d->destroy(task);
     ride_task_params_free(params);

@@ -141,4 +141,36 @@ static inline double surf_match_ratio(const ride_image *a, const ride_image *b, 
     return looked ? (double)good / (double)looked : 0.0;
 }
 
+/* A GPU table against the CPU's: the same keypoints (position and size within
+ * 1e-3 px, response within 1e-5 relative, same Laplacian sign) and descriptors
+ * within 0.5, 99% of them within 0.01 (sinf, cosf and atan2f may differ in the last
+ * bits on the device). */
+static inline void surf_expect_close(const ride_image *gpu, const ride_image *cpu,
+                                     const char *label)
+{
+    size_t n = surf_count(cpu);
+    if (surf_count(gpu) != n)
+        fail_msg("%s: %zu keypoints on the GPU, %zu on the CPU", label, surf_count(gpu), n);
+    assert_memory_equal(ride_image_row(gpu, 0), ride_image_row(cpu, 0),
+                        RIDE_SURF_COLUMNS * sizeof(float));
+    size_t close = 0;
+    for (size_t k = 0; k < n; k++) {
+        const float *g = surf_row(gpu, k), *c = surf_row(cpu, k);
+        if (fabsf(g[0] - c[0]) > 1e-3f || fabsf(g[1] - c[1]) > 1e-3f ||
+            fabsf(g[2] - c[2]) > 1e-3f ||
+            fabsf(g[RIDE_SURF_COL_RESPONSE] - c[RIDE_SURF_COL_RESPONSE]) >
+                1e-5f * fabsf(c[RIDE_SURF_COL_RESPONSE]) ||
+            g[RIDE_SURF_COL_LAPLACIAN] != c[RIDE_SURF_COL_LAPLACIAN])
+            fail_msg("%s: keypoint %zu is (%.3f, %.3f, size %.3f, response %g) on the GPU, "
+                     "(%.3f, %.3f, size %.3f, response %g) on the CPU",
+                     label, k, g[0], g[1], g[2], g[4], c[0], c[1], c[2], c[4]);
+        double d = surf_desc_distance(g, c);
+        if (d > 0.5)
+            fail_msg("%s: keypoint %zu: descriptors %.3f apart", label, k, d);
+        close += d <= 0.01;
+    }
+    if (n && (double)close < 0.99 * (double)n)
+        fail_msg("%s: only %zu of %zu descriptors within 0.01", label, close, n);
+}
+
 #endif

@@ -55,8 +55,8 @@ static int grayscale_process(void *state, const ride_task_input *in, ride_task_o
     const ride_image *src = in->image;
     if (ride_task_check_8bit("grayscale", src->format, err, errlen) != 0)
         return -1;
-    if (out->ensure(out->image, RIDE_PIX_GRAY8, src->width, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    if (ride_task_shape_output(out, RIDE_PIX_GRAY8, src->width, src->height, err, errlen) != 0)
+        return -1;
     int rc = s->gpu ? ride_cuda_grayscale(src, out->image)
                     : ride_cpu_grayscale(src, out->image, s->threads);
     if (rc < 0)
@@ -71,8 +71,8 @@ static int stddev_process(void *state, const ride_task_input *in, ride_task_outp
     const ride_image *src = in->image;
     if (ride_task_check_8bit("stddev", src->format, err, errlen) != 0)
         return -1;
-    if (out->ensure(out->image, src->format, src->width, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    if (ride_task_shape_output(out, src->format, src->width, src->height, err, errlen) != 0)
+        return -1;
     int rc = s->gpu ? ride_cuda_stddev(src, out->image, s->ksize)
                     : ride_cpu_stddev(src, out->image, s->ksize, s->threads);
     if (rc < 0)
@@ -116,8 +116,8 @@ static int passthrough_process(void *state, const ride_task_input *in, ride_task
 {
     (void)state;
     const ride_image *src = in->image;
-    if (out->ensure(out->image, src->format, src->width, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    if (ride_task_shape_output(out, src->format, src->width, src->height, err, errlen) != 0)
+        return -1;
     if (ride_cpu_passthrough(src, out->image) < 0)
         return snprintf(err, errlen, "passthrough copy failed"), -1;
     return 0;

@@ -9,6 +9,7 @@
 #include "opencv_c.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 /* Debian's opencv-data ships the cascade here. */
 #define FACEDETECT_DEFAULT_CASCADE                                                              \
@@ -148,9 +149,8 @@ static int facedetect_process(void *state, const ride_task_input *in, ride_task_
     size_t len = format_faces(s, kept, kept < count);
     if (out->set_metadata(out->metadata_ctx, s->json, len, why, sizeof why) != 0)
         return snprintf(err, errlen, "facedetect: %s", why), -1;
-    if (out->ensure(out->image, src->format, src->width, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height),
-               -1;
+    if (ride_task_shape_output(out, src->format, src->width, src->height, err, errlen) != 0)
+        return -1;
     if (ride_cpu_passthrough(src, out->image) < 0)
         return snprintf(err, errlen, "facedetect: copying the image failed"), -1;
     return 0;

@@ -57,8 +57,8 @@ static int fft_process(void *state, const ride_task_input *in, ride_task_output 
     const ride_image *src = in->image;
     if (ride_task_check_gray8("fft", src->format, NULL, err, errlen) != 0)
         return -1;
-    if (out->ensure(out->image, RIDE_PIX_GRAY8, src->width, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    if (ride_task_shape_output(out, RIDE_PIX_GRAY8, src->width, src->height, err, errlen) != 0)
+        return -1;
     int rc = s->cuda ? ride_cuda_fft_spectrum(s->cuda, src, out->image, s->log_scale)
                      : ride_cpu_fft_spectrum(s->cpu, src, out->image, s->log_scale);
     if (rc < 0)

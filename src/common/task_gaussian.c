@@ -58,8 +58,8 @@ static int gaussian_process(void *state, const ride_task_input *in, ride_task_ou
     const ride_image *src = in->image;
     if (ride_task_check_8bit("gaussian", src->format, err, errlen) != 0)
         return -1;
-    if (out->ensure(out->image, src->format, src->width, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    if (ride_task_shape_output(out, src->format, src->width, src->height, err, errlen) != 0)
+        return -1;
     int rc = s->gpu ? ride_cuda_gaussian(src, out->image, s->ksize, s->sigma)
                     : ride_cpu_gaussian(src, out->image, s->ksize, s->sigma, s->threads);
     if (rc < 0)

@@ -102,8 +102,8 @@ static int matmul_process(void *state, const ride_task_input *in, ride_task_outp
     if (prepare_frame(s, src->format, src->width, err, errlen) != 0)
         return -1;
     uint32_t cols = product_cols(s, src->height);
-    if (out->ensure(out->image, RIDE_PIX_GRAY32F, cols, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", cols, src->height), -1;
+    if (ride_task_shape_output(out, RIDE_PIX_GRAY32F, cols, src->height, err, errlen) != 0)
+        return -1;
     int rc;
     if (s->cuda)
         rc = ride_cuda_matmul_run(s->cuda, src, out->image);

@@ -68,8 +68,8 @@ static int resize_process(void *state, const ride_task_input *in, ride_task_outp
     const ride_image *src = in->image;
     if (ride_task_check_8bit("resize", src->format, err, errlen) != 0)
         return -1;
-    if (out->ensure(out->image, src->format, s->width, s->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", s->width, s->height), -1;
+    if (ride_task_shape_output(out, src->format, s->width, s->height, err, errlen) != 0)
+        return -1;
     int rc = s->gpu ? ride_cuda_resize(src, out->image, s->width, s->height, s->interp)
                     : ride_cpu_resize(src, out->image, s->width, s->height, s->interp, s->threads);
     if (rc < 0)

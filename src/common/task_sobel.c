@@ -60,8 +60,8 @@ static int sobel_process(void *state, const ride_task_input *in, ride_task_outpu
     const ride_image *src = in->image;
     if (check_gray8(src->format, err, errlen) != 0)
         return -1;
-    if (out->ensure(out->image, RIDE_PIX_GRAY8, src->width, src->height) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", src->width, src->height), -1;
+    if (ride_task_shape_output(out, RIDE_PIX_GRAY8, src->width, src->height, err, errlen) != 0)
+        return -1;
     int rc = s->gpu ? ride_cuda_sobel(src, out->image, s->ksize)
                     : ride_cpu_sobel(src, out->image, s->ksize, s->threads);
     if (rc < 0)

@@ -66,6 +66,14 @@ int ride_task_device_check_input(const char *task, const void *stream,
     return 0;
 }
 
+int ride_task_shape_output(ride_task_output *out, uint32_t format, uint32_t width,
+                           uint32_t height, char *err, size_t errlen)
+{
+    if (out->ensure(out->image, (ride_pixel_format)format, width, height) < 0)
+        return snprintf(err, errlen, "cannot allocate a %ux%u output", width, height), -1;
+    return 0;
+}
+
 int ride_task_device_shape_output(ride_task_device_output *out, uint32_t format, uint32_t width,
                                   uint32_t height, char *err, size_t errlen)
 {

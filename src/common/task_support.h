@@ -31,6 +31,10 @@ int ride_task_gpu_scratch(const ride_task_env *env, void **stream, ride_cuda_scr
 int ride_task_device_check_input(const char *task, const void *stream,
                                  const ride_task_device_input *in, char *err, size_t errlen);
 
+/* Shapes the host output through out->ensure: 0, or -1 with the reason in err. */
+int ride_task_shape_output(ride_task_output *out, uint32_t format, uint32_t width,
+                           uint32_t height, char *err, size_t errlen);
+
 /* Shapes the device output through out->ensure, which must give tightly packed rows
  * (the kernels need them): 0, or -1 with the reason in err. */
 int ride_task_device_shape_output(ride_task_device_output *out, uint32_t format, uint32_t width,

@@ -9,6 +9,7 @@
 #include "ride/gpu.h"
 #include "ride/kernels.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 typedef struct surf_state {
     int threads;
@@ -99,9 +100,8 @@ static int surf_process(void *state, const ride_task_input *in, ride_task_output
                         s->cuda ? "CUDA" : "CPU", src->width, src->height),
                -1;
     const uint32_t rows = s->table.height;
-    if (out->ensure(out->image, RIDE_PIX_GRAY32F, RIDE_SURF_COLUMNS, rows) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", RIDE_SURF_COLUMNS, rows),
-               -1;
+    if (ride_task_shape_output(out, RIDE_PIX_GRAY32F, RIDE_SURF_COLUMNS, rows, err, errlen) != 0)
+        return -1;
     const size_t row_bytes = RIDE_SURF_COLUMNS * sizeof(float);
     for (uint32_t y = 0; y < rows; y++)
         memcpy(ride_image_row(out->image, y), ride_image_row(&s->table, y), row_bytes);

@@ -8,6 +8,7 @@
 
 #include "opencv_c.h"
 #include "ride/task.h"
+#include "task_support.h"
 
 typedef struct transcode_state {
     uint32_t width;  /* 0: derived from height, or kept */
@@ -72,8 +73,8 @@ static int transcode_process(void *state, const ride_task_input *in, ride_task_o
         return snprintf(err, errlen, "transcode: %s", why), -1;
     uint32_t w, h;
     target_size(s, src, &w, &h);
-    if (out->ensure(out->image, src->format, w, h) < 0)
-        return snprintf(err, errlen, "cannot allocate a %ux%u output", w, h), -1;
+    if (ride_task_shape_output(out, src->format, w, h, err, errlen) != 0)
+        return -1;
     /* Area averaging does not alias when shrinking; it is bilinear when enlarging. */
     bool shrinks = w <= src->width && h <= src->height;
     if (ride_cv_resize(src, out->image, shrinks ? RIDE_CV_INTER_AREA : RIDE_CV_INTER_LINEAR, err,

@@ -418,11 +418,18 @@ static uint64_t records_of(const ride_pipeline *pl, const partition_state *ps)
     return n;
 }
 
+/* The i-th frame in the task, from the oldest (0) on; i may be tasked_count for the
+ * next free entry. */
+static task_frame *tasked_at(const ride_pipeline *pl, int i)
+{
+    return &pl->tasked[(pl->tasked_head + i) % pl->task_depth];
+}
+
 static uint64_t tasked_of(const ride_pipeline *pl, const partition_state *ps)
 {
     uint64_t n = 0;
     for (int i = 0; i < pl->tasked_count; i++) {
-        const task_frame *tf = &pl->tasked[(pl->tasked_head + i) % pl->task_depth];
+        const task_frame *tf = tasked_at(pl, i);
         if (tf->partition == ps->partition && tf->incarnation == ps->incarnation)
             n++;
     }
@@ -647,7 +654,7 @@ static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t *offset
         task_failed(pl, ps, in->stream_id, in->seq, err, offsets, count);
         return;
     }
-    pl->tasked[(pl->tasked_head + pl->tasked_count) % pl->task_depth] = (task_frame){
+    *tasked_at(pl, pl->tasked_count) = (task_frame){
         .partition = ps->partition, .incarnation = ps->incarnation,
         .stream_id = in->stream_id, .seq = in->seq, .capture_ns = in->capture_ns,
         .offsets = offsets, .count = count};
@@ -687,7 +694,7 @@ static int collect_frame(ride_pipeline *pl, int wait)
         return 0;
     if (rc == 0)
         snprintf(err, sizeof err, "the task lost a frame in flight");
-    task_frame tf = pl->tasked[pl->tasked_head];
+    task_frame tf = *tasked_at(pl, 0);
     pl->tasked_head = (pl->tasked_head + 1) % pl->task_depth;
     pl->tasked_count--;
     partition_state *ps = find_partition(pl, tf.partition);
@@ -1079,7 +1086,7 @@ void ride_pipeline_free(ride_pipeline *pl)
     free(pl->acked_end);
     ride_kafka_consumer_free(pl->consumer);
     for (int i = 0; i < pl->tasked_count; i++)
-        free(pl->tasked[(pl->tasked_head + i) % pl->task_depth].offsets);
+        free(tasked_at(pl, i)->offsets);
     free(pl->tasked);
     ride_frame_free(&pl->in_frame);
     ride_frame_free(&pl->out_frame);

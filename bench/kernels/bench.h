@@ -56,6 +56,8 @@ struct ride_bench_task {
 
 /* The rows, in table order. */
 const ride_bench_task *ride_bench_tasks(size_t *count);
+/* The built-in task of that name, or NULL. */
+const struct ride_task_descriptor *ride_bench_builtin(const char *name);
 void ride_bench_cv_scratch_free(ride_bench_cv_scratch *s);
 
 /* The ways a frame is run, one column group each. */

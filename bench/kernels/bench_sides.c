@@ -53,16 +53,6 @@ static int turn_off(ride_bench_side *s, const char *fmt, ...)
     return -1;
 }
 
-static const ride_task_descriptor *find_builtin(const char *name)
-{
-    size_t n;
-    const ride_task_descriptor *const *all = ride_task_builtins(&n);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(all[i]->name, name) == 0)
-            return all[i];
-    return NULL;
-}
-
 /* The row's params with {half_w} and {half_h} filled in, into buf. */
 static int expand_params(const ride_bench_task *t, const ride_image *in, char *buf, size_t len)
 {
@@ -216,7 +206,7 @@ void ride_bench_side_open(ride_bench_side *s, ride_bench_side_kind kind,
     }
     s->state->task = t;
     s->state->src = in;
-    if (!(s->state->descriptor = find_builtin(t->task)))
+    if (!(s->state->descriptor = ride_bench_builtin(t->task)))
         turn_off(s, "no built-in task '%s'", t->task);
     else if (kind == RIDE_BENCH_CPU || kind == RIDE_BENCH_GPU_HOST)
         open_runner(s, threads, device);

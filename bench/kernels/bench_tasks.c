@@ -103,13 +103,10 @@ static int cv_transcode(const ride_bench_task *t, ride_bench_cv_scratch *s, cons
 /* The cascade the facedetect task loads by default: its schema's default. */
 static const char *facedetect_cascade(void)
 {
-    size_t count = 0;
-    const ride_task_descriptor *const *all = ride_task_builtins(&count);
-    for (size_t i = 0; i < count; i++)
-        for (uint32_t p = 0; strcmp(all[i]->name, "facedetect") == 0 && p < all[i]->param_count;
-             p++)
-            if (strcmp(all[i]->params[p].name, "cascade") == 0)
-                return all[i]->params[p].default_value;
+    const ride_task_descriptor *d = ride_bench_builtin("facedetect");
+    for (uint32_t p = 0; d && p < d->param_count; p++)
+        if (strcmp(d->params[p].name, "cascade") == 0)
+            return d->params[p].default_value;
     return NULL;
 }
 
@@ -118,9 +115,11 @@ static const char *facedetect_cascade(void)
 static int cv_facedetect(const ride_bench_task *t, ride_bench_cv_scratch *s,
                          const ride_image *in, ride_image *out, char *err, size_t errlen)
 {
-    const char *path = facedetect_cascade();
-    if (!s->cascade && !(s->cascade = ride_cv_cascade_load(path ? path : "", err, errlen)))
-        return -1;
+    if (!s->cascade) {
+        const char *path = facedetect_cascade();
+        if (!(s->cascade = ride_cv_cascade_load(path ? path : "", err, errlen)))
+            return -1;
+    }
     const ride_cv_detect_opts opts = {.scale_factor = 1.1, .min_neighbors = 3, .min_size = 30};
     const ride_cv_rect *rects;
     size_t found;
@@ -175,6 +174,16 @@ static const ride_bench_task tasks[] = {
      .no_gpu_path = "the task copies on the CPU on either device",
      .memory = {.cpu = 1, .gpu_host = 3, .device = 2}},
 };
+
+const ride_task_descriptor *ride_bench_builtin(const char *name)
+{
+    size_t n;
+    const ride_task_descriptor *const *all = ride_task_builtins(&n);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}
 
 const ride_bench_task *ride_bench_tasks(size_t *count)
 {

@@ -5,7 +5,6 @@
  * <seq>.json sidecar, unchanged by the stage in between, identical to the boxes
  * the facedetect task finds on the same photograph in this process, and every
  * image must be the grayscale of the photograph. */
-#include <dirent.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -128,14 +127,7 @@ static int stream_files(const fixture *fx, uint32_t stream)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%u", fx->out, stream);
-    DIR *dir = opendir(path);
-    if (!dir)
-        return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(dir));)
-        n += e->d_name[0] != '.';
-    closedir(dir);
-    return n;
+    return ride_harness_dir_entries(path, false);
 }
 
 static bool sink_complete(void *ctx)

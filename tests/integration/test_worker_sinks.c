@@ -5,7 +5,6 @@
  * sink directory that cannot be created commits nothing, is counted and logged
  * once per partition while the worker keeps retrying, and that the frames arrive
  * once it is fixed; and that a stage with no output acknowledges its frames. */
-#include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -107,15 +106,7 @@ static int stream_entries(const fixture *fx, uint32_t stream, bool hidden)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%u", fx->out, stream);
-    DIR *d = opendir(path);
-    if (!d)
-        return -1;
-    int n = 0;
-    for (struct dirent *e; (e = readdir(d));)
-        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
-             (hidden || e->d_name[0] != '.');
-    closedir(d);
-    return n;
+    return ride_harness_dir_entries(path, hidden);
 }
 
 typedef struct files_probe {

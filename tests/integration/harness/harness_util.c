@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "ride_harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -158,4 +159,17 @@ int ride_harness_run(const char *const argv[], const char *const env[], const ch
     else
         free(text);
     return code;
+}
+
+int ride_harness_dir_entries(const char *path, bool hidden)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+             (hidden || e->d_name[0] != '.');
+    closedir(d);
+    return n;
 }

@@ -40,6 +40,9 @@ void ride_harness_rmtree(const char *path);
 char *ride_harness_read_file(const char *path, size_t *len);
 /* Writes text to path (created or truncated); 0 or -1. */
 int ride_harness_write_file(const char *path, const char *text);
+/* Entries of directory path but "." and "..", counting names starting with '.'
+ * (temporary files) only with hidden; -1 when it cannot be opened. */
+int ride_harness_dir_entries(const char *path, bool hidden);
 
 /* ---- processes ---- */
 

@@ -86,20 +86,31 @@ static int facedetect_init(const ride_task_params *params, const ride_task_env *
     return 0;
 }
 
+/* Largest first, then top to bottom and left to right: detectMultiScale's own
+ * order depends on how its threads interleave, and the same frame must give the
+ * same document every time. */
 static int larger_first(const void *a, const void *b)
 {
     const ride_cv_rect *x = a, *y = b;
     int64_t ax = (int64_t)x->width * x->height, ay = (int64_t)y->width * y->height;
-    return (ax < ay) - (ax > ay);
+    if (ax != ay)
+        return (ax < ay) - (ax > ay);
+    if (x->y != y->y)
+        return (x->y > y->y) - (x->y < y->y);
+    if (x->x != y->x)
+        return (x->x > y->x) - (x->x < y->x);
+    return (x->width > y->width) - (x->width < y->width);
 }
 
-/* The boxes to report: all of them, or the FACEDETECT_MAX_FACES largest. */
+/* The boxes to report, in larger_first order: all of them, or the
+ * FACEDETECT_MAX_FACES largest. */
 static size_t keep_faces(facedetect_state *s, const ride_cv_rect *found, size_t count)
 {
     if (count <= FACEDETECT_MAX_FACES) {
         /* No boxes may come as a NULL array. */
         if (count > 0)
             memcpy(s->kept, found, count * sizeof *found);
+        qsort(s->kept, count, sizeof *s->kept, larger_first);
         return count;
     }
     ride_cv_rect *all = malloc(count * sizeof *all);

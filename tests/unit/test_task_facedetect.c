@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -122,8 +123,23 @@ static int rect_order(const void *a, const void *b)
     return memcmp(a, b, sizeof(ride_cv_rect));
 }
 
+static int64_t area(const ride_cv_rect *r) { return (int64_t)r->width * r->height; }
+
+/* The task's documented order: largest first, then top to bottom, left to right. */
+static void expect_largest_first(const boxes *b)
+{
+    for (size_t i = 1; i < b->count; i++) {
+        const ride_cv_rect *p = &b->r[i - 1], *q = &b->r[i];
+        assert_true(area(p) >= area(q));
+        if (area(p) == area(q))
+            assert_true(p->y < q->y || (p->y == q->y && p->x <= q->x));
+    }
+}
+
+/* The same set of boxes as OpenCV, in the task's order. */
 static void expect_same_boxes(boxes *got, boxes *want)
 {
+    expect_largest_first(got);
     qsort(got->r, got->count, sizeof got->r[0], rect_order);
     qsort(want->r, want->count, sizeof want->r[0], rect_order);
     assert_int_equal(got->count, want->count);
@@ -245,8 +261,6 @@ static void test_images_without_faces_give_an_empty_list(void **state)
     ride_image_free(&noise);
 }
 
-static int64_t area(const ride_cv_rect *r) { return (int64_t)r->width * r->height; }
-
 /* The photo four times, two by two. */
 static void tile_2x2(const ride_image *src, ride_image *dst)
 {
@@ -278,6 +292,7 @@ static void test_many_boxes_keep_the_largest(void **state)
     assert_true(want.count > KEPT_FACES);
     assert_true(got.truncated);
     assert_int_equal(got.count, KEPT_FACES);
+    expect_largest_first(&got);
     int64_t smallest_kept = INT64_MAX;
     for (size_t i = 0; i < got.count; i++)
         if (area(&got.r[i]) < smallest_kept)

@@ -7,12 +7,13 @@
  *
  *   ride-bench-kernels [--runs N] [--min-time MILLISECONDS] [--threads N]
  *                      [--sizes 900,1600,2500x1400] [--huge] [--huge-runs N]
- *                      [--json FILE]
+ *                      [--tasks NAME,...] [--json FILE]
  *
  * Each figure is the median over --runs runs; a run times as many back-to-back
  * frames as fill --min-time, so short kernels are not dominated by the clock.
  * --huge adds the 24160x25720 frame for the rows marked huge (stddev, fft), timed
- * --huge-runs times, one frame per run. A row or side whose estimated memory
+ * --huge-runs times, one frame per run. --tasks keeps the rows of the named
+ * built-in tasks only (gaussian,resize). A row or side whose estimated memory
  * exceeds the machine's (or the GPU's) is skipped with the reason printed. A
  * second table gives the synthetic source's rendering rate on one thread. */
 #include "bench.h"
@@ -47,6 +48,7 @@ typedef struct options {
     int nsizes;
     bool huge;
     int huge_runs;
+    const char *tasks; /* comma-separated task names; NULL: every task */
     const char *json;
 } options;
 
@@ -572,6 +574,8 @@ static int parse_option(const char *a, const char *v, options *o)
         o->min_time = (double)n / 1000.0;
     else if (strcmp(a, "--sizes") == 0 && parse_sizes(v, o) == 0)
         ;
+    else if (strcmp(a, "--tasks") == 0 && *v)
+        o->tasks = v;
     else if (strcmp(a, "--json") == 0)
         o->json = v;
     else
@@ -600,6 +604,20 @@ static int parse_args(int argc, char **argv, options *o)
 
 /* ---- main ------------------------------------------------------------------ */
 
+static bool task_selected(const options *o, const char *name)
+{
+    if (!o->tasks)
+        return true;
+    size_t len = strlen(name);
+    for (const char *p = o->tasks; *p;) {
+        size_t tok = strcspn(p, ",");
+        if (tok == len && strncmp(p, name, len) == 0)
+            return true;
+        p += tok + (p[tok] == ',');
+    }
+    return false;
+}
+
 /* Plans the rows of one size (appended to rows); says which inputs they read. */
 static int plan_size(const options *o, const machine *m, frame_size size, row *rows,
                      bool *need_bgr, bool *any)
@@ -609,7 +627,7 @@ static int plan_size(const options *o, const machine *m, frame_size size, row *r
     int n = 0;
     *need_bgr = *any = false;
     for (size_t i = 0; i < ntasks; i++) {
-        if (is_huge(size) && !tasks[i].huge)
+        if ((is_huge(size) && !tasks[i].huge) || !task_selected(o, tasks[i].task))
             continue;
         row *r = &rows[n++];
         *r = (row){.task = &tasks[i], .size = size, .runs = is_huge(size) ? o->huge_runs : o->runs};
@@ -681,7 +699,7 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s [--runs 1..%d] [--min-time MILLISECONDS] [--threads N (0: all "
                 "cores)] [--sizes W|WxH,...] [--huge (adds %ux%u for stddev and fft)] "
-                "[--huge-runs 1..%d] [--json FILE]\n",
+                "[--huge-runs 1..%d] [--tasks NAME,...] [--json FILE]\n",
                 argv[0], MAX_RUNS, HUGE_WIDTH, HUGE_HEIGHT, MAX_RUNS);
         return 2;
     }

@@ -1,7 +1,8 @@
 /* separable.h - exact integer separable filtering of 8-bit images over row bands,
  * borders BORDER_REFLECT_101, shared by the gaussian and Sobel CPU kernels (not
  * public). Each output row is filtered down the columns first, then along the
- * row; the sums are exact, so the order does not change the result. */
+ * row, a chunk of it at a time; the sums are exact, so the order does not change
+ * the result. */
 #ifndef RIDE_SEPARABLE_H
 #define RIDE_SEPARABLE_H
 
@@ -15,12 +16,14 @@ typedef struct ride_sep_taps {
     uint32_t count;
 } ride_sep_taps;
 
-/* Turns the filtered samples of one row into output bytes. */
+/* Turns `samples` filtered samples of a row (a chunk of it) into output bytes. */
 typedef void (*ride_sep_finish_fn)(const int32_t *const *rows, uint8_t *out, size_t samples);
 
 /* Up to two filters (vertical taps, then horizontal taps) run over every row of
  * src; `finish` combines their int32 results into dst's row. dst must already
- * have src's size and channels. 0, or -1 on allocation failure. */
+ * have src's size and channels. Each filter's column sums of 8-bit samples must
+ * fit 16 bits, unsigned or signed (every gaussian and Sobel kernel does): they
+ * are kept in 16-bit lanes. 0, or -1 on allocation failure or wider sums. */
 int ride_sep_run(const ride_image *src, ride_image *dst, const ride_sep_taps (*filters)[2],
                  int filter_count, ride_sep_finish_fn finish, int threads);
 

@@ -29,9 +29,11 @@ static void make_input(ride_image *img, ride_pixel_format f, shape s, size_t pad
     ride_test_random_image(img, f, s.width, s.height, pad, seed);
 }
 
-/* One-pixel lines, odd sizes, and one frame big enough for several row bands. */
+/* One-pixel lines, odd sizes, one frame big enough for several row bands, and
+ * rows longer than the separable filters' chunks of 2048 samples: 4097 pixels
+ * end in a one-pixel chunk in gray8 and bgra8, 4093 in bgr8. */
 static const shape sources[] = {
-    {1, 1}, {1, 9}, {9, 1}, {2, 3}, {17, 13}, {333, 97}, {640, 481},
+    {1, 1}, {1, 9}, {9, 1}, {2, 3}, {17, 13}, {333, 97}, {640, 481}, {4097, 5}, {4093, 4},
 };
 #define SOURCE_COUNT (sizeof sources / sizeof sources[0])
 

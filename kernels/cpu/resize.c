@@ -67,20 +67,19 @@ static bool rs_axis_halves(const ride_resize_axis *a)
 
 /* With both axes halving, the general sum (2^30 (a + b + c + d) + 2^31) >> 32 is
  * exactly (a + b + c + d + 2) >> 2: the same result, without the per-tap work.
- * The two source rows are summed first (contiguous, so it vectorizes), then
- * neighbouring pixels of the sum; ch is a constant in every caller. */
+ * Each sample is first summed with the one below it and the next pixel's (all
+ * contiguous, so it vectorizes), then every other pixel of those sums is kept;
+ * ch is a constant in every caller. */
 static inline __attribute__((always_inline)) void
 rs_halve_row_n(const uint8_t *restrict r0, const uint8_t *restrict r1, uint16_t *restrict sum,
                uint8_t *restrict out, uint32_t width, unsigned ch)
 {
-    size_t n = (size_t)2 * width * ch;
+    size_t n = (size_t)2 * width * ch - ch;
     for (size_t k = 0; k < n; k++)
-        sum[k] = (uint16_t)(r0[k] + r1[k]);
+        sum[k] = (uint16_t)(r0[k] + r1[k] + r0[k + ch] + r1[k + ch] + 2);
     for (uint32_t i = 0; i < width; i++)
-        for (unsigned c = 0; c < ch; c++) {
-            size_t a = (size_t)2 * i * ch + c;
-            out[(size_t)i * ch + c] = (uint8_t)((sum[a] + sum[a + ch] + 2) >> 2);
-        }
+        for (unsigned c = 0; c < ch; c++)
+            out[(size_t)i * ch + c] = (uint8_t)(sum[(size_t)2 * i * ch + c] >> 2);
 }
 
 RIDE_CPU_CLONES

@@ -40,9 +40,10 @@ typedef struct ride_bench_memory {
 struct ride_bench_task {
     const char *label; /* what the row says, e.g. "stddev k=5" */
     const char *task;  /* descriptor name (ride_task_builtins) */
-    /* "key=value,..."; {half_w} and {half_h} stand for half the input's width and
-     * height, rounded up. */
+    /* "key=value,..."; {out_w} and {out_h} stand for the input's width and height
+     * times out_num / out_den, rounded up. */
     const char *params;
+    unsigned out_num, out_den; /* both 0: one half */
     ride_pixel_format input;
     int cv_arg;              /* for the OpenCV equivalent: the window, or the JPEG quality */
     ride_bench_cv_fn opencv; /* NULL: no OpenCV equivalent, opencv_none says why */
@@ -54,6 +55,8 @@ struct ride_bench_task {
     ride_bench_memory memory;
 };
 
+/* A side of the input scaled as the row's {out_w} and {out_h} ask. */
+uint32_t ride_bench_out_side(const ride_bench_task *t, uint32_t side);
 /* The rows, in table order. */
 const ride_bench_task *ride_bench_tasks(size_t *count);
 /* The built-in task of that name, or NULL. */

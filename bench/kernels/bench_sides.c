@@ -53,18 +53,18 @@ static int turn_off(ride_bench_side *s, const char *fmt, ...)
     return -1;
 }
 
-/* The row's params with {half_w} and {half_h} filled in, into buf. */
+/* The row's params with {out_w} and {out_h} filled in, into buf. */
 static int expand_params(const ride_bench_task *t, const ride_image *in, char *buf, size_t len)
 {
     size_t used = 0;
     for (const char *p = t->params; *p;) {
         int n;
-        if (strncmp(p, "{half_w}", 8) == 0) {
-            n = snprintf(buf + used, len - used, "%u", (in->width + 1) / 2);
-            p += 8;
-        } else if (strncmp(p, "{half_h}", 8) == 0) {
-            n = snprintf(buf + used, len - used, "%u", (in->height + 1) / 2);
-            p += 8;
+        if (strncmp(p, "{out_w}", 7) == 0) {
+            n = snprintf(buf + used, len - used, "%u", ride_bench_out_side(t, in->width));
+            p += 7;
+        } else if (strncmp(p, "{out_h}", 7) == 0) {
+            n = snprintf(buf + used, len - used, "%u", ride_bench_out_side(t, in->height));
+            p += 7;
         } else {
             n = snprintf(buf + used, len - used, "%c", *p++);
         }

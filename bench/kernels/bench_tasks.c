@@ -30,11 +30,18 @@ static int cv_stddev(const ride_bench_task *t, ride_bench_cv_scratch *s, const r
     return ride_cv_ref_stddev(in, t->cv_arg, out) == 0 ? 0 : cv_failed(t, err, errlen);
 }
 
-/* cv::resize to half the size (rounded up), as the resize and transcode rows ask. */
-static int cv_resize_half(const ride_bench_task *t, const ride_image *in, ride_image *out,
-                          ride_cv_interp interp, char *err, size_t errlen)
+uint32_t ride_bench_out_side(const ride_bench_task *t, uint32_t side)
 {
-    if (ride_image_ensure(out, in->format, (in->width + 1) / 2, (in->height + 1) / 2) != 0)
+    uint64_t num = t->out_den ? t->out_num : 1, den = t->out_den ? t->out_den : 2;
+    return (uint32_t)((side * num + den - 1) / den);
+}
+
+/* cv::resize to the size the resize and transcode rows ask. */
+static int cv_resize_to(const ride_bench_task *t, const ride_image *in, ride_image *out,
+                        ride_cv_interp interp, char *err, size_t errlen)
+{
+    if (ride_image_ensure(out, in->format, ride_bench_out_side(t, in->width),
+                          ride_bench_out_side(t, in->height)) != 0)
         return cv_failed(t, err, errlen);
     return ride_cv_resize(in, out, interp, err, errlen);
 }
@@ -43,7 +50,7 @@ static int cv_resize(const ride_bench_task *t, ride_bench_cv_scratch *s, const r
                      ride_image *out, char *err, size_t errlen)
 {
     (void)s;
-    return cv_resize_half(t, in, out, RIDE_CV_INTER_LINEAR, err, errlen);
+    return cv_resize_to(t, in, out, RIDE_CV_INTER_LINEAR, err, errlen);
 }
 
 static int cv_gaussian(const ride_bench_task *t, ride_bench_cv_scratch *s, const ride_image *in,
@@ -93,7 +100,7 @@ static int cv_transcode(const ride_bench_task *t, ride_bench_cv_scratch *s, cons
     (void)s;
     uint8_t *jpeg = NULL;
     size_t len = 0;
-    if (cv_resize_half(t, in, out, RIDE_CV_INTER_AREA, err, errlen) != 0 ||
+    if (cv_resize_to(t, in, out, RIDE_CV_INTER_AREA, err, errlen) != 0 ||
         ride_cv_encode(out, RIDE_CV_JPEG, t->cv_arg, &jpeg, &len, err, errlen) != 0)
         return -1;
     free(jpeg);
@@ -144,9 +151,12 @@ static const ride_bench_task tasks[] = {
     {.label = "stddev k=5", .task = "stddev", .params = "ksize=5", .input = RIDE_PIX_BGR8,
      .cv_arg = 5, .opencv = cv_stddev, .bandwidth_bound = true,
      .memory = {.cpu = 1, .opencv = 24, .gpu_host = 3, .device = 20}},
-    {.label = "resize linear to half", .task = "resize", .params = "width={half_w},height={half_h}",
+    {.label = "resize linear to half", .task = "resize", .params = "width={out_w},height={out_h}",
      .input = RIDE_PIX_BGR8, .opencv = cv_resize, .bandwidth_bound = true,
      .memory = {.cpu = 0.3, .opencv = 0.3, .gpu_host = 1.5, .device = 2.5}},
+    {.label = "resize linear to 2/3", .task = "resize", .params = "width={out_w},height={out_h}",
+     .out_num = 2, .out_den = 3, .input = RIDE_PIX_BGR8, .opencv = cv_resize,
+     .bandwidth_bound = true, .memory = {.cpu = 0.5, .opencv = 0.5, .gpu_host = 1.9, .device = 2.9}},
     {.label = "gaussian k=5", .task = "gaussian", .params = "ksize=5", .input = RIDE_PIX_BGR8,
      .cv_arg = 5, .opencv = cv_gaussian, .bandwidth_bound = true,
      .memory = {.cpu = 1.1, .opencv = 2, .gpu_host = 3, .device = 6}},
@@ -160,7 +170,7 @@ static const ride_bench_task tasks[] = {
      .opencv = cv_spectrum, .huge = true,
      .memory = {.cpu = 12, .opencv = 30, .gpu_host = 3, .device = 38}},
     {.label = "transcode half, JPEG q85", .task = "transcode",
-     .params = "width={half_w},height={half_h},encoding=jpeg,quality=85", .input = RIDE_PIX_BGR8,
+     .params = "width={out_w},height={out_h},encoding=jpeg,quality=85", .input = RIDE_PIX_BGR8,
      .cv_arg = 85, .opencv = cv_transcode, .encodes = true,
      .memory = {.cpu = 0.5, .opencv = 0.5}},
     {.label = "surf, 2000 strongest", .task = "surf", .params = "", .input = RIDE_PIX_GRAY8,

@@ -71,6 +71,11 @@ void ride_resize_axis_free(ride_resize_axis *axis)
     memset(axis, 0, sizeof *axis);
 }
 
+uint32_t ride_resize_weight_bits(ride_interp interp)
+{
+    return interp == RIDE_INTERP_AREA ? RIDE_RESIZE_AREA_BITS : RIDE_RESIZE_POINT_BITS;
+}
+
 static int axis_alloc(ride_resize_axis *a, uint32_t length, uint32_t taps)
 {
     a->taps = taps;
@@ -91,12 +96,12 @@ static void axis_quantise(ride_resize_axis *a, uint32_t i, const double *w)
     int64_t sum = 0;
     uint32_t heaviest = 0;
     for (uint32_t t = 0; t < a->taps; t++) {
-        q[t] = (int32_t)lrint(w[t] * (1 << RIDE_RESIZE_WEIGHT_BITS));
+        q[t] = (int32_t)lrint(w[t] * (1 << a->bits));
         sum += q[t];
         if (q[t] > q[heaviest])
             heaviest = t;
     }
-    q[heaviest] += (int32_t)((1 << RIDE_RESIZE_WEIGHT_BITS) - sum);
+    q[heaviest] += (int32_t)((1 << a->bits) - sum);
 }
 
 /* Two taps at sx and sx + 1 with weights 1 - f and f, clamped at the ends as
@@ -126,7 +131,7 @@ static int axis_nearest(ride_resize_axis *a, uint32_t src_len, uint32_t dst_len)
     for (uint32_t i = 0; i < dst_len; i++) {
         int64_t sx = (int64_t)floor(i * inv);
         a->index[i] = (int32_t)(sx < (int64_t)src_len - 1 ? sx : (int64_t)src_len - 1);
-        a->weight[i] = 1 << RIDE_RESIZE_WEIGHT_BITS;
+        a->weight[i] = 1 << a->bits;
     }
     return 0;
 }
@@ -199,6 +204,7 @@ static int axis_area(ride_resize_axis *a, uint32_t src_len, uint32_t dst_len)
 static int axis_build(ride_resize_axis *a, uint32_t src_len, uint32_t dst_len, ride_interp interp,
                       int shrinking)
 {
+    a->bits = ride_resize_weight_bits(interp);
     switch (interp) {
     case RIDE_INTERP_NEAREST: return axis_nearest(a, src_len, dst_len);
     case RIDE_INTERP_LINEAR: return axis_linear(a, src_len, dst_len, 0);

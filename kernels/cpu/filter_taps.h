@@ -29,15 +29,22 @@ int ride_gaussian_taps(int ksize, double sigma, int32_t taps[RIDE_GAUSSIAN_MAX_K
 int ride_sobel_taps(int ksize, int32_t deriv[RIDE_SOBEL_MAX_TAPS], uint32_t *deriv_count,
                     int32_t smooth[RIDE_SOBEL_MAX_TAPS], uint32_t *smooth_count);
 
-/* Fixed-point bits of the resize weights (per axis). */
-#define RIDE_RESIZE_WEIGHT_BITS 16
+/* Fixed-point bits of the resize weights, per axis: 11 for nearest and linear,
+ * as OpenCV's INTER_LINEAR, so that a pixel's whole sum (255 << 22) fits 32 bits;
+ * 16 for area, whose many small weights need them. */
+#define RIDE_RESIZE_POINT_BITS 11
+#define RIDE_RESIZE_AREA_BITS 16
+
+/* The weight bits of each axis for interp. */
+uint32_t ride_resize_weight_bits(ride_interp interp);
 
 /* How one axis of a resize samples the source: output i reads the `taps` source
  * positions index[i * taps ..] with weights weight[i * taps ..] that sum to
- * 1 << RIDE_RESIZE_WEIGHT_BITS (unused taps weigh 0 at position 0). */
+ * 1 << ride_resize_weight_bits(interp) (unused taps weigh 0 at position 0). */
 typedef struct ride_resize_axis {
     uint32_t taps;
     uint32_t length; /* output positions */
+    uint32_t bits;   /* ride_resize_weight_bits */
     int32_t *index;
     int32_t *weight;
 } ride_resize_axis;

@@ -1,6 +1,7 @@
 /* Resize of 8-bit images with OpenCV's sampling positions (filter_taps.c builds
  * them): each output row accumulates its source rows, each resampled along x, in
- * exact integer arithmetic with 16-bit weights per axis, rounded half up once. */
+ * exact integer arithmetic with fixed-point weights per axis (11 bits, 16 for
+ * area), rounded half up once. */
 #include "ride/kernels.h"
 
 #include "cpu_internal.h"
@@ -10,18 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { RESIZE_SHIFT = 2 * RIDE_RESIZE_WEIGHT_BITS };
-
 typedef struct rs_plan {
     const ride_image *src;
     ride_image *dst;
     unsigned channels;
     size_t samples; /* output row: width x channels */
     ride_resize_axis x, y;
-    bool halves; /* both axes halve (rs_axis_halves) */
+    uint32_t shift; /* both axes' weight bits */
+    bool halves;    /* both axes halve (rs_axis_halves) */
+    bool wide;      /* the sums need 64 bits (area's 16-bit weights) */
 } rs_plan;
 
-/* One source row resampled along x: at most 255 x 2^16 per sample. Inlined into
+/* One source row resampled along x: at most 255 << bits per sample. Inlined into
  * callers with constant channels and taps, so that the common cases (2 taps, 1, 3
  * or 4 channels) compile to straight-line code. */
 static inline __attribute__((always_inline)) void
@@ -39,6 +40,7 @@ rs_row_x_n(const ride_resize_axis *x, const uint8_t *restrict row, int32_t *rest
     }
 }
 
+RIDE_CPU_CLONES
 static void rs_row_x(const rs_plan *p, const uint8_t *restrict row, int32_t *restrict out)
 {
     const ride_resize_axis *x = &p->x;
@@ -55,7 +57,7 @@ static void rs_row_x(const rs_plan *p, const uint8_t *restrict row, int32_t *res
 /* Halving: every output sample is the mean of a 2 x 2 block, weights 1/2 per axis. */
 static bool rs_axis_halves(const ride_resize_axis *a)
 {
-    const int32_t half = 1 << (RIDE_RESIZE_WEIGHT_BITS - 1);
+    const int32_t half = 1 << (a->bits - 1);
     if (a->taps != 2)
         return false;
     for (uint32_t i = 0; i < a->length; i++)
@@ -65,8 +67,8 @@ static bool rs_axis_halves(const ride_resize_axis *a)
     return true;
 }
 
-/* With both axes halving, the general sum (2^30 (a + b + c + d) + 2^31) >> 32 is
- * exactly (a + b + c + d + 2) >> 2: the same result, without the per-tap work.
+/* With both axes halving, the general sum (2^(2b-2) (a + b + c + d) + 2^(2b-1)) >>
+ * 2b is exactly (a + b + c + d + 2) >> 2: the same result, without the per-tap work.
  * Each sample is first summed with the one below it and the next pixel's (all
  * contiguous, so it vectorizes), then every other pixel of those sums is kept;
  * ch is a constant in every caller. */
@@ -103,18 +105,37 @@ static void rs_halve_band(const rs_plan *p, uint32_t y0, uint32_t y1, uint16_t *
                      ride_image_row(p->dst, y), p->x.length, p->channels);
 }
 
+/* A source row's weighted samples added to the output row's sums; acc holds int32_t
+ * sums, or int64_t ones for wide plans. */
 RIDE_CPU_CLONES
-static void rs_accumulate(int64_t *restrict acc, const int32_t *restrict row, int64_t w, size_t n)
+static void rs_accumulate(const rs_plan *p, void *acc, const int32_t *restrict row, int32_t w)
 {
-    for (size_t i = 0; i < n; i++)
-        acc[i] += w * row[i];
+    size_t n = p->samples;
+    if (p->wide) {
+        int64_t *restrict sum = acc;
+        for (size_t i = 0; i < n; i++)
+            sum[i] += (int64_t)w * row[i];
+    } else {
+        int32_t *restrict sum = acc;
+        for (size_t i = 0; i < n; i++)
+            sum[i] += w * row[i];
+    }
 }
 
 RIDE_CPU_CLONES
-static void rs_finish(const int64_t *restrict acc, uint8_t *restrict out, size_t n)
+static void rs_finish(const rs_plan *p, const void *acc, uint8_t *restrict out)
 {
-    for (size_t i = 0; i < n; i++)
-        out[i] = (uint8_t)((acc[i] + ((int64_t)1 << (RESIZE_SHIFT - 1))) >> RESIZE_SHIFT);
+    size_t n = p->samples;
+    uint32_t shift = p->shift;
+    if (p->wide) {
+        const int64_t *restrict sum = acc;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (uint8_t)((sum[i] + ((int64_t)1 << (shift - 1))) >> shift);
+    } else {
+        const int32_t *restrict sum = acc;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (uint8_t)((sum[i] + (1 << (shift - 1))) >> shift);
+    }
 }
 
 /* The source rows a band has resampled along x, by source row index: consecutive
@@ -142,24 +163,23 @@ static const int32_t *rs_cached_row(const rs_plan *p, rs_cache *c, int32_t sourc
     return row;
 }
 
-static void rs_band(const rs_plan *p, uint32_t y0, uint32_t y1, int64_t *acc, rs_cache *c)
+static void rs_band(const rs_plan *p, uint32_t y0, uint32_t y1, void *acc, rs_cache *c)
 {
     if (p->halves) {
-        rs_halve_band(p, y0, y1, (uint16_t *)acc);
+        rs_halve_band(p, y0, y1, acc);
         return;
     }
     unsigned taps = p->y.taps;
     for (unsigned k = 0; k < c->slots; k++)
         c->source[k] = -1;
     for (uint32_t y = y0; y < y1; y++) {
-        memset(acc, 0, p->samples * sizeof *acc);
+        memset(acc, 0, p->samples * (p->wide ? sizeof(int64_t) : sizeof(int32_t)));
         for (unsigned t = 0; t < taps; t++) {
             int32_t w = p->y.weight[(size_t)y * taps + t];
             if (w != 0)
-                rs_accumulate(acc, rs_cached_row(p, c, p->y.index[(size_t)y * taps + t]), w,
-                              p->samples);
+                rs_accumulate(p, acc, rs_cached_row(p, c, p->y.index[(size_t)y * taps + t]), w);
         }
-        rs_finish(acc, ride_image_row(p->dst, y), p->samples);
+        rs_finish(p, acc, ride_image_row(p->dst, y));
     }
 }
 
@@ -180,9 +200,12 @@ int ride_cpu_resize(const ride_image *src, ride_image *dst, uint32_t width, uint
         return -1;
     p.samples = (size_t)width * p.channels;
     p.halves = rs_axis_halves(&p.x) && rs_axis_halves(&p.y);
+    p.shift = p.x.bits + p.y.bits;
+    p.wide = p.shift + 8 > 31;
     int bands = ride_cpu_band_count(nthreads, height);
     /* Every tap's row plus the next one: enough that a row still needed is never evicted. */
     unsigned slots = p.y.taps + 1;
+    /* 64-bit sums hold the narrow ones, and the halving's two rows of 16-bit sums. */
     int64_t *acc = malloc(p.samples * (size_t)bands * sizeof *acc);
     int32_t *rows = malloc(p.samples * slots * (size_t)bands * sizeof *rows);
     int64_t *source = malloc((size_t)slots * (size_t)bands * sizeof *source);

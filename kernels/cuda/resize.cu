@@ -10,13 +10,13 @@ namespace {
 
 using namespace ride_cuda;
 
-constexpr int kShift = 2 * RIDE_RESIZE_WEIGHT_BITS;
-
-// One axis's table in device memory: index[] then weight[], taps per output.
+// One axis's table in device memory: index[] then weight[], taps per output, the
+// weights' fixed-point bits.
 struct axis_view {
     const int32_t *index;
     const int32_t *weight;
     int taps;
+    int bits;
 };
 
 const dim3 kBlock(32, 8);
@@ -47,8 +47,9 @@ __host__ __device__ inline void resize_thread(uint3 block, dim3 block_dim, uint3
             acc[c] += wy * h[c];
     }
     uint8_t *out = dst + ((size_t)y * (size_t)width + (size_t)x) * CH;
+    const int shift = ax.bits + ay.bits;
     for (int c = 0; c < CH; c++)
-        out[c] = (uint8_t)((acc[c] + ((int64_t)1 << (kShift - 1))) >> kShift);
+        out[c] = (uint8_t)((acc[c] + ((int64_t)1 << (shift - 1))) >> shift);
 }
 
 template <int CH>
@@ -99,10 +100,11 @@ static_assert(KEPT_COUNT <= sizeof(ride_cuda_scratch::kept) / sizeof(uint32_t),
               "scratch.kept holds the resize tables' description");
 
 axis_view view_of(const ride_cuda_scratch &scratch, ride_cuda_scratch_buffer which,
-                  uint32_t length, uint32_t taps)
+                  uint32_t length, uint32_t taps, ride_interp interp)
 {
     const auto *d = (const int32_t *)scratch.buffer[which];
-    return axis_view{d, d + (size_t)length * taps, (int)taps};
+    return axis_view{d, d + (size_t)length * taps, (int)taps,
+                     (int)ride_resize_weight_bits(interp)};
 }
 
 // The sampling tables for src_w x src_h -> dst_w x dst_h in scratch, computed and
@@ -133,8 +135,8 @@ bool ensure_tables(cudaStream_t stream, ride_cuda_scratch &scratch, uint32_t src
         scratch.kept[KEPT_TAPS_X] = taps_x;
         scratch.kept[KEPT_TAPS_Y] = taps_y;
     }
-    *ax = view_of(scratch, SCRATCH_A, dst_w, scratch.kept[KEPT_TAPS_X]);
-    *ay = view_of(scratch, SCRATCH_B, dst_h, scratch.kept[KEPT_TAPS_Y]);
+    *ax = view_of(scratch, SCRATCH_A, dst_w, scratch.kept[KEPT_TAPS_X], interp);
+    *ay = view_of(scratch, SCRATCH_B, dst_h, scratch.kept[KEPT_TAPS_Y], interp);
     return true;
 }
 

@@ -101,28 +101,63 @@ static int ensure_plan(ride_cpu_fft *fft, uint32_t width, uint32_t height)
 static void load_frame(ride_cpu_fft *fft, const ride_image *src)
 {
     size_t w = src->width;
-    for (uint32_t y = 0; y < src->height; y++) {
-        const uint8_t *row = ride_image_row(src, y);
-        for (size_t x = 0; x < w; x++)
-            fft->in[(size_t)y * w + x] = row[x];
+    int bands = ride_cpu_band_count(fft->threads, src->height);
+#pragma omp parallel for num_threads(bands) schedule(static)
+    for (int b = 0; b < bands; b++) {
+        uint32_t end = ride_cpu_band_start(b + 1, bands, src->height);
+        for (uint32_t y = ride_cpu_band_start(b, bands, src->height); y < end; y++) {
+            const uint8_t *row = ride_image_row(src, y);
+            for (size_t x = 0; x < w; x++)
+                fft->in[(size_t)y * w + x] = row[x];
+        }
     }
 }
 
-/* Magnitudes (log-scaled on request) into fft->mag, with their range. */
-static void magnitudes(ride_cpu_fft *fft, int log_scale, float *lo, float *hi)
+/* |F| of elements [i0, i1) into mag, with their range: the root of the squared
+ * parts, as OpenCV's magnitude (|F| <= 255 W H, far from overflowing), so that the
+ * loop vectorizes. */
+RIDE_CPU_CLONES
+static void magnitude_span(const fftwf_complex *restrict out, float *restrict mag, size_t i0,
+                           size_t i1, float *lo, float *hi)
 {
-    size_t n = (size_t)(fft->width / 2 + 1) * fft->height;
     float mn = INFINITY, mx = -INFINITY;
-    for (size_t i = 0; i < n; i++) {
-        float m = hypotf(fft->out[i][0], fft->out[i][1]);
-        if (log_scale)
-            m = log1pf(m);
-        fft->mag[i] = m;
-        mn = m < mn ? m : mn;
-        mx = m > mx ? m : mx;
+    for (size_t i = i0; i < i1; i++) {
+        float m = sqrtf(out[i][0] * out[i][0] + out[i][1] * out[i][1]);
+        mag[i] = m;
+        mn = fminf(m, mn);
+        mx = fmaxf(m, mx);
     }
     *lo = mn;
     *hi = mx;
+}
+
+static void log_span(float *restrict mag, size_t i0, size_t i1)
+{
+    for (size_t i = i0; i < i1; i++)
+        mag[i] = log1pf(mag[i]);
+}
+
+/* Magnitudes (log-scaled on request) into fft->mag, with their range, in bands of
+ * rows on the fft's threads. log1p never decreases, so the range of the logs is
+ * the logs of the range. */
+static void magnitudes(ride_cpu_fft *fft, int log_scale, float *lo, float *hi)
+{
+    size_t row = fft->width / 2 + 1;
+    int bands = ride_cpu_band_count(fft->threads, fft->height);
+    float mn = INFINITY, mx = -INFINITY;
+#pragma omp parallel for num_threads(bands) schedule(static) reduction(min : mn) reduction(max : mx)
+    for (int b = 0; b < bands; b++) {
+        size_t i0 = row * ride_cpu_band_start(b, bands, fft->height);
+        size_t i1 = row * ride_cpu_band_start(b + 1, bands, fft->height);
+        float band_lo, band_hi;
+        magnitude_span((const fftwf_complex *)fft->out, fft->mag, i0, i1, &band_lo, &band_hi);
+        if (log_scale)
+            log_span(fft->mag, i0, i1);
+        mn = fminf(mn, band_lo);
+        mx = fmaxf(mx, band_hi);
+    }
+    *lo = log_scale ? log1pf(mn) : mn;
+    *hi = log_scale ? log1pf(mx) : mx;
 }
 
 /* Output (x, y) shows frequency ((x - W/2) mod W, (y - H/2) mod H). */

@@ -122,15 +122,76 @@ static uint32_t *integral_image(const ride_image *src, int nthreads)
     return sum;
 }
 
-static void fill_layer(const uint32_t *sum, size_t stride, const surf_layer *l, float *det,
-                       float *trace, int nthreads)
+/* One box filter's response along n cells of a grid row, step pixels apart, the
+ * first with its filter's corner at (x, y): surf_filter's sums in its order, so
+ * the results are bit for bit those of the GPU's per-cell code. The integral
+ * image is read along rows, which vectorizes. */
+RIDE_CPU_CLONES
+static void filter_run(const uint32_t *sum, size_t stride, int x, int y, int step, int n,
+                       const surf_box *b, int boxes, float *restrict r)
 {
-#pragma omp parallel for num_threads(nthreads) schedule(static)
-    for (int r = 0; r < l->rows; r++)
-        for (int c = 0; c < l->cols; c++) {
-            const size_t at = (size_t)r * (size_t)l->cols + (size_t)c;
-            surf_hessian(sum, stride, l, r, c, &det[at], &trace[at]);
+    for (int i = 0; i < n; i++)
+        r[i] = 0.0f;
+    for (int k = 0; k < boxes; k++) {
+        const uint32_t *top = sum + (size_t)(y + b[k].y0) * stride;
+        const uint32_t *bottom = sum + (size_t)(y + b[k].y1) * stride;
+        const size_t x0 = (size_t)(x + b[k].x0), x1 = (size_t)(x + b[k].x1);
+        const float w = b[k].weight;
+        for (int i = 0; i < n; i++) {
+            const size_t at = (size_t)i * (size_t)step;
+            r[i] += w * (float)(bottom[x1 + at] - top[x1 + at] - bottom[x0 + at] + top[x0 + at]);
         }
+    }
+}
+
+/* surf_hessian's determinant and trace for n cells from their box responses. */
+RIDE_CPU_CLONES
+static void hessian_run(const float *restrict dxx, const float *restrict dyy,
+                        const float *restrict dxy, int n, float *restrict det,
+                        float *restrict trace)
+{
+    for (int i = 0; i < n; i++) {
+        det[i] = dxx[i] * dyy[i] - 0.81f * dxy[i] * dxy[i];
+        trace[i] = dxx[i] + dyy[i];
+    }
+}
+
+/* Grid row r of a layer; scratch holds 3 x cols floats. */
+static void fill_row(const uint32_t *sum, size_t stride, const surf_layer *l, int r, float *det,
+                     float *trace, float *scratch)
+{
+    memset(det, 0, (size_t)l->cols * sizeof *det);
+    memset(trace, 0, (size_t)l->cols * sizeof *trace);
+    if (r < l->first_row || r > l->last_row || l->last_col < l->first_col)
+        return;
+    const int n = l->last_col - l->first_col + 1;
+    const int x = (l->first_col - l->margin) * l->step, y = (r - l->margin) * l->step;
+    float *dxx = scratch, *dyy = scratch + l->cols, *dxy = scratch + 2 * (size_t)l->cols;
+    filter_run(sum, stride, x, y, l->step, n, l->dxx, 3, dxx);
+    filter_run(sum, stride, x, y, l->step, n, l->dyy, 3, dyy);
+    filter_run(sum, stride, x, y, l->step, n, l->dxy, 4, dxy);
+    hessian_run(dxx, dyy, dxy, n, det + l->first_col, trace + l->first_col);
+}
+
+/* Every cell of a layer, in bands of rows; -1 when the scratch rows cannot be had. */
+static int fill_layer(const uint32_t *sum, size_t stride, const surf_layer *l, float *det,
+                      float *trace, int nthreads)
+{
+    int bands = ride_cpu_band_count(nthreads, (uint32_t)l->rows);
+    float *scratch = malloc((size_t)bands * 3 * (size_t)l->cols * sizeof *scratch);
+    if (!scratch)
+        return -1;
+#pragma omp parallel for num_threads(bands) schedule(static)
+    for (int b = 0; b < bands; b++) {
+        const int end = (int)ride_cpu_band_start(b + 1, bands, (uint32_t)l->rows);
+        for (int r = (int)ride_cpu_band_start(b, bands, (uint32_t)l->rows); r < end; r++) {
+            const size_t at = (size_t)r * (size_t)l->cols;
+            fill_row(sum, stride, l, r, det + at, trace + at,
+                     scratch + (size_t)b * 3 * (size_t)l->cols);
+        }
+    }
+    free(scratch);
+    return 0;
 }
 
 int ride_cpu_surf_hessian(const ride_image *src, uint32_t size, ride_image *det,
@@ -155,15 +216,15 @@ int ride_cpu_surf_hessian(const ride_image *src, uint32_t size, ride_image *det,
     }
     surf_layer l;
     layer_of_size(&l, (int)size, 1, (int)src->width, (int)src->height);
-    fill_layer(sum, (size_t)src->width + 1, &l, d, t, nthreads);
-    for (uint32_t y = 0; y < src->height; y++) {
+    int rc = fill_layer(sum, (size_t)src->width + 1, &l, d, t, nthreads);
+    for (uint32_t y = 0; rc == 0 && y < src->height; y++) {
         memcpy(ride_image_row(det, y), d + (size_t)y * src->width, src->width * sizeof *d);
         memcpy(ride_image_row(trace, y), t + (size_t)y * src->width, src->width * sizeof *t);
     }
     free(sum);
     free(d);
     free(t);
-    return 0;
+    return rc;
 }
 
 /* ---- detection ----------------------------------------------------------- */
@@ -261,10 +322,10 @@ static int detect(const uint32_t *sum, const ride_image *src, const ride_surf_pa
         ride_surf_layer_make(&o.layer[nl - 1], oct, nl - 1, w, h);
         if (o.layer[nl - 1].size > w || o.layer[nl - 1].size > h)
             break;
-        for (int k = 0; k < nl; k++) {
+        for (int k = 0; rc == 0 && k < nl; k++) {
             ride_surf_layer_make(&o.layer[k], oct, k, w, h);
-            fill_layer(sum, (size_t)w + 1, &o.layer[k], o.det + (size_t)k * o.cells,
-                       o.trace + (size_t)k * o.cells, nthreads);
+            rc = fill_layer(sum, (size_t)w + 1, &o.layer[k], o.det + (size_t)k * o.cells,
+                            o.trace + (size_t)k * o.cells, nthreads);
         }
         for (int m = 1; rc == 0 && m <= p->intervals; m++)
             rc = find_maxima(&o, m, p->hessian_threshold, found, nthreads);

@@ -5,11 +5,14 @@
  * clear refusals of bad input. */
 #include "test_surf_util.h"
 
+#include "../../kernels/surf_core.h"
 #include "opencv_c.h"
 #include "ride/frame.h"
 #include "ride/task.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 /* round(c * size / 9): OpenCV's scaling of SURF's 9 x 9 box pattern. */
 static int scaled(int c, int size)
@@ -99,6 +102,55 @@ static void surf_hessian_matches_opencv(void **state)
     ride_image_free(&rxx);
     ride_image_free(&ryy);
     ride_image_free(&rxy);
+}
+
+/* The integral image surf_hessian reads: (w + 1) x (h + 1), row and column 0 zero. */
+static uint32_t *integral_of(const ride_image *src)
+{
+    const size_t stride = (size_t)src->width + 1;
+    uint32_t *sum = calloc(stride * (src->height + 1), sizeof *sum);
+    assert_non_null(sum);
+    for (uint32_t y = 0; y < src->height; y++) {
+        const uint8_t *row = ride_image_row(src, y);
+        uint32_t run = 0;
+        for (uint32_t x = 0; x < src->width; x++) {
+            run += row[x];
+            sum[(y + 1) * stride + x + 1] = sum[y * stride + x + 1] + run;
+        }
+    }
+    return sum;
+}
+
+/* The CPU fills whole rows of responses at once; the GPU computes each cell with
+ * surf_hessian. Both must give the same floats, bit for bit, so that the two
+ * find the same keypoints. */
+static void surf_hessian_rows_are_the_per_cell_formula(void **state)
+{
+    (void)state;
+    ride_image src = {0}, det = {0}, trace = {0};
+    surf_scene(&src, 203, 149, 90, 11);
+    uint32_t *sum = integral_of(&src);
+    for (int layer = 0; layer < 4; layer++) {
+        surf_layer l;
+        ride_surf_layer_make(&l, 0, layer, (int)src.width, (int)src.height);
+        assert_int_equal(ride_cpu_surf_hessian(&src, (uint32_t)l.size, &det, &trace, 2), 0);
+        size_t checked = 0;
+        for (uint32_t y = 0; y < src.height; y++)
+            for (uint32_t x = 0; x < src.width; x++) {
+                float d, t;
+                surf_hessian(sum, (size_t)src.width + 1, &l, (int)y, (int)x, &d, &t);
+                float got_d = pixel_f32(&det, x, y), got_t = pixel_f32(&trace, x, y);
+                if (memcmp(&got_d, &d, sizeof d) != 0 || memcmp(&got_t, &t, sizeof t) != 0)
+                    fail_msg("size %d at (%u, %u): det %.9g, per cell %.9g; trace %.9g, per "
+                             "cell %.9g", l.size, x, y, got_d, d, got_t, t);
+                checked += d != 0;
+            }
+        assert_true(checked > src.width * src.height / 2);
+    }
+    free(sum);
+    ride_image_free(&src);
+    ride_image_free(&det);
+    ride_image_free(&trace);
 }
 
 /* Every blob of sigma >= 3 is found within 0.5 px of its centre by its strongest
@@ -456,6 +508,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(surf_hessian_matches_opencv),
+        cmocka_unit_test(surf_hessian_rows_are_the_per_cell_formula),
         cmocka_unit_test(surf_finds_blobs),
         cmocka_unit_test(surf_invariant_to_brightness_and_contrast),
         cmocka_unit_test(surf_matches_across_90_degrees),

@@ -20,6 +20,8 @@ typedef struct rs_plan {
     uint32_t shift; /* both axes' weight bits */
     bool halves;    /* both axes halve (rs_axis_halves) */
     bool wide;      /* the sums need 64 bits (area's 16-bit weights) */
+    bool rows_first; /* each output row combines its source rows, then resamples x */
+    size_t src_samples; /* source row: width x channels */
 } rs_plan;
 
 /* One source row resampled along x: at most 255 << bits per sample. Inlined into
@@ -138,6 +140,60 @@ static void rs_finish(const rs_plan *p, const void *acc, uint8_t *restrict out)
     }
 }
 
+/* Shrinking vertically, an output row first combines its source rows over the
+ * whole width (contiguous, so it vectorizes), then resamples that one row along
+ * x: one x pass per output row instead of one per source row. The same exact
+ * sum in another order; narrow plans only, where it fits 32 bits. */
+RIDE_CPU_CLONES
+static void rs_combine_rows(const rs_plan *p, uint32_t y, int32_t *restrict sum)
+{
+    unsigned taps = p->y.taps;
+    const int32_t *w = p->y.weight + (size_t)y * taps, *idx = p->y.index + (size_t)y * taps;
+    const uint8_t *restrict first = ride_image_row(p->src, (uint32_t)idx[0]);
+    for (size_t k = 0; k < p->src_samples; k++)
+        sum[k] = w[0] * first[k];
+    for (unsigned t = 1; t < taps; t++) {
+        if (w[t] == 0)
+            continue;
+        const uint8_t *restrict row = ride_image_row(p->src, (uint32_t)idx[t]);
+        int32_t wt = w[t];
+        for (size_t k = 0; k < p->src_samples; k++)
+            sum[k] += wt * row[k];
+    }
+}
+
+/* The combined row resampled along x and rounded into the output row; inlined
+ * with constant channels and taps, as rs_row_x_n. */
+static inline __attribute__((always_inline)) void
+rs_finish_x_n(const rs_plan *p, const int32_t *restrict sum, uint8_t *restrict out, unsigned ch,
+              unsigned taps)
+{
+    const ride_resize_axis *x = &p->x;
+    const uint32_t shift = p->shift;
+    for (uint32_t i = 0; i < x->length; i++) {
+        const int32_t *idx = x->index + (size_t)i * taps, *w = x->weight + (size_t)i * taps;
+        for (unsigned c = 0; c < ch; c++) {
+            int32_t v = 1 << (shift - 1);
+            for (unsigned t = 0; t < taps; t++)
+                v += w[t] * sum[(size_t)idx[t] * ch + c];
+            out[(size_t)i * ch + c] = (uint8_t)(v >> shift);
+        }
+    }
+}
+
+RIDE_CPU_CLONES
+static void rs_finish_x(const rs_plan *p, const int32_t *restrict sum, uint8_t *restrict out)
+{
+    if (p->x.taps == 2 && p->channels == 1)
+        rs_finish_x_n(p, sum, out, 1, 2);
+    else if (p->x.taps == 2 && p->channels == 3)
+        rs_finish_x_n(p, sum, out, 3, 2);
+    else if (p->x.taps == 2 && p->channels == 4)
+        rs_finish_x_n(p, sum, out, 4, 2);
+    else
+        rs_finish_x_n(p, sum, out, p->channels, p->x.taps);
+}
+
 /* The source rows a band has resampled along x, by source row index: consecutive
  * output rows share source rows (an upscale reads each one for several), and
  * indices only grow down the band, so the slot with the smallest index is the one
@@ -167,6 +223,13 @@ static void rs_band(const rs_plan *p, uint32_t y0, uint32_t y1, void *acc, rs_ca
 {
     if (p->halves) {
         rs_halve_band(p, y0, y1, acc);
+        return;
+    }
+    if (p->rows_first) {
+        for (uint32_t y = y0; y < y1; y++) {
+            rs_combine_rows(p, y, c->rows);
+            rs_finish_x(p, c->rows, ride_image_row(p->dst, y));
+        }
         return;
     }
     unsigned taps = p->y.taps;
@@ -202,19 +265,23 @@ int ride_cpu_resize(const ride_image *src, ride_image *dst, uint32_t width, uint
     p.halves = rs_axis_halves(&p.x) && rs_axis_halves(&p.y);
     p.shift = p.x.bits + p.y.bits;
     p.wide = p.shift + 8 > 31;
+    p.src_samples = (size_t)src->width * p.channels;
+    p.rows_first = !p.halves && !p.wide && height < src->height;
     int bands = ride_cpu_band_count(nthreads, height);
     /* Every tap's row plus the next one: enough that a row still needed is never evicted. */
     unsigned slots = p.y.taps + 1;
+    /* A band's cached rows, or its combined source row when rows come first. */
+    size_t row_words = p.rows_first ? p.src_samples : p.samples * slots;
     /* 64-bit sums hold the narrow ones, and the halving's two rows of 16-bit sums. */
     int64_t *acc = malloc(p.samples * (size_t)bands * sizeof *acc);
-    int32_t *rows = malloc(p.samples * slots * (size_t)bands * sizeof *rows);
+    int32_t *rows = malloc(row_words * (size_t)bands * sizeof *rows);
     int64_t *source = malloc((size_t)slots * (size_t)bands * sizeof *source);
     int rc = -1;
     if (acc && rows && source && ride_image_ensure(dst, src->format, width, height) == 0) {
         p.dst = dst;
 #pragma omp parallel for num_threads(bands) schedule(static)
         for (int b = 0; b < bands; b++) {
-            rs_cache c = {rows + p.samples * slots * (size_t)b, source + (size_t)slots * b, slots};
+            rs_cache c = {rows + row_words * (size_t)b, source + (size_t)slots * b, slots};
             rs_band(&p, ride_cpu_band_start(b, bands, height),
                     ride_cpu_band_start(b + 1, bands, height), acc + p.samples * (size_t)b, &c);
         }

@@ -69,8 +69,9 @@ static bool rs_axis_halves(const ride_resize_axis *a)
     return true;
 }
 
-/* With both axes halving, the general sum (2^(2b-2) (a + b + c + d) + 2^(2b-1)) >>
- * 2b is exactly (a + b + c + d + 2) >> 2: the same result, without the per-tap work.
+/* With both axes halving (n weight bits per axis), the general sum
+ * (2^(2n-2) (a + b + c + d) + 2^(2n-1)) >> 2n is exactly (a + b + c + d + 2) >> 2:
+ * the same result, without the per-tap work.
  * Each sample is first summed with the one below it and the next pixel's (all
  * contiguous, so it vectorizes), then every other pixel of those sums is kept;
  * ch is a constant in every caller. */

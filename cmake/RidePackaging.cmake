@@ -1,30 +1,15 @@
 # `cmake --install` and the Debian package (cpack -G DEB): the programs, the
 # systemd units and sysusers file (deploy/systemd), sample configurations and
-# manifests, the public headers, libride with a pkg-config file.
+# manifests, the plugin SDK's headers with a pkg-config file.
 include(GNUInstallDirs)
 
 set(RIDE_PROGRAMS ride-master ride-worker ride-producer ridectl)
 install(TARGETS ${RIDE_PROGRAMS} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 
-# libride is static: the static libraries it links come along, and ride.pc names
-# every library a program linking it needs.
-set(RIDE_STATIC_LIBS ride ride_llhttp)
-set(RIDE_PC_LIBS "-lride_llhttp")
-if(RIDE_HAVE_CUDA)
-  list(APPEND RIDE_STATIC_LIBS ride_cuda)
-  # The kernels log through libride: it comes again after them.
-  string(APPEND RIDE_PC_LIBS " -lride_cuda -lride -L${CUDAToolkit_LIBRARY_DIR} -lcudart")
-endif()
-string(APPEND RIDE_PC_LIBS " -lzookeeper_mt -lopencv_objdetect -lopencv_videoio -lopencv_imgcodecs"
-  " -lopencv_imgproc -lopencv_core -lstdc++ -fopenmp -lm -pthread")
-if(RIDE_SANITIZE)
-  # An instrumented libride links only with the sanitizer runtimes.
-  list(JOIN RIDE_SANITIZE_FLAGS " " sanitize_flags)
-  string(APPEND RIDE_PC_LIBS " ${sanitize_flags}")
-endif()
-install(TARGETS ${RIDE_STATIC_LIBS} ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR})
-install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ride
-  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR} FILES_MATCHING PATTERN "*.h")
+# The plugin SDK: its two headers and a pkg-config file that finds them. A plugin
+# links nothing from RIDE (ride/task.h), so no library is installed.
+install(FILES ${PROJECT_SOURCE_DIR}/include/ride/task.h ${PROJECT_SOURCE_DIR}/include/ride/image.h
+  DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ride)
 file(RELATIVE_PATH RIDE_PC_INCLUDEDIR "/p/${CMAKE_INSTALL_LIBDIR}/pkgconfig"
   "/p/${CMAKE_INSTALL_INCLUDEDIR}")
 configure_file(${PROJECT_SOURCE_DIR}/deploy/package/ride.pc.in ${PROJECT_BINARY_DIR}/ride.pc

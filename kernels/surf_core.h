@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #ifdef __CUDACC__
 #define SURF_FN static inline __host__ __device__

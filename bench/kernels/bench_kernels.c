@@ -18,10 +18,10 @@
  * second table gives the synthetic source's rendering rate on one thread. */
 #include "bench.h"
 #include "bench_machine.h"
-#include "opencv_c.h"
-#include "ride/gpu.h"
-#include "ride/kernels.h"
-#include "ride/synthetic.h"
+#include "kernels/gpu.h"
+#include "kernels/kernels.h"
+#include "media/opencv_c.h"
+#include "media/synthetic.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -3,9 +3,9 @@
  * OpenCV equivalent (a GPU stage with frames in flight through slots), and through the task's process_device on a frame uploaded once
  * into a GPU slot (the kernels alone). */
 #include "bench.h"
-#include "ride/frame.h"
-#include "ride/gpu.h"
-#include "ride/task.h"
+#include "kernels/gpu.h"
+#include "tasks/host.h"
+#include "wire/frame.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -2,9 +2,9 @@
  * params it is measured with and the OpenCV calls that do the same work. Adding a
  * task is adding one entry to `tasks`. */
 #include "bench.h"
-#include "opencv_c.h"
-#include "ride/kernels.h"
-#include "ride/task.h"
+#include "kernels/kernels.h"
+#include "media/opencv_c.h"
+#include "tasks/host.h"
 
 #include <stdio.h>
 #include <stdlib.h>

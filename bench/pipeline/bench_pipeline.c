@@ -16,15 +16,15 @@
  * that a noisy period of a shared machine hits all of them. Each figure is the
  * median over the runs. See docs/performance.md ("Pipeline"). */
 #include "bench_machine.h"
-#include "ride/audit.h"
-#include "ride/clock.h"
-#include "ride/cluster.h"
-#include "ride/http_client.h"
-#include "ride/kernels.h"
-#include "ride/log.h"
-#include "ride/synthetic.h"
-#include "ride/zk.h"
+#include "audit.h"
 #include "ride_harness.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "cluster/cluster.h"
+#include "cluster/zk.h"
+#include "http/http_client.h"
+#include "kernels/kernels.h"
+#include "media/synthetic.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -24,6 +24,20 @@ typedef enum ride_pixel_format {
     RIDE_PIX_FORMAT_COUNT
 } ride_pixel_format;
 
+/* How an image travels as a frame payload (wire/frame.h) and how a task asks
+ * for its output to travel (ride/task.h). Values are part of the wire format: never renumber. */
+typedef enum ride_encoding {
+    RIDE_ENC_RAW = 0,
+    RIDE_ENC_JPEG = 1,
+    RIDE_ENC_PNG = 2,
+} ride_encoding;
+
+/* Encoding names indexed by value ("raw", "jpeg", "png"), NULL-terminated: the
+ * spellings manifests and command lines accept. */
+extern const char *const ride_encoding_names[];
+/* The name of an encoding, or "invalid". */
+const char *ride_encoding_name(ride_encoding enc);
+
 /* Largest width or height RIDE accepts anywhere (a 24160x25720 frame fits). */
 #define RIDE_IMAGE_MAX_DIM 65536u
 

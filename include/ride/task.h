@@ -1,13 +1,13 @@
 /* ride/task.h - the task SDK: a small, versioned C ABI for the kernels RIDE runs
- * (docs/tasks.md), plus the registry that holds the built-in and plugin tasks,
- * validates manifest params against each task's schema and runs one frame.
+ * (docs/tasks.md). This and ride/image.h are the only headers RIDE installs: the
+ * host's registry and runners are internal (src/common/tasks/host.h).
  *
  * A task is a ride_task_descriptor: its name, what it does, where it runs, the
- * parameters it takes and four callbacks. Built-in tasks are linked into libride;
+ * parameters it takes and four callbacks. Built-in tasks are linked into the daemons;
  * plugins are shared objects loaded from worker.plugin_dirs that export
- * ride_task_plugin_entry(). A plugin never links libride: everything it needs from
+ * ride_task_plugin_entry(). A plugin links nothing from RIDE: everything it needs from
  * the host reaches it through function pointers (ride_task_host, the output's
- * ensure), so the static libride needs no exported symbols.
+ * ensure), so the daemons export no symbols.
  *
  * ABI rules (version RIDE_TASK_ABI_VERSION): every struct a task hands to the host
  * starts with the version and/or its own size; later versions only append fields,
@@ -21,10 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ride/frame.h"
 #include "ride/image.h"
-#include "ride/manifest.h"
-#include "ride/parse.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -34,6 +31,8 @@ extern "C" {
 /* Task and parameter names: [a-z][a-z0-9_]*, at most this many bytes. */
 #define RIDE_TASK_NAME_MAX 63
 #define RIDE_TASK_MAX_PARAMS 64
+/* The largest metadata document a frame carries, in bytes (set_metadata). */
+#define RIDE_TASK_MAX_METADATA 16384u
 /* The name of the symbol every plugin exports (see ride_task_plugin_entry). */
 #define RIDE_TASK_PLUGIN_ENTRY "ride_task_plugin_entry"
 
@@ -123,14 +122,14 @@ typedef struct ride_task_output {
     int (*ensure)(ride_image *image, ride_pixel_format format, uint32_t width, uint32_t height);
     /* Present when struct_size >= RIDE_TASK_OUTPUT_ENCODING_SIZE: the payload
      * encoding of the output frame the host publishes (a ride_encoding), preset to
-     * RIDE_ENC_RAW before every frame, and its quality as in ride_frame_write_opts
+     * RIDE_ENC_RAW before every frame, and its quality
      * (JPEG 1..100, PNG compression 0..9, -1: codec default), preset to -1. The
      * encoding must carry the output's pixel format, or the frame fails. */
     uint32_t encoding;
     int32_t quality;
     /* Present when struct_size >= RIDE_TASK_OUTPUT_METADATA_SIZE: gives the output
      * frame metadata of its own instead of the input's. json is a JSON object of
-     * at most RIDE_FRAME_MAX_METADATA bytes (len, no NUL needed), copied before
+     * at most RIDE_TASK_MAX_METADATA bytes (len, no NUL needed), copied before
      * this returns; NULL or len 0: the output carries no metadata. The last call
      * of a frame wins. Pass metadata_ctx back. Returns 0, or -1 with the reason
      * in err (not a JSON object, too large). */
@@ -203,138 +202,6 @@ typedef struct ride_task_descriptor {
  * its tasks (*count of them, in static storage), or NULL when it cannot work with
  * that host. Called once per load, before anything else in the plugin. */
 const ride_task_descriptor *const *ride_task_plugin_entry(uint32_t host_abi, size_t *count);
-
-/* ---- the registry (host side, libride) ------------------------------------ */
-
-typedef struct ride_task_registry ride_task_registry;
-
-/* A registry with the built-in tasks (ride_task_builtins). NULL on
- * allocation failure. */
-ride_task_registry *ride_task_registry_new(void);
-/* The built-in tasks (static storage), as ride_task_plugin_entry returns them. */
-const ride_task_descriptor *const *ride_task_builtins(size_t *count);
-/* Frees the registry and unloads its plugins: free every runner first. */
-void ride_task_registry_free(ride_task_registry *r);
-
-/* Checks a descriptor (ABI version and size, name, devices, callbacks, schema and
- * defaults) and adds it. `origin` names where it comes from in errors and logs
- * ("built-in" or a plugin path). Returns 0, or -1 with the reason in err. */
-int ride_task_registry_add(ride_task_registry *r, const ride_task_descriptor *d,
-                           const char *origin, char *err, size_t errlen);
-
-/* Loads one plugin file: a regular file that is not world-writable, opened with
- * dlopen(RTLD_NOW | RTLD_LOCAL), whose every task passes ride_task_registry_add.
- * All or nothing: a rejected plugin adds no task and is unloaded. Returns the
- * number of tasks added, or -1 with the reason in err. */
-int ride_task_registry_load_plugin(ride_task_registry *r, const char *path, char *err,
-                                   size_t errlen);
-
-/* Loads every *.so file of an absolute directory (name order). A rejected plugin
- * is logged (event=task_plugin_rejected) and skipped; a loaded one is logged
- * (event=task_plugin_loaded). Returns the number of tasks added, or -1 with the
- * reason in err when the directory is relative or cannot be read. */
-int ride_task_registry_load_dir(ride_task_registry *r, const char *dir, char *err, size_t errlen);
-
-/* The task with this name, or NULL. */
-const ride_task_descriptor *ride_task_find(const ride_task_registry *r, const char *name);
-/* Tasks in name order: index 0 .. count - 1. */
-size_t ride_task_count(const ride_task_registry *r);
-const ride_task_descriptor *ride_task_at(const ride_task_registry *r, size_t index);
-/* The task names in order, ", "-separated, into buf; returns buf. */
-const char *ride_task_names(const ride_task_registry *r, char *buf, size_t len);
-
-/* Validates stage `index` of m: the task exists, runs on the stage's device, and
- * its params fit the schema. On success *out (when not NULL) receives the values
- * with defaults filled in (free with ride_task_params_free). Returns 0, or -1
- * with err at the offending position, e.g.
- *   app.yaml:21:17: spec.stages[1].params.ksize: expected an odd integer in 1..255, got "4" */
-int ride_task_validate_stage(const ride_task_registry *r, const ride_manifest *m, size_t index,
-                             ride_task_params **out, ride_parse_error *err);
-/* Every stage, in file order; the first error wins. */
-int ride_task_validate_manifest(const ride_task_registry *r, const ride_manifest *m,
-                                ride_parse_error *err);
-
-/* Validates params given directly (ridectl, tests): `file`/`path` name them in
- * errors, path being e.g. "spec.stages[0].params"; `pos` is used for a missing
- * parameter. */
-int ride_task_params_parse(const ride_task_descriptor *d, const ride_kv *kv, size_t count,
-                           const char *file, const char *path, ride_pos pos,
-                           ride_task_params **out, ride_parse_error *err);
-void ride_task_params_free(ride_task_params *p);
-
-/* The getters of ride_task_host, for the host's own use. */
-int ride_task_params_get_int(const ride_task_params *p, const char *name, int64_t *out);
-int ride_task_params_get_double(const ride_task_params *p, const char *name, double *out);
-int ride_task_params_get_bool(const ride_task_params *p, const char *name, bool *out);
-int ride_task_params_get_string(const ride_task_params *p, const char *name, const char **out);
-/* The table handed to tasks in ride_task_env.host. */
-const ride_task_host *ride_task_host_api(void);
-
-/* ---- running a task -------------------------------------------------------- */
-
-/* One task instance: descriptor, validated params and state. One per partition,
- * used by one thread at a time. */
-typedef struct ride_task_runner ride_task_runner;
-
-/* Calls the task's init with env (env->host is filled in by the runner; env NULL:
- * the CPU with all cores). Takes ownership of params (also on failure). Returns
- * NULL with the reason in err. */
-ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_params *params,
-                                       const ride_task_env *env, char *err, size_t errlen);
-/* Processes one frame. out must be zeroed or hold the output of an earlier call
- * (its image buffer is reused); it receives in's stream id, seq and capture time,
- * and the metadata the task set or else in's.
- * Returns 0, or -1 with the reason in err (out's image content is then unspecified). */
-int ride_task_run(ride_task_runner *runner, const ride_frame *in, ride_frame *out, char *err,
-                  size_t errlen);
-const ride_task_descriptor *ride_task_runner_task(const ride_task_runner *runner);
-/* Sets opts' encoding and quality to what the task chose for the output of the
- * last successful ride_task_run (raw and -1 until then, or when it chose none);
- * leaves max_message_bytes alone. */
-void ride_task_runner_write_opts(const ride_task_runner *runner, ride_frame_write_opts *opts);
-/* Waits for the frames still in flight, calls destroy (for every state) and frees
- * the runner; NULL is a no-op. */
-void ride_task_runner_free(ride_task_runner *runner);
-
-/* ---- frames in flight -------------------------------------------------------- */
-
-/* Frames a GPU runner keeps in flight per device by default: one being uploaded,
- * one computed, one downloaded. */
-#define RIDE_TASK_GPU_FRAMES_IN_FLIGHT 3
-#define RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT 16
-
-/* A runner for a GPU stage over gpu_count devices (their CUDA indices in gpus),
- * frames_in_flight (1..RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT) frames per device.
- * When the task has process_device, the runner makes one slot per frame in flight
- * (ride/gpu.h: stream, pinned host buffers, device images) and one task state per
- * slot (init with that slot's device and stream), and deals frames to the slots in
- * turn, so consecutive frames run on different devices and streams at once. A task
- * without process_device runs through process on gpus[0], one frame at a time.
- * Takes ownership of params (also on failure). NULL with the reason in err. */
-ride_task_runner *ride_task_runner_new_gpu(const ride_task_descriptor *d,
-                                           ride_task_params *params, const int *gpus,
-                                           size_t gpu_count, int frames_in_flight, char *err,
-                                           size_t errlen);
-
-/* How many frames may be submitted before the oldest is collected: 1 for a runner
- * that processes each frame in ride_task_submit. */
-int ride_task_runner_depth(const ride_task_runner *runner);
-/* Frames submitted and not yet collected. */
-int ride_task_runner_in_flight(const ride_task_runner *runner);
-
-/* Hands a frame to the task; the caller may reuse in as soon as this returns.
- * Fails (the frame then never comes out) when depth frames are in flight already,
- * or with the task's reason when a runner without frames in flight fails it.
- * Returns 0, or -1 with the reason in err. */
-int ride_task_submit(ride_task_runner *runner, const ride_frame *in, char *err, size_t errlen);
-
-/* The output of the oldest frame in flight, in submission order. With wait, blocks
- * until it is done; without, returns 0 at once while it is not. Returns 1 with out
- * filled (its image reused as by ride_task_run; stream id, seq and capture time
- * those of the input), 0 when nothing was collected (none in flight, or not done
- * without wait), or -1 when that frame failed (it is gone; err says why). */
-int ride_task_collect(ride_task_runner *runner, int wait, ride_frame *out, char *err,
-                      size_t errlen);
 
 #ifdef __cplusplus
 }

@@ -4,7 +4,7 @@
  * the r2c half spectrum (H x (W/2 + 1)) holds every magnitude: the output reads
  * the mirrored element for the columns it lacks. Min and max over the half are
  * those of the whole spectrum for the same reason. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 

@@ -4,7 +4,7 @@
 #ifndef RIDE_FILTER_TAPS_H
 #define RIDE_FILTER_TAPS_H
 
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #ifdef __cplusplus
 extern "C" {

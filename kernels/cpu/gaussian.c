@@ -1,7 +1,7 @@
 /* Gaussian blur of 8-bit images as OpenCV's GaussianBlur computes them: taps in
  * 8-bit fixed point, exact integer sums over both axes (16 fraction bits), then
  * rounded half up. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 #include "filter_taps.h"

@@ -3,7 +3,7 @@
  * OpenCV 4 rounds Y = 0.299 R + 0.587 G + 0.114 B in 15-bit fixed point
  * (RY15, GY15, BY15 and gray_shift in imgproc's color.hpp); a test compares
  * every one of the 2^24 colours with cv::cvtColor. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 

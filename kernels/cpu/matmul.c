@@ -4,7 +4,7 @@
  * cblas_sgemm call on its own thread. Inside an OpenMP parallel region the OpenMP
  * build of OpenBLAS runs each call on the calling thread, so `threads` bounds the
  * threads used; any other CBLAS gives the same results, single-threaded per band. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 

@@ -1,5 +1,5 @@
 /* Identity task: a tightly packed copy, for pipelines that only move frames. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 

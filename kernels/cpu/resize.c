@@ -2,7 +2,7 @@
  * them): each output row accumulates its source rows, each resampled along x, in
  * exact integer arithmetic with fixed-point weights per axis (11 bits, 16 for
  * area), rounded half up once. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 #include "filter_taps.h"

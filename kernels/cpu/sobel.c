@@ -1,6 +1,6 @@
 /* Sobel gradient magnitude saturate(|dx| + |dy|) of GRAY8 images, dx and dy the
  * exact integer responses of OpenCV's Sobel kernels. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 #include "filter_taps.h"

@@ -18,7 +18,7 @@
  * integer square root of 4V (< 2^50), which the correctly rounded double sqrt
  * gives exactly for arguments below 2^50. All products above are exact in double
  * (they are integers below 2^53). */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 

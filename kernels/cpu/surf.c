@@ -3,10 +3,10 @@
  * descriptor per keypoint. Rows and keypoints are spread over OpenMP threads; the
  * arithmetic of each step lives in kernels/surf_core.h, shared with the CUDA
  * kernel. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
-#include "../surf_core.h"
 #include "cpu_internal.h"
+#include "../surf_core.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,5 +1,5 @@
 /* Thread counts, row bands and the argument checks every CPU kernel shares. */
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 #include "cpu_internal.h"
 

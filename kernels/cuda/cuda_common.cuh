@@ -6,9 +6,9 @@
 #ifndef RIDE_CUDA_COMMON_CUH
 #define RIDE_CUDA_COMMON_CUH
 
-#include "ride/gpu.h"
+#include "base/log.h"
+#include "kernels/gpu.h"
 #include "ride/image.h"
-#include "ride/log.h"
 
 #include <cuda_runtime.h>
 

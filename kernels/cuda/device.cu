@@ -1,7 +1,7 @@
 // device.cu - CUDA device discovery. Any CUDA error means "no usable device":
 // without a driver cudaGetDeviceCount fails (error 35) instead of returning 0.
-#include "ride/gpu.h"
-#include "ride/log.h"
+#include "base/log.h"
+#include "kernels/gpu.h"
 
 #include <cuda_runtime.h>
 

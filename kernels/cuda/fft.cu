@@ -4,7 +4,7 @@
 // the shift and the conjugate-symmetric mirror for the columns the half lacks.
 #include "cuda_common.cuh"
 
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 #include <cufft.h>
 

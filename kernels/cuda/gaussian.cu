@@ -3,7 +3,7 @@
 // along the rows, rounded half up.
 #include "separable.cuh"
 
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 namespace {
 

@@ -2,7 +2,7 @@
 // cvtColor and ride_cpu_grayscale: one thread per pixel, integer arithmetic.
 #include "cuda_common.cuh"
 
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 namespace {
 

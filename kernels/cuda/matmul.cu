@@ -6,7 +6,7 @@
 // M^T F^T = gemm(N, N) with M first.
 #include "cuda_common.cuh"
 
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 #include <cublas_v2.h>
 

@@ -1,7 +1,7 @@
 /* Built instead of the .cu files when RIDE is configured without CUDA: there is
  * then no device, and every CUDA entry point refuses. */
-#include "ride/gpu.h"
-#include "ride/log.h"
+#include "base/log.h"
+#include "kernels/gpu.h"
 
 #include <stdio.h>
 

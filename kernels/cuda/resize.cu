@@ -4,7 +4,7 @@
 #include "cuda_common.cuh"
 
 #include "../cpu/filter_taps.h"
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 namespace {
 

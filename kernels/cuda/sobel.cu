@@ -3,7 +3,7 @@
 // along the rows) and dy (smoothed along them) combined as saturate(|dx| + |dy|).
 #include "separable.cuh"
 
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 namespace {
 

@@ -11,8 +11,8 @@
 // sliding it along the strip: the cost per pixel does not depend on ksize.
 #include "cuda_common.cuh"
 
-#include "ride/gpu.h"
-#include "ride/kernels.h"
+#include "kernels/gpu.h"
+#include "kernels/kernels.h"
 
 namespace {
 

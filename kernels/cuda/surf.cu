@@ -7,7 +7,7 @@
 #include "cuda_common.cuh"
 
 #include "../surf_core.h"
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 #include <cstdio>
 #include <cstring>

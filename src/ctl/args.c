@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/manifest.h"
+#include "spec/manifest.h"
 
 #define MAX_POSITIONALS 8
 

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/cluster.h"
-#include "ride/http.h"
-#include "ride/http_client.h"
-#include "ride/zk.h"
+#include "cluster/cluster.h"
+#include "cluster/zk.h"
+#include "http/http.h"
+#include "http/http_client.h"
 
 #define WHY_MAX 512
 #define HEADER_MAX 1024

@@ -8,10 +8,10 @@
 
 #include "client.h"
 #include "render.h"
-#include "ride/clock.h"
-#include "ride/manifest.h"
 #include "top.h"
 #include "wait.h"
+#include "base/clock.h"
+#include "spec/manifest.h"
 
 #define ERR_MAX 1536
 #define PATH_LEN 256

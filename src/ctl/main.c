@@ -5,8 +5,8 @@
 
 #include "args.h"
 #include "command.h"
-#include "ride/log.h"
-#include "ride/zk.h"
+#include "base/log.h"
+#include "cluster/zk.h"
 
 #ifndef RIDE_VERSION_STRING
 #define RIDE_VERSION_STRING "unknown"

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "ride/clock.h"
 #include "table.h"
+#include "base/clock.h"
 
 #define ERR_MAX 1536
 #define KEY_MAX 160

@@ -7,7 +7,7 @@
 #include <jansson.h>
 
 #include "client.h"
-#include "ride/clock.h"
+#include "base/clock.h"
 
 #define PATH_LEN 256
 #define PROGRESS_MAX 256

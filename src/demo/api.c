@@ -1,11 +1,11 @@
-/* Control API calls of the demo over include/ride/http_client.h. */
+/* Control API calls of the demo over http/http_client.h. */
 #include "api.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/http_client.h"
+#include "http/http_client.h"
 
 #define API_TIMEOUT_MS 5000
 

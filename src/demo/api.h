@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ride/cluster.h"
+#include "cluster/cluster.h"
 
 /* One row of GET /v1/partitions; offsets are -1 where the API says null. */
 typedef struct demo_partition {

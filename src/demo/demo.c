@@ -23,13 +23,13 @@
 #include "launch_process.h"
 #include "launch_zookeeper.h"
 #include "metrics_scrape.h"
-#include "opencv_c.h"
-#include "ride/audit.h"
-#include "ride/clock.h"
-#include "ride/cluster.h"
-#include "ride/log.h"
-#include "ride/manifest.h"
-#include "ride/zk.h"
+#include "audit.h"
+#include "base/clock.h"
+#include "base/log.h"
+#include "cluster/cluster.h"
+#include "cluster/zk.h"
+#include "media/opencv_c.h"
+#include "spec/manifest.h"
 
 #define WORKERS 4
 #define STREAMS_MAX 16

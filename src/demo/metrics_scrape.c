@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/http_client.h"
+#include "http/http_client.h"
 
 #define SCRAPE_TIMEOUT_MS 1000
 #define COUNTER "ride_frames_processed_total{"

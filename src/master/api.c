@@ -10,8 +10,8 @@
 #include <jansson.h>
 
 #include "master.h"
-#include "ride/clock.h"
-#include "ride/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #define EVENTS_DEFAULT 100
 #define EVENTS_MAX 1000

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ride/manifest.h"
+#include "spec/manifest.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "master.h"
-#include "ride/log.h"
+#include "base/log.h"
 
 #define METADATA_TIMEOUT_MS 2000
 #define CREATE_TIMEOUT_MS 10000

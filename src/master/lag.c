@@ -8,8 +8,8 @@
 #include <time.h>
 
 #include "master.h"
-#include "ride/clock.h"
-#include "ride/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #define REFRESH_MS 1000
 #define QUERY_TIMEOUT_MS 1000

@@ -14,8 +14,8 @@
 #include <unistd.h>
 
 #include "master.h"
-#include "ride/clock.h"
-#include "ride/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #define PROGRAM "ride-master"
 #define EXIT_RUNTIME 1

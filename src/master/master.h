@@ -15,15 +15,15 @@
 #include <librdkafka/rdkafka.h>
 #include <uv.h>
 
-#include "ride/cluster.h"
-#include "ride/config.h"
-#include "ride/http.h"
-#include "ride/kafka.h"
-#include "ride/manifest.h"
-#include "ride/metrics.h"
-#include "ride/systemd.h"
-#include "ride/task.h"
-#include "ride/zk.h"
+#include "cluster/cluster.h"
+#include "cluster/systemd.h"
+#include "cluster/zk.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "kafka/kafka.h"
+#include "spec/config.h"
+#include "spec/manifest.h"
+#include "tasks/host.h"
 
 #define RIDE_MASTER_TOPIC_MAX 256
 /* Requests from the leader to the master hosting the embedded broker: one node per

@@ -16,8 +16,8 @@
 
 #include "assign.h"
 #include "master.h"
-#include "ride/clock.h"
-#include "ride/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 #define EVENTS_KEPT 1000
 #define EVENTS_TRIM_EVERY 100

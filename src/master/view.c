@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "master.h"
-#include "ride/clock.h"
-#include "ride/log.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 /* ---- members ---- */
 

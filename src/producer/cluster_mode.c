@@ -16,16 +16,16 @@
 
 #include <uv.h>
 
-#include "ride/backlog.h"
-#include "ride/cluster.h"
-#include "ride/error.h"
-#include "ride/http.h"
-#include "ride/log.h"
-#include "ride/member.h"
-#include "ride/metrics.h"
-#include "ride/systemd.h"
-#include "ride/zk.h"
 #include "runner.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "cluster/cluster.h"
+#include "cluster/member.h"
+#include "cluster/systemd.h"
+#include "cluster/zk.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "kafka/backlog.h"
 
 #ifndef RIDE_VERSION_STRING
 #define RIDE_VERSION_STRING "unknown"

@@ -11,7 +11,7 @@
 
 #include <stdint.h>
 
-#include "ride/config.h"
+#include "spec/config.h"
 
 /* Runs until SIGTERM or SIGINT, then stops the sources, flushes what they
  * produced (bounded), closes the session and returns the exit code: 0 clean,

@@ -10,7 +10,7 @@
  *   a deadline and prints the summary;
  * - cluster mode (no --source, a --config): cluster_mode.h. */
 #include <errno.h>
-#include "ride/clock.h"
+#include "base/clock.h"
 #include <stdarg.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -28,11 +28,11 @@
 
 #include "cluster_mode.h"
 #include "publisher.h"
-#include "ride/config.h"
-#include "ride/kafka.h"
-#include "ride/log.h"
-#include "ride/manifest.h"
 #include "runner.h"
+#include "base/log.h"
+#include "kafka/kafka.h"
+#include "spec/config.h"
+#include "spec/manifest.h"
 
 #define PROGRAM "ride-producer"
 #define EXIT_USAGE 2

@@ -1,7 +1,7 @@
 /* publisher.c - round-robin frame publishing with backpressure (publisher.h). */
 #include "publisher.h"
-#include "ride/clock.h"
-#include "ride/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>

@@ -33,8 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ride/frame.h"
-#include "ride/kafka.h"
+#include "kafka/kafka.h"
+#include "wire/frame.h"
 
 #define RIDE_PUBLISHER_DEFAULT_BACKLOG (4u << 20)
 

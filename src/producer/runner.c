@@ -1,6 +1,6 @@
 /* runner.c - the shared Kafka producer and the per-source threads (runner.h). */
 #include "runner.h"
-#include "ride/backlog.h"
+#include "kafka/backlog.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/clock.h"
-#include "ride/error.h"
-#include "ride/log.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
 
 /* Longest a thread blocks in one read, publish or poll call, so that a stop
  * request is seen promptly. */

@@ -16,10 +16,10 @@
 #include <stdint.h>
 
 #include "publisher.h"
-#include "ride/config.h"
-#include "ride/kafka.h"
-#include "ride/manifest.h"
 #include "source.h"
+#include "kafka/kafka.h"
+#include "spec/config.h"
+#include "spec/manifest.h"
 
 /* ---- the shared Kafka producer ---- */
 

@@ -1,8 +1,8 @@
 /* source.c - the producer's frame sources (source.h). */
 #define _GNU_SOURCE
 #include "source.h"
-#include "ride/clock.h"
-#include "ride/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,9 +16,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "opencv_c.h"
-#include "ride/log.h"
-#include "ride/synthetic.h"
+#include "base/log.h"
+#include "media/opencv_c.h"
+#include "media/synthetic.h"
 
 #define DEFAULT_FPS 30.0
 #define DEFAULT_TIMEOUT_MS 5000

@@ -23,8 +23,8 @@
 
 #include <stdint.h>
 
-#include "ride/frame.h"
-#include "ride/manifest.h"
+#include "spec/manifest.h"
+#include "wire/frame.h"
 
 typedef struct ride_source_reader ride_source_reader;
 

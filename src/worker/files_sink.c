@@ -11,9 +11,9 @@
 #include <unistd.h>
 
 #include "pipeline.h"
-#include "ride/error.h"
-#include "ride/log.h"
-#include "ride/manifest.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "spec/manifest.h"
 
 /* The key under which an encoding failure is remembered for logging: errno
  * values are positive. */

@@ -23,7 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ride/frame.h"
+#include "wire/frame.h"
 
 /* Longest name ride_files_sink_name() writes, without its terminating NUL:
  * 10 digits, '/', 20 digits, ".png". */

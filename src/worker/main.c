@@ -22,21 +22,22 @@
 #include <uv.h>
 
 #include "files_sink.h"
+#include "machine.h"
 #include "pipeline.h"
-#include "ride/backlog.h"
-#include "ride/clock.h"
-#include "ride/cluster.h"
-#include "ride/config.h"
-#include "ride/error.h"
-#include "ride/gpu.h"
-#include "ride/http.h"
-#include "ride/kafka.h"
-#include "ride/log.h"
-#include "ride/member.h"
-#include "ride/metrics.h"
-#include "ride/systemd.h"
-#include "ride/task.h"
-#include "ride/zk.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "cluster/cluster.h"
+#include "cluster/member.h"
+#include "cluster/systemd.h"
+#include "cluster/zk.h"
+#include "http/http.h"
+#include "http/metrics.h"
+#include "kafka/backlog.h"
+#include "kafka/kafka.h"
+#include "kernels/gpu.h"
+#include "spec/config.h"
+#include "tasks/host.h"
 
 #define PROGRAM "ride-worker"
 #define EXIT_USAGE 2
@@ -876,7 +877,7 @@ static bool is_builtin(const char *name)
 static char *registration(worker *w, char *err, size_t errlen)
 {
     ride_cluster_worker me;
-    if (ride_cluster_worker_local(w->id, &me, err, errlen))
+    if (ride_worker_machine_local(w->id, &me, err, errlen))
         return NULL;
     keep_selected_gpus(w, &me);
     size_t count = ride_task_count(w->registry);

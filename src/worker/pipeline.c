@@ -1,7 +1,7 @@
 /* pipeline.c - one stage's partition pipeline (pipeline.h). */
 #include "pipeline.h"
-#include "ride/clock.h"
-#include "ride/error.h"
+#include "base/clock.h"
+#include "base/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "offsets.h"
-#include "ride/backlog.h"
-#include "ride/log.h"
+#include "base/log.h"
+#include "kafka/backlog.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 64
 #define DEFAULT_KAFKA_TIMEOUT_MS 10000

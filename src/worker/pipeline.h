@@ -40,8 +40,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ride/frame.h"
-#include "ride/kafka.h"
+#include "kafka/kafka.h"
+#include "wire/frame.h"
 
 /* The stage's task: fills out from in. out arrives with in's stream id, sequence
  * number and capture time, and with its image kept from the previous frame (so a

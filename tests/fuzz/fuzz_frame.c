@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/frame.h"
+#include "wire/frame.h"
 
 /* Small enough that a header claiming a big frame cannot exhaust the fuzzer. */
 #define FUZZ_MAX_FRAME_BYTES ((size_t)4 << 20)

@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/config.h"
-#include "ride/manifest.h"
+#include "spec/config.h"
+#include "spec/manifest.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

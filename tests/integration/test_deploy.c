@@ -1,16 +1,16 @@
 /* deploy/: the systemd units pass `systemd-analyze verify` (pointed at this
  * build's programs) and a broken unit does not; each unit's command line names
  * options its program has; the sample configurations load; `cmake --install`
- * lays out programs, units, headers, libride and a ride.pc a program can be
- * built with. */
+ * lays out programs, units, the plugin SDK headers (and no library) and a ride.pc a
+ * plugin can be built with. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ride/config.h"
 #include "ride_harness.h"
+#include "spec/config.h"
 
 #define ANALYZE "systemd-analyze"
 #define RUN_MS 60000
@@ -250,16 +250,26 @@ static void expect_file(const char *prefix, const char *relative)
         fail_msg("not installed: %s", relative);
 }
 
-static const char PROGRAM_USING_LIBRIDE[] =
+static const char PROGRAM_USING_SDK[] =
     "#include <stdio.h>\n"
-    "#include \"ride/frame.h\"\n"
-    "#include \"ride/systemd.h\"\n"
     "#include \"ride/task.h\"\n"
     "int main(void)\n"
     "{\n"
-    "    printf(\"%s %d\\n\", ride_encoding_name(RIDE_ENC_PNG), ride_systemd_ready(\"x\"));\n"
+    "    printf(\"abi %u png %d\\n\", RIDE_TASK_ABI_VERSION, (int)RIDE_ENC_PNG);\n"
     "    return 0;\n"
     "}\n";
+
+/* The plugin SDK is all RIDE installs for programmers: two headers, no library. */
+static void expect_only_sdk_headers(const char *prefix)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/include/ride", prefix);
+    assert_int_equal(ride_harness_dir_entries(path, true), 2);
+    snprintf(path, sizeof path, "%s/lib/libride.a", prefix);
+    struct stat st;
+    if (stat(path, &st) == 0)
+        fail_msg("a library is installed: lib/libride.a");
+}
 
 /* A program built against the installed tree with pkg-config only. */
 static void build_with_pkg_config(fixture *fx, const char *prefix)
@@ -268,7 +278,7 @@ static void build_with_pkg_config(fixture *fx, const char *prefix)
     snprintf(pc_dir, sizeof pc_dir, "%s/lib/pkgconfig", prefix);
     snprintf(src, sizeof src, "%s/uses_ride.c", fx->dir);
     snprintf(exe, sizeof exe, "%s/uses_ride", fx->dir);
-    assert_int_equal(ride_harness_write_file(src, PROGRAM_USING_LIBRIDE), 0);
+    assert_int_equal(ride_harness_write_file(src, PROGRAM_USING_SDK), 0);
     snprintf(script, sizeof script,
              "set -e; export PKG_CONFIG_PATH='%s'; "
              "'%s' -Wall -Werror $(pkg-config --cflags ride) '%s' -o '%s' "
@@ -278,7 +288,7 @@ static void build_with_pkg_config(fixture *fx, const char *prefix)
     char *out = NULL;
     assert_int_equal(ride_harness_run(argv, NULL, fx->dir, NULL, RUN_MS, &out), 0);
     assert_non_null(out);
-    assert_non_null(strstr(out, "png 0\n"));
+    assert_non_null(strstr(out, "abi 1 png 2\n"));
     free(out);
 }
 
@@ -297,11 +307,12 @@ static void test_cmake_install_layout(void **state)
         "lib/systemd/system/ride-producer.service", "lib/sysusers.d/ride.conf",
         "share/ride/examples/master.yaml", "share/ride/examples/worker.yaml",
         "share/ride/examples/producer.yaml", "share/ride/examples/apps/cctv-edges.yaml",
-        "share/doc/ride/deploy.md", "include/ride/task.h", "include/ride/systemd.h",
-        "lib/libride.a", "lib/pkgconfig/ride.pc",
+        "share/doc/ride/deploy.md", "include/ride/task.h", "include/ride/image.h",
+        "lib/pkgconfig/ride.pc",
     };
     for (size_t i = 0; i < sizeof files / sizeof *files; i++)
         expect_file(prefix, files[i]);
+    expect_only_sdk_headers(prefix);
     static const char *const programs[] = {"ride-master", "ride-worker", "ride-producer",
                                            "ridectl"};
     for (size_t i = 0; i < sizeof programs / sizeof *programs; i++) {

@@ -9,9 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/cluster.h"
-#include "ride/kafka.h"
 #include "ride_harness_cluster.h"
+#include "cluster/cluster.h"
+#include "kafka/kafka.h"
 
 #define STREAMS 2
 #define PARTITIONS 6

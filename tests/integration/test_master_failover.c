@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/cluster.h"
 #include "ride_harness_cluster.h"
+#include "cluster/cluster.h"
 
 #define STREAMS 2
 #define WAIT_MS 30000

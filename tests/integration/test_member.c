@@ -8,10 +8,10 @@
 
 #include <uv.h>
 
-#include "ride/cluster.h"
-#include "ride/member.h"
-#include "ride/zk.h"
 #include "ride_harness.h"
+#include "cluster/cluster.h"
+#include "cluster/member.h"
+#include "cluster/zk.h"
 
 #define WAIT_MS 10000
 

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ride/http_client.h"
 #include "ride_harness_cluster.h"
+#include "http/http_client.h"
 
 #define PROMTOOL "/usr/bin/promtool"
 #define WAIT_MS 30000

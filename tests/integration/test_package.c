@@ -1,7 +1,7 @@
 /* The Debian package of this build (cpack -G DEB): its control fields (name,
  * library dependencies from dpkg-shlibdeps, the postinst that creates the ride
  * user), its layout extracted with dpkg-deb -x (programs, units exactly as in
- * deploy/systemd, sysusers file, examples, headers, libride, ride.pc), and the
+ * deploy/systemd, sysusers file, examples, the plugin SDK headers, ride.pc), and the
  * extracted programs running --help. */
 #include <dirent.h>
 #include <stdio.h>
@@ -147,7 +147,8 @@ static void test_layout(void **state)
                           "config/apps/cctv-edges.yaml");
     expect_same_as_source(fx, "usr/share/doc/ride/deploy.md", "deploy/README.md");
     expect_same_as_source(fx, "usr/include/ride/task.h", "include/ride/task.h");
-    static const char *const others[] = {"usr/lib/libride.a", "usr/lib/pkgconfig/ride.pc"};
+    expect_same_as_source(fx, "usr/include/ride/image.h", "include/ride/image.h");
+    static const char *const others[] = {"usr/lib/pkgconfig/ride.pc"};
     for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
         char path[1024];
         struct stat st;

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ride/kernels.h"
-#include "ride/synthetic.h"
 #include "ride_harness_cluster.h"
+#include "kernels/kernels.h"
+#include "media/synthetic.h"
 
 #define W 160
 #define H 120

@@ -10,9 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ride/config.h"
-#include "ride/task.h"
 #include "ride_harness.h"
+#include "spec/config.h"
+#include "tasks/host.h"
 
 #define RUN_MS 120000
 #define PKG_CONFIG "/usr/bin/pkg-config"

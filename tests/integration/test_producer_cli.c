@@ -10,11 +10,11 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "ride/frame.h"
-#include "ride/kafka.h"
-#include "ride/synthetic.h"
 #include "ride_harness.h"
 #include "ride_test_kafka.h"
+#include "kafka/kafka.h"
+#include "media/synthetic.h"
+#include "wire/frame.h"
 
 #define PRODUCER RIDE_BIN_DIR "/ride-producer"
 #define PARTITIONS 4

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "ride/cluster.h"
-#include "ride/frame.h"
-#include "ride/kafka.h"
-#include "ride/synthetic.h"
-#include "ride/zk.h"
 #include "ride_harness_cluster.h"
+#include "cluster/cluster.h"
+#include "cluster/zk.h"
+#include "kafka/kafka.h"
+#include "media/synthetic.h"
+#include "wire/frame.h"
 
 #define ID "p1"
 #define TOPIC "ride.demo.cams"

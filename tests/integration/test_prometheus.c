@@ -14,9 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ride/clock.h"
-#include "ride/http_client.h"
 #include "ride_harness_cluster.h"
+#include "base/clock.h"
+#include "http/http_client.h"
 
 #define PROMETHEUS "/usr/bin/prometheus"
 #define PROMTOOL "/usr/bin/promtool"

@@ -12,8 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "ride/http_client.h"
 #include "ride_harness_cluster.h"
+#include "http/http_client.h"
 
 #define STREAMS 2
 #define WAIT_MS 30000

@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ride/zk.h"
 #include "ride_harness.h"
+#include "cluster/zk.h"
 
 #define WATCHDOG_USEC "200000"
 #define READY_MS 20000

@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opencv_c.h"
-#include "ride/cluster.h"
-#include "ride/frame.h"
-#include "ride/kernels.h"
-#include "ride/task.h"
 #include "ride_harness_cluster.h"
+#include "cluster/cluster.h"
+#include "kernels/kernels.h"
+#include "media/opencv_c.h"
+#include "tasks/host.h"
+#include "wire/frame.h"
 
 #define PHOTO "/usr/share/doc/opencv-doc/examples/data/messi5.jpg"
 #define FACES_TOPIC "ride.demo.faces"

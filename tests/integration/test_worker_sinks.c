@@ -14,15 +14,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "opencv_c.h"
-#include "ride/cluster.h"
-#include "ride/frame.h"
-#include "ride/http_client.h"
-#include "ride/kafka.h"
-#include "ride/kernels.h"
-#include "ride/synthetic.h"
-#include "ride/zk.h"
 #include "ride_harness_cluster.h"
+#include "cluster/cluster.h"
+#include "cluster/zk.h"
+#include "http/http_client.h"
+#include "kafka/kafka.h"
+#include "kernels/kernels.h"
+#include "media/opencv_c.h"
+#include "media/synthetic.h"
+#include "wire/frame.h"
 
 #define INPUT "ride.demo.gray"
 #define GROUP "ride.demo.gray"

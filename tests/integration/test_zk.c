@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/zk.h"
 #include "ride_harness.h"
+#include "cluster/zk.h"
 
 #define WAIT_MS 5000
 #define CONNECT_TIMEOUT_MS 10000

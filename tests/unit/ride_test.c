@@ -1,7 +1,7 @@
 #include "ride_test.h"
 
 #include <math.h>
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 #include <poll.h>
 #include <stdio.h>

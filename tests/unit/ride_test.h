@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "ride/image.h"
-#include "ride/task.h"
+#include "tasks/host.h"
 
 /* Exit code CTest reports as "skipped" (SKIP_RETURN_CODE in tests/CMakeLists.txt). */
 #define RIDE_TEST_SKIP 77

@@ -3,8 +3,8 @@
 #ifndef RIDE_TEST_KAFKA_H
 #define RIDE_TEST_KAFKA_H
 
-#include "ride/kafka.h"
 #include "ride_test.h"
+#include "kafka/kafka.h"
 
 /* A mock cluster of one broker. */
 ride_kafka_mock *ride_test_kafka_mock(void);

@@ -1,7 +1,7 @@
 /* test_audit.c - sequence accounting: distinct frames, duplicates and gaps per stream. */
 #include "ride_test.h"
 
-#include "ride/audit.h"
+#include "audit.h"
 
 static void test_counts_unique_duplicates_and_gaps(void **state)
 {

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/backlog.h"
-#include "ride/clock.h"
-#include "ride/kafka.h"
 #include "ride_test_kafka.h"
+#include "base/clock.h"
+#include "kafka/backlog.h"
+#include "kafka/kafka.h"
 
 #define TIMEOUT_MS 10000
 #define TOPIC "ride.app.stage"

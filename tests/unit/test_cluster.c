@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/cluster.h"
-#include "ride/gpu.h"
-#include "ride/zk.h"
+#include "cluster/cluster.h"
+#include "cluster/zk.h"
+#include "kernels/gpu.h"
 
 #define ERR_LEN 1024
 

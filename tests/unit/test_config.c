@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "ride/config.h"
+#include "spec/config.h"
 
 static void load_ok(ride_daemon daemon, const char *relative, ride_config *cfg)
 {

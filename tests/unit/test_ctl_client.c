@@ -14,9 +14,9 @@
 
 #include "client.h"
 #include "command.h"
-#include "ride/http.h"
 #include "ride_test.h"
 #include "wait.h"
+#include "http/http.h"
 
 #define TOKEN "s3cret-token"
 

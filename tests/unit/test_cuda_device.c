@@ -10,8 +10,8 @@
  * skipped. */
 #include "ride_test.h"
 
-#include "ride/gpu.h"
-#include "ride/task.h"
+#include "kernels/gpu.h"
+#include "tasks/host.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,8 +7,8 @@
  * skipped. */
 #include "ride_test.h"
 
-#include "ride/gpu.h"
-#include "ride/kernels.h"
+#include "kernels/gpu.h"
+#include "kernels/kernels.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,10 +7,10 @@
  * skipped. */
 #include "ride_test.h"
 
-#include "ride/gpu.h"
-#include "ride/kernels.h"
+#include "kernels/gpu.h"
+#include "kernels/kernels.h"
 
-#include "opencv_c.h"
+#include "media/opencv_c.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -11,9 +11,9 @@
 #include "ride_test.h"
 #include "test_surf_util.h"
 
-#include "ride/gpu.h"
-#include "ride/kernels.h"
-#include "ride/task.h"
+#include "kernels/gpu.h"
+#include "kernels/kernels.h"
+#include "tasks/host.h"
 
 #include <stdio.h>
 #include <stdlib.h>

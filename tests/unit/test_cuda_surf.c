@@ -13,9 +13,9 @@
  * skipped. */
 #include "test_surf_util.h"
 
-#include "ride/frame.h"
-#include "ride/gpu.h"
-#include "ride/task.h"
+#include "kernels/gpu.h"
+#include "tasks/host.h"
+#include "wire/frame.h"
 
 #ifdef RIDE_HAVE_CUDA
 #include <cuda_runtime_api.h>

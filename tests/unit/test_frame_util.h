@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/frame.h"
 #include "ride_test.h"
+#include "wire/frame.h"
 
 /* Field offsets as docs/wire-format.md states them: written out again here so
  * that the tests check the documented layout, not the implementation's. */

@@ -3,7 +3,7 @@
  * CUDA). */
 #include "ride_test.h"
 
-#include "ride/gpu.h"
+#include "kernels/gpu.h"
 
 #include <stdio.h>
 

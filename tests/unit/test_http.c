@@ -1,7 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride_test.h"
-#include "ride/clock.h"
+#include "base/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,8 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "ride/http.h"
-#include "ride/http_client.h"
+#include "http/http.h"
+#include "http/http_client.h"
 
 #define TOKEN "s3cret-token"
 

@@ -3,14 +3,14 @@
  * manual assignment, commits and resuming from them, lag, chunked frames and
  * the mock's retention. */
 #include <inttypes.h>
-#include "ride/clock.h"
+#include "base/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "ride/kafka.h"
 #include "ride_test_kafka.h"
+#include "kafka/kafka.h"
 
 #define TIMEOUT_MS 10000
 #define FRAMES 60

@@ -2,8 +2,8 @@
  * textbook reference written here: a direct double loop over the window. */
 #include "ride_test.h"
 
-#include "opencv_c.h"
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
+#include "media/opencv_c.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -6,9 +6,9 @@
  * (fixed-point weights of different precision and rounding), gaussian 0, sobel 0. */
 #include "ride_test.h"
 
-#include "opencv_c.h"
-#include "ride/kernels.h"
-#include "ride/task.h"
+#include "kernels/kernels.h"
+#include "media/opencv_c.h"
+#include "tasks/host.h"
 
 #include <stdio.h>
 #include <stdlib.h>

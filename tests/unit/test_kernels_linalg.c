@@ -7,9 +7,9 @@
 #include "ride_test.h"
 #include "test_linalg_util.h"
 
-#include "opencv_c.h"
-#include "ride/kernels.h"
-#include "ride/task.h"
+#include "kernels/kernels.h"
+#include "media/opencv_c.h"
+#include "tasks/host.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,9 +6,9 @@
 #include "test_surf_util.h"
 
 #include "../../kernels/surf_core.h"
-#include "opencv_c.h"
-#include "ride/frame.h"
-#include "ride/task.h"
+#include "media/opencv_c.h"
+#include "tasks/host.h"
+#include "wire/frame.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -2,9 +2,9 @@
  * events repeating with every frame to one line per interval. */
 #include <string.h>
 
-#include "ride/clock.h"
-#include "ride/log.h"
 #include "ride_test.h"
+#include "base/clock.h"
+#include "base/log.h"
 
 static void test_level_names(void **state)
 {

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ride/manifest.h"
+#include "spec/manifest.h"
 
 /* SPEC section 6, verbatim: the positions asserted below refer to this text. */
 static const char spec_example[] =

@@ -15,9 +15,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "ride/http.h"
-#include "ride/http_client.h"
-#include "ride/metrics.h"
+#include "http/http.h"
+#include "http/http_client.h"
+#include "http/metrics.h"
 
 #define PROMTOOL "/usr/bin/promtool"
 

@@ -2,8 +2,8 @@
  * input comes back as -1 with a message instead of an exception or a crash. */
 #include "ride_test.h"
 
-#include "opencv_c.h"
-#include "ride/synthetic.h"
+#include "media/opencv_c.h"
+#include "media/synthetic.h"
 
 #include <stdio.h>
 #include <stdlib.h>

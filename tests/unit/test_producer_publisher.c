@@ -3,16 +3,16 @@
  * frames, backpressure on bytes in flight and on the consumers' lag (drops
  * counted, nothing else lost), and waiting instead of dropping. */
 #include <inttypes.h>
-#include "ride/clock.h"
+#include "base/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "publisher.h"
-#include "ride/kafka.h"
-#include "ride/synthetic.h"
 #include "ride_test_kafka.h"
+#include "kafka/kafka.h"
+#include "media/synthetic.h"
 
 #define TIMEOUT_MS 10000
 #define PARTITIONS 4

@@ -4,7 +4,7 @@
  * closed loopback port. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include "ride/clock.h"
+#include "base/clock.h"
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +12,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "opencv_c.h"
-#include "ride/synthetic.h"
 #include "ride_test.h"
 #include "source.h"
+#include "media/opencv_c.h"
+#include "media/synthetic.h"
 
 #define W 64
 #define H 48

@@ -10,7 +10,7 @@
 
 #include "ride_test.h"
 
-#include "ride/kernels.h"
+#include "kernels/kernels.h"
 
 /* The defaults of the surf task. */
 static const ride_surf_params surf_defaults = {

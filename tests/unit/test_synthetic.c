@@ -1,8 +1,8 @@
 /* The synthetic camera: strict URI parsing and deterministic frames. */
 #include "ride_test.h"
 
-#include "ride/kernels.h"
-#include "ride/synthetic.h"
+#include "kernels/kernels.h"
+#include "media/synthetic.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,8 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ride/clock.h"
-#include "ride/systemd.h"
+#include "base/clock.h"
+#include "cluster/systemd.h"
 
 #define WAIT_MS 2000
 

@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ride/gpu.h"
-#include "ride/kernels.h"
-#include "ride/task.h"
+#include "kernels/gpu.h"
+#include "kernels/kernels.h"
+#include "tasks/host.h"
 
 #ifndef RIDE_TEST_PLUGIN_DIR
 #error "RIDE_TEST_PLUGIN_DIR must name the directory of the test plugins"

@@ -4,8 +4,8 @@
  * runs the same path on a GPU. */
 #include "ride_test.h"
 
-#include "ride/gpu.h"
-#include "ride/task.h"
+#include "kernels/gpu.h"
+#include "tasks/host.h"
 
 #include <stdio.h>
 #include <string.h>

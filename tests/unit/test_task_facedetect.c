@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opencv_c.h"
-#include "ride/frame.h"
-#include "ride/task.h"
+#include "media/opencv_c.h"
+#include "tasks/host.h"
+#include "wire/frame.h"
 
 /* Debian's opencv-doc: a football photograph with players' faces. */
 #define PHOTO "/usr/share/doc/opencv-doc/examples/data/messi5.jpg"

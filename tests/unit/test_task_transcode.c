@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "opencv_c.h"
-#include "ride/frame.h"
-#include "ride/task.h"
+#include "media/opencv_c.h"
+#include "tasks/host.h"
+#include "wire/frame.h"
 
 typedef struct fixture {
     ride_task_registry *reg;

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "files_sink.h"
-#include "opencv_c.h"
 #include "pipeline.h"
 #include "ride_test.h"
+#include "media/opencv_c.h"
 
 typedef struct fixture {
     char dir[64];

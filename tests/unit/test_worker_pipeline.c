@@ -5,7 +5,7 @@
  * flight through the task come out in order and are not written once their
  * partition is gone. */
 #include <inttypes.h>
-#include "ride/clock.h"
+#include "base/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +13,9 @@
 
 #include "pipeline.h"
 #include "offsets.h"
-#include "ride/kernels.h"
-#include "ride/synthetic.h"
 #include "ride_test_kafka.h"
+#include "kernels/kernels.h"
+#include "media/synthetic.h"
 
 #define TIMEOUT_MS 10000
 #define PARTITIONS 6

@@ -8,9 +8,9 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "ride/cluster.h"
-#include "ride/http_client.h"
 #include "ride_harness_cluster.h"
+#include "cluster/cluster.h"
+#include "http/http_client.h"
 
 #define BIN(name) RIDE_BIN_DIR "/" name
 

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <sys/wait.h>
 
-#include "ride/frame.h"
-#include "ride/synthetic.h"
 #include "ride_harness_cluster.h"
+#include "media/synthetic.h"
+#include "wire/frame.h"
 
 #define KAFKA_TIMEOUT_MS 10000
 #define OFFSET_TIMEOUT_MS 5000

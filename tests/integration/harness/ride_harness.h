@@ -19,8 +19,8 @@
 
 #include "launch_process.h"
 #include "launch_zookeeper.h"
-#include "ride/clock.h"
 #include "ride_test.h"
+#include "base/clock.h"
 
 /* ---- time and waiting ---- */
 

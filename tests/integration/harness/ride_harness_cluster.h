@@ -14,12 +14,12 @@
 
 #include <jansson.h>
 
-#include "ride/audit.h"
-#include "ride/cluster.h"
-#include "ride/kafka.h"
-#include "ride/zk.h"
+#include "audit.h"
 #include "ride_harness.h"
 #include "ride_test_kafka.h"
+#include "cluster/cluster.h"
+#include "cluster/zk.h"
+#include "kafka/kafka.h"
 
 #define RIDE_CLUSTER_TOKEN "cluster-test-token"
 

@@ -1,0 +1,29 @@
+#include "base/clock.h"
+
+#include <errno.h>
+#include <time.h>
+
+int64_t ride_clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t ride_clock_mono_ms(void) { return ride_clock_mono_ns() / 1000000; }
+
+uint64_t ride_clock_wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int64_t ride_clock_wall_ms(void) { return (int64_t)(ride_clock_wall_ns() / 1000000u); }
+
+void ride_clock_sleep_until_ns(int64_t deadline_ns)
+{
+    struct timespec ts = {.tv_sec = deadline_ns / 1000000000, .tv_nsec = deadline_ns % 1000000000};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+        ;
+}

@@ -1,0 +1,27 @@
+/* base/clock.h - the clocks RIDE measures with.
+ *
+ * Durations, deadlines and rates use the monotonic clock; capture timestamps in
+ * frames use the wall clock (nanoseconds since the Unix epoch), because they are
+ * compared across machines. */
+#ifndef RIDE_CLOCK_H
+#define RIDE_CLOCK_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+int64_t ride_clock_mono_ns(void);
+int64_t ride_clock_mono_ms(void);
+uint64_t ride_clock_wall_ns(void);
+/* Wall-clock milliseconds since the epoch (timestamps in ZooKeeper nodes). */
+int64_t ride_clock_wall_ms(void);
+/* Sleeps until the monotonic clock reaches deadline_ns (returns at once if it has). */
+void ride_clock_sleep_until_ns(int64_t deadline_ns);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,380 @@
+/* kafka_client.c - the producer and the manually assigned consumer (ride/kafka.h). */
+#include "kafka/kafka.h"
+
+#include "base/clock.h"
+#include "base/error.h"
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- Producer ---- */
+
+struct ride_kafka_producer {
+    rd_kafka_t *rk;
+    ride_kafka_delivery_fn on_delivery;
+    void *ctx;
+    /* Delivery reports run on the polling thread, produce calls may not. */
+    atomic_uint_fast64_t errors;
+};
+
+static void delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    ride_kafka_producer *p = opaque;
+    if (m->err)
+        atomic_fetch_add(&p->errors, 1);
+    if (p->on_delivery)
+        p->on_delivery(p->ctx, m->_private, m->err, m->err ? rd_kafka_err2str(m->err) : NULL,
+                       rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+}
+
+ride_kafka_producer *ride_kafka_producer_new(rd_kafka_conf_t *conf,
+                                             ride_kafka_delivery_fn on_delivery, void *ctx,
+                                             char *err, size_t errlen)
+{
+    ride_kafka_producer *p = calloc(1, sizeof *p);
+    if (!p) {
+        rd_kafka_conf_destroy(conf);
+        ride_set_error(err, errlen, "Kafka producer: out of memory");
+        return NULL;
+    }
+    p->on_delivery = on_delivery;
+    p->ctx = ctx;
+    atomic_init(&p->errors, 0);
+    rd_kafka_conf_set_dr_msg_cb(conf, delivery_report);
+    rd_kafka_conf_set_opaque(conf, p);
+    char reason[512];
+    p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, reason, sizeof reason);
+    if (!p->rk) {
+        rd_kafka_conf_destroy(conf);
+        ride_set_error(err, errlen, "cannot create the Kafka producer: %s", reason);
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void ride_kafka_producer_free(ride_kafka_producer *p)
+{
+    if (!p)
+        return;
+    rd_kafka_flush(p->rk, 5000);
+    rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+rd_kafka_t *ride_kafka_producer_handle(ride_kafka_producer *p)
+{
+    return p->rk;
+}
+
+rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic,
+                                       int32_t partition, const void *buf, size_t len,
+                                       void *opaque, char *err, size_t errlen)
+{
+    rd_kafka_resp_err_t e = rd_kafka_producev(
+        p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+    if (e) {
+        /* A full queue is backpressure, not a failure: the caller retries. */
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            atomic_fetch_add(&p->errors, 1);
+        ride_set_error(err, errlen, "%s[%" PRId32 "]: cannot produce %zu bytes: %s", topic, partition,
+                len, rd_kafka_err2str(e));
+    }
+    return e;
+}
+
+/* While the queue is full, wait at most this long for delivery reports before
+ * trying again (rd_kafka_poll returns as soon as it has served some). */
+#define QUEUE_FULL_POLL_MS 5
+
+rd_kafka_resp_err_t ride_kafka_produce_wait(ride_kafka_producer *p, const char *topic,
+                                            int32_t partition, const void *buf, size_t len,
+                                            void *opaque, int64_t deadline_ms, char *err,
+                                            size_t errlen)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e = ride_kafka_produce(p, topic, partition, buf, len, opaque, err,
+                                                   errlen);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ms() >= deadline_ms)
+            return e;
+        rd_kafka_poll(p->rk, QUEUE_FULL_POLL_MS);
+    }
+}
+
+typedef struct frame_emit {
+    ride_kafka_producer *p;
+    const char *topic;
+    int32_t partition;
+    void *opaque;
+    int64_t deadline_ms;
+    char *err;
+    size_t errlen;
+} frame_emit;
+
+static int emit_chunk(void *ctx, const uint8_t *msg, size_t len)
+{
+    frame_emit *fe = ctx;
+    rd_kafka_resp_err_t e = ride_kafka_produce_wait(fe->p, fe->topic, fe->partition, msg, len,
+                                                    fe->opaque, fe->deadline_ms, fe->err,
+                                                    fe->errlen);
+    /* A queue still full at the deadline is a failure to produce, counted here. */
+    if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        atomic_fetch_add(&fe->p->errors, 1);
+    return e ? -1 : 0;
+}
+
+int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t partition,
+                             const ride_frame *f, const ride_frame_write_opts *opts,
+                             void *opaque, int timeout_ms, char *err, size_t errlen)
+{
+    frame_emit fe = {p, topic, partition, opaque, ride_clock_mono_ms() + timeout_ms, err, errlen};
+    char werr[256] = "";
+    if (ride_frame_write(f, opts, emit_chunk, &fe, werr, sizeof werr) != 0) {
+        /* emit_chunk wrote its own reason; otherwise the encoder failed. */
+        if (werr[0])
+            ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
+                    partition, f->stream_id, f->seq, werr);
+        return -1;
+    }
+    return 0;
+}
+
+int ride_kafka_producer_poll(ride_kafka_producer *p, int timeout_ms)
+{
+    return rd_kafka_poll(p->rk, timeout_ms);
+}
+
+int ride_kafka_producer_flush(ride_kafka_producer *p, int timeout_ms, char *err, size_t errlen)
+{
+    rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
+    if (e) {
+        ride_set_error(err, errlen, "Kafka producer: %d messages still undelivered after %d ms: %s",
+                rd_kafka_outq_len(p->rk), timeout_ms, rd_kafka_err2str(e));
+        return -1;
+    }
+    return 0;
+}
+
+int ride_kafka_producer_outstanding(ride_kafka_producer *p)
+{
+    return rd_kafka_outq_len(p->rk);
+}
+
+uint64_t ride_kafka_producer_errors(const ride_kafka_producer *p)
+{
+    return atomic_load(&((ride_kafka_producer *)p)->errors);
+}
+
+/* ---- Consumer ---- */
+
+struct ride_kafka_consumer {
+    rd_kafka_t *rk;
+};
+
+ride_kafka_consumer *ride_kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, char *err,
+                                             size_t errlen)
+{
+    char reason[512];
+    if (!group || !group[0] ||
+        rd_kafka_conf_set(conf, "group.id", group, reason, sizeof reason) != RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        ride_set_error(err, errlen, "Kafka consumer: invalid group \"%s\"", group ? group : "");
+        return NULL;
+    }
+    ride_kafka_consumer *c = calloc(1, sizeof *c);
+    if (!c) {
+        rd_kafka_conf_destroy(conf);
+        ride_set_error(err, errlen, "Kafka consumer: out of memory");
+        return NULL;
+    }
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, reason, sizeof reason);
+    if (!c->rk) {
+        rd_kafka_conf_destroy(conf);
+        ride_set_error(err, errlen, "cannot create the Kafka consumer for group %s: %s", group, reason);
+        free(c);
+        return NULL;
+    }
+    /* Everything (errors, logs) is served by ride_kafka_consumer_poll(). */
+    rd_kafka_poll_set_consumer(c->rk);
+    return c;
+}
+
+void ride_kafka_consumer_free(ride_kafka_consumer *c)
+{
+    if (!c)
+        return;
+    /* Never joined the group, so closing leaves no group to rebalance. */
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    free(c);
+}
+
+rd_kafka_t *ride_kafka_consumer_handle(ride_kafka_consumer *c)
+{
+    return c->rk;
+}
+
+static rd_kafka_topic_partition_list_t *tp_list(const ride_kafka_tp *tps, size_t count)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)count);
+    for (size_t i = 0; i < count; i++)
+        rd_kafka_topic_partition_list_add(l, tps[i].topic, tps[i].partition)->offset =
+            tps[i].offset;
+    return l;
+}
+
+/* The first per-partition error of a list, written into err. */
+static int tp_list_errors(const rd_kafka_topic_partition_list_t *l, const char *what, char *err,
+                          size_t errlen)
+{
+    for (int i = 0; i < l->cnt; i++) {
+        if (l->elems[i].err) {
+            ride_set_error(err, errlen, "%s %s[%" PRId32 "]: %s", what, l->elems[i].topic,
+                    l->elems[i].partition, rd_kafka_err2str(l->elems[i].err));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_tps(const ride_kafka_tp *tps, size_t count, const char *what, char *err,
+                     size_t errlen)
+{
+    if (count > INT32_MAX) {
+        ride_set_error(err, errlen, "%s: too many partitions", what);
+        return -1;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!tps[i].topic || !tps[i].topic[0] || tps[i].partition < 0) {
+            ride_set_error(err, errlen, "%s: entry %zu is not a valid topic partition", what, i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Incremental (un)assignment works without a subscription: the group's
+ * rebalance protocol is then "none", so neither call is refused. */
+static int change_assignment(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
+                             int add, char *err, size_t errlen)
+{
+    const char *what = add ? "assign" : "unassign";
+    if (check_tps(tps, count, what, err, errlen) != 0)
+        return -1;
+    rd_kafka_topic_partition_list_t *l = tp_list(tps, count);
+    rd_kafka_error_t *e =
+        add ? rd_kafka_incremental_assign(c->rk, l) : rd_kafka_incremental_unassign(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e) {
+        ride_set_error(err, errlen, "Kafka consumer: %s: %s", what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        return -1;
+    }
+    return 0;
+}
+
+int ride_kafka_consumer_add(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
+                            char *err, size_t errlen)
+{
+    return change_assignment(c, tps, count, 1, err, errlen);
+}
+
+int ride_kafka_consumer_remove(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count,
+                               char *err, size_t errlen)
+{
+    return change_assignment(c, tps, count, 0, err, errlen);
+}
+
+int64_t ride_kafka_consumer_log_start(ride_kafka_consumer *c, const char *topic,
+                                      int32_t partition)
+{
+    int64_t low = -1, high = -1;
+    if (rd_kafka_get_watermark_offsets(c->rk, topic, partition, &low, &high))
+        return -1;
+    return low;
+}
+
+int ride_kafka_consumer_poll(ride_kafka_consumer *c, int timeout_ms, ride_kafka_message *msg,
+                             char *err, size_t errlen)
+{
+    memset(msg, 0, sizeof *msg);
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, timeout_ms);
+    if (!m)
+        return 0;
+    if (m->err) {
+        ride_set_error(err, errlen, "Kafka consumer: %s[%" PRId32 "]: %s",
+                m->rkt ? rd_kafka_topic_name(m->rkt) : "-", m->partition,
+                rd_kafka_message_errstr(m));
+        rd_kafka_message_destroy(m);
+        return -1;
+    }
+    msg->topic = rd_kafka_topic_name(m->rkt);
+    msg->partition = m->partition;
+    msg->offset = m->offset;
+    msg->payload = m->payload;
+    msg->len = m->len;
+    msg->rkm = m;
+    return 1;
+}
+
+void ride_kafka_message_release(ride_kafka_message *msg)
+{
+    if (msg->rkm)
+        rd_kafka_message_destroy(msg->rkm);
+    memset(msg, 0, sizeof *msg);
+}
+
+int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count, char *err,
+                      size_t errlen)
+{
+    if (check_tps(tps, count, "commit", err, errlen) != 0)
+        return -1;
+    for (size_t i = 0; i < count; i++) {
+        if (tps[i].offset < 0) {
+            ride_set_error(err, errlen, "commit %s[%" PRId32 "]: offset %" PRId64 " is not an offset",
+                    tps[i].topic, tps[i].partition, tps[i].offset);
+            return -1;
+        }
+    }
+    if (count == 0)
+        return 0;
+    rd_kafka_topic_partition_list_t *l = tp_list(tps, count);
+    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
+    int rc = 0;
+    if (e) {
+        ride_set_error(err, errlen, "commit: %s", rd_kafka_err2str(e));
+        rc = -1;
+    } else {
+        rc = tp_list_errors(l, "commit", err, errlen);
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}
+
+int ride_kafka_committed(ride_kafka_consumer *c, ride_kafka_tp *tps, size_t count,
+                         int timeout_ms, char *err, size_t errlen)
+{
+    if (check_tps(tps, count, "committed", err, errlen) != 0)
+        return -1;
+    rd_kafka_topic_partition_list_t *l = tp_list(tps, count);
+    rd_kafka_resp_err_t e = rd_kafka_committed(c->rk, l, timeout_ms);
+    int rc = 0;
+    if (e) {
+        ride_set_error(err, errlen, "committed offsets: %s", rd_kafka_err2str(e));
+        rc = -1;
+    } else {
+        rc = tp_list_errors(l, "committed offset of", err, errlen);
+    }
+    /* The list keeps the caller's order: it was built from tps one by one. */
+    for (int i = 0; rc == 0 && i < l->cnt; i++)
+        tps[i].offset = l->elems[i].offset < 0 ? RIDE_KAFKA_OFFSET_NONE : l->elems[i].offset;
+    rd_kafka_topic_partition_list_destroy(l);
+    return rc;
+}

@@ -1,0 +1,43 @@
+/* task_support.h - what the built-in tasks share: the checks of 8-bit input formats
+ * and, for process_device, the checks of the device frame and the shaping of the
+ * device output. */
+#ifndef RIDE_TASK_SUPPORT_H
+#define RIDE_TASK_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/gpu.h"
+#include "ride/task.h"
+
+/* 0 when format is gray8, bgr8, rgb8 or bgra8 (what the 8-bit kernels take), else
+ * -1 with the reason in err, naming `task`. */
+int ride_task_check_8bit(const char *task, uint32_t format, char *err, size_t errlen);
+
+/* 0 when format is gray8, else -1 with the reason in err, naming `task`, followed
+ * by " (<advice>)" when advice is not NULL. */
+int ride_task_check_gray8(const char *task, uint32_t format, const char *advice, char *err,
+                          size_t errlen);
+
+/* For a state on a GPU (env->device RIDE_TASK_GPU): the stream its device frames
+ * come on (env->cuda_stream) and scratch memory on the current device; NULL for
+ * both on the CPU. 0, or -1 with the reason in err. */
+int ride_task_gpu_scratch(const ride_task_env *env, void **stream, ride_cuda_scratch **scratch,
+                          char *err, size_t errlen);
+
+/* 0 when in carries a tightly packed device image queued on `stream`, the stream
+ * the task's state was made for (its scratch memory, cuBLAS handle or cuFFT plan
+ * belong to that stream); else -1 with the reason in err, naming `task`. */
+int ride_task_device_check_input(const char *task, const void *stream,
+                                 const ride_task_device_input *in, char *err, size_t errlen);
+
+/* Shapes the host output through out->ensure: 0, or -1 with the reason in err. */
+int ride_task_shape_output(ride_task_output *out, uint32_t format, uint32_t width,
+                           uint32_t height, char *err, size_t errlen);
+
+/* Shapes the device output through out->ensure, which must give tightly packed rows
+ * (the kernels need them): 0, or -1 with the reason in err. */
+int ride_task_device_shape_output(ride_task_device_output *out, uint32_t format, uint32_t width,
+                                  uint32_t height, char *err, size_t errlen);
+
+#endif

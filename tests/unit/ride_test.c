@@ -1,3 +1,5 @@
+/* ride_test.c - helpers shared by the unit tests: test data paths, random images,
+ * image comparisons, a NOTIFY_SOCKET listener, built-in task lookup and GPU skips. */
 #include "ride_test.h"
 
 #include <math.h>

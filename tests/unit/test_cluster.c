@@ -1,3 +1,6 @@
+/* ZooKeeper node formats: paths, encode/decode round trips of every node kind,
+ * encoders that refuse invalid nodes, and decoders that reject malformed data with
+ * one exact message each and count the rejection. */
 #include "ride_test.h"
 
 #include <errno.h>

@@ -1,3 +1,6 @@
+/* Daemon configs: the shipped config/master.yaml, worker.yaml and producer.yaml,
+ * defaults, librdkafka properties passed through, bad configs with their exact
+ * errors, and command-line overrides. */
 #include "ride_test.h"
 
 #include <string.h>

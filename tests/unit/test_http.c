@@ -1,3 +1,6 @@
+/* The HTTP server and client over loopback: routing, bearer tokens, limits,
+ * keep-alive and pipelining, slow and idle clients, and stopping with connections
+ * still open. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride_test.h"

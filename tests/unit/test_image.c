@@ -1,3 +1,5 @@
+/* Host images: the pixel-format table, allocation refusing bad shapes, buffer
+ * reuse by ride_image_ensure, and wrapped memory the image does not own. */
 #include "ride_test.h"
 
 #include <string.h>

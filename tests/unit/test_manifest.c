@@ -1,3 +1,6 @@
+/* Manifests: the SPEC example and every shipped app parse, topological order and
+ * the default sink, and each bad manifest fails with its exact line, column and
+ * message. */
 #include "ride_test.h"
 
 #include <dirent.h>

@@ -1,3 +1,6 @@
+/* The Prometheus registry: rendering of every metric kind, escaping, refused
+ * definitions, concurrent updates, collect callbacks, removal, promtool's check
+ * (skipped when promtool is absent) and serving /metrics. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride_test.h"

@@ -1,3 +1,6 @@
+/* The task host: built-in tasks against their kernels, the runners, stage
+ * validation with exact parameter errors, and plugins that load, run or are
+ * refused. */
 #include "ride_test.h"
 
 #include <stdio.h>

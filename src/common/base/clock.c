@@ -1,3 +1,5 @@
+/* clock.c - monotonic and wall clocks in ns and ms (base/clock.h). A deadline sleep
+ * is absolute, so one interrupted by a signal resumes towards the same deadline. */
 #include "base/clock.h"
 
 #include <errno.h>

@@ -1,3 +1,5 @@
+/* error.c - ride_set_error(), the one writer of (err, errlen) messages. It always
+ * returns -1, so that failing functions end with `return ride_set_error(...)`. */
 #include "base/error.h"
 
 #include <stdarg.h>

@@ -1,3 +1,6 @@
+/* image.c - the pixel-format table and host image buffers of the plugin SDK
+ * (ride/image.h). Allocated pixels are 64-byte aligned and every size is checked
+ * for overflow, so a shape from the wire can never wrap an allocation. */
 #include "ride/image.h"
 
 #include <stdlib.h>

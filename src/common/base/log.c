@@ -1,3 +1,6 @@
+/* log.c - structured key=value log lines on stderr (base/log.h). Each line is
+ * formatted into one buffer and written with one call, so lines from several
+ * threads never interleave. */
 #include "base/log.h"
 
 #include "base/clock.h"

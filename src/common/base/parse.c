@@ -1,3 +1,6 @@
+/* parse.c - the "file:line:column: message" errors and key/value lookups that
+ * manifests and daemon configs share (base/parse.h). Line 0 means the error is
+ * about the whole input and prints without a position. */
 #include "base/parse.h"
 
 #include <stdarg.h>

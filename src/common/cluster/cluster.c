@@ -1,3 +1,6 @@
+/* cluster.c - ZooKeeper node paths and the JSON encoders and decoders of every
+ * node kind (cluster/cluster.h). Each kind is one node_type (parse + build); an
+ * encoder re-decodes its own output, so no node a reader would reject is written. */
 #include "cluster/cluster.h"
 
 #include <errno.h>

@@ -1,3 +1,6 @@
+/* systemd.c - sd_notify() readiness, status, stopping and watchdog pings
+ * (cluster/systemd.h). A failed notification is logged, never fatal: the daemon
+ * keeps running. */
 #include "cluster/systemd.h"
 
 #include <inttypes.h>

@@ -1,3 +1,6 @@
+/* zk.c - sessions, synchronous operations, one-shot watches and leader election
+ * over zookeeper_mt (cluster/zk.h). Callbacks run on ZooKeeper's completion
+ * thread, so the election code there is asynchronous and never blocks. */
 #include "cluster/zk.h"
 
 #include "base/error.h"

@@ -1,3 +1,6 @@
+/* metrics.c - the Prometheus registry and its text exposition (http/metrics.h).
+ * Families are kept sorted by name and children are sorted when rendered, so the
+ * same values always render to the same text. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "http/metrics.h"

@@ -1,3 +1,6 @@
+/* config.c - parses the YAML configs of ride-master, ride-worker and ride-producer
+ * (spec/config.h, docs/configuration.md). Defaults are set before parsing and
+ * every string lives in the config's one arena, freed by ride_config_free(). */
 #include "spec/config.h"
 
 #include <stdio.h>

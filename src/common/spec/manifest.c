@@ -1,3 +1,6 @@
+/* manifest.c - parses and checks application manifests (spec/manifest.h,
+ * docs/manifest.md). The schema pass keeps input names as written; the topology
+ * pass then resolves them to indexes and orders stages after what they read. */
 #include "spec/manifest.h"
 
 #include <stdio.h>

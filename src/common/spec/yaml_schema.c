@@ -1,3 +1,6 @@
+/* yaml_schema.c - loads a YAML document and checks it node by node for manifest.c
+ * and config.c (spec/yaml_schema.h). A libyaml event pass first rejects what the
+ * document API would hide (aliases, anchors, tags, extra documents). */
 #include "spec/yaml_schema.h"
 
 #include <errno.h>

@@ -1,3 +1,7 @@
+/* frame.c - encodes frames into RIDF messages and validates and reassembles them
+ * (wire/frame.h, docs/wire-format.md). Nothing in a message is trusted: the checks
+ * run in a fixed order (magic, version, header CRC, fields, payload CRC), and each
+ * failure has its own status. */
 #include "wire/frame.h"
 
 #include "base/error.h"

@@ -1,7 +1,12 @@
+/* base/parse.c - parse errors, key/value lookup and the one strict integer parser.
+ * strtoll is only trusted after the text has been checked to be sign and digits:
+ * on its own it skips spaces and stops quietly at junk. */
 #include "base/parse.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int ride_parse_fail(ride_parse_error *err, const char *file, ride_pos pos, const char *fmt, ...)
@@ -36,4 +41,32 @@ const ride_kv *ride_kv_find(const ride_kv *kv, size_t count, const char *key)
             return &kv[i];
     }
     return NULL;
+}
+
+static bool is_sign_allowed(char c, unsigned signs)
+{
+    return (c == '-' && (signs & RIDE_PARSE_MINUS)) || (c == '+' && (signs & RIDE_PARSE_PLUS));
+}
+
+static bool all_digits(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return false;
+    }
+    return true;
+}
+
+bool ride_parse_int64(const char *s, unsigned signs, int64_t min, int64_t max, int64_t *out)
+{
+    if (!all_digits(is_sign_allowed(s[0], signs) ? s + 1 : s))
+        return false;
+    errno = 0;
+    long long v = strtoll(s, NULL, 10);
+    if (errno == ERANGE || v < min || v > max)
+        return false;
+    *out = (int64_t)v;
+    return true;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/parse.h"
 #include "spec/manifest.h"
 
 #define MAX_POSITIONALS 8
@@ -137,14 +138,10 @@ static bool parse_seconds_ms(const char *text, int min_ms, int max_ms, int *out)
 }
 
 /* An integer in min..max written in decimal and nothing else. */
-static bool parse_int(const char *text, long min, long max, int *out)
+static bool parse_int(const char *text, int min, int max, int *out)
 {
-    if (text[0] < '0' || text[0] > '9')
-        return false;
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(text, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
+    int64_t v;
+    if (!ride_parse_int64(text, 0, min, max, &v))
         return false;
     *out = (int)v;
     return true;

@@ -141,23 +141,10 @@ static void usage_error(const char *fmt, ...)
 
 /* ---- option values ---- */
 
-static bool parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
-{
-    if (!s[0] || s[0] == '+' || s[0] == ' ')
-        return false;
-    char *end;
-    errno = 0;
-    long long v = strtoll(s, &end, 10);
-    if (errno || *end || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
 static bool parse_int_option(const char *name, const char *s, int64_t min, int64_t max,
                              int64_t *out)
 {
-    if (parse_int(s, min, max, out))
+    if (ride_parse_int64(s, RIDE_PARSE_MINUS, min, max, out))
         return true;
     usage_error("%s: expected an integer in %" PRId64 "..%" PRId64 ", got \"%s\"", name, min,
                 max, s);

@@ -1,5 +1,6 @@
-/* base/parse.h - what manifests and daemon configs share: source positions,
- * compiler-style parse errors and ordered key/value lists.
+/* base/parse.h - what manifests, daemon configs and command lines share: source
+ * positions, compiler-style parse errors, ordered key/value lists and the strict
+ * integer parser.
  *
  * An error prints as "file:line:column: message", e.g.
  *   app.yaml:12:7: spec.stages[1].partitions: expected an integer in 1..4096, got "0"
@@ -7,7 +8,9 @@
 #ifndef RIDE_PARSE_H
 #define RIDE_PARSE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -46,6 +49,20 @@ typedef struct ride_kv {
 
 /* The entry with this key, or NULL. */
 const ride_kv *ride_kv_find(const ride_kv *kv, size_t count, const char *key);
+
+/* The signs ride_parse_int64 accepts in front of the digits; without either,
+ * none. Callers differ on purpose: task parameters and command-line options take
+ * "-5" but not "+5", YAML takes both, ridectl's counts take neither. */
+enum {
+    RIDE_PARSE_MINUS = 1 << 0,
+    RIDE_PARSE_PLUS = 1 << 1,
+};
+
+/* A decimal integer in min..max that is the whole of s: an optional sign (as
+ * `signs` allows), then one or more digits, nothing else (no spaces, no "0x").
+ * Leading zeros are fine. False, *out untouched, for anything else, an
+ * overflow included. */
+bool ride_parse_int64(const char *s, unsigned signs, int64_t min, int64_t max, int64_t *out);
 
 #ifdef __cplusplus
 }

@@ -175,60 +175,6 @@ static void count_bad(ride_cluster_kind kind)
     atomic_fetch_add(&bad_data[kind], 1);
 }
 
-/* ---- memory of decoded structs ---------------------------------------------------- */
-
-/* Every allocation is a chunk on one list, so that a struct is released in one
- * call however far a decoder got before failing. */
-typedef struct mem_chunk {
-    struct mem_chunk *next;
-    max_align_t data[];
-} mem_chunk;
-
-struct ride_cluster_mem {
-    mem_chunk *chunks;
-};
-
-static void mem_free(ride_cluster_mem *mem)
-{
-    if (!mem)
-        return;
-    mem_chunk *c = mem->chunks;
-    while (c) {
-        mem_chunk *next = c->next;
-        free(c);
-        c = next;
-    }
-    free(mem);
-}
-
-static void *mem_alloc(ride_cluster_mem *mem, size_t size)
-{
-    if (size > SIZE_MAX - sizeof(mem_chunk))
-        return NULL;
-    mem_chunk *c = calloc(1, sizeof(mem_chunk) + (size ? size : 1));
-    if (!c)
-        return NULL;
-    c->next = mem->chunks;
-    mem->chunks = c;
-    return c->data;
-}
-
-static void *mem_array(ride_cluster_mem *mem, size_t count, size_t size)
-{
-    if (size && count > SIZE_MAX / size)
-        return NULL;
-    return mem_alloc(mem, count * size);
-}
-
-static const char *mem_strdup(ride_cluster_mem *mem, const char *s)
-{
-    size_t len = strlen(s);
-    char *copy = mem_alloc(mem, len + 1);
-    if (copy)
-        memcpy(copy, s, len + 1);
-    return copy;
-}
-
 /* ---- errors --------------------------------------------------------------------- */
 
 /* Messages and field names are cut to fit their buffers: a cut message still names
@@ -252,7 +198,7 @@ typedef struct dec {
     const char *node; /* the path, or the kind's name when checking an encoding */
     char *err;
     size_t errlen;
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } dec;
 
 /* "partitions[2].epoch" from a prefix ("" at the top level) and a key. */
@@ -452,7 +398,7 @@ static int check_str(dec *d, json_t *v, const char *prefix, const char *key, str
 {
     if (!json_is_string(v) || !str_ok(json_string_value(v), rule, max))
         return str_fail(d, prefix, key, rule, max);
-    *out = mem_strdup(d->mem, json_string_value(v));
+    *out = ride_arena_strdup(d->mem, json_string_value(v));
     return *out ? 0 : out_of_memory(d);
 }
 
@@ -531,7 +477,7 @@ static int get_map(dec *d, json_t *obj, const char *prefix, const char *key, rid
     if (!json_is_object(m) || json_object_size(m) > LIST_MAX)
         return field_fail(d, prefix, key, "expected an object of at most %d strings", LIST_MAX);
     size_t n = json_object_size(m);
-    ride_kv *kv = mem_array(d->mem, n, sizeof *kv);
+    ride_kv *kv = ride_arena_array(d->mem, n, sizeof *kv);
     if (!kv)
         return out_of_memory(d);
     char field[FIELD_MAX];
@@ -544,7 +490,7 @@ static int get_map(dec *d, json_t *obj, const char *prefix, const char *key, rid
             return field_fail(d, prefix, key, "expected keys of 1..%d bytes", KEY_MAX);
         if (check_str(d, v, field, k, STR_ANY, TEXT_MAX, &kv[i].value) < 0)
             return -1;
-        if (!(kv[i].key = mem_strdup(d->mem, k)))
+        if (!(kv[i].key = ride_arena_strdup(d->mem, k)))
             return out_of_memory(d);
         i++;
     }
@@ -561,7 +507,7 @@ static int get_str_list(dec *d, json_t *obj, const char *prefix, const char *key
     if (!a)
         return -1;
     size_t n = json_array_size(a);
-    const char **list = mem_array(d->mem, n, sizeof *list);
+    const char **list = ride_arena_array(d->mem, n, sizeof *list);
     if (!list)
         return out_of_memory(d);
     char field[FIELD_MAX], elem[FIELD_MAX];
@@ -586,7 +532,7 @@ static int get_objects(dec *d, json_t *obj, const char *key, size_t size, elemen
     if (!a)
         return -1;
     size_t n = json_array_size(a);
-    unsigned char *items = mem_array(d->mem, n, size);
+    unsigned char *items = ride_arena_array(d->mem, n, size);
     if (!items)
         return out_of_memory(d);
     char prefix[FIELD_MAX];
@@ -1119,7 +1065,7 @@ static json_t *build_event(const void *in)
 typedef struct node_type {
     ride_cluster_kind kind;
     size_t size;       /* of the struct */
-    size_t mem_offset; /* of its ride_cluster_mem pointer */
+    size_t mem_offset; /* of its arena pointer */
     int (*parse)(dec *d, json_t *root, void *out);
     json_t *(*build)(const void *in);
 } node_type;
@@ -1140,16 +1086,16 @@ NODE_TYPE(RIDE_CLUSTER_SOURCE_ASSIGNMENT, ride_cluster_source_owner, source_owne
 NODE_TYPE(RIDE_CLUSTER_ASSIGNMENT, ride_cluster_assignment, assignment);
 NODE_TYPE(RIDE_CLUSTER_EVENT, ride_cluster_event, event);
 
-static ride_cluster_mem **mem_of(const node_type *t, void *v)
+static ride_arena **mem_of(const node_type *t, void *v)
 {
-    return (ride_cluster_mem **)((unsigned char *)v + t->mem_offset);
+    return (ride_arena **)((unsigned char *)v + t->mem_offset);
 }
 
 static void node_free(const node_type *t, void *v)
 {
     if (!v)
         return;
-    mem_free(*mem_of(t, v));
+    ride_arena_free(*mem_of(t, v));
     memset(v, 0, t->size);
 }
 
@@ -1186,7 +1132,7 @@ static int node_parse(const node_type *t, const char *node, const void *data, si
     }
     int rc = -1;
     dec d = {.node = node, .err = err, .errlen = errlen};
-    d.mem = calloc(1, sizeof(ride_cluster_mem));
+    d.mem = ride_arena_new();
     if (!d.mem)
         out_of_memory(&d);
     else if (!json_is_object(root))
@@ -1350,14 +1296,14 @@ int ride_cluster_app_manifest_parse(const char *app, const void *data, size_t le
 int ride_cluster_worker_set_gpus(ride_cluster_worker *w, const ride_cluster_gpu *gpus,
                                  size_t count)
 {
-    ride_cluster_gpu *copy = count ? mem_array(w->mem, count, sizeof *copy) : NULL;
+    ride_cluster_gpu *copy = count ? ride_arena_array(w->mem, count, sizeof *copy) : NULL;
     if (count && !copy)
         return -1;
     for (size_t i = 0; i < count; i++) {
         copy[i].index = gpus[i].index;
         copy[i].memory_mb = gpus[i].memory_mb;
-        copy[i].name = mem_strdup(w->mem, gpus[i].name);
-        copy[i].compute_capability = mem_strdup(w->mem, gpus[i].compute_capability);
+        copy[i].name = ride_arena_strdup(w->mem, gpus[i].name);
+        copy[i].compute_capability = ride_arena_strdup(w->mem, gpus[i].compute_capability);
         if (!copy[i].name || !copy[i].compute_capability)
             return -1;
     }
@@ -1387,12 +1333,12 @@ int ride_cluster_worker_local(const char *id, ride_cluster_worker *out, char *er
         return -1;
     }
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    out->mem = calloc(1, sizeof(ride_cluster_mem));
+    out->mem = ride_arena_new();
     if (!out->mem)
         goto oom;
-    out->id = mem_strdup(out->mem, id);
-    out->host = mem_strdup(out->mem, host);
-    out->version = mem_strdup(out->mem, RIDE_VERSION_STRING);
+    out->id = ride_arena_strdup(out->mem, id);
+    out->host = ride_arena_strdup(out->mem, host);
+    out->version = ride_arena_strdup(out->mem, RIDE_VERSION_STRING);
     if (!out->id || !out->host || !out->version)
         goto oom;
     out->pid = getpid();

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/arena.h"
 #include "base/parse.h"
 #include "ride/image.h"
 #include "spec/manifest.h"
@@ -108,26 +109,23 @@ const char *ride_cluster_kind_name(ride_cluster_kind kind);
 /* Nodes of this kind rejected by a decoder since the process started. */
 uint64_t ride_cluster_bad_data_total(ride_cluster_kind kind);
 
-/* Owns the memory of a decoded struct. */
-typedef struct ride_cluster_mem ride_cluster_mem;
-
 /* ---- /cluster/kafka, /cluster/api, /masters/election/n_*, /cluster/generation -- */
 
 typedef struct ride_cluster_kafka {
     const char *bootstrap_servers; /* "host:port,..." */
     bool embedded;
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_kafka;
 
 typedef struct ride_cluster_api {
     const char *url;    /* "http://..." or "https://..." */
     const char *master; /* the leader's member id */
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_api;
 
 typedef struct ride_cluster_candidate {
     const char *id; /* the master's member id */
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_candidate;
 
 /* Every encoder returns a malloc'ed NUL-terminated string (free()), or NULL with
@@ -176,7 +174,7 @@ typedef struct ride_cluster_worker {
     size_t label_count;
     const char **plugin_tasks; /* tasks loaded from plugins, beyond the built-in ones */
     size_t plugin_task_count;
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_worker;
 
 char *ride_cluster_worker_encode(const ride_cluster_worker *v, char *err, size_t errlen);
@@ -204,7 +202,7 @@ typedef struct ride_cluster_producer {
     size_t local_source_count;
     ride_kv *labels;
     size_t label_count;
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_producer;
 
 char *ride_cluster_producer_encode(const ride_cluster_producer *v, char *err, size_t errlen);
@@ -239,7 +237,7 @@ typedef struct ride_cluster_heartbeat {
     size_t partition_count;
     ride_cluster_hb_source *sources;
     size_t source_count;
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_heartbeat;
 
 char *ride_cluster_heartbeat_encode(const ride_cluster_heartbeat *v, char *err, size_t errlen);
@@ -270,7 +268,7 @@ typedef struct ride_cluster_app_state {
     int64_t created_ms; /* >= 0 */
     int64_t updated_ms; /* >= 0 */
     const char *message; /* may be empty */
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_app_state;
 
 char *ride_cluster_app_state_encode(const ride_cluster_app_state *v, char *err, size_t errlen);
@@ -281,7 +279,7 @@ void ride_cluster_app_state_free(ride_cluster_app_state *v);
 typedef struct ride_cluster_partition_owner {
     const char *owner; /* worker id */
     int64_t epoch;     /* >= 0 */
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_partition_owner;
 
 char *ride_cluster_partition_owner_encode(const ride_cluster_partition_owner *v, char *err,
@@ -295,7 +293,7 @@ typedef struct ride_cluster_source_owner {
     const char *producer; /* producer id */
     int64_t epoch;        /* >= 0 */
     uint32_t stream_id;
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_source_owner;
 
 char *ride_cluster_source_owner_encode(const ride_cluster_source_owner *v, char *err,
@@ -354,7 +352,7 @@ typedef struct ride_cluster_assignment {
     size_t partition_count;
     ride_cluster_source_task *sources;
     size_t source_count;
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_assignment;
 
 char *ride_cluster_assignment_encode(const ride_cluster_assignment *v, char *err,
@@ -373,7 +371,7 @@ typedef struct ride_cluster_event {
     int partition;     /* 0..4095, or -1 */
     const char *member;
     const char *message; /* may be empty */
-    ride_cluster_mem *mem;
+    ride_arena *mem;
 } ride_cluster_event;
 
 char *ride_cluster_event_encode(const ride_cluster_event *v, char *err, size_t errlen);

@@ -3,6 +3,7 @@
 
 #include "http/http.h"
 
+#include "base/buffer.h"
 #include "base/error.h"
 
 #include <errno.h>
@@ -92,9 +93,7 @@ typedef struct connection {
     size_t header_count;
     bool in_value;
 
-    char *body;
-    size_t body_len;
-    size_t body_cap;
+    ride_buffer body;
 } connection;
 
 struct ride_http_server {
@@ -252,7 +251,7 @@ static void on_conn_handle_closed(uv_handle_t *handle)
     srv->conn_count--;
     free(conn->arena);
     free(conn->headers);
-    free(conn->body);
+    ride_buffer_free(&conn->body);
     free(conn);
     maybe_release_server(srv);
 }
@@ -297,7 +296,7 @@ static void reset_request(connection *conn)
     conn->url_done = false;
     conn->header_count = 0;
     conn->in_value = false;
-    conn->body_len = 0;
+    ride_buffer_clear(&conn->body);
     conn->reject_status = 0;
 }
 
@@ -666,23 +665,8 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     connection *conn = p->data;
-    size_t max = conn->srv->limits.max_body_bytes;
-    if (len > max - conn->body_len)
+    if (ride_buffer_append(&conn->body, at, len, conn->srv->limits.max_body_bytes) != 0)
         return refuse(conn, 413);
-    if (conn->body_len + len + 1 > conn->body_cap) {
-        size_t cap = conn->body_cap ? conn->body_cap : 1024;
-        while (cap < conn->body_len + len + 1)
-            cap *= 2;
-        if (cap > max + 1)
-            cap = max + 1;
-        char *grown = realloc(conn->body, cap);
-        if (grown == NULL)
-            return refuse(conn, 413);
-        conn->body = grown;
-        conn->body_cap = cap;
-    }
-    memcpy(conn->body + conn->body_len, at, len);
-    conn->body_len += len;
     return 0;
 }
 
@@ -1039,11 +1023,8 @@ const char *ride_http_request_header(const ride_http_request *req, const char *n
 const char *ride_http_request_body(const ride_http_request *req, size_t *len)
 {
     const connection *conn = req->conn;
-    *len = conn->body_len;
-    if (conn->body == NULL)
-        return "";
-    conn->body[conn->body_len] = '\0';
-    return conn->body;
+    *len = conn->body.len;
+    return conn->body.data ? conn->body.data : "";
 }
 
 /* ---- response setters ---------------------------------------------------------- */

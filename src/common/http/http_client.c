@@ -3,6 +3,7 @@
 
 #include "http/http_client.h"
 
+#include "base/buffer.h"
 #include "base/clock.h"
 
 #include <errno.h>
@@ -34,9 +35,7 @@ typedef struct parsed_url {
 } parsed_url;
 
 typedef struct response_state {
-    char *body;
-    size_t len;
-    size_t cap;
+    ride_buffer body;
     size_t max;
     bool too_large;
     bool no_memory;
@@ -203,25 +202,13 @@ static int send_all(int fd, const char *data, size_t len, int64_t deadline, char
 static int on_body(llhttp_t *p, const char *at, size_t len)
 {
     response_state *st = p->data;
-    if (len > st->max - st->len) {
+    if (ride_buffer_append(&st->body, at, len, st->max) == 0)
+        return 0;
+    if (errno == EMSGSIZE)
         st->too_large = true;
-        return -1;
-    }
-    if (st->len + len + 1 > st->cap) {
-        size_t cap = st->cap ? st->cap : 4096;
-        while (cap < st->len + len + 1)
-            cap *= 2;
-        char *grown = realloc(st->body, cap);
-        if (grown == NULL) {
-            st->no_memory = true;
-            return -1;
-        }
-        st->body = grown;
-        st->cap = cap;
-    }
-    memcpy(st->body + st->len, at, len);
-    st->len += len;
-    return 0;
+    else
+        st->no_memory = true;
+    return -1;
 }
 
 static int on_headers_complete(llhttp_t *p)
@@ -240,7 +227,7 @@ static int on_message_complete(llhttp_t *p)
     response_state *st = p->data;
     int status = llhttp_get_status_code(p);
     if (status < 200) {
-        st->len = 0;
+        ride_buffer_clear(&st->body);
         return 0;
     }
     st->status = status;
@@ -386,15 +373,15 @@ int ride_http_client_do(const ride_http_client_request *req, ride_http_client_re
             rc = send_rc;
     }
     close(fd);
-    if (rc == RIDE_HTTP_CLIENT_OK && st.body == NULL && (st.body = malloc(1)) == NULL)
+    /* Appending nothing allocates an empty body: the caller always gets a string. */
+    if (rc == RIDE_HTTP_CLIENT_OK && ride_buffer_append(&st.body, "", 0, st.max) != 0)
         rc = fail(err, err_len, RIDE_HTTP_CLIENT_NO_MEMORY, "out of memory");
     if (rc != RIDE_HTTP_CLIENT_OK) {
-        free(st.body);
+        ride_buffer_free(&st.body);
         return rc;
     }
-    st.body[st.len] = '\0';
     res->status = st.status;
-    res->body = st.body;
-    res->body_len = st.len;
+    res->body = st.body.data;
+    res->body_len = st.body.len;
     return RIDE_HTTP_CLIENT_OK;
 }

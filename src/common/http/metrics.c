@@ -5,6 +5,7 @@
 
 #include "http/metrics.h"
 
+#include "base/buffer.h"
 #include "base/error.h"
 #include "http/http.h"
 
@@ -13,6 +14,7 @@
 #include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -700,33 +702,16 @@ ride_metric_family *ride_metrics_histogram(ride_metrics *m, const char *name, co
                            err, err_len);
 }
 
-/* A growing text buffer; after an allocation failure it only remembers that. */
+/* A growing text; after an allocation failure it only remembers that. */
 typedef struct text {
-    char *buf;
-    size_t len;
-    size_t cap;
+    ride_buffer b;
     bool failed;
 } text;
 
 static void text_append(text *t, const char *s, size_t n)
 {
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 4096;
-        while (t->len + n + 1 > cap)
-            cap *= 2;
-        char *buf = realloc(t->buf, cap);
-        if (buf == NULL) {
-            t->failed = true;
-            return;
-        }
-        t->buf = buf;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, s, n);
-    t->len += n;
-    t->buf[t->len] = '\0';
+    if (!t->failed && ride_buffer_append(&t->b, s, n, SIZE_MAX) != 0)
+        t->failed = true;
 }
 
 static void text_puts(text *t, const char *s)
@@ -929,12 +914,12 @@ char *ride_metrics_render(ride_metrics *m, size_t *len)
     pthread_mutex_unlock(&m->render_mu);
     free(families);
     if (t.failed) {
-        free(t.buf);
+        ride_buffer_free(&t.b);
         return NULL;
     }
     if (len != NULL)
-        *len = t.len;
-    return t.buf;
+        *len = t.b.len;
+    return t.b.data;
 }
 
 static void metrics_handler(const ride_http_request *req, ride_http_response *res, void *ctx)

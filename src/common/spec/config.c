@@ -413,7 +413,7 @@ int ride_config_parse(ride_daemon daemon, const char *name, const void *buf, siz
     name = name ? name : "<config>";
     if ((unsigned)daemon > RIDE_DAEMON_PRODUCER)
         return ride_parse_fail(err, name, (ride_pos){0, 0}, "unknown daemon kind %d", (int)daemon);
-    ride_yaml_arena *arena = ride_yaml_arena_new();
+    ride_arena *arena = ride_arena_new();
     if (!arena)
         return ride_parse_fail(err, name, (ride_pos){0, 0}, "out of memory");
     set_defaults(cfg, daemon);
@@ -426,7 +426,7 @@ int ride_config_parse(ride_daemon daemon, const char *name, const void *buf, siz
         ride_yaml_close(&y);
     }
     if (rc) {
-        ride_yaml_arena_free(arena);
+        ride_arena_free(arena);
         memset(cfg, 0, sizeof *cfg);
     }
     return rc;
@@ -481,6 +481,6 @@ int ride_config_resolve(ride_daemon daemon, const char *file, const ride_config_
 
 void ride_config_free(ride_config *cfg)
 {
-    ride_yaml_arena_free(cfg->arena);
+    ride_arena_free(cfg->arena);
     memset(cfg, 0, sizeof *cfg);
 }

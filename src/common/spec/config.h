@@ -104,7 +104,7 @@ typedef struct ride_config {
     int embedded_kafka_brokers;    /* ride-master with kafka: embedded; default 1 */
     ride_config_worker worker;     /* ride-worker */
     ride_config_producer producer; /* ride-producer */
-    struct ride_yaml_arena *arena; /* owns everything above */
+    struct ride_arena *arena; /* owns everything above */
 } ride_config;
 
 /* "ride-master", "ride-worker", "ride-producer". */

@@ -736,7 +736,7 @@ int ride_manifest_parse(const char *name, const void *buf, size_t len, ride_mani
 {
     memset(m, 0, sizeof *m);
     name = name ? name : "<manifest>";
-    ride_yaml_arena *arena = ride_yaml_arena_new();
+    ride_arena *arena = ride_arena_new();
     if (!arena)
         return ride_parse_fail(err, name, (ride_pos){0, 0}, "out of memory");
     ride_yaml y;
@@ -748,7 +748,7 @@ int ride_manifest_parse(const char *name, const void *buf, size_t len, ride_mani
         ride_yaml_close(&y);
     }
     if (rc) {
-        ride_yaml_arena_free(arena);
+        ride_arena_free(arena);
         memset(m, 0, sizeof *m);
     }
     return rc;
@@ -768,7 +768,7 @@ int ride_manifest_load(const char *path, ride_manifest *m, ride_parse_error *err
 
 void ride_manifest_free(ride_manifest *m)
 {
-    ride_yaml_arena_free(m->arena);
+    ride_arena_free(m->arena);
     memset(m, 0, sizeof *m);
 }
 

@@ -151,7 +151,7 @@ typedef struct ride_manifest {
      * ties keep file order. */
     size_t *order;
     ride_sink sink;
-    struct ride_yaml_arena *arena; /* owns everything above */
+    struct ride_arena *arena; /* owns everything above */
 } ride_manifest;
 
 /* Parses len bytes of YAML. `name` (a path, "<stdin>", ...) names the input in

@@ -13,63 +13,14 @@
 
 /* ---- arena ---------------------------------------------------------------- */
 
-typedef struct arena_block {
-    struct arena_block *next;
-    size_t used; /* in units of max_align_t */
-    size_t cap;
-    max_align_t data[];
-} arena_block;
-
-struct ride_yaml_arena {
-    arena_block *head;
-};
-
-#define ARENA_BLOCK_UNITS (16384 / sizeof(max_align_t))
 /* No structure parsed from a 1 MiB document needs more; larger requests are bugs. */
-#define ARENA_MAX_ALLOC ((size_t)64 << 20)
-
-ride_yaml_arena *ride_yaml_arena_new(void) { return calloc(1, sizeof(ride_yaml_arena)); }
-
-void ride_yaml_arena_free(ride_yaml_arena *arena)
-{
-    if (!arena)
-        return;
-    arena_block *b = arena->head;
-    while (b) {
-        arena_block *next = b->next;
-        free(b);
-        b = next;
-    }
-    free(arena);
-}
-
-static void *arena_alloc(ride_yaml_arena *arena, size_t size)
-{
-    if (size > ARENA_MAX_ALLOC)
-        return NULL;
-    size_t units = size ? (size + sizeof(max_align_t) - 1) / sizeof(max_align_t) : 1;
-    arena_block *b = arena->head;
-    if (!b || b->cap - b->used < units) {
-        size_t cap = units > ARENA_BLOCK_UNITS ? units : ARENA_BLOCK_UNITS;
-        b = malloc(sizeof *b + cap * sizeof(max_align_t));
-        if (!b)
-            return NULL;
-        b->next = arena->head;
-        b->used = 0;
-        b->cap = cap;
-        arena->head = b;
-    }
-    void *p = &b->data[b->used];
-    b->used += units;
-    memset(p, 0, units * sizeof(max_align_t));
-    return p;
-}
+#define ALLOC_MAX ((size_t)64 << 20)
 
 void *ride_yaml_alloc(ride_yaml *y, size_t n, size_t size)
 {
     void *p = NULL;
-    if (size == 0 || n <= ARENA_MAX_ALLOC / size)
-        p = arena_alloc(y->arena, n * size);
+    if (size == 0 || n <= ALLOC_MAX / size)
+        p = ride_arena_array(y->arena, n, size);
     if (!p)
         ride_yaml_fail(y, (ride_pos){0, 0}, "", "out of memory");
     return p;
@@ -317,7 +268,7 @@ int ride_yaml_read_file(const char *path, char **buf, size_t *len, ride_parse_er
 }
 
 int ride_yaml_open(ride_yaml *y, const char *file, const char *what, const void *buf, size_t len,
-                   ride_yaml_arena *arena, ride_parse_error *err)
+                   ride_arena *arena, ride_parse_error *err)
 {
     memset(y, 0, sizeof *y);
     y->file = file;
@@ -424,36 +375,20 @@ int ride_yaml_string(ride_yaml *y, const yaml_node_t *node, const char *path, un
     return scalar_string(y, node, path, flags, max_len, "a string", out);
 }
 
-static bool parse_decimal_int(const yaml_node_t *node, int64_t *out)
+/* libyaml refuses NUL in its input and terminates scalar text with one, so a
+ * plain scalar's text is all of it. */
+static bool parse_decimal_int(const yaml_node_t *node, int64_t min, int64_t max, int64_t *out)
 {
-    size_t len;
-    const char *text = ride_yaml_text(node, &len);
-    if (!text || !is_plain(node))
-        return false;
-    size_t i = (len > 0 && (text[0] == '-' || text[0] == '+')) ? 1 : 0;
-    if (i == len)
-        return false;
-    for (; i < len; i++) {
-        if (text[i] < '0' || text[i] > '9')
-            return false;
-    }
-    /* libyaml terminates scalar text with NUL, and the digits end right there. */
-    errno = 0;
-    long long v = strtoll(text, NULL, 10);
-    if (errno == ERANGE)
-        return false;
-    *out = (int64_t)v;
-    return true;
+    const char *text = ride_yaml_text(node, NULL);
+    return text && is_plain(node) &&
+           ride_parse_int64(text, RIDE_PARSE_MINUS | RIDE_PARSE_PLUS, min, max, out);
 }
 
 int ride_yaml_int(ride_yaml *y, const yaml_node_t *node, const char *path, int64_t min, int64_t max,
                   int64_t *out)
 {
-    int64_t v;
-    if (parse_decimal_int(node, &v) && v >= min && v <= max) {
-        *out = v;
+    if (parse_decimal_int(node, min, max, out))
         return 0;
-    }
     char expected[96];
     if (max == INT64_MAX)
         snprintf(expected, sizeof expected, "an integer >= %" PRId64, min);

@@ -19,6 +19,7 @@
 
 #include <yaml.h>
 
+#include "base/arena.h"
 #include "base/parse.h"
 
 /* Largest input accepted, in bytes. */
@@ -28,19 +29,12 @@
 /* Room for a node path such as "spec.stages[12].resources.threads". */
 #define RIDE_YAML_PATH_MAX 256
 
-/* Owns every string and array copied out of a document, so that a parsed
- * structure is released with one call, on success and on every error path. */
-typedef struct ride_yaml_arena ride_yaml_arena;
-
-ride_yaml_arena *ride_yaml_arena_new(void);
-void ride_yaml_arena_free(ride_yaml_arena *arena);
-
 typedef struct ride_yaml {
     yaml_document_t doc;
     bool loaded;
     const char *file; /* name used in messages */
     const char *what; /* names the whole input in messages: "manifest", ... */
-    ride_yaml_arena *arena;
+    ride_arena *arena; /* owns every string and array copied out of the document */
     ride_parse_error *err;
 } ride_yaml;
 
@@ -51,7 +45,7 @@ int ride_yaml_read_file(const char *path, char **buf, size_t *len, ride_parse_er
 /* Parses buf as exactly one non-empty YAML document. On failure err is set and
  * nothing needs closing. */
 int ride_yaml_open(ride_yaml *y, const char *file, const char *what, const void *buf, size_t len,
-                   ride_yaml_arena *arena, ride_parse_error *err);
+                   ride_arena *arena, ride_parse_error *err);
 void ride_yaml_close(ride_yaml *y);
 yaml_node_t *ride_yaml_root(ride_yaml *y);
 

@@ -130,22 +130,6 @@ static void describe_expected(const ride_task_param *p, char *buf, size_t len)
     }
 }
 
-static bool parse_int(const char *text, int64_t *out)
-{
-    const char *c = text[0] == '-' ? text + 1 : text;
-    if (!*c)
-        return false;
-    for (; *c; c++)
-        if (*c < '0' || *c > '9')
-            return false;
-    errno = 0;
-    long long v = strtoll(text, NULL, 10);
-    if (errno == ERANGE)
-        return false;
-    *out = v;
-    return true;
-}
-
 /* Decimal numbers only: no hexadecimal, infinity, NaN or surrounding space. */
 static bool parse_number(const char *text, double *out)
 {
@@ -194,8 +178,8 @@ static int parse_value(const ride_task_param *p, const char *text, param_value *
 {
     switch (p->type) {
     case RIDE_PARAM_INT:
-        if (!parse_int(text, &v->i) || !in_range(p, (double)v->i) ||
-            ((p->flags & RIDE_PARAM_ODD) && v->i % 2 == 0))
+        if (!ride_parse_int64(text, RIDE_PARSE_MINUS, INT64_MIN, INT64_MAX, &v->i) ||
+            !in_range(p, (double)v->i) || ((p->flags & RIDE_PARAM_ODD) && v->i % 2 == 0))
             return -1;
         v->d = (double)v->i;
         break;

@@ -21,12 +21,16 @@ SOURCE_SUFFIXES = ('.c', '.h', '.cpp', '.hpp', '.cc', '.cu', '.cuh')
 INCLUDE_ROOTS = ('src/common', '.', 'include')
 ANY = '*'
 NONE = '-'
-FORBIDDEN_LIBRARIES = (
-    ('OpenCV', re.compile(r'^libopencv')),
-    ('BLAS', re.compile(r'^lib(open|c)?blas')),
-    ('FFTW', re.compile(r'^libfftw')),
-    ('CUDA', re.compile(r'^lib(cuda|cudart|cublas|cufft)')),
-)
+# What a lean program must not load, matched at the start of a word in shared library
+# names (ldd) and in what CMake links (opencv_core, PkgConfig::OPENBLAS, CUDA::cudart),
+# so that libicudata is not CUDA.
+FORBIDDEN_LIBRARIES = tuple(
+    (family, re.compile(rf'(?<![a-z])(lib)?({names})', re.IGNORECASE)) for family, names in (
+        ('OpenCV', 'opencv'),
+        ('BLAS', '(open|c)?blas'),
+        ('FFTW', 'fftw'),
+        ('CUDA', 'cuda|cublas|cufft'),
+    ))
 
 
 class Table:
@@ -45,7 +49,8 @@ class Table:
         for layer in self.order:
             for used in self.uses[layer]:
                 if used != ANY and used not in self.folder:
-                    self.errors.append(f'{path}: layer {layer} may use {used}, which is no layer')
+                    self.errors.append(
+                        f'{self.path}: layer {layer} may use {used}, which is no layer')
 
     def _add_row(self, number, fields):
         if not fields:
@@ -54,6 +59,9 @@ class Table:
             self.errors.append(f'{self.path}:{number}: expected "layer folder uses..."')
             return
         layer, folder, uses = fields[0], fields[1].rstrip('/'), fields[2:]
+        if layer in self.folder:
+            self.errors.append(f'{self.path}:{number}: layer {layer} has a row already')
+            return
         self.order.append(layer)
         self.folder[layer] = folder
         self.uses[layer] = [] if uses == [NONE] else uses
@@ -88,7 +96,7 @@ def layer_sources(root, table, layer):
 
 
 def resolve_include(root, table, including, name, quoted):
-    """The file an include names, relative to root, or None outside the source tree."""
+    """The file an include names, relative to root, or None when no candidate exists."""
     candidates = [os.path.join(os.path.dirname(including), name)] if quoted else []
     candidates += [os.path.join(r, name) for r in INCLUDE_ROOTS]
     if quoted and '/' not in name:
@@ -138,7 +146,7 @@ def check_includes(root, table, edges):
 
 
 def read_targets(path, root, table):
-    """CMake's targets (name, folder, layer, link items), as tests/CMakeLists.txt wrote them."""
+    """CMake's targets (name, folder, layers, link items), as tests/CMakeLists.txt wrote them."""
     targets = []
     with open(path, encoding='utf-8') as f:
         for line in f:
@@ -161,7 +169,8 @@ def check_links(targets, table, edges):
     for name, folder, layers, items in targets:
         where = os.path.join(folder, 'CMakeLists.txt')
         if len(layers) > 1:
-            violations.append(f'{where}: target {name} builds sources of layers {", ".join(layers)}')
+            violations.append(
+                f'{where}: target {name} builds sources of layers {", ".join(layers)}')
             continue
         if not layers or ANY in table.uses[layers[0]]:
             continue
@@ -175,6 +184,39 @@ def check_links(targets, table, edges):
                 violations.append(
                     f'{where}: layer {layer} links {used} (allowed: {table.allowed_text(layer)}) '
                     f'through {name} -> {item}')
+    return violations
+
+
+def forbidden_family(library):
+    """The family of libraries a lean program must not load that library belongs to, or None."""
+    return next((family for family, pattern in FORBIDDEN_LIBRARIES if pattern.search(library)),
+                None)
+
+
+def check_closure(targets, program):
+    """Reports every OpenCV, BLAS, FFTW or CUDA library in a target's link closure: the
+    linker drops unused libraries (--as-needed), so ldd alone would let a dependency
+    through until its first call."""
+    by_name = {target[0]: target for target in targets}
+    if program not in by_name:
+        return [f'layering: no target {program} in the targets file']
+    parents, queue, violations = {program: None}, [program], []
+    while queue:
+        current = queue.pop(0)
+        for item in by_name[current][3]:
+            if item in parents:
+                continue
+            parents[item] = current
+            if item in by_name:
+                queue.append(item)
+                continue
+            family = forbidden_family(item)
+            if family:
+                chain = [item]
+                while parents[chain[0]]:
+                    chain.insert(0, parents[chain[0]])
+                where = os.path.join(by_name[program][1], 'CMakeLists.txt')
+                violations.append(f'{where}: {program} links {family} through {" -> ".join(chain)}')
     return violations
 
 
@@ -240,9 +282,10 @@ def check_ldd(program, root):
     violations = []
     for line in run.stdout.splitlines():
         soname = os.path.basename(line.split()[0]) if line.split() else ''
-        for family, pattern in FORBIDDEN_LIBRARIES:
-            if pattern.match(soname):
-                violations.append(f'{shown(program, root)}: {os.path.basename(program)} links {family} through {soname}')
+        family = forbidden_family(soname)
+        if family:
+            violations.append(f'{shown(program, root)}: {os.path.basename(program)} '
+                              f'links {family} through {soname}')
     return violations
 
 
@@ -260,6 +303,8 @@ def main():
     parser.add_argument('--table', help='default: SOURCE_DIR/tests/layering/layers.txt')
     parser.add_argument('--targets', help='the targets file tests/CMakeLists.txt generates')
     parser.add_argument('--doc', help='a page that must quote the table')
+    parser.add_argument('--check-closure', action='append', default=[], metavar='TARGET',
+                        help='a target whose link closure holds no OpenCV, BLAS, FFTW or CUDA')
     parser.add_argument('--check-ldd', action='append', default=[], metavar='PROGRAM',
                         help='a program that must load no OpenCV, BLAS, FFTW or CUDA')
     args = parser.parse_args()
@@ -271,8 +316,10 @@ def main():
         return 1
     edges = set()
     violations = check_includes(root, table, edges)
-    if args.targets:
-        violations += check_links(read_targets(args.targets, root, table), table, edges)
+    targets = read_targets(args.targets, root, table) if args.targets else []
+    violations += check_links(targets, table, edges)
+    for program in args.check_closure:
+        violations += check_closure(targets, program)
     violations += check_cycles(table, edges)
     for program in args.check_ldd:
         violations += check_ldd(program, root)
@@ -283,7 +330,8 @@ def main():
     if violations:
         print(f'layering: {len(violations)} violation(s) of {table.path}')
         return 1
-    print(f'layering: {len(table.order)} layers, {len(edges)} dependencies between them, all allowed')
+    print(f'layering: {len(table.order)} layers, {len(edges)} dependencies between them, '
+          'all allowed')
     return 0
 
 

@@ -1,14 +1,14 @@
 #!/bin/sh
-# Runs check_layers.py on tests/data/layering, a tree with one violation of each kind,
-# and on a program that loads OpenCV, BLAS and FFTW: the check must fail and report each
-# line of tests/data/layering/expected.txt.
+# Runs check_layers.py on tests/data/layering, a tree and a targets file with one
+# violation of each kind, and on a program that loads OpenCV, BLAS and FFTW: the check
+# must fail and report each line of tests/data/layering/expected.txt.
 #   selftest.sh PYTHON SOURCE_DIR HEAVY_PROGRAM
 set -u
 python=$1 source_dir=$2 heavy=$3
 fixture=$source_dir/tests/data/layering
 output=$("$python" "$source_dir/tests/layering/check_layers.py" --source-dir "$fixture" \
   --table "$source_dir/tests/layering/layers.txt" --targets "$fixture/targets.txt" \
-  --check-ldd "$heavy")
+  --check-closure ridectl --check-ldd "$heavy")
 status=$?
 printf '%s\n' "$output"
 failed=0

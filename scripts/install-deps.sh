@@ -22,6 +22,7 @@ packages=(
   libcmocka-dev                     # unit tests
   prometheus                        # promtool: tests check every /metrics output
   kcat                              # tests write a corrupt frame into a stage topic
+  python3                           # tests: the layering check (tests/layering)
 )
 
 missing=()

@@ -1,0 +1,1 @@
+/* Layering fixture: a base header that everyone may include. */

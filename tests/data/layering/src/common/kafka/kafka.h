@@ -1,0 +1,2 @@
+/* Layering fixture: kafka may include base. */
+#include "base/log.h"

@@ -1,0 +1,1 @@
+/* Layering fixture: a header of the master's own. */

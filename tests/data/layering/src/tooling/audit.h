@@ -1,0 +1,1 @@
+/* Layering fixture: a tooling header. */

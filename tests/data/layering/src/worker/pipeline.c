@@ -1,0 +1,3 @@
+/* Layering fixture: the worker including the master's header by its bare name. */
+#include "base/log.h"
+#include "assign.h"

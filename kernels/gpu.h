@@ -1,7 +1,10 @@
 /* kernels/gpu.h - CUDA devices and the CUDA kernels (kernels/cuda/).
  *
  * A build without CUDA, or a machine without a usable device or driver, reports
- * zero devices; callers then take the CPU path (ride/kernels.h). */
+ * zero devices; callers then take the CPU path (kernels/kernels.h). Nothing here
+ * logs: a failure is a -1 (or NULL), with its reason in err where the function
+ * takes one, and every failed CUDA, cuBLAS or cuFFT call is noted for
+ * ride_gpu_take_error, for the caller to report. */
 #ifndef RIDE_GPU_H
 #define RIDE_GPU_H
 
@@ -16,13 +19,26 @@
 extern "C" {
 #endif
 
+/* The first failed CUDA, cuBLAS or cuFFT call on the calling thread since the last
+ * ride_gpu_take_error (the task runner logs it: event=cuda_error call=... error=...).
+ * Only the first is kept: it is the cause, and the failures after it are its
+ * consequences (a sticky error fails every later call) or the cleanup after it. */
+typedef struct ride_gpu_error {
+    /* The call, or the kernel launched; "scratch_buffer" for a scratch used on
+     * another device than its own. */
+    char call[64];
+    /* The error's name (cudaErrorMemoryAllocation, CUBLAS_STATUS_ALLOC_FAILED,
+     * cufftResult_2), or for scratch_buffer what went wrong. */
+    char error[96];
+} ride_gpu_error;
+
+/* 1 with that failure in *e, which is then forgotten; 0 when there was none. Only
+ * the calling thread's failures: each thread has its own. */
+int ride_gpu_take_error(ride_gpu_error *e);
+
 /* Usable CUDA devices. 0 when none, with the reason in why (when not NULL). Any
  * CUDA error counts as "no device" (without a driver CUDA reports an error, not 0). */
 int ride_gpu_device_count(char *why, size_t len);
-
-/* 1 when a CUDA device can be used. The first time the answer is no, logs once
- * (event=gpu_unavailable) that the CPU path is used and why. */
-int ride_gpu_available(void);
 
 /* Name of device `index` into buf; -1 if there is no such device. */
 int ride_gpu_device_name(int index, char *buf, size_t len);
@@ -78,17 +94,18 @@ int ride_cuda_sobel(const ride_image *src, ride_image *dst, int ksize);
  * cosf, atan2f and expf. Colour frames (bgr8, rgb8, bgra8) are converted to gray on
  * the device as ride_cpu_grayscale does. A ride_cuda_surf keeps its device buffers
  * between frames: one per stream, used by one thread at a time, on the device that
- * was current when it was made.
+ * was current when it was made. Both return 0, or -1 with a one-line reason in err
+ * (a failed CUDA call is also noted for ride_gpu_take_error).
  *   run: host images, on a stream of its own; synchronizes before returning.
  *   run_device: a device image, work queued on `stream` (a cudaStream_t; the call
  *     synchronizes it once to learn the keypoint count), the table shaped through
  *     out->ensure and written on the device. Call it only when earlier work on
- *     the stream has completed. 0, or -1 with a one-line reason in err. */
+ *     the stream has completed. */
 typedef struct ride_cuda_surf ride_cuda_surf;
 
 ride_cuda_surf *ride_cuda_surf_new(void);
 int ride_cuda_surf_run(ride_cuda_surf *surf, const ride_image *src, const ride_surf_params *p,
-                       ride_image *dst);
+                       ride_image *dst, char *err, size_t errlen);
 int ride_cuda_surf_run_device(ride_cuda_surf *surf, const ride_task_device_image *src,
                               void *stream, const ride_surf_params *p,
                               ride_task_device_output *out, char *err, size_t errlen);
@@ -104,7 +121,7 @@ void ride_cuda_surf_free(ride_cuda_surf *surf);
  * upload and a download. Kernels with intermediate results keep them in a
  * ride_cuda_scratch: device memory grown to the largest frame and reused after
  * that, one per stream, used only once the stream's earlier work has completed.
- * -1 on invalid arguments or CUDA errors (logged, event=cuda_error). */
+ * -1 on invalid arguments or CUDA errors (noted for ride_gpu_take_error). */
 typedef struct ride_cuda_scratch ride_cuda_scratch;
 
 /* Scratch on the current device (nothing allocated before the first frame); NULL
@@ -142,7 +159,7 @@ int ride_cuda_fft_device(ride_cuda_fft *fft, const ride_task_device_image *src,
  * frame's copies overlap another's kernels. A slot belongs to one device and is used
  * by one thread at a time; every function below makes that device current on the
  * calling thread. Functions returning int give 0, or -1 with a one-line reason in
- * err (CUDA errors are also logged, event=cuda_error). */
+ * err (a failed CUDA call is also noted for ride_gpu_take_error). */
 typedef struct ride_gpu_slot ride_gpu_slot;
 
 ride_gpu_slot *ride_gpu_slot_new(int device, char *err, size_t errlen);

@@ -1,4 +1,4 @@
-// cuda_common.cuh - what the CUDA kernels share: CUDA error reporting, argument
+// cuda_common.cuh - what the CUDA kernels share: CUDA error noting, argument
 // checks, scratch device memory kept between frames, a per-thread workspace for the
 // host-image entry points (stream, staging buffers and scratch kept between calls,
 // so a worker processing frames of one size allocates once), and the run of a
@@ -6,7 +6,6 @@
 #ifndef RIDE_CUDA_COMMON_CUH
 #define RIDE_CUDA_COMMON_CUH
 
-#include "base/log.h"
 #include "kernels/gpu.h"
 #include "ride/image.h"
 
@@ -14,15 +13,20 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 
 namespace ride_cuda {
 
-// Every failed CUDA call logs exactly one line here; callers only pass -1 up.
+// Notes a failure for ride_gpu_take_error (device.cu): the kernels log nothing, their
+// callers report it.
+void note_error(const char *call, const char *error);
+
+// Every failed CUDA call is noted here; callers only pass -1 up.
 inline bool ok(cudaError_t rc, const char *call)
 {
     if (rc == cudaSuccess)
         return true;
-    ride_log_warn("cuda_error", "call=%s error=%s", call, cudaGetErrorName(rc));
+    note_error(call, cudaGetErrorName(rc));
     return false;
 }
 
@@ -194,8 +198,10 @@ inline void *scratch_buffer(ride_cuda_scratch &s, ride_cuda_scratch_buffer which
     if (!ok(cudaGetDevice(&device), "cudaGetDevice"))
         return nullptr;
     if (device != s.device) {
-        ride_log_warn("cuda_error", "call=scratch_buffer error=\"scratch of device %d used on "
-                      "device %d\"", s.device, device);
+        char error[64];
+        std::snprintf(error, sizeof error, "scratch of device %d used on device %d", s.device,
+                      device);
+        note_error("scratch_buffer", error);
         return nullptr;
     }
     // Whoever asks for a buffer may overwrite it.
@@ -333,7 +339,7 @@ inline int finish(cudaStream_t stream, bool queued)
 {
     if (queued)
         return ok(cudaStreamSynchronize(stream), "cudaStreamSynchronize") ? 0 : -1;
-    // The failure that brought us here is logged already; a second line adds nothing.
+    // The failure that brought us here is noted already; a second one adds nothing.
     (void)cudaStreamSynchronize(stream);
     return -1;
 }

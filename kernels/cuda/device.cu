@@ -1,12 +1,43 @@
-// device.cu - CUDA device discovery. Any CUDA error means "no usable device":
-// without a driver cudaGetDeviceCount fails (error 35) instead of returning 0.
-#include "base/log.h"
-#include "kernels/gpu.h"
+// device.cu - CUDA device discovery, and the per-thread note of the first failed
+// call (ride_gpu_take_error). Any CUDA error means "no usable device": without a
+// driver cudaGetDeviceCount fails (error 35) instead of returning 0.
+#include "cuda_common.cuh"
 
 #include <cuda_runtime.h>
 
-#include <atomic>
 #include <cstdio>
+
+namespace {
+
+// Plain data, so that it needs no destructor: the kernels' per-thread workspaces
+// may still note failures while the thread exits.
+struct noted_error {
+    bool set;
+    ride_gpu_error error;
+};
+
+thread_local noted_error noted;
+
+}  // namespace
+
+void ride_cuda::note_error(const char *call, const char *error)
+{
+    if (noted.set)
+        return;
+    noted.set = true;
+    std::snprintf(noted.error.call, sizeof noted.error.call, "%s", call);
+    std::snprintf(noted.error.error, sizeof noted.error.error, "%s", error);
+}
+
+extern "C" int ride_gpu_take_error(ride_gpu_error *e)
+{
+    if (!noted.set)
+        return 0;
+    noted.set = false;
+    if (e)
+        *e = noted.error;
+    return 1;
+}
 
 extern "C" int ride_gpu_device_count(char *why, size_t len)
 {
@@ -21,20 +52,6 @@ extern "C" int ride_gpu_device_count(char *why, size_t len)
     if (n == 0 && why && len)
         std::snprintf(why, len, "no CUDA device");
     return n;
-}
-
-extern "C" int ride_gpu_available(void)
-{
-    static std::atomic<int> logged{0};
-    char why[256];
-    if (ride_gpu_device_count(why, sizeof why) > 0)
-        return 1;
-    if (logged.exchange(1) == 0) {
-        char quoted[300];
-        ride_log_info("gpu_unavailable", "reason=%s path=cpu",
-                      ride_log_quote(why, quoted, sizeof quoted));
-    }
-    return 0;
 }
 
 extern "C" int ride_gpu_device_name(int index, char *buf, size_t len)

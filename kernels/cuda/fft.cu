@@ -8,6 +8,7 @@
 
 #include <cufft.h>
 
+#include <cstdio>
 #include <new>
 
 using namespace ride_cuda;
@@ -26,7 +27,9 @@ bool fft_ok(cufftResult rc, const char *call)
 {
     if (rc == CUFFT_SUCCESS)
         return true;
-    ride_log_warn("cuda_error", "call=%s error=cufftResult_%d", call, (int)rc);
+    char error[32];
+    std::snprintf(error, sizeof error, "cufftResult_%d", (int)rc);
+    note_error(call, error);
     return false;
 }
 

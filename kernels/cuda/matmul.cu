@@ -25,7 +25,7 @@ bool blas_ok(cublasStatus_t rc, const char *call)
 {
     if (rc == CUBLAS_STATUS_SUCCESS)
         return true;
-    ride_log_warn("cuda_error", "call=%s error=%s", call, cublasGetStatusName(rc));
+    note_error(call, cublasGetStatusName(rc));
     return false;
 }
 

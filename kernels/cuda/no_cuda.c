@@ -1,24 +1,25 @@
 /* Built instead of the .cu files when RIDE is configured without CUDA: there is
  * then no device, and every CUDA entry point refuses. */
-#include "base/log.h"
 #include "kernels/gpu.h"
 
 #include <stdio.h>
 
+static int no_cuda(char *err, size_t errlen)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "RIDE was built without CUDA");
+    return -1;
+}
+
 int ride_gpu_device_count(char *why, size_t len)
 {
-    if (why && len)
-        snprintf(why, len, "RIDE was built without CUDA");
+    no_cuda(why, len);
     return 0;
 }
 
-int ride_gpu_available(void)
+int ride_gpu_take_error(ride_gpu_error *e)
 {
-    static int logged;
-    if (!logged) {
-        logged = 1;
-        ride_log_info("gpu_unavailable", "reason=\"built without CUDA\" path=cpu");
-    }
+    (void)e;
     return 0;
 }
 
@@ -117,13 +118,13 @@ ride_cuda_surf *ride_cuda_surf_new(void)
 }
 
 int ride_cuda_surf_run(ride_cuda_surf *surf, const ride_image *src, const ride_surf_params *p,
-                       ride_image *dst)
+                       ride_image *dst, char *err, size_t errlen)
 {
     (void)surf;
     (void)src;
     (void)p;
     (void)dst;
-    return -1;
+    return no_cuda(err, errlen);
 }
 
 int ride_cuda_surf_run_device(ride_cuda_surf *surf, const ride_task_device_image *src,
@@ -135,8 +136,7 @@ int ride_cuda_surf_run_device(ride_cuda_surf *surf, const ride_task_device_image
     (void)stream;
     (void)p;
     (void)out;
-    snprintf(err, errlen, "RIDE was built without CUDA");
-    return -1;
+    return no_cuda(err, errlen);
 }
 
 void ride_cuda_surf_free(ride_cuda_surf *surf)
@@ -262,13 +262,6 @@ int ride_cuda_fft_device(ride_cuda_fft *fft, const ride_task_device_image *src,
     (void)src;
     (void)dst;
     (void)log_scale;
-    return -1;
-}
-
-static int no_cuda(char *err, size_t errlen)
-{
-    if (err && errlen)
-        snprintf(err, errlen, "RIDE was built without CUDA");
     return -1;
 }
 

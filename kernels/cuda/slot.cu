@@ -34,8 +34,8 @@ __attribute__((format(printf, 3, 4))) int refuse(char *err, size_t errlen, const
     return -1;
 }
 
-// A CUDA call's result: true, or false with the call and its error in err (and the
-// log line of ok()).
+// A CUDA call's result: true, or false with the call and its error in err (and
+// noted by ok()).
 bool cuda_ok(cudaError_t rc, const char *call, char *err, size_t errlen)
 {
     if (ok(rc, call))

@@ -314,7 +314,8 @@ bool valid_device_image(const ride_task_device_image *img)
 
 int fail(char *err, size_t errlen, const char *what)
 {
-    snprintf(err, errlen, "surf: %s", what);
+    if (err && errlen)
+        snprintf(err, errlen, "surf: %s", what);
     return -1;
 }
 
@@ -419,25 +420,33 @@ extern "C" int ride_cuda_surf_run_device(ride_cuda_surf *s, const ride_task_devi
 }
 
 extern "C" int ride_cuda_surf_run(ride_cuda_surf *s, const ride_image *src,
-                                  const ride_surf_params *p, ride_image *dst)
+                                  const ride_surf_params *p, ride_image *dst, char *err,
+                                  size_t errlen)
 {
-    if (!s || !valid_src_dst(src, dst) || !ride_surf_params_valid(p) || !ensure_own_stream(*s))
-        return -1;
+    if (!s)
+        return fail(err, errlen, "no CUDA context");
+    if (!valid_src_dst(src, dst) || !ride_surf_params_valid(p))
+        return fail(err, errlen, "invalid arguments");
+    if (!ensure_own_stream(*s))
+        return fail(err, errlen, "cannot create a CUDA stream (see the cuda_error log line)");
     const size_t row = ride_image_row_bytes(src->format, src->width);
     void *input = grow(*s, SB_INPUT, row * src->height);
     if (!input)
-        return -1;
+        return fail(err, errlen, "cannot allocate the device input (see the cuda_error log line)");
     const ride_task_device_image dev{(uint32_t)src->format, src->width, src->height, row, input};
-    if (!upload(s->stream, src, dev))
-        return finish(s->stream, false);
     ride_task_device_image table{};
     ride_task_device_output out{sizeof out, &table, table_ensure, s};
-    char err[160];
-    if (run_on_stream(*s, &dev, s->stream, p, &out, err, sizeof err) != 0) {
-        ride_log_warn("cuda_surf_failed", "reason=\"%s\"", err);
-        return finish(s->stream, false);
+    if (!upload(s->stream, src, dev)) {
+        (void)finish(s->stream, false);
+        return fail(err, errlen, "CUDA upload failed (see the cuda_error log line)");
     }
-    if (ride_image_ensure(dst, RIDE_PIX_GRAY32F, table.width, table.height) != 0)
+    if (run_on_stream(*s, &dev, s->stream, p, &out, err, errlen) != 0)
         return finish(s->stream, false);
-    return finish(s->stream, download(s->stream, table, dst));
+    if (ride_image_ensure(dst, RIDE_PIX_GRAY32F, table.width, table.height) != 0) {
+        (void)finish(s->stream, false);
+        return fail(err, errlen, "cannot allocate the output table");
+    }
+    if (finish(s->stream, download(s->stream, table, dst)) != 0)
+        return fail(err, errlen, "CUDA download failed (see the cuda_error log line)");
+    return 0;
 }

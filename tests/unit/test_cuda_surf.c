@@ -42,7 +42,7 @@ static void cuda_surf_matches_cpu(void **state)
             p.octaves = variant == 3 ? 6 : 4;
             p.intervals = variant == 3 ? 6 : 3;
             assert_int_equal(ride_cpu_surf(&src, &p, &cpu, 2), 0);
-            assert_int_equal(ride_cuda_surf_run(s, &src, &p, &gpu), 0);
+            assert_int_equal(ride_cuda_surf_run(s, &src, &p, &gpu, NULL, 0), 0);
             snprintf(label, sizeof label, "%ux%u variant %d", sizes[i][0], sizes[i][1], variant);
             surf_expect_close(&gpu, &cpu, label);
         }
@@ -66,7 +66,7 @@ static void cuda_surf_converts_colour(void **state)
         ride_test_random_image(&colour, formats[i], 333, 211, 7, (uint32_t)i);
         assert_int_equal(ride_cpu_grayscale(&colour, &gray, 1), 0);
         assert_int_equal(ride_cpu_surf(&gray, &surf_defaults, &cpu, 2), 0);
-        assert_int_equal(ride_cuda_surf_run(s, &colour, &surf_defaults, &gpu), 0);
+        assert_int_equal(ride_cuda_surf_run(s, &colour, &surf_defaults, &gpu, NULL, 0), 0);
         surf_expect_close(&gpu, &cpu, ride_pixel_format_name(formats[i]));
         ride_image_free(&colour);
     }
@@ -86,9 +86,9 @@ static void cuda_surf_reuses_buffers(void **state)
     ride_image big = {0}, small = {0}, first = {0}, again = {0}, other = {0};
     surf_scene(&big, 800, 600, 900, 21);
     surf_scene(&small, 120, 90, 30, 22);
-    assert_int_equal(ride_cuda_surf_run(s, &big, &surf_defaults, &first), 0);
-    assert_int_equal(ride_cuda_surf_run(s, &small, &surf_defaults, &other), 0);
-    assert_int_equal(ride_cuda_surf_run(s, &big, &surf_defaults, &again), 0);
+    assert_int_equal(ride_cuda_surf_run(s, &big, &surf_defaults, &first, NULL, 0), 0);
+    assert_int_equal(ride_cuda_surf_run(s, &small, &surf_defaults, &other, NULL, 0), 0);
+    assert_int_equal(ride_cuda_surf_run(s, &big, &surf_defaults, &again, NULL, 0), 0);
     surf_expect_identical(&first, &again);
     ride_image_free(&big);
     ride_image_free(&small);
@@ -108,16 +108,19 @@ static void cuda_surf_rejects_bad_arguments(void **state)
     assert_int_equal(ride_image_alloc(&g16, RIDE_PIX_GRAY16, 64, 48), 0);
     ride_surf_params bad = surf_defaults;
     bad.octaves = 7;
-    assert_int_equal(ride_cuda_surf_run(NULL, &src, &surf_defaults, &out), -1);
-    assert_int_equal(ride_cuda_surf_run(s, NULL, &surf_defaults, &out), -1);
-    assert_int_equal(ride_cuda_surf_run(s, &src, NULL, &out), -1);
-    assert_int_equal(ride_cuda_surf_run(s, &src, &bad, &out), -1);
-    assert_int_equal(ride_cuda_surf_run(s, &src, &surf_defaults, &src), -1);
-    assert_int_equal(ride_cuda_surf_run(s, &g16, &surf_defaults, &out), -1);
+    char err[256];
+    assert_int_equal(ride_cuda_surf_run(NULL, &src, &surf_defaults, &out, err, sizeof err), -1);
+    assert_string_equal(err, "surf: no CUDA context");
+    assert_int_equal(ride_cuda_surf_run(s, NULL, &surf_defaults, &out, err, sizeof err), -1);
+    assert_int_equal(ride_cuda_surf_run(s, &src, NULL, &out, err, sizeof err), -1);
+    assert_int_equal(ride_cuda_surf_run(s, &src, &bad, &out, err, sizeof err), -1);
+    assert_int_equal(ride_cuda_surf_run(s, &src, &surf_defaults, &src, err, sizeof err), -1);
+    assert_int_equal(ride_cuda_surf_run(s, &g16, &surf_defaults, &out, NULL, 0), -1);
+    assert_int_equal(ride_cuda_surf_run(s, &g16, &surf_defaults, &out, err, sizeof err), -1);
+    assert_string_equal(err, "surf: invalid arguments");
     ride_task_device_image dev = {RIDE_PIX_GRAY16, 64, 48, 128, src.data};
     ride_task_device_image table = {0};
     ride_task_device_output dout = {.struct_size = sizeof dout, .image = &table};
-    char err[256];
     assert_int_equal(ride_cuda_surf_run_device(s, &dev, NULL, &surf_defaults, &dout, err,
                                                sizeof err), -1);
     assert_string_equal(err, "surf: takes gray8, bgr8, rgb8 or bgra8 device images with a pitch "
@@ -152,7 +155,7 @@ static void cuda_surf_task_process(void **state)
     ride_image want = {0};
     ride_cuda_surf *s = ride_cuda_surf_new();
     assert_non_null(s);
-    assert_int_equal(ride_cuda_surf_run(s, &in.image, &surf_defaults, &want), 0);
+    assert_int_equal(ride_cuda_surf_run(s, &in.image, &surf_defaults, &want, NULL, 0), 0);
     assert_int_equal(ride_task_run(run, &in, &out, err, sizeof err), 0);
     surf_expect_identical(&out.image, &want);
     ride_cuda_surf_free(s);

@@ -1,14 +1,16 @@
 /* The device path of the built-in tasks where no GPU is needed: which tasks have a
  * process_device, the checks every process_device makes before it touches the
- * device, and the slot API refusing to start without a device. test_cuda_device
- * runs the same path on a GPU. */
+ * device, the slot API refusing to start without a device, and the one log line that
+ * says so. test_cuda_device runs the same path on a GPU. */
 #include "ride_test.h"
 
 #include "kernels/gpu.h"
 #include "tasks/host.h"
+#include "tasks/task_support.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static void gpu_tasks_have_process_device(void **unused)
 {
@@ -139,6 +141,105 @@ static void slot_needs_a_device(void **unused)
     assert_string_equal(err, why);
 }
 
+/* What the process writes to stderr between capture_begin and capture_end. */
+typedef struct stderr_capture {
+    FILE *file;
+    int saved;
+} stderr_capture;
+
+static void capture_begin(stderr_capture *c)
+{
+    c->file = tmpfile();
+    assert_non_null(c->file);
+    fflush(stderr);
+    c->saved = dup(STDERR_FILENO);
+    assert_true(c->saved >= 0);
+    assert_true(dup2(fileno(c->file), STDERR_FILENO) >= 0);
+}
+
+static void capture_end(stderr_capture *c, char *text, size_t len)
+{
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    rewind(c->file);
+    size_t n = fread(text, 1, len - 1, c->file);
+    text[n] = '\0';
+    fclose(c->file);
+}
+
+/* The stderr lines written while a GPU state of `task` is refused twice. */
+static void refuse_gpu_state_twice(const char *task, char *logged, size_t len)
+{
+    const ride_task_descriptor *d = ride_test_builtin_task(task);
+    ride_task_env env = {.struct_size = sizeof env, .threads = 1, .device = RIDE_TASK_GPU};
+    stderr_capture capture;
+    capture_begin(&capture);
+    for (int i = 0; i < 2; i++) {
+        ride_task_params *params = NULL;
+        ride_parse_error perr;
+        assert_int_equal(ride_task_params_parse(d, NULL, 0, "test", "params", (ride_pos){1, 1},
+                                                &params, &perr),
+                         0);
+        char err[256] = "";
+        assert_null(ride_task_runner_new(d, params, &env, err, sizeof err));
+        assert_string_equal(err, "no usable CUDA device");
+    }
+    capture_end(&capture, logged, len);
+}
+
+/* Without a device a GPU state is refused, and the process says once why the CPU
+ * path is left (the kernels log nothing themselves). */
+static void gpu_unavailable_logged_once(void **unused)
+{
+    (void)unused;
+    char why[256];
+    if (ride_gpu_device_count(why, sizeof why) > 0) {
+        printf("SKIPPED: gpu_unavailable_logged_once (this machine has a CUDA device)\n");
+        return;
+    }
+    char logged[4096];
+    refuse_gpu_state_twice("grayscale", logged, sizeof logged);
+    char expected[512];
+    snprintf(expected, sizeof expected, "event=gpu_unavailable reason=\"%s\" path=cpu\n", why);
+    const char *line = strstr(logged, expected);
+    assert_non_null(line);
+    assert_null(strstr(line + 1, "event=gpu_unavailable"));
+    refuse_gpu_state_twice("matmul", logged, sizeof logged);
+    assert_null(strstr(logged, "event=gpu_unavailable"));
+}
+
+/* The kernels log nothing: a failed CUDA call is noted on the calling thread, and the
+ * caller takes it once and logs it (event=cuda_error). Without a device the CUDA
+ * runtime fails the first call of a scratch; a build without CUDA makes no call. */
+static void cuda_failure_logged_by_caller(void **unused)
+{
+    (void)unused;
+    char why[256];
+    if (ride_gpu_device_count(why, sizeof why) > 0) {
+        printf("SKIPPED: cuda_failure_logged_by_caller (this machine has a CUDA device)\n");
+        return;
+    }
+    ride_gpu_error e;
+    assert_int_equal(ride_gpu_take_error(&e), 0);
+    char logged[4096];
+    stderr_capture capture;
+    capture_begin(&capture);
+    assert_null(ride_cuda_scratch_new());
+    assert_null(ride_cuda_scratch_new());
+    ride_task_log_cuda_error();
+    ride_task_log_cuda_error();
+    capture_end(&capture, logged, sizeof logged);
+    assert_int_equal(ride_gpu_take_error(&e), 0);
+#ifdef RIDE_HAVE_CUDA
+    const char *line = strstr(logged, "event=cuda_error call=cudaGetDevice error=cudaError");
+    assert_non_null(line);
+    assert_null(strstr(line + 1, "event=cuda_error"));
+#else
+    assert_string_equal(logged, "");
+#endif
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -146,6 +247,8 @@ int main(void)
         cmocka_unit_test(process_device_checks_frames),
         cmocka_unit_test(cpu_state_refuses_device_frames),
         cmocka_unit_test(slot_needs_a_device),
+        cmocka_unit_test(gpu_unavailable_logged_once),
+        cmocka_unit_test(cuda_failure_logged_by_caller),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

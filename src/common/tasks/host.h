@@ -89,7 +89,9 @@ const ride_task_host *ride_task_host_api(void);
 /* ---- running a task -------------------------------------------------------- */
 
 /* One task instance: descriptor, validated params and state. One per partition,
- * used by one thread at a time. */
+ * used by one thread at a time. The CUDA kernels log nothing: each function below
+ * that calls into the task logs the CUDA failure they noted on its thread
+ * (event=cuda_error), if any, before it returns. */
 typedef struct ride_task_runner ride_task_runner;
 
 /* Calls the task's init with env (env->host is filled in by the runner; env NULL:

@@ -16,6 +16,7 @@
 
 #include "base/log.h"
 #include "tasks/task_lanes.h"
+#include "tasks/task_support.h"
 
 /* One parameter's value, at the index of its schema entry. */
 typedef struct param_value {
@@ -774,7 +775,9 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     }
     if (d->init) {
         err[0] = '\0';
-        if (d->init(params, &run->env, &run->state, err, errlen) != 0) {
+        int rc = d->init(params, &run->env, &run->state, err, errlen);
+        ride_task_log_cuda_error();
+        if (rc != 0) {
             if (!err[0])
                 ride_set_error(err, errlen, "task '%s' failed to initialize", d->name);
             run->task = NULL; /* no destroy for a state that init did not create */
@@ -832,7 +835,9 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
         .metadata_ctx = &metadata,
     };
     err[0] = '\0';
-    if (run->task->process(run->state, &input, &output, err, errlen) != 0) {
+    int rc = run->task->process(run->state, &input, &output, err, errlen);
+    ride_task_log_cuda_error();
+    if (rc != 0) {
         if (!err[0])
             ride_set_error(err, errlen, "task '%s' failed", run->task->name);
         return -1;
@@ -878,6 +883,7 @@ void ride_task_runner_free(ride_task_runner *run)
         ride_task_lanes_free(run->lanes);
     else if (run->task && run->task->init && run->task->destroy)
         run->task->destroy(run->state);
+    ride_task_log_cuda_error();
     ride_task_params_free(run->params);
     ride_frame_free(&run->ready);
     free(run);
@@ -914,6 +920,7 @@ ride_task_runner *ride_task_runner_new_gpu(const ride_task_descriptor *d,
     run->env.host = ride_task_host_api();
     run->lanes = ride_task_lanes_new(d, run->params, run->env.host, gpus, gpu_count,
                                      frames_in_flight, err, errlen);
+    ride_task_log_cuda_error();
     if (!run->lanes) {
         run->task = NULL; /* the lanes destroyed the states they made */
         ride_task_runner_free(run);
@@ -941,8 +948,11 @@ int ride_task_submit(ride_task_runner *run, const ride_frame *in, char *err, siz
     }
     if (!run || !in || !in->image.data)
         return ride_set_error(err, errlen, "no runner or input frame");
-    if (run->lanes)
-        return ride_task_lanes_submit(run->lanes, in, err, errlen);
+    if (run->lanes) {
+        int rc = ride_task_lanes_submit(run->lanes, in, err, errlen);
+        ride_task_log_cuda_error();
+        return rc;
+    }
     if (run->has_ready)
         return ride_set_error(err, errlen, "a frame is in flight already: collect it first");
     if (ride_task_run(run, in, &run->ready, err, errlen) != 0)
@@ -962,8 +972,11 @@ int ride_task_collect(ride_task_runner *run, int wait, ride_frame *out, char *er
     }
     if (!run || !out)
         return ride_set_error(err, errlen, "no runner or output frame");
-    if (run->lanes)
-        return ride_task_lanes_collect(run->lanes, wait, out, err, errlen);
+    if (run->lanes) {
+        int rc = ride_task_lanes_collect(run->lanes, wait, out, err, errlen);
+        ride_task_log_cuda_error();
+        return rc;
+    }
     if (!run->has_ready)
         return 0;
     ride_frame kept = *out;

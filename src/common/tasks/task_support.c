@@ -1,7 +1,12 @@
-/* task_support.c - the checks the built-in tasks share. */
+/* task_support.c - the checks the built-in tasks share, and the log lines of the
+ * CUDA kernels, which report failures to their callers rather than logging them. */
 #include "tasks/task_support.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "base/log.h"
 
 int ride_task_check_8bit(const char *task, uint32_t format, char *err, size_t errlen)
 {
@@ -22,6 +27,32 @@ int ride_task_check_gray8(const char *task, uint32_t format, const char *advice,
              ride_pixel_format_name((ride_pixel_format)format), advice ? " (" : "",
              advice ? advice : "", advice ? ")" : "");
     return -1;
+}
+
+bool ride_task_gpu_available(void)
+{
+    static atomic_bool logged;
+    char why[256];
+    if (ride_gpu_device_count(why, sizeof why) > 0)
+        return true;
+    if (!atomic_exchange(&logged, true)) {
+        char quoted[300];
+        ride_log_info("gpu_unavailable", "reason=%s path=cpu",
+                      ride_log_quote(why, quoted, sizeof quoted));
+    }
+    return false;
+}
+
+void ride_task_log_cuda_error(void)
+{
+    ride_gpu_error e;
+    if (!ride_gpu_take_error(&e))
+        return;
+    /* CUDA's error names are single words; a reason in words is quoted. */
+    char quoted[sizeof e.error + 8];
+    ride_log_warn("cuda_error", "call=%s error=%s", e.call,
+                  strchr(e.error, ' ') ? ride_log_quote(e.error, quoted, sizeof quoted)
+                                       : e.error);
 }
 
 int ride_task_gpu_scratch(const ride_task_env *env, void **stream, ride_cuda_scratch **scratch,

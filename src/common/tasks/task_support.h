@@ -1,9 +1,10 @@
-/* task_support.h - what the built-in tasks share: the checks of 8-bit input formats
- * and, for process_device, the checks of the device frame and the shaping of the
- * device output. */
+/* task_support.h - what the built-in tasks share: the checks of 8-bit input formats,
+ * for process_device the checks of the device frame and the shaping of the device
+ * output, and (with the runners) the logging of what the CUDA kernels report. */
 #ifndef RIDE_TASK_SUPPORT_H
 #define RIDE_TASK_SUPPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +19,15 @@ int ride_task_check_8bit(const char *task, uint32_t format, char *err, size_t er
  * by " (<advice>)" when advice is not NULL. */
 int ride_task_check_gray8(const char *task, uint32_t format, const char *advice, char *err,
                           size_t errlen);
+
+/* true when a CUDA device can be used. The first time the answer is no, logs once
+ * per process (event=gpu_unavailable) why, and that the CPU path is left. */
+bool ride_task_gpu_available(void);
+
+/* Logs the calling thread's pending CUDA failure (ride_gpu_take_error), if any, as
+ * event=cuda_error call=<call or kernel> error=<error name>. The kernels log
+ * nothing: whoever calls them on a thread reports what they noted there. */
+void ride_task_log_cuda_error(void);
 
 /* For a state on a GPU (env->device RIDE_TASK_GPU): the stream its device frames
  * come on (env->cuda_stream) and scratch memory on the current device; NULL for

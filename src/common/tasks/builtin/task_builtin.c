@@ -30,7 +30,7 @@ static int builtin_init(const ride_task_params *params, const ride_task_env *env
     int64_t ksize = 0;
     if (env->host->get_int(params, "ksize", &ksize) == 0)
         s->ksize = (int)ksize;
-    if (s->gpu && !ride_gpu_available()) {
+    if (s->gpu && !ride_task_gpu_available()) {
         free(s);
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     }

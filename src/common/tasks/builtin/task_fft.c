@@ -31,7 +31,7 @@ static int fft_init(const ride_task_params *params, const ride_task_env *env, vo
     if (env->host->get_bool(params, "log", &log_scale) != 0)
         return snprintf(err, errlen, "fft: missing parameter 'log'"), -1;
     bool gpu = env->device == RIDE_TASK_GPU;
-    if (gpu && !ride_gpu_available())
+    if (gpu && !ride_task_gpu_available())
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     fft_state *s = calloc(1, sizeof *s);
     if (!s)

@@ -36,7 +36,7 @@ static int gaussian_init(const ride_task_params *params, const ride_task_env *en
     if (env->host->get_int(params, "ksize", &ksize) != 0 ||
         env->host->get_double(params, "sigma", &sigma) != 0)
         return snprintf(err, errlen, "gaussian needs ksize and sigma"), -1;
-    if (env->device == RIDE_TASK_GPU && !ride_gpu_available())
+    if (env->device == RIDE_TASK_GPU && !ride_task_gpu_available())
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     gaussian_state *s = calloc(1, sizeof *s);
     if (!s)

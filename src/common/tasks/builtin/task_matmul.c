@@ -42,7 +42,7 @@ static int matmul_init(const ride_task_params *params, const ride_task_env *env,
         env->host->get_int(params, "size", &size) != 0 ||
         env->host->get_int(params, "seed", &seed) != 0)
         return snprintf(err, errlen, "matmul: missing parameters"), -1;
-    if (env->device == RIDE_TASK_GPU && !ride_gpu_available())
+    if (env->device == RIDE_TASK_GPU && !ride_task_gpu_available())
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     matmul_state *s = calloc(1, sizeof *s);
     if (!s)

@@ -45,7 +45,7 @@ static int resize_init(const ride_task_params *params, const ride_task_env *env,
         env->host->get_int(params, "height", &height) != 0 ||
         env->host->get_string(params, "interpolation", &interp) != 0)
         return snprintf(err, errlen, "resize needs width, height and interpolation"), -1;
-    if (env->device == RIDE_TASK_GPU && !ride_gpu_available())
+    if (env->device == RIDE_TASK_GPU && !ride_task_gpu_available())
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     resize_state *s = calloc(1, sizeof *s);
     if (!s)

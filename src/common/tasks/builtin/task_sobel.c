@@ -32,7 +32,7 @@ static int sobel_init(const ride_task_params *params, const ride_task_env *env, 
     int64_t ksize = 0;
     if (env->host->get_int(params, "ksize", &ksize) != 0)
         return snprintf(err, errlen, "sobel needs ksize"), -1;
-    if (env->device == RIDE_TASK_GPU && !ride_gpu_available())
+    if (env->device == RIDE_TASK_GPU && !ride_task_gpu_available())
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     sobel_state *s = calloc(1, sizeof *s);
     if (!s)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/log.h"
 #include "kernels/gpu.h"
 #include "kernels/kernels.h"
 #include "ride/task.h"
@@ -56,7 +57,7 @@ static int surf_init(const ride_task_params *params, const ride_task_env *env, v
     ride_surf_params p;
     if (read_params(params, env, &p, err, errlen) != 0)
         return -1;
-    if (env->device == RIDE_TASK_GPU && !ride_gpu_available())
+    if (env->device == RIDE_TASK_GPU && !ride_task_gpu_available())
         return snprintf(err, errlen, "no usable CUDA device"), -1;
     surf_state *s = calloc(1, sizeof *s);
     if (!s)
@@ -85,6 +86,19 @@ static int run_cpu(surf_state *s, const ride_image *src)
     return ride_cpu_surf(&s->gray, &s->params, &s->table, s->threads);
 }
 
+/* The reason of a failure goes to its own log line, after the CUDA failure behind
+ * it: the frame's error only says which frame failed. */
+static int run_cuda(surf_state *s, const ride_image *src)
+{
+    char why[160];
+    if (ride_cuda_surf_run(s->cuda, src, &s->params, &s->table, why, sizeof why) == 0)
+        return 0;
+    ride_task_log_cuda_error();
+    char quoted[200];
+    ride_log_warn("cuda_surf_failed", "reason=%s", ride_log_quote(why, quoted, sizeof quoted));
+    return -1;
+}
+
 static int surf_process(void *state, const ride_task_input *in, ride_task_output *out,
                         char *err, size_t errlen)
 {
@@ -94,7 +108,7 @@ static int surf_process(void *state, const ride_task_input *in, ride_task_output
         return snprintf(err, errlen, "surf takes gray8, bgr8, rgb8 or bgra8 images, got %s",
                         ride_pixel_format_name(src->format)),
                -1;
-    int rc = s->cuda ? ride_cuda_surf_run(s->cuda, src, &s->params, &s->table) : run_cpu(s, src);
+    int rc = s->cuda ? run_cuda(s, src) : run_cpu(s, src);
     if (rc != 0)
         return snprintf(err, errlen, "surf %s kernel failed on a %ux%u frame",
                         s->cuda ? "CUDA" : "CPU", src->width, src->height),

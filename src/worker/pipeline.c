@@ -38,6 +38,7 @@ typedef struct partition_state {
 
 /* An output frame whose delivery reports are not all in. */
 typedef struct output_record {
+    ride_pipeline *pl;
     int32_t partition; /* the input partition */
     int32_t out_partition;
     uint64_t bytes; /* queued so far */
@@ -450,29 +451,17 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const 
     maybe_finish(pl, r);
 }
 
-typedef struct emit_ctx {
-    ride_pipeline *pl;
-    output_record *r;
-    int32_t partition;
-    int64_t deadline_ms;
-    char *err;
-    size_t errlen;
-} emit_ctx;
-
-/* Queues one output message; a full queue is backpressure: serve reports and retry. */
-static int emit_message(void *ctx, const uint8_t *msg, size_t len)
+/* One more message of the output frame is queued (ride_kafka_queued_fn). */
+static void count_queued(void *opaque, size_t len)
 {
-    emit_ctx *e = ctx;
-    if (ride_kafka_produce_wait(e->pl->producer, e->pl->output_topic, e->partition, msg, len,
-                                e->r, e->deadline_ms, e->err, e->errlen) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return -1;
-    e->r->queued++;
-    e->r->bytes += len;
-    if (e->pl->pending_bytes)
-        e->pl->pending_bytes[e->partition] += len;
-    e->pl->out_messages++;
-    e->pl->out_message_bytes += len;
-    return 0;
+    output_record *r = opaque;
+    ride_pipeline *pl = r->pl;
+    r->queued++;
+    r->bytes += len;
+    if (pl->pending_bytes)
+        pl->pending_bytes[r->out_partition] += len;
+    pl->out_messages++;
+    pl->out_message_bytes += len;
 }
 
 /* Queues the output frame; its first input offset becomes done with its last report. */
@@ -484,7 +473,7 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first
         return;
     }
     int32_t out_partition = ps->partition % pl->output_partitions;
-    *r = (output_record){.partition = ps->partition, .out_partition = out_partition,
+    *r = (output_record){.pl = pl, .partition = ps->partition, .out_partition = out_partition,
                          .incarnation = ps->incarnation, .first = first,
                          .next = pl->records};
     if (pl->records)
@@ -492,10 +481,10 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first
     pl->records = r;
     pl->in_flight++;
     char err[256] = "";
-    emit_ctx e = {pl, r, out_partition, ride_clock_mono_ms() + pl->kafka_timeout_ms, err,
-                  sizeof err};
-    if (ride_frame_write(&pl->out_frame, pl->write_opts,
-                         emit_message, &e, err, sizeof err) == 0) {
+    /* A full queue is backpressure: reports are served until the timeout. */
+    if (ride_kafka_produce_frame(pl->producer, pl->output_topic, out_partition, &pl->out_frame,
+                                 pl->write_opts, r, count_queued, pl->kafka_timeout_ms, err,
+                                 sizeof err) == 0) {
         pl->last_output_bytes = r->bytes;
     } else {
         /* Messages already queued make an incomplete frame that receivers reject;
@@ -503,7 +492,7 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first
         r->failed = 1;
         char why[300];
         warn_throttled(pl, WARN_PRODUCE, "produce_failed", "topic=%s partition=%d error=%s",
-                       pl->output_topic, (int)e.partition, ride_log_quote(err, why, sizeof why));
+                       pl->output_topic, (int)out_partition, ride_log_quote(err, why, sizeof why));
     }
     r->sealed = 1;
     maybe_finish(pl, r);

@@ -101,8 +101,8 @@ static void produce_frame(fixture *fx, uint32_t stream, uint64_t seq, uint32_t w
     f.capture_ns = 1000 + seq;
     /* Small messages make the large frames multi-chunk (57,600 bytes: 4 chunks). */
     ride_frame_write_opts opts = {RIDE_ENC_RAW, -1, 16384};
-    if (ride_kafka_produce_frame(fx->input, INPUT, partition, &f, &opts, NULL, TIMEOUT_MS,
-                                 fx->err, sizeof fx->err))
+    if (ride_kafka_produce_frame(fx->input, INPUT, partition, &f, &opts, NULL, NULL,
+                                 TIMEOUT_MS, fx->err, sizeof fx->err))
         fail_msg("produce: %s", fx->err);
     ride_frame_free(&f);
 }
@@ -728,8 +728,8 @@ static void test_throughput_900x900(void **state)
         assert_int_equal(ride_synthetic_render((uint64_t)p, i, 900, 900, &f.image), 0);
         f.stream_id = (uint32_t)p;
         f.seq = i;
-        if (ride_kafka_produce_frame(fx->input, INPUT, p, &f, NULL, NULL, TIMEOUT_MS, fx->err,
-                                     sizeof fx->err))
+        if (ride_kafka_produce_frame(fx->input, INPUT, p, &f, NULL, NULL, NULL, TIMEOUT_MS,
+                                     fx->err, sizeof fx->err))
             fail_msg("produce: %s", fx->err);
         ride_kafka_producer_poll(fx->input, 0);
         uint64_t behind = i + 1 > PARTITIONS ? i + 1 - PARTITIONS : 0;
@@ -858,8 +858,8 @@ static void test_expired_input_counted(void **state)
         assert_int_equal(ride_synthetic_render(0, i, 640, 480, &f.image), 0);
         f.stream_id = 0;
         f.seq = i;
-        if (ride_kafka_produce_frame(fx->input, INPUT, 0, &f, NULL, NULL, TIMEOUT_MS, fx->err,
-                                     sizeof fx->err))
+        if (ride_kafka_produce_frame(fx->input, INPUT, 0, &f, NULL, NULL, NULL, TIMEOUT_MS,
+                                     fx->err, sizeof fx->err))
             fail_msg("produce: %s", fx->err);
     }
     ride_frame_free(&f);

@@ -40,15 +40,22 @@ struct ride_publisher {
 };
 
 /* Bookkeeping of one frame, the opaque of each of its messages. It lives while
- * the publishing call or any of its messages' delivery reports is pending. */
+ * the publishing call or any of its messages' delivery reports is pending: the
+ * call holds CALL_REFS references until it knows how many messages were queued,
+ * then keeps one for each of their reports, which may run on another thread
+ * before the call learns that their message was queued. */
 typedef struct frame_record {
     ride_publisher *pub;
     int32_t partition;
     atomic_int refs;
     atomic_bool delivery_failed;
-    uint64_t bytes;      /* written before the publishing call drops its reference */
+    int queued;          /* written before the publishing call drops its references */
+    uint64_t bytes;      /* likewise */
     bool produce_failed; /* likewise */
 } frame_record;
+
+/* More than the most messages of a frame (RIDE_FRAME_MAX_CHUNKS). */
+#define CALL_REFS (1 << 20)
 
 static const char *const drop_reason_names[RIDE_DROP_REASON_COUNT] = {
     [RIDE_DROP_BACKPRESSURE] = "backpressure",
@@ -128,11 +135,11 @@ void ride_publisher_free(ride_publisher *pub)
         unref(pub);
 }
 
-/* Drops one reference; the last one settles the frame: its bytes leave the
+/* Drops n references; the last one settles the frame: its bytes leave the
  * partition's backlog and its outcome is counted. */
-static void release_record(frame_record *rec)
+static void release_record(frame_record *rec, int n)
 {
-    if (atomic_fetch_sub(&rec->refs, 1) != 1)
+    if (atomic_fetch_sub(&rec->refs, n) != n)
         return;
     ride_publisher *pub = rec->pub;
     atomic_fetch_sub(&pub->in_flight[rec->partition], rec->bytes);
@@ -169,7 +176,7 @@ void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err
         atomic_store(&rec->delivery_failed, true);
     else
         raise_acked_end(rec->pub, rec->partition, offset + 1);
-    release_record(rec);
+    release_record(rec, 1);
 }
 
 /* The partition's backlog in bytes (see publisher.h). */
@@ -191,33 +198,16 @@ static bool has_room(const ride_publisher *pub, int32_t partition)
     return b == 0 || b + pub->last_frame_bytes <= pub->budget;
 }
 
-typedef struct emit_ctx {
-    ride_publisher *pub;
-    frame_record *rec;
-    int64_t deadline_ms;
-    char *err;
-    size_t errlen;
-} emit_ctx;
-
-/* Queues one message of the frame; a full local queue is drained by serving
- * delivery reports until the frame's deadline, keeping its chunks back to back. */
-static int emit_message(void *ctx, const uint8_t *msg, size_t len)
+/* One more message of the frame is queued (ride_kafka_queued_fn). */
+static void count_queued(void *opaque, size_t len)
 {
-    emit_ctx *ec = ctx;
-    ride_publisher *pub = ec->pub;
-    frame_record *rec = ec->rec;
-    /* The reference belongs to this message's delivery report. */
-    atomic_fetch_add(&rec->refs, 1);
-    if (ride_kafka_produce_wait(pub->producer, pub->topic, rec->partition, msg, len, rec,
-                                ec->deadline_ms, ec->err, ec->errlen) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        atomic_fetch_sub(&rec->refs, 1);
-        return -1;
-    }
+    frame_record *rec = opaque;
+    ride_publisher *pub = rec->pub;
+    rec->queued++;
     rec->bytes += len;
     atomic_fetch_add(&pub->in_flight[rec->partition], len);
     pub->messages++;
     pub->message_bytes += len;
-    return 0;
 }
 
 static void count_drop(ride_publisher *pub, ride_drop_reason reason)
@@ -250,22 +240,18 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
     }
     rec->pub = pub;
     rec->partition = partition;
-    atomic_init(&rec->refs, 1);
+    atomic_init(&rec->refs, CALL_REFS);
     atomic_init(&rec->delivery_failed, false);
     atomic_fetch_add(&pub->refs, 1);
 
-    char why[256] = "";
-    emit_ctx ec = {pub, rec, ride_clock_mono_ms() + pub->produce_timeout_ms, why, sizeof why};
-    char werr[256] = "";
-    int rc = ride_frame_write(f, &pub->write, emit_message, &ec, werr, sizeof werr);
+    int rc = ride_kafka_produce_frame(pub->producer, pub->topic, partition, f, &pub->write, rec,
+                                      count_queued, pub->produce_timeout_ms, err, errlen);
     ride_publish_result result = RIDE_PUBLISH_QUEUED;
     if (rc != 0) {
         /* Messages already queued still get reports; receivers reject the
          * incomplete frame, and it is counted here once. */
         rec->produce_failed = true;
         count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
-        ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 " dropped: %s",
-                pub->topic, partition, f->stream_id, f->seq, why[0] ? why : werr);
         result = RIDE_PUBLISH_DROPPED;
     } else {
         pub->last_frame_bytes = rec->bytes;
@@ -274,7 +260,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
         atomic_fetch_add(&pub->offered, 1);
         pub->counter++;
     }
-    release_record(rec);
+    release_record(rec, CALL_REFS - rec->queued);
     return result;
 }
 

@@ -19,15 +19,6 @@
  * few enough that delivery reports are served often. */
 #define STEP_BATCH 16
 
-/* A frame being assembled: the input offsets of its chunks seen so far. */
-typedef struct open_frame {
-    uint32_t stream_id;
-    uint64_t seq;
-    int64_t *offsets;
-    size_t count;
-    size_t cap;
-} open_frame;
-
 typedef struct partition_state {
     ride_pipeline *pl;
     int32_t partition;
@@ -37,26 +28,22 @@ typedef struct partition_state {
     uint64_t incarnation;
     ride_offset_tracker *tracker;
     ride_frame_assembler *assembler;
-    open_frame *open;
-    size_t open_count;
-    size_t open_cap;
     int64_t committed;
     int needs_rewind;
     int64_t rewind_at_ms; /* when a needed rewind may happen (backoff) */
-    /* The message being pushed, for rejections of a message with no trusted identity. */
+    /* The message being pushed: handle_message settles it, on_reject the others. */
     int64_t cur_offset;
-    int cur_resolved;
     ride_pipeline_partition_stats st;
 } partition_state;
 
 /* An output frame whose delivery reports are not all in. */
 typedef struct output_record {
+    ride_pipeline *pl;
     int32_t partition; /* the input partition */
     int32_t out_partition;
     uint64_t bytes; /* queued so far */
     uint64_t incarnation;
-    int64_t *offsets; /* its input messages */
-    size_t count;
+    int64_t first; /* its input frame's first offset, done with the last report */
     unsigned queued;
     unsigned reported;
     int sealed; /* every message of the frame is queued (or queuing failed) */
@@ -72,8 +59,7 @@ typedef struct task_frame {
     uint32_t stream_id;
     uint64_t seq;
     uint64_t capture_ns;
-    int64_t *offsets; /* its input messages */
-    size_t count;
+    int64_t first; /* its first input offset */
 } task_frame;
 
 /* Warnings that can repeat with every frame, each throttled on its own. */
@@ -93,7 +79,6 @@ struct ride_pipeline {
     char *input_topic;
     char *output_topic;
     int output_partitions;
-    ride_pipeline_process_fn process;
     ride_pipeline_submit_fn submit;
     ride_pipeline_collect_fn collect;
     void *process_ctx;
@@ -181,67 +166,6 @@ static partition_state *find_partition(const ride_pipeline *pl, int32_t partitio
     return NULL;
 }
 
-static open_frame *find_open(partition_state *ps, uint32_t stream_id, uint64_t seq)
-{
-    for (size_t i = 0; i < ps->open_count; i++)
-        if (ps->open[i].stream_id == stream_id && ps->open[i].seq == seq)
-            return &ps->open[i];
-    return NULL;
-}
-
-static open_frame *find_or_add_open(partition_state *ps, uint32_t stream_id, uint64_t seq)
-{
-    open_frame *of = find_open(ps, stream_id, seq);
-    if (of)
-        return of;
-    if (ps->open_count == ps->open_cap) {
-        size_t cap = ps->open_cap ? ps->open_cap * 2 : 4;
-        open_frame *grown = realloc(ps->open, cap * sizeof *grown);
-        if (!grown)
-            return NULL;
-        ps->open = grown;
-        ps->open_cap = cap;
-    }
-    of = &ps->open[ps->open_count++];
-    *of = (open_frame){.stream_id = stream_id, .seq = seq};
-    return of;
-}
-
-static int append_offset(open_frame *of, int64_t offset)
-{
-    if (of->count == of->cap) {
-        size_t cap = of->cap ? of->cap * 2 : 4;
-        int64_t *grown = realloc(of->offsets, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        of->offsets = grown;
-        of->cap = cap;
-    }
-    of->offsets[of->count++] = offset;
-    return 0;
-}
-
-/* Takes the frame out of the open list; the caller owns of->offsets afterwards. */
-static void detach_open(partition_state *ps, open_frame *of)
-{
-    *of = ps->open[--ps->open_count];
-}
-
-static void mark_done(partition_state *ps, const int64_t *offsets, size_t count)
-{
-    for (size_t i = 0; i < count; i++)
-        ride_offset_tracker_done(ps->tracker, offsets[i]);
-}
-
-/* The frame will never be output (dropped, or a leftover chunk of a dropped frame). */
-static void resolve_open(partition_state *ps, open_frame *of)
-{
-    int64_t *offsets = of->offsets;
-    mark_done(ps, offsets, of->count);
-    detach_open(ps, of);
-    free(offsets);
-}
-
 /* The partition must be re-read from its committable offset. Consecutive
  * failures back off, so that an output that keeps failing (a full disk, a sink
  * directory that cannot be created) is retried at a bounded rate instead of
@@ -266,13 +190,6 @@ static void count_processed(partition_state *ps)
     ps->st.rewind_backoff_ms = 0;
 }
 
-static void clear_open(partition_state *ps)
-{
-    for (size_t i = 0; i < ps->open_count; i++)
-        free(ps->open[i].offsets);
-    ps->open_count = 0;
-}
-
 static void count_drop(partition_state *ps, int reason)
 {
     ps->st.dropped[reason]++;
@@ -280,35 +197,29 @@ static void count_drop(partition_state *ps, int reason)
     ps->pl->totals.dropped_total++;
 }
 
-/* Every rejected frame passes here exactly once (frame.h): counted, and its
- * messages are done, so that a bad frame never holds the partition's commits. */
+/* Every rejected frame passes here exactly once (frame.h): counted, and the
+ * first offset it held is done, so that a bad frame never holds the partition's
+ * commits. The message being pushed is settled by handle_message. */
 static void on_reject(void *ctx, const ride_frame_reject *r)
 {
     partition_state *ps = ctx;
     count_drop(ps, (int)r->status);
     ride_log_debug("frame_dropped", "partition=%d offset=%lld reason=%s", (int)ps->partition,
                    (long long)ps->cur_offset, ride_frame_status_reason(r->status));
-    open_frame *of = r->id_known ? find_open(ps, r->stream_id, r->seq) : NULL;
-    if (of) {
-        resolve_open(ps, of);
-    } else if (!ps->cur_resolved) {
-        ride_offset_tracker_done(ps->tracker, ps->cur_offset);
-        ps->cur_resolved = 1;
-    }
+    if ((int64_t)r->tags.first != ps->cur_offset)
+        ride_offset_tracker_done(ps->tracker, (int64_t)r->tags.first);
 }
 
 static void partition_free(partition_state *ps)
 {
     if (!ps)
         return;
-    clear_open(ps);
-    free(ps->open);
     ride_frame_assembler_free(ps->assembler);
     ride_offset_tracker_free(ps->tracker);
     free(ps);
 }
 
-/* Fresh reading state from tracker_start on (assembler, tracker, open frames). */
+/* Fresh reading state from tracker_start on (assembler, tracker). */
 static int partition_restart(ride_pipeline *pl, partition_state *ps, int64_t tracker_start)
 {
     ride_offset_tracker *t = ride_offset_tracker_new(tracker_start);
@@ -316,7 +227,6 @@ static int partition_restart(ride_pipeline *pl, partition_state *ps, int64_t tra
         return -1;
     ride_offset_tracker_free(ps->tracker);
     ps->tracker = t;
-    clear_open(ps);
     ride_frame_assembler_reset(ps->assembler);
     ps->incarnation = ++pl->incarnations;
     ps->needs_rewind = 0;
@@ -448,7 +358,8 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
     /* Forgotten here before Kafka is told: whatever happens next, nothing of
      * this partition is processed or committed any more. */
     detach_partition(pl, ps);
-    uint64_t handed_back = ps->open_count + records_of(pl, ps) + tasked_of(pl, ps);
+    uint64_t handed_back = (uint64_t)ride_frame_assembler_pending(ps->assembler) +
+                           records_of(pl, ps) + tasked_of(pl, ps);
     pl->totals.handed_back += handed_back;
     ride_log_info("partition_removed",
                   "app=%s stage=%s topic=%s partition=%d epoch=%lld handed_back=%llu", pl->app,
@@ -498,7 +409,6 @@ static void record_unlink(ride_pipeline *pl, output_record *r)
     pl->in_flight--;
     if (pl->pending_bytes)
         pl->pending_bytes[r->out_partition] -= r->bytes;
-    free(r->offsets);
     free(r);
 }
 
@@ -517,7 +427,7 @@ static void maybe_finish(ride_pipeline *pl, output_record *r)
         pl->totals.delivery_errors++;
         schedule_rewind(ps);
     } else {
-        mark_done(ps, r->offsets, r->count);
+        ride_offset_tracker_done(ps->tracker, r->first);
         count_processed(ps);
     }
     record_unlink(pl, r);
@@ -541,54 +451,40 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const 
     maybe_finish(pl, r);
 }
 
-typedef struct emit_ctx {
-    ride_pipeline *pl;
-    output_record *r;
-    int32_t partition;
-    int64_t deadline_ms;
-    char *err;
-    size_t errlen;
-} emit_ctx;
-
-/* Queues one output message; a full queue is backpressure: serve reports and retry. */
-static int emit_message(void *ctx, const uint8_t *msg, size_t len)
+/* One more message of the output frame is queued (ride_kafka_queued_fn). */
+static void count_queued(void *opaque, size_t len)
 {
-    emit_ctx *e = ctx;
-    if (ride_kafka_produce_wait(e->pl->producer, e->pl->output_topic, e->partition, msg, len,
-                                e->r, e->deadline_ms, e->err, e->errlen) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return -1;
-    e->r->queued++;
-    e->r->bytes += len;
-    if (e->pl->pending_bytes)
-        e->pl->pending_bytes[e->partition] += len;
-    e->pl->out_messages++;
-    e->pl->out_message_bytes += len;
-    return 0;
+    output_record *r = opaque;
+    ride_pipeline *pl = r->pl;
+    r->queued++;
+    r->bytes += len;
+    if (pl->pending_bytes)
+        pl->pending_bytes[r->out_partition] += len;
+    pl->out_messages++;
+    pl->out_message_bytes += len;
 }
 
-/* Queues the output frame; its input offsets become done with its last report. */
-static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offsets,
-                           size_t count)
+/* Queues the output frame; its first input offset becomes done with its last report. */
+static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first)
 {
     output_record *r = calloc(1, sizeof *r);
     if (!r) {
-        free(offsets);
         schedule_rewind(ps);
         return;
     }
     int32_t out_partition = ps->partition % pl->output_partitions;
-    *r = (output_record){.partition = ps->partition, .out_partition = out_partition,
-                         .incarnation = ps->incarnation, .offsets = offsets, .count = count,
+    *r = (output_record){.pl = pl, .partition = ps->partition, .out_partition = out_partition,
+                         .incarnation = ps->incarnation, .first = first,
                          .next = pl->records};
     if (pl->records)
         pl->records->prev = r;
     pl->records = r;
     pl->in_flight++;
     char err[256] = "";
-    emit_ctx e = {pl, r, out_partition, ride_clock_mono_ms() + pl->kafka_timeout_ms, err,
-                  sizeof err};
-    if (ride_frame_write(&pl->out_frame, pl->write_opts,
-                         emit_message, &e, err, sizeof err) == 0) {
+    /* A full queue is backpressure: reports are served until the timeout. */
+    if (ride_kafka_produce_frame(pl->producer, pl->output_topic, out_partition, &pl->out_frame,
+                                 pl->write_opts, r, count_queued, pl->kafka_timeout_ms, err,
+                                 sizeof err) == 0) {
         pl->last_output_bytes = r->bytes;
     } else {
         /* Messages already queued make an incomplete frame that receivers reject;
@@ -596,89 +492,69 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t *offs
         r->failed = 1;
         char why[300];
         warn_throttled(pl, WARN_PRODUCE, "produce_failed", "topic=%s partition=%d error=%s",
-                       pl->output_topic, (int)e.partition, ride_log_quote(err, why, sizeof why));
+                       pl->output_topic, (int)out_partition, ride_log_quote(err, why, sizeof why));
     }
     r->sealed = 1;
     maybe_finish(pl, r);
 }
 
 /* A rejected frame is dropped like a failing task's: it would fail every time. */
-static void write_sink(ride_pipeline *pl, partition_state *ps, int64_t *offsets, size_t count)
+static void write_sink(ride_pipeline *pl, partition_state *ps, int64_t first)
 {
     char err[256] = "";
     int rc = pl->sink(pl->sink_ctx, ps->partition, &pl->out_frame, err, sizeof err);
     if (rc == RIDE_PIPELINE_SINK_WRITTEN) {
-        mark_done(ps, offsets, count);
+        ride_offset_tracker_done(ps->tracker, first);
         count_processed(ps);
     } else if (rc == RIDE_PIPELINE_SINK_REJECTED) {
         count_drop(ps, RIDE_PIPELINE_DROP_SINK_REJECTED);
-        mark_done(ps, offsets, count);
+        ride_offset_tracker_done(ps->tracker, first);
     } else {
         ride_log_debug("sink_failed", "partition=%d error=%s", (int)ps->partition, err);
         ps->st.delivery_errors++;
         pl->totals.delivery_errors++;
         schedule_rewind(ps);
     }
-    free(offsets);
 }
 
-static void write_output(ride_pipeline *pl, partition_state *ps, int64_t *offsets, size_t count)
+static void write_output(ride_pipeline *pl, partition_state *ps, int64_t first)
 {
     if (pl->output_topic)
-        produce_output(pl, ps, offsets, count);
+        produce_output(pl, ps, first);
     else
-        write_sink(pl, ps, offsets, count);
+        write_sink(pl, ps, first);
 }
 
 /* A failing task drops the frame (counted) rather than holding it: a poison
  * frame that fails every time would otherwise stop the partition for good. */
 static void task_failed(ride_pipeline *pl, partition_state *ps, uint32_t stream_id,
-                        uint64_t seq, const char *err, int64_t *offsets, size_t count)
+                        uint64_t seq, const char *err, int64_t first)
 {
     char why[300];
     warn_throttled(pl, WARN_TASK, "task_failed", "partition=%d stream=%u seq=%llu error=%s",
                    (int)ps->partition, stream_id, (unsigned long long)seq,
                    ride_log_quote(err, why, sizeof why));
     count_drop(ps, RIDE_PIPELINE_DROP_TASK_FAILED);
-    mark_done(ps, offsets, count);
-    free(offsets);
+    ride_offset_tracker_done(ps->tracker, first);
 }
 
 /* Hands the frame to the task; its output is written when collected. The step
  * makes room in the ring before it reads a message. */
-static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t *offsets, size_t count)
+static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t first)
 {
     const ride_frame *in = &pl->in_frame;
     char err[256] = "";
+    ps->st.frames_in++;
+    pl->totals.frames_in++;
     if (pl->submit(pl->process_ctx, in, err, sizeof err) != 0) {
-        task_failed(pl, ps, in->stream_id, in->seq, err, offsets, count);
+        task_failed(pl, ps, in->stream_id, in->seq, err, first);
         return;
     }
     *tasked_at(pl, pl->tasked_count) = (task_frame){
         .partition = ps->partition, .incarnation = ps->incarnation,
         .stream_id = in->stream_id, .seq = in->seq, .capture_ns = in->capture_ns,
-        .offsets = offsets, .count = count};
+        .first = first};
     pl->tasked_count++;
-}
-
-static void complete_frame(ride_pipeline *pl, partition_state *ps, int64_t *offsets,
-                           size_t count)
-{
-    ps->st.frames_in++;
-    pl->totals.frames_in++;
-    if (pl->submit) {
-        submit_frame(pl, ps, offsets, count);
-        return;
-    }
-    ride_frame *in = &pl->in_frame, *out = &pl->out_frame;
-    out->stream_id = in->stream_id;
-    out->seq = in->seq;
-    out->capture_ns = in->capture_ns;
-    char err[256] = "";
-    if (pl->process(pl->process_ctx, in, out, err, sizeof err) != 0)
-        task_failed(pl, ps, in->stream_id, in->seq, err, offsets, count);
-    else
-        write_output(pl, ps, offsets, count);
 }
 
 /* Writes the oldest frame in the task once it is done (waiting for it with wait).
@@ -700,14 +576,13 @@ static int collect_frame(ride_pipeline *pl, int wait)
     partition_state *ps = find_partition(pl, tf.partition);
     if (!ps || ps->incarnation != tf.incarnation) {
         pl->totals.stale_outputs++;
-        free(tf.offsets);
     } else if (rc != 1) {
-        task_failed(pl, ps, tf.stream_id, tf.seq, err, tf.offsets, tf.count);
+        task_failed(pl, ps, tf.stream_id, tf.seq, err, tf.first);
     } else {
         pl->out_frame.stream_id = tf.stream_id;
         pl->out_frame.seq = tf.seq;
         pl->out_frame.capture_ns = tf.capture_ns;
-        write_output(pl, ps, tf.offsets, tf.count);
+        write_output(pl, ps, tf.first);
     }
     return 1;
 }
@@ -746,40 +621,18 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
                        (long long)m->offset, (long long)ride_offset_tracker_position(ps->tracker));
         return;
     }
-    uint32_t stream_id;
-    uint64_t seq;
-    int trusted = ride_frame_message_id(m->payload, m->len, &stream_id, &seq);
     ps->cur_offset = m->offset;
-    ps->cur_resolved = 0;
-    if (trusted) {
-        open_frame *of = find_or_add_open(ps, stream_id, seq);
-        if (!of || append_offset(of, m->offset) != 0) {
-            /* Without a record of this message it cannot be acknowledged later:
-             * re-read the partition once memory allows. */
-            schedule_rewind(ps);
-            return;
-        }
-    }
-    ride_frame_status st = ride_frame_assembler_push(ps->assembler, m->payload, m->len,
-                                                     &pl->in_frame);
-    if (st == RIDE_FRAME_OK) {
-        open_frame *of = find_open(ps, pl->in_frame.stream_id, pl->in_frame.seq);
-        int64_t *offsets = of ? of->offsets : NULL;
-        size_t count = of ? of->count : 0;
-        if (of)
-            detach_open(ps, of);
-        complete_frame(pl, ps, offsets, count);
-        return;
-    }
-    if (st == RIDE_FRAME_INCOMPLETE)
-        return;
-    /* Skipped chunks of a frame already counted, and untrusted messages whose
-     * rejection went to the frame in progress: nothing to output, nothing to count. */
-    open_frame *of = trusted ? find_open(ps, stream_id, seq) : NULL;
-    if (of)
-        resolve_open(ps, of);
-    else if (!ps->cur_resolved)
+    ride_frame_tags tags = {0};
+    ride_frame_status st = ride_frame_assembler_push_tagged(
+        ps->assembler, m->payload, m->len, (uint64_t)m->offset, &pl->in_frame, &tags);
+    /* An unfinished frame holds its first offset until it is output or dropped;
+     * every other message is done at once, since that first offset is below it. */
+    int holds_first = (st == RIDE_FRAME_OK || st == RIDE_FRAME_INCOMPLETE) &&
+                      (int64_t)tags.first == m->offset;
+    if (!holds_first)
         ride_offset_tracker_done(ps->tracker, m->offset);
+    if (st == RIDE_FRAME_OK)
+        submit_frame(pl, ps, (int64_t)tags.first);
 }
 
 static int rewind_pending(ride_pipeline *pl, char *err, size_t errlen)
@@ -864,7 +717,7 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
     }
     int n = 0;
     while (n < STEP_BATCH && pl->in_flight < pl->max_in_flight) {
-        if (pl->submit && pl->tasked_count == pl->task_depth)
+        if (pl->tasked_count == pl->task_depth)
             collect_frame(pl, 1);
         /* Frames in the task are waited for below rather than in the poll. */
         int wait_ms = n == 0 && pl->tasked_count == 0 ? timeout_ms : 0;
@@ -931,8 +784,8 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
     const char *why = NULL;
     if (!cfg->input_topic || !cfg->group)
         why = "an input topic and a consumer group are required";
-    else if (!cfg->process == !(cfg->submit && cfg->collect))
-        why = "a process callback, or submit and collect callbacks, are required";
+    else if (!cfg->submit || !cfg->collect)
+        why = "submit and collect callbacks are required";
     else if (cfg->task_depth < 0 || cfg->task_depth > RIDE_PIPELINE_MAX_TASK_DEPTH)
         why = "task_depth out of range";
     else if (!cfg->output_topic && !cfg->sink)
@@ -1023,7 +876,6 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
         ride_pipeline_free(pl);
         return NULL;
     }
-    pl->process = cfg->process;
     pl->submit = cfg->submit;
     pl->collect = cfg->collect;
     pl->process_ctx = cfg->process_ctx;
@@ -1085,8 +937,6 @@ void ride_pipeline_free(ride_pipeline *pl)
     free(pl->pending_bytes);
     free(pl->acked_end);
     ride_kafka_consumer_free(pl->consumer);
-    for (int i = 0; i < pl->tasked_count; i++)
-        free(tasked_at(pl, i)->offsets);
     free(pl->tasked);
     ride_frame_free(&pl->in_frame);
     ride_frame_free(&pl->out_frame);

@@ -3,9 +3,11 @@
  * an input offset only once everything before it is acknowledged.
  *
  * At-least-once (SPEC sections 3 and 8):
- * - a frame's input messages are "done" when its output is durable (the delivery
- *   report of every output message arrived without error, or the sink returned 0),
- *   or when the frame was counted as dropped with a reason;
+ * - a frame's first input message (the assembler's first tag) is "done" when its
+ *   output is durable (the delivery report of every output message arrived
+ *   without error, or the sink returned 0), or when the frame was counted as
+ *   dropped with a reason; every other message is done once the assembler has
+ *   it, since its frame's first message bounds the commit below it;
  * - ride_pipeline_commit() commits, per owned partition, the oldest message not
  *   done (offsets.h): a new owner resumes at the oldest unacknowledged frame;
  * - a frame is never lost silently: it is processed, counted as dropped, or still
@@ -43,19 +45,15 @@
 #include "kafka/kafka.h"
 #include "wire/frame.h"
 
-/* The stage's task: fills out from in. out arrives with in's stream id, sequence
- * number and capture time, and with its image kept from the previous frame (so a
- * kernel writing through ride_image_ensure() allocates once). Non-zero: the frame
- * is dropped with reason "task_failed" and err is logged. */
-typedef int (*ride_pipeline_process_fn)(void *ctx, const ride_frame *in, ride_frame *out,
-                                        char *err, size_t errlen);
-
-/* Frames in flight through the task (a GPU task overlapping the copies and kernels
- * of several frames): submit hands a frame over and returns at once (in may be
- * reused afterwards); non-zero drops it with reason "task_failed". collect gives
- * the oldest submitted frame's output back: 1 with out filled (as process fills
- * it), 0 when it is not done yet (only without wait, or with nothing in flight),
- * -1 when that frame failed (dropped with reason "task_failed"). */
+/* The stage's task, with frames in flight through it (a GPU task overlapping the
+ * copies and kernels of several frames): submit hands a frame over and returns at
+ * once (in may be reused afterwards); non-zero drops it with reason "task_failed"
+ * and err is logged. collect gives the oldest submitted frame's output back: 1
+ * with out filled (its image kept from the previous output, so a kernel writing
+ * through ride_image_ensure() allocates once; the pipeline sets the stream id,
+ * sequence number and capture time of its input), 0 when it is not done yet
+ * (only without wait, or with nothing in flight), -1 when that frame failed
+ * (dropped with reason "task_failed"). */
 typedef int (*ride_pipeline_submit_fn)(void *ctx, const ride_frame *in, char *err,
                                        size_t errlen);
 typedef int (*ride_pipeline_collect_fn)(void *ctx, int wait, ride_frame *out, char *err,
@@ -83,20 +81,19 @@ typedef struct ride_pipeline_config {
     const char *group;        /* consumer group of committed offsets: ride.<app>.<stage> */
     const char *output_topic; /* NULL: outputs go to sink */
     int output_partitions;    /* 0: the output topic's partition count */
-    /* The task: process, or submit and collect with up to task_depth (>= 1) frames
-     * in flight, written out in the order they were read. */
-    ride_pipeline_process_fn process;
+    /* The task: submit and collect with up to task_depth frames in flight
+     * (0: 1), written out in the order they were read. */
     ride_pipeline_submit_fn submit;
     ride_pipeline_collect_fn collect;
     int task_depth;
-    void *process_ctx; /* for all three */
+    void *process_ctx; /* for both */
     ride_pipeline_sink_fn sink; /* required without an output topic */
     void *sink_ctx;
     rd_kafka_conf_t *consumer_conf; /* taken over by ride_pipeline_new, also on failure */
     rd_kafka_conf_t *producer_conf; /* likewise; NULL without an output topic */
     size_t max_frame_bytes;         /* largest input frame accepted (too_large beyond) */
     /* Output encoding, NULL: raw. Read for every output frame, so it must outlive
-     * the pipeline; process may change it for the frame it produces. */
+     * the pipeline; collect may change it for the frame it gives back. */
     const ride_frame_write_opts *write_opts;
     int max_in_flight;     /* output frames awaiting delivery; 0: 64 */
     size_t max_backlog_bytes;  /* per output partition; 0: unbounded (no monitor) */

@@ -13,7 +13,7 @@
  * errors, the target aborts when the assembler breaks its reporting contract:
  * every error status comes with at least one reported frame, OK with an image
  * and, when the frame carries metadata, a NUL-terminated JSON object within the
- * bound, and once the frames still in progress are flushed, every pushed message has
+ * bound, OK and INCOMPLETE with tags that include the pushed message's, and once the frames still in progress are flushed, every pushed message has
  * come back exactly once (in a completed frame's tags, a rejection's tags or a
  * SKIPPED status). */
 #include <stdint.h>
@@ -114,6 +114,11 @@ static void push_checked(ride_frame_assembler *a, const uint8_t *msg, size_t len
         if (tag < tags.first || tag > tags.last)
             abort();
         t->messages += tags.count;
+    }
+    if (st == RIDE_FRAME_INCOMPLETE) {
+        check_tags(&tags);
+        if (tag < tags.first || tag > tags.last)
+            abort();
     }
     if (st == RIDE_FRAME_SKIPPED)
         t->messages++;

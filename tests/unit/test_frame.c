@@ -411,44 +411,10 @@ static void test_write_defaults_without_opts(void **state)
     ride_frame_free(&f);
 }
 
-/* A message's frame identity is read from a header whose checksum holds, whatever
- * its payload; a damaged header gives none. */
-static void test_message_id_needs_only_the_header(void **state)
-{
-    (void)state;
-    ride_frame f;
-    frame_make(&f, RIDE_PIX_GRAY8, 16, 4, 0, 9);
-    msgs l = {0};
-    msgs_write(&l, &f, RIDE_ENC_RAW, -1, ONE_MESSAGE);
-    assert_int_equal(l.count, 1);
-    uint8_t *m = l.data[0];
-    size_t len = l.len[0];
-    uint32_t stream = 0;
-    uint64_t seq = 0;
-
-    assert_int_equal(ride_frame_message_id(m, len, &stream, &seq), 1);
-    assert_int_equal(stream, f.stream_id);
-    assert_true(seq == f.seq);
-
-    m[len - 1] ^= 0x01;  /* payload damaged: the assembler rejects it, the id stands */
-    ride_frame_header h;
-    assert_int_equal(ride_frame_header_parse(m, len, &h, NULL), RIDE_FRAME_BAD_PAYLOAD_CRC);
-    assert_int_equal(ride_frame_message_id(m, len, &stream, &seq), 1);
-
-    m[40] ^= 0x01;  /* inside the capture time: the header checksum fails */
-    assert_int_equal(ride_frame_message_id(m, len, &stream, &seq), 0);
-    assert_int_equal(ride_frame_message_id(m, 10, &stream, &seq), 0);
-    assert_int_equal(ride_frame_message_id(NULL, 0, &stream, &seq), 0);
-
-    msgs_free(&l);
-    ride_frame_free(&f);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c_check_value),
-        cmocka_unit_test(test_message_id_needs_only_the_header),
         cmocka_unit_test(test_status_reasons_are_distinct_snake_case),
         cmocka_unit_test(test_header_layout_matches_documentation),
         cmocka_unit_test(test_raw_round_trip_every_format),

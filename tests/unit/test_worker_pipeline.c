@@ -26,9 +26,19 @@
 #define GROUP "ride.app.gray"
 #define MAX_FRAME_BYTES ((size_t)16 << 20)
 
+/* The task of most tests: grayscale, done at submit and handed back by the next
+ * collect; the frame (fail_stream, fail_seq) fails at submit. */
+typedef struct gray_task {
+    int fail_stream; /* -1: none */
+    uint64_t fail_seq;
+    ride_frame done;
+    bool holding;
+} gray_task;
+
 typedef struct fixture {
     ride_kafka_mock *mock;
     ride_kafka_producer *input;
+    gray_task gray;
     char err[512];
 } fixture;
 
@@ -41,6 +51,7 @@ static int setup(void **state)
 {
     fixture *fx = calloc(1, sizeof *fx);
     assert_non_null(fx);
+    fx->gray.fail_stream = -1;
     fx->mock = ride_test_kafka_mock();
     ride_test_kafka_topic(fx->mock, INPUT, PARTITIONS);
     ride_test_kafka_topic(fx->mock, OUTPUT, PARTITIONS);
@@ -60,6 +71,7 @@ static int teardown(void **state)
     fixture *fx = *state;
     ride_kafka_producer_free(fx->input);
     ride_kafka_mock_stop(fx->mock);
+    ride_frame_free(&fx->gray.done);
     free(fx);
     return 0;
 }
@@ -89,8 +101,8 @@ static void produce_frame(fixture *fx, uint32_t stream, uint64_t seq, uint32_t w
     f.capture_ns = 1000 + seq;
     /* Small messages make the large frames multi-chunk (57,600 bytes: 4 chunks). */
     ride_frame_write_opts opts = {RIDE_ENC_RAW, -1, 16384};
-    if (ride_kafka_produce_frame(fx->input, INPUT, partition, &f, &opts, NULL, TIMEOUT_MS,
-                                 fx->err, sizeof fx->err))
+    if (ride_kafka_produce_frame(fx->input, INPUT, partition, &f, &opts, NULL, NULL,
+                                 TIMEOUT_MS, fx->err, sizeof fx->err))
         fail_msg("produce: %s", fx->err);
     ride_frame_free(&f);
 }
@@ -120,30 +132,44 @@ static void high_watermarks(fixture *fx, const char *topic, int64_t *high)
 
 /* ---- The pipeline ---- */
 
-typedef struct task {
-    int fail_stream; /* the frame (fail_stream, fail_seq) fails; -1: none */
-    uint64_t fail_seq;
-} task;
-
-static int to_gray(void *ctx, const ride_frame *in, ride_frame *out, char *err, size_t errlen)
+static int gray_submit(void *ctx, const ride_frame *in, char *err, size_t errlen)
 {
-    const task *t = ctx;
-    if (t && (int)in->stream_id == t->fail_stream && in->seq == t->fail_seq) {
+    gray_task *t = ctx;
+    if ((int)in->stream_id == t->fail_stream && in->seq == t->fail_seq) {
         snprintf(err, errlen, "refusing frame %u/%" PRIu64, in->stream_id, in->seq);
         return -1;
     }
-    return ride_cpu_grayscale(&in->image, &out->image, 1);
+    if (ride_cpu_grayscale(&in->image, &t->done.image, 1) != 0)
+        return snprintf(err, errlen, "grayscale failed"), -1;
+    t->holding = true;
+    return 0;
+}
+
+static int gray_collect(void *ctx, int wait, ride_frame *out, char *err, size_t errlen)
+{
+    (void)wait;
+    (void)err;
+    (void)errlen;
+    gray_task *t = ctx;
+    if (!t->holding)
+        return 0;
+    ride_frame done = t->done;
+    t->done = *out;
+    *out = done;
+    t->holding = false;
+    return 1;
 }
 
 /* What every pipeline of these tests starts from: grayscale from INPUT to OUTPUT. */
-static ride_pipeline_config gray_config(fixture *fx, task *t)
+static ride_pipeline_config gray_config(fixture *fx)
 {
     return (ride_pipeline_config){
         .input_topic = INPUT,
         .group = GROUP,
         .output_topic = OUTPUT,
-        .process = to_gray,
-        .process_ctx = t,
+        .submit = gray_submit,
+        .collect = gray_collect,
+        .process_ctx = &fx->gray,
         .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
         .producer_conf = conf_for(fx, RIDE_KAFKA_PRODUCER),
         .max_frame_bytes = MAX_FRAME_BYTES,
@@ -158,9 +184,9 @@ static ride_pipeline *open_pipeline(fixture *fx, const ride_pipeline_config *cfg
     return pl;
 }
 
-static ride_pipeline *new_pipeline(fixture *fx, task *t)
+static ride_pipeline *new_pipeline(fixture *fx)
 {
-    ride_pipeline_config cfg = gray_config(fx, t);
+    ride_pipeline_config cfg = gray_config(fx);
     return open_pipeline(fx, &cfg);
 }
 
@@ -324,7 +350,7 @@ static void test_every_frame_once_and_committed(void **state)
     int64_t high[PARTITIONS];
     high_watermarks(fx, INPUT, high);
 
-    ride_pipeline *pl = new_pipeline(fx, NULL);
+    ride_pipeline *pl = new_pipeline(fx);
     own_all(fx, pl, 1);
     int64_t t0 = ride_clock_mono_ms();
     run_until(fx, pl, committed_to, high, "every partition committed");
@@ -364,7 +390,7 @@ static void test_crash_and_resume_loses_nothing(void **state)
     int64_t high[PARTITIONS];
     high_watermarks(fx, INPUT, high);
 
-    ride_pipeline *first = new_pipeline(fx, NULL);
+    ride_pipeline *first = new_pipeline(fx);
     own_all(fx, first, 1);
     uint64_t some = 30;
     run_until(fx, first, processed_at_least, &some, "the first frames");
@@ -393,7 +419,7 @@ static void test_crash_and_resume_loses_nothing(void **state)
     assert_true(behind > 0);
     ride_pipeline_free(first); /* SIGKILL: no final commit */
 
-    ride_pipeline *second = new_pipeline(fx, NULL);
+    ride_pipeline *second = new_pipeline(fx);
     own_all(fx, second, 2);
     run_until(fx, second, committed_to, high, "the second owner to finish");
     ride_pipeline_free(second);
@@ -423,7 +449,7 @@ static void test_removed_partition_commits_nothing(void **state)
     int64_t high[PARTITIONS];
     high_watermarks(fx, INPUT, high);
 
-    ride_pipeline *pl = new_pipeline(fx, NULL);
+    ride_pipeline *pl = new_pipeline(fx);
     own_all(fx, pl, 1);
     int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
     for (;;) {
@@ -492,8 +518,9 @@ static void test_corrupt_input_and_failed_task(void **state)
     int64_t high[PARTITIONS];
     high_watermarks(fx, INPUT, high);
 
-    task t = {0, 7};
-    ride_pipeline *pl = new_pipeline(fx, &t);
+    fx->gray.fail_stream = 0;
+    fx->gray.fail_seq = 7;
+    ride_pipeline *pl = new_pipeline(fx);
     own_all(fx, pl, 1);
     run_until(fx, pl, committed_to, high, "past the bad input");
     ride_pipeline_stats st;
@@ -554,7 +581,9 @@ static void test_failed_sink_write_rewinds(void **state)
     ride_pipeline_config cfg = {
         .input_topic = INPUT,
         .group = GROUP,
-        .process = to_gray,
+        .submit = gray_submit,
+        .collect = gray_collect,
+        .process_ctx = &fx->gray,
         .sink = sink_frame,
         .sink_ctx = &log,
         .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
@@ -585,13 +614,81 @@ static void test_failed_sink_write_rewinds(void **state)
     assert_int_equal(log.rejected, 1);
 }
 
+/* The messages of one frame, as a producer would queue them. */
+typedef struct frame_messages {
+    uint8_t *data[8];
+    size_t len[8];
+    int count;
+} frame_messages;
+
+static int keep_message(void *ctx, const uint8_t *msg, size_t len)
+{
+    frame_messages *fm = ctx;
+    if (fm->count == 8 || !(fm->data[fm->count] = malloc(len)))
+        return -1;
+    memcpy(fm->data[fm->count], msg, len);
+    fm->len[fm->count++] = len;
+    return 0;
+}
+
+static void produce_message(fixture *fx, const frame_messages *fm, int i)
+{
+    if (ride_kafka_produce(fx->input, INPUT, 0, fm->data[i], fm->len[i], NULL, fx->err,
+                           sizeof fx->err))
+        fail_msg("produce: %s", fx->err);
+    if (ride_kafka_producer_flush(fx->input, TIMEOUT_MS, fx->err, sizeof fx->err))
+        fail_msg("flush: %s", fx->err);
+}
+
+/* Two writers' chunked frames interleaved in one partition, A0 B0 B1 B2 and then
+ * A1 A2: once B is written the commit still stops at A's first chunk, which a
+ * new owner must read again; once A is written it passes both. */
+static void test_interleaved_frames_commit_at_oldest_first_chunk(void **state)
+{
+    fixture *fx = *state;
+    frame_messages fm[2] = {0};
+    ride_frame_write_opts opts = {RIDE_ENC_RAW, -1, 4096};
+    for (uint32_t s = 0; s < 2; s++) {
+        ride_frame f = {.stream_id = s, .seq = 1};
+        assert_int_equal(ride_synthetic_render(s, 1, 64, 48, &f.image), 0);
+        assert_int_equal(ride_frame_write(&f, &opts, keep_message, &fm[s], NULL, 0), 0);
+        ride_frame_free(&f);
+        assert_int_equal(fm[s].count, 3);
+    }
+    produce_message(fx, &fm[0], 0);
+    for (int i = 0; i < 3; i++)
+        produce_message(fx, &fm[1], i);
+
+    ride_pipeline *pl = new_pipeline(fx);
+    assert_int_equal(ride_pipeline_add_partition(pl, 0, 1, RIDE_KAFKA_OFFSET_COMMITTED, fx->err,
+                                                 sizeof fx->err),
+                     0);
+    uint64_t one = 1, two = 2;
+    run_until(fx, pl, processed_at_least, &one, "frame B written");
+    assert_int_equal(ride_pipeline_committable(pl, 0), 0);
+
+    for (int i = 1; i < 3; i++)
+        produce_message(fx, &fm[0], i);
+    run_until(fx, pl, processed_at_least, &two, "frame A written");
+    assert_int_equal(ride_pipeline_committable(pl, 0), 6);
+    ride_pipeline_stats st;
+    ride_pipeline_stats_get(pl, &st);
+    assert_int_equal(st.dropped_total, 0);
+    ride_pipeline_free(pl);
+    for (int s = 0; s < 2; s++)
+        for (int i = 0; i < fm[s].count; i++)
+            free(fm[s].data[i]);
+}
+
 static void test_bad_configuration(void **state)
 {
     fixture *fx = *state;
     ride_pipeline_config cfg = {
         .input_topic = INPUT,
         .group = GROUP,
-        .process = to_gray,
+        .submit = gray_submit,
+        .collect = gray_collect,
+        .process_ctx = &fx->gray,
         .consumer_conf = conf_for(fx, RIDE_KAFKA_CONSUMER),
         .max_frame_bytes = MAX_FRAME_BYTES,
     };
@@ -621,7 +718,7 @@ static void test_throughput_900x900(void **state)
 {
     fixture *fx = *state;
     enum { N = 60 };
-    ride_pipeline *pl = new_pipeline(fx, NULL);
+    ride_pipeline *pl = new_pipeline(fx);
     own_all(fx, pl, 1);
     ride_frame f;
     memset(&f, 0, sizeof f);
@@ -631,8 +728,8 @@ static void test_throughput_900x900(void **state)
         assert_int_equal(ride_synthetic_render((uint64_t)p, i, 900, 900, &f.image), 0);
         f.stream_id = (uint32_t)p;
         f.seq = i;
-        if (ride_kafka_produce_frame(fx->input, INPUT, p, &f, NULL, NULL, TIMEOUT_MS, fx->err,
-                                     sizeof fx->err))
+        if (ride_kafka_produce_frame(fx->input, INPUT, p, &f, NULL, NULL, NULL, TIMEOUT_MS,
+                                     fx->err, sizeof fx->err))
             fail_msg("produce: %s", fx->err);
         ride_kafka_producer_poll(fx->input, 0);
         uint64_t behind = i + 1 > PARTITIONS ? i + 1 - PARTITIONS : 0;
@@ -653,7 +750,7 @@ static void test_throughput_900x900(void **state)
 
 static ride_pipeline *new_bounded_pipeline(fixture *fx, size_t budget)
 {
-    ride_pipeline_config cfg = gray_config(fx, NULL);
+    ride_pipeline_config cfg = gray_config(fx);
     cfg.output_group = OUTPUT_GROUP;
     cfg.max_backlog_bytes = budget;
     return open_pipeline(fx, &cfg);
@@ -761,8 +858,8 @@ static void test_expired_input_counted(void **state)
         assert_int_equal(ride_synthetic_render(0, i, 640, 480, &f.image), 0);
         f.stream_id = 0;
         f.seq = i;
-        if (ride_kafka_produce_frame(fx->input, INPUT, 0, &f, NULL, NULL, TIMEOUT_MS, fx->err,
-                                     sizeof fx->err))
+        if (ride_kafka_produce_frame(fx->input, INPUT, 0, &f, NULL, NULL, NULL, TIMEOUT_MS,
+                                     fx->err, sizeof fx->err))
             fail_msg("produce: %s", fx->err);
     }
     ride_frame_free(&f);
@@ -774,7 +871,7 @@ static void test_expired_input_counted(void **state)
     assert_true(low > 0);
     assert_int_equal(high, N);
 
-    ride_pipeline *pl = new_pipeline(fx, NULL);
+    ride_pipeline *pl = new_pipeline(fx);
     if (ride_pipeline_add_partition(pl, 0, 1, RIDE_KAFKA_OFFSET_COMMITTED, fx->err,
                                     sizeof fx->err))
         fail_msg("add: %s", fx->err);
@@ -854,8 +951,7 @@ static void deferred_free(deferred *d)
 
 static ride_pipeline *new_deferred_pipeline(fixture *fx, deferred *d)
 {
-    ride_pipeline_config cfg = gray_config(fx, NULL);
-    cfg.process = NULL;
+    ride_pipeline_config cfg = gray_config(fx);
     cfg.submit = deferred_submit;
     cfg.collect = deferred_collect;
     cfg.task_depth = DEPTH;
@@ -947,7 +1043,7 @@ static void test_removed_partition_with_frames_in_task(void **state)
 static void test_budget_needs_next_group(void **state)
 {
     fixture *fx = *state;
-    ride_pipeline_config cfg = gray_config(fx, NULL);
+    ride_pipeline_config cfg = gray_config(fx);
     cfg.max_backlog_bytes = 1 << 20;
     assert_null(ride_pipeline_new(&cfg, fx->err, sizeof fx->err));
     assert_non_null(strstr(fx->err, "next stage's group"));
@@ -961,6 +1057,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_removed_partition_commits_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_input_and_failed_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failed_sink_write_rewinds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_interleaved_frames_commit_at_oldest_first_chunk,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_configuration, setup, teardown),
         cmocka_unit_test_setup_teardown(test_throughput_900x900, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_pauses_without_loss, setup, teardown),

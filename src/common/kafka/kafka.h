@@ -125,14 +125,24 @@ rd_kafka_resp_err_t ride_kafka_produce_wait(ride_kafka_producer *p, const char *
                                             void *opaque, int64_t deadline_ms, char *err,
                                             size_t errlen);
 
-/* Encodes f with ride_frame_write (opts NULL: raw, RIDE_FRAME_DEFAULT_MAX_MESSAGE)
- * and queues its messages to one partition, in order and back to back (a full
- * queue is drained by polling, for up to timeout_ms in all). Each message gets
- * its own delivery report carrying opaque. After a failure some of the frame's
- * messages may be queued already; receivers reject that frame as incomplete. */
+/* The sender's bookkeeping of one frame's messages: called after each message is
+ * queued, with the frame's opaque and the message's size in bytes. The message's
+ * delivery report, carrying the same opaque, may already have run on a thread
+ * that polls the producer. */
+typedef void (*ride_kafka_queued_fn)(void *opaque, size_t len);
+
+/* Sends one frame: encodes f with ride_frame_write (opts NULL: raw,
+ * RIDE_FRAME_DEFAULT_MAX_MESSAGE) and queues its messages to one partition, in
+ * order and back to back (a full queue is drained by polling, for up to
+ * timeout_ms in all; a queue still full then counts as a failed produce call).
+ * Each message gets its own delivery report carrying opaque, and is passed to
+ * on_queued (when not NULL) once queued. After a failure some of the frame's
+ * messages may be queued already; receivers reject that frame as incomplete.
+ * The error names the topic, partition and frame. */
 int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t partition,
                              const ride_frame *f, const ride_frame_write_opts *opts,
-                             void *opaque, int timeout_ms, char *err, size_t errlen);
+                             void *opaque, ride_kafka_queued_fn on_queued, int timeout_ms,
+                             char *err, size_t errlen);
 
 /* Serves delivery reports for up to timeout_ms; returns how many events ran. */
 int ride_kafka_producer_poll(ride_kafka_producer *p, int timeout_ms);

@@ -113,37 +113,41 @@ typedef struct frame_emit {
     const char *topic;
     int32_t partition;
     void *opaque;
+    ride_kafka_queued_fn on_queued;
     int64_t deadline_ms;
-    char *err;
-    size_t errlen;
+    char reason[256]; /* why a message was not queued */
 } frame_emit;
 
-static int emit_chunk(void *ctx, const uint8_t *msg, size_t len)
+static int emit_message(void *ctx, const uint8_t *msg, size_t len)
 {
     frame_emit *fe = ctx;
     rd_kafka_resp_err_t e = ride_kafka_produce_wait(fe->p, fe->topic, fe->partition, msg, len,
-                                                    fe->opaque, fe->deadline_ms, fe->err,
-                                                    fe->errlen);
+                                                    fe->opaque, fe->deadline_ms, fe->reason,
+                                                    sizeof fe->reason);
     /* A queue still full at the deadline is a failure to produce, counted here. */
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         atomic_fetch_add(&fe->p->errors, 1);
-    return e ? -1 : 0;
+    if (e)
+        return -1;
+    if (fe->on_queued)
+        fe->on_queued(fe->opaque, len);
+    return 0;
 }
 
 int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t partition,
                              const ride_frame *f, const ride_frame_write_opts *opts,
-                             void *opaque, int timeout_ms, char *err, size_t errlen)
+                             void *opaque, ride_kafka_queued_fn on_queued, int timeout_ms,
+                             char *err, size_t errlen)
 {
-    frame_emit fe = {p, topic, partition, opaque, ride_clock_mono_ms() + timeout_ms, err, errlen};
+    frame_emit fe = {p, topic, partition, opaque, on_queued, ride_clock_mono_ms() + timeout_ms,
+                     ""};
     char werr[256] = "";
-    if (ride_frame_write(f, opts, emit_chunk, &fe, werr, sizeof werr) != 0) {
-        /* emit_chunk wrote its own reason; otherwise the encoder failed. */
-        if (werr[0])
-            ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
-                    partition, f->stream_id, f->seq, werr);
-        return -1;
-    }
-    return 0;
+    if (ride_frame_write(f, opts, emit_message, &fe, werr, sizeof werr) == 0)
+        return 0;
+    /* Kafka's reason for a refused message says more than the encoder's "emit failed". */
+    ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
+                   partition, f->stream_id, f->seq, fe.reason[0] ? fe.reason : werr);
+    return -1;
 }
 
 int ride_kafka_producer_poll(ride_kafka_producer *p, int timeout_ms)

@@ -426,16 +426,6 @@ static int header_trusted(ride_frame_status st)
     return st == RIDE_FRAME_OK || st > RIDE_FRAME_BAD_HEADER_CRC;
 }
 
-int ride_frame_message_id(const uint8_t *msg, size_t len, uint32_t *stream_id, uint64_t *seq)
-{
-    ride_frame_header h;
-    if (check_framing(msg, len, &h) != RIDE_FRAME_OK)
-        return 0;
-    *stream_id = h.stream_id;
-    *seq = h.seq;
-    return 1;
-}
-
 ride_frame_status ride_frame_header_parse(const uint8_t *msg, size_t len, ride_frame_header *out,
                                           const uint8_t **payload)
 {
@@ -801,19 +791,6 @@ void ride_frame_assembler_reset(ride_frame_assembler *a)
 
 int ride_frame_assembler_pending(const ride_frame_assembler *a) { return (int)a->busy; }
 
-int ride_frame_assembler_pending_low_tag(const ride_frame_assembler *a, uint64_t *tag)
-{
-    int found = 0;
-    for (unsigned i = 0; i < a->nslots; i++) {
-        const pending_frame *s = &a->slots[i];
-        if (s->busy && (!found || s->tags.first < *tag)) {
-            *tag = s->tags.first;
-            found = 1;
-        }
-    }
-    return found;
-}
-
 static ride_frame_tags tags_of_one(uint64_t tag) { return (ride_frame_tags){tag, tag, 1}; }
 
 static void tags_add(ride_frame_tags *t, uint64_t tag)
@@ -1096,6 +1073,8 @@ static ride_frame_status start_frame(ride_frame_assembler *a, const ride_frame_h
     s->received = h->payload_len;
     s->tags = tags;
     a->busy++;
+    if (tags_out)
+        *tags_out = tags;
     return RIDE_FRAME_INCOMPLETE;
 }
 
@@ -1118,8 +1097,11 @@ static ride_frame_status continue_frame(ride_frame_assembler *a, pending_frame *
     memcpy(s->buf + s->received, payload, h->payload_len);
     s->received += h->payload_len;
     s->next_chunk++;
-    if (s->next_chunk < s->hdr.chunk_count)
+    if (s->next_chunk < s->hdr.chunk_count) {
+        if (tags_out)
+            *tags_out = s->tags;
         return RIDE_FRAME_INCOMPLETE;
+    }
     if (s->received != s->hdr.frame_len)
         return reject_pending(a, s, RIDE_FRAME_FRAME_LEN_MISMATCH);
     s->busy = 0;

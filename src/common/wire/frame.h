@@ -139,12 +139,6 @@ typedef struct ride_frame_header {
     uint32_t metadata_len;
 } ride_frame_header;
 
-/* The frame a message belongs to, (stream id, seq), read after checking only its
- * framing and header checksum: cheap enough to call on every message before the
- * assembler (which checks the payload). Returns 1 when the identity can be trusted,
- * 0 when the header is damaged or not a RIDE frame header. */
-int ride_frame_message_id(const uint8_t *msg, size_t len, uint32_t *stream_id, uint64_t *seq);
-
 /* Validates one message on its own (everything but the cross-chunk rules and the
  * payload decoding) and decodes its header into *out. On RIDE_FRAME_OK, *payload
  * (when not NULL) points at the message's payload_len payload bytes inside msg.
@@ -191,7 +185,9 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
 #define RIDE_FRAME_MAX_PENDING 1024u
 
 /* The caller's tags (e.g. Kafka offsets) of the messages a frame was assembled
- * from, or rejected with: the lowest, the highest and how many messages. */
+ * from, has so far, or was rejected with: the lowest, the highest and how many
+ * messages. With offsets as tags, `first` is where a reader that has not finished
+ * the frame must resume (docs/wire-format.md, "Tags and offsets"). */
 typedef struct ride_frame_tags {
     uint64_t first;
     uint64_t last;
@@ -243,9 +239,11 @@ void ride_frame_assembler_free(ride_frame_assembler *a);
 
 /* Consumes one message, tagged with `tag` (any value the caller wants back,
  * usually the message's Kafka offset). Returns RIDE_FRAME_OK with the complete
- * frame (its metadata included, or none) in *out and, when tags is not NULL, the tags of its messages in *tags;
- * RIDE_FRAME_INCOMPLETE or RIDE_FRAME_SKIPPED when there is nothing to deliver
- * yet; or the error that rejected the pushed message's frame. Every rejected
+ * frame (its metadata included, or none) in *out; RIDE_FRAME_INCOMPLETE or
+ * RIDE_FRAME_SKIPPED when there is nothing to deliver yet; or the error that
+ * rejected the pushed message's frame. After RIDE_FRAME_OK and
+ * RIDE_FRAME_INCOMPLETE, when tags is not NULL, *tags holds the tags of the
+ * pushed message's frame: all of them, or those pushed so far. Every rejected
  * frame - including an older frame in progress evicted to make room for a new
  * one - has been passed to on_reject before this returns; a caller counts
  * drops there and only there. After any status the assembler is ready for the
@@ -265,11 +263,6 @@ ride_frame_status ride_frame_assembler_push(ride_frame_assembler *a, const uint8
 
 /* How many frames have some but not all of their chunks. */
 int ride_frame_assembler_pending(const ride_frame_assembler *a);
-
-/* The lowest tag of any message held by a frame in progress: returns 1 and
- * sets *tag, or returns 0 when no frame is in progress. With Kafka offsets as
- * tags, a consumer commits no further than this (docs/wire-format.md). */
-int ride_frame_assembler_pending_low_tag(const ride_frame_assembler *a, uint64_t *tag);
 
 /* Rejects every frame in progress, oldest first, with status
  * RIDE_FRAME_INCOMPLETE (reason "incomplete"), for a caller that will not read

@@ -152,8 +152,8 @@ void ride_daemon_fx_produce_frame(ride_daemon_fx *fx, const char *topic, int32_t
     if (!fx->input)
         fail_msg("producer: %s", fx->err);
     ride_frame_write_opts wo = {RIDE_ENC_RAW, -1, 4096};
-    if (ride_kafka_produce_frame(fx->input, topic, partition, f, &wo, NULL, KAFKA_TIMEOUT_MS,
-                                 fx->err, sizeof fx->err))
+    if (ride_kafka_produce_frame(fx->input, topic, partition, f, &wo, NULL, NULL,
+                                 KAFKA_TIMEOUT_MS, fx->err, sizeof fx->err))
         fail_msg("produce: %s", fx->err);
 }
 

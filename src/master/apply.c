@@ -201,12 +201,12 @@ static void apply_release_done(ride_master *m, const ride_reconcile_change *c)
 static void apply_source_owner(ride_master *m, ride_reconcile_change *c)
 {
     ride_master_app *a = m->apps[c->app];
-    ride_master_source *src = &a->sources[c->stage];
+    ride_master_source *src = &a->sources[c->source];
     free(src->producer);
     src->producer = c->text;
     c->text = NULL;
     src->epoch = c->epoch;
-    store_source(m, a, c->stage);
+    store_source(m, a, c->source);
     emit(m, &c->event);
 }
 
@@ -270,7 +270,7 @@ static void apply_change(ride_master *m, ride_reconcile_change *c)
         apply_source_owner(m, c);
         break;
     case RIDE_RECONCILE_SOURCE_STORE:
-        store_source(m, m->apps[c->app], c->stage);
+        store_source(m, m->apps[c->app], c->source);
         break;
     case RIDE_RECONCILE_ASSIGNMENT_WRITE:
         apply_assignment_write(m, c);

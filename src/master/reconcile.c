@@ -545,7 +545,7 @@ static int decide_source_store(const ride_master_source *src, size_t ai, size_t 
     ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_SOURCE_STORE, ai);
     if (!c)
         return -1;
-    c->stage = si;
+    c->source = si;
     return 0;
 }
 
@@ -580,7 +580,7 @@ static int decide_source(const ride_reconcile_view *v, source_owners *so, size_t
     if (!c)
         return -1;
     bool ok = true;
-    c->stage = si;
+    c->source = si;
     c->text = copy(next, &ok);
     c->epoch = src->epoch + 1;
     so->producer[k] = next;

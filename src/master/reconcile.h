@@ -75,8 +75,9 @@ typedef enum ride_reconcile_kind {
 typedef struct ride_reconcile_change {
     ride_reconcile_kind kind;
     size_t app;       /* index into the view's apps (application, stage, partition, source) */
-    size_t stage;     /* stage index, or source index for SOURCE_* */
+    size_t stage;     /* STAGE_*, PARTITION_*, RELEASE_DONE: index into the app's stages */
     int partition;
+    size_t source;    /* SOURCE_*: index into the app's sources */
     size_t record;    /* ASSIGNMENT_*: index into the view's assignments */
     char *text;       /* APP_MESSAGE: message; PARTITION_OWNER: owner; SOURCE_OWNER:
                        * producer; ASSIGNMENT_WRITE: the node's JSON; ASSIGNMENT_BROKEN:

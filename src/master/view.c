@@ -403,22 +403,19 @@ void ride_master_load(ride_master *m)
 
 /* ---- assignments and heartbeats ---- */
 
-/* The record of what was last written to one member, made on first sight: its epoch
- * continues from what a previous leader wrote. NULL when out of memory. */
-static ride_master_assignment *assignment_record(ride_master *m, const char *member)
+/* A record for a member first seen: its epoch continues from what a previous leader
+ * wrote. */
+static void add_assignment_record(ride_master *m, const char *member)
 {
-    for (size_t i = 0; i < m->assignment_count; i++)
-        if (strcmp(m->assignments[i].member, member) == 0)
-            return &m->assignments[i];
     ride_master_assignment *grown =
         realloc(m->assignments, (m->assignment_count + 1) * sizeof *grown);
     if (!grown)
-        return NULL;
+        return;
     m->assignments = grown;
     ride_master_assignment *r = &grown[m->assignment_count];
     memset(r, 0, sizeof *r);
     if (!(r->member = strdup(member)))
-        return NULL;
+        return;
     m->assignment_count++;
     char path[RIDE_ZK_PATH_MAX];
     char *data = NULL;
@@ -434,13 +431,21 @@ static ride_master_assignment *assignment_record(ride_master *m, const char *mem
         }
     }
     free(data);
-    return r;
+}
+
+static bool has_assignment_record(const ride_master *m, const char *member)
+{
+    for (size_t i = 0; i < m->assignment_count; i++)
+        if (strcmp(m->assignments[i].member, member) == 0)
+            return true;
+    return false;
 }
 
 void ride_master_track_assignments(ride_master *m)
 {
     for (size_t i = 0; i < m->member_count; i++)
-        assignment_record(m, m->members[i].id);
+        if (!has_assignment_record(m, m->members[i].id))
+            add_assignment_record(m, m->members[i].id);
 }
 
 void ride_master_assignments_free(ride_master *m)

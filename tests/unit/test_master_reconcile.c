@@ -634,7 +634,7 @@ static void test_live_producer_keeps_source(void **state)
     a->sources[0].stored = false;
     sources(c);
     assert_int_equal(c->plan.count, 1);
-    assert_int_equal(nth(c, 0, RIDE_RECONCILE_SOURCE_STORE)->stage, 0);
+    assert_int_equal(nth(c, 0, RIDE_RECONCILE_SOURCE_STORE)->source, 0);
     cluster_free(c);
 }
 

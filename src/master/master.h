@@ -182,8 +182,6 @@ typedef struct ride_master {
 /* Re-reads /workers and /producers and every heartbeat's version: a member is alive
  * while registered and its heartbeat changed within heartbeat.timeout_ms. */
 void ride_master_refresh_members(ride_master *m);
-/* Re-reads /apps: new, changed and deleted applications, their state and scale. */
-void ride_master_refresh_apps(ride_master *m);
 /* Reads everything a new leader takes over: owners, sources, assignment epochs. */
 void ride_master_load(ride_master *m);
 ride_master_member *ride_master_find_member(ride_master *m, const char *id, bool worker);
@@ -198,15 +196,24 @@ void ride_master_members_free(ride_master *m);
  * at apply, so there is at most one). */
 const ride_stage *ride_master_reader(const ride_manifest *man, const char *name);
 
-/* ---- reconcile.c: the leader's decisions ---- */
+/* Makes a record for every member without one, reading the epoch of the assignment
+ * a previous leader wrote to it. */
+void ride_master_track_assignments(ride_master *m);
+void ride_master_assignments_free(ride_master *m);
+/* Reads and decodes a worker's heartbeat node; false when missing or malformed. */
+bool ride_master_read_heartbeat(ride_master *m, const char *worker, ride_cluster_heartbeat *hb);
 
-/* One pass: topics, partition owners, sources, assignments. */
-void ride_master_reconcile(ride_master *m);
+/* ---- events.c: the cluster's event log ---- */
+
 /* Writes an event node (and logs it); app/stage/member may be NULL, partition -1. */
 void ride_master_event(ride_master *m, const char *type, const char *app, const char *stage,
                        int partition, const char *member, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
-void ride_master_assignments_free(ride_master *m);
+
+/* ---- apply.c: the leader's writes (decisions: reconcile.h) ---- */
+
+/* One pass: liveness, topics, partition owners, sources, assignments, deletions. */
+void ride_master_reconcile(ride_master *m);
 /* Sets a persistent node, creating it (and its parents) when missing; failures are
  * logged. */
 ride_zk_err ride_master_put_node(ride_master *m, const char *path, const void *data, size_t len);

@@ -1,6 +1,7 @@
-/* reconcile.c - the leader's decisions: topics for every stage, an owner for every
- * partition (through the planner, src/master/assign.h), a producer for every
- * source, and one assignment node per member saying all it must run.
+/* reconcile.c - the leader's decisions, without I/O (reconcile.h): topics for every
+ * stage, an owner for every partition (through the planner, assign.h), a producer
+ * for every source, one assignment per member saying all it must run, and the
+ * removal of deleted applications. apply.c makes the changes.
  *
  * A partition moving between two live workers is handed over in two steps: the
  * old owner's assignment drops it first, and the new owner gets it once the old
@@ -15,211 +16,152 @@
 #include <string.h>
 
 #include "assign.h"
-#include "master.h"
-#include "base/clock.h"
-#include "base/log.h"
-
-#define EVENTS_KEPT 1000
-#define EVENTS_TRIM_EVERY 100
+#include "reconcile.h"
 
 static bool same(const char *a, const char *b)
 {
     return (a == NULL && b == NULL) || (a && b && strcmp(a, b) == 0);
 }
 
-static bool app_active(const ride_master_app *a)
+bool ride_reconcile_app_active(const ride_master_app *a)
 {
     return a->phase == RIDE_APP_RUNNING && a->topics_ready;
 }
 
-/* ---- events ---- */
-
-static void trim_events(ride_master *m)
+bool ride_reconcile_wants_topics(const ride_master_app *a)
 {
-    ride_zk_strings ev = {0};
-    if (ride_zk_get_children(m->zk, RIDE_CLUSTER_PATH_EVENTS, &ev) != RIDE_ZK_OK)
-        return;
-    for (size_t i = 0; i + EVENTS_KEPT < ev.count; i++) {
-        char path[RIDE_ZK_PATH_MAX];
-        snprintf(path, sizeof path, "%s/%s", RIDE_CLUSTER_PATH_EVENTS, ev.items[i]);
-        ride_zk_delete(m->zk, path, -1);
-    }
-    ride_zk_strings_free(&ev);
+    return !a->topics_ready && a->phase != RIDE_APP_DELETING;
 }
 
-void ride_master_event(ride_master *m, const char *type, const char *app, const char *stage,
-                       int partition, const char *member, const char *fmt, ...)
+static const ride_master_member *find_member(const ride_reconcile_view *v, const char *id,
+                                             bool worker)
 {
-    char message[1024];
+    for (size_t i = 0; i < v->member_count; i++)
+        if (v->members[i].is_worker == worker && strcmp(v->members[i].id, id) == 0)
+            return &v->members[i];
+    return NULL;
+}
+
+static bool worker_alive(const ride_reconcile_view *v, const char *id)
+{
+    const ride_master_member *mb = id ? find_member(v, id, true) : NULL;
+    return mb && mb->alive;
+}
+
+/* ---- plans ---- */
+
+static void change_free(ride_reconcile_change *c)
+{
+    free(c->text);
+    free(c->key);
+    free(c->releasing);
+    for (size_t i = 0; i < c->active_count; i++)
+        free(c->active[i]);
+    for (size_t i = 0; i < c->spare_count; i++)
+        free(c->spare[i]);
+    free(c->active);
+    free(c->spare);
+    free(c->event.member);
+    free(c->event.message);
+}
+
+void ride_reconcile_plan_free(ride_reconcile_plan *plan)
+{
+    for (size_t i = 0; i < plan->count; i++)
+        change_free(&plan->changes[i]);
+    free(plan->changes);
+    memset(plan, 0, sizeof *plan);
+}
+
+/* A change appended to the plan, zeroed but for its kind and app; NULL when out of
+ * memory. */
+static ride_reconcile_change *add_change(ride_reconcile_plan *plan, ride_reconcile_kind kind,
+                                         size_t app)
+{
+    if (plan->count == plan->cap) {
+        size_t cap = plan->cap ? plan->cap * 2 : 16;
+        ride_reconcile_change *grown = realloc(plan->changes, cap * sizeof *grown);
+        if (!grown)
+            return NULL;
+        plan->changes = grown;
+        plan->cap = cap;
+    }
+    ride_reconcile_change *c = &plan->changes[plan->count++];
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->app = app;
+    c->partition = -1;
+    c->event.partition = -1;
+    return c;
+}
+
+/* A copy of s, or NULL with *ok cleared when out of memory; NULL stays NULL. */
+static char *copy(const char *s, bool *ok)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *ok = false;
+    return d;
+}
+
+static bool set_event(ride_reconcile_change *c, const char *type, const char *app,
+                      const char *stage, int partition, const char *member, const char *fmt, ...)
+    __attribute__((format(printf, 7, 8)));
+
+/* Gives the change its event; false when out of memory. */
+static bool set_event(ride_reconcile_change *c, const char *type, const char *app,
+                      const char *stage, int partition, const char *member, const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(message, sizeof message, fmt, ap);
+    int len = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    char q[1100];
-    ride_log_info(type, "app=%s stage=%s partition=%d member=%s message=%s", app ? app : "-",
-                  stage ? stage : "-", partition, member ? member : "-",
-                  ride_log_quote(message, q, sizeof q));
-    if (!m->leading)
-        return;
-    ride_cluster_event e = {.ts_ms = ride_clock_wall_ms(),
-                            .type = type,
-                            .app = app,
-                            .stage = stage,
-                            .partition = partition,
-                            .member = member,
-                            .message = message};
-    char err[256];
-    char *json = ride_cluster_event_encode(&e, err, sizeof err);
-    if (!json) {
-        ride_log_warn("event_not_written", "type=%s error=%s", type,
-                      ride_log_quote(err, q, sizeof q));
-        return;
+    bool ok = len >= 0 && (c->event.message = malloc((size_t)len + 1));
+    if (ok) {
+        va_start(ap, fmt);
+        vsnprintf(c->event.message, (size_t)len + 1, fmt, ap);
+        va_end(ap);
     }
-    if (ride_zk_create(m->zk, RIDE_CLUSTER_PREFIX_EVENT, json, strlen(json), RIDE_ZK_SEQUENTIAL,
-                       NULL, 0) == RIDE_ZK_OK) {
-        ride_counter_inc(m->metrics.events);
-        if (++m->events_written % EVENTS_TRIM_EVERY == 0)
-            trim_events(m);
-    }
-    free(json);
-}
-
-/* ---- ZooKeeper writes ---- */
-
-ride_zk_err ride_master_put_node(ride_master *m, const char *path, const void *data, size_t len)
-{
-    ride_zk_err rc = ride_zk_set(m->zk, path, data, len, -1, NULL);
-    if (rc == RIDE_ZK_NONODE) {
-        ride_zk_err made = ride_zk_create(m->zk, path, data, len, 0, NULL, 0);
-        if (made == RIDE_ZK_NONODE) {
-            char parent[RIDE_ZK_PATH_MAX];
-            snprintf(parent, sizeof parent, "%s", path);
-            *strrchr(parent, '/') = '\0';
-            ride_zk_ensure_path(m->zk, parent);
-            made = ride_zk_create(m->zk, path, data, len, 0, NULL, 0);
-        }
-        rc = made == RIDE_ZK_NODEEXISTS ? ride_zk_set(m->zk, path, data, len, -1, NULL) : made;
-    }
-    if (rc != RIDE_ZK_OK)
-        ride_log_warn("zk_write_failed", "path=%s error=%s", path, ride_zk_strerror(rc));
-    return rc;
-}
-
-static ride_zk_err put_node(ride_master *m, const char *path, const char *text)
-{
-    return ride_master_put_node(m, path, text, strlen(text));
-}
-
-void ride_master_write_state(ride_master *m, ride_master_app *a)
-{
-    char path[RIDE_ZK_PATH_MAX];
-    char err[256];
-    a->updated_ms = ride_clock_wall_ms();
-    ride_cluster_app_state st = {.phase = a->phase,
-                                 .generation = a->generation,
-                                 .created_ms = a->created_ms,
-                                 .updated_ms = a->updated_ms,
-                                 .message = a->message ? a->message : ""};
-    char *json = ride_cluster_app_state_encode(&st, err, sizeof err);
-    if (json && ride_cluster_path_app_state(path, sizeof path, a->name) == 0)
-        put_node(m, path, json);
-    free(json);
-}
-
-static void set_message(ride_master *m, ride_master_app *a, const char *msg)
-{
-    if (a->message && strcmp(a->message, msg) == 0)
-        return;
-    char *copy = strdup(msg);
-    if (!copy)
-        return;
-    free(a->message);
-    a->message = copy;
-    ride_master_write_state(m, a);
-}
-
-static void store_partition(ride_master *m, ride_master_app *a, ride_master_stage *s, int p)
-{
-    ride_master_partition *part = &s->parts[p];
-    char path[RIDE_ZK_PATH_MAX];
-    if (ride_cluster_path_partition(path, sizeof path, a->name, s->st->name, p))
-        return;
-    if (!part->owner) {
-        ride_zk_err rc = ride_zk_delete(m->zk, path, -1);
-        part->stored = rc == RIDE_ZK_OK || rc == RIDE_ZK_NONODE;
-        return;
-    }
-    char err[256];
-    ride_cluster_partition_owner o = {.owner = part->owner, .epoch = part->epoch};
-    char *json = ride_cluster_partition_owner_encode(&o, err, sizeof err);
-    part->stored = json && put_node(m, path, json) == RIDE_ZK_OK;
-    free(json);
-}
-
-static void store_source(ride_master *m, ride_master_app *a, size_t i)
-{
-    ride_master_source *src = &a->sources[i];
-    char path[RIDE_ZK_PATH_MAX];
-    if (ride_cluster_path_source(path, sizeof path, a->name, a->m.sources[i].name))
-        return;
-    if (!src->producer) {
-        ride_zk_err rc = ride_zk_delete(m->zk, path, -1);
-        src->stored = rc == RIDE_ZK_OK || rc == RIDE_ZK_NONODE;
-        return;
-    }
-    char err[256];
-    ride_cluster_source_owner o = {
-        .producer = src->producer, .epoch = src->epoch, .stream_id = src->stream_id};
-    char *json = ride_cluster_source_owner_encode(&o, err, sizeof err);
-    src->stored = json && put_node(m, path, json) == RIDE_ZK_OK;
-    free(json);
+    c->event.type = type;
+    c->event.app = app;
+    c->event.stage = stage;
+    c->event.partition = partition;
+    c->event.member = copy(member, &ok);
+    return ok;
 }
 
 /* ---- topics ---- */
 
-static const char *sink_topic(const ride_master_app *a, size_t stage)
+static int decide_topics(const ride_reconcile_view *v, size_t i, const ride_reconcile_topics *t,
+                         ride_reconcile_plan *plan)
 {
-    if (a->m.sink.type == RIDE_SINK_KAFKA && a->m.sink.stage == stage)
-        return a->m.sink.topic;
-    return NULL;
+    const ride_master_app *a = v->apps[i];
+    ride_reconcile_change *c;
+    bool ok = true;
+    if (t->ready < 0) {
+        const char *error = t->error ? t->error : "";
+        if (a->message && strcmp(a->message, error) == 0)
+            return 0;
+        if (!(c = add_change(plan, RIDE_RECONCILE_APP_MESSAGE, i)))
+            return -1;
+        c->text = copy(error, &ok);
+    } else if (t->ready > 0) {
+        if (!(c = add_change(plan, RIDE_RECONCILE_TOPICS_READY, i)))
+            return -1;
+        c->running = a->phase == RIDE_APP_PENDING;
+        if (c->running)
+            ok = set_event(c, "app_running", a->name, NULL, -1, NULL, "topics ready");
+    }
+    return ok ? 0 : -1;
 }
 
-static int topics_ready(ride_master *m, ride_master_app *a, char *err, size_t errlen)
+int ride_reconcile_topics_step(const ride_reconcile_view *v, const ride_reconcile_topics *topics,
+                               ride_reconcile_plan *plan)
 {
-    int ready = 1;
-    for (size_t i = 0; i < a->m.stage_count && ready > 0; i++) {
-        const ride_master_stage *s = &a->stages[i];
-        ready = ride_master_topic_ready(m, s->topic, s->st->partitions, err, errlen);
-        const char *sink = sink_topic(a, i);
-        if (ready > 0 && sink)
-            ready = ride_master_topic_ready(m, sink, s->st->partitions, err, errlen);
-    }
-    return ready;
-}
-
-static void ensure_topics(ride_master *m)
-{
-    for (size_t i = 0; i < m->app_count; i++) {
-        ride_master_app *a = m->apps[i];
-        if (a->topics_ready || a->phase == RIDE_APP_DELETING)
-            continue;
-        char err[512] = "";
-        int ready = topics_ready(m, a, err, sizeof err);
-        if (ready < 0) {
-            set_message(m, a, err);
-            continue;
-        }
-        if (ready == 0)
-            continue;
-        a->topics_ready = true;
-        if (a->phase == RIDE_APP_PENDING) {
-            a->phase = RIDE_APP_RUNNING;
-            free(a->message);
-            a->message = strdup("");
-            ride_master_write_state(m, a);
-            ride_master_event(m, "app_running", a->name, NULL, -1, NULL, "topics ready");
-        }
-    }
+    for (size_t i = 0; i < v->app_count; i++)
+        if (ride_reconcile_wants_topics(v->apps[i]) && decide_topics(v, i, &topics[i], plan))
+            return -1;
+    return 0;
 }
 
 /* ---- partitions ---- */
@@ -243,13 +185,13 @@ static void plan_input_free(plan_input *in)
     free(in->members);
 }
 
-static size_t count_stage_records(ride_master *m, size_t *parts, size_t *members)
+static size_t count_stage_records(const ride_reconcile_view *v, size_t *parts, size_t *members)
 {
     size_t stages = 0;
     *parts = *members = 0;
-    for (size_t i = 0; i < m->app_count; i++) {
-        ride_master_app *a = m->apps[i];
-        if (!app_active(a))
+    for (size_t i = 0; i < v->app_count; i++) {
+        const ride_master_app *a = v->apps[i];
+        if (!ride_reconcile_app_active(a))
             continue;
         stages += a->m.stage_count;
         for (size_t s = 0; s < a->m.stage_count; s++) {
@@ -260,7 +202,7 @@ static size_t count_stage_records(ride_master *m, size_t *parts, size_t *members
     return stages;
 }
 
-static void add_stage_input(plan_input *in, ride_master_app *a, ride_master_stage *s)
+static void add_stage_input(plan_input *in, const ride_master_app *a, const ride_master_stage *s)
 {
     const ride_stage *st = s->st;
     in->stages[in->stage_count++] = (ride_assign_stage){
@@ -286,19 +228,19 @@ static void add_stage_input(plan_input *in, ride_master_app *a, ride_master_stag
             (ride_assign_member){a->name, st->name, s->spare[i], RIDE_ASSIGN_SPARE};
 }
 
-static bool build_plan_input(ride_master *m, plan_input *in)
+static bool build_plan_input(const ride_reconcile_view *v, plan_input *in)
 {
     size_t parts, members;
-    size_t stages = count_stage_records(m, &parts, &members);
+    size_t stages = count_stage_records(v, &parts, &members);
     memset(in, 0, sizeof *in);
-    in->workers = calloc(m->member_count + 1, sizeof *in->workers);
+    in->workers = calloc(v->member_count + 1, sizeof *in->workers);
     in->stages = calloc(stages + 1, sizeof *in->stages);
     in->owners = calloc(parts + 1, sizeof *in->owners);
     in->members = calloc(members + 1, sizeof *in->members);
     if (!in->workers || !in->stages || !in->owners || !in->members)
         return false;
-    for (size_t i = 0; i < m->member_count; i++) {
-        ride_master_member *mb = &m->members[i];
+    for (size_t i = 0; i < v->member_count; i++) {
+        const ride_master_member *mb = &v->members[i];
         if (!mb->is_worker || !mb->worker.id)
             continue;
         in->workers[in->worker_count++] = (ride_assign_worker){
@@ -310,211 +252,256 @@ static bool build_plan_input(ride_master *m, plan_input *in)
             .alive = mb->alive,
         };
     }
-    for (size_t i = 0; i < m->app_count; i++)
-        if (app_active(m->apps[i]))
-            for (size_t s = 0; s < m->apps[i]->m.stage_count; s++)
-                add_stage_input(in, m->apps[i], &m->apps[i]->stages[s]);
+    for (size_t i = 0; i < v->app_count; i++)
+        if (ride_reconcile_app_active(v->apps[i]))
+            for (size_t s = 0; s < v->apps[i]->m.stage_count; s++)
+                add_stage_input(in, v->apps[i], &v->apps[i]->stages[s]);
     return true;
 }
 
-static ride_master_stage *find_stage(ride_master *m, const char *app, const char *stage,
-                                     ride_master_app **out_app)
+static bool find_stage(const ride_reconcile_view *v, const char *app, const char *stage,
+                       size_t *ai, size_t *si)
 {
-    ride_master_app *a = ride_master_find_app(m, app);
-    if (!a)
-        return NULL;
-    *out_app = a;
-    for (size_t s = 0; s < a->m.stage_count; s++)
-        if (strcmp(a->stages[s].st->name, stage) == 0)
-            return &a->stages[s];
-    return NULL;
-}
-
-static bool worker_alive(ride_master *m, const char *id)
-{
-    ride_master_member *mb = id ? ride_master_find_member(m, id, true) : NULL;
-    return mb && mb->alive;
-}
-
-static void apply_move(ride_master *m, const ride_assign_move *mv)
-{
-    ride_master_app *a = NULL;
-    ride_master_stage *s = find_stage(m, mv->app, mv->stage, &a);
-    if (!s)
-        return;
-    ride_master_partition *part = &s->parts[mv->partition];
-    bool handover = mv->from && mv->to && worker_alive(m, mv->from);
-    char *to = mv->to ? strdup(mv->to) : NULL;
-    if (mv->to && !to)
-        return;
-    /* mv->from points at the old owner string: it is released after the event. */
-    char *old = part->owner;
-    free(part->releasing);
-    part->owner = to;
-    part->epoch = mv->epoch;
-    part->releasing = handover ? strdup(mv->from) : NULL;
-    part->granted = !part->releasing;
-    part->release_deadline_ms = ride_clock_mono_ms() + RIDE_MASTER_RELEASE_TIMEOUT_MS;
-    store_partition(m, a, s, mv->partition);
-    ride_counter_inc(m->metrics.moves);
-    if (!mv->from) {
-        ride_master_event(m, "partition_assigned", mv->app, mv->stage, mv->partition, mv->to,
-                          "epoch %" PRId64, mv->epoch);
-    } else if (!mv->to) {
-        ride_master_event(m, "partition_unowned", mv->app, mv->stage, mv->partition, mv->from,
-                          "no eligible worker");
-    } else if (handover) {
-        ride_master_event(m, "partition_moved", mv->app, mv->stage, mv->partition, mv->to,
-                          "from %s (rebalance), epoch %" PRId64, mv->from, mv->epoch);
-    } else {
-        ride_counter_inc(m->metrics.failovers);
-        ride_master_event(m, "partition_failover", mv->app, mv->stage, mv->partition, mv->to,
-                          "from %s (failed), epoch %" PRId64, mv->from, mv->epoch);
+    for (size_t i = 0; i < v->app_count; i++) {
+        if (strcmp(v->apps[i]->name, app) != 0)
+            continue;
+        for (size_t s = 0; s < v->apps[i]->m.stage_count; s++)
+            if (strcmp(v->apps[i]->stages[s].st->name, stage) == 0) {
+                *ai = i;
+                *si = s;
+                return true;
+            }
+        return false;
     }
-    free(old);
+    return false;
 }
 
-/* Replaces a stage's list of active or spare workers with the plan's; the new list
- * is built before the old one is released, since the plan may point into it. */
-static void set_ids(char ***list, size_t *count, const ride_assign_plan *plan, const char *app,
-                    const char *stage, ride_assign_role role)
+static bool move_event(ride_reconcile_change *c, const ride_assign_move *mv, bool handover,
+                       const char *app, const char *stage)
+{
+    if (!mv->from)
+        return set_event(c, "partition_assigned", app, stage, mv->partition, mv->to,
+                         "epoch %" PRId64, mv->epoch);
+    if (!mv->to)
+        return set_event(c, "partition_unowned", app, stage, mv->partition, mv->from,
+                         "no eligible worker");
+    if (handover)
+        return set_event(c, "partition_moved", app, stage, mv->partition, mv->to,
+                         "from %s (rebalance), epoch %" PRId64, mv->from, mv->epoch);
+    return set_event(c, "partition_failover", app, stage, mv->partition, mv->to,
+                     "from %s (failed), epoch %" PRId64, mv->from, mv->epoch);
+}
+
+static int decide_move(const ride_reconcile_view *v, const ride_assign_move *mv,
+                       ride_reconcile_plan *plan)
+{
+    size_t ai, si;
+    if (!find_stage(v, mv->app, mv->stage, &ai, &si))
+        return 0;
+    const ride_master_app *a = v->apps[ai];
+    bool handover = mv->from && mv->to && worker_alive(v, mv->from);
+    ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_PARTITION_OWNER, ai);
+    if (!c)
+        return -1;
+    bool ok = true;
+    c->stage = si;
+    c->partition = mv->partition;
+    c->epoch = mv->epoch;
+    c->text = copy(mv->to, &ok);
+    c->releasing = handover ? copy(mv->from, &ok) : NULL;
+    c->release_deadline_ms = v->now_ms + RIDE_MASTER_RELEASE_TIMEOUT_MS;
+    c->failover = mv->from && mv->to && !handover;
+    ok = move_event(c, mv, handover, a->name, a->stages[si].st->name) && ok;
+    return ok ? 0 : -1;
+}
+
+/* The plan's workers of one role in one stage group, copied. */
+static char **group_ids(const ride_assign_plan *plan, const char *app, const char *stage,
+                        ride_assign_role role, size_t *count, bool *ok)
 {
     char **ids = calloc(plan->member_count + 1, sizeof *ids);
-    if (!ids)
-        return;
-    size_t n = 0;
+    *count = 0;
+    if (!ids) {
+        *ok = false;
+        return NULL;
+    }
     for (size_t i = 0; i < plan->member_count; i++) {
         const ride_assign_member *mb = &plan->members[i];
         if (mb->role == role && strcmp(mb->app, app) == 0 && strcmp(mb->stage, stage) == 0 &&
-            (ids[n] = strdup(mb->worker)))
-            n++;
+            (ids[*count] = copy(mb->worker, ok)))
+            (*count)++;
     }
-    for (size_t i = 0; i < *count; i++)
-        free((*list)[i]);
-    free(*list);
-    *list = ids;
-    *count = n;
+    return ids;
 }
 
-static void report_issues(ride_master *m, ride_master_app *a, ride_master_stage *s,
-                          const ride_assign_plan *plan)
+static int decide_group(size_t ai, size_t si, const ride_master_app *a,
+                        const ride_assign_plan *plan, ride_reconcile_plan *out)
 {
+    const ride_master_stage *s = &a->stages[si];
+    ride_reconcile_change *c = add_change(out, RIDE_RECONCILE_STAGE_GROUP, ai);
+    if (!c)
+        return -1;
+    bool ok = true;
+    c->stage = si;
+    c->active = group_ids(plan, a->name, s->st->name, RIDE_ASSIGN_ACTIVE, &c->active_count, &ok);
+    c->spare = group_ids(plan, a->name, s->st->name, RIDE_ASSIGN_SPARE, &c->spare_count, &ok);
+    return ok ? 0 : -1;
+}
+
+static int decide_issue(size_t ai, size_t si, const ride_master_app *a,
+                        const ride_assign_plan *plan, ride_reconcile_plan *out)
+{
+    const ride_master_stage *s = &a->stages[si];
     const char *reason = "";
     for (size_t i = 0; i < plan->issue_count; i++)
         if (strcmp(plan->issues[i].app, a->name) == 0 &&
             strcmp(plan->issues[i].stage, s->st->name) == 0)
             reason = plan->issues[i].reason;
     if (strcmp(reason, s->issue) == 0)
-        return;
-    snprintf(s->issue, sizeof s->issue, "%s", reason);
-    if (*reason)
-        ride_master_event(m, "stage_degraded", a->name, s->st->name, -1, NULL, "%s", reason);
-    else
-        ride_master_event(m, "stage_placed", a->name, s->st->name, -1, NULL, "%s", "");
+        return 0;
+    ride_reconcile_change *c = add_change(out, RIDE_RECONCILE_STAGE_ISSUE, ai);
+    if (!c)
+        return -1;
+    c->stage = si;
+    snprintf(c->issue, sizeof c->issue, "%s", reason);
+    bool ok = *reason ? set_event(c, "stage_degraded", a->name, s->st->name, -1, NULL, "%s",
+                                  reason)
+                      : set_event(c, "stage_placed", a->name, s->st->name, -1, NULL, "%s", "");
+    return ok ? 0 : -1;
 }
 
-static void adopt_plan(ride_master *m, const ride_assign_plan *plan)
+static int decide_plan(const ride_reconcile_view *v, const ride_assign_plan *plan,
+                       ride_reconcile_plan *out)
 {
     for (size_t i = 0; i < plan->move_count; i++)
-        apply_move(m, &plan->moves[i]);
-    for (size_t i = 0; i < m->app_count; i++) {
-        ride_master_app *a = m->apps[i];
-        if (!app_active(a))
-            continue;
-        for (size_t s = 0; s < a->m.stage_count; s++) {
-            ride_master_stage *st = &a->stages[s];
-            set_ids(&st->active, &st->active_count, plan, a->name, st->st->name,
-                    RIDE_ASSIGN_ACTIVE);
-            set_ids(&st->spare, &st->spare_count, plan, a->name, st->st->name,
-                    RIDE_ASSIGN_SPARE);
-            report_issues(m, a, st, plan);
-        }
+        if (decide_move(v, &plan->moves[i], out))
+            return -1;
+    for (size_t i = 0; i < v->app_count; i++) {
+        const ride_master_app *a = v->apps[i];
+        for (size_t s = 0; ride_reconcile_app_active(a) && s < a->m.stage_count; s++)
+            if (decide_group(i, s, a, plan, out) || decide_issue(i, s, a, plan, out))
+                return -1;
     }
+    return 0;
 }
 
-static void plan_partitions(ride_master *m)
+int ride_reconcile_partitions_step(const ride_reconcile_view *v, ride_reconcile_plan *plan,
+                                   char *err, size_t errlen)
 {
     plan_input in;
-    ride_assign_plan plan = {0};
-    char err[512];
-    if (!build_plan_input(m, &in)) {
+    if (!build_plan_input(v, &in)) {
         plan_input_free(&in);
-        return;
+        snprintf(err, errlen, "out of memory");
+        return -1;
     }
     ride_assign_input ai = {in.workers, in.worker_count, in.stages,  in.stage_count,
                             in.owners,  in.owner_count,  in.members, in.member_count};
-    if (ride_assign_plan_compute(&ai, &plan, err, sizeof err)) {
-        ride_log_error("plan_failed", "error=%s", ride_log_quote(err, (char[600]){0}, 600));
-    } else {
-        adopt_plan(m, &plan);
-        ride_assign_plan_free(&plan);
+    ride_assign_plan computed = {0};
+    int rc = ride_assign_plan_compute(&ai, &computed, err, errlen);
+    if (rc == 0) {
+        rc = decide_plan(v, &computed, plan);
+        if (rc)
+            snprintf(err, errlen, "out of memory");
+        ride_assign_plan_free(&computed);
     }
     plan_input_free(&in);
+    return rc;
 }
 
 /* ---- hand-over of moved partitions ---- */
 
 /* True while the worker's last heartbeat lists the partition. */
-static bool still_running(ride_master *m, const char *worker, const char *app,
-                          const char *stage, int partition)
+static bool still_running(const ride_reconcile_heartbeat *heartbeats, size_t count,
+                          const char *worker, const char *app, const char *stage, int partition)
 {
-    char path[RIDE_ZK_PATH_MAX];
-    char *data = NULL;
-    size_t len = 0;
-    if (ride_cluster_path_heartbeat(path, sizeof path, worker) ||
-        ride_zk_get(m->zk, path, &data, &len, NULL) != RIDE_ZK_OK)
-        return false;
-    ride_cluster_heartbeat hb;
-    char err[512];
-    bool running = false;
-    if (ride_cluster_heartbeat_decode(path, data, len, &hb, err, sizeof err) == 0) {
-        for (size_t i = 0; i < hb.partition_count && !running; i++)
-            running = hb.partitions[i].partition == partition &&
-                      strcmp(hb.partitions[i].app, app) == 0 &&
-                      strcmp(hb.partitions[i].stage, stage) == 0;
-        ride_cluster_heartbeat_free(&hb);
+    for (size_t h = 0; h < count; h++) {
+        if (strcmp(heartbeats[h].worker, worker) != 0)
+            continue;
+        const ride_cluster_heartbeat *hb = heartbeats[h].hb;
+        for (size_t i = 0; i < hb->partition_count; i++)
+            if (hb->partitions[i].partition == partition &&
+                strcmp(hb->partitions[i].app, app) == 0 &&
+                strcmp(hb->partitions[i].stage, stage) == 0)
+                return true;
     }
-    free(data);
-    return running;
+    return false;
 }
 
-static void progress_release(ride_master *m, ride_master_app *a, ride_master_stage *s, int p)
+static int decide_release(const ride_reconcile_view *v, const ride_reconcile_heartbeat *heartbeats,
+                          size_t count, size_t ai, size_t si, int p, ride_reconcile_plan *plan)
 {
-    ride_master_partition *part = &s->parts[p];
-    bool timed_out = ride_clock_mono_ms() >= part->release_deadline_ms;
-    if (worker_alive(m, part->releasing) && !timed_out &&
-        still_running(m, part->releasing, a->name, s->st->name, p))
-        return;
-    if (timed_out)
-        ride_log_warn("release_timeout", "app=%s stage=%s partition=%d from=%s to=%s", a->name,
-                      s->st->name, p, part->releasing, part->owner ? part->owner : "-");
-    free(part->releasing);
-    part->releasing = NULL;
-    part->granted = true;
+    const ride_master_app *a = v->apps[ai];
+    const ride_master_stage *s = &a->stages[si];
+    const ride_master_partition *part = &s->parts[p];
+    bool timed_out = v->now_ms >= part->release_deadline_ms;
+    if (worker_alive(v, part->releasing) && !timed_out &&
+        still_running(heartbeats, count, part->releasing, a->name, s->st->name, p))
+        return 0;
+    ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_RELEASE_DONE, ai);
+    if (!c)
+        return -1;
+    c->stage = si;
+    c->partition = p;
+    c->timed_out = timed_out;
+    return 0;
 }
 
-static void progress_releases(ride_master *m)
+static int decide_store(size_t ai, size_t si, int p, ride_reconcile_plan *plan)
 {
-    for (size_t i = 0; i < m->app_count; i++) {
-        ride_master_app *a = m->apps[i];
-        for (size_t s = 0; app_active(a) && s < a->m.stage_count; s++)
+    ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_PARTITION_STORE, ai);
+    if (!c)
+        return -1;
+    c->stage = si;
+    c->partition = p;
+    return 0;
+}
+
+int ride_reconcile_releases_step(const ride_reconcile_view *v,
+                                 const ride_reconcile_heartbeat *heartbeats, size_t count,
+                                 ride_reconcile_plan *plan)
+{
+    for (size_t i = 0; i < v->app_count; i++) {
+        const ride_master_app *a = v->apps[i];
+        for (size_t s = 0; ride_reconcile_app_active(a) && s < a->m.stage_count; s++)
             for (int p = 0; p < a->stages[s].st->partitions; p++) {
-                if (a->stages[s].parts[p].releasing)
-                    progress_release(m, a, &a->stages[s], p);
-                if (!a->stages[s].parts[p].stored)
-                    store_partition(m, a, &a->stages[s], p);
+                const ride_master_partition *part = &a->stages[s].parts[p];
+                if (part->releasing && decide_release(v, heartbeats, count, i, s, p, plan))
+                    return -1;
+                if (!part->stored && decide_store(i, s, p, plan))
+                    return -1;
             }
     }
+    return 0;
 }
 
 /* ---- sources ---- */
 
-static size_t producer_load(ride_master *m, const char *id)
+/* The producer of every source of every application as decided so far in this step:
+ * a source moved earlier counts in the load of its new producer. */
+typedef struct source_owners {
+    const char **producer; /* flattened: app by app, sources in manifest order */
+    size_t count;
+} source_owners;
+
+static bool source_owners_init(const ride_reconcile_view *v, source_owners *so)
+{
+    so->count = 0;
+    for (size_t i = 0; i < v->app_count; i++)
+        so->count += v->apps[i]->m.source_count;
+    if (!(so->producer = calloc(so->count + 1, sizeof *so->producer)))
+        return false;
+    size_t k = 0;
+    for (size_t i = 0; i < v->app_count; i++)
+        for (size_t s = 0; s < v->apps[i]->m.source_count; s++)
+            so->producer[k++] = v->apps[i]->sources[s].producer;
+    return true;
+}
+
+static size_t producer_load(const source_owners *so, const char *id)
 {
     size_t n = 0;
-    for (size_t i = 0; i < m->app_count; i++)
-        for (size_t s = 0; s < m->apps[i]->m.source_count; s++)
-            n += same(m->apps[i]->sources[s].producer, id);
+    for (size_t i = 0; i < so->count; i++)
+        n += same(so->producer[i], id);
     return n;
 }
 
@@ -528,19 +515,20 @@ static bool lists_source(const ride_master_member *mb, const char *uri)
 
 /* The live producer for a source: one that lists the uri as local when any does,
  * else the least loaded (ties by id). */
-static const char *choose_producer(ride_master *m, const char *uri)
+static const char *choose_producer(const ride_reconcile_view *v, const source_owners *so,
+                                   const char *uri)
 {
     bool local = false;
-    for (size_t i = 0; i < m->member_count; i++)
-        if (!m->members[i].is_worker && m->members[i].alive && lists_source(&m->members[i], uri))
+    for (size_t i = 0; i < v->member_count; i++)
+        if (!v->members[i].is_worker && v->members[i].alive && lists_source(&v->members[i], uri))
             local = true;
     const char *best = NULL;
     size_t best_load = 0;
-    for (size_t i = 0; i < m->member_count; i++) {
-        ride_master_member *mb = &m->members[i];
+    for (size_t i = 0; i < v->member_count; i++) {
+        const ride_master_member *mb = &v->members[i];
         if (mb->is_worker || !mb->alive || (local && !lists_source(mb, uri)))
             continue;
-        size_t load = producer_load(m, mb->id);
+        size_t load = producer_load(so, mb->id);
         if (!best || load < best_load || (load == best_load && strcmp(mb->id, best) < 0)) {
             best = mb->id;
             best_load = load;
@@ -549,95 +537,75 @@ static const char *choose_producer(ride_master *m, const char *uri)
     return best;
 }
 
-static void place_source(ride_master *m, ride_master_app *a, size_t i)
+static int decide_source_store(const ride_master_source *src, size_t ai, size_t si,
+                               ride_reconcile_plan *plan)
 {
-    ride_master_source *src = &a->sources[i];
-    ride_master_member *cur =
-        src->producer ? ride_master_find_member(m, src->producer, false) : NULL;
-    if (cur && cur->alive) {
-        if (!src->stored)
-            store_source(m, a, i);
-        return;
-    }
-    const char *next = choose_producer(m, a->m.sources[i].uri);
-    if (same(next, src->producer)) {
-        if (!src->stored)
-            store_source(m, a, i);
-        return;
-    }
-    char *copy = next ? strdup(next) : NULL;
-    if (next && !copy)
-        return;
-    char *from = src->producer;
-    src->producer = copy;
-    src->epoch++;
-    store_source(m, a, i);
-    const char *name = a->m.sources[i].name;
-    if (!next)
-        ride_master_event(m, "source_unassigned", a->name, NULL, -1, from,
-                          "source %s: no live producer", name);
-    else if (from)
-        ride_master_event(m, "source_moved", a->name, NULL, -1, next,
-                          "source %s from %s (failed), epoch %" PRId64, name, from, src->epoch);
-    else
-        ride_master_event(m, "source_assigned", a->name, NULL, -1, next,
-                          "source %s, epoch %" PRId64, name, src->epoch);
-    free(from);
+    if (src->stored)
+        return 0;
+    ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_SOURCE_STORE, ai);
+    if (!c)
+        return -1;
+    c->source = si;
+    return 0;
 }
 
-static void place_sources(ride_master *m)
+static bool source_event(ride_reconcile_change *c, const ride_master_app *a, size_t si,
+                         const char *from, const char *next)
 {
-    for (size_t i = 0; i < m->app_count; i++)
-        if (app_active(m->apps[i]))
-            for (size_t s = 0; s < m->apps[i]->m.source_count; s++)
-                place_source(m, m->apps[i], s);
+    const char *name = a->m.sources[si].name;
+    if (!next)
+        return set_event(c, "source_unassigned", a->name, NULL, -1, from,
+                         "source %s: no live producer", name);
+    if (from)
+        return set_event(c, "source_moved", a->name, NULL, -1, next,
+                         "source %s from %s (failed), epoch %" PRId64, name, from, c->epoch);
+    return set_event(c, "source_assigned", a->name, NULL, -1, next, "source %s, epoch %" PRId64,
+                     name, c->epoch);
+}
+
+/* k: the source's index in so. */
+static int decide_source(const ride_reconcile_view *v, source_owners *so, size_t k, size_t ai,
+                         size_t si, ride_reconcile_plan *plan)
+{
+    const ride_master_app *a = v->apps[ai];
+    const ride_master_source *src = &a->sources[si];
+    const ride_master_member *cur =
+        src->producer ? find_member(v, src->producer, false) : NULL;
+    if (cur && cur->alive)
+        return decide_source_store(src, ai, si, plan);
+    const char *next = choose_producer(v, so, a->m.sources[si].uri);
+    if (same(next, src->producer))
+        return decide_source_store(src, ai, si, plan);
+    ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_SOURCE_OWNER, ai);
+    if (!c)
+        return -1;
+    bool ok = true;
+    c->source = si;
+    c->text = copy(next, &ok);
+    c->epoch = src->epoch + 1;
+    so->producer[k] = next;
+    ok = source_event(c, a, si, src->producer, next) && ok;
+    return ok ? 0 : -1;
+}
+
+int ride_reconcile_sources_step(const ride_reconcile_view *v, ride_reconcile_plan *plan)
+{
+    source_owners so;
+    if (!source_owners_init(v, &so))
+        return -1;
+    int rc = 0;
+    size_t k = 0;
+    for (size_t i = 0; i < v->app_count && rc == 0; i++) {
+        const ride_master_app *a = v->apps[i];
+        for (size_t s = 0; s < a->m.source_count && rc == 0; s++, k++)
+            if (ride_reconcile_app_active(a))
+                rc = decide_source(v, &so, k, i, s, plan);
+    }
+    free(so.producer);
+    return rc;
 }
 
 /* ---- assignments ---- */
-
-static ride_master_assignment *assignment_record(ride_master *m, const char *member)
-{
-    for (size_t i = 0; i < m->assignment_count; i++)
-        if (strcmp(m->assignments[i].member, member) == 0)
-            return &m->assignments[i];
-    ride_master_assignment *grown =
-        realloc(m->assignments, (m->assignment_count + 1) * sizeof *grown);
-    if (!grown)
-        return NULL;
-    m->assignments = grown;
-    ride_master_assignment *r = &grown[m->assignment_count];
-    memset(r, 0, sizeof *r);
-    if (!(r->member = strdup(member)))
-        return NULL;
-    m->assignment_count++;
-    /* The epoch continues from what a previous leader wrote. */
-    char path[RIDE_ZK_PATH_MAX];
-    char *data = NULL;
-    size_t len = 0;
-    ride_cluster_assignment old;
-    char err[512];
-    if (ride_cluster_path_assignment(path, sizeof path, member) == 0 &&
-        ride_zk_get(m->zk, path, &data, &len, NULL) == RIDE_ZK_OK) {
-        r->exists = true;
-        if (ride_cluster_assignment_decode(path, data, len, &old, err, sizeof err) == 0) {
-            r->epoch = old.epoch;
-            ride_cluster_assignment_free(&old);
-        }
-    }
-    free(data);
-    return r;
-}
-
-void ride_master_assignments_free(ride_master *m)
-{
-    for (size_t i = 0; i < m->assignment_count; i++) {
-        free(m->assignments[i].member);
-        free(m->assignments[i].key);
-    }
-    free(m->assignments);
-    m->assignments = NULL;
-    m->assignment_count = 0;
-}
 
 static void fill_output(const ride_master_app *a, size_t stage, ride_cluster_partition_task *t)
 {
@@ -663,13 +631,13 @@ static void fill_output(const ride_master_app *a, size_t stage, ride_cluster_par
     }
 }
 
-static void add_partition_tasks(ride_master *m, const char *member,
+static void add_partition_tasks(const ride_reconcile_view *v, const char *member,
                                 ride_cluster_partition_task *out, size_t *n)
 {
-    for (size_t i = 0; i < m->app_count; i++) {
-        ride_master_app *a = m->apps[i];
-        for (size_t s = 0; app_active(a) && s < a->m.stage_count; s++) {
-            ride_master_stage *st = &a->stages[s];
+    for (size_t i = 0; i < v->app_count; i++) {
+        const ride_master_app *a = v->apps[i];
+        for (size_t s = 0; ride_reconcile_app_active(a) && s < a->m.stage_count; s++) {
+            const ride_master_stage *st = &a->stages[s];
             for (int p = 0; p < st->st->partitions; p++) {
                 const ride_master_partition *part = &st->parts[p];
                 if (!part->granted || !same(part->owner, member))
@@ -696,12 +664,12 @@ static void add_partition_tasks(ride_master *m, const char *member,
     }
 }
 
-static void add_source_tasks(ride_master *m, const char *member, ride_cluster_source_task *out,
-                             size_t *n)
+static void add_source_tasks(const ride_reconcile_view *v, const char *member,
+                             ride_cluster_source_task *out, size_t *n)
 {
-    for (size_t i = 0; i < m->app_count; i++) {
-        ride_master_app *a = m->apps[i];
-        for (size_t s = 0; app_active(a) && s < a->m.source_count; s++) {
+    for (size_t i = 0; i < v->app_count; i++) {
+        const ride_master_app *a = v->apps[i];
+        for (size_t s = 0; ride_reconcile_app_active(a) && s < a->m.source_count; s++) {
             const ride_source *src = &a->m.sources[s];
             const ride_stage *reader = ride_master_reader(&a->m, src->name);
             if (!same(a->sources[s].producer, member) || !reader)
@@ -725,118 +693,118 @@ static void add_source_tasks(ride_master *m, const char *member, ride_cluster_so
     }
 }
 
-static size_t total_partitions(ride_master *m)
+static size_t total_partitions(const ride_reconcile_view *v)
 {
     size_t n = 0, sources = 0;
-    for (size_t i = 0; i < m->app_count; i++) {
-        for (size_t s = 0; s < m->apps[i]->m.stage_count; s++)
-            n += (size_t)m->apps[i]->stages[s].st->partitions;
-        sources += m->apps[i]->m.source_count;
+    for (size_t i = 0; i < v->app_count; i++) {
+        for (size_t s = 0; s < v->apps[i]->m.stage_count; s++)
+            n += (size_t)v->apps[i]->stages[s].st->partitions;
+        sources += v->apps[i]->m.source_count;
     }
     return n > sources ? n : sources;
 }
 
-static void write_assignment(ride_master *m, ride_master_assignment *r,
-                             ride_cluster_assignment *as)
+static bool find_record(const ride_reconcile_view *v, const char *member, size_t *out)
 {
+    for (size_t i = 0; i < v->assignment_count; i++)
+        if (strcmp(v->assignments[i].member, member) == 0) {
+            *out = i;
+            return true;
+        }
+    return false;
+}
+
+/* A write when the content differs from the last one written (epoch + 1). */
+static int decide_assignment(const ride_reconcile_view *v, size_t record,
+                             ride_cluster_assignment *as, ride_reconcile_plan *plan)
+{
+    const ride_master_assignment *r = &v->assignments[record];
     char err[512];
     as->generation = 0;
     as->epoch = 0;
     char *key = ride_cluster_assignment_encode(as, err, sizeof err);
+    ride_reconcile_change *c;
+    bool ok = true;
     if (!key) {
-        ride_log_error("assignment_not_encoded", "member=%s error=%s", r->member,
-                       ride_log_quote(err, (char[600]){0}, 600));
-        return;
+        if (!(c = add_change(plan, RIDE_RECONCILE_ASSIGNMENT_BROKEN, 0)))
+            return -1;
+        c->record = record;
+        c->text = copy(err, &ok);
+        return ok ? 0 : -1;
     }
     if (r->key && strcmp(r->key, key) == 0) {
         free(key);
-        return;
+        return 0;
     }
-    as->generation = m->generation;
+    as->generation = v->generation;
     as->epoch = r->epoch + 1;
     char *json = ride_cluster_assignment_encode(as, err, sizeof err);
-    char path[RIDE_ZK_PATH_MAX];
-    if (json && ride_cluster_path_assignment(path, sizeof path, r->member) == 0 &&
-        put_node(m, path, json) == RIDE_ZK_OK) {
-        free(r->key);
-        r->key = key;
-        key = NULL;
-        r->epoch = as->epoch;
-        r->exists = true;
-        ride_log_info("assignment_written", "member=%s epoch=%" PRId64 " partitions=%zu "
-                      "sources=%zu", r->member, as->epoch, as->partition_count,
-                      as->source_count);
+    if (!json || !(c = add_change(plan, RIDE_RECONCILE_ASSIGNMENT_WRITE, 0))) {
+        free(key);
+        free(json);
+        return json ? -1 : 0;
     }
-    free(json);
-    free(key);
+    c->record = record;
+    c->text = json;
+    c->key = key;
+    c->epoch = as->epoch;
+    c->partition_count = as->partition_count;
+    c->source_count = as->source_count;
+    return 0;
 }
 
-static void delete_assignment(ride_master *m, size_t index)
+static int decide_assignments(const ride_reconcile_view *v, ride_cluster_partition_task *parts,
+                              ride_cluster_source_task *sources, ride_reconcile_plan *plan)
 {
-    ride_master_assignment *r = &m->assignments[index];
-    char path[RIDE_ZK_PATH_MAX];
-    if (ride_cluster_path_assignment(path, sizeof path, r->member) == 0) {
-        ride_zk_err rc = ride_zk_delete(m->zk, path, -1);
-        if (rc != RIDE_ZK_OK && rc != RIDE_ZK_NONODE)
-            return;
-    }
-    free(r->member);
-    free(r->key);
-    m->assignments[index] = m->assignments[--m->assignment_count];
-}
-
-static void write_assignments(ride_master *m)
-{
-    size_t cap = total_partitions(m) + 1;
-    ride_cluster_partition_task *parts = calloc(cap, sizeof *parts);
-    ride_cluster_source_task *sources = calloc(cap, sizeof *sources);
-    for (size_t i = 0; parts && sources && i < m->member_count; i++) {
-        ride_master_member *mb = &m->members[i];
-        ride_master_assignment *r = assignment_record(m, mb->id);
-        if (!r)
+    for (size_t i = 0; i < v->member_count; i++) {
+        const ride_master_member *mb = &v->members[i];
+        size_t record;
+        if (!find_record(v, mb->id, &record))
             continue;
         ride_cluster_assignment as = {.partitions = parts, .sources = sources};
         if (mb->is_worker)
-            add_partition_tasks(m, mb->id, parts, &as.partition_count);
+            add_partition_tasks(v, mb->id, parts, &as.partition_count);
         else
-            add_source_tasks(m, mb->id, sources, &as.source_count);
-        write_assignment(m, r, &as);
+            add_source_tasks(v, mb->id, sources, &as.source_count);
+        if (decide_assignment(v, record, &as, plan))
+            return -1;
     }
+    /* Highest index first: apply.c removes a record by moving the last into its place. */
+    for (size_t i = v->assignment_count; i-- > 0;) {
+        const char *member = v->assignments[i].member;
+        if (find_member(v, member, true) || find_member(v, member, false))
+            continue;
+        ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_ASSIGNMENT_DELETE, 0);
+        if (!c)
+            return -1;
+        c->record = i;
+    }
+    return 0;
+}
+
+int ride_reconcile_assignments_step(const ride_reconcile_view *v, ride_reconcile_plan *plan)
+{
+    size_t cap = total_partitions(v) + 1;
+    ride_cluster_partition_task *parts = calloc(cap, sizeof *parts);
+    ride_cluster_source_task *sources = calloc(cap, sizeof *sources);
+    int rc = parts && sources ? decide_assignments(v, parts, sources, plan) : -1;
     free(parts);
     free(sources);
-    for (size_t i = m->assignment_count; i-- > 0;)
-        if (!ride_master_find_member(m, m->assignments[i].member, true) &&
-            !ride_master_find_member(m, m->assignments[i].member, false))
-            delete_assignment(m, i);
+    return rc;
 }
 
 /* ---- deletion ---- */
 
-static void finish_deletions(ride_master *m)
+int ride_reconcile_deletions_step(const ride_reconcile_view *v, ride_reconcile_plan *plan)
 {
-    for (size_t i = m->app_count; i-- > 0;) {
-        ride_master_app *a = m->apps[i];
+    /* Highest index first, like assignment records. */
+    for (size_t i = v->app_count; i-- > 0;) {
+        const ride_master_app *a = v->apps[i];
         if (a->phase != RIDE_APP_DELETING)
             continue;
-        char path[RIDE_ZK_PATH_MAX];
-        if (ride_cluster_path_app(path, sizeof path, a->name) ||
-            ride_zk_delete_recursive(m->zk, path) != RIDE_ZK_OK)
-            continue;
-        ride_master_event(m, "app_deleted", a->name, NULL, -1, NULL, "%s", "");
-        ride_master_app_free(a);
-        m->apps[i] = m->apps[--m->app_count];
+        ride_reconcile_change *c = add_change(plan, RIDE_RECONCILE_APP_DELETE, i);
+        if (!c || !set_event(c, "app_deleted", a->name, NULL, -1, NULL, "%s", ""))
+            return -1;
     }
-}
-
-void ride_master_reconcile(ride_master *m)
-{
-    if (!m->leading)
-        return;
-    ride_master_refresh_members(m);
-    ensure_topics(m);
-    plan_partitions(m);
-    progress_releases(m);
-    place_sources(m);
-    write_assignments(m);
-    finish_deletions(m);
+    return 0;
 }

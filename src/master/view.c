@@ -1,5 +1,6 @@
 /* view.c - the leader's picture of the cluster, read from ZooKeeper: members and
- * their liveness, applications with their owners, sources and scale.
+ * their liveness, applications with their owners, sources and scale, the epochs of
+ * the assignments written, and heartbeats on demand. It reads; apply.c writes.
  *
  * Liveness does not trust the clocks of other hosts: a heartbeat counts when its
  * node's version changes, timed on this master's monotonic clock. */
@@ -140,7 +141,7 @@ static void refresh_role(ride_master *m, bool worker)
 }
 
 /* Members whose registration vanished leave the picture once the plan no longer
- * names them (reconcile.c moved their work on the previous pass). */
+ * names them (the previous pass moved their work). */
 static void drop_departed(ride_master *m)
 {
     size_t kept = 0;
@@ -398,4 +399,76 @@ void ride_master_load(ride_master *m)
      * heartbeat change yet. */
     for (size_t i = 0; i < m->member_count; i++)
         m->members[i].hb_changed_ms = now;
+}
+
+/* ---- assignments and heartbeats ---- */
+
+/* A record for a member first seen: its epoch continues from what a previous leader
+ * wrote. */
+static void add_assignment_record(ride_master *m, const char *member)
+{
+    ride_master_assignment *grown =
+        realloc(m->assignments, (m->assignment_count + 1) * sizeof *grown);
+    if (!grown)
+        return;
+    m->assignments = grown;
+    ride_master_assignment *r = &grown[m->assignment_count];
+    memset(r, 0, sizeof *r);
+    if (!(r->member = strdup(member)))
+        return;
+    m->assignment_count++;
+    char path[RIDE_ZK_PATH_MAX];
+    char *data = NULL;
+    size_t len = 0;
+    ride_cluster_assignment old;
+    char err[512];
+    if (ride_cluster_path_assignment(path, sizeof path, member) == 0 &&
+        ride_zk_get(m->zk, path, &data, &len, NULL) == RIDE_ZK_OK) {
+        r->exists = true;
+        if (ride_cluster_assignment_decode(path, data, len, &old, err, sizeof err) == 0) {
+            r->epoch = old.epoch;
+            ride_cluster_assignment_free(&old);
+        }
+    }
+    free(data);
+}
+
+static bool has_assignment_record(const ride_master *m, const char *member)
+{
+    for (size_t i = 0; i < m->assignment_count; i++)
+        if (strcmp(m->assignments[i].member, member) == 0)
+            return true;
+    return false;
+}
+
+void ride_master_track_assignments(ride_master *m)
+{
+    for (size_t i = 0; i < m->member_count; i++)
+        if (!has_assignment_record(m, m->members[i].id))
+            add_assignment_record(m, m->members[i].id);
+}
+
+void ride_master_assignments_free(ride_master *m)
+{
+    for (size_t i = 0; i < m->assignment_count; i++) {
+        free(m->assignments[i].member);
+        free(m->assignments[i].key);
+    }
+    free(m->assignments);
+    m->assignments = NULL;
+    m->assignment_count = 0;
+}
+
+bool ride_master_read_heartbeat(ride_master *m, const char *worker, ride_cluster_heartbeat *hb)
+{
+    char path[RIDE_ZK_PATH_MAX];
+    char *data = NULL;
+    size_t len = 0;
+    if (ride_cluster_path_heartbeat(path, sizeof path, worker) ||
+        ride_zk_get(m->zk, path, &data, &len, NULL) != RIDE_ZK_OK)
+        return false;
+    char err[512];
+    bool ok = ride_cluster_heartbeat_decode(path, data, len, hb, err, sizeof err) == 0;
+    free(data);
+    return ok;
 }

@@ -1,4 +1,4 @@
-// slot.cu - frames in flight (ride/gpu.h): one frame's way through a GPU task on a
+// slot.cu - frames in flight (kernels/gpu.h): one frame's way through a GPU task on a
 // stream of its own. The host copies a frame into pinned memory (a plain memcpy), so
 // that its upload and the result's download are true asynchronous DMA on the slot's
 // stream and overlap the kernels of the frames in the other slots. Every buffer is

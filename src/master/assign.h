@@ -41,7 +41,7 @@ typedef struct ride_assign_stage {
     int gpus; /* GPUs a worker needs with device gpu (at least 1 is always needed) */
     const ride_kv *selector; /* labels an eligible worker carries with equal values */
     size_t selector_count;
-    /* Active workers the scaler asks for; 0 keeps the current group size. Either is
+    /* Active workers `ridectl scale` asks for; 0 keeps the current group size. Either is
      * clamped to [min, max], then to the eligible workers and the partitions. */
     int target;
     /* With target 0: grow the group to every eligible worker not held as a spare

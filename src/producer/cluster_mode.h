@@ -1,5 +1,5 @@
 /* cluster_mode.h - ride-producer's cluster mode (docs/producer.md): it joins the
- * cluster through ZooKeeper (ride/member.h) as a producer, finds the Kafka
+ * cluster through ZooKeeper (cluster/member.h) as a producer, finds the Kafka
  * bootstrap servers at /cluster/kafka and runs exactly the sources its
  * /assignments/<id> node lists, with the runners of runner.h.
  *

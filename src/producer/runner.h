@@ -63,7 +63,7 @@ typedef struct ride_source_runner_opts {
     size_t max_message;      /* largest Kafka message; 0: Kafka's default */
     uint64_t max_backlog;    /* per partition; 0: unbounded */
     /* With both, the backlog also counts what the stage's group has not read
-     * (ride/backlog.h), not only what Kafka has not acknowledged yet. The
+     * (kafka/backlog.h), not only what Kafka has not acknowledged yet. The
      * configuration is a consumer's, taken over (also on failure). */
     rd_kafka_conf_t *backlog_conf;
     const char *group;

@@ -1,4 +1,4 @@
-/* audit.c - sequence accounting of the frames in a topic (ride/audit.h).
+/* audit.c - sequence accounting of the frames in a topic (audit.h).
  *
  * Per stream a growable bitmap indexed by sequence number: tests, demos and
  * benchmarks see at most millions of frames per stream, so a bit per number is

@@ -1,4 +1,4 @@
-/* main.c - ride-worker: joins the cluster through ZooKeeper (ride/member.h) and
+/* main.c - ride-worker: joins the cluster through ZooKeeper (cluster/member.h) and
  * runs the stage partitions its assignment names (docs/worker.md).
  *
  * Threads: the main thread runs the libuv loop (ZooKeeper membership, heartbeat

@@ -20,7 +20,7 @@
  *
  * Backpressure (max_backlog_bytes): an output partition's backlog is the bytes
  * queued to it and not yet acknowledged plus its unconsumed messages (the next
- * stage's group, ride/backlog.h) times this pipeline's mean output message size.
+ * stage's group, kafka/backlog.h) times this pipeline's mean output message size.
  * While the backlog of the partition an input partition writes to, plus one more
  * frame, is over the budget, that input partition is paused: nothing is dropped,
  * the frames wait in Kafka, and the producer in front of the first stage is the

@@ -1,4 +1,4 @@
-/* The membership module (ride/member.h) against a real ZooKeeper server: the
+/* The membership module (cluster/member.h) against a real ZooKeeper server: the
  * registration node, heartbeats, a missing assignment as the empty one, changes
  * delivered on the loop, bad data ignored with the previous assignment kept, the
  * Kafka address, and the registration vanishing at close. */

@@ -46,7 +46,7 @@ double ride_test_mean_abs_diff_u8(const ride_image *a, const ride_image *b);
  * shape (0 when both are all zeros), or -1 when their formats or sizes differ. */
 double ride_test_max_rel_diff_f32(const ride_image *a, const ride_image *b);
 
-/* A service manager's notify socket for tests of ride/systemd.h: a datagram
+/* A service manager's notify socket for tests of cluster/systemd.h: a datagram
  * socket bound at path (which must not exist); the fd, or -1. */
 int ride_test_notify_socket(const char *path);
 /* The next datagram on fd as a NUL-terminated string in buf, waiting up to

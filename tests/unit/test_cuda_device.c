@@ -1,5 +1,5 @@
 /* The built-in GPU tasks on device frames: each task's process_device, driven
- * through the slot API (ride/gpu.h) as the task runner drives it, against the same
+ * through the slot API (kernels/gpu.h) as the task runner drives it, against the same
  * task's CPU path. Tolerances as the CUDA twin tests: identical bytes for
  * grayscale, stddev, resize, gaussian, sobel and passthrough; matmul within 1e-5
  * of the largest |value| (float sums in another order); fft spectra within 1 per

@@ -1,5 +1,5 @@
 /* The resize, gaussian and Sobel CUDA kernels against their CPU twins
- * (ride/kernels.h): results must be identical, output buffers reused between calls
+ * (kernels/kernels.h): results must be identical, output buffers reused between calls
  * must be overwritten completely, and bad arguments refused.
  *
  * Without a usable CUDA device (or in a build without CUDA) every case prints one

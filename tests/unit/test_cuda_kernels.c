@@ -1,4 +1,4 @@
-/* CUDA kernels against the CPU kernels (ride/kernels.h), against naive exact
+/* CUDA kernels against the CPU kernels (kernels/kernels.h), against naive exact
  * references written here from the contracts and, for grayscale, against OpenCV's
  * cvtColor. Results must be identical.
  *

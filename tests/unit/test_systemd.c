@@ -1,4 +1,4 @@
-/* ride/systemd.h against a notify socket of the test's own, standing in for
+/* cluster/systemd.h against a notify socket of the test's own, standing in for
  * systemd: the exact datagrams sent, silence outside systemd, the watchdog
  * interval from the environment and the loop timer that pings. */
 #include "ride_test.h"

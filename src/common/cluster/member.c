@@ -1,4 +1,4 @@
-/* member.c - a daemon's ZooKeeper membership (ride/member.h).
+/* member.c - a daemon's ZooKeeper membership (cluster/member.h).
  *
  * ZooKeeper's completion thread only sets bits in `pending` and wakes the loop;
  * every synchronous call runs on the loop thread in handle_pending() and the

@@ -17,7 +17,7 @@
  * is logged (event member_bad_assignment), counted (ride_cluster_bad_data_total)
  * and ignored: the previous assignment stays in force.
  *
- * Service manager (ride/systemd.h): every registration sends READY=1, a lost
+ * Service manager (cluster/systemd.h): every registration sends READY=1, a lost
  * session a STATUS= line, and while the member runs a timer on its loop sends
  * the watchdog pings systemd asks for, so a stalled loop gets the daemon
  * restarted. */

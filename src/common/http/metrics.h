@@ -6,7 +6,7 @@
  * combinations. Names follow RIDE's conventions (docs/metrics.md), checked at
  * registration: "ride_" prefix, lower snake_case, counters end in "_total".
  *
- * Threading: every function except ride_metrics_serve (which follows ride/http.h's
+ * Threading: every function except ride_metrics_serve (which follows http/http.h's
  * rules) may be called from any thread. Updates on a child (ride_counter_add,
  * ride_gauge_set, ride_histogram_observe, ...) are lock-free atomics; looking a child up by label values takes the family's mutex, so hot
  * paths look a child up once and keep the pointer. A child pointer stays valid
@@ -29,7 +29,7 @@ typedef struct ride_metric_family ride_metric_family;
 typedef struct ride_counter ride_counter;
 typedef struct ride_gauge ride_gauge;
 typedef struct ride_histogram ride_histogram;
-/* From ride/http.h, declared here so that code which only updates metrics does not
+/* From http/http.h, declared here so that code which only updates metrics does not
  * need libuv's and jansson's headers. */
 typedef struct ride_http_server ride_http_server;
 

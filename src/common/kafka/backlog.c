@@ -1,4 +1,4 @@
-/* backlog.c - a topic's unconsumed messages per partition (ride/backlog.h). */
+/* backlog.c - a topic's unconsumed messages per partition (kafka/backlog.h). */
 #include "kafka/backlog.h"
 
 #include <pthread.h>

@@ -1,5 +1,5 @@
 /* kafka.c - librdkafka configuration, the embedded broker, topics and metadata
- * (ride/kafka.h). The producer and the consumer are in kafka_client.c. */
+ * (kafka/kafka.h). The producer and the consumer are in kafka_client.c. */
 #include "kafka/kafka.h"
 
 #include "base/error.h"

@@ -1,4 +1,4 @@
-/* kafka_client.c - the producer and the manually assigned consumer (ride/kafka.h). */
+/* kafka_client.c - the producer and the manually assigned consumer (kafka/kafka.h). */
 #include "kafka/kafka.h"
 
 #include "base/clock.h"

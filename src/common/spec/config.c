@@ -210,8 +210,8 @@ static int parse_common(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top
     return 0;
 }
 
-/* A master checks liveness every interval_ms and fails a member after timeout_ms;
- * workers and producers only send heartbeats every interval_ms. */
+/* Workers and producers send a heartbeat every interval_ms; a master fails a member
+ * after timeout_ms and takes interval_ms only to check it is the shorter. */
 static int parse_heartbeat(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top)
 {
     static const char *const master_keys_hb[] = {"interval_ms", "timeout_ms", NULL};

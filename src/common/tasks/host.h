@@ -124,7 +124,7 @@ void ride_task_runner_free(ride_task_runner *runner);
 /* A runner for a GPU stage over gpu_count devices (their CUDA indices in gpus),
  * frames_in_flight (1..RIDE_TASK_GPU_MAX_FRAMES_IN_FLIGHT) frames per device.
  * When the task has process_device, the runner makes one slot per frame in flight
- * (ride/gpu.h: stream, pinned host buffers, device images) and one task state per
+ * (kernels/gpu.h: stream, pinned host buffers, device images) and one task state per
  * slot (init with that slot's device and stream), and deals frames to the slots in
  * turn, so consecutive frames run on different devices and streams at once. A task
  * without process_device runs through process on gpus[0], one frame at a time.

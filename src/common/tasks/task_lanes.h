@@ -1,6 +1,6 @@
 /* task_lanes.h - frames in flight through a GPU task (private to the task runner).
  *
- * A lane is one frame's way through the GPU: a slot (ride/gpu.h: stream, event,
+ * A lane is one frame's way through the GPU: a slot (kernels/gpu.h: stream, event,
  * pinned host buffers, device images) and a task state bound to the slot's stream.
  * Lanes are dealt frames in turn and give their outputs back in the same order, so
  * while one lane's frame is being computed the next one's is uploaded and the

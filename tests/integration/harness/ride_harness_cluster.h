@@ -2,7 +2,7 @@
  * tests: masters, workers and producers spawned from RIDE_BIN_DIR against the
  * file's shared ZooKeeper server (its own chroot per cluster), the control API
  * reached over HTTP, the embedded Kafka read directly, and the sink audited by
- * sequence number (ride/audit.h).
+ * sequence number (audit.h).
  *
  * Every wait is bounded; on a failed expectation the helpers print the logs of
  * every process of the cluster before failing the test. */

@@ -1,6 +1,6 @@
 /* task_builtin.c - the built-in tasks (grayscale, stddev, passthrough): thin
- * adapters from the task ABI to the CPU kernels (ride/kernels.h) and, when the
- * environment gives a GPU, the CUDA kernels (ride/gpu.h), on host frames (process)
+ * adapters from the task ABI to the CPU kernels (kernels/kernels.h) and, when the
+ * environment gives a GPU, the CUDA kernels (kernels/gpu.h), on host frames (process)
  * or device frames (process_device). */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* task_fft.c - the built-in fft task: the centred 2-D magnitude spectrum of a
- * GRAY8 frame, min-max scaled to GRAY8. CPU: FFTW (ride/kernels.h); GPU: cuFFT
- * (ride/gpu.h). Plans live in the state and are kept while the frame size repeats. */
+ * GRAY8 frame, min-max scaled to GRAY8. CPU: FFTW (kernels/kernels.h); GPU: cuFFT
+ * (kernels/gpu.h). Plans live in the state and are kept while the frame size repeats. */
 #include <stdio.h>
 #include <stdlib.h>
 

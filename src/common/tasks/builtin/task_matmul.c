@@ -1,6 +1,6 @@
 /* task_matmul.c - the built-in matmul task: a GRAY8 frame F (H x W) as a float
  * matrix times its own transpose (H x H) or a fixed pseudo-random W x size matrix
- * (H x size), out as GRAY32F. CPU: BLAS (ride/kernels.h); GPU: cuBLAS (ride/gpu.h). */
+ * (H x size), out as GRAY32F. CPU: BLAS (kernels/kernels.h); GPU: cuBLAS (kernels/gpu.h). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

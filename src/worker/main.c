@@ -95,28 +95,9 @@ static bool init_metrics(worker *w)
     return true;
 }
 
-/* ---- stop ---- */
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-    worker *w = h->data;
-    if (w->stopping)
-        return;
-    w->stopping = true;
-    ride_systemd_stopping();
-    ride_log_info("stopping", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    ride_worker_processing_stop(w->processing);
-    /* The session ends after the partitions are handed back: the registration
-     * node vanishes at once and the master reassigns without waiting. */
-    ride_worker_leave(w->member);
-    w->member = NULL;
-    ride_http_server_free(w->http);
-    w->http = NULL;
-    uv_close((uv_handle_t *)&w->sigterm, NULL);
-    uv_close((uv_handle_t *)&w->sigint, NULL);
-}
-
 /* ---- join and run ---- */
+
+static void on_signal(uv_signal_t *h, int signum);
 
 static bool join_cluster(worker *w, uv_loop_t *loop, const char *reg_json)
 {
@@ -172,6 +153,29 @@ static int run_worker(worker *w)
     ride_log_info("stopped", "id=%s exit=%d", w->id, code);
     return code;
 }
+
+/* ---- stop: on SIGTERM or SIGINT, or when joining failed ---- */
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    worker *w = h->data;
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    ride_systemd_stopping();
+    ride_log_info("stopping", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    ride_worker_processing_stop(w->processing);
+    /* The session ends after the partitions are handed back: the registration
+     * node vanishes at once and the master reassigns without waiting. */
+    ride_worker_leave(w->member);
+    w->member = NULL;
+    ride_http_server_free(w->http);
+    w->http = NULL;
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+}
+
+/* ---- the life ---- */
 
 /* Everything the worker needs before it joins, then its run; the exit code. */
 static int start(const ride_config *cfg)

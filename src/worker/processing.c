@@ -207,7 +207,7 @@ size_t ride_worker_processing_stats(ride_worker_processing *p, ride_worker_parti
 
 void ride_worker_processing_stop(ride_worker_processing *p)
 {
-    if (p->joined)
+    if (!p || p->joined)
         return;
     pthread_mutex_lock(&p->mu);
     p->stop = true;

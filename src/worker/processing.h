@@ -32,7 +32,7 @@ size_t ride_worker_processing_stats(ride_worker_processing *p, ride_worker_parti
                                     size_t *cap);
 
 /* Commits what is acknowledged, hands every partition back and ends the thread;
- * the first call waits for that, later ones return at once. */
+ * the first call waits for that, later ones return at once. NULL is a no-op. */
 void ride_worker_processing_stop(ride_worker_processing *p);
 
 /* Stops it (if still running) and frees it. NULL is a no-op. */

@@ -16,20 +16,19 @@
 #include "master.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "daemon/setup.h"
 
 #define PROGRAM "ride-master"
 #define EXIT_RUNTIME 1
 #define EXIT_USAGE 2
 #define TICK_MS 100
 
+static const ride_daemon_desc DAEMON = {RIDE_DAEMON_MASTER, PROGRAM, "master"};
+
 typedef struct options {
-    const char *config_file;
-    const char *zookeeper;
-    const char *id;
+    ride_daemon_options common;
     const char *api_listen;
-    const char *metrics_listen;
     const char *token_file;
-    const char *log_level;
     bool broker_only;
 } options;
 
@@ -355,56 +354,37 @@ static void print_help(void)
            "Exit status: 0 clean stop, 1 runtime failure, 2 bad usage or configuration.\n");
 }
 
+static void take_option(int val, const char *arg, void *ctx)
+{
+    options *o = ctx;
+    switch (val) {
+    case 'a': o->api_listen = arg; break;
+    case 't': o->token_file = arg; break;
+    case 'b': o->broker_only = true; break;
+    }
+}
+
 static int parse_args(int argc, char **argv, options *o)
 {
-    static const struct option longs[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"zookeeper", required_argument, NULL, 'z'},
-        {"id", required_argument, NULL, 'i'},
+    static const struct option own[] = {
         {"api-listen", required_argument, NULL, 'a'},
         {"token-file", required_argument, NULL, 't'},
-        {"metrics-listen", required_argument, NULL, 'm'},
-        {"log-level", required_argument, NULL, 'l'},
         {"broker-only", no_argument, NULL, 'b'},
-        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    memset(o, 0, sizeof *o);
-    int opt;
-    while ((opt = getopt_long(argc, argv, "c:h", longs, NULL)) != -1) {
-        switch (opt) {
-        case 'c': o->config_file = optarg; break;
-        case 'z': o->zookeeper = optarg; break;
-        case 'i': o->id = optarg; break;
-        case 'a': o->api_listen = optarg; break;
-        case 't': o->token_file = optarg; break;
-        case 'm': o->metrics_listen = optarg; break;
-        case 'l': o->log_level = optarg; break;
-        case 'b': o->broker_only = true; break;
-        case 'h': print_help(); return 1;
-        default: return -1;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, PROGRAM ": unexpected argument '%s'\n", argv[optind]);
-        return -1;
-    }
-    return 0;
+    *o = (options){0};
+    ride_daemon_cli cli = {"c:h", own, take_option, o, print_help};
+    return ride_daemon_parse_args(&DAEMON, &cli, argc, argv, &o->common);
 }
 
 static bool load_config(const options *o, ride_config *cfg)
 {
-    char buf[1024];
-    ride_config_overrides ov = {o->zookeeper, o->metrics_listen, o->log_level};
-    if (ride_config_resolve(RIDE_DAEMON_MASTER, o->config_file, &ov, cfg, buf, sizeof buf)) {
-        fprintf(stderr, PROGRAM ": %s\n", buf);
+    if (!ride_daemon_load_config(&DAEMON, &o->common, cfg))
         return false;
-    }
     if (o->api_listen)
         cfg->api.listen = o->api_listen;
     if (o->token_file)
         cfg->api.token_file = o->token_file;
-    ride_log_set_level(cfg->log_level);
     return true;
 }
 
@@ -446,12 +426,8 @@ static bool connect_zookeeper(ride_master *m)
 {
     char err[512];
     const ride_config_zookeeper *z = &m->cfg->zookeeper;
-    if (z->digest_file &&
-        ride_zk_read_digest_file(z->digest_file, m->digest, sizeof m->digest, err, sizeof err) !=
-            RIDE_ZK_OK) {
-        fprintf(stderr, PROGRAM ": %s\n", err);
+    if (!ride_daemon_read_digest(&DAEMON, z, m->digest, sizeof m->digest))
         return false;
-    }
     ride_zk_options zo = {.connect = z->connect,
                           .session_timeout_ms = z->session_timeout_ms,
                           .digest = m->digest[0] ? m->digest : NULL,
@@ -489,14 +465,9 @@ static bool join_election(ride_master *m)
 
 static bool start_metrics_server(ride_master *m)
 {
-    char err[512];
-    m->metrics_http = ride_http_server_new(m->loop, m->cfg->metrics_listen, NULL, err, sizeof err);
-    if (!m->metrics_http || ride_metrics_serve(m->metrics.reg, m->metrics_http) ||
-        ride_http_server_start(m->metrics_http, err, sizeof err)) {
-        fprintf(stderr, PROGRAM ": metrics.listen %s: %s\n", m->cfg->metrics_listen, err);
-        return false;
-    }
-    return true;
+    m->metrics_http =
+        ride_daemon_serve_metrics(&DAEMON, m->loop, m->cfg->metrics_listen, m->metrics.reg);
+    return m->metrics_http != NULL;
 }
 
 static int run_master(ride_master *m)
@@ -558,7 +529,7 @@ static void release(ride_master *m)
 
 int main(int argc, char **argv)
 {
-    ride_log_set_component("master");
+    ride_log_set_component(DAEMON.role);
     options o;
     int parsed = parse_args(argc, argv, &o);
     if (parsed)
@@ -569,17 +540,17 @@ int main(int argc, char **argv)
         return EXIT_USAGE;
     }
     char default_id[RIDE_MEMBER_ID_MAX + 1];
-    char host[64] = "master";
-    gethostname(host, sizeof host - 1);
-    snprintf(default_id, sizeof default_id, "%s-%ld", host, (long)getpid());
-    ride_master m = {.cfg = &cfg, .id = o.id ? o.id : default_id, .broker_only = o.broker_only};
+    const char *id = ride_daemon_member_id(&DAEMON, o.common.id, default_id, sizeof default_id);
+    if (!id) {
+        ride_config_free(&cfg);
+        return EXIT_USAGE;
+    }
+    ride_master m = {.cfg = &cfg, .id = id, .broker_only = o.broker_only};
     pthread_mutex_init(&m.mu, NULL);
     int code = EXIT_USAGE;
     char err[512];
-    if (!ride_member_id_valid(m.id)) {
-        fprintf(stderr, PROGRAM ": invalid master id '%s'\n", m.id);
-    } else if (cfg.api.token_file &&
-               !(m.token = ride_http_token_load(cfg.api.token_file, err, sizeof err))) {
+    if (cfg.api.token_file &&
+        !(m.token = ride_http_token_load(cfg.api.token_file, err, sizeof err))) {
         fprintf(stderr, PROGRAM ": api.token_file: %s\n", err);
     } else if ((m.registry = ride_task_registry_new()) && init_metrics(&m)) {
         if (!m.token)

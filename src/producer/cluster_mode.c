@@ -22,7 +22,7 @@
 #include "cluster/cluster.h"
 #include "cluster/member.h"
 #include "cluster/systemd.h"
-#include "cluster/zk.h"
+#include "daemon/setup.h"
 #include "http/http.h"
 #include "http/metrics.h"
 #include "kafka/backlog.h"
@@ -39,6 +39,8 @@
 #define SWITCH_FLUSH_MS 2000
 #define DEFAULT_METRICS_LISTEN "127.0.0.1:9482"
 #define FINGERPRINT_MAX 8192
+
+static const ride_daemon_desc DAEMON = {RIDE_DAEMON_PRODUCER, PROGRAM, "producer"};
 
 typedef struct metrics_set {
     ride_metrics *reg;
@@ -534,21 +536,12 @@ static char *registration(const producer *p, char *err, size_t errlen)
 static bool start_services(producer *p, uv_loop_t *loop, const char *reg_json)
 {
     char err[512];
-    char digest[512] = "";
+    char digest[512];
     const ride_config *cfg = p->cfg;
-    if (cfg->zookeeper.digest_file &&
-        ride_zk_read_digest_file(cfg->zookeeper.digest_file, digest, sizeof digest, err,
-                                 sizeof err) != RIDE_ZK_OK) {
-        fprintf(stderr, PROGRAM ": %s\n", err);
-        return false;
-    }
     const char *listen = cfg->metrics_listen ? cfg->metrics_listen : DEFAULT_METRICS_LISTEN;
-    p->http = ride_http_server_new(loop, listen, NULL, err, sizeof err);
-    if (!p->http || ride_metrics_serve(p->metrics.reg, p->http) ||
-        ride_http_server_start(p->http, err, sizeof err)) {
-        fprintf(stderr, PROGRAM ": metrics.listen %s: %s\n", listen, err);
+    if (!ride_daemon_read_digest(&DAEMON, &cfg->zookeeper, digest, sizeof digest) ||
+        !(p->http = ride_daemon_serve_metrics(&DAEMON, loop, listen, p->metrics.reg)))
         return false;
-    }
     ride_member_options mo = {
         .loop = loop,
         .connect = cfg->zookeeper.connect,
@@ -611,18 +604,12 @@ static bool kafka_props_valid(const producer *p)
 int ride_producer_cluster_run(const ride_config *cfg, int64_t stats_interval_ms)
 {
     char default_id[RIDE_MEMBER_ID_MAX + 1];
-    if (!cfg->producer.id) {
-        char host[64] = "producer";
-        gethostname(host, sizeof host - 1);
-        snprintf(default_id, sizeof default_id, "%s-%ld", host, (long)getpid());
-    }
     producer p = {.cfg = cfg,
-                  .id = cfg->producer.id ? cfg->producer.id : default_id,
+                  .id = ride_daemon_member_id(&DAEMON, cfg->producer.id, default_id,
+                                              sizeof default_id),
                   .stats_interval_ms = stats_interval_ms};
-    if (!ride_member_id_valid(p.id)) {
-        fprintf(stderr, PROGRAM ": invalid producer id '%s'\n", p.id);
+    if (!p.id)
         return EXIT_USAGE;
-    }
     if (!kafka_props_valid(&p))
         return EXIT_USAGE;
     char err[512];

@@ -1,0 +1,54 @@
+/* gpus.c - picks the worker's CUDA devices from worker.gpus and what the kernels
+ * find. A listed device that does not exist is skipped with a warning, not an
+ * error: the same configuration serves machines with different GPU counts. */
+#include "gpus.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "base/log.h"
+#include "kernels/gpu.h"
+
+void ride_worker_gpus_select(const ride_config_worker *c, ride_worker_gpus *out)
+{
+    char why[256] = "worker.gpus is none";
+    int n = c->gpus == RIDE_GPUS_NONE ? 0 : ride_gpu_device_count(why, sizeof why);
+    out->count = 0;
+    if (c->gpus == RIDE_GPUS_LIST) {
+        for (size_t i = 0; i < c->gpu_count; i++) {
+            if (c->gpu_indices[i] < n)
+                out->index[out->count++] = c->gpu_indices[i];
+            else
+                ride_log_warn("gpu_missing", "index=%d devices=%d", c->gpu_indices[i], n);
+        }
+    } else {
+        for (int g = 0; g < n && g < RIDE_WORKER_MAX_GPUS; g++)
+            out->index[out->count++] = g;
+    }
+    char list[RIDE_WORKER_MAX_GPUS * 4] = "";
+    for (size_t i = 0, at = 0; i < out->count && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, i ? ",%d" : "%d", out->index[i]);
+    char quoted[300];
+    if (out->count)
+        ride_log_info("gpus_selected", "gpus=%s", list);
+    else
+        ride_log_info("gpus_selected", "gpus=none reason=%s",
+                      ride_log_quote(why, quoted, sizeof quoted));
+}
+
+static bool is_selected(const ride_worker_gpus *g, int index)
+{
+    for (size_t i = 0; i < g->count; i++)
+        if (g->index[i] == index)
+            return true;
+    return false;
+}
+
+void ride_worker_gpus_advertise(const ride_worker_gpus *g, ride_cluster_worker *me)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < me->gpu_count; i++)
+        if (is_selected(g, me->gpus[i].index))
+            me->gpus[kept++] = me->gpus[i];
+    me->gpu_count = kept;
+}

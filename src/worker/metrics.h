@@ -1,0 +1,25 @@
+/* metrics.h - the worker's /metrics families (docs/metrics.md). The stages update
+ * them from the processing thread; the registry serves them from the loop. */
+#ifndef RIDE_WORKER_METRICS_H
+#define RIDE_WORKER_METRICS_H
+
+#include <stddef.h>
+
+#include "http/metrics.h"
+
+typedef struct ride_worker_metrics {
+    ride_metrics *reg;
+    ride_metric_family *up;
+    ride_metric_family *owned;
+    ride_metric_family *processed;
+    ride_metric_family *dropped;
+    ride_metric_family *sink_errors;
+    ride_metric_family *paused;
+    ride_metric_family *latency;
+} ride_worker_metrics;
+
+/* Registers every family in a new registry (ms->reg, for ride_metrics_free) and
+ * sets ride_worker_up to 1. 0, or -1 with err filled. */
+int ride_worker_metrics_init(ride_worker_metrics *ms, char *err, size_t errlen);
+
+#endif

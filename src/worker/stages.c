@@ -1,0 +1,495 @@
+/* stages.c - the stage pipelines of one worker (stages.h): each assignment entry
+ * becomes a partition of the pipeline built for its (app, stage), and a
+ * fingerprint of every setting that pipeline was built from decides whether a
+ * later assignment keeps it or rebuilds it. */
+#include "stages.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "files_sink.h"
+#include "pipeline.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "kafka/backlog.h"
+#include "kafka/kafka.h"
+
+#define MAX_FRAME_BYTES (64u << 20)
+#define OUTPUT_MESSAGE_BYTES 1000000
+#define FINGERPRINT_MAX 4096
+#define MAX_OWNED 4096
+
+typedef struct stage_pipeline {
+    char app[RIDE_NAME_MAX + 1];
+    char stage[RIDE_NAME_MAX + 1];
+    char *fingerprint; /* every setting it was built from */
+    ride_pipeline *pl;
+    ride_task_runner *runner;
+    ride_frame_write_opts write_opts; /* of the output topic; the task picks the encoding */
+    ride_files_sink *files; /* the files sink, or NULL */
+    ride_metric_family *sink_errors;
+    ride_histogram *latency;
+    size_t partitions;
+} stage_pipeline;
+
+typedef struct owned_partition {
+    stage_pipeline *sp;
+    int32_t partition;
+    int64_t epoch;
+    uint64_t seen_processed;
+    uint64_t seen_dropped[RIDE_PIPELINE_DROP_REASONS];
+    ride_counter *processed;
+} owned_partition;
+
+struct ride_worker_stages {
+    ride_worker_stages_env env;
+    bool kafka_embedded; /* the brokers are the embedded cluster */
+    stage_pipeline **pipelines;
+    size_t pipeline_count;
+    owned_partition *owned;
+    size_t owned_count;
+};
+
+/* ---- the task, with frames in flight, as the pipeline's submit and collect ---- */
+
+static int submit_task(void *ctx, const ride_frame *in, char *err, size_t errlen)
+{
+    stage_pipeline *sp = ctx;
+    return ride_task_submit(sp->runner, in, err, errlen);
+}
+
+static int collect_task(void *ctx, int wait, ride_frame *out, char *err, size_t errlen)
+{
+    stage_pipeline *sp = ctx;
+    int rc = ride_task_collect(sp->runner, wait, out, err, errlen);
+    if (rc != 1)
+        return rc;
+    ride_task_runner_write_opts(sp->runner, &sp->write_opts);
+    uint64_t now = ride_clock_wall_ns();
+    /* A capture time ahead of this host's clock (skew) would make a negative latency. */
+    if (out->capture_ns && out->capture_ns <= now)
+        ride_histogram_observe(sp->latency, (double)(now - out->capture_ns) / 1e9);
+    return 1;
+}
+
+/* ---- sinks of a last stage ---- */
+
+static int write_files(void *ctx, int32_t partition, const ride_frame *out, char *err,
+                       size_t errlen)
+{
+    stage_pipeline *sp = ctx;
+    const char *reason = NULL;
+    int rc = ride_files_sink_write(sp->files, partition, out, &reason, err, errlen);
+    if (reason) {
+        const char *labels[] = {sp->app, sp->stage, reason};
+        ride_counter_add(ride_counter_get(sp->sink_errors, labels, 3), 1);
+    }
+    return rc;
+}
+
+/* A stage with no output: its frames are acknowledged once the task ran. */
+static int discard_output(void *ctx, int32_t partition, const ride_frame *out, char *err,
+                          size_t errlen)
+{
+    (void)ctx;
+    (void)partition;
+    (void)out;
+    (void)err;
+    (void)errlen;
+    return RIDE_PIPELINE_SINK_WRITTEN;
+}
+
+/* ---- building a stage pipeline from an assignment entry ---- */
+
+static bool fingerprint(const ride_cluster_partition_task *t, const char *bootstrap, char *buf,
+                        size_t len)
+{
+    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%s", t->input_topic,
+                     t->output_topic ? t->output_topic : "", t->output_partitions,
+                     t->output_group ? t->output_group : "",
+                     t->output_path ? t->output_path : "",
+                     t->output_path ? ride_encoding_name(t->output_format) : "", t->group,
+                     t->task, t->threads, (int)t->device, bootstrap ? bootstrap : "");
+    for (size_t i = 0; i < t->param_count && n >= 0 && (size_t)n < len; i++)
+        n += snprintf(buf + n, len - (size_t)n, "|%s=%s", t->params[i].key, t->params[i].value);
+    return n >= 0 && (size_t)n < len;
+}
+
+/* A stage asking for a GPU (device gpu or any) runs on every GPU this worker may
+ * use, several frames in flight on each; without one it takes the CPU path, which
+ * every GPU task has. */
+static ride_task_runner *start_runner(ride_worker_stages *s, const ride_cluster_partition_task *t,
+                                      const ride_task_descriptor *d, ride_task_params *params,
+                                      char *err, size_t errlen)
+{
+    bool wants_gpu = t->device == RIDE_STAGE_GPU || t->device == RIDE_STAGE_ANY;
+    if (wants_gpu && (d->devices & RIDE_TASK_GPU) && s->env.gpus->count > 0)
+        return ride_task_runner_new_gpu(d, params, s->env.gpus->index, s->env.gpus->count,
+                                        RIDE_TASK_GPU_FRAMES_IN_FLIGHT, err, errlen);
+    if (t->device == RIDE_STAGE_GPU)
+        ride_log_warn(
+            "gpu_stage_on_cpu", "app=%s stage=%s task=%s reason=\"%s\"", t->app, t->stage, t->task,
+            s->env.gpus->count == 0 ? "this worker has no usable GPU" : "the task has no GPU path");
+    ride_task_env env = {
+        .struct_size = sizeof env, .threads = t->threads, .device = RIDE_TASK_CPU, .gpu_index = -1};
+    return ride_task_runner_new(d, params, &env, err, errlen);
+}
+
+static ride_task_runner *make_runner(ride_worker_stages *s, const ride_cluster_partition_task *t,
+                                     char *err, size_t errlen)
+{
+    const ride_task_descriptor *d = ride_task_find(s->env.registry, t->task);
+    if (!d) {
+        char names[512];
+        ride_set_error(err, errlen, "unknown task '%s' (known: %s)", t->task,
+                       ride_task_names(s->env.registry, names, sizeof names));
+        return NULL;
+    }
+    if (!(d->devices & RIDE_TASK_CPU)) {
+        ride_set_error(err, errlen, "task '%s' has no CPU implementation", t->task);
+        return NULL;
+    }
+    ride_task_params *params = NULL;
+    ride_parse_error perr;
+    ride_pos pos = {0, 0};
+    if (ride_task_params_parse(d, t->params, t->param_count, "assignment", "params", pos, &params,
+                               &perr)) {
+        char buf[512];
+        ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));
+        return NULL;
+    }
+    return start_runner(s, t, d, params, err, errlen);
+}
+
+static rd_kafka_conf_t *kafka_conf(ride_worker_stages *s, ride_kafka_role role,
+                                   const char *bootstrap, char *err, size_t errlen)
+{
+    ride_parse_error perr;
+    rd_kafka_conf_t *conf =
+        ride_kafka_conf_new(role, bootstrap, s->kafka_embedded, s->env.cfg->kafka.props,
+                            s->env.cfg->kafka.prop_count, s->env.cfg->file, &perr);
+    if (!conf) {
+        char buf[512];
+        ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));
+    }
+    return conf;
+}
+
+static void stage_free(stage_pipeline *sp)
+{
+    if (!sp)
+        return;
+    ride_pipeline_free(sp->pl);
+    ride_task_runner_free(sp->runner);
+    ride_files_sink_free(sp->files);
+    free(sp->fingerprint);
+    free(sp);
+}
+
+static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_partition_task *t,
+                                 const char *fp, const char *bootstrap, char *err,
+                                 size_t errlen)
+{
+    stage_pipeline *sp = calloc(1, sizeof *sp);
+    if (!sp || !(sp->fingerprint = strdup(fp))) {
+        free(sp);
+        ride_set_error(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(sp->app, sizeof sp->app, "%s", t->app);
+    snprintf(sp->stage, sizeof sp->stage, "%s", t->stage);
+    sp->sink_errors = s->env.metrics->sink_errors;
+    sp->latency =
+        ride_histogram_get(s->env.metrics->latency, (const char *[]){t->app, t->stage}, 2);
+    sp->runner = make_runner(s, t, err, errlen);
+    if (sp->runner && t->output_path)
+        sp->files = ride_files_sink_new(t->output_path, t->output_format, err, errlen);
+    bool ready = sp->runner && (!t->output_path || sp->files);
+    rd_kafka_conf_t *cc = ready ? kafka_conf(s, RIDE_KAFKA_CONSUMER, bootstrap, err, errlen) : NULL;
+    rd_kafka_conf_t *pc = cc && t->output_topic
+                              ? kafka_conf(s, RIDE_KAFKA_PRODUCER, bootstrap, err, errlen)
+                              : NULL;
+    if (!cc || (t->output_topic && !pc)) {
+        if (cc)
+            rd_kafka_conf_destroy(cc);
+        stage_free(sp);
+        return NULL;
+    }
+    sp->write_opts = (ride_frame_write_opts){RIDE_ENC_RAW, -1, OUTPUT_MESSAGE_BYTES};
+    ride_pipeline_config pcfg = {
+        .app = t->app,
+        .stage = t->stage,
+        .input_topic = t->input_topic,
+        .group = t->group,
+        .output_topic = t->output_topic,
+        .output_partitions = t->output_partitions,
+        .submit = submit_task,
+        .collect = collect_task,
+        .task_depth = ride_task_runner_depth(sp->runner),
+        .process_ctx = sp,
+        .sink = t->output_topic ? NULL : sp->files ? write_files : discard_output,
+        .sink_ctx = sp,
+        .consumer_conf = cc,
+        .producer_conf = pc,
+        .max_frame_bytes = MAX_FRAME_BYTES,
+        .write_opts = &sp->write_opts,
+        .max_backlog_bytes = t->output_group ? (size_t)s->env.cfg->worker.max_backlog_bytes : 0,
+        .backlog_refresh_ms =
+            s->kafka_embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
+        .output_group = t->output_group,
+    };
+    sp->pl = ride_pipeline_new(&pcfg, err, errlen);
+    if (!sp->pl) {
+        stage_free(sp);
+        return NULL;
+    }
+    return sp;
+}
+
+/* ---- applying an assignment ---- */
+
+static stage_pipeline *find_stage(ride_worker_stages *s, const char *app, const char *stage)
+{
+    for (size_t i = 0; i < s->pipeline_count; i++)
+        if (strcmp(s->pipelines[i]->app, app) == 0 && strcmp(s->pipelines[i]->stage, stage) == 0)
+            return s->pipelines[i];
+    return NULL;
+}
+
+void ride_worker_stages_commit(ride_worker_stages *s)
+{
+    char err[512];
+    for (size_t i = 0; i < s->pipeline_count; i++)
+        if (s->pipelines[i]->partitions &&
+            ride_pipeline_commit(s->pipelines[i]->pl, err, sizeof err))
+            ride_log_warn("commit_failed", "app=%s stage=%s error=\"%s\"", s->pipelines[i]->app,
+                          s->pipelines[i]->stage, err);
+}
+
+static void release_partition(ride_worker_stages *s, size_t index)
+{
+    owned_partition *o = &s->owned[index];
+    char err[512];
+    if (ride_pipeline_remove_partition(o->sp->pl, o->partition, err, sizeof err))
+        ride_log_error("partition_remove_failed", "app=%s stage=%s partition=%d error=\"%s\"",
+                       o->sp->app, o->sp->stage, (int)o->partition, err);
+    else
+        ride_log_info("partition_released", "app=%s stage=%s partition=%d epoch=%" PRId64,
+                      o->sp->app, o->sp->stage, (int)o->partition, o->epoch);
+    o->sp->partitions--;
+    s->owned[index] = s->owned[--s->owned_count];
+}
+
+/* True when entry t is kept as it is: owned under the same epoch by a pipeline
+ * built from the same settings. */
+static bool entry_matches(const owned_partition *o, const ride_cluster_partition_task *t,
+                          const char *fp)
+{
+    return o->partition == t->partition && o->epoch == t->epoch &&
+           strcmp(o->sp->app, t->app) == 0 && strcmp(o->sp->stage, t->stage) == 0 &&
+           strcmp(o->sp->fingerprint, fp) == 0;
+}
+
+static bool still_assigned(const owned_partition *o, const ride_cluster_assignment *a,
+                           const char *bootstrap)
+{
+    char fp[FINGERPRINT_MAX];
+    for (size_t i = 0; a && i < a->partition_count; i++)
+        if (fingerprint(&a->partitions[i], bootstrap, fp, sizeof fp) &&
+            entry_matches(o, &a->partitions[i], fp))
+            return true;
+    return false;
+}
+
+static void set_paused_gauge(ride_worker_stages *s, const stage_pipeline *sp, size_t paused)
+{
+    const char *labels[] = {sp->app, sp->stage};
+    ride_gauge_set(ride_gauge_get(s->env.metrics->paused, labels, 2), (double)paused);
+}
+
+static void drop_idle_stages(ride_worker_stages *s)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->pipeline_count; i++) {
+        if (s->pipelines[i]->partitions == 0) {
+            set_paused_gauge(s, s->pipelines[i], 0);
+            stage_free(s->pipelines[i]);
+        } else {
+            s->pipelines[kept++] = s->pipelines[i];
+        }
+    }
+    s->pipeline_count = kept;
+}
+
+static void add_entry(ride_worker_stages *s, const ride_cluster_partition_task *t,
+                      const char *bootstrap)
+{
+    char fp[FINGERPRINT_MAX], err[512];
+    if (!fingerprint(t, bootstrap, fp, sizeof fp)) {
+        ride_log_error("assignment_entry_skipped", "app=%s stage=%s partition=%d error=\"settings "
+                       "too long\"", t->app, t->stage, t->partition);
+        return;
+    }
+    for (size_t i = 0; i < s->owned_count; i++)
+        if (entry_matches(&s->owned[i], t, fp))
+            return;
+    stage_pipeline *sp = find_stage(s, t->app, t->stage);
+    if (sp && strcmp(sp->fingerprint, fp) != 0) {
+        ride_log_error("assignment_entry_skipped", "app=%s stage=%s partition=%d error=\"differs "
+                       "from the stage's other partitions\"", t->app, t->stage, t->partition);
+        return;
+    }
+    if (!sp) {
+        stage_pipeline **grown = realloc(s->pipelines, (s->pipeline_count + 1) * sizeof *grown);
+        if (!grown)
+            return;
+        s->pipelines = grown;
+        sp = stage_new(s, t, fp, bootstrap, err, sizeof err);
+        if (!sp) {
+            ride_log_error("assignment_entry_skipped", "app=%s stage=%s partition=%d error=\"%s\"",
+                           t->app, t->stage, t->partition, err);
+            return;
+        }
+        s->pipelines[s->pipeline_count++] = sp;
+    }
+    if (s->owned_count == MAX_OWNED ||
+        ride_pipeline_add_partition(sp->pl, t->partition, t->epoch, RIDE_KAFKA_OFFSET_COMMITTED,
+                                    err, sizeof err)) {
+        ride_log_error("partition_add_failed", "app=%s stage=%s partition=%d error=\"%s\"", t->app,
+                       t->stage, t->partition, s->owned_count == MAX_OWNED ? "too many" : err);
+        return;
+    }
+    char part[16];
+    snprintf(part, sizeof part, "%d", t->partition);
+    const char *labels[] = {t->app, t->stage, part};
+    s->owned[s->owned_count++] = (owned_partition){
+        .sp = sp,
+        .partition = t->partition,
+        .epoch = t->epoch,
+        .processed = ride_counter_get(s->env.metrics->processed, labels, 3),
+    };
+    sp->partitions++;
+    ride_log_info("partition_acquired", "app=%s stage=%s partition=%d epoch=%" PRId64, t->app,
+                  t->stage, t->partition, t->epoch);
+}
+
+void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignment *a,
+                              const char *bootstrap, bool embedded)
+{
+    s->kafka_embedded = embedded;
+    ride_worker_stages_commit(s);
+    for (size_t i = s->owned_count; i-- > 0;)
+        if (!still_assigned(&s->owned[i], a, bootstrap))
+            release_partition(s, i);
+    drop_idle_stages(s);
+    if (!a)
+        return;
+    if (!bootstrap && a->partition_count) {
+        ride_log_warn("kafka_unknown", "reason=\"no /cluster/kafka yet\" partitions=%zu",
+                      a->partition_count);
+        return;
+    }
+    for (size_t i = 0; i < a->partition_count; i++)
+        add_entry(s, &a->partitions[i], bootstrap);
+    drop_idle_stages(s);
+}
+
+/* ---- stats and metrics ---- */
+
+static void update_metrics(ride_worker_stages *s, owned_partition *o,
+                           const ride_pipeline_partition_stats *ps)
+{
+    ride_counter_add(o->processed, ps->processed - o->seen_processed);
+    o->seen_processed = ps->processed;
+    for (int r = 0; r < RIDE_PIPELINE_DROP_REASONS; r++) {
+        if (ps->dropped[r] == o->seen_dropped[r])
+            continue;
+        const char *labels[] = {o->sp->app, o->sp->stage, ride_pipeline_drop_reason(r)};
+        ride_counter_add(ride_counter_get(s->env.metrics->dropped, labels, 3),
+                         ps->dropped[r] - o->seen_dropped[r]);
+        o->seen_dropped[r] = ps->dropped[r];
+    }
+}
+
+static void snapshot_stage(ride_worker_stages *s, stage_pipeline *sp,
+                           ride_pipeline_partition_stats *all, ride_worker_partition_stats *snap)
+{
+    size_t n = ride_pipeline_partition_stats_get(sp->pl, all, s->owned_count);
+    size_t paused = 0;
+    for (size_t k = 0; k < n && k < s->owned_count; k++)
+        paused += all[k].paused != 0;
+    set_paused_gauge(s, sp, paused);
+    for (size_t i = 0; i < s->owned_count; i++) {
+        owned_partition *o = &s->owned[i];
+        if (o->sp != sp)
+            continue;
+        ride_worker_partition_stats *out = &snap[i];
+        snprintf(out->app, sizeof out->app, "%s", sp->app);
+        snprintf(out->stage, sizeof out->stage, "%s", sp->stage);
+        out->partition = o->partition;
+        out->epoch = o->epoch;
+        out->position = out->committed = -1;
+        for (size_t k = 0; k < n && k < s->owned_count; k++) {
+            if (all[k].partition != o->partition)
+                continue;
+            update_metrics(s, o, &all[k]);
+            out->position = all[k].position < 0 ? -1 : all[k].position;
+            out->committed = all[k].committed < 0 ? -1 : all[k].committed;
+        }
+        out->frames_processed = (int64_t)o->seen_processed;
+    }
+}
+
+ride_worker_partition_stats *ride_worker_stages_stats(ride_worker_stages *s)
+{
+    size_t cap = s->owned_count ? s->owned_count : 1;
+    ride_worker_partition_stats *snap = calloc(cap, sizeof *snap);
+    ride_pipeline_partition_stats *all = calloc(cap, sizeof *all);
+    if (!snap || !all) {
+        free(snap);
+        free(all);
+        return NULL;
+    }
+    for (size_t i = 0; i < s->pipeline_count; i++)
+        snapshot_stage(s, s->pipelines[i], all, snap);
+    free(all);
+    ride_gauge_set(ride_gauge_get(s->env.metrics->owned, NULL, 0), (double)s->owned_count);
+    return snap;
+}
+
+void ride_worker_stages_step(ride_worker_stages *s, int wait_ms)
+{
+    char err[512];
+    for (size_t i = 0; i < s->pipeline_count; i++) {
+        stage_pipeline *sp = s->pipelines[i];
+        if (ride_pipeline_step(sp->pl, wait_ms, err, sizeof err) < 0)
+            ride_log_warn("step_failed", "app=%s stage=%s error=\"%s\"", sp->app, sp->stage, err);
+    }
+}
+
+/* ---- the set ---- */
+
+ride_worker_stages *ride_worker_stages_new(const ride_worker_stages_env *env)
+{
+    ride_worker_stages *s = calloc(1, sizeof *s);
+    if (!s || !(s->owned = calloc(MAX_OWNED, sizeof *s->owned))) {
+        free(s);
+        return NULL;
+    }
+    s->env = *env;
+    return s;
+}
+
+size_t ride_worker_stages_owned(const ride_worker_stages *s) { return s->owned_count; }
+
+void ride_worker_stages_free(ride_worker_stages *s)
+{
+    if (!s)
+        return;
+    free(s->pipelines);
+    free(s->owned);
+    free(s);
+}

@@ -3,7 +3,6 @@
  * error: the same configuration serves machines with different GPU counts. */
 #include "gpus.h"
 
-#include <stdbool.h>
 #include <stdio.h>
 
 #include "base/log.h"
@@ -36,19 +35,32 @@ void ride_worker_gpus_select(const ride_config_worker *c, ride_worker_gpus *out)
                       ride_log_quote(why, quoted, sizeof quoted));
 }
 
-static bool is_selected(const ride_worker_gpus *g, int index)
+/* One selected device as the registration node describes it. A device that cannot
+ * be queried is left out: it could not run a stage either. */
+static int describe_gpu(int index, ride_cluster_gpu *out, char *name, size_t name_len, char *cc,
+                        size_t cc_len)
 {
-    for (size_t i = 0; i < g->count; i++)
-        if (g->index[i] == index)
-            return true;
-    return false;
+    size_t bytes;
+    int major, minor;
+    if (ride_gpu_device_name(index, name, name_len) < 0 || !name[0] ||
+        ride_gpu_device_info(index, &bytes, &major, &minor) < 0)
+        return -1;
+    snprintf(cc, cc_len, "%d.%d", major, minor);
+    *out = (ride_cluster_gpu){.index = index,
+                              .name = name,
+                              .memory_mb = (int64_t)(bytes / (1024 * 1024)),
+                              .compute_capability = cc};
+    return 0;
 }
 
-void ride_worker_gpus_advertise(const ride_worker_gpus *g, ride_cluster_worker *me)
+int ride_worker_gpus_advertise(const ride_worker_gpus *g, ride_cluster_worker *me)
 {
-    size_t kept = 0;
-    for (size_t i = 0; i < me->gpu_count; i++)
-        if (is_selected(g, me->gpus[i].index))
-            me->gpus[kept++] = me->gpus[i];
-    me->gpu_count = kept;
+    ride_cluster_gpu gpus[RIDE_WORKER_MAX_GPUS];
+    char names[RIDE_WORKER_MAX_GPUS][256], ccs[RIDE_WORKER_MAX_GPUS][16];
+    size_t count = 0;
+    for (size_t i = 0; i < g->count; i++)
+        if (describe_gpu(g->index[i], &gpus[count], names[count], sizeof names[count],
+                         ccs[count], sizeof ccs[count]) == 0)
+            count++;
+    return ride_cluster_worker_set_gpus(me, gpus, count);
 }

@@ -20,8 +20,9 @@ typedef struct ride_worker_gpus {
  * gpus_selected, so that an operator sees which. */
 void ride_worker_gpus_select(const ride_config_worker *c, ride_worker_gpus *out);
 
-/* Drops from me->gpus the devices not selected: the master places GPU stages by
- * the ones a worker advertises. */
-void ride_worker_gpus_advertise(const ride_worker_gpus *g, ride_cluster_worker *me);
+/* Describes the selected devices in me->gpus (name, memory, compute capability):
+ * the master places GPU stages by the ones a worker advertises. 0, or -1 when out
+ * of memory. */
+int ride_worker_gpus_advertise(const ride_worker_gpus *g, ride_cluster_worker *me);
 
 #endif

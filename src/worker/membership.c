@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "machine.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "cluster/member.h"
@@ -39,9 +38,13 @@ char *ride_worker_registration(const ride_config *cfg, const char *id,
                                char *err, size_t errlen)
 {
     ride_cluster_worker me;
-    if (ride_worker_machine_local(id, &me, err, errlen))
+    if (ride_cluster_worker_local(id, &me, err, errlen))
         return NULL;
-    ride_worker_gpus_advertise(gpus, &me);
+    if (ride_worker_gpus_advertise(gpus, &me) != 0) {
+        ride_cluster_worker_free(&me);
+        ride_set_error(err, errlen, "out of memory");
+        return NULL;
+    }
     size_t count = ride_task_count(registry);
     const char **plugins = calloc(count ? count : 1, sizeof *plugins);
     char *json = NULL;

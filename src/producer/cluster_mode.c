@@ -47,6 +47,7 @@ typedef struct metrics_set {
     ride_metric_family *up;
     ride_metric_family *sources;
     ride_metric_family *produced;
+    ride_metric_family *messages;
     ride_metric_family *dropped;
 } metrics_set;
 
@@ -58,7 +59,9 @@ typedef struct running_source {
     char *fingerprint;
     ride_source_runner *runner;
     ride_counter *produced;
+    ride_counter *messages;
     uint64_t seen_produced;
+    uint64_t seen_messages;
     uint64_t seen_dropped[RIDE_DROP_REASON_COUNT];
     bool unassigned; /* marked for stopping */
 } running_source;
@@ -113,10 +116,14 @@ static bool init_metrics(metrics_set *ms)
     ms->produced = ride_metrics_counter(ms->reg, "ride_frames_produced_total",
                                         "Frames queued to Kafka, per source", source_labels, 2,
                                         err, sizeof err);
+    ms->messages = ride_metrics_counter(ms->reg, "ride_messages_produced_total",
+                                        "Kafka messages (frame chunks) of the frames queued, "
+                                        "per source",
+                                        source_labels, 2, err, sizeof err);
     ms->dropped = ride_metrics_counter(ms->reg, "ride_frames_dropped_total",
                                        "Frames dropped, by reason", drop_labels, 3, err,
                                        sizeof err);
-    if (!ms->up || !ms->sources || !ms->produced || !ms->dropped) {
+    if (!ms->up || !ms->sources || !ms->produced || !ms->messages || !ms->dropped) {
         fprintf(stderr, PROGRAM ": metrics: %s\n", err);
         return false;
     }
@@ -131,6 +138,8 @@ static void sync_metrics(producer *p, running_source *rs)
     ride_source_runner_counts(rs->runner, &ps);
     ride_counter_add(rs->produced, ps.produced - rs->seen_produced);
     rs->seen_produced = ps.produced;
+    ride_counter_add(rs->messages, ps.messages - rs->seen_messages);
+    rs->seen_messages = ps.messages;
     for (int r = 0; r < RIDE_DROP_REASON_COUNT; r++) {
         if (ps.dropped[r] == rs->seen_dropped[r])
             continue;
@@ -322,7 +331,8 @@ static void start_source(producer *p, const ride_cluster_source_task *t)
     if (grown)
         p->run = grown;
     if (!grown || !fingerprint(t, fp, sizeof fp) || !(rs.fingerprint = strdup(fp)) ||
-        !(rs.produced = ride_counter_get(p->metrics.produced, labels, 2))) {
+        !(rs.produced = ride_counter_get(p->metrics.produced, labels, 2)) ||
+        !(rs.messages = ride_counter_get(p->metrics.messages, labels, 2))) {
         snprintf(err, sizeof err, "out of memory or settings too long");
     } else if (open_runner(p, t, &rs, err, sizeof err)) {
         p->run[p->run_count++] = rs;
@@ -461,7 +471,8 @@ static int fill_heartbeat(ride_cluster_heartbeat *hb, void *ctx)
         memcpy(nm->app, rs->app, sizeof nm->app);
         memcpy(nm->source, rs->source, sizeof nm->source);
         p->hb[i] = (ride_cluster_hb_source){nm->app, nm->source, rs->epoch,
-                                            (int64_t)rs->seen_produced, (int64_t)dropped};
+                                            (int64_t)rs->seen_produced, (int64_t)dropped,
+                                            (int64_t)rs->seen_messages};
     }
     hb->sources = p->hb;
     hb->source_count = p->run_count;

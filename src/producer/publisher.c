@@ -35,7 +35,7 @@ struct ride_publisher {
     atomic_int refs; /* the owner plus one per frame in flight */
     _Atomic uint64_t *in_flight;
     _Atomic int64_t *acked_end; /* per partition: last acknowledged offset + 1 */
-    _Atomic uint64_t offered, produced, delivered, bytes;
+    _Atomic uint64_t offered, produced, delivered, bytes, produced_messages;
     _Atomic uint64_t dropped[RIDE_DROP_REASON_COUNT];
 };
 
@@ -257,6 +257,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
         pub->last_frame_bytes = rec->bytes;
         atomic_fetch_add(&pub->bytes, rec->bytes);
         atomic_fetch_add(&pub->produced, 1);
+        atomic_fetch_add(&pub->produced_messages, (uint64_t)rec->queued);
         atomic_fetch_add(&pub->offered, 1);
         pub->counter++;
     }
@@ -296,6 +297,7 @@ void ride_publisher_stats_get(const ride_publisher *pub, ride_publisher_stats *o
     out->offered = atomic_load(&p->offered);
     out->produced = atomic_load(&p->produced);
     out->delivered = atomic_load(&p->delivered);
+    out->messages = atomic_load(&p->produced_messages);
     out->bytes = atomic_load(&p->bytes);
     for (int i = 0; i < RIDE_DROP_REASON_COUNT; i++)
         out->dropped[i] = atomic_load(&p->dropped[i]);

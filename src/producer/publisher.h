@@ -72,6 +72,7 @@ typedef struct ride_publisher_stats {
     uint64_t offered;   /* frames decided: produced or dropped before producing */
     uint64_t produced;  /* frames whose messages were all queued */
     uint64_t delivered; /* produced frames whose messages were all delivered */
+    uint64_t messages;  /* Kafka messages (chunks) of the produced frames */
     uint64_t bytes;     /* message bytes queued */
     uint64_t dropped[RIDE_DROP_REASON_COUNT];
 } ride_publisher_stats;

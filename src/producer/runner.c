@@ -401,6 +401,7 @@ static void add_totals(ride_source_totals *t, const ride_source_reader_stats *rs
     t->pub.produced += ps->produced;
     t->pub.delivered += ps->delivered;
     t->pub.bytes += ps->bytes;
+    t->pub.messages += ps->messages;
     for (int i = 0; i < RIDE_DROP_REASON_COUNT; i++)
         t->pub.dropped[i] += ps->dropped[i];
 }

@@ -19,6 +19,10 @@ int ride_worker_metrics_init(ride_worker_metrics *ms, char *err, size_t errlen)
     ms->processed = ride_metrics_counter(ms->reg, "ride_frames_processed_total",
                                          "Frames whose output was durably written", part_labels,
                                          3, err, errlen);
+    ms->messages_written = ride_metrics_counter(
+        ms->reg, "ride_messages_written_total",
+        "Kafka messages (frame chunks) of the outputs durably written to the next topic",
+        part_labels, 3, err, errlen);
     ms->dropped = ride_metrics_counter(ms->reg, "ride_frames_dropped_total",
                                        "Frames dropped, by reason", drop_labels, 3, err, errlen);
     ms->sink_errors = ride_metrics_counter(ms->reg, "ride_worker_sink_errors_total",
@@ -34,8 +38,8 @@ int ride_worker_metrics_init(ride_worker_metrics *ms, char *err, size_t errlen)
                                          "Seconds from a frame's capture to the end of this "
                                          "stage's task on it",
                                          drop_labels, 2, buckets, n_buckets, err, errlen);
-    if (!ms->up || !ms->owned || !ms->processed || !ms->dropped || !ms->sink_errors ||
-        !ms->paused || !ms->latency)
+    if (!ms->up || !ms->owned || !ms->processed || !ms->messages_written || !ms->dropped ||
+        !ms->sink_errors || !ms->paused || !ms->latency)
         return -1;
     ride_gauge_set(ride_gauge_get(ms->up, NULL, 0), 1);
     return 0;

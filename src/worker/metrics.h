@@ -12,6 +12,7 @@ typedef struct ride_worker_metrics {
     ride_metric_family *up;
     ride_metric_family *owned;
     ride_metric_family *processed;
+    ride_metric_family *messages_written;
     ride_metric_family *dropped;
     ride_metric_family *sink_errors;
     ride_metric_family *paused;

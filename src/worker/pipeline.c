@@ -429,6 +429,7 @@ static void maybe_finish(ride_pipeline *pl, output_record *r)
     } else {
         ride_offset_tracker_done(ps->tracker, r->first);
         count_processed(ps);
+        ps->st.messages_out += r->queued;
     }
     record_unlink(pl, r);
 }

@@ -127,6 +127,7 @@ typedef struct ride_pipeline_partition_stats {
     int64_t committed; /* last committed here (RIDE_OFFSET_UNKNOWN before any) */
     uint64_t frames_in;     /* complete input frames */
     uint64_t processed;     /* outputs durably written */
+    uint64_t messages_out;  /* Kafka messages (chunks) of the processed outputs, topic only */
     uint64_t dropped[RIDE_PIPELINE_DROP_REASONS];
     uint64_t dropped_total;
     uint64_t delivery_errors;

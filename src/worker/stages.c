@@ -40,8 +40,10 @@ typedef struct owned_partition {
     int32_t partition;
     int64_t epoch;
     uint64_t seen_processed;
+    uint64_t seen_messages;
     uint64_t seen_dropped[RIDE_PIPELINE_DROP_REASONS];
     ride_counter *processed;
+    ride_counter *messages;
 } owned_partition;
 
 struct ride_worker_stages {
@@ -370,6 +372,7 @@ static void add_entry(ride_worker_stages *s, const ride_cluster_partition_task *
         .partition = t->partition,
         .epoch = t->epoch,
         .processed = ride_counter_get(s->env.metrics->processed, labels, 3),
+        .messages = ride_counter_get(s->env.metrics->messages_written, labels, 3),
     };
     sp->partitions++;
     ride_log_info("partition_acquired", "app=%s stage=%s partition=%d epoch=%" PRId64, t->app,
@@ -404,6 +407,8 @@ static void update_metrics(ride_worker_stages *s, owned_partition *o,
 {
     ride_counter_add(o->processed, ps->processed - o->seen_processed);
     o->seen_processed = ps->processed;
+    ride_counter_add(o->messages, ps->messages_out - o->seen_messages);
+    o->seen_messages = ps->messages_out;
     for (int r = 0; r < RIDE_PIPELINE_DROP_REASONS; r++) {
         if (ps->dropped[r] == o->seen_dropped[r])
             continue;
@@ -440,6 +445,7 @@ static void snapshot_stage(ride_worker_stages *s, stage_pipeline *sp,
             out->committed = all[k].committed < 0 ? -1 : all[k].committed;
         }
         out->frames_processed = (int64_t)o->seen_processed;
+        out->messages_written = (int64_t)o->seen_messages;
     }
 }
 

@@ -27,6 +27,7 @@ typedef struct ride_worker_partition_stats {
     int64_t position;
     int64_t committed;
     int64_t frames_processed;
+    int64_t messages_written; /* of those frames' outputs, to the output topic */
 } ride_worker_partition_stats;
 
 /* What the stages are built from; every pointer must outlive them. */

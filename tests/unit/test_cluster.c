@@ -331,12 +331,12 @@ static void test_roundtrip_heartbeat(void **state)
     char err[ERR_LEN];
     ride_cluster_hb_partition parts[] = {
         {.app = "a", .stage = "gray", .partition = 0, .epoch = 3, .position = 100,
-         .committed = 98, .frames_processed = 1000},
-        {.app = "a", .stage = "sd", .partition = 4095, .epoch = 0, .position = -1,
+X, .partition = 4095, .epoch = 0, .position = -1,
          .committed = -1, .frames_processed = 0},
     };
     ride_cluster_hb_source sources[] = {
-        {.app = "a", .source = "cam1", .epoch = 2, .frames_produced = 77, .frames_dropped = 1},
+        {.app = "a", .source = "cam1", .epoch = 2, .frames_produced = 77, .frames_dropped = 1,
+         .messages_produced = 231},
     };
     ride_cluster_heartbeat h = {.ts_ms = 1700000000000, .partitions = parts, .partition_count = 2,
                                 .sources = sources, .source_count = 1};
@@ -355,12 +355,14 @@ static void test_roundtrip_heartbeat(void **state)
         assert_int_equal(h2.partitions[i].position, parts[i].position);
         assert_int_equal(h2.partitions[i].committed, parts[i].committed);
         assert_int_equal(h2.partitions[i].frames_processed, parts[i].frames_processed);
+        assert_int_equal(h2.partitions[i].messages_written, parts[i].messages_written);
     }
     assert_int_equal(h2.source_count, 1);
     assert_string_equal(h2.sources[0].source, "cam1");
     assert_int_equal(h2.sources[0].epoch, 2);
     assert_int_equal(h2.sources[0].frames_produced, 77);
     assert_int_equal(h2.sources[0].frames_dropped, 1);
+    assert_int_equal(h2.sources[0].messages_produced, 231);
     ride_cluster_heartbeat_free(&h2);
     free(text);
 
@@ -743,6 +745,8 @@ static void test_unknown_keys_ignored(void **state)
     assert_int_equal(ride_cluster_heartbeat_decode("/heartbeats/w1", hb, strlen(hb), &h, err,
                                                    sizeof err), 0);
     assert_int_equal(h.partition_count, 1);
+    /* A member that does not report message counts yet: none. */
+    assert_int_equal(h.partitions[0].messages_written, 0);
     ride_cluster_heartbeat_free(&h);
 }
 

@@ -199,6 +199,7 @@ static void test_round_robin_every_seq_once(void **state)
     assert_int_equal(st.offered, FRAMES);
     assert_int_equal(st.produced, FRAMES);
     assert_int_equal(st.delivered, FRAMES);
+    assert_int_equal(st.messages, FRAMES); /* one message per frame */
     assert_true(st.bytes >= (uint64_t)FRAMES * (W * H * 3 + RIDE_FRAME_HEADER_LEN));
     for (int r = 0; r < RIDE_DROP_REASON_COUNT; r++)
         assert_int_equal(st.dropped[r], 0);
@@ -257,6 +258,10 @@ static void test_jpeg_and_chunks(void **state)
     flush(fx);
     ride_publisher_stats_get(pub, &st);
     assert_int_equal(st.delivered, 4);
+    /* Each frame's payload in 600-byte messages, header included. */
+    size_t room = 600 - RIDE_FRAME_HEADER_LEN;
+    size_t per_frame = (W * H * 3 + room - 1) / room;
+    assert_int_equal(st.messages, 4 * per_frame);
     read_back(fx, 2, 4, &rb);
     for (int i = 0; i < rb.count; i++) {
         assert_int_equal(rb.partition[i], (int32_t)(rb.seq[i] % 2));

@@ -275,6 +275,14 @@ static int get_int(dec *d, json_t *obj, const char *prefix, const char *key, int
     return 0;
 }
 
+/* An optional count: absent or null gives 0. */
+static int get_count_or_0(dec *d, json_t *obj, const char *prefix, const char *key, int64_t *out)
+{
+    json_t *v = json_object_get(obj, key);
+    *out = 0;
+    return v && !json_is_null(v) ? check_int(d, v, prefix, key, 0, INT64_MAX, out) : 0;
+}
+
 /* An optional integer: absent or null gives def. */
 static int get_int_or(dec *d, json_t *obj, const char *prefix, const char *key, int min,
                       int max, int def, int *out)
@@ -761,9 +769,10 @@ static int parse_hb_partition(dec *d, json_t *o, const char *prefix, void *out)
         get_int(d, o, prefix, "partition", 0, RIDE_PARTITIONS_MAX - 1, &p->partition) < 0 ||
         get_i64(d, o, prefix, "epoch", 0, INT64_MAX, &p->epoch) < 0 ||
         get_i64(d, o, prefix, "position", -1, INT64_MAX, &p->position) < 0 ||
-        get_i64(d, o, prefix, "committed", -1, INT64_MAX, &p->committed) < 0)
+        get_i64(d, o, prefix, "committed", -1, INT64_MAX, &p->committed) < 0 ||
+        get_i64(d, o, prefix, "frames_processed", 0, INT64_MAX, &p->frames_processed) < 0)
         return -1;
-    return get_i64(d, o, prefix, "frames_processed", 0, INT64_MAX, &p->frames_processed);
+    return get_count_or_0(d, o, prefix, "messages_written", &p->messages_written);
 }
 
 static int parse_hb_source(dec *d, json_t *o, const char *prefix, void *out)
@@ -772,9 +781,10 @@ static int parse_hb_source(dec *d, json_t *o, const char *prefix, void *out)
     if (get_str(d, o, prefix, "app", STR_NAME, 0, &s->app) < 0 ||
         get_str(d, o, prefix, "source", STR_NAME, 0, &s->source) < 0 ||
         get_i64(d, o, prefix, "epoch", 0, INT64_MAX, &s->epoch) < 0 ||
-        get_i64(d, o, prefix, "frames_produced", 0, INT64_MAX, &s->frames_produced) < 0)
+        get_i64(d, o, prefix, "frames_produced", 0, INT64_MAX, &s->frames_produced) < 0 ||
+        get_i64(d, o, prefix, "frames_dropped", 0, INT64_MAX, &s->frames_dropped) < 0)
         return -1;
-    return get_i64(d, o, prefix, "frames_dropped", 0, INT64_MAX, &s->frames_dropped);
+    return get_count_or_0(d, o, prefix, "messages_produced", &s->messages_produced);
 }
 
 static int parse_heartbeat(dec *d, json_t *o, void *out)
@@ -804,6 +814,7 @@ static json_t *build_heartbeat(const void *in)
         put_int(e, "position", p->position);
         put_int(e, "committed", p->committed);
         put_int(e, "frames_processed", p->frames_processed);
+        put_int(e, "messages_written", p->messages_written);
         json_array_append_new(parts, e);
     }
     json_object_set_new(o, "partitions", parts);
@@ -816,6 +827,7 @@ static json_t *build_heartbeat(const void *in)
         put_int(e, "epoch", s->epoch);
         put_int(e, "frames_produced", s->frames_produced);
         put_int(e, "frames_dropped", s->frames_dropped);
+        put_int(e, "messages_produced", s->messages_produced);
         json_array_append_new(sources, e);
     }
     json_object_set_new(o, "sources", sources);

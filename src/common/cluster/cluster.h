@@ -221,6 +221,9 @@ typedef struct ride_cluster_hb_partition {
     int64_t position; /* next offset to read, >= -1 */
     int64_t committed; /* >= -1 */
     int64_t frames_processed; /* >= 0 */
+    /* Kafka messages (chunks) of those frames' outputs written to the next stage's
+     * topic; 0 when the member does not report it. */
+    int64_t messages_written;
 } ride_cluster_hb_partition;
 
 typedef struct ride_cluster_hb_source {
@@ -229,6 +232,8 @@ typedef struct ride_cluster_hb_source {
     int64_t epoch;
     int64_t frames_produced; /* >= 0 */
     int64_t frames_dropped;  /* >= 0 */
+    /* Kafka messages (chunks) of the produced frames; 0 when not reported. */
+    int64_t messages_produced;
 } ride_cluster_hb_source;
 
 typedef struct ride_cluster_heartbeat {

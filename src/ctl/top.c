@@ -48,7 +48,8 @@ typedef struct partition {
     const char *owner;
     json_int_t epoch;
     int64_t committed; /* -1: unknown */
-    int64_t lag;       /* -1: unknown */
+    int64_t lag;       /* frames, -1: unknown */
+    double per_frame;  /* Kafka messages per frame; <= 0: unknown */
     double rate;       /* frames/s; < 0: unknown */
 } partition;
 
@@ -189,6 +190,13 @@ static double series_rate(const series *s)
     return (double)(v1 - v0) * 1000.0 / (double)dt;
 }
 
+/* A positive number or null (0); false for anything else. */
+static bool per_frame_or_null(const json_t *v, double *out)
+{
+    *out = json_is_number(v) ? json_number_value(v) : 0;
+    return json_is_null(v) || *out > 0;
+}
+
 /* An integer or null (-1); false for anything else. */
 static bool count_or_null(const json_t *v, int64_t *out)
 {
@@ -205,11 +213,12 @@ static bool count_or_null(const json_t *v, int64_t *out)
 static int read_partition(const json_t *p, size_t i, partition *out, char *err, size_t errlen)
 {
     json_error_t je;
-    json_t *owner, *committed, *lag;
+    json_t *owner, *committed, *lag, *per_frame = NULL;
     memset(out, 0, sizeof *out);
-    if (json_unpack_ex((json_t *)p, &je, 0, "{s:s, s:s, s:I, s:o, s:I, s:o, s:o}", "app",
+    if (json_unpack_ex((json_t *)p, &je, 0, "{s:s, s:s, s:I, s:o, s:I, s:o, s:o, s?o}", "app",
                        &out->app, "stage", &out->stage, "partition", &out->number, "owner",
-                       &owner, "epoch", &out->epoch, "committed", &committed, "lag", &lag) != 0)
+                       &owner, "epoch", &out->epoch, "committed", &committed, "lag", &lag,
+                       "messages_per_frame", &per_frame) != 0)
         return ride_ctl_fail(err, errlen, PREFIX "partitions[%zu]: %s", i, je.text);
     if (!json_is_null(owner) && !json_is_string(owner))
         return ride_ctl_fail(err, errlen,
@@ -220,6 +229,11 @@ static int read_partition(const json_t *p, size_t i, partition *out, char *err, 
         return ride_ctl_fail(err, errlen,
                              PREFIX "partitions[%zu]: fields 'committed' and 'lag': expected "
                                     "a count or null",
+                             i);
+    if (per_frame != NULL && !per_frame_or_null(per_frame, &out->per_frame))
+        return ride_ctl_fail(err, errlen,
+                             PREFIX "partitions[%zu]: field 'messages_per_frame': expected a "
+                                    "positive number or null",
                              i);
     return 0;
 }
@@ -302,7 +316,8 @@ static int read_partitions(const ride_ctl_top_answers *a, view *v, char *err, si
     return 0;
 }
 
-/* Pushes this refresh's offsets and lags; fills rates and the stages' histories. */
+/* Pushes this refresh's offsets and lags; fills rates and the stages' histories. A
+ * partition's rate is its committed offset's growth (messages) in frames. */
 static int fold_history(ride_ctl_top *t, view *v, int64_t mono_ms, char *err, size_t errlen)
 {
     char key[KEY_MAX];
@@ -313,7 +328,8 @@ static int fold_history(ride_ctl_top *t, view *v, int64_t mono_ms, char *err, si
         if (s == NULL)
             return ride_ctl_fail(err, errlen, "out of memory");
         series_push(s, p->committed, mono_ms);
-        p->rate = series_rate(s);
+        double messages_per_s = series_rate(s);
+        p->rate = messages_per_s >= 0 && p->per_frame > 0 ? messages_per_s / p->per_frame : -1;
     }
     for (size_t i = 0; i < v->stage_count; i++) {
         stage_row *st = &v->stages[i];

@@ -44,6 +44,7 @@ static void reply(ride_http_response *res, int status, json_t *j)
 
 static json_t *int_or_null(int64_t v) { return v >= 0 ? json_integer(v) : json_null(); }
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
+static json_t *per_frame_or_null(double v) { return v > 0 ? json_real(v) : json_null(); }
 
 /* ---- reads ---- */
 
@@ -60,10 +61,10 @@ static void on_healthz(const ride_http_request *req, ride_http_response *res, vo
 static ride_master_figures figures_of(ride_master *m, const ride_master_app *a,
                                      const ride_master_stage *s, int p)
 {
-    return ride_master_lag_figures(m->lag, a->name, s->st->name, p);
+    return ride_master_lag_figures(m->lag, a->name, s->st->name, p, s->messages_per_frame);
 }
 
-/* The lag of a stage's partitions summed, or -1 when none is known. */
+/* The lag in frames of a stage's partitions summed, or -1 when none is known. */
 static int64_t stage_lag(ride_master *m, const ride_master_app *a, const ride_master_stage *s)
 {
     int64_t sum = -1;
@@ -80,11 +81,13 @@ static json_t *partition_json(ride_master *m, const ride_master_app *a,
 {
     ride_master_figures f = figures_of(m, a, s, p);
     const ride_master_partition *part = &s->parts[p];
-    return json_pack("{s:s, s:s, s:i, s:o, s:I, s:o, s:o, s:o}", "app", a->name, "stage",
-                     s->st->name, "partition", p, "owner",
+    return json_pack("{s:s, s:s, s:i, s:o, s:I, s:o, s:o, s:o, s:o, s:o}", "app", a->name,
+                     "stage", s->st->name, "partition", p, "owner",
                      str_or_null(part->granted ? part->owner : NULL), "epoch",
                      (json_int_t)part->epoch, "end_offset", int_or_null(f.end), "committed",
-                     int_or_null(f.committed), "lag", int_or_null(f.lag));
+                     int_or_null(f.committed), "lag", int_or_null(f.lag), "lag_messages",
+                     int_or_null(f.lag_messages), "messages_per_frame",
+                     per_frame_or_null(s->messages_per_frame));
 }
 
 static void add_partitions(ride_master *m, const ride_master_app *a, json_t *arr)

@@ -245,14 +245,16 @@ bool ride_master_lag_get(ride_master_lag *l, const char *app, const char *stage,
 }
 
 ride_master_figures ride_master_lag_figures(ride_master_lag *l, const char *app,
-                                            const char *stage, int partition)
+                                            const char *stage, int partition,
+                                            double messages_per_frame)
 {
     ride_master_offsets o;
     bool known = l && ride_master_lag_get(l, app, stage, partition, &o);
-    ride_master_figures f = {known ? o.end : -1, known ? o.committed : -1, -1};
+    ride_master_figures f = {known ? o.end : -1, known ? o.committed : -1, -1, -1};
     /* Nothing committed yet: everything still kept is waiting. */
     int64_t base = f.committed >= 0 ? f.committed : (known ? o.start : -1);
     if (f.end >= 0 && base >= 0)
-        f.lag = f.end > base ? f.end - base : 0;
+        f.lag_messages = f.end > base ? f.end - base : 0;
+    f.lag = ride_master_frames_of(f.lag_messages, messages_per_frame);
     return f;
 }

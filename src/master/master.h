@@ -44,6 +44,8 @@ typedef struct ride_master_member {
     ride_cluster_producer producer; /* decoded registration (producers) */
     int32_t hb_version;             /* -1: no heartbeat seen yet */
     int64_t hb_changed_ms;          /* monotonic: when hb_version last changed */
+    ride_cluster_heartbeat hb;      /* the last heartbeat read, when hb_known */
+    bool hb_known;
     bool alive;                     /* registered, and a heartbeat within the timeout */
     bool present; /* refresh mark */
 } ride_master_member;
@@ -68,6 +70,9 @@ typedef struct ride_master_stage {
     char **spare;
     size_t spare_count;
     char issue[160]; /* the planner's last complaint about the stage, "" when none */
+    /* Mean Kafka messages per frame written into the input topic, as its writers
+     * last reported (frames.c); 0 while unknown. */
+    double messages_per_frame;
 } ride_master_stage;
 
 typedef struct ride_master_source {
@@ -118,8 +123,11 @@ typedef struct ride_master_lag ride_master_lag;
 typedef struct ride_master_lag_families {
     ride_metric_family *end;
     ride_metric_family *committed;
-    ride_metric_family *lag;
-    ride_metric_family *stage_lag;
+    ride_metric_family *lag;          /* frames */
+    ride_metric_family *lag_messages;
+    ride_metric_family *stage_lag;    /* frames */
+    ride_metric_family *stage_lag_messages;
+    ride_metric_family *per_frame;    /* the stage's messages_per_frame */
 } ride_master_lag_families;
 
 typedef struct ride_master_metrics {
@@ -260,16 +268,45 @@ bool ride_master_lag_get(ride_master_lag *l, const char *app, const char *stage,
                          ride_master_offsets *out);
 
 /* Kafka's figures for one partition (-1 where unknown): its log-end offset, the
- * stage group's committed offset, and the messages between them. */
+ * stage group's committed offset, the messages between them, and those messages in
+ * frames (ride_master_frames_of). */
 typedef struct ride_master_figures {
     int64_t end;
     int64_t committed;
+    int64_t lag_messages;
     int64_t lag;
 } ride_master_figures;
 
-/* The figures of one partition from the last refresh; l may be NULL (all unknown). */
+/* The figures of one partition from the last refresh, the lag converted with the
+ * stage's messages_per_frame (<= 0: unknown); l may be NULL (all unknown). */
 ride_master_figures ride_master_lag_figures(ride_master_lag *l, const char *app,
-                                            const char *stage, int partition);
+                                            const char *stage, int partition,
+                                            double messages_per_frame);
+
+/* ---- frames.c: Kafka messages counted as frames ---- */
+
+/* Frames and messages the writers of one topic reported. */
+typedef struct ride_master_written {
+    int64_t frames;
+    int64_t messages;
+} ride_master_written;
+
+/* Adds to *w what one heartbeat's member wrote into the input topic of `stage` (a
+ * stage of man, application app): its sources read by that stage, and its
+ * partitions of the stage writing into it. Entries without a message count (a
+ * member that does not report one) are left out. */
+void ride_master_count_written(const ride_cluster_heartbeat *hb, const char *app,
+                               const ride_manifest *man, const ride_stage *stage,
+                               ride_master_written *w);
+/* Mean messages per frame of *w, or 0 when no frame was counted. */
+double ride_master_messages_per_frame(const ride_master_written *w);
+/* `messages` waiting, in frames: rounded to the nearest frame, at least 1 while any
+ * message waits; -1 when messages is unknown (< 0), or non-zero with per_frame
+ * unknown (<= 0). */
+int64_t ride_master_frames_of(int64_t messages, double per_frame);
+/* Updates every stage's messages_per_frame from the members' last heartbeats; a
+ * stage whose writers report no frame keeps its last figure. */
+void ride_master_measure_frames(ride_master *m);
 
 /* ---- lag_metrics.c: the offsets on /metrics ---- */
 

@@ -27,6 +27,8 @@ ride_master_member *ride_master_find_member(ride_master *m, const char *id, bool
 static void member_clear(ride_master_member *mb)
 {
     free(mb->id);
+    if (mb->hb_known)
+        ride_cluster_heartbeat_free(&mb->hb);
     ride_cluster_worker_free(&mb->worker);
     ride_cluster_producer_free(&mb->producer);
     memset(mb, 0, sizeof *mb);
@@ -91,6 +93,19 @@ static bool read_registration(ride_master *m, ride_master_member *mb, const char
     return true;
 }
 
+/* Keeps the new heartbeat for its frame and message counts (frames.c); a heartbeat
+ * that cannot be read leaves the last one. */
+static void read_counts(ride_master *m, ride_master_member *mb, int32_t version)
+{
+    ride_cluster_heartbeat hb;
+    if (version < 0 || !ride_master_read_heartbeat(m, mb->id, &hb))
+        return;
+    if (mb->hb_known)
+        ride_cluster_heartbeat_free(&mb->hb);
+    mb->hb = hb;
+    mb->hb_known = true;
+}
+
 static void update_heartbeat(ride_master *m, ride_master_member *mb)
 {
     char path[RIDE_ZK_PATH_MAX];
@@ -102,6 +117,7 @@ static void update_heartbeat(ride_master *m, ride_master_member *mb)
     if (version != mb->hb_version) {
         mb->hb_version = version;
         mb->hb_changed_ms = now;
+        read_counts(m, mb, version);
     }
     bool alive = mb->present && now - mb->hb_changed_ms <= m->cfg->heartbeat.timeout_ms;
     if (mb->alive && !alive)
@@ -163,6 +179,7 @@ void ride_master_refresh_members(ride_master *m)
     refresh_role(m, true);
     refresh_role(m, false);
     drop_departed(m);
+    ride_master_measure_frames(m);
 }
 
 /* ---- applications ---- */

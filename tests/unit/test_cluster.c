@@ -331,7 +331,8 @@ static void test_roundtrip_heartbeat(void **state)
     char err[ERR_LEN];
     ride_cluster_hb_partition parts[] = {
         {.app = "a", .stage = "gray", .partition = 0, .epoch = 3, .position = 100,
-X, .partition = 4095, .epoch = 0, .position = -1,
+         .committed = 98, .frames_processed = 1000, .messages_written = 3000},
+        {.app = "a", .stage = "sd", .partition = 4095, .epoch = 0, .position = -1,
          .committed = -1, .frames_processed = 0},
     };
     ride_cluster_hb_source sources[] = {

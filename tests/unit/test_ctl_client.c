@@ -83,14 +83,14 @@ static void answer_owners(ride_http_response *res, int poll)
     answer(res, 200, json);
 }
 
-/* One partition whose committed offset moves 100 frames per poll. */
+/* One partition whose committed offset moves 100 frames (messages) per poll. */
 static void answer_partitions(ride_http_response *res, int poll)
 {
     char json[512];
     snprintf(json, sizeof json,
              "{\"partitions\": [{\"app\": \"live\", \"stage\": \"gray\", \"partition\": 0,"
              " \"owner\": \"w1\", \"epoch\": 2, \"end_offset\": %d, \"committed\": %d,"
-             " \"lag\": %d}]}",
+             " \"lag\": %d, \"messages_per_frame\": 1.0}]}",
              poll * 100 + 5, poll * 100, 5 * poll);
     answer(res, 200, json);
 }

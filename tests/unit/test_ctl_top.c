@@ -52,22 +52,32 @@ static const char HEALTH[] = "{\"status\": \"ok\", \"master\": \"m1\", \"leader\
 static const char WORKERS[] =
     "{\"workers\": [{\"state\": \"active\"}, {\"state\": \"spare\"}, {\"state\": \"dead\"}]}";
 
-/* Two stages; stage gray has two partitions on one worker, sink one unowned. */
-static json_t *partitions(int committed, int lag)
+/* Two stages; stage gray has two partitions on one worker, sink one unowned. Offsets
+ * count messages, per_frame of them to a frame of stage gray. */
+static json_t *chunked_partitions(int committed, int lag, double per_frame)
 {
-    char json[1024];
+    char json[1200];
     snprintf(json, sizeof json,
              "{\"partitions\": ["
              "{\"app\": \"demo\", \"stage\": \"gray\", \"partition\": 0, \"owner\": \"w1\","
-             " \"epoch\": 3, \"end_offset\": 9, \"committed\": %d, \"lag\": %d},"
+             " \"epoch\": 3, \"end_offset\": 9, \"committed\": %d, \"lag\": %d,"
+             " \"messages_per_frame\": %.1f},"
              "{\"app\": \"demo\", \"stage\": \"gray\", \"partition\": 1, \"owner\": \"w1\","
-             " \"epoch\": 1, \"end_offset\": 9, \"committed\": 9, \"lag\": 0},"
+             " \"epoch\": 1, \"end_offset\": 9, \"committed\": 9, \"lag\": 0,"
+             " \"messages_per_frame\": %.1f},"
              "{\"app\": \"demo\", \"stage\": \"sink\", \"partition\": 0, \"owner\": null,"
-             " \"epoch\": 0, \"end_offset\": null, \"committed\": null, \"lag\": null}]}",
-             committed, lag);
+             " \"epoch\": 0, \"end_offset\": null, \"committed\": null, \"lag\": null,"
+             " \"messages_per_frame\": null}]}",
+             committed, lag, per_frame, per_frame);
     json_t *j = json_loads(json, 0, NULL);
     assert_non_null(j);
     return j;
+}
+
+/* One message per frame. */
+static json_t *partitions(int committed, int lag)
+{
+    return chunked_partitions(committed, lag, 1.0);
 }
 
 static char *render(ride_ctl_top *t, const char *health, const char *workers, json_t *parts,
@@ -121,6 +131,42 @@ static void test_text_refreshes(void **state)
     ride_ctl_top_free(t);
 }
 
+/* Offsets count Kafka messages: a frame of 49 chunks committed per second is one
+ * frame/s, not 49; without a messages-per-frame figure the rate is unknown. */
+static void test_rate_counts_frames(void **state)
+{
+    (void)state;
+    char err[512];
+    ride_ctl_top *t = ride_ctl_top_new();
+    assert_non_null(t);
+    free(render(t, HEALTH, WORKERS, chunked_partitions(98, 1, 49.0), 1000, true, err,
+                sizeof err));
+    char *text = render(t, HEALTH, WORKERS, chunked_partitions(196, 1, 49.0), 3000, true, err,
+                        sizeof err);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"partition\":0,\"owner\":\"w1\",\"epoch\":3,\"lag\":1,"
+                                 "\"frames_per_s\":1.0}"));
+    assert_non_null(strstr(text, "\"lag\":1,\"frames_per_s\":1.0,\"lag_history\":[1,1]"));
+    free(text);
+    json_t *unknown = json_loads("{\"partitions\": [{\"app\": \"demo\", \"stage\": \"gray\", "
+                                 "\"partition\": 0, \"owner\": null, \"epoch\": 0, "
+                                 "\"committed\": 300, \"lag\": 0, "
+                                 "\"messages_per_frame\": null}]}",
+                                 0, NULL);
+    text = render(t, HEALTH, WORKERS, unknown, 5000, true, err, sizeof err);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"lag\":0,\"frames_per_s\":null}"));
+    free(text);
+    json_t *bad = json_loads("{\"partitions\": [{\"app\": \"demo\", \"stage\": \"gray\", "
+                             "\"partition\": 0, \"owner\": null, \"epoch\": 0, "
+                             "\"committed\": 0, \"lag\": 0, \"messages_per_frame\": 0}]}",
+                             0, NULL);
+    assert_null(render(t, HEALTH, WORKERS, bad, 6000, false, err, sizeof err));
+    assert_string_equal(err, "malformed answer from the control API: partitions[0]: field "
+                             "'messages_per_frame': expected a positive number or null");
+    ride_ctl_top_free(t);
+}
+
 static void test_malformed_answers(void **state)
 {
     (void)state;
@@ -160,6 +206,7 @@ int main(void)
         cmocka_unit_test(test_sparkline_scaling),
         cmocka_unit_test(test_locale),
         cmocka_unit_test(test_text_refreshes),
+        cmocka_unit_test(test_rate_counts_frames),
         cmocka_unit_test(test_malformed_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -81,8 +81,17 @@ ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id)
 
 ride_proc *ride_cluster_fx_producer(ride_cluster_fx *fx, const char *id)
 {
+    return ride_cluster_fx_chunking_producer(fx, id, 0);
+}
+
+ride_proc *ride_cluster_fx_chunking_producer(ride_cluster_fx *fx, const char *id,
+                                             int max_message_bytes)
+{
     char config[600], extra[256];
-    snprintf(extra, sizeof extra, "producer:\n  id: \"%s\"\n", id);
+    int n = snprintf(extra, sizeof extra, "producer:\n  id: \"%s\"\n", id);
+    if (max_message_bytes > 0)
+        snprintf(extra + n, sizeof extra - (size_t)n, "  message_max_bytes: %d\n",
+                 max_message_bytes);
     write_config(fx, id, extra, config, sizeof config);
     const char *argv[] = {BIN("ride-producer"), "-c", config, NULL};
     return spawn(fx, id, argv);

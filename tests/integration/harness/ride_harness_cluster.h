@@ -48,6 +48,10 @@ void ride_cluster_fx_free(ride_cluster_fx *fx);
 ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool broker_only);
 ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id);
 ride_proc *ride_cluster_fx_producer(ride_cluster_fx *fx, const char *id);
+/* A producer whose Kafka messages hold at most max_message_bytes (>= 4096): larger
+ * frames go out as several chunks. */
+ride_proc *ride_cluster_fx_chunking_producer(ride_cluster_fx *fx, const char *id,
+                                             int max_message_bytes);
 
 /* Prints every log of the cluster to stderr. */
 void ride_cluster_fx_print_logs(const ride_cluster_fx *fx);

@@ -3,6 +3,7 @@
  * since whole frames fill disks fast. */
 #include "ride_harness.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -57,6 +58,7 @@ ride_kafka_server *ride_harness_kafka_start(const ride_zk_server *zk)
     ride_launch_kafka_options o = {.home = kafka_home(), .dir = s->dir, .zookeeper = connect,
                                    .heap = KAFKA_HEAP, .timeout_ms = KAFKA_READY_TIMEOUT_MS};
     uint16_t port = 0;
+    int64_t started = ride_clock_mono_ms();
     s->proc = ride_launch_kafka_start(&o, &port, err, sizeof err);
     if (!s->proc) {
         fprintf(stderr, "harness: %s\n", err);
@@ -65,6 +67,8 @@ ride_kafka_server *ride_harness_kafka_start(const ride_zk_server *zk)
         return NULL;
     }
     snprintf(s->bootstrap, sizeof s->bootstrap, "127.0.0.1:%u", port);
+    printf("harness: Kafka broker %s ready in %" PRId64 " ms (%s)\n", s->bootstrap,
+           ride_clock_mono_ms() - started, o.home);
     return s;
 }
 
@@ -74,7 +78,13 @@ void ride_harness_kafka_stop(ride_kafka_server *s)
 {
     if (!s)
         return;
-    ride_harness_proc_stop(s->proc, KAFKA_STOP_GRACE_MS);
+    int64_t stopping = ride_clock_mono_ms();
+    if (s->proc && ride_harness_proc_stop(s->proc, KAFKA_STOP_GRACE_MS) < 0)
+        printf("harness: Kafka broker %s killed after %d ms\n", s->bootstrap,
+               KAFKA_STOP_GRACE_MS);
+    else if (s->proc)
+        printf("harness: Kafka broker %s stopped in %" PRId64 " ms\n", s->bootstrap,
+               ride_clock_mono_ms() - stopping);
     ride_harness_rmtree(s->dir);
     free(s->dir);
     free(s);

@@ -51,24 +51,39 @@ static ride_proc *spawn(ride_cluster_fx *fx, const char *id, const char *const *
     return p;
 }
 
-ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool broker_only)
-{
-    const char *argv[] = {BIN("ride-master"), "--zookeeper", fx->connect, "--id", id,
-                          "--api-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
-                          "--token-file", fx->token_file, broker_only ? "--broker-only" : NULL,
-                          NULL};
-    return spawn(fx, id, argv);
-}
-
 static void write_config(ride_cluster_fx *fx, const char *id, const char *extra, char *path,
                          size_t len)
 {
-    char yaml[1024];
+    char yaml[1536];
     snprintf(path, len, "%s/%s.yaml", fx->dir, id);
-    snprintf(yaml, sizeof yaml,
-             "zookeeper:\n  connect: \"%s\"\nmetrics:\n  listen: \"127.0.0.1:0\"\n%s",
-             fx->connect, extra);
+    int n = snprintf(yaml, sizeof yaml,
+                     "zookeeper:\n  connect: \"%s\"\nmetrics:\n  listen: \"127.0.0.1:0\"\n%s",
+                     fx->connect, extra);
+    assert_true(n > 0 && (size_t)n < sizeof yaml);
     assert_int_equal(ride_harness_write_file(path, yaml), 0);
+}
+
+void ride_cluster_fx_use_kafka(ride_cluster_fx *fx, const char *bootstrap,
+                               const char *master_extra)
+{
+    snprintf(fx->kafka, sizeof fx->kafka, "%s", bootstrap);
+    snprintf(fx->master_extra, sizeof fx->master_extra, "%s", master_extra ? master_extra : "");
+}
+
+ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool broker_only)
+{
+    char config[600] = "", extra[1024];
+    if (fx->kafka[0]) {
+        snprintf(extra, sizeof extra, "kafka:\n  bootstrap.servers: \"%s\"\n%s", fx->kafka,
+                 fx->master_extra);
+        write_config(fx, id, extra, config, sizeof config);
+    }
+    const char *argv[] = {BIN("ride-master"), "--zookeeper", fx->connect, "--id", id,
+                          "--api-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
+                          "--token-file", fx->token_file,
+                          broker_only ? "--broker-only" : config[0] ? "--config" : NULL,
+                          config[0] ? config : NULL, NULL};
+    return spawn(fx, id, argv);
 }
 
 ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id)
@@ -112,7 +127,16 @@ void ride_cluster_fx_workers(ride_cluster_fx *fx, int count, ride_proc **procs, 
 ride_cluster_fx *ride_cluster_fx_start(const char *name, int workers, ride_proc **procs,
                                        int timeout_ms)
 {
+    return ride_cluster_fx_start_on(name, NULL, NULL, workers, procs, timeout_ms);
+}
+
+ride_cluster_fx *ride_cluster_fx_start_on(const char *name, const char *bootstrap,
+                                          const char *master_extra, int workers,
+                                          ride_proc **procs, int timeout_ms)
+{
     ride_cluster_fx *fx = ride_cluster_fx_new(name);
+    if (bootstrap)
+        ride_cluster_fx_use_kafka(fx, bootstrap, master_extra);
     ride_cluster_fx_master(fx, "m1", false);
     ride_cluster_fx_wait_api(fx, NULL, timeout_ms);
     ride_cluster_fx_workers(fx, workers, procs, timeout_ms);
@@ -186,6 +210,7 @@ static bool read_api(void *ctx)
     if (ok && ride_zk_get(fx->zk, RIDE_CLUSTER_PATH_KAFKA, &data, &len, NULL) == RIDE_ZK_OK &&
         ride_cluster_kafka_decode(RIDE_CLUSTER_PATH_KAFKA, data, len, &k, err, sizeof err) == 0) {
         snprintf(fx->bootstrap, sizeof fx->bootstrap, "%s", k.bootstrap_servers);
+        fx->embedded = k.embedded;
         ride_cluster_kafka_free(&k);
     } else {
         ok = false;
@@ -376,8 +401,8 @@ ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic
                                           ride_audit_frame_fn on_frame, void *ctx)
 {
     char err[512];
-    ride_audit_options o = {.bootstrap = fx->bootstrap, .embedded = true, .topic = topic, .on_frame = on_frame,
-                            .ctx = ctx};
+    ride_audit_options o = {.bootstrap = fx->bootstrap, .embedded = fx->embedded, .topic = topic,
+                            .on_frame = on_frame, .ctx = ctx};
     ride_audit_reader *r = ride_audit_reader_new(&o, err, sizeof err);
     if (!r)
         ride_cluster_fx_fail(fx, "reader on %s: %s", topic, err);

@@ -1,8 +1,8 @@
 /* ride_harness.h - what integration tests need to run real servers and RIDE's
- * daemons on loopback: processes, temp dirs, waiting with deadlines, ZooKeeper.
- * Processes and the ZooKeeper server come from src/launch, which ride-demo uses
- * too; the inline functions below are the harness's names for it, documented in
- * launch_process.h and launch_zookeeper.h.
+ * daemons on loopback: processes, temp dirs, waiting with deadlines, ZooKeeper and
+ * a real Kafka broker. Processes and the servers come from src/tooling, which
+ * ride-demo uses too; the inline functions below are the harness's names for it,
+ * documented in launch_process.h, launch_zookeeper.h and launch_kafka.h.
  *
  * Cleanup is registered, not left to the tests: every spawned process runs in its
  * own process group and gets SIGKILL when the test process dies (PR_SET_PDEATHSIG;
@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "launch_kafka.h"
 #include "launch_process.h"
 #include "launch_zookeeper.h"
 #include "ride_test.h"
@@ -108,5 +109,32 @@ static inline int ride_harness_four_letter(uint16_t port, const char *cmd, char 
     return ride_launch_four_letter(port, cmd, buf, len, timeout_ms);
 }
 static inline uint16_t ride_harness_free_port(void) { return ride_launch_free_port(); }
+
+/* ---- a real Kafka broker (tests labelled realkafka) ---- */
+
+/* For tests that need a real broker: prints why and exits 77 (skipped) when none
+ * can run, i.e. neither $RIDE_KAFKA_HOME nor RIDE_SOURCE_DIR/../shared/kafka holds
+ * a Kafka installation, or there is no java. */
+void ride_harness_kafka_require(void);
+
+typedef struct ride_kafka_server ride_kafka_server;
+
+/* Starts one broker (ride_launch_kafka_start, heap 256m) in a temp dir against the
+ * ZooKeeper server zk, in a chroot of its own, waiting up to 60 s until metadata
+ * lists it. NULL on failure (the broker's logs are printed). */
+ride_kafka_server *ride_harness_kafka_start(const ride_zk_server *zk);
+/* "127.0.0.1:PORT" */
+const char *ride_harness_kafka_bootstrap(const ride_kafka_server *s);
+/* Stops the broker (SIGTERM, up to 20 s for its controlled shutdown, then SIGKILL),
+ * removes its data and frees s. NULL is fine. */
+void ride_harness_kafka_stop(ride_kafka_server *s);
+
+/* cmocka group setup and teardown for a test file sharing one ZooKeeper server and
+ * one broker: the setup skips the file (exit 77) when either cannot run, then
+ * starts both; ride_harness_zk_shared() and ride_harness_kafka_shared() return
+ * them until the teardown stops them. */
+int ride_harness_kafka_group_setup(void **state);
+int ride_harness_kafka_group_teardown(void **state);
+ride_kafka_server *ride_harness_kafka_shared(void);
 
 #endif

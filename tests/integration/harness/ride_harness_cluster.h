@@ -1,8 +1,8 @@
 /* ride_harness_cluster.h - a whole RIDE cluster of real processes for integration
  * tests: masters, workers and producers spawned from RIDE_BIN_DIR against the
  * file's shared ZooKeeper server (its own chroot per cluster), the control API
- * reached over HTTP, the embedded Kafka read directly, and the sink audited by
- * sequence number (audit.h).
+ * reached over HTTP, the cluster's Kafka (the embedded broker, or a real one the
+ * test names) read directly, and the sink audited by sequence number (audit.h).
  *
  * Every wait is bounded; on a failed expectation the helpers print the logs of
  * every process of the cluster before failing the test. */
@@ -31,6 +31,9 @@ typedef struct ride_cluster_fx {
     char api[256];        /* the leader's API url, after ride_cluster_fx_wait_api */
     char leader[129];     /* the leader's id */
     char bootstrap[256];  /* /cluster/kafka */
+    bool embedded;        /* /cluster/kafka names the embedded broker */
+    char kafka[256];      /* a real broker the masters use, or "" for the embedded one */
+    char master_extra[512]; /* more master config (YAML) with a real broker */
     int spawned;
 } ride_cluster_fx;
 
@@ -41,8 +44,15 @@ ride_cluster_fx *ride_cluster_fx_new(const char *name);
  * harness's to kill (they die with the test at the latest). */
 void ride_cluster_fx_free(ride_cluster_fx *fx);
 
+/* Makes the masters spawned from now on use the Kafka at bootstrap instead of
+ * hosting the embedded one (a config file with kafka.bootstrap.servers), with
+ * master_extra (NULL: none) appended to that file, e.g. a `topics:` mapping. */
+void ride_cluster_fx_use_kafka(ride_cluster_fx *fx, const char *bootstrap,
+                               const char *master_extra);
+
 /* Spawns a daemon with the cluster's settings, logs in the cluster's dir:
  *  master:   --id ID --api-listen 127.0.0.1:0 --token-file ... [--broker-only]
+ *            [--config FILE, after ride_cluster_fx_use_kafka]
  *  worker:   a config with heartbeat.interval_ms 500 (the defaults) and 1 thread
  *  producer: a config with producer.id ID */
 ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool broker_only);
@@ -66,6 +76,10 @@ void ride_cluster_fx_workers(ride_cluster_fx *fx, int count, ride_proc **procs, 
  * registered, as ride_cluster_fx_workers starts them. */
 ride_cluster_fx *ride_cluster_fx_start(const char *name, int workers, ride_proc **procs,
                                        int timeout_ms);
+/* The same on the real Kafka at bootstrap (ride_cluster_fx_use_kafka). */
+ride_cluster_fx *ride_cluster_fx_start_on(const char *name, const char *bootstrap,
+                                          const char *master_extra, int workers,
+                                          ride_proc **procs, int timeout_ms);
 /* Runs argv to completion (up to timeout_ms) with its output in NAME.log in the
  * cluster's dir, and prints that output after the name. Returns the exit code, or
  * -1 when the command did not exit by itself; the output in *out (malloc'd, NULL

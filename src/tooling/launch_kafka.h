@@ -1,0 +1,39 @@
+/* launch_kafka.h - a single Apache Kafka broker for the integration tests: a Kafka
+ * installation (the one in ../shared/kafka beside the project, or $RIDE_KAFKA_HOME)
+ * run on 127.0.0.1 and a free port against a ZooKeeper server, its properties, data
+ * and log in a directory the caller owns. */
+#ifndef RIDE_LAUNCH_KAFKA_H
+#define RIDE_LAUNCH_KAFKA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "launch_process.h"
+
+/* The Kafka installation to use: $RIDE_KAFKA_HOME when set and not empty, else
+ * fallback (which may be NULL). */
+const char *ride_launch_kafka_home(const char *fallback);
+
+/* Why no broker can run from home (no such installation, no start script, no Java
+ * runtime), written into buf and returned, or NULL when it can. */
+const char *ride_launch_kafka_unavailable(const char *home, char *buf, size_t len);
+
+typedef struct ride_launch_kafka_options {
+    const char *home;      /* the installation: bin/kafka-broker or bin/kafka-server-start.sh */
+    const char *dir;       /* server.properties, data/ and server.log go here */
+    const char *zookeeper; /* zookeeper.connect: HOST:PORT/CHROOT, a chroot of its own */
+    const char *heap;      /* the JVM's heap, e.g. "256m"; NULL: 256m */
+    const char *extra;     /* more server.properties lines (NULL: none); they win */
+    int timeout_ms;        /* the wait until the broker serves metadata */
+} ride_launch_kafka_options;
+
+/* Writes dir/server.properties for one broker (id 0, transactions and consumer
+ * offsets with replication 1, small segments and cleaner buffer), starts it and
+ * waits up to timeout_ms until a metadata request lists one broker. The port is
+ * found like ZooKeeper's (launch_zookeeper.h), so a broker that exits during start
+ * is tried once more on a new port. Returns the process and its port in *port, or
+ * NULL with the reason in err. */
+ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, uint16_t *port,
+                                          char *err, size_t errlen);
+
+#endif

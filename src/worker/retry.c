@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "base/clock.h"
-
 bool ride_retry_due(const ride_retry *r, int64_t now_ms)
 {
     return now_ms >= r->due_ms;
@@ -37,7 +35,7 @@ static ride_failure_cause *find_cause(ride_failure_log *l, const char *event, co
         if (c->event && strcmp(c->event, event) == 0 &&
             strncmp(c->error, error, sizeof c->error - 1) == 0)
             return c;
-        if (c->seen_ms < oldest->seen_ms)
+        if (c->last_use < oldest->last_use)
             oldest = c;
     }
     memset(oldest, 0, sizeof *oldest);
@@ -50,7 +48,7 @@ bool ride_failure_log_warn(ride_failure_log *l, const char *event, const char *c
                            const char *error)
 {
     ride_failure_cause *c = find_cause(l, event, error);
-    c->seen_ms = ride_clock_mono_ms();
+    c->last_use = ++l->uses;
     uint64_t suppressed;
     if (!ride_log_throttle_pass(&c->throttle, RIDE_LOG_THROTTLE_MS, &suppressed))
         return false;

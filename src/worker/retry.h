@@ -34,11 +34,12 @@ typedef struct ride_failure_cause {
     const char *event;
     char error[RIDE_FAILURE_LOG_CAUSE_MAX];
     ride_log_throttle throttle;
-    int64_t seen_ms;
+    uint64_t last_use; /* the log's use count when it last occurred; 0: free */
 } ride_failure_cause;
 
 typedef struct ride_failure_log {
     ride_failure_cause causes[RIDE_FAILURE_LOG_CAUSES];
+    uint64_t uses;
 } ride_failure_log;
 
 /* Writes "event <context> error=<error> suppressed=N" at warn level, unless this

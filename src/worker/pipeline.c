@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "offsets.h"
+#include "retry.h"
 #include "base/log.h"
 #include "kafka/backlog.h"
 
@@ -31,6 +32,11 @@ typedef struct partition_state {
     int64_t committed;
     int needs_rewind;
     int64_t rewind_at_ms; /* when a needed rewind may happen (backoff) */
+    /* In the consumer's assignment now: a paused partition is not, nor one whose
+     * rewind or resume failed half-way. */
+    int assigned;
+    /* A rewind, pause or resume that failed is tried again after a backoff. */
+    ride_retry retry;
     /* The message being pushed: handle_message settles it, on_reject the others. */
     int64_t cur_offset;
     ride_pipeline_partition_stats st;
@@ -76,6 +82,7 @@ struct ride_pipeline {
     char *app;   /* for logs */
     char *stage; /* likewise */
     ride_log_throttle throttles[WARN_COUNT];
+    ride_failure_log failures; /* rewinds, pauses and resumes that failed */
     char *input_topic;
     char *output_topic;
     int output_partitions;
@@ -230,8 +237,6 @@ static int partition_restart(ride_pipeline *pl, partition_state *ps, int64_t tra
     ride_frame_assembler_reset(ps->assembler);
     ps->incarnation = ++pl->incarnations;
     ps->needs_rewind = 0;
-    /* A new assignment of the partition in the consumer starts unpaused. */
-    ps->st.paused = 0;
     return 0;
 }
 
@@ -313,6 +318,7 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
         partition_free(ps);
         return -1;
     }
+    ps->assigned = 1;
     pl->parts[pl->part_count++] = ps;
     ride_log_info("partition_added", "app=%s stage=%s topic=%s partition=%d epoch=%lld start=%lld",
                   pl->app, pl->stage, pl->input_topic, (int)partition, (long long)epoch, (long long)tracker_start);
@@ -365,35 +371,58 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
                   "app=%s stage=%s topic=%s partition=%d epoch=%lld handed_back=%llu", pl->app,
                   pl->stage, pl->input_topic, (int)partition, (long long)ps->epoch,
                   (unsigned long long)handed_back);
+    int assigned = ps->assigned;
     partition_free(ps);
+    /* A paused partition is out of the consumer's assignment already. */
     ride_kafka_tp tp = {pl->input_topic, partition, 0};
-    return ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen);
+    return assigned ? ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen) : 0;
+}
+
+/* Puts the partition into the consumer's assignment at its position, or takes
+ * it out, unless it is there (or not) already. */
+static int set_assigned(ride_pipeline *pl, partition_state *ps, int assigned, char *err,
+                        size_t errlen)
+{
+    if (assigned == ps->assigned)
+        return 0;
+    ride_kafka_tp tp = {pl->input_topic, ps->partition, 0};
+    int rc;
+    if (assigned) {
+        int64_t position = ride_offset_tracker_position(ps->tracker);
+        tp.offset = position >= 0 ? position : RIDE_KAFKA_OFFSET_COMMITTED;
+        rc = ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen);
+    } else {
+        rc = ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen);
+    }
+    if (rc == 0)
+        ps->assigned = assigned;
+    return rc;
 }
 
 /* A failed delivery leaves its frame unacknowledged for good in this
  * incarnation, which would hold the partition's commits forever: the partition
  * is re-read from its committable offset instead, so the failed frame (and
  * everything after it) is processed again. Duplicates are allowed at least once;
- * a loss is not. */
+ * a loss is not. It leaves the assignment here (a paused partition has left it
+ * already) and is put back at the rewind position by sync_partition, at once or
+ * once its output has room. */
 static int rewind_partition(ride_pipeline *pl, partition_state *ps, char *err, size_t errlen)
 {
     int64_t start = ride_offset_tracker_committable(ps->tracker);
-    ride_kafka_tp tp = {pl->input_topic, ps->partition, 0};
-    if (ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen) != 0)
+    if (set_assigned(pl, ps, 0, err, errlen) != 0)
         return -1;
     if (partition_restart(pl, ps, start) != 0) {
         ride_set_error(err, errlen, "out of memory");
         return -1;
     }
-    tp.offset = start >= 0 ? start : RIDE_KAFKA_OFFSET_COMMITTED;
     ps->st.rewinds++;
     /* Only the first rewind of a streak is worth a warning: the ones after it
      * repeat it at the backoff's pace. */
     ride_log(ps->st.rewind_backoff_ms > RIDE_PIPELINE_REWIND_BACKOFF_MIN_MS ? RIDE_LOG_DEBUG
                                                                             : RIDE_LOG_WARN,
-             "partition_rewound", "topic=%s partition=%d offset=%lld", pl->input_topic,
-             (int)ps->partition, (long long)start);
-    return ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen);
+             "partition_rewound", "topic=%s partition=%d offset=%lld paused=%d", pl->input_topic,
+             (int)ps->partition, (long long)start, ps->st.paused);
+    return 0;
 }
 
 /* ---- Outputs ---- */
@@ -636,19 +665,6 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
         submit_frame(pl, ps, (int64_t)tags.first);
 }
 
-static int rewind_pending(ride_pipeline *pl, char *err, size_t errlen)
-{
-    int rc = 0;
-    int64_t now = ride_clock_mono_ms();
-    for (size_t i = 0; i < pl->part_count; i++) {
-        partition_state *ps = pl->parts[i];
-        if (ps->needs_rewind && now >= ps->rewind_at_ms &&
-            rewind_partition(pl, ps, err, errlen) != 0)
-            rc = -1;
-    }
-    return rc;
-}
-
 /* The output partition's backlog in bytes (see pipeline.h). */
 static uint64_t output_backlog(const ride_pipeline *pl, int32_t out_partition)
 {
@@ -660,56 +676,80 @@ static uint64_t output_backlog(const ride_pipeline *pl, int32_t out_partition)
     return bytes;
 }
 
-/* librdkafka 2.0's resume waits for its next one-second topic scan before it
- * fetches again, so a paused partition is taken out of the assignment instead
- * and put back at its position: fetching starts at once. */
-static int set_paused(ride_pipeline *pl, partition_state *ps, int paused, char *err,
-                      size_t errlen)
+/* Whether the partition's output partition has no room for another frame. An
+ * empty backlog always has room, so that a frame larger than the budget still
+ * passes. */
+static int output_full(const ride_pipeline *pl, const partition_state *ps)
 {
-    ride_kafka_tp tp = {pl->input_topic, ps->partition, 0};
-    int rc;
-    if (paused) {
-        rc = ride_kafka_consumer_remove(pl->consumer, &tp, 1, err, errlen);
-    } else {
-        int64_t position = ride_offset_tracker_position(ps->tracker);
-        tp.offset = position >= 0 ? position : RIDE_KAFKA_OFFSET_COMMITTED;
-        rc = ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen);
-    }
-    if (rc != 0)
-        return -1;
-    ps->st.paused = paused;
-    if (paused) {
+    if (!pl->backlog)
+        return 0;
+    uint64_t bytes = output_backlog(pl, ps->partition % pl->output_partitions);
+    return bytes > 0 && bytes + pl->last_output_bytes > pl->max_backlog;
+}
+
+static void update_paused(ride_pipeline *pl, partition_state *ps)
+{
+    int full = output_full(pl, ps);
+    if (full == ps->st.paused)
+        return;
+    ps->st.paused = full;
+    if (full) {
         ps->st.pauses++;
         pl->totals.pauses++;
     }
-    ride_log_debug(paused ? "partition_paused" : "partition_resumed",
+    ride_log_debug(full ? "partition_paused" : "partition_resumed",
                    "topic=%s partition=%d reason=backpressure", pl->input_topic,
                    (int)ps->partition);
-    return 0;
 }
 
-/* Pauses the input partitions whose output partition has no room for another
- * frame, and resumes the others. An empty backlog always has room, so that a
- * frame larger than the budget still passes. */
-static int apply_backpressure(ride_pipeline *pl, char *err, size_t errlen)
+/* A rewind that is due, then the assignment that matches the backpressure:
+ * librdkafka 2.0's resume waits for its next one-second topic scan before it
+ * fetches again, so a paused partition is taken out of the assignment instead
+ * and put back at its position (after a rewind, the rewind's): fetching starts
+ * at once. *event names what failed. */
+static int sync_partition(ride_pipeline *pl, partition_state *ps, int64_t now,
+                          const char **event, char *err, size_t errlen)
 {
-    int rc = 0;
-    for (size_t i = 0; pl->backlog && i < pl->part_count; i++) {
-        partition_state *ps = pl->parts[i];
-        uint64_t bytes = output_backlog(pl, ps->partition % pl->output_partitions);
-        int full = bytes > 0 && bytes + pl->last_output_bytes > pl->max_backlog;
-        if (full != ps->st.paused && set_paused(pl, ps, full, err, errlen) != 0)
-            rc = -1;
+    if (ps->needs_rewind && now >= ps->rewind_at_ms) {
+        *event = "rewind_failed";
+        if (rewind_partition(pl, ps, err, errlen) != 0)
+            return -1;
     }
-    return rc;
+    update_paused(pl, ps);
+    *event = ps->st.paused ? "pause_failed" : "resume_failed";
+    return set_assigned(pl, ps, !ps->st.paused, err, errlen);
+}
+
+/* Rewinds, pauses and resumes what needs it. A partition whose change fails is
+ * logged (once per cause and interval) and tried again after a backoff, while
+ * the others go on: no failure makes the step return early or repeat at once. */
+static void sync_partitions(ride_pipeline *pl)
+{
+    int64_t now = ride_clock_mono_ms();
+    for (size_t i = 0; i < pl->part_count; i++) {
+        partition_state *ps = pl->parts[i];
+        if (!ride_retry_due(&ps->retry, now))
+            continue;
+        const char *event = "";
+        char err[256] = "";
+        if (sync_partition(pl, ps, now, &event, err, sizeof err) == 0) {
+            ride_retry_succeeded(&ps->retry);
+            continue;
+        }
+        ride_retry_failed(&ps->retry, now);
+        char context[256];
+        snprintf(context, sizeof context, "app=%s stage=%s topic=%s partition=%d retry_ms=%lld",
+                 pl->app, pl->stage, pl->input_topic, (int)ps->partition,
+                 (long long)ps->retry.backoff_ms);
+        ride_failure_log_warn(&pl->failures, event, context, err);
+    }
 }
 
 int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen)
 {
     if (pl->producer)
         ride_kafka_producer_poll(pl->producer, 0);
-    if (rewind_pending(pl, err, errlen) != 0 || apply_backpressure(pl, err, errlen) != 0)
-        return -1;
+    sync_partitions(pl);
     while (collect_frame(pl, 0) > 0)
         ;
     if (pl->in_flight >= pl->max_in_flight) {

@@ -26,7 +26,9 @@
  * the frames wait in Kafka, and the producer in front of the first stage is the
  * one that drops (and counts) when the wait grows. Without it the embedded
  * broker, keeping about 5 MB per partition, would delete outputs the next stage
- * has not read.
+ * has not read. A paused partition is out of the consumer's assignment: a failed
+ * delivery while it is paused rewinds it without touching the assignment, and it
+ * is put back at the rewind position once its output has room.
  *
  * Expired input: when the consumer's next message lies beyond its position and
  * the partition's log start moved past that position, the broker deleted the
@@ -176,8 +178,11 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
  * then reads up to a small batch of messages, waiting up to timeout_ms for the
  * first (only delivery reports are served while max_in_flight outputs are
  * pending). With frames in the task it does not wait for messages: it waits for
- * the oldest frame when the task is full or nothing was read. Returns the
- * messages read, or -1 on a consumer error (err set; the pipeline stays usable). */
+ * the oldest frame when the task is full or nothing was read. Before reading it
+ * rewinds, pauses and resumes the partitions that need it; one whose change fails
+ * is logged (once per cause and interval) and tried again after a backoff
+ * (retry.h) while the others go on. Returns the messages read, or -1 on a
+ * consumer error (err set; the pipeline stays usable). */
 int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen);
 
 /* Commits, for every owned partition, its committable offset when it advanced

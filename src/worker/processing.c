@@ -1,6 +1,7 @@
 /* processing.c - the worker's processing thread (processing.h). It waits for work
  * only while it owns nothing; otherwise each pipeline step's own bounded wait
- * paces the loop, so that a new assignment or a stop is seen within STEP_MS. */
+ * paces the loop (or, while every stage backs off from a failure, the stages'
+ * wait in its place), so that a new assignment or a stop is seen within STEP_MS. */
 #include "processing.h"
 
 #include <pthread.h>

@@ -11,6 +11,7 @@
 
 #include "files_sink.h"
 #include "pipeline.h"
+#include "retry.h"
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
@@ -33,6 +34,10 @@ typedef struct stage_pipeline {
     ride_metric_family *sink_errors;
     ride_histogram *latency;
     size_t partitions;
+    /* A failed step or commit is not tried again before its backoff ends. */
+    ride_retry step_retry;
+    ride_retry commit_retry;
+    ride_failure_log failures;
 } stage_pipeline;
 
 typedef struct owned_partition {
@@ -261,14 +266,34 @@ static stage_pipeline *find_stage(ride_worker_stages *s, const char *app, const 
     return NULL;
 }
 
+/* Notes a failed step or commit: the next waits for the backoff, and the cause
+ * is logged once per interval. */
+static void stage_failed(stage_pipeline *sp, ride_retry *r, const char *event, const char *err)
+{
+    ride_retry_failed(r, ride_clock_mono_ms());
+    char context[2 * RIDE_NAME_MAX + 64];
+    snprintf(context, sizeof context, "app=%s stage=%s retry_ms=%lld", sp->app, sp->stage,
+             (long long)r->backoff_ms);
+    ride_failure_log_warn(&sp->failures, event, context, err);
+}
+
+/* Commits one stage's acknowledged offsets; with backoff, only once the backoff
+ * of a failed commit ended. */
+static void commit_stage(stage_pipeline *sp, bool backoff)
+{
+    if (!sp->partitions || (backoff && !ride_retry_due(&sp->commit_retry, ride_clock_mono_ms())))
+        return;
+    char err[512];
+    if (ride_pipeline_commit(sp->pl, err, sizeof err) == 0)
+        ride_retry_succeeded(&sp->commit_retry);
+    else
+        stage_failed(sp, &sp->commit_retry, "commit_failed", err);
+}
+
 void ride_worker_stages_commit(ride_worker_stages *s)
 {
-    char err[512];
     for (size_t i = 0; i < s->pipeline_count; i++)
-        if (s->pipelines[i]->partitions &&
-            ride_pipeline_commit(s->pipelines[i]->pl, err, sizeof err))
-            ride_log_warn("commit_failed", "app=%s stage=%s error=\"%s\"", s->pipelines[i]->app,
-                          s->pipelines[i]->stage, err);
+        commit_stage(s->pipelines[i], true);
 }
 
 static void release_partition(ride_worker_stages *s, size_t index)
@@ -383,7 +408,9 @@ void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignme
                               const char *bootstrap, bool embedded)
 {
     s->kafka_embedded = embedded;
-    ride_worker_stages_commit(s);
+    /* The last chance to commit what a released partition acknowledged. */
+    for (size_t i = 0; i < s->pipeline_count; i++)
+        commit_stage(s->pipelines[i], false);
     for (size_t i = s->owned_count; i-- > 0;)
         if (!still_assigned(&s->owned[i], a, bootstrap))
             release_partition(s, i);
@@ -466,14 +493,36 @@ ride_worker_partition_stats *ride_worker_stages_stats(ride_worker_stages *s)
     return snap;
 }
 
+/* Steps one stage unless it is backing off from a failed step; returns whether
+ * it stepped. */
+static bool step_stage(stage_pipeline *sp, int wait_ms, int64_t now)
+{
+    if (!ride_retry_due(&sp->step_retry, now))
+        return false;
+    char err[512];
+    if (ride_pipeline_step(sp->pl, wait_ms, err, sizeof err) >= 0)
+        ride_retry_succeeded(&sp->step_retry);
+    else
+        stage_failed(sp, &sp->step_retry, "step_failed", err);
+    return true;
+}
+
 void ride_worker_stages_step(ride_worker_stages *s, int wait_ms)
 {
-    char err[512];
+    int64_t now = ride_clock_mono_ms();
+    int64_t until = now + wait_ms;
+    bool stepped = false;
     for (size_t i = 0; i < s->pipeline_count; i++) {
         stage_pipeline *sp = s->pipelines[i];
-        if (ride_pipeline_step(sp->pl, wait_ms, err, sizeof err) < 0)
-            ride_log_warn("step_failed", "app=%s stage=%s error=\"%s\"", sp->app, sp->stage, err);
+        if (step_stage(sp, wait_ms, now))
+            stepped = true;
+        else if (sp->step_retry.due_ms < until)
+            until = sp->step_retry.due_ms;
     }
+    /* Every stage is backing off: the wait a step would have made is made here,
+     * so that the processing loop never spins. */
+    if (!stepped && s->pipeline_count)
+        ride_clock_sleep_until_ns(until * 1000000);
 }
 
 /* ---- the set ---- */

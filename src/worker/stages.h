@@ -50,10 +50,14 @@ ride_worker_stages *ride_worker_stages_new(const ride_worker_stages_env *env);
 void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignment *a,
                               const char *bootstrap, bool embedded);
 
-/* Steps every pipeline once, each waiting at most wait_ms for input. */
+/* Steps every pipeline once, each waiting at most wait_ms for input. A pipeline
+ * whose step failed is skipped until its backoff ends (retry.h: 10 ms doubling
+ * to 1 s, the cause logged once per interval); when every one is skipped, this
+ * waits up to wait_ms itself, so that a caller looping on it never spins. */
 void ride_worker_stages_step(ride_worker_stages *s, int wait_ms);
 
-/* Commits every pipeline's acknowledged offsets; failures are logged. */
+/* Commits every pipeline's acknowledged offsets. A pipeline whose commit failed
+ * is skipped until its backoff ends; the cause is logged once per interval. */
 void ride_worker_stages_commit(ride_worker_stages *s);
 
 /* How many partitions it owns now. */

@@ -3,13 +3,15 @@
  * final commit loses nothing on resume; a removed partition commits nothing more;
  * corrupt input and failing tasks are counted and committed past; frames in
  * flight through the task come out in order and are not written once their
- * partition is gone. */
+ * partition is gone; a delivery failure while the partition is paused rewinds it
+ * without a busy loop. */
 #include <inttypes.h>
 #include "base/clock.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pipeline.h"
 #include "offsets.h"
@@ -886,6 +888,156 @@ static void test_expired_input_counted(void **state)
     ride_pipeline_free(pl);
 }
 
+/* ---- A delivery failure while the partition is paused ---- */
+
+/* Kafka's ApiKey of ProduceRequest: the mock fails the next ones it is told to. */
+#define PRODUCE_API_KEY 0
+
+/* stderr goes to a temporary file while a test runs, so that it can count the
+ * pipeline's log lines. */
+typedef struct captured_log {
+    FILE *file;
+    int saved;
+} captured_log;
+
+static void capture_log(captured_log *c)
+{
+    fflush(stderr);
+    c->file = tmpfile();
+    assert_non_null(c->file);
+    c->saved = dup(STDERR_FILENO);
+    assert_true(c->saved >= 0);
+    assert_true(dup2(fileno(c->file), STDERR_FILENO) >= 0);
+}
+
+static void end_capture(captured_log *c)
+{
+    fflush(stderr);
+    dup2(c->saved, STDERR_FILENO);
+    close(c->saved);
+    rewind(c->file);
+}
+
+/* Lines of the captured log that hold needle. */
+static int count_lines(captured_log *c, const char *needle)
+{
+    rewind(c->file);
+    char line[4096];
+    int n = 0;
+    while (fgets(line, sizeof line, c->file))
+        n += strstr(line, needle) != NULL;
+    return n;
+}
+
+typedef struct paused_run {
+    int steps;
+    int failed_steps;
+    char first_error[512];
+} paused_run;
+
+/* Steps until partition 0 committed up to high, for at most TIMEOUT_MS: a daemon's
+ * commits, and a next stage that reads everything every 20 ms. */
+static bool run_paused_partition(fixture *fx, ride_pipeline *pl, int64_t high, paused_run *run)
+{
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS, next_commit = 0;
+    for (;;) {
+        ride_pipeline_partition_stats ps;
+        ride_pipeline_partition_stats_get(pl, &ps, 1);
+        if (ps.committed == high)
+            return true;
+        if (ride_clock_mono_ms() > deadline)
+            return false;
+        run->steps++;
+        if (ride_pipeline_step(pl, 5, fx->err, sizeof fx->err) < 0 && run->failed_steps++ == 0)
+            snprintf(run->first_error, sizeof run->first_error, "%s", fx->err);
+        if (ride_clock_mono_ms() >= next_commit) {
+            if (ride_pipeline_commit(pl, fx->err, sizeof fx->err) < 0 && run->failed_steps++ == 0)
+                snprintf(run->first_error, sizeof run->first_error, "%s", fx->err);
+            next_stage_reads_all(fx);
+            next_commit = ride_clock_mono_ms() + 20;
+        }
+    }
+}
+
+/* The frames of stream 0 that input_partition() puts into partition 0. */
+static bool in_partition_0(uint64_t seq)
+{
+    return input_partition(0, seq) == 0;
+}
+
+/* A backlog budget of one byte pauses the partition as soon as it has an output
+ * in flight, and the broker refuses the first two produce requests (message too
+ * large): the failed deliveries arrive while the partition is out of the
+ * consumer's assignment. The pipeline rewinds it without unassigning it again,
+ * resumes it at the rewind position once there is room, and writes every frame:
+ * no step fails and the step loop does not spin (each step waits for input). */
+static void test_delivery_failure_while_paused(void **state)
+{
+    fixture *fx = *state;
+    enum { N = 24 };
+    for (uint64_t q = 0; q < N; q++)
+        if (in_partition_0(q))
+            produce_frame(fx, 0, q, 64, 48, 0);
+    if (ride_kafka_producer_flush(fx->input, TIMEOUT_MS, fx->err, sizeof fx->err))
+        fail_msg("flush: %s", fx->err);
+    int64_t high[PARTITIONS];
+    high_watermarks(fx, INPUT, high);
+    rd_kafka_mock_push_request_errors(ride_kafka_mock_cluster(fx->mock), PRODUCE_API_KEY, 2,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    ride_pipeline_config cfg = gray_config(fx);
+    cfg.output_group = OUTPUT_GROUP;
+    cfg.max_backlog_bytes = 1;
+    cfg.backlog_refresh_ms = 10;
+    ride_pipeline *pl = open_pipeline(fx, &cfg);
+    if (ride_pipeline_add_partition(pl, 0, 1, RIDE_KAFKA_OFFSET_COMMITTED, fx->err,
+                                    sizeof fx->err))
+        fail_msg("add: %s", fx->err);
+
+    captured_log log;
+    capture_log(&log);
+    paused_run run = {0};
+    int64_t t0 = ride_clock_mono_ms();
+    bool done = run_paused_partition(fx, pl, high[0], &run);
+    int64_t elapsed = ride_clock_mono_ms() - t0;
+    end_capture(&log);
+    int unassign_lines = count_lines(&log, "unassign");
+    /* partition_rewound is the only line with a paused field. */
+    int paused_rewinds = count_lines(&log, "paused=1");
+    int failure_lines = count_lines(&log, "_failed");
+    fclose(log.file);
+    ride_pipeline_stats st;
+    ride_pipeline_stats_get(pl, &st);
+    ride_pipeline_partition_stats ps;
+    ride_pipeline_partition_stats_get(pl, &ps, 1);
+    printf("paused delivery failure: %s after %" PRId64 " ms, %d steps (%d failed: %s), "
+           "%" PRIu64 " delivery errors, %" PRIu64 " rewinds, %" PRIu64 " pauses, "
+           "%d rewinds logged while paused, %d log lines naming unassign, %d naming a "
+           "failure\n",
+           done ? "recovered" : "stalled", elapsed, run.steps, run.failed_steps,
+           run.first_error, st.delivery_errors, ps.rewinds, st.pauses, paused_rewinds,
+           unassign_lines, failure_lines);
+    ride_pipeline_free(pl);
+    assert_true(done);
+    assert_int_equal(run.failed_steps, 0);
+    assert_int_equal(unassign_lines, 0);
+    /* One delivery_failed line per cause and interval. */
+    assert_true(failure_lines <= 2);
+    assert_true(st.delivery_errors >= 1);
+    assert_true(ps.rewinds >= 1);
+    assert_true(st.pauses >= 1);
+    /* The scenario happened: the first failed delivery came in while paused. */
+    assert_true(paused_rewinds >= 1);
+    /* Each step waits up to 5 ms for input: a spinning loop would make thousands. */
+    assert_true(run.steps <= 20 + elapsed);
+
+    int count[STREAMS][FRAMES];
+    read_output(fx, count);
+    for (uint64_t q = 0; q < N; q++)
+        if ((count[0][q] >= 1) != in_partition_0(q))
+            fail_msg("frame 0/%" PRIu64 " output %d times", q, count[0][q]);
+}
+
 /* ---- Frames in flight through the task ---- */
 
 #define DEPTH 4
@@ -1063,6 +1215,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_throughput_900x900, setup, teardown),
         cmocka_unit_test_setup_teardown(test_backpressure_pauses_without_loss, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expired_input_counted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_failure_while_paused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_needs_next_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_partition_with_frames_in_task, setup,

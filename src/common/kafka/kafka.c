@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <librdkafka/rdkafka_mock.h>
 
 #include "base/log.h"
 
@@ -185,6 +184,11 @@ fail:
 const char *ride_kafka_mock_bootstraps(const ride_kafka_mock *m)
 {
     return rd_kafka_mock_cluster_bootstraps(m->cluster);
+}
+
+rd_kafka_mock_cluster_t *ride_kafka_mock_cluster(ride_kafka_mock *m)
+{
+    return m->cluster;
 }
 
 void ride_kafka_mock_stop(ride_kafka_mock *m)

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
 
 #include "base/parse.h"
 #include "wire/frame.h"
@@ -49,6 +50,9 @@ typedef struct ride_kafka_mock ride_kafka_mock;
 ride_kafka_mock *ride_kafka_mock_start(int brokers, char *err, size_t errlen);
 /* "127.0.0.1:port,..." for any client; valid until ride_kafka_mock_stop(). */
 const char *ride_kafka_mock_bootstraps(const ride_kafka_mock *m);
+/* librdkafka's handle of the cluster, for its fault injection
+ * (rd_kafka_mock_push_request_errors() and the like). */
+rd_kafka_mock_cluster_t *ride_kafka_mock_cluster(ride_kafka_mock *m);
 /* Stops the cluster; its messages are gone. NULL is a no-op. */
 void ride_kafka_mock_stop(ride_kafka_mock *m);
 

@@ -48,6 +48,24 @@ static bool worker_alive(const ride_reconcile_view *v, const char *id)
     return mb && mb->alive;
 }
 
+bool ride_reconcile_member_stalled(const ride_master_member *mb)
+{
+    return mb->hb_known && mb->hb.stalled_ms > 0;
+}
+
+bool ride_reconcile_member_alive(const ride_master_member *mb, int64_t now_ms, int timeout_ms)
+{
+    return mb->present && !ride_reconcile_member_stalled(mb) &&
+           now_ms - mb->hb_changed_ms <= timeout_ms;
+}
+
+/* Why a partition leaves a dead owner: the owner's own report when it stalled. */
+static const char *failure_reason(const ride_reconcile_view *v, const char *id)
+{
+    const ride_master_member *mb = find_member(v, id, true);
+    return mb && ride_reconcile_member_stalled(mb) ? "stalled" : "failed";
+}
+
 /* ---- plans ---- */
 
 static void change_free(ride_reconcile_change *c)
@@ -277,7 +295,7 @@ static bool find_stage(const ride_reconcile_view *v, const char *app, const char
 }
 
 static bool move_event(ride_reconcile_change *c, const ride_assign_move *mv, bool handover,
-                       const char *app, const char *stage)
+                       const char *why, const char *app, const char *stage)
 {
     if (!mv->from)
         return set_event(c, "partition_assigned", app, stage, mv->partition, mv->to,
@@ -289,7 +307,7 @@ static bool move_event(ride_reconcile_change *c, const ride_assign_move *mv, boo
         return set_event(c, "partition_moved", app, stage, mv->partition, mv->to,
                          "from %s (rebalance), epoch %" PRId64, mv->from, mv->epoch);
     return set_event(c, "partition_failover", app, stage, mv->partition, mv->to,
-                     "from %s (failed), epoch %" PRId64, mv->from, mv->epoch);
+                     "from %s (%s), epoch %" PRId64, mv->from, why, mv->epoch);
 }
 
 static int decide_move(const ride_reconcile_view *v, const ride_assign_move *mv,
@@ -311,7 +329,8 @@ static int decide_move(const ride_reconcile_view *v, const ride_assign_move *mv,
     c->releasing = handover ? copy(mv->from, &ok) : NULL;
     c->release_deadline_ms = v->now_ms + RIDE_MASTER_RELEASE_TIMEOUT_MS;
     c->failover = mv->from && mv->to && !handover;
-    ok = move_event(c, mv, handover, a->name, a->stages[si].st->name) && ok;
+    const char *why = c->failover ? failure_reason(v, mv->from) : NULL;
+    ok = move_event(c, mv, handover, why, a->name, a->stages[si].st->name) && ok;
     return ok ? 0 : -1;
 }
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "master.h"
+#include "reconcile.h"
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -119,8 +120,12 @@ static void update_heartbeat(ride_master *m, ride_master_member *mb)
         mb->hb_changed_ms = now;
         read_counts(m, mb, version);
     }
-    bool alive = mb->present && now - mb->hb_changed_ms <= m->cfg->heartbeat.timeout_ms;
-    if (mb->alive && !alive)
+    bool alive = ride_reconcile_member_alive(mb, now, m->cfg->heartbeat.timeout_ms);
+    if (mb->alive && !alive && ride_reconcile_member_stalled(mb))
+        ride_master_event(m, "worker_failed", NULL, NULL, -1, mb->id,
+                          "stalled: its processing thread made no progress for %" PRId64 " ms",
+                          mb->hb.stalled_ms);
+    else if (mb->alive && !alive)
         ride_master_event(m, mb->is_worker ? "worker_failed" : "producer_failed", NULL, NULL,
                           -1, mb->id, "no heartbeat for %" PRId64 " ms",
                           now - mb->hb_changed_ms);

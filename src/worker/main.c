@@ -1,14 +1,19 @@
 /* main.c - ride-worker: joins the cluster through ZooKeeper and runs the stage
  * partitions its assignment names (docs/worker.md). Read top to bottom, this is
  * the daemon's life: set up (daemon/setup.h), join (membership.h), run the
- * processing thread (processing.h, stages.h), stop on SIGTERM or SIGINT.
+ * processing thread (processing.h, stages.h) under a watchdog (watchdog.h), stop
+ * on SIGTERM or SIGINT, or exit when the processing thread stalls.
  *
  * Threads: the main thread runs the libuv loop (ZooKeeper membership, heartbeat
- * timer, signals, /metrics); one processing thread owns every pipeline. */
+ * timer, watchdog, signals, /metrics); one processing thread owns every pipeline.
+ * A processing thread that does not end when told to is abandoned: the process
+ * then exits without joining it or freeing what it may still use. */
+#include <inttypes.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <uv.h>
 
@@ -16,6 +21,8 @@
 #include "membership.h"
 #include "metrics.h"
 #include "processing.h"
+#include "watchdog.h"
+#include "base/clock.h"
 #include "base/log.h"
 #include "cluster/cluster.h"
 #include "cluster/systemd.h"
@@ -41,7 +48,12 @@ typedef struct worker {
     ride_http_server *http;
     uv_signal_t sigterm;
     uv_signal_t sigint;
+    uv_timer_t watch; /* the watchdog's looks, then the stalled worker's exit */
+    ride_worker_watchdog watchdog;
+    bool stalled;
     bool stopping;
+    bool abandoned; /* the processing thread did not end: exit without it */
+    int code;
 } worker;
 
 /* ---- setup ---- */
@@ -98,6 +110,7 @@ static bool init_metrics(worker *w)
 /* ---- join and run ---- */
 
 static void on_signal(uv_signal_t *h, int signum);
+static void on_watch(uv_timer_t *t);
 
 static bool join_cluster(worker *w, uv_loop_t *loop, const char *reg_json)
 {
@@ -118,6 +131,28 @@ static bool join_cluster(worker *w, uv_loop_t *loop, const char *reg_json)
     return true;
 }
 
+/* Several looks per timeout, so a stall is reported at most a quarter late. */
+static void start_watchdog(worker *w)
+{
+    uint64_t every = (uint64_t)w->cfg->worker.stall_timeout_ms / 4;
+    uv_timer_start(&w->watch, on_watch, every, every);
+}
+
+static void close_handles(worker *w)
+{
+    uv_close((uv_handle_t *)&w->sigterm, NULL);
+    uv_close((uv_handle_t *)&w->sigint, NULL);
+    uv_close((uv_handle_t *)&w->watch, NULL);
+}
+
+/* The end of the process: a stuck processing thread still runs pipeline and plugin
+ * code, so nothing it may use is freed (nor a plugin unloaded) under it. */
+static void exit_abandoned(const worker *w)
+{
+    fflush(NULL);
+    _exit(w->code);
+}
+
 static int run_worker(worker *w)
 {
     char err[512];
@@ -131,48 +166,100 @@ static int run_worker(worker *w)
     uv_loop_init(&loop);
     uv_signal_init(&loop, &w->sigterm);
     uv_signal_init(&loop, &w->sigint);
-    w->sigterm.data = w->sigint.data = w;
+    uv_timer_init(&loop, &w->watch);
+    w->sigterm.data = w->sigint.data = w->watch.data = w;
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_signal, SIGINT);
     ride_worker_stages_env env = {w->cfg, w->registry, &w->gpus, &w->metrics};
-    int code = 0;
     if (!(w->processing = ride_worker_processing_start(&env))) {
         fprintf(stderr, PROGRAM ": cannot start the processing thread\n");
         w->stopping = true;
-        code = EXIT_RUNTIME;
-        uv_close((uv_handle_t *)&w->sigterm, NULL);
-        uv_close((uv_handle_t *)&w->sigint, NULL);
+        w->code = EXIT_RUNTIME;
+        close_handles(w);
     } else if (!join_cluster(w, &loop, reg_json)) {
-        code = EXIT_RUNTIME;
+        w->code = EXIT_RUNTIME;
         on_signal(&w->sigterm, SIGTERM);
+    } else {
+        start_watchdog(w);
     }
     free(reg_json);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
+    ride_log_info("stopped", "id=%s exit=%d", w->id, w->code);
+    if (w->abandoned)
+        exit_abandoned(w);
     ride_worker_processing_free(w->processing);
-    ride_log_info("stopped", "id=%s exit=%d", w->id, code);
-    return code;
+    return w->code;
 }
 
-/* ---- stop: on SIGTERM or SIGINT, or when joining failed ---- */
+/* ---- stop: on SIGTERM or SIGINT, when joining failed, or after a stall ---- */
 
-static void on_signal(uv_signal_t *h, int signum)
+/* Waits for the processing thread to hand its partitions back: up to the stall
+ * timeout, at once when it is known stalled; past that it is abandoned. */
+static void stop_processing(worker *w)
 {
-    worker *w = h->data;
-    if (w->stopping)
+    int wait_ms = w->stalled ? 0 : w->cfg->worker.stall_timeout_ms;
+    if (ride_worker_processing_stop(w->processing, wait_ms))
         return;
+    w->abandoned = true;
+    w->code = EXIT_RUNTIME;
+    ride_log_error("processing_abandoned", "id=%s waited_ms=%d", w->id, wait_ms);
+}
+
+static void shut_down(worker *w)
+{
     w->stopping = true;
     ride_systemd_stopping();
-    ride_log_info("stopping", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-    ride_worker_processing_stop(w->processing);
+    stop_processing(w);
     /* The session ends after the partitions are handed back: the registration
      * node vanishes at once and the master reassigns without waiting. */
     ride_worker_leave(w->member);
     w->member = NULL;
     ride_http_server_free(w->http);
     w->http = NULL;
-    uv_close((uv_handle_t *)&w->sigterm, NULL);
-    uv_close((uv_handle_t *)&w->sigint, NULL);
+    close_handles(w);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    worker *w = h->data;
+    if (w->stopping)
+        return;
+    ride_log_info("stopping", "signal=%s", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    shut_down(w);
+}
+
+static void on_stalled_exit(uv_timer_t *t)
+{
+    worker *w = t->data;
+    if (w->stopping)
+        return;
+    ride_log_info("stopping", "reason=stalled");
+    w->code = EXIT_RUNTIME;
+    shut_down(w);
+}
+
+/* Reports the stall in the heartbeats for two intervals, so the leader reads why
+ * while the worker is still registered, then exits for the service manager to
+ * restart it (docs/worker.md, "Stalls"). */
+static void report_stall(worker *w, int64_t stuck_ms)
+{
+    w->stalled = true;
+    ride_log_error("worker_stalled", "id=%s stalled_ms=%" PRId64 " timeout_ms=%d", w->id,
+                   stuck_ms, w->cfg->worker.stall_timeout_ms);
+    ride_worker_report_stall(w->member, stuck_ms);
+    uv_timer_start(&w->watch, on_stalled_exit, 2 * (uint64_t)w->cfg->heartbeat.interval_ms, 0);
+}
+
+static void on_watch(uv_timer_t *t)
+{
+    worker *w = t->data;
+    bool has_work;
+    uint64_t progress = ride_worker_processing_progress(w->processing, &has_work);
+    int64_t stuck_ms =
+        ride_worker_watchdog_look(&w->watchdog, progress, has_work, ride_clock_mono_ms());
+    if (stuck_ms >= w->cfg->worker.stall_timeout_ms)
+        report_stall(w, stuck_ms);
 }
 
 /* ---- the life ---- */

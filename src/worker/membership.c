@@ -19,6 +19,7 @@ struct ride_worker_member {
     size_t stats_cap;
     ride_cluster_hb_partition *parts;
     size_t parts_cap;
+    int64_t stalled_ms; /* reported in every heartbeat from the stall on */
 };
 
 /* ---- the registration node ---- */
@@ -112,6 +113,7 @@ static int fill_heartbeat(ride_cluster_heartbeat *hb, void *ctx)
     }
     hb->partitions = m->parts;
     hb->partition_count = n;
+    hb->stalled_ms = m->stalled_ms;
     return 0;
 }
 
@@ -148,6 +150,14 @@ ride_worker_member *ride_worker_join(uv_loop_t *loop, const ride_config *cfg, co
         return NULL;
     }
     return m;
+}
+
+void ride_worker_report_stall(ride_worker_member *m, int64_t stalled_ms)
+{
+    if (!m)
+        return;
+    m->stalled_ms = stalled_ms;
+    ride_member_heartbeat_now(m->member);
 }
 
 void ride_worker_leave(ride_worker_member *m)

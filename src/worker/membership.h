@@ -6,6 +6,7 @@
 #define RIDE_WORKER_MEMBERSHIP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <uv.h>
 
@@ -30,6 +31,10 @@ ride_worker_member *ride_worker_join(uv_loop_t *loop, const ride_config *cfg, co
                                      const char *digest, const char *registration,
                                      ride_worker_processing *processing, char *err,
                                      size_t errlen);
+
+/* Reports the processing thread stalled for stalled_ms in a heartbeat written at
+ * once and in every later one. NULL is a no-op. */
+void ride_worker_report_stall(ride_worker_member *m, int64_t stalled_ms);
 
 /* Ends the session (the registration node vanishes at once) and frees m; the
  * loop must run on for the handles' close callbacks. NULL is a no-op. */

@@ -1,7 +1,9 @@
 /* processing.c - the worker's processing thread (processing.h). It waits for work
  * only while it owns nothing; otherwise each pipeline step's own bounded wait
  * paces the loop (or, while every stage backs off from a failure, the stages'
- * wait in its place), so that a new assignment or a stop is seen within STEP_MS. */
+ * wait in its place), so that a new assignment or a stop is seen within STEP_MS.
+ * Every pass of the loop moves the progress mark the watchdog reads, so a pass
+ * that never ends (a stuck task or librdkafka call) shows as a mark standing still. */
 #include "processing.h"
 
 #include <pthread.h>
@@ -28,14 +30,19 @@ struct ride_worker_processing {
     ride_worker_stages *stages; /* the thread's only */
     pthread_t thread;
     bool joined;
+    bool abandoned; /* stop gave up waiting: the thread may still use this */
     pthread_mutex_t mu;
-    pthread_cond_t cv;
+    pthread_cond_t cv;      /* the thread waits on it for work */
+    pthread_cond_t done_cv; /* stop waits on it for the thread's end */
     /* under mu */
     char *assignment; /* encoded; NULL: own nothing (suspended or none yet) */
     char *bootstrap;  /* from /cluster/kafka, or NULL */
     bool embedded;    /* likewise: the brokers are the embedded mock cluster */
     uint64_t version; /* bumped at every change of the three above */
     bool stop;
+    bool done;         /* the thread handed everything back and ends */
+    uint64_t progress; /* passes of the thread's loop */
+    uint64_t applied;  /* the version the thread last finished applying */
     ride_worker_partition_stats *stats;
     size_t stats_count;
 };
@@ -50,10 +57,13 @@ typedef struct taken {
 
 /* ---- the processing thread ---- */
 
-/* Takes the latest assignment when it changed; returns false once told to stop. */
+/* Marks the previous pass done and takes the latest assignment when it changed;
+ * returns false once told to stop. */
 static bool take_assignment(ride_worker_processing *p, taken *t, bool *changed)
 {
     pthread_mutex_lock(&p->mu);
+    p->progress++;
+    p->applied = t->version;
     if (!p->stop && p->version == t->version && ride_worker_stages_owned(p->stages) == 0) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
@@ -129,6 +139,10 @@ static void *process_thread(void *arg)
     publish_stats(p);
     free(t.assignment);
     free(t.bootstrap);
+    pthread_mutex_lock(&p->mu);
+    p->done = true;
+    pthread_cond_signal(&p->done_cv);
+    pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
@@ -137,6 +151,7 @@ static void *process_thread(void *arg)
 static void release(ride_worker_processing *p)
 {
     pthread_cond_destroy(&p->cv);
+    pthread_cond_destroy(&p->done_cv);
     pthread_mutex_destroy(&p->mu);
     ride_worker_stages_free(p->stages);
     free(p->assignment);
@@ -152,6 +167,7 @@ ride_worker_processing *ride_worker_processing_start(const ride_worker_stages_en
         return NULL;
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
+    pthread_cond_init(&p->done_cv, NULL);
     if (!(p->stages = ride_worker_stages_new(env)) ||
         pthread_create(&p->thread, NULL, process_thread, p)) {
         release(p);
@@ -206,22 +222,50 @@ size_t ride_worker_processing_stats(ride_worker_processing *p, ride_worker_parti
     return n;
 }
 
-void ride_worker_processing_stop(ride_worker_processing *p)
+uint64_t ride_worker_processing_progress(ride_worker_processing *p, bool *has_work)
 {
-    if (!p || p->joined)
-        return;
+    pthread_mutex_lock(&p->mu);
+    uint64_t progress = p->progress;
+    *has_work = p->stats_count > 0 || p->applied != p->version;
+    pthread_mutex_unlock(&p->mu);
+    return progress;
+}
+
+/* Waits on done_cv until the thread is done or the deadline passes. */
+static bool wait_done(ride_worker_processing *p, int timeout_ms)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
+    deadline.tv_nsec %= 1000000000L;
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_signal(&p->cv);
+    int rc = 0;
+    while (!p->done && rc == 0)
+        rc = pthread_cond_timedwait(&p->done_cv, &p->mu, &deadline);
+    bool done = p->done;
     pthread_mutex_unlock(&p->mu);
+    return done;
+}
+
+bool ride_worker_processing_stop(ride_worker_processing *p, int timeout_ms)
+{
+    if (!p || p->joined)
+        return true;
+    if (p->abandoned || !wait_done(p, timeout_ms)) {
+        p->abandoned = true;
+        return false;
+    }
     pthread_join(p->thread, NULL);
     p->joined = true;
+    return true;
 }
 
 void ride_worker_processing_free(ride_worker_processing *p)
 {
-    if (!p)
-        return;
-    ride_worker_processing_stop(p);
-    release(p);
+    if (p && p->joined)
+        release(p);
 }

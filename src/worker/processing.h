@@ -31,11 +31,19 @@ void ride_worker_processing_set_kafka(ride_worker_processing *p, char *bootstrap
 size_t ride_worker_processing_stats(ride_worker_processing *p, ride_worker_partition_stats **buf,
                                     size_t *cap);
 
-/* Commits what is acknowledged, hands every partition back and ends the thread;
- * the first call waits for that, later ones return at once. NULL is a no-op. */
-void ride_worker_processing_stop(ride_worker_processing *p);
+/* The thread's progress mark (watchdog.h), and in *has_work whether it owns
+ * partitions or has an assignment or Kafka address it has not finished applying. */
+uint64_t ride_worker_processing_progress(ride_worker_processing *p, bool *has_work);
 
-/* Stops it (if still running) and frees it. NULL is a no-op. */
+/* Tells the thread to commit what is acknowledged, hand every partition back and
+ * end, and waits up to timeout_ms for that: true once it ended (later calls return
+ * true at once). False when it did not: the thread is stuck and abandoned, still
+ * holding p, and the process is to exit without waiting for it (later calls
+ * return false at once). NULL: true. */
+bool ride_worker_processing_stop(ride_worker_processing *p, int timeout_ms);
+
+/* Frees a stopped one. One whose thread was abandoned is left alone: the thread
+ * may still use it until the process exits. NULL is a no-op. */
 void ride_worker_processing_free(ride_worker_processing *p);
 
 #endif

@@ -340,13 +340,14 @@ static void test_roundtrip_heartbeat(void **state)
          .messages_produced = 231},
     };
     ride_cluster_heartbeat h = {.ts_ms = 1700000000000, .partitions = parts, .partition_count = 2,
-                                .sources = sources, .source_count = 1};
+                                .sources = sources, .source_count = 1, .stalled_ms = 2500};
     char *text = ride_cluster_heartbeat_encode(&h, err, sizeof err);
     assert_non_null(text);
     ride_cluster_heartbeat h2;
     assert_int_equal(ride_cluster_heartbeat_decode("/heartbeats/w1", text, strlen(text), &h2,
                                                    err, sizeof err), 0);
     assert_int_equal(h2.ts_ms, h.ts_ms);
+    assert_int_equal(h2.stalled_ms, 2500);
     assert_int_equal(h2.partition_count, 2);
     for (size_t i = 0; i < 2; i++) {
         assert_string_equal(h2.partitions[i].app, parts[i].app);
@@ -663,6 +664,9 @@ static void test_malformed_fields(void **state)
                   "\"epoch\":0,\"position\":-2,\"committed\":0,\"frames_processed\":0}],"
                   "\"sources\":[]}",
                   "/heartbeats/w1: field 'partitions[0].position': expected an integer >= -1");
+    EXPECT_REJECT(heartbeat, RIDE_CLUSTER_HEARTBEAT, "/heartbeats/w1",
+                  "{\"ts_ms\":1,\"partitions\":[],\"sources\":[],\"stalled_ms\":-5}",
+                  "/heartbeats/w1: field 'stalled_ms': expected an integer >= 0");
 
     EXPECT_REJECT(app_state, RIDE_CLUSTER_APP_STATE, "/apps/a/state",
                   "{\"phase\":\"stopped\",\"generation\":1,\"created_ms\":0,\"updated_ms\":0,"
@@ -748,6 +752,8 @@ static void test_unknown_keys_ignored(void **state)
     assert_int_equal(h.partition_count, 1);
     /* A member that does not report message counts yet: none. */
     assert_int_equal(h.partitions[0].messages_written, 0);
+    /* Nor stalls: not stalled. */
+    assert_int_equal(h.stalled_ms, 0);
     ride_cluster_heartbeat_free(&h);
 }
 

@@ -66,6 +66,7 @@ static void test_shipped_worker_and_producer(void **state)
     assert_int_equal(cfg.worker.plugin_dir_count, 1);
     assert_string_equal(cfg.worker.plugin_dirs[0], "/usr/lib/ride/plugins");
     assert_int_equal(cfg.worker.max_backlog_bytes, 4194304);
+    assert_int_equal(cfg.worker.stall_timeout_ms, 20000);
     assert_string_equal(cfg.metrics_listen, "127.0.0.1:9481");
     ride_config_free(&cfg);
 
@@ -141,6 +142,7 @@ static void test_worker_and_producer_sections(void **state)
     assert_int_equal(cfg.worker.plugin_dir_count, 2);
     assert_string_equal(cfg.worker.plugin_dirs[1], "plugins");
     assert_int_equal(cfg.worker.max_backlog_bytes, 0);
+    assert_int_equal(cfg.worker.stall_timeout_ms, 5000);
     /* A worker only sends heartbeats: a slow interval needs no timeout to match. */
     assert_int_equal(cfg.heartbeat.interval_ms, 5000);
     assert_int_equal(cfg.log_level, RIDE_LOG_WARN);
@@ -269,6 +271,8 @@ static const bad_config bad_configs[] = {
     {RIDE_DAEMON_WORKER, ZK "worker: {threads: -1}\n", 2, 19,
      "worker.threads: expected an integer in 0..1024, got \"-1\""},
     {RIDE_DAEMON_WORKER, ZK "worker: {id: \"a/b\"}\n", 2, 14, "worker.id: invalid id"},
+    {RIDE_DAEMON_WORKER, ZK "worker: {stall_timeout_ms: 50}\n", 2, 28,
+     "worker.stall_timeout_ms: expected an integer in 100..3600000, got \"50\""},
     {RIDE_DAEMON_WORKER, ZK "worker: {plugin_dirs: /opt/plugins}\n", 2, 23,
      "worker.plugin_dirs: expected a sequence, got \"/opt/plugins\""},
     {RIDE_DAEMON_WORKER, ZK "worker: {labels: {zone: [a]}}\n", 2, 25,

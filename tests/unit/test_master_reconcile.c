@@ -364,6 +364,57 @@ static void test_dead_worker_fails_over_to_spare(void **state)
     cluster_free(c);
 }
 
+/* A worker whose heartbeat reports its processing thread stalled: still registered,
+ * heartbeats fresh, yet failed over like a dead one, and the event says why. */
+static void stall(ride_master_member *mb, int64_t stalled_ms)
+{
+    mb->hb_known = true;
+    mb->hb.stalled_ms = stalled_ms;
+}
+
+static void test_liveness_fails_stalled_worker(void **state)
+{
+    (void)state;
+    ride_master_member mb = {.present = true, .hb_changed_ms = 10000};
+    assert_true(ride_reconcile_member_alive(&mb, 11000, 2000));
+    assert_false(ride_reconcile_member_alive(&mb, 12001, 2000));
+    mb.hb_known = true;
+    assert_false(ride_reconcile_member_stalled(&mb));
+    assert_true(ride_reconcile_member_alive(&mb, 11000, 2000));
+    stall(&mb, 2500);
+    assert_true(ride_reconcile_member_stalled(&mb));
+    assert_false(ride_reconcile_member_alive(&mb, 11000, 2000));
+    /* Its restart's first heartbeat reports no stall: alive again. */
+    mb.hb.stalled_ms = 0;
+    assert_true(ride_reconcile_member_alive(&mb, 11000, 2000));
+    mb.present = false;
+    assert_false(ride_reconcile_member_alive(&mb, 11000, 2000));
+}
+
+static void test_stalled_worker_fails_over_to_spare(void **state)
+{
+    (void)state;
+    cluster *c = cluster_new();
+    add_worker(c, "w1", false);
+    stall(&c->members[0], 2500);
+    add_worker(c, "w2", true);
+    add_worker(c, "w3", true);
+    ride_master_app *a = running_app(c, TWO_PARTITIONS);
+    set_owner(a, 0, "w1", 4);
+    set_owner(a, 1, "w2", 2);
+    set_group(a, "w1", "w2", "w3");
+    partitions(c);
+    const ride_reconcile_change *mv = nth(c, 0, RIDE_RECONCILE_PARTITION_OWNER);
+    assert_int_equal(mv->partition, 0);
+    assert_string_equal(mv->text, "w3");
+    assert_int_equal(mv->epoch, 5);
+    assert_true(mv->failover);
+    assert_null(mv->releasing); /* fenced by the epoch, not waited for: it is stuck */
+    assert_event(mv, "partition_failover", "w3", "from w1 (stalled), epoch 5");
+    assert_int_equal(count_kind(c, RIDE_RECONCILE_PARTITION_OWNER), 1);
+    cluster_free(c);
+}
+
 static void test_live_owner_hands_over(void **state)
 {
     (void)state;
@@ -835,6 +886,8 @@ int main(void)
         cmocka_unit_test(test_topics_ready_on_running_app_is_silent),
         cmocka_unit_test(test_new_app_gets_owners_and_group),
         cmocka_unit_test(test_dead_worker_fails_over_to_spare),
+        cmocka_unit_test(test_liveness_fails_stalled_worker),
+        cmocka_unit_test(test_stalled_worker_fails_over_to_spare),
         cmocka_unit_test(test_live_owner_hands_over),
         cmocka_unit_test(test_no_eligible_worker_unowns_and_degrades),
         cmocka_unit_test(test_inactive_apps_are_not_placed),

@@ -792,10 +792,11 @@ static int parse_heartbeat(dec *d, json_t *o, void *out)
     ride_cluster_heartbeat *v = out;
     if (get_i64(d, o, "", "ts_ms", 0, INT64_MAX, &v->ts_ms) < 0 ||
         get_objects(d, o, "partitions", sizeof *v->partitions, parse_hb_partition,
-                    (void **)&v->partitions, &v->partition_count) < 0)
+                    (void **)&v->partitions, &v->partition_count) < 0 ||
+        get_objects(d, o, "sources", sizeof *v->sources, parse_hb_source,
+                    (void **)&v->sources, &v->source_count) < 0)
         return -1;
-    return get_objects(d, o, "sources", sizeof *v->sources, parse_hb_source,
-                       (void **)&v->sources, &v->source_count);
+    return get_count_or_0(d, o, "", "stalled_ms", &v->stalled_ms);
 }
 
 static json_t *build_heartbeat(const void *in)
@@ -803,6 +804,8 @@ static json_t *build_heartbeat(const void *in)
     const ride_cluster_heartbeat *v = in;
     json_t *o = json_object();
     put_int(o, "ts_ms", v->ts_ms);
+    if (v->stalled_ms > 0)
+        put_int(o, "stalled_ms", v->stalled_ms);
     json_t *parts = json_array();
     for (size_t i = 0; v->partitions && i < v->partition_count; i++) {
         const ride_cluster_hb_partition *p = &v->partitions[i];

@@ -242,6 +242,10 @@ typedef struct ride_cluster_heartbeat {
     size_t partition_count;
     ride_cluster_hb_source *sources;
     size_t source_count;
+    /* > 0: the worker's processing thread has made no progress for this long
+     * while it had work, and the worker is about to exit (docs/worker.md); 0
+     * otherwise, and when absent (older members). */
+    int64_t stalled_ms;
     ride_arena *mem;
 } ride_cluster_heartbeat;
 

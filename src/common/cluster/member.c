@@ -322,9 +322,8 @@ static void on_retry(uv_timer_t *t)
     resync(m);
 }
 
-static void on_heartbeat(uv_timer_t *t)
+static void write_heartbeat(ride_member *m)
 {
-    ride_member *m = t->data;
     if (!m->active || !m->fill_heartbeat)
         return;
     ride_cluster_heartbeat hb;
@@ -351,6 +350,17 @@ static void on_heartbeat(uv_timer_t *t)
     else
         ride_log_warn("member_heartbeat_failed", "path=%s error=\"%s\"", m->path_heartbeat,
                       ride_zk_strerror(rc));
+}
+
+static void on_heartbeat(uv_timer_t *t)
+{
+    write_heartbeat(t->data);
+}
+
+void ride_member_heartbeat_now(ride_member *m)
+{
+    if (m)
+        write_heartbeat(m);
 }
 
 static void free_member(ride_member *m)

@@ -79,6 +79,10 @@ ride_member *ride_member_start(const ride_member_options *opts, char *err, size_
  * From the loop thread; NULL is a no-op. */
 void ride_member_close(ride_member *m);
 
+/* Writes a heartbeat at once, between the timer's (which keeps its pace), when
+ * the member is active. From the loop thread; NULL is a no-op. */
+void ride_member_heartbeat_now(ride_member *m);
+
 /* True while the session is connected and the member registered. */
 bool ride_member_active(const ride_member *m);
 

@@ -336,8 +336,9 @@ static const char *check_uri(const char *uri, char *why, size_t len)
 
 static int parse_worker(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top)
 {
-    static const char *const keys[] = {"id",          "threads",           "labels", "gpus",
-                                       "plugin_dirs", "max_backlog_bytes", NULL};
+    static const char *const keys[] = {"id",          "threads",           "labels",
+                                       "gpus",        "plugin_dirs",       "max_backlog_bytes",
+                                       "stall_timeout_ms", NULL};
     ride_config_worker *w = &cfg->worker;
     ride_yaml_map map;
     if (ride_yaml_map_open_key(y, top, "worker", keys, &map) || get_id(y, &map, &w->id) ||
@@ -346,7 +347,8 @@ static int parse_worker(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top
         parse_gpus(y, w, ride_yaml_map_get(y, &map, "gpus")) ||
         parse_string_list(y, &map, "plugin_dirs", 64, NULL, &w->plugin_dirs, &w->plugin_dir_count) ||
         ride_yaml_get_i64(y, &map, "max_backlog_bytes", 0, (int64_t)1 << 40,
-                          &w->max_backlog_bytes))
+                          &w->max_backlog_bytes) ||
+        ride_yaml_get_int(y, &map, "stall_timeout_ms", 100, 3600000, &w->stall_timeout_ms))
         return -1;
     return 0;
 }
@@ -386,6 +388,7 @@ static void set_defaults(ride_config *cfg, ride_daemon daemon)
      * worker: the next stage's input). */
     cfg->producer.max_backlog_bytes = (int64_t)4 << 20;
     cfg->worker.max_backlog_bytes = (int64_t)4 << 20;
+    cfg->worker.stall_timeout_ms = 20000; /* docs/decisions.md */
     cfg->producer.message_max_bytes = 1000000;
 }
 

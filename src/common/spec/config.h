@@ -78,6 +78,9 @@ typedef struct ride_config_worker {
      * read there before the worker pauses the input partition; 0 = unbounded;
      * default 4 MiB */
     int64_t max_backlog_bytes;
+    /* How long the processing thread may make no progress while it has work
+     * before the worker reports itself stalled and exits; default 20 s. */
+    int stall_timeout_ms;
 } ride_config_worker;
 
 /* ride-producer */

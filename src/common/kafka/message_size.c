@@ -124,30 +124,13 @@ static describe_result describe(rd_kafka_t *rk, rd_kafka_ResourceType_t type, co
     return r;
 }
 
-/* The broker's message.max.bytes, asked of the broker that answers metadata. */
-static describe_result describe_broker(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                       int64_t *value, char *err, size_t errlen)
-{
-    const rd_kafka_metadata_t *md = NULL;
-    rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
-    if (e) {
-        ride_set_error(err, errlen, "topic %s: cannot read metadata: %s", topic,
-                       rd_kafka_err2str(e));
-        return DESCRIBE_FAILED;
-    }
-    char id[16];
-    snprintf(id, sizeof id, "%" PRId32, md->orig_broker_id);
-    rd_kafka_metadata_destroy(md);
-    return describe(rk, RD_KAFKA_RESOURCE_BROKER, id, "message.max.bytes", timeout_ms, value, err,
-                    errlen);
-}
-
 /* Topic configurations are asked of the controller, which every Kafka broker
  * names among the brokers of its metadata. The embedded broker names one that
  * does not exist (librdkafka's mock cluster reports 0 for brokers numbered from
- * 1), and would leave the request waiting for it until the timeout. */
+ * 1), and would leave the request waiting for it until the timeout. *broker gets
+ * the id of the broker that answered the metadata request. */
 static describe_result find_controller(rd_kafka_t *rk, const char *topic, int timeout_ms,
-                                       char *err, size_t errlen)
+                                       int32_t *broker, char *err, size_t errlen)
 {
     const rd_kafka_metadata_t *md = NULL;
     rd_kafka_resp_err_t e = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
@@ -156,6 +139,7 @@ static describe_result find_controller(rd_kafka_t *rk, const char *topic, int ti
                        rd_kafka_err2str(e));
         return DESCRIBE_FAILED;
     }
+    *broker = md->orig_broker_id;
     int32_t controller = rd_kafka_controllerid(rk, 0);
     describe_result r = DESCRIBE_UNSUPPORTED;
     for (int i = 0; i < md->broker_cnt; i++)
@@ -168,12 +152,17 @@ static describe_result find_controller(rd_kafka_t *rk, const char *topic, int ti
 static int ask_limit(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *limit,
                      char *err, size_t errlen)
 {
-    describe_result r = find_controller(rk, topic, timeout_ms, err, errlen);
+    int32_t broker = -1;
+    describe_result r = find_controller(rk, topic, timeout_ms, &broker, err, errlen);
     if (r == DESCRIBE_FOUND)
         r = describe(rk, RD_KAFKA_RESOURCE_TOPIC, topic, "max.message.bytes", timeout_ms, limit,
                      err, errlen);
-    if (r == DESCRIBE_ABSENT)
-        r = describe_broker(rk, topic, timeout_ms, limit, err, errlen);
+    if (r == DESCRIBE_ABSENT) {
+        char id[16];
+        snprintf(id, sizeof id, "%" PRId32, broker);
+        r = describe(rk, RD_KAFKA_RESOURCE_BROKER, id, "message.max.bytes", timeout_ms, limit,
+                     err, errlen);
+    }
     if (r == DESCRIBE_ABSENT)
         ride_set_error(err, errlen, "topic %s: neither max.message.bytes nor the broker's "
                        "message.max.bytes in the answers", topic);

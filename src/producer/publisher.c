@@ -42,6 +42,9 @@ struct ride_publisher {
     _Atomic uint64_t dropped[RIDE_DROP_REASON_COUNT];
     pthread_mutex_t log_lock; /* guards failures */
     ride_failure_log failures;
+    /* Publishing thread only: a failed produce names the frame, so its lines are
+     * throttled as one cause. */
+    ride_log_throttle produce_throttle;
 };
 
 /* Bookkeeping of one frame, the opaque of each of its messages. It lives while
@@ -173,6 +176,17 @@ static void log_failure(ride_publisher *pub, ride_log_level level, const char *e
     pthread_mutex_unlock(&pub->log_lock);
 }
 
+static void log_produce_failure(ride_publisher *pub, int32_t partition, const char *error)
+{
+    uint64_t suppressed;
+    if (!ride_log_throttle_pass(&pub->produce_throttle, RIDE_LOG_THROTTLE_MS, &suppressed))
+        return;
+    char quoted[600];
+    ride_log_warn("produce_failed", "topic=%s partition=%" PRId32 " error=%s suppressed=%" PRIu64,
+                  pub->topic, partition, ride_log_quote(error, quoted, sizeof quoted),
+                  suppressed);
+}
+
 static void raise_acked_end(ride_publisher *pub, int32_t partition, int64_t end)
 {
     _Atomic int64_t *v = &pub->acked_end[partition];
@@ -272,7 +286,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
          * incomplete frame, and it is counted here once. */
         rec->produce_failed = true;
         count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
-        log_failure(pub, RIDE_LOG_WARN, "produce_failed", partition, err);
+        log_produce_failure(pub, partition, err);
         result = RIDE_PUBLISH_DROPPED;
     } else {
         pub->last_frame_bytes = rec->bytes;

@@ -27,8 +27,8 @@
  *
  * Failures are logged here, each cause (event and reason: the broker's for a
  * failed delivery) once per RIDE_LOG_THROTTLE_MS with the count of repeats held
- * back (base/failure_log.h): frame_refused (error), produce_failed and
- * delivery_failed (warn).
+ * back (base/failure_log.h): frame_refused (error) and delivery_failed (warn);
+ * produce_failed (warn), whose reason names the frame, once per interval.
  *
  * Threading: publish from one thread; delivery reports may run on another
  * (whichever polls the producer). Several publishers may share one producer:

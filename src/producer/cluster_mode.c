@@ -298,6 +298,7 @@ static bool open_runner(producer *p, const ride_cluster_source_task *t, running_
         .topic = t->topic,
         .partitions = t->partitions,
         .max_message = (size_t)p->cfg->producer.message_max_bytes,
+        .max_frame = (uint64_t)p->cfg->producer.max_frame_bytes,
         .max_backlog = (uint64_t)p->cfg->producer.max_backlog_bytes,
         .backlog_conf = bc,
         /* A stage's group is named like its input topic (docs/architecture.md). */
@@ -573,9 +574,10 @@ static bool start_services(producer *p, uv_loop_t *loop, const char *reg_json)
         return false;
     }
     ride_log_info("start", "mode=cluster id=%s zookeeper=%s metrics_port=%d "
-                  "max_message_bytes=%d max_backlog_bytes=%" PRId64,
+                  "max_message_bytes=%d max_frame_bytes=%" PRId64 " max_backlog_bytes=%" PRId64,
                   p->id, cfg->zookeeper.connect, ride_http_server_port(p->http),
-                  cfg->producer.message_max_bytes, cfg->producer.max_backlog_bytes);
+                  cfg->producer.message_max_bytes, cfg->producer.max_frame_bytes,
+                  cfg->producer.max_backlog_bytes);
     return true;
 }
 

@@ -37,6 +37,8 @@
 #define PROGRAM "ride-producer"
 #define EXIT_USAGE 2
 #define EXIT_RUNTIME 1
+/* Frames read that did not reach Kafka: refused or failed, not backpressure. */
+#define EXIT_UNDELIVERED 3
 
 #define DEFAULT_STATS_INTERVAL_MS 10000
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
@@ -44,8 +46,6 @@
 /* How often the main thread looks at the sources while waiting for a signal. */
 #define SUPERVISE_MS 50
 #define JPEG_DEFAULT_QUALITY 90
-#define MESSAGE_MIN 4096
-#define MESSAGE_MAX 1000000000LL
 #define BACKLOG_MAX (1LL << 40)
 #define TOPIC_NAME_MAX 249
 
@@ -61,6 +61,7 @@ enum long_only_option {
     OPT_PACE,
     OPT_LOOP,
     OPT_MAX_MESSAGE,
+    OPT_MAX_FRAME,
     OPT_MAX_BACKLOG,
     OPT_FRAMES,
     OPT_STATS_INTERVAL,
@@ -82,6 +83,7 @@ typedef struct options {
     ride_pace pace;
     bool loop;
     int64_t max_message;  /* -1: from the config */
+    int64_t max_frame;    /* -1: from the config */
     int64_t max_backlog;  /* -1: from the config; 0: unbounded */
     uint64_t frames;      /* per source; 0: no limit */
     int64_t stats_interval_ms;
@@ -115,7 +117,9 @@ static void print_help(void)
            "  --quality Q              JPEG quality 1..100 (default 90; jpeg only)\n"
            "  --pace source|max        max: read files as fast as Kafka takes them\n"
            "  --loop                   files and images start over at the end\n"
-           "  --max-message BYTES      largest Kafka message (default 1000000)\n"
+           "  --max-message BYTES      largest Kafka message (default 1000000; lowered to\n"
+           "                           what the topic's brokers take)\n"
+           "  --max-frame BYTES        larger frames (pixels) are refused (default 64 MiB)\n"
            "  --max-backlog BYTES      per partition, bytes not yet delivered (default 4 MiB;\n"
            "                           0: unbounded)\n"
            "  --frames N               stop after N frames per source\n"
@@ -124,7 +128,8 @@ static void print_help(void)
            "  --log-level LEVEL        debug, info, warn or error (default: config, else info)\n"
            "  --help                   this text\n"
            "\n"
-           "Exit status: 0 clean stop, 1 runtime failure, 2 bad usage.\n");
+           "Exit status: 0 clean stop, 1 runtime failure, 2 bad usage, 3 frames read\n"
+           "could not be delivered.\n");
 }
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -310,6 +315,7 @@ static const struct option long_options[] = {
     {"pace", required_argument, NULL, OPT_PACE},
     {"loop", no_argument, NULL, OPT_LOOP},
     {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
+    {"max-frame", required_argument, NULL, OPT_MAX_FRAME},
     {"max-backlog", required_argument, NULL, OPT_MAX_BACKLOG},
     {"frames", required_argument, NULL, OPT_FRAMES},
     {"stats-interval-ms", required_argument, NULL, OPT_STATS_INTERVAL},
@@ -366,7 +372,10 @@ static bool apply_option(options *o, int opt, char *arg)
         return true;
     case OPT_LOOP: o->loop = true; return true;
     case OPT_MAX_MESSAGE:
-        return parse_int_option("--max-message", arg, MESSAGE_MIN, MESSAGE_MAX, &o->max_message);
+        return parse_int_option("--max-message", arg, RIDE_CONFIG_MESSAGE_MIN,
+                                RIDE_CONFIG_MESSAGE_MAX, &o->max_message);
+    case OPT_MAX_FRAME:
+        return parse_int_option("--max-frame", arg, 1, RIDE_CONFIG_FRAME_MAX, &o->max_frame);
     case OPT_MAX_BACKLOG:
         return parse_int_option("--max-backlog", arg, 0, BACKLOG_MAX, &o->max_backlog);
     case OPT_FRAMES:
@@ -397,6 +406,7 @@ static int parse_args(int argc, char **argv, options *o)
 {
     *o = (options){.quality = -1,
                    .max_message = -1,
+                   .max_frame = -1,
                    .max_backlog = -1,
                    .stats_interval_ms = DEFAULT_STATS_INTERVAL_MS,
                    .connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS};
@@ -502,6 +512,7 @@ static void exit_on_signal(void *ctx, int ms)
 
 typedef struct settings {
     size_t max_message;
+    uint64_t max_frame;
     uint64_t max_backlog; /* 0: unbounded */
     const char *bootstrap;
 } settings;
@@ -538,12 +549,12 @@ static void log_start(const options *o, const settings *s, int partitions)
     ride_log_info("start",
                   "mode=standalone topic=%s partitions=%d bootstrap=%s sources=%zu encoding=%s "
                   "quality=%d pace=%s fps=%g loop=%s frames=%" PRIu64
-                  " max_message_bytes=%zu max_backlog_bytes=%" PRIu64
+                  " max_message_bytes=%zu max_frame_bytes=%" PRIu64 " max_backlog_bytes=%" PRIu64
                   " stats_interval_ms=%" PRId64 " config=%s",
                   o->topic, partitions, ride_log_quote(s->bootstrap, quoted, sizeof quoted),
                   o->source_count, ride_encoding_name(o->encoding), o->sources[0].quality,
                   ride_pace_name(o->pace), o->fps, o->loop ? "true" : "false", o->frames,
-                  s->max_message, s->max_backlog, o->stats_interval_ms,
+                  s->max_message, s->max_frame, s->max_backlog, o->stats_interval_ms,
                   o->config_file ? o->config_file : "none");
 }
 
@@ -560,6 +571,7 @@ static bool open_sources(const options *o, const settings *s, ride_frame_sink *s
             .topic = o->topic,
             .partitions = partitions,
             .max_message = s->max_message,
+            .max_frame = s->max_frame,
             .max_backlog = s->max_backlog,
             .frame_limit = o->frames,
             .stats_interval_ms = o->stats_interval_ms,
@@ -599,6 +611,13 @@ static void supervise_sources(ride_source_runner **runners, size_t count, sigset
         exit_on_signal(set, SUPERVISE_MS);
 }
 
+/* Frames read that Kafka did not take: refused, failed to queue, or failed in
+ * delivery. Backpressure drops are the policy for live sources, not failures. */
+static uint64_t undelivered(const ride_publisher_stats *st)
+{
+    return st->dropped[RIDE_DROP_PRODUCE_FAILED] + st->dropped[RIDE_DROP_DELIVERY_FAILED];
+}
+
 /* Starts one thread per source, supervises them and flushes. Returns the exit code. */
 static int run(ride_frame_sink *sink, ride_source_runner **runners, size_t count, sigset_t *set)
 {
@@ -619,6 +638,8 @@ static int run(ride_frame_sink *sink, ride_source_runner **runners, size_t count
         code = EXIT_RUNTIME;
     for (size_t i = 0; i < count; i++)
         ride_source_runner_log_summary(runners[i], &totals);
+    if (code == 0 && undelivered(&totals.pub) > 0)
+        code = EXIT_UNDELIVERED;
     ride_source_totals_log(&totals, code);
     return code;
 }
@@ -626,12 +647,14 @@ static int run(ride_frame_sink *sink, ride_source_runner **runners, size_t count
 /* The producer settings: built-in defaults, then the config file, then flags. */
 static bool load_settings(const options *o, ride_config *cfg, settings *s)
 {
-    *s = (settings){RIDE_FRAME_DEFAULT_MAX_MESSAGE, RIDE_PUBLISHER_DEFAULT_BACKLOG, o->bootstrap};
+    *s = (settings){RIDE_FRAME_DEFAULT_MAX_MESSAGE, (uint64_t)RIDE_CONFIG_DEFAULT_FRAME,
+                    RIDE_PUBLISHER_DEFAULT_BACKLOG, o->bootstrap};
     ride_log_level level = RIDE_LOG_INFO;
     if (o->config_file) {
         if (!load_config(o->config_file, cfg))
             return false;
         s->max_message = (size_t)cfg->producer.message_max_bytes;
+        s->max_frame = (uint64_t)cfg->producer.max_frame_bytes;
         s->max_backlog = (uint64_t)cfg->producer.max_backlog_bytes;
         level = cfg->log_level;
         if (!s->bootstrap) {
@@ -646,6 +669,8 @@ static bool load_settings(const options *o, ride_config *cfg, settings *s)
     }
     if (o->max_message >= 0)
         s->max_message = (size_t)o->max_message;
+    if (o->max_frame >= 0)
+        s->max_frame = (uint64_t)o->max_frame;
     if (o->max_backlog >= 0)
         s->max_backlog = (uint64_t)o->max_backlog;
     set_log_level(o, level);

@@ -2,8 +2,10 @@
 #include "publisher.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "base/failure_log.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@ struct ride_publisher {
     uint64_t counter; /* frames offered so far, for round-robin */
     int start;
     ride_frame_write_opts write;
+    size_t max_frame_bytes;
     uint64_t budget;
     bool wait_when_full;
     int produce_timeout_ms;
@@ -37,6 +40,11 @@ struct ride_publisher {
     _Atomic int64_t *acked_end; /* per partition: last acknowledged offset + 1 */
     _Atomic uint64_t offered, produced, delivered, bytes, produced_messages;
     _Atomic uint64_t dropped[RIDE_DROP_REASON_COUNT];
+    pthread_mutex_t log_lock; /* guards failures */
+    ride_failure_log failures;
+    /* Publishing thread only: a failed produce names the frame, so its lines are
+     * throttled as one cause. */
+    ride_log_throttle produce_throttle;
 };
 
 /* Bookkeeping of one frame, the opaque of each of its messages. It lives while
@@ -70,6 +78,7 @@ const char *ride_drop_reason_name(ride_drop_reason reason)
 
 static void destroy(ride_publisher *pub)
 {
+    pthread_mutex_destroy(&pub->log_lock);
     free(pub->in_flight);
     free(pub->acked_end);
     free(pub->topic);
@@ -102,6 +111,8 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
         return NULL;
     }
     ride_publisher *pub = calloc(1, sizeof *pub);
+    if (pub)
+        pthread_mutex_init(&pub->log_lock, NULL);
     if (!pub || !(pub->topic = strdup(opts->topic)) ||
         !(pub->in_flight = calloc((size_t)opts->partitions, sizeof *pub->in_flight)) ||
         !(pub->acked_end = calloc((size_t)opts->partitions, sizeof *pub->acked_end))) {
@@ -116,6 +127,7 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
     pub->write = opts->write;
     if (pub->write.max_message_bytes == 0)
         pub->write.max_message_bytes = RIDE_FRAME_DEFAULT_MAX_MESSAGE;
+    pub->max_frame_bytes = opts->max_frame_bytes;
     pub->budget =
         opts->max_backlog_bytes ? opts->max_backlog_bytes : RIDE_PUBLISHER_DEFAULT_BACKLOG;
     pub->wait_when_full = opts->wait_when_full;
@@ -153,6 +165,28 @@ static void release_record(frame_record *rec, int n)
     unref(pub);
 }
 
+/* Any thread: delivery reports run wherever the producer is polled. */
+static void log_failure(ride_publisher *pub, ride_log_level level, const char *event,
+                        int32_t partition, const char *error)
+{
+    char context[300];
+    snprintf(context, sizeof context, "topic=%s partition=%" PRId32, pub->topic, partition);
+    pthread_mutex_lock(&pub->log_lock);
+    ride_failure_log_write(&pub->failures, level, event, context, error);
+    pthread_mutex_unlock(&pub->log_lock);
+}
+
+static void log_produce_failure(ride_publisher *pub, int32_t partition, const char *error)
+{
+    uint64_t suppressed;
+    if (!ride_log_throttle_pass(&pub->produce_throttle, RIDE_LOG_THROTTLE_MS, &suppressed))
+        return;
+    char quoted[600];
+    ride_log_warn("produce_failed", "topic=%s partition=%" PRId32 " error=%s suppressed=%" PRIu64,
+                  pub->topic, partition, ride_log_quote(error, quoted, sizeof quoted),
+                  suppressed);
+}
+
 static void raise_acked_end(ride_publisher *pub, int32_t partition, int64_t end)
 {
     _Atomic int64_t *v = &pub->acked_end[partition];
@@ -166,15 +200,15 @@ void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err
                                 int64_t offset)
 {
     (void)ctx;
-    (void)reason;
     (void)topic;
-    (void)partition;
     frame_record *rec = opaque;
     if (!rec)
         return;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_store(&rec->delivery_failed, true);
-    else
+        log_failure(rec->pub, RIDE_LOG_WARN, "delivery_failed", partition,
+                    reason ? reason : rd_kafka_err2str(err));
+    } else
         raise_acked_end(rec->pub, rec->partition, offset + 1);
     release_record(rec, 1);
 }
@@ -252,6 +286,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
          * incomplete frame, and it is counted here once. */
         rec->produce_failed = true;
         count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
+        log_produce_failure(pub, partition, err);
         result = RIDE_PUBLISH_DROPPED;
     } else {
         pub->last_frame_bytes = rec->bytes;
@@ -265,6 +300,29 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
     return result;
 }
 
+/* A frame whose pixels are above max_frame_bytes is refused: receivers with the
+ * same limit would reject it after it crossed Kafka. */
+static bool fits_receivers(ride_publisher *pub, const ride_frame *f, int32_t partition,
+                           char *err, size_t errlen)
+{
+    const ride_image *img = &f->image;
+    uint64_t bytes = (uint64_t)ride_image_row_bytes(img->format, img->width) * img->height;
+    if (pub->max_frame_bytes == 0 || bytes <= pub->max_frame_bytes)
+        return true;
+    count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
+    ride_set_error(err, errlen,
+                   "frame %" PRIu32 "/%" PRIu64 " of %ux%u is %" PRIu64
+                   " bytes, above max_frame_bytes %zu",
+                   f->stream_id, f->seq, img->width, img->height, bytes, pub->max_frame_bytes);
+    char refused[300];
+    snprintf(refused, sizeof refused,
+             "%ux%u %s frames of %" PRIu64 " bytes are above max_frame_bytes %zu", img->width,
+             img->height, ride_pixel_format_name(img->format), bytes,
+             pub->max_frame_bytes);
+    log_failure(pub, RIDE_LOG_ERROR, "frame_refused", partition, refused);
+    return false;
+}
+
 ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame *f,
                                            int max_wait_ms, char *err, size_t errlen)
 {
@@ -273,6 +331,8 @@ ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame
         return RIDE_PUBLISH_DROPPED;
     }
     int32_t partition = ride_publisher_next_partition(pub);
+    if (!fits_receivers(pub, f, partition, err, errlen))
+        return RIDE_PUBLISH_DROPPED;
     if (!has_room(pub, partition)) {
         if (!pub->wait_when_full) {
             count_drop(pub, RIDE_DROP_BACKPRESSURE);

@@ -22,6 +22,13 @@
  * delivered or dropped with reason "delivery_failed". So
  * offered == produced + dropped[backpressure] + dropped[produce_failed] and,
  * once reports are in, produced == delivered + dropped[delivery_failed].
+ * A frame whose pixels are larger than max_frame_bytes is refused before
+ * anything is queued (dropped, produce_failed): no receiver would take it.
+ *
+ * Failures are logged here, each cause (event and reason: the broker's for a
+ * failed delivery) once per RIDE_LOG_THROTTLE_MS with the count of repeats held
+ * back (base/failure_log.h): frame_refused (error) and delivery_failed (warn);
+ * produce_failed (warn), whose reason names the frame, once per interval.
  *
  * Threading: publish from one thread; delivery reports may run on another
  * (whichever polls the producer). Several publishers may share one producer:
@@ -61,6 +68,7 @@ typedef struct ride_publisher_opts {
     int partitions;              /* 1..RIDE_KAFKA_MAX_PARTITIONS */
     int start_partition;         /* first frame's partition (taken mod partitions) */
     ride_frame_write_opts write; /* encoding, quality, message size (0: Kafka default) */
+    size_t max_frame_bytes;      /* largest frame's pixels; 0: no limit */
     size_t max_backlog_bytes;    /* per partition; 0: RIDE_PUBLISHER_DEFAULT_BACKLOG */
     bool wait_when_full;         /* wait for room instead of dropping */
     int produce_timeout_ms;      /* bound on queueing one frame; 0: 5000 */

@@ -1,6 +1,7 @@
 /* runner.c - the shared Kafka producer and the per-source threads (runner.h). */
 #include "runner.h"
 #include "kafka/backlog.h"
+#include "kafka/message_size.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -17,9 +18,8 @@
  * request is seen promptly. */
 #define STEP_MS 100
 #define FLUSH_POLL_MS 10
-/* Room for Kafka's record and batch overhead above the largest frame message
- * (as RIDE's default message.max.bytes 1048576 leaves above 1000000). */
-#define MESSAGE_OVERHEAD 48576
+/* Bound on asking the brokers a topic's message size limit. */
+#define LIMIT_TIMEOUT_MS 10000
 #define DEFAULT_STATS_INTERVAL_MS 10000
 
 /* ---- the shared Kafka producer ---- */
@@ -43,18 +43,9 @@ rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, const ride_kv *prop
         ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));
         return NULL;
     }
-    /* A larger frame message needs a larger client limit; a limit the user set
-     * is left alone. */
-    if (max_message > RIDE_FRAME_DEFAULT_MAX_MESSAGE &&
-        !ride_kv_find(props, count, "message.max.bytes")) {
-        char value[32], errstr[256];
-        snprintf(value, sizeof value, "%zu", max_message + MESSAGE_OVERHEAD);
-        if (rd_kafka_conf_set(conf, "message.max.bytes", value, errstr, sizeof errstr) !=
-            RD_KAFKA_CONF_OK) {
-            ride_set_error(err, errlen, "message.max.bytes=%s: %s", value, errstr);
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
+    if (ride_kafka_conf_fit_messages(conf, props, count, max_message, 0, err, errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     return conf;
 }
@@ -174,10 +165,28 @@ static bool open_backlog(ride_source_runner *r, const ride_source_runner_opts *o
     return r->backlog != NULL;
 }
 
+/* The message size to write to the topic: the configured one, lowered to what
+ * its brokers take; false when the producer's batches could be larger than that. */
+static bool fit_topic(ride_frame_sink *sink, const ride_source_runner_opts *o, size_t *message,
+                      int64_t *limit, char *err, size_t errlen)
+{
+    rd_kafka_t *rk = ride_kafka_producer_handle(ride_frame_sink_producer(sink));
+    size_t configured = o->max_message ? o->max_message : RIDE_FRAME_DEFAULT_MAX_MESSAGE;
+    *message = ride_kafka_message_size(rk, o->topic, configured, LIMIT_TIMEOUT_MS, limit);
+    return ride_kafka_check_batch(rk, o->topic, *limit, err, errlen) == 0;
+}
+
 ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
                                             const ride_source_runner_opts *o, char *err,
                                             size_t errlen)
 {
+    size_t message;
+    int64_t limit;
+    if (!fit_topic(sink, o, &message, &limit, err, errlen)) {
+        if (o->backlog_conf)
+            rd_kafka_conf_destroy(o->backlog_conf);
+        return NULL;
+    }
     ride_source_runner *r = calloc(1, sizeof *r);
     if (!r || !(r->name = strdup(o->src->name))) {
         free(r);
@@ -204,8 +213,8 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
         .topic = o->topic,
         .partitions = o->partitions,
         .start_partition = o->partitions > 0 ? (int)(o->stream_id % (uint32_t)o->partitions) : 0,
-        .write = {src->encoding, src->encoding == RIDE_ENC_JPEG ? src->quality : -1,
-                  o->max_message},
+        .write = {src->encoding, src->encoding == RIDE_ENC_JPEG ? src->quality : -1, message},
+        .max_frame_bytes = (size_t)o->max_frame,
         .max_backlog_bytes = o->max_backlog ? (size_t)o->max_backlog : SIZE_MAX,
         .wait_when_full = src->pace == RIDE_PACE_MAX,
         .lag = r->backlog ? unconsumed : NULL,
@@ -218,9 +227,11 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
         return NULL;
     }
     char quoted[RIDE_PATH_MAX + 8];
-    ride_log_info("source_start", "source=%s stream=%" PRIu32 " kind=%s fps=%g uri=%s", r->name,
-                  r->stream_id, ride_source_kind_name(src->target.kind),
-                  ride_source_reader_fps(r->reader),
+    ride_log_info("source_start",
+                  "source=%s stream=%" PRIu32 " kind=%s fps=%g message_bytes=%zu"
+                  " topic_message_limit=%" PRId64 " max_frame_bytes=%" PRIu64 " uri=%s",
+                  r->name, r->stream_id, ride_source_kind_name(src->target.kind),
+                  ride_source_reader_fps(r->reader), message, limit, o->max_frame,
                   ride_log_quote(src->uri, quoted, sizeof quoted));
     return r;
 }

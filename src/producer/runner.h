@@ -60,7 +60,10 @@ typedef struct ride_source_runner_opts {
     uint32_t stream_id;
     const char *topic;
     int partitions;          /* the first frame goes to partition stream_id mod partitions */
-    size_t max_message;      /* largest Kafka message; 0: Kafka's default */
+    /* Largest Kafka message (0: RIDE_FRAME_DEFAULT_MAX_MESSAGE), lowered to what
+     * the topic's brokers take (kafka/message_size.h). */
+    size_t max_message;
+    uint64_t max_frame;      /* largest frame's pixels (larger ones are refused); 0: none */
     uint64_t max_backlog;    /* per partition; 0: unbounded */
     /* With both, the backlog also counts what the stage's group has not read
      * (kafka/backlog.h), not only what Kafka has not acknowledged yet. The
@@ -75,7 +78,9 @@ typedef struct ride_source_runner_opts {
 typedef struct ride_source_runner ride_source_runner;
 
 /* Opens the source's reader and publisher (copying what it needs from opts);
- * nothing is read before ride_source_runner_start. The sink must outlive the
+ * nothing is read before ride_source_runner_start. Asks the brokers the topic's
+ * message size limit first (once per topic and process), and refuses a producer
+ * whose batch.size is above it. The sink must outlive the
  * runner. NULL with the reason in err. */
 ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
                                             const ride_source_runner_opts *opts, char *err,

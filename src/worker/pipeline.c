@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "retry.h"
 #include "base/log.h"
 #include "kafka/backlog.h"
+#include "kafka/message_size.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 64
 #define DEFAULT_KAFKA_TIMEOUT_MS 10000
@@ -70,7 +72,6 @@ typedef struct task_frame {
 
 /* Warnings that can repeat with every frame, each throttled on its own. */
 typedef enum throttled_warning {
-    WARN_DELIVERY,
     WARN_PRODUCE,
     WARN_TASK,
     WARN_ORDER,
@@ -93,6 +94,7 @@ struct ride_pipeline {
     void *sink_ctx;
     size_t max_frame_bytes;
     const ride_frame_write_opts *write_opts; /* the caller's, read for every output */
+    size_t message_bytes; /* what the output topic takes: caps write_opts' */
     int max_in_flight;
     int kafka_timeout_ms;
 
@@ -473,10 +475,13 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const 
         pl->acked_end[r->out_partition] = offset + 1;
     if (err) {
         r->failed = 1;
-        char why[256];
-        warn_throttled(pl, WARN_DELIVERY, "delivery_failed", "topic=%s partition=%d reason=%s",
-                       topic, (int)partition,
-                       ride_log_quote(reason ? reason : rd_kafka_err2str(err), why, sizeof why));
+        /* Once per broker's reason and interval: one refused message size must not
+         * hide behind another failure. */
+        char context[300];
+        snprintf(context, sizeof context, "app=%s stage=%s topic=%s partition=%d", pl->app,
+                 pl->stage, topic, (int)partition);
+        ride_failure_log_warn(&pl->failures, "delivery_failed", context,
+                              reason ? reason : rd_kafka_err2str(err));
     }
     maybe_finish(pl, r);
 }
@@ -492,6 +497,17 @@ static void count_queued(void *opaque, size_t len)
         pl->pending_bytes[r->out_partition] += len;
     pl->out_messages++;
     pl->out_message_bytes += len;
+}
+
+/* The caller's encoding, in messages no larger than the output topic takes. */
+static ride_frame_write_opts output_opts(const ride_pipeline *pl)
+{
+    ride_frame_write_opts wo = {RIDE_ENC_RAW, -1, RIDE_FRAME_DEFAULT_MAX_MESSAGE};
+    if (pl->write_opts)
+        wo = *pl->write_opts;
+    if (wo.max_message_bytes > pl->message_bytes)
+        wo.max_message_bytes = pl->message_bytes;
+    return wo;
 }
 
 /* Queues the output frame; its first input offset becomes done with its last report. */
@@ -511,9 +527,10 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first
     pl->records = r;
     pl->in_flight++;
     char err[256] = "";
+    ride_frame_write_opts wo = output_opts(pl);
     /* A full queue is backpressure: reports are served until the timeout. */
     if (ride_kafka_produce_frame(pl->producer, pl->output_topic, out_partition, &pl->out_frame,
-                                 pl->write_opts, r, count_queued, pl->kafka_timeout_ms, err,
+                                 &wo, r, count_queued, pl->kafka_timeout_ms, err,
                                  sizeof err) == 0) {
         pl->last_output_bytes = r->bytes;
     } else {
@@ -878,10 +895,31 @@ static int open_backlog(ride_pipeline *pl, const ride_pipeline_config *cfg, int 
     return pl->backlog ? 0 : -1;
 }
 
+/* Sizes the output messages from the output topic's limit (asked through the
+ * consumer, before the producer exists), and keeps the producer's batches under it. */
+static int fit_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char *err,
+                      size_t errlen)
+{
+    size_t configured =
+        cfg->write_opts ? cfg->write_opts->max_message_bytes : RIDE_FRAME_DEFAULT_MAX_MESSAGE;
+    int64_t limit;
+    pl->message_bytes = ride_kafka_message_size(ride_kafka_consumer_handle(pl->consumer),
+                                                cfg->output_topic, configured,
+                                                pl->kafka_timeout_ms, &limit);
+    ride_log_info("output_message_size",
+                  "app=%s stage=%s topic=%s message_bytes=%zu topic_message_limit=%" PRId64,
+                  pl->app, pl->stage, cfg->output_topic, pl->message_bytes, limit);
+    return ride_kafka_conf_fit_messages(cfg->producer_conf, NULL, 0, 0, limit, err, errlen);
+}
+
 static int open_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char *err,
                        size_t errlen)
 {
     rd_kafka_conf_t *conf = cfg->producer_conf;
+    if (fit_output(pl, cfg, err, errlen) != 0) {
+        destroy_conf(conf);
+        return -1;
+    }
     pl->producer = ride_kafka_producer_new(conf, on_delivery, pl, err, errlen);
     if (!pl->producer)
         return -1;

@@ -95,7 +95,9 @@ typedef struct ride_pipeline_config {
     rd_kafka_conf_t *producer_conf; /* likewise; NULL without an output topic */
     size_t max_frame_bytes;         /* largest input frame accepted (too_large beyond) */
     /* Output encoding, NULL: raw. Read for every output frame, so it must outlive
-     * the pipeline; collect may change it for the frame it gives back. */
+     * the pipeline; collect may change it for the frame it gives back. Its
+     * max_message_bytes is lowered to what the output topic takes, asked once at
+     * creation (kafka/message_size.h). */
     const ride_frame_write_opts *write_opts;
     int max_in_flight;     /* output frames awaiting delivery; 0: 64 */
     size_t max_backlog_bytes;  /* per output partition; 0: unbounded (no monitor) */

@@ -1,11 +1,6 @@
-/* retry.c - backoff and per-cause failure logging for the worker's retry paths
- * (retry.h). A cause is the event with the error's text, so a broker's reason
- * that changes is written at once while the same one repeats at most once per
- * interval. */
+/* retry.c - backoff for the worker's retry paths (retry.h): the wait doubles with
+ * each failure up to a cap, so that a lasting error never makes a thread spin. */
 #include "retry.h"
-
-#include <stdio.h>
-#include <string.h>
 
 bool ride_retry_due(const ride_retry *r, int64_t now_ms)
 {
@@ -23,37 +18,4 @@ void ride_retry_succeeded(ride_retry *r)
 {
     r->backoff_ms = 0;
     r->due_ms = 0;
-}
-
-/* The remembered cause of this event and error, else the least recent slot,
- * cleared for it. */
-static ride_failure_cause *find_cause(ride_failure_log *l, const char *event, const char *error)
-{
-    ride_failure_cause *oldest = &l->causes[0];
-    for (int i = 0; i < RIDE_FAILURE_LOG_CAUSES; i++) {
-        ride_failure_cause *c = &l->causes[i];
-        if (c->event && strcmp(c->event, event) == 0 &&
-            strncmp(c->error, error, sizeof c->error - 1) == 0)
-            return c;
-        if (c->last_use < oldest->last_use)
-            oldest = c;
-    }
-    memset(oldest, 0, sizeof *oldest);
-    oldest->event = event;
-    snprintf(oldest->error, sizeof oldest->error, "%s", error);
-    return oldest;
-}
-
-bool ride_failure_log_warn(ride_failure_log *l, const char *event, const char *context,
-                           const char *error)
-{
-    ride_failure_cause *c = find_cause(l, event, error);
-    c->last_use = ++l->uses;
-    uint64_t suppressed;
-    if (!ride_log_throttle_pass(&c->throttle, RIDE_LOG_THROTTLE_MS, &suppressed))
-        return false;
-    char quoted[RIDE_FAILURE_LOG_CAUSE_MAX + 16];
-    ride_log_warn(event, "%s error=%s suppressed=%llu", context,
-                  ride_log_quote(error, quoted, sizeof quoted), (unsigned long long)suppressed);
-    return true;
 }

@@ -3,7 +3,7 @@
  * the processing thread spin or flood the log:
  * - a backoff per operation: after a failure it waits RIDE_RETRY_MIN_MS, twice as
  *   long after each further failure, up to RIDE_RETRY_MAX_MS; a success ends it;
- * - a failure log that writes each distinct cause (event and error text) at most
+ * - a failure log (base/failure_log.h) that writes each distinct cause at most
  *   once per RIDE_LOG_THROTTLE_MS, counting the occurrences it held back.
  * One thread at a time per value; zero-initialised values are ready. */
 #ifndef RIDE_WORKER_RETRY_H
@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "base/log.h"
+#include "base/failure_log.h"
 
 #define RIDE_RETRY_MIN_MS 10
 #define RIDE_RETRY_MAX_MS 1000
@@ -25,27 +25,5 @@ typedef struct ride_retry {
 bool ride_retry_due(const ride_retry *r, int64_t now_ms);
 void ride_retry_failed(ride_retry *r, int64_t now_ms);
 void ride_retry_succeeded(ride_retry *r);
-
-/* Causes remembered at once: a new one takes the place of the least recent. */
-#define RIDE_FAILURE_LOG_CAUSES 8
-#define RIDE_FAILURE_LOG_CAUSE_MAX 256
-
-typedef struct ride_failure_cause {
-    const char *event;
-    char error[RIDE_FAILURE_LOG_CAUSE_MAX];
-    ride_log_throttle throttle;
-    uint64_t last_use; /* the log's use count when it last occurred; 0: free */
-} ride_failure_cause;
-
-typedef struct ride_failure_log {
-    ride_failure_cause causes[RIDE_FAILURE_LOG_CAUSES];
-    uint64_t uses;
-} ride_failure_log;
-
-/* Writes "event <context> error=<error> suppressed=N" at warn level, unless this
- * event (a string literal) with this error was written less than an interval
- * ago. Returns whether it wrote. */
-bool ride_failure_log_warn(ride_failure_log *l, const char *event, const char *context,
-                           const char *error);
 
 #endif

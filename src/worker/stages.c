@@ -17,9 +17,8 @@
 #include "base/log.h"
 #include "kafka/backlog.h"
 #include "kafka/kafka.h"
+#include "kafka/message_size.h"
 
-#define MAX_FRAME_BYTES (64u << 20)
-#define OUTPUT_MESSAGE_BYTES 1000000
 #define FINGERPRINT_MAX 4096
 #define MAX_OWNED 4096
 
@@ -181,6 +180,15 @@ static rd_kafka_conf_t *kafka_conf(ride_worker_stages *s, ride_kafka_role role,
     if (!conf) {
         char buf[512];
         ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));
+        return NULL;
+    }
+    /* The output topic's own limit is applied by the pipeline, which can ask for it. */
+    if (role == RIDE_KAFKA_PRODUCER &&
+        ride_kafka_conf_fit_messages(conf, s->env.cfg->kafka.props, s->env.cfg->kafka.prop_count,
+                                     (size_t)s->env.cfg->worker.message_max_bytes, 0, err,
+                                     errlen) != 0) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     return conf;
 }
@@ -225,7 +233,8 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         stage_free(sp);
         return NULL;
     }
-    sp->write_opts = (ride_frame_write_opts){RIDE_ENC_RAW, -1, OUTPUT_MESSAGE_BYTES};
+    sp->write_opts =
+        (ride_frame_write_opts){RIDE_ENC_RAW, -1, (size_t)s->env.cfg->worker.message_max_bytes};
     ride_pipeline_config pcfg = {
         .app = t->app,
         .stage = t->stage,
@@ -241,7 +250,7 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .sink_ctx = sp,
         .consumer_conf = cc,
         .producer_conf = pc,
-        .max_frame_bytes = MAX_FRAME_BYTES,
+        .max_frame_bytes = (size_t)s->env.cfg->worker.max_frame_bytes,
         .write_opts = &sp->write_opts,
         .max_backlog_bytes = t->output_group ? (size_t)s->env.cfg->worker.max_backlog_bytes : 0,
         .backlog_refresh_ms =

@@ -1,7 +1,11 @@
 /* pipeline: a two-stage application (grayscale, then stddev) on a real cluster: one
  * master hosting the embedded Kafka, three workers, one producer with two synthetic
  * sources. Every captured frame reaches the sink exactly once (no duplicates
- * without faults) and sampled outputs equal the CPU reference bit for bit. */
+ * without faults) and sampled outputs equal the CPU reference bit for bit.
+ * Large frames on the embedded broker: 1280x960 raw sources (3,686,400-byte frames,
+ * four chunks; 1,228,800-byte gray outputs, two) through grayscale, where the
+ * embedded broker cannot tell its limit and the configured 1,000,000-byte messages
+ * apply: every delivered frame reaches the sink whole. */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,10 +68,40 @@ static void test_pipeline(void **state)
     assert_true(rc.checked > 0);
 }
 
+#define BIG_W 1280
+#define BIG_H 960
+
+static const ride_cluster_app BIG = {
+    .name = "bigpipe", .fps = 5, .partitions = 2, .max_workers = 2, .size = "1280x960"};
+
+static void count_big_gray(void *ctx, const ride_frame *f, bool fresh, int64_t read_ns)
+{
+    (void)read_ns;
+    if (fresh && (f->image.width != BIG_W || f->image.height != BIG_H ||
+                  f->image.format != RIDE_PIX_GRAY8))
+        (*(int *)ctx)++;
+}
+
+static void test_large_frames_embedded(void **state)
+{
+    (void)state;
+    ride_cluster_fx *fx = ride_cluster_fx_start("bigpipe", 2, NULL, WAIT_MS);
+    ride_cluster_fx_run_app(fx, &BIG, WAIT_MS);
+    int wrong_shape = 0;
+    ride_audit_reader *r = ride_cluster_fx_reader(fx, "bigpipe.gray.out", count_big_gray,
+                                                  &wrong_shape);
+    ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
+    ride_cluster_fx_wait_sink(fx, r, 10, WAIT_MS);
+    uint64_t duplicates = ride_cluster_fx_finish(fx, r, producer, "p1", STREAMS, WAIT_MS);
+    assert_int_equal(duplicates, 0);
+    assert_int_equal(wrong_shape, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline),
+        cmocka_unit_test(test_large_frames_embedded),
     };
     return cmocka_run_group_tests(tests, ride_harness_zk_group_setup,
                                   ride_harness_zk_group_teardown);

@@ -2,7 +2,9 @@
  * this test: bounded runs publish every frame exactly once with the synthetic
  * content, round-robin over the partitions; SIGTERM flushes everything the
  * summary reports as produced; bad usage exits 2, and a missing topic or an
- * unreachable cluster exits 1, each with a clear message. */
+ * unreachable cluster exits 1, each with a clear message; frames read that did
+ * not reach Kafka (refused as too large, or failed by the broker) exit 3, with
+ * each cause logged once. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +27,8 @@
 #define EXIT_MS 20000
 #define READ_MS 20000
 #define MAX_SEQ 100000
+/* Kafka's Produce request (librdkafka's RD_KAFKAP_Produce, not in its public headers). */
+#define PRODUCE_API_KEY 0
 
 typedef struct fixture {
     ride_kafka_mock *mock;
@@ -344,6 +348,71 @@ static void test_unreachable_kafka_exits_1(void **state)
     expect_log_contains(fx, "cannot reach Kafka at 127.0.0.1:");
 }
 
+/* Lines of the log holding every needle. */
+static int count_lines(const char *log, const char *a, const char *b)
+{
+    int n = 0;
+    for (const char *line = log; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[2048];
+        snprintf(buf, sizeof buf, "%.*s", (int)(len < sizeof buf ? len : sizeof buf - 1), line);
+        if (strstr(buf, a) && strstr(buf, b))
+            n++;
+        line = end ? end + 1 : NULL;
+    }
+    return n;
+}
+
+static void test_frame_over_max_frame_refused_exits_3(void **state)
+{
+    fixture *fx = *state;
+    const char *topic = "ride.cli.toolarge";
+    ride_test_kafka_topic(fx->mock, topic, PARTITIONS);
+    /* 64x48 BGR frames are 9216 bytes. */
+    const char *args[] = {"--bootstrap", ride_kafka_mock_bootstraps(fx->mock), "--topic", topic,
+                          "--source", "cam-a=synthetic:64x48@200", "--max-frame", "9000",
+                          "--frames", "20", NULL};
+    ride_proc *p = spawn(fx, args);
+    expect_exit(fx, p, 3);
+    char *log = read_log(fx);
+    /* One line for the cause, not one per frame. */
+    assert_int_equal(count_lines(log, " event=frame_refused ", "above max_frame_bytes 9000"), 1);
+    assert_int_equal(count_lines(log, " event=frame_refused ", "level=error"), 1);
+    assert_int_equal(log_field(log, "summary", "dropped_produce_failed", 0), 20);
+    assert_int_equal(log_field(log, "summary", "delivered", 0), 0);
+    assert_int_equal(log_field(log, "summary", "exit_code", 0), 3);
+    free(log);
+}
+
+static void test_delivery_failures_logged_once_exits_3(void **state)
+{
+    fixture *fx = *state;
+    const char *topic = "ride.cli.refused";
+    ride_test_kafka_topic(fx->mock, topic, PARTITIONS);
+    /* The broker refuses the first produce requests as a 2.4 broker refuses a
+     * message over its limit. */
+    rd_kafka_mock_push_request_errors(ride_kafka_mock_cluster(fx->mock), PRODUCE_API_KEY, 3,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
+                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    const char *args[] = {"--bootstrap", ride_kafka_mock_bootstraps(fx->mock), "--topic", topic,
+                          "--source", "cam-a=synthetic:64x48@100", "--frames", "20", NULL};
+    ride_proc *p = spawn(fx, args);
+    expect_exit(fx, p, 3);
+    char *log = read_log(fx);
+    uint64_t failed = log_field(log, "summary", "dropped_delivery_failed", 0);
+    printf("delivery failures: %" PRIu64 " frames, %d lines\n", failed,
+           count_lines(log, " event=delivery_failed ", "Message size too large"));
+    assert_true(failed >= 1);
+    assert_int_equal(log_field(log, "summary", "delivered", 0) + failed, 20);
+    /* The broker's reason, once for the cause however many frames it failed. */
+    assert_int_equal(count_lines(log, " event=delivery_failed ", "Broker: Message size too large"),
+                     1);
+    assert_int_equal(log_field(log, "summary", "exit_code", 0), 3);
+    free(log);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -352,6 +421,8 @@ int main(void)
         cmocka_unit_test(test_bad_usage_exits_2),
         cmocka_unit_test(test_missing_topic_exits_1),
         cmocka_unit_test(test_unreachable_kafka_exits_1),
+        cmocka_unit_test(test_frame_over_max_frame_refused_exits_3),
+        cmocka_unit_test(test_delivery_failures_logged_once_exits_3),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,6 +67,8 @@ static void test_shipped_worker_and_producer(void **state)
     assert_string_equal(cfg.worker.plugin_dirs[0], "/usr/lib/ride/plugins");
     assert_int_equal(cfg.worker.max_backlog_bytes, 4194304);
     assert_int_equal(cfg.worker.stall_timeout_ms, 20000);
+    assert_int_equal(cfg.worker.message_max_bytes, 1000000);
+    assert_int_equal(cfg.worker.max_frame_bytes, 64 << 20);
     assert_string_equal(cfg.metrics_listen, "127.0.0.1:9481");
     ride_config_free(&cfg);
 
@@ -75,6 +77,7 @@ static void test_shipped_worker_and_producer(void **state)
     assert_int_equal(cfg.producer.source_count, 0);
     assert_int_equal(cfg.producer.max_backlog_bytes, 4194304);
     assert_int_equal(cfg.producer.message_max_bytes, 1000000);
+    assert_int_equal(cfg.producer.max_frame_bytes, 64 << 20);
     assert_string_equal(cfg.metrics_listen, "127.0.0.1:9482");
     ride_config_free(&cfg);
 }
@@ -143,6 +146,8 @@ static void test_worker_and_producer_sections(void **state)
     assert_string_equal(cfg.worker.plugin_dirs[1], "plugins");
     assert_int_equal(cfg.worker.max_backlog_bytes, 0);
     assert_int_equal(cfg.worker.stall_timeout_ms, 5000);
+    assert_int_equal(cfg.worker.message_max_bytes, 999940);
+    assert_int_equal(cfg.worker.max_frame_bytes, 268435456);
     /* A worker only sends heartbeats: a slow interval needs no timeout to match. */
     assert_int_equal(cfg.heartbeat.interval_ms, 5000);
     assert_int_equal(cfg.log_level, RIDE_LOG_WARN);
@@ -160,6 +165,7 @@ static void test_worker_and_producer_sections(void **state)
     assert_string_equal(cfg.producer.sources[1], "file:/srv/clips/door.mp4");
     assert_int_equal(cfg.producer.max_backlog_bytes, 0);
     assert_int_equal(cfg.producer.message_max_bytes, 8388608);
+    assert_int_equal(cfg.producer.max_frame_bytes, 33554432);
     assert_string_equal(cfg.metrics_listen, "127.0.0.1:0");
     assert_int_equal(cfg.log_level, RIDE_LOG_ERROR);
     ride_config_free(&cfg);
@@ -281,6 +287,12 @@ static const bad_config bad_configs[] = {
      "producer.sources[0]: invalid synthetic uri"},
     {RIDE_DAEMON_PRODUCER, ZK "producer: {message_max_bytes: 100}\n", 2, 31,
      "producer.message_max_bytes: expected an integer in 4096..1000000000, got \"100\""},
+    {RIDE_DAEMON_WORKER, ZK "worker: {message_max_bytes: 4000}\n", 2, 29,
+     "worker.message_max_bytes: expected an integer in 4096..1000000000, got \"4000\""},
+    {RIDE_DAEMON_WORKER, ZK "worker: {max_frame_bytes: 0}\n", 2, 27,
+     "worker.max_frame_bytes: expected an integer in 1..17179869184, got \"0\""},
+    {RIDE_DAEMON_PRODUCER, ZK "producer: {max_frame_bytes: 17179869185}\n", 2, 29,
+     "producer.max_frame_bytes: expected an integer in 1..17179869184"},
     {RIDE_DAEMON_PRODUCER, ZK "producer: {max_backlog_bytes: -1}\n", 2, 31,
      "producer.max_backlog_bytes: expected an integer in 0..1099511627776"},
     {RIDE_DAEMON_PRODUCER, ZK "producer: {max_backlog_bytes: 99999999999999999999}\n", 2, 31,

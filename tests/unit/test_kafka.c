@@ -1,7 +1,8 @@
 /* Kafka module against librdkafka's in-process mock cluster: configuration
  * pass-through and its errors, topic creation, frames produced and consumed by
- * manual assignment, commits and resuming from them, lag, chunked frames and
- * the mock's retention. */
+ * manual assignment, commits and resuming from them, lag, chunked frames, the
+ * mock's retention, and message sizes (the record batch overhead, the mock's
+ * unknown limit, the producer settings fitted to a limit). */
 #include <inttypes.h>
 #include "base/clock.h"
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include "ride_test_kafka.h"
 #include "kafka/kafka.h"
+#include "kafka/message_size.h"
 
 #define TIMEOUT_MS 10000
 #define FRAMES 60
@@ -615,11 +617,96 @@ static void test_mock_retention_moves_log_start(void **state)
     ride_kafka_producer_free(p);
 }
 
+/* ---- Message sizes ---- */
+
+static int64_t conf_size(rd_kafka_conf_t *conf, const char *key)
+{
+    char val[64];
+    size_t len = sizeof val;
+    assert_int_equal(rd_kafka_conf_get(conf, key, val, &len), RD_KAFKA_CONF_OK);
+    return strtoll(val, NULL, 10);
+}
+
+static void test_message_room(void **state)
+{
+    (void)state;
+    /* A Kafka 2.4 broker (message.max.bytes 1000012) took 999,940-byte messages
+     * and refused 999,950-byte ones. */
+    assert_int_equal(ride_kafka_message_room(1000012), 999940);
+    /* Kafka 2.5 and later: 1048588. */
+    assert_int_equal(ride_kafka_message_room(1048588), 1048516);
+    /* Where the varints shrink: 61 + 1 + 5 + 1 + 40 bytes. */
+    assert_int_equal(ride_kafka_message_room(108), 40);
+    assert_int_equal(ride_kafka_message_room(60), 0);
+    for (int64_t limit = 100; limit < 5000000; limit = limit * 3 + 7) {
+        size_t room = ride_kafka_message_room(limit);
+        assert_true(room > 0 && (int64_t)room < limit);
+        assert_true(ride_kafka_message_room(limit + 1) >= room);
+    }
+}
+
+static void test_mock_message_limit_unknown(void **state)
+{
+    fixture *fx = *state;
+    ride_test_kafka_topic(fx->mock, "sizes", 1);
+    rd_kafka_conf_t *conf = ride_test_kafka_conf(fx->mock, RIDE_KAFKA_PRODUCER);
+    ride_kafka_producer *p = ride_kafka_producer_new(conf, NULL, NULL, fx->err, sizeof fx->err);
+    assert_non_null(p);
+    rd_kafka_t *rk = ride_kafka_producer_handle(p);
+    /* The mock answers no DescribeConfigs: unknown at once, and the configured
+     * size stands. */
+    int64_t t0 = ride_clock_mono_ms();
+    int64_t limit = -1;
+    int known = ride_kafka_topic_message_limit(rk, "sizes", TIMEOUT_MS, &limit, fx->err,
+                                               sizeof fx->err);
+    int64_t first_ms = ride_clock_mono_ms() - t0;
+    if (known < 0)
+        fail_msg("limit: %s", fx->err);
+    printf("mock message limit: known=%d in %" PRId64 " ms\n", known, first_ms);
+    assert_int_equal(known, 0);
+    assert_int_equal(limit, 0);
+    assert_true(first_ms < TIMEOUT_MS);
+    assert_int_equal(ride_kafka_message_size(rk, "sizes", 777777, TIMEOUT_MS, &limit), 777777);
+    assert_int_equal(ride_kafka_check_batch(rk, "sizes", limit, fx->err, sizeof fx->err), 0);
+    ride_kafka_producer_free(p);
+}
+
+static void test_conf_fit_messages(void **state)
+{
+    (void)state;
+    ride_parse_error perr;
+    rd_kafka_conf_t *conf =
+        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, "127.0.0.1:9", false, NULL, 0, NULL, &perr);
+    assert_non_null(conf);
+    int64_t batch = conf_size(conf, "batch.size");
+    /* Unknown limit, default message: nothing changes. */
+    assert_int_equal(ride_kafka_conf_fit_messages(conf, NULL, 0, 1000000, 0, NULL, 0), 0);
+    assert_int_equal(conf_size(conf, "message.max.bytes"), 1048576);
+    assert_int_equal(conf_size(conf, "batch.size"), batch);
+    /* A larger message raises the client's limit; a small topic limit lowers
+     * batch.size to it. */
+    assert_int_equal(ride_kafka_conf_fit_messages(conf, NULL, 0, 2000000, 500000, NULL, 0), 0);
+    assert_int_equal(conf_size(conf, "message.max.bytes"), 2000000 + 48576);
+    assert_int_equal(conf_size(conf, "batch.size"), 500000);
+    rd_kafka_conf_destroy(conf);
+
+    /* A message.max.bytes of the user's map stays. */
+    ride_kv user[] = {{"message.max.bytes", "3000000", {1, 1}, {1, 1}}};
+    conf = ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, "127.0.0.1:9", false, user, 1, NULL, &perr);
+    assert_non_null(conf);
+    assert_int_equal(ride_kafka_conf_fit_messages(conf, user, 1, 2000000, 0, NULL, 0), 0);
+    assert_int_equal(conf_size(conf, "message.max.bytes"), 3000000);
+    rd_kafka_conf_destroy(conf);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conf_pass_through_and_errors),
         cmocka_unit_test(test_mock_brokers_and_replication),
+        cmocka_unit_test(test_message_room),
+        cmocka_unit_test(test_conf_fit_messages),
+        cmocka_unit_test_setup_teardown(test_mock_message_limit_unknown, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topic_create_and_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_commit_resume_and_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_assignment, setup, teardown),

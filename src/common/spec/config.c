@@ -334,11 +334,27 @@ static const char *check_uri(const char *uri, char *why, size_t len)
     return ride_source_uri_parse(uri, &target, why, len) ? why : NULL;
 }
 
+/* message_max_bytes and max_frame_bytes, the same for the worker and the producer. */
+static int get_message_sizes(ride_yaml *y, const ride_yaml_map *map, int *message,
+                             int64_t *frame)
+{
+    return ride_yaml_get_int(y, map, "message_max_bytes", RIDE_CONFIG_MESSAGE_MIN,
+                             RIDE_CONFIG_MESSAGE_MAX, message) ||
+           ride_yaml_get_i64(y, map, "max_frame_bytes", 1, RIDE_CONFIG_FRAME_MAX, frame);
+}
+
 static int parse_worker(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top)
 {
-    static const char *const keys[] = {"id",          "threads",           "labels",
-                                       "gpus",        "plugin_dirs",       "max_backlog_bytes",
-                                       "stall_timeout_ms", NULL};
+    static const char *const keys[] = {"id",
+                                       "threads",
+                                       "labels",
+                                       "gpus",
+                                       "plugin_dirs",
+                                       "max_backlog_bytes",
+                                       "message_max_bytes",
+                                       "max_frame_bytes",
+                                       "stall_timeout_ms",
+                                       NULL};
     ride_config_worker *w = &cfg->worker;
     ride_yaml_map map;
     if (ride_yaml_map_open_key(y, top, "worker", keys, &map) || get_id(y, &map, &w->id) ||
@@ -348,14 +364,19 @@ static int parse_worker(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top
         parse_string_list(y, &map, "plugin_dirs", 64, NULL, &w->plugin_dirs, &w->plugin_dir_count) ||
         ride_yaml_get_i64(y, &map, "max_backlog_bytes", 0, (int64_t)1 << 40,
                           &w->max_backlog_bytes) ||
-        ride_yaml_get_int(y, &map, "stall_timeout_ms", 100, 3600000, &w->stall_timeout_ms))
+        ride_yaml_get_int(y, &map, "stall_timeout_ms", 100, 3600000, &w->stall_timeout_ms) ||
+        get_message_sizes(y, &map, &w->message_max_bytes, &w->max_frame_bytes))
         return -1;
     return 0;
 }
 
 static int parse_producer(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top)
 {
-    static const char *const keys[] = {"id", "sources", "max_backlog_bytes", "message_max_bytes",
+    static const char *const keys[] = {"id",
+                                       "sources",
+                                       "max_backlog_bytes",
+                                       "message_max_bytes",
+                                       "max_frame_bytes",
                                        NULL};
     ride_config_producer *p = &cfg->producer;
     ride_yaml_map map;
@@ -364,7 +385,7 @@ static int parse_producer(ride_yaml *y, ride_config *cfg, const ride_yaml_map *t
                           &p->source_count) ||
         ride_yaml_get_i64(y, &map, "max_backlog_bytes", 0, (int64_t)1 << 40,
                           &p->max_backlog_bytes) ||
-        ride_yaml_get_int(y, &map, "message_max_bytes", 4096, 1000000000, &p->message_max_bytes))
+        get_message_sizes(y, &map, &p->message_max_bytes, &p->max_frame_bytes))
         return -1;
     return 0;
 }
@@ -389,7 +410,10 @@ static void set_defaults(ride_config *cfg, ride_daemon daemon)
     cfg->producer.max_backlog_bytes = (int64_t)4 << 20;
     cfg->worker.max_backlog_bytes = (int64_t)4 << 20;
     cfg->worker.stall_timeout_ms = 20000; /* docs/decisions.md */
-    cfg->producer.message_max_bytes = 1000000;
+    cfg->producer.message_max_bytes = RIDE_CONFIG_DEFAULT_MESSAGE;
+    cfg->worker.message_max_bytes = RIDE_CONFIG_DEFAULT_MESSAGE;
+    cfg->producer.max_frame_bytes = RIDE_CONFIG_DEFAULT_FRAME;
+    cfg->worker.max_frame_bytes = RIDE_CONFIG_DEFAULT_FRAME;
 }
 
 static int parse_document(ride_yaml *y, ride_config *cfg)

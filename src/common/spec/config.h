@@ -64,6 +64,15 @@ typedef enum ride_gpu_select {
     RIDE_GPUS_LIST,     /* the devices in gpu_indices */
 } ride_gpu_select;
 
+/* Message and frame sizes of the worker and the producer: a Kafka message of
+ * 4096..10^9 bytes (default 1000000, a frame's chunks), a frame of up to 2^34
+ * bytes (the wire format's limit; default 64 MiB). */
+#define RIDE_CONFIG_MESSAGE_MIN 4096
+#define RIDE_CONFIG_MESSAGE_MAX 1000000000
+#define RIDE_CONFIG_DEFAULT_MESSAGE 1000000
+#define RIDE_CONFIG_FRAME_MAX ((int64_t)1 << 34)
+#define RIDE_CONFIG_DEFAULT_FRAME ((int64_t)64 << 20)
+
 typedef struct ride_config_worker {
     const char *id; /* NULL: "<hostname>-<pid>" */
     int threads;    /* 0: all cores */
@@ -81,6 +90,11 @@ typedef struct ride_config_worker {
     /* How long the processing thread may make no progress while it has work
      * before the worker reports itself stalled and exits; default 20 s. */
     int stall_timeout_ms;
+    /* largest message of an output topic (lowered to the topic's limit); default
+     * 1000000 */
+    int message_max_bytes;
+    /* largest input frame (payload or pixels); larger ones are dropped; default 64 MiB */
+    int64_t max_frame_bytes;
 } ride_config_worker;
 
 /* ride-producer */
@@ -92,6 +106,7 @@ typedef struct ride_config_producer {
     size_t source_count;
     int64_t max_backlog_bytes; /* per partition, 0 = unbounded; default 4 MiB */
     int message_max_bytes;     /* frames above it are chunked; default 1000000 */
+    int64_t max_frame_bytes;   /* larger frames (pixels) are refused; default 64 MiB */
 } ride_config_producer;
 
 typedef struct ride_config {

@@ -297,6 +297,7 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
 const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len)
 {
     char workers[64], sd[256] = "";
+    const char *size = app->size ? app->size : "160x120";
     snprintf(workers, sizeof workers, "{min: 1, max: %d, spares: %d}", app->max_workers,
              app->spares);
     if (app->stddev)
@@ -314,8 +315,8 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                      "metadata: {name: %s}\n"
                      "spec:\n"
                      "  sources:\n"
-                     "    - {name: cam0, uri: \"synthetic:160x120@%d\"}\n"
-                     "    - {name: cam1, uri: \"synthetic:160x120@%d\"}\n"
+                     "    - {name: cam0, uri: \"synthetic:%s@%d\"}\n"
+                     "    - {name: cam1, uri: \"synthetic:%s@%d\"}\n"
                      "  stages:\n"
                      "    - name: gray\n"
                      "      input: [cam0, cam1]\n"
@@ -324,7 +325,7 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                      "      workers: %s\n"
                      "%s"
                      "  sink: {type: kafka, stage: %s}\n",
-                     app->name, app->fps, app->fps, app->partitions, workers, sd,
+                     app->name, size, app->fps, size, app->fps, app->partitions, workers, sd,
                      app->stddev ? "sd" : "gray");
     assert_true(n > 0 && (size_t)n < len);
     return buf;

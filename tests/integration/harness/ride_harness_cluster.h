@@ -102,7 +102,7 @@ int ride_cluster_fx_call(ride_cluster_fx *fx, const char *method, const char *pa
 json_t *ride_cluster_fx_get(ride_cluster_fx *fx, const char *path);
 /* POSTs a manifest text with the token; returns the HTTP status. */
 int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body);
-/* The applications the cluster tests run: two synthetic 160x120 sources, cam0 and
+/* The applications the cluster tests run: two synthetic 160x120 (or size) sources, cam0 and
  * cam1, into stage gray (grayscale), optionally followed by stage sd (stddev, ksize
  * 5); every stage with the same partitions and workers {min: 1, max, spares}; the
  * sink on the last stage, topic "NAME.gray.out" or "NAME.sd.out". */
@@ -113,6 +113,7 @@ typedef struct ride_cluster_app {
     int max_workers;
     int spares;
     bool stddev;
+    const char *size; /* the sources' WxH; NULL: 160x120 */
 } ride_cluster_app;
 
 /* The application's manifest in buf (fails the test when it does not fit). */

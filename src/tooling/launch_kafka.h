@@ -27,8 +27,9 @@ typedef struct ride_launch_kafka_options {
     int timeout_ms;        /* the wait until the broker serves metadata */
     /* With sasl_user set: a second listener, SASL_PLAINTEXT with the PLAIN mechanism,
      * on its own free port, that knows this one user (sasl_password, NULL: ""). The
-     * brokers talk among themselves on the PLAINTEXT one. Neither may hold a quote
-     * or a backslash (they go into a JAAS line). */
+     * brokers talk among themselves on the PLAINTEXT one. They go into a JAAS line:
+     * the user must not be empty, and neither may hold a quote, a backslash, '=',
+     * ';', a space or a newline. */
     const char *sasl_user;
     const char *sasl_password;
 } ride_launch_kafka_options;

@@ -174,8 +174,8 @@ ride_audit_reader *ride_audit_reader_new(const ride_audit_options *opts, char *e
     ride_audit_reader *r = calloc(1, sizeof *r);
     ride_parse_error perr;
     rd_kafka_conf_t *conf =
-        r ? ride_kafka_conf_new(RIDE_KAFKA_CONSUMER, opts->bootstrap, opts->embedded, NULL, 0,
-                                 NULL, &perr) : NULL;
+        r ? ride_kafka_conf_new(RIDE_KAFKA_CONSUMER, opts->bootstrap, opts->embedded, opts->props,
+                                 opts->prop_count, NULL, &perr) : NULL;
     if (!conf) {
         ride_set_error(err, errlen, "audit reader: cannot configure Kafka");
         free(r);

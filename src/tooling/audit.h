@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/parse.h"
 #include "wire/frame.h"
 
 #ifdef __cplusplus
@@ -58,6 +59,8 @@ typedef void (*ride_audit_frame_fn)(void *ctx, const ride_frame *frame, bool fre
 typedef struct ride_audit_options {
     const char *bootstrap; /* Kafka brokers, required */
     bool embedded;         /* they are the embedded broker (ride_kafka_conf_new) */
+    const ride_kv *props;  /* more librdkafka properties, e.g. security; applied last */
+    size_t prop_count;
     const char *topic;     /* required; must exist */
     bool from_end;         /* start at the log end instead of the beginning */
     size_t max_frame_bytes; /* 0: 256 MiB */

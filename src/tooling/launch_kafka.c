@@ -76,19 +76,39 @@ const char *ride_launch_kafka_unavailable(const char *home, char *buf, size_t le
     return buf;
 }
 
-static int write_properties(const ride_launch_kafka_options *o, uint16_t port, char *path,
-                            size_t pathlen)
+/* The listeners: PLAINTEXT alone, or beside it SASL_PLAINTEXT with PLAIN and one
+ * user, the brokers keeping PLAINTEXT among themselves. */
+static void write_listeners(FILE *f, const ride_launch_kafka_options *o, uint16_t port,
+                            uint16_t sasl_port)
+{
+    if (!o->sasl_user) {
+        fprintf(f, "listeners=PLAINTEXT://127.0.0.1:%u\n", port);
+        return;
+    }
+    fprintf(f,
+            "listeners=PLAINTEXT://127.0.0.1:%u,SASL_PLAINTEXT://127.0.0.1:%u\n"
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\n"
+            "inter.broker.listener.name=PLAINTEXT\n"
+            "sasl.enabled.mechanisms=PLAIN\n"
+            "listener.name.sasl_plaintext.plain.sasl.jaas.config="
+            "org.apache.kafka.common.security.plain.PlainLoginModule required "
+            "user_%s=\"%s\";\n",
+            port, sasl_port, o->sasl_user, o->sasl_password ? o->sasl_password : "");
+}
+
+static int write_properties(const ride_launch_kafka_options *o, uint16_t port,
+                            uint16_t sasl_port, char *path, size_t pathlen)
 {
     snprintf(path, pathlen, "%s/server.properties", o->dir);
     FILE *f = fopen(path, "w");
     if (!f)
         return -1;
+    fprintf(f, "broker.id=0\n");
+    write_listeners(f, o, port, sasl_port);
     /* One broker: internal topics with replication 1 (transactions need it), topics
      * only through the Admin API, small segments and cleaner buffer for a small heap
      * (the cleaner's default buffer is 128 MB). */
     fprintf(f,
-            "broker.id=0\n"
-            "listeners=PLAINTEXT://127.0.0.1:%u\n"
             "log.dirs=%s/data\n"
             "zookeeper.connect=%s\n"
             "num.partitions=1\n"
@@ -105,7 +125,7 @@ static int write_properties(const ride_launch_kafka_options *o, uint16_t port, c
             "log.retention.check.interval.ms=10000\n"
             "log.cleaner.dedupe.buffer.size=8388608\n"
             "%s",
-            port, o->dir, o->zookeeper, o->extra ? o->extra : "");
+            o->dir, o->zookeeper, o->extra ? o->extra : "");
     return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -171,13 +191,27 @@ static ride_launch_proc *spawn_broker(const ride_launch_kafka_options *o, const 
     return ride_launch_spawn(argv, env, console);
 }
 
-/* One attempt on one port: the serving broker, or NULL with the reason in err. */
+/* A second free port for the SASL listener, other than port; 0 when none is needed. */
+static uint16_t other_free_port(const ride_launch_kafka_options *o, uint16_t port)
+{
+    if (!o->sasl_user || port == 0)
+        return 0;
+    uint16_t p = ride_launch_free_port();
+    while (p == port)
+        p = ride_launch_free_port();
+    return p;
+}
+
+/* One attempt on one port (two with SASL): the serving broker, or NULL with the
+ * reason in err. */
 static ride_launch_proc *start_once(const ride_launch_kafka_options *o, uint16_t *port,
-                                    char *err, size_t errlen)
+                                    uint16_t *sasl_port, char *err, size_t errlen)
 {
     char props[1024];
     *port = ride_launch_free_port();
-    if (*port == 0 || write_properties(o, *port, props, sizeof props) != 0) {
+    *sasl_port = other_free_port(o, *port);
+    if (*port == 0 || (o->sasl_user && *sasl_port == 0) ||
+        write_properties(o, *port, *sasl_port, props, sizeof props) != 0) {
         snprintf(err, errlen, "cannot write Kafka's properties in %s: %s", o->dir,
                  strerror(errno));
         return NULL;
@@ -201,14 +235,29 @@ static ride_launch_proc *start_once(const ride_launch_kafka_options *o, uint16_t
     return NULL;
 }
 
+/* The user and password go between quotes in a JAAS line, the user into a key too. */
+static bool jaas_safe(const char *s)
+{
+    return !s || !strpbrk(s, "\"\\\n;= ");
+}
+
 ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, uint16_t *port,
-                                          char *err, size_t errlen)
+                                          uint16_t *sasl_port, char *err, size_t errlen)
 {
     const char *why = ride_launch_kafka_unavailable(o->home, err, errlen);
     if (why)
         return NULL;
+    if (!jaas_safe(o->sasl_user) || !jaas_safe(o->sasl_password) ||
+        (o->sasl_user && !o->sasl_user[0])) {
+        snprintf(err, errlen, "SASL user or password empty or with a quote, backslash, "
+                              "'=', ';', space or newline");
+        return NULL;
+    }
+    uint16_t unused;
+    if (!sasl_port)
+        sasl_port = &unused;
     ride_launch_proc *p = NULL;
     for (int attempt = 0; !p && attempt < START_ATTEMPTS; attempt++)
-        p = start_once(o, port, err, errlen);
+        p = start_once(o, port, sasl_port, err, errlen);
     return p;
 }

@@ -25,15 +25,24 @@ typedef struct ride_launch_kafka_options {
     const char *heap;      /* the JVM's heap, e.g. "256m"; NULL: 256m */
     const char *extra;     /* more server.properties lines (NULL: none); they win */
     int timeout_ms;        /* the wait until the broker serves metadata */
+    /* With sasl_user set: a second listener, SASL_PLAINTEXT with the PLAIN mechanism,
+     * on its own free port, that knows this one user (sasl_password, NULL: ""). The
+     * brokers talk among themselves on the PLAINTEXT one. They go into a JAAS line:
+     * the user must not be empty, and neither may hold a quote, a backslash, '=',
+     * ';', a space or a newline. */
+    const char *sasl_user;
+    const char *sasl_password;
 } ride_launch_kafka_options;
 
 /* Writes dir/server.properties for one broker (id 0, transactions and consumer
  * offsets with replication 1, small segments and cleaner buffer), starts it and
- * waits up to timeout_ms until a metadata request lists one broker. The port is
- * found like ZooKeeper's (launch_zookeeper.h), so a broker that exits during start
- * is tried once more on a new port. Returns the process and its port in *port, or
- * NULL with the reason in err. */
+ * waits up to timeout_ms until a metadata request on the PLAINTEXT listener lists
+ * one broker. The ports are found like ZooKeeper's (launch_zookeeper.h), so a
+ * broker that exits during start is tried once more on new ports. Returns the
+ * process, the PLAINTEXT port in *port and, with o->sasl_user, the SASL_PLAINTEXT
+ * port in *sasl_port (0 without; sasl_port may be NULL then), or NULL with the
+ * reason in err. */
 ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, uint16_t *port,
-                                          char *err, size_t errlen);
+                                          uint16_t *sasl_port, char *err, size_t errlen);
 
 #endif

@@ -13,6 +13,7 @@
 #include "ride_test_kafka.h"
 #include "kafka/kafka.h"
 #include "kafka/message_size.h"
+#include "launch_process.h"
 
 #define TIMEOUT_MS 10000
 #define FRAMES 60
@@ -248,6 +249,60 @@ static void test_conf_pass_through_and_errors(void **state)
     assert_non_null(strstr(buf, "ride.yaml:9:16: "));
     assert_non_null(strstr(buf, "\"linger.ms\" = \"abc\""));
     assert_non_null(strstr(buf, "Invalid value"));
+
+    /* A secret's value stays out of the error (and so out of every log). */
+    ride_kv secret[] = {{"sasl.password.typo", "hunter2", {5, 5}, {5, 25}}};
+    assert_null(ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, NULL, false, secret, 1, "ride.yaml", &perr));
+    ride_parse_error_format(&perr, buf, sizeof buf);
+    assert_null(strstr(buf, "hunter2"));
+    assert_non_null(strstr(buf, "\"sasl.password.typo\" = \"(hidden)\""));
+}
+
+static void test_error_cause_drops_source_and_timing(void **state)
+{
+    (void)state;
+    char cause[256];
+    const char *broker = "sasl_plaintext://127.0.0.1:36711/bootstrap: SASL authentication error: "
+                         "Authentication failed: Invalid username or password (after 302ms in "
+                         "state AUTH_REQ, 1 identical error(s) suppressed)";
+    const char *logged = "[thrd:sasl_plaintext://127.0.0.1:9/0]: sasl_plaintext://127.0.0.1:9/0: "
+                         "SASL authentication error: Authentication failed: Invalid username or "
+                         "password (after 3ms in state AUTH_REQ)";
+    const char *want = "SASL authentication error: Authentication failed: Invalid username or "
+                       "password";
+    ride_kafka_error_cause(broker, cause, sizeof cause);
+    assert_string_equal(cause, want);
+    ride_kafka_error_cause(logged, cause, sizeof cause);
+    assert_string_equal(cause, want);
+    ride_kafka_error_cause("1/1 brokers are down", cause, sizeof cause);
+    assert_string_equal(cause, "1/1 brokers are down");
+    assert_int_equal(ride_kafka_error_cause(broker, cause, 10), 9);
+}
+
+typedef struct cause_wait {
+    const char *cause;
+    uint64_t suppressed;
+} cause_wait;
+
+static bool cause_passes(void *ctx)
+{
+    cause_wait *w = ctx;
+    return ride_kafka_cause_pass(w->cause, 50, &w->suppressed);
+}
+
+static void test_cause_passes_once_per_interval(void **state)
+{
+    (void)state;
+    uint64_t suppressed = 99;
+    assert_true(ride_kafka_cause_pass("cause A", 50, &suppressed));
+    assert_int_equal(suppressed, 0);
+    for (int i = 0; i < 5; i++)
+        assert_false(ride_kafka_cause_pass("cause A", 50, &suppressed));
+    /* Another cause has its own interval. */
+    assert_true(ride_kafka_cause_pass("cause B", 50, &suppressed));
+    cause_wait w = {"cause A", 0};
+    assert_true(ride_launch_wait_until(cause_passes, &w, 5000));
+    assert_true(w.suppressed >= 5);
 }
 
 static void test_topic_create_and_check(void **state)
@@ -707,6 +762,8 @@ int main(void)
         cmocka_unit_test(test_message_room),
         cmocka_unit_test(test_conf_fit_messages),
         cmocka_unit_test_setup_teardown(test_mock_message_limit_unknown, setup, teardown),
+        cmocka_unit_test(test_error_cause_drops_source_and_timing),
+        cmocka_unit_test(test_cause_passes_once_per_interval),
         cmocka_unit_test_setup_teardown(test_topic_create_and_check, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_commit_resume_and_lag, setup, teardown),
         cmocka_unit_test_setup_teardown(test_incremental_assignment, setup, teardown),

@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-#include "base/log.h"
-
 /* ---- Configuration ---- */
 
 typedef struct kafka_default {
@@ -49,16 +46,16 @@ static const kafka_default embedded_consumer_defaults[] = {
     {"fetch.wait.max.ms", "10"},
 };
 
-/* librdkafka's log lines (syslog levels) go to RIDE's structured log. */
-static void log_to_ride(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+/* Values that must not reach a log: librdkafka's passwords, client secrets,
+ * private keys and OAUTHBEARER settings. */
+static const char *shown_value(const char *key, const char *value)
 {
-    ride_log_level rl = level <= 3 ? RIDE_LOG_ERROR
-                        : level == 4 ? RIDE_LOG_WARN
-                        : level <= 6 ? RIDE_LOG_INFO
-                                     : RIDE_LOG_DEBUG;
-    char q[512];
-    ride_log(rl, "kafka_log", "client=%s facility=%s message=%s", rd_kafka_name(rk), fac,
-             ride_log_quote(buf, q, sizeof q));
+    static const char *const secret_words[] = {"password", "secret", "key.pem",
+                                               "oauthbearer.config"};
+    for (size_t i = 0; i < sizeof secret_words / sizeof secret_words[0]; i++)
+        if (strstr(key, secret_words[i]))
+            return "(hidden)";
+    return value;
 }
 
 static int apply_defaults(rd_kafka_conf_t *conf, const kafka_default *d, size_t n,
@@ -80,7 +77,7 @@ rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap
                                      const char *file, ride_parse_error *err)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set_log_cb(conf, log_to_ride);
+    ride_kafka_conf_set_logging(conf);
     int rc = apply_defaults(conf, common_defaults,
                             sizeof common_defaults / sizeof common_defaults[0], err);
     if (rc == 0 && role == RIDE_KAFKA_PRODUCER)
@@ -110,8 +107,8 @@ rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap
         if (res != RD_KAFKA_CONF_OK)
             rc = ride_parse_fail(err, file ? file : "<kafka>",
                                  res == RD_KAFKA_CONF_UNKNOWN ? kv->key_pos : kv->value_pos,
-                                 "kafka property \"%s\" = \"%s\": %s", kv->key, kv->value,
-                                 reason);
+                                 "kafka property \"%s\" = \"%s\": %s", kv->key,
+                                 shown_value(kv->key, kv->value), reason);
     }
     if (rc != 0) {
         rd_kafka_conf_destroy(conf);

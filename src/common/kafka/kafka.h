@@ -35,12 +35,38 @@ typedef enum ride_kafka_role {
 /* A librdkafka configuration: RIDE's defaults for `role` (docs/kafka.md), with
  * those for the embedded broker when `embedded` (it is librdkafka's mock
  * cluster), then bootstrap.servers = bootstrap (when not NULL), then every user property in
- * order, unchanged, so that the user can override anything. `file` names where
+ * order, unchanged, so that the user can override anything; its log lines and errors
+ * go to RIDE's log (ride_kafka_conf_set_logging). `file` names where
  * props came from in errors (NULL: "<kafka>"). Returns NULL with *err naming the
- * property, its value, its position and librdkafka's reason. */
+ * property, its value (hidden for a secret: a key naming a password, a secret or a
+ * private key), its position and librdkafka's reason. */
 rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap,
                                      bool embedded, const ride_kv *props, size_t prop_count,
                                      const char *file, ride_parse_error *err);
+
+/* ---- Logging (kafka_log.c) ---- */
+
+/* How often one cause of a librdkafka warning or error is logged at most. */
+#define RIDE_KAFKA_ERROR_LOG_INTERVAL_MS 60000
+
+/* Sends conf's log lines (event=kafka_log) and errors (event=kafka_error) to
+ * RIDE's log; ride_kafka_conf_new() does it for every client. Warnings and errors
+ * pass at most once per cause (ride_kafka_error_cause) per
+ * RIDE_KAFKA_ERROR_LOG_INTERVAL_MS in the whole process, whichever client and
+ * callback reports them; the line that passes carries suppressed=N, the repeats
+ * held back since the previous one. */
+void ride_kafka_conf_set_logging(rd_kafka_conf_t *conf);
+
+/* The cause of a librdkafka message into buf: reason without the broker name
+ * librdkafka puts before it ("PROTO://HOST:PORT/ID: ") and the connection's
+ * timing after it (" (after 3ms in state ...)"), which vary between reconnects
+ * and brokers. Returns the length written (truncated to fit). */
+size_t ride_kafka_error_cause(const char *reason, char *buf, size_t len);
+
+/* True when a line for cause may be written now; *suppressed is then the number
+ * of calls for it held back since the previous line. Thread-safe and
+ * process-wide; the 64 most recently seen causes are remembered. */
+bool ride_kafka_cause_pass(const char *cause, int interval_ms, uint64_t *suppressed);
 
 /* ---- Embedded broker (librdkafka's mock cluster, in this process) ---- */
 

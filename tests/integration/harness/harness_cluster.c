@@ -70,12 +70,41 @@ void ride_cluster_fx_use_kafka(ride_cluster_fx *fx, const char *bootstrap,
     snprintf(fx->master_extra, sizeof fx->master_extra, "%s", master_extra ? master_extra : "");
 }
 
+void ride_cluster_fx_kafka_props(ride_cluster_fx *fx, const ride_kv *props, size_t count)
+{
+    fx->kafka_props = props;
+    fx->kafka_prop_count = count;
+}
+
+/* The cluster's Kafka properties as lines of a `kafka` mapping. */
+static const char *kafka_prop_lines(const ride_cluster_fx *fx, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < fx->kafka_prop_count; i++) {
+        int n = snprintf(buf + used, len - used, "  %s: \"%s\"\n", fx->kafka_props[i].key,
+                         fx->kafka_props[i].value);
+        assert_true(n > 0 && (size_t)n < len - used);
+        used += (size_t)n;
+    }
+    return buf;
+}
+
+/* The `kafka` mapping of a worker's or producer's config: "" without properties. */
+static const char *member_kafka(const ride_cluster_fx *fx, char *buf, size_t len)
+{
+    char lines[512];
+    snprintf(buf, len, "%s%s", fx->kafka_prop_count ? "kafka:\n" : "",
+             kafka_prop_lines(fx, lines, sizeof lines));
+    return buf;
+}
+
 ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool broker_only)
 {
-    char config[600] = "", extra[1024];
+    char config[600] = "", extra[1024], lines[512];
     if (fx->kafka[0]) {
-        snprintf(extra, sizeof extra, "kafka:\n  bootstrap.servers: \"%s\"\n%s", fx->kafka,
-                 fx->master_extra);
+        snprintf(extra, sizeof extra, "kafka:\n  bootstrap.servers: \"%s\"\n%s%s", fx->kafka,
+                 kafka_prop_lines(fx, lines, sizeof lines), fx->master_extra);
         write_config(fx, id, extra, config, sizeof config);
     }
     const char *argv[] = {BIN("ride-master"), "--zookeeper", fx->connect, "--id", id,
@@ -88,8 +117,10 @@ ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool brok
 
 ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id)
 {
-    char config[600];
-    write_config(fx, id, "worker:\n  threads: 1\n", config, sizeof config);
+    char config[600], extra[640], kafka[600];
+    snprintf(extra, sizeof extra, "%sworker:\n  threads: 1\n",
+             member_kafka(fx, kafka, sizeof kafka));
+    write_config(fx, id, extra, config, sizeof config);
     const char *argv[] = {BIN("ride-worker"), "--config", config, "--id", id, NULL};
     return spawn(fx, id, argv);
 }
@@ -102,8 +133,9 @@ ride_proc *ride_cluster_fx_producer(ride_cluster_fx *fx, const char *id)
 ride_proc *ride_cluster_fx_chunking_producer(ride_cluster_fx *fx, const char *id,
                                              int max_message_bytes)
 {
-    char config[600], extra[256];
-    int n = snprintf(extra, sizeof extra, "producer:\n  id: \"%s\"\n", id);
+    char config[600], extra[900], kafka[600];
+    int n = snprintf(extra, sizeof extra, "%sproducer:\n  id: \"%s\"\n",
+                     member_kafka(fx, kafka, sizeof kafka), id);
     if (max_message_bytes > 0)
         snprintf(extra + n, sizeof extra - (size_t)n, "  message_max_bytes: %d\n",
                  max_message_bytes);
@@ -403,6 +435,7 @@ ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic
 {
     char err[512];
     ride_audit_options o = {.bootstrap = fx->bootstrap, .embedded = fx->embedded, .topic = topic,
+                            .props = fx->kafka_props, .prop_count = fx->kafka_prop_count,
                             .on_frame = on_frame, .ctx = ctx};
     ride_audit_reader *r = ride_audit_reader_new(&o, err, sizeof err);
     if (!r)

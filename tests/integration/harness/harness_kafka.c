@@ -16,6 +16,7 @@ struct ride_kafka_server {
     char *dir;
     ride_proc *proc;
     char bootstrap[32];
+    char sasl_bootstrap[32]; /* "" without the SASL listener */
 };
 
 static const char *kafka_home(void)
@@ -46,6 +47,12 @@ static void print_logs(const ride_kafka_server *s)
 
 ride_kafka_server *ride_harness_kafka_start(const ride_zk_server *zk)
 {
+    return ride_harness_kafka_start_sasl(zk, NULL, NULL);
+}
+
+ride_kafka_server *ride_harness_kafka_start_sasl(const ride_zk_server *zk, const char *user,
+                                                 const char *password)
+{
     static int instance;
     ride_kafka_server *s = calloc(1, sizeof *s);
     if (!s || !(s->dir = ride_harness_tempdir("ride-kafka-"))) {
@@ -56,10 +63,11 @@ ride_kafka_server *ride_harness_kafka_start(const ride_zk_server *zk)
     snprintf(connect, sizeof connect, "%s/kafka-%ld-%d", ride_harness_zk_connect(zk),
              (long)getpid(), instance++);
     ride_launch_kafka_options o = {.home = kafka_home(), .dir = s->dir, .zookeeper = connect,
-                                   .heap = KAFKA_HEAP, .timeout_ms = KAFKA_READY_TIMEOUT_MS};
-    uint16_t port = 0;
+                                   .heap = KAFKA_HEAP, .timeout_ms = KAFKA_READY_TIMEOUT_MS,
+                                   .sasl_user = user, .sasl_password = password};
+    uint16_t port = 0, sasl_port = 0;
     int64_t started = ride_clock_mono_ms();
-    s->proc = ride_launch_kafka_start(&o, &port, err, sizeof err);
+    s->proc = ride_launch_kafka_start(&o, &port, &sasl_port, err, sizeof err);
     if (!s->proc) {
         fprintf(stderr, "harness: %s\n", err);
         print_logs(s);
@@ -67,12 +75,19 @@ ride_kafka_server *ride_harness_kafka_start(const ride_zk_server *zk)
         return NULL;
     }
     snprintf(s->bootstrap, sizeof s->bootstrap, "127.0.0.1:%u", port);
+    if (sasl_port)
+        snprintf(s->sasl_bootstrap, sizeof s->sasl_bootstrap, "127.0.0.1:%u", sasl_port);
     printf("harness: Kafka broker %s ready in %" PRId64 " ms (%s)\n", s->bootstrap,
            ride_clock_mono_ms() - started, o.home);
     return s;
 }
 
 const char *ride_harness_kafka_bootstrap(const ride_kafka_server *s) { return s->bootstrap; }
+
+const char *ride_harness_kafka_sasl_bootstrap(const ride_kafka_server *s)
+{
+    return s->sasl_bootstrap;
+}
 
 void ride_harness_kafka_stop(ride_kafka_server *s)
 {

@@ -123,8 +123,14 @@ typedef struct ride_kafka_server ride_kafka_server;
  * ZooKeeper server zk, in a chroot of its own, waiting up to 60 s until metadata
  * lists it. NULL on failure (the broker's logs are printed). */
 ride_kafka_server *ride_harness_kafka_start(const ride_zk_server *zk);
-/* "127.0.0.1:PORT" */
+/* The same with a second listener, SASL_PLAINTEXT with PLAIN, that accepts one
+ * user (launch_kafka.h). */
+ride_kafka_server *ride_harness_kafka_start_sasl(const ride_zk_server *zk, const char *user,
+                                                 const char *password);
+/* "127.0.0.1:PORT": the PLAINTEXT listener */
 const char *ride_harness_kafka_bootstrap(const ride_kafka_server *s);
+/* "127.0.0.1:PORT" of the SASL_PLAINTEXT listener, "" without one */
+const char *ride_harness_kafka_sasl_bootstrap(const ride_kafka_server *s);
 /* Stops the broker (SIGTERM, up to 20 s for its controlled shutdown, then SIGKILL),
  * removes its data and frees s. NULL is fine. */
 void ride_harness_kafka_stop(ride_kafka_server *s);

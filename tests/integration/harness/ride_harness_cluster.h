@@ -34,6 +34,8 @@ typedef struct ride_cluster_fx {
     bool embedded;        /* /cluster/kafka names the embedded broker */
     char kafka[256];      /* a real broker the masters use, or "" for the embedded one */
     char master_extra[512]; /* more master config (YAML) with a real broker */
+    const ride_kv *kafka_props; /* ride_cluster_fx_kafka_props */
+    size_t kafka_prop_count;
     int spawned;
 } ride_cluster_fx;
 
@@ -49,6 +51,11 @@ void ride_cluster_fx_free(ride_cluster_fx *fx);
  * master_extra (NULL: none) appended to that file, e.g. a `topics:` mapping. */
 void ride_cluster_fx_use_kafka(ride_cluster_fx *fx, const char *bootstrap,
                                const char *master_extra);
+
+/* Gives every daemon spawned from now on these librdkafka properties in its
+ * config's `kafka` mapping (after the master's bootstrap.servers), and the test's
+ * readers too (security settings). props must outlive their use; NULL, 0: none. */
+void ride_cluster_fx_kafka_props(ride_cluster_fx *fx, const ride_kv *props, size_t count);
 
 /* Spawns a daemon with the cluster's settings, logs in the cluster's dir:
  *  master:   --id ID --api-listen 127.0.0.1:0 --token-file ... [--broker-only]

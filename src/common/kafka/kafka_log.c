@@ -1,0 +1,132 @@
+/* kafka_log.c - librdkafka's log lines and errors in RIDE's log (kafka/kafka.h).
+ * A broker that refuses the credentials, or is down, makes every client of the
+ * process report the same thing at every reconnect, each twice (a log line and an
+ * error): warnings and errors pass at most once per cause (the text, whoever
+ * reports it) and interval, process-wide, and the next line that passes says how
+ * many were held back. */
+#include "kafka/kafka.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/log.h"
+
+#define CAUSE_MAX 192
+#define CAUSE_SLOTS 64
+
+typedef struct cause_slot {
+    char cause[CAUSE_MAX];
+    ride_log_throttle throttle;
+    int64_t used_ms;
+} cause_slot;
+
+static pthread_mutex_t causes_lock = PTHREAD_MUTEX_INITIALIZER;
+static cause_slot causes[CAUSE_SLOTS];
+
+/* A leading "[thrd:NAME]: " (librdkafka's log lines name their thread) or
+ * "PROTO://HOST:PORT/ID: " (a broker's messages name it), or NULL. */
+static const char *after_source(const char *text)
+{
+    const char *colon = strstr(text, ": ");
+    if (!colon)
+        return NULL;
+    const char *scheme = strstr(text, "://");
+    bool thread = text[0] == '[' && colon > text && colon[-1] == ']';
+    return thread || (scheme && scheme < colon) ? colon + 2 : NULL;
+}
+
+/* Neither where a message comes from nor the time and state a connection failed
+ * in, " (after 3ms in state AUTH_REQ[, N identical error(s) suppressed])", is
+ * part of what went wrong, and both vary between reconnects and brokers. */
+size_t ride_kafka_error_cause(const char *reason, char *buf, size_t len)
+{
+    const char *text = reason ? reason : "";
+    for (const char *next; (next = after_source(text));)
+        text = next;
+    const char *after = strstr(text, " (after ");
+    int text_len = after ? (int)(after - text) : (int)strlen(text);
+    int n = snprintf(buf, len, "%.*s", text_len, text);
+    return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
+}
+
+/* The cause's slot: the one that holds it, else a free one, else the one unused
+ * longest (its cause then starts afresh). Called with causes_lock held. */
+static cause_slot *slot_for(const char *cause, int64_t now)
+{
+    cause_slot *oldest = &causes[0];
+    for (size_t i = 0; i < CAUSE_SLOTS; i++) {
+        cause_slot *s = &causes[i];
+        if (strcmp(s->cause, cause) == 0)
+            return s;
+        if (s->used_ms < oldest->used_ms)
+            oldest = s;
+    }
+    snprintf(oldest->cause, sizeof oldest->cause, "%s", cause);
+    oldest->throttle = (ride_log_throttle){0};
+    oldest->used_ms = now;
+    return oldest;
+}
+
+bool ride_kafka_cause_pass(const char *cause, int interval_ms, uint64_t *suppressed)
+{
+    *suppressed = 0;
+    pthread_mutex_lock(&causes_lock);
+    int64_t now = ride_clock_mono_ms();
+    cause_slot *s = slot_for(cause, now);
+    s->used_ms = now;
+    bool pass = ride_log_throttle_pass(&s->throttle, interval_ms, suppressed);
+    pthread_mutex_unlock(&causes_lock);
+    return pass;
+}
+
+static ride_log_level ride_level(int syslog_level)
+{
+    return syslog_level <= 3   ? RIDE_LOG_ERROR
+           : syslog_level == 4 ? RIDE_LOG_WARN
+           : syslog_level <= 6 ? RIDE_LOG_INFO
+                               : RIDE_LOG_DEBUG;
+}
+
+/* librdkafka's log lines (syslog levels) go to RIDE's structured log. */
+static void log_to_ride(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    ride_log_level rl = ride_level(level);
+    uint64_t suppressed = 0;
+    char cause[CAUSE_MAX];
+    ride_kafka_error_cause(buf, cause, sizeof cause);
+    if (rl >= RIDE_LOG_WARN &&
+        !ride_kafka_cause_pass(cause, RIDE_KAFKA_ERROR_LOG_INTERVAL_MS, &suppressed))
+        return;
+    char q[512];
+    ride_log(rl, "kafka_log", "client=%s facility=%s message=%s suppressed=%llu",
+             rd_kafka_name(rk), fac, ride_log_quote(buf, q, sizeof q),
+             (unsigned long long)suppressed);
+}
+
+/* Errors librdkafka reports outside any request (a broker down, credentials
+ * refused, a fatal producer error); the client keeps retrying by itself. */
+static void error_to_ride(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    (void)opaque;
+    char fatal[512] = "";
+    if (err == RD_KAFKA_RESP_ERR__FATAL)
+        rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+    const char *text = fatal[0] ? fatal : reason;
+    uint64_t suppressed = 0;
+    char cause[CAUSE_MAX];
+    ride_kafka_error_cause(text, cause, sizeof cause);
+    if (!ride_kafka_cause_pass(cause, RIDE_KAFKA_ERROR_LOG_INTERVAL_MS, &suppressed))
+        return;
+    char q[512];
+    ride_log_error("kafka_error", "client=%s code=%s fatal=%s error=%s suppressed=%llu",
+                   rd_kafka_name(rk), rd_kafka_err2name(err), fatal[0] ? "true" : "false",
+                   ride_log_quote(text, q, sizeof q), (unsigned long long)suppressed);
+}
+
+void ride_kafka_conf_set_logging(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_log_cb(conf, log_to_ride);
+    rd_kafka_conf_set_error_cb(conf, error_to_ride);
+}

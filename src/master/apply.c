@@ -364,61 +364,44 @@ static void place_partitions(ride_master *m)
     apply_plan(m, rc, &plan);
 }
 
-static size_t count_releasing(const ride_master *m)
+static bool is_releasing(const ride_master *m, const char *worker)
 {
-    size_t n = 0;
     for (size_t i = 0; i < m->app_count; i++) {
         const ride_master_app *a = m->apps[i];
         for (size_t s = 0; ride_reconcile_app_active(a) && s < a->m.stage_count; s++)
-            for (int p = 0; p < a->stages[s].st->partitions; p++)
-                n += a->stages[s].parts[p].releasing != NULL;
+            for (int p = 0; p < a->stages[s].st->partitions; p++) {
+                const char *releasing = a->stages[s].parts[p].releasing;
+                if (releasing && strcmp(releasing, worker) == 0)
+                    return true;
+            }
     }
-    return n;
-}
-
-static bool heartbeat_read(const ride_reconcile_heartbeat *hbs, size_t n, const char *worker)
-{
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(hbs[i].worker, worker) == 0)
-            return true;
     return false;
 }
 
-/* Reads the heartbeat of every worker handing a partition over, once each. */
-static size_t read_releasing(ride_master *m, ride_reconcile_heartbeat *hbs,
-                             ride_cluster_heartbeat *decoded)
+/* The heartbeat of every worker handing a partition over, once each, as this
+ * pass's refresh read it: a worker whose current heartbeat could not be read is
+ * not listed (it runs nothing). */
+static size_t list_releasing(ride_master *m, ride_reconcile_heartbeat *hbs)
 {
     size_t n = 0;
-    for (size_t i = 0; i < m->app_count; i++) {
-        ride_master_app *a = m->apps[i];
-        for (size_t s = 0; ride_reconcile_app_active(a) && s < a->m.stage_count; s++)
-            for (int p = 0; p < a->stages[s].st->partitions; p++) {
-                const char *worker = a->stages[s].parts[p].releasing;
-                if (!worker || heartbeat_read(hbs, n, worker) ||
-                    !ride_master_read_heartbeat(m, worker, &decoded[n]))
-                    continue;
-                hbs[n] = (ride_reconcile_heartbeat){worker, &decoded[n]};
-                n++;
-            }
+    for (size_t i = 0; i < m->member_count; i++) {
+        const ride_master_member *mb = &m->members[i];
+        if (mb->is_worker && mb->hb_current && is_releasing(m, mb->id))
+            hbs[n++] = (ride_reconcile_heartbeat){mb->id, &mb->hb};
     }
     return n;
 }
 
 static void finish_releases(ride_master *m)
 {
-    size_t cap = count_releasing(m) + 1;
-    ride_reconcile_heartbeat *hbs = calloc(cap, sizeof *hbs);
-    ride_cluster_heartbeat *decoded = calloc(cap, sizeof *decoded);
-    if (hbs && decoded) {
-        size_t n = read_releasing(m, hbs, decoded);
+    ride_reconcile_heartbeat *hbs = calloc(m->member_count + 1, sizeof *hbs);
+    if (hbs) {
+        size_t n = list_releasing(m, hbs);
         ride_reconcile_view v = view_of(m);
         ride_reconcile_plan plan = {0};
         apply_plan(m, ride_reconcile_releases_step(&v, hbs, n, &plan), &plan);
-        for (size_t i = 0; i < n; i++)
-            ride_cluster_heartbeat_free(&decoded[i]);
     }
     free(hbs);
-    free(decoded);
 }
 
 static void place_sources(ride_master *m)

@@ -46,6 +46,7 @@ typedef struct ride_master_member {
     int64_t hb_changed_ms;          /* monotonic: when hb_version last changed */
     ride_cluster_heartbeat hb;      /* the last heartbeat read, when hb_known */
     bool hb_known;
+    bool hb_current;                /* hb is the heartbeat of hb_version */
     bool alive;                     /* registered, and a heartbeat within the timeout */
     bool present; /* refresh mark */
 } ride_master_member;
@@ -208,8 +209,6 @@ const ride_stage *ride_master_reader(const ride_manifest *man, const char *name)
  * a previous leader wrote to it. */
 void ride_master_track_assignments(ride_master *m);
 void ride_master_assignments_free(ride_master *m);
-/* Reads and decodes a worker's heartbeat node; false when missing or malformed. */
-bool ride_master_read_heartbeat(ride_master *m, const char *worker, ride_cluster_heartbeat *hb);
 
 /* ---- events.c: the cluster's event log ---- */
 

@@ -1,6 +1,6 @@
 /* view.c - the leader's picture of the cluster, read from ZooKeeper: members and
  * their liveness, applications with their owners, sources and scale, the epochs of
- * the assignments written, and heartbeats on demand. It reads; apply.c writes.
+ * the assignments written, and each heartbeat when it changes. It reads; apply.c writes.
  *
  * Liveness does not trust the clocks of other hosts: a heartbeat counts when its
  * node's version changes, timed on this master's monotonic clock. */
@@ -94,12 +94,29 @@ static bool read_registration(ride_master *m, ride_master_member *mb, const char
     return true;
 }
 
-/* Keeps the new heartbeat for its frame and message counts (frames.c); a heartbeat
- * that cannot be read leaves the last one. */
+/* Reads and decodes a member's heartbeat node; false when missing or malformed. */
+static bool read_heartbeat(ride_master *m, const char *id, ride_cluster_heartbeat *hb)
+{
+    char path[RIDE_ZK_PATH_MAX];
+    char *data = NULL;
+    size_t len = 0;
+    if (ride_cluster_path_heartbeat(path, sizeof path, id) ||
+        ride_zk_get(m->zk, path, &data, &len, NULL) != RIDE_ZK_OK)
+        return false;
+    char err[512];
+    bool ok = ride_cluster_heartbeat_decode(path, data, len, hb, err, sizeof err) == 0;
+    free(data);
+    return ok;
+}
+
+/* Keeps the new heartbeat for its frame and message counts (frames.c) and for the
+ * releases step (apply.c); a heartbeat that cannot be read leaves the last one,
+ * no longer current. */
 static void read_counts(ride_master *m, ride_master_member *mb, int32_t version)
 {
     ride_cluster_heartbeat hb;
-    if (version < 0 || !ride_master_read_heartbeat(m, mb->id, &hb))
+    mb->hb_current = version >= 0 && read_heartbeat(m, mb->id, &hb);
+    if (!mb->hb_current)
         return;
     if (mb->hb_known)
         ride_cluster_heartbeat_free(&mb->hb);
@@ -481,16 +498,3 @@ void ride_master_assignments_free(ride_master *m)
     m->assignment_count = 0;
 }
 
-bool ride_master_read_heartbeat(ride_master *m, const char *worker, ride_cluster_heartbeat *hb)
-{
-    char path[RIDE_ZK_PATH_MAX];
-    char *data = NULL;
-    size_t len = 0;
-    if (ride_cluster_path_heartbeat(path, sizeof path, worker) ||
-        ride_zk_get(m->zk, path, &data, &len, NULL) != RIDE_ZK_OK)
-        return false;
-    char err[512];
-    bool ok = ride_cluster_heartbeat_decode(path, data, len, hb, err, sizeof err) == 0;
-    free(data);
-    return ok;
-}

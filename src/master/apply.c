@@ -322,15 +322,21 @@ static const char *sink_topic(const ride_master_app *a, size_t stage)
 
 /* Asks for (or creates) the application's topics: 1 when all exist, 0 while pending,
  * -1 on error. */
+/* Asks for every topic of the app in one pass, so that a real Kafka's creations
+ * overlap; the first failure is the app's message. */
 static int topics_ready(ride_master *m, ride_master_app *a, char *err, size_t errlen)
 {
     int ready = 1;
-    for (size_t i = 0; i < a->m.stage_count && ready > 0; i++) {
+    for (size_t i = 0; i < a->m.stage_count; i++) {
         const ride_master_stage *s = &a->stages[i];
-        ready = ride_master_topic_ready(m, s->topic, s->st->partitions, err, errlen);
-        const char *sink = sink_topic(a, i);
-        if (ready > 0 && sink)
-            ready = ride_master_topic_ready(m, sink, s->st->partitions, err, errlen);
+        const char *topics[2] = {s->topic, sink_topic(a, i)};
+        for (size_t t = 0; t < 2 && topics[t]; t++) {
+            char one[512];
+            int r = ride_master_topic_ready(m, topics[t], s->st->partitions, one, sizeof one);
+            if (r < 0 && ready >= 0)
+                snprintf(err, errlen, "%s", one);
+            ready = r < ready ? r : ready;
+        }
     }
     return ready;
 }

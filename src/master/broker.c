@@ -197,9 +197,7 @@ int ride_master_topic_ready(ride_master *m, const char *topic, int partitions, c
                                       .partitions = partitions,
                                       .replication_factor = m->cfg->topics.replication_factor,
                                       .retention_ms = m->cfg->topics.retention_ms};
-        return ride_kafka_topic_ensure(NULL, m->admin, &spec, CREATE_TIMEOUT_MS, err, errlen)
-                   ? -1
-                   : 1;
+        return ride_master_topics_ready(m->topics, m->bootstrap, &spec, err, errlen);
     }
     if (request_topic(m, topic, partitions))
         return 0;

@@ -484,7 +484,8 @@ static int run_master(ride_master *m)
     uv_signal_start(&m->sigint, on_signal, SIGINT);
     char err[512];
     int code = 0;
-    if (!(m->lag = ride_master_lag_start(m->cfg, err, sizeof err)) || !start_metrics_server(m) ||
+    if (!(m->lag = ride_master_lag_start(m->cfg, err, sizeof err)) ||
+        !(m->topics = ride_master_topics_start(m->cfg, err, sizeof err)) || !start_metrics_server(m) ||
         !connect_zookeeper(m) || !join_election(m)) {
         code = EXIT_RUNTIME;
     } else {
@@ -514,6 +515,7 @@ static int run_master(ride_master *m)
 static void release(ride_master *m)
 {
     ride_master_lag_stop(m->lag);
+    ride_master_topics_stop(m->topics);
     for (size_t i = 0; i < m->app_count; i++)
         ride_master_app_free(m->apps[i]);
     free(m->apps);

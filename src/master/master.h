@@ -119,6 +119,7 @@ typedef struct ride_master_offsets {
 } ride_master_offsets;
 
 typedef struct ride_master_lag ride_master_lag;
+typedef struct ride_master_topics ride_master_topics;
 
 /* The offset gauges (lag_metrics.c). */
 typedef struct ride_master_lag_families {
@@ -175,6 +176,7 @@ typedef struct ride_master {
     bool bootstrap_embedded;
     rd_kafka_t *admin;
     ride_master_lag *lag;
+    ride_master_topics *topics;
     /* the embedded broker, when this master hosts it */
     ride_kafka_mock *mock;
     char **created_topics;
@@ -254,6 +256,16 @@ rd_kafka_conf_t *ride_master_kafka_conf(const ride_config *cfg, ride_kafka_role 
                                         const char *bootstrap);
 /* A handle for metadata, watermarks and topic creation, or NULL (logged). */
 rd_kafka_t *ride_master_kafka_admin(const ride_config *cfg, const char *bootstrap);
+
+/* ---- topics.c: topics on a real Kafka, off the loop ---- */
+
+ride_master_topics *ride_master_topics_start(const ride_config *cfg, char *err, size_t errlen);
+void ride_master_topics_stop(ride_master_topics *t);
+/* Asks for the topic as spec says on the Kafka at bootstrap (created, or grown
+ * when spec->grow); returns 1 once it is, 0 while the thread works on it, -1 with
+ * the last failure in err (retried by the thread). Never waits for Kafka. */
+int ride_master_topics_ready(ride_master_topics *t, const char *bootstrap,
+                             const ride_kafka_topic_spec *spec, char *err, size_t errlen);
 
 /* ---- lag.c: Kafka offsets of every partition ---- */
 

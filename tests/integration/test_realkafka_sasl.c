@@ -3,7 +3,8 @@
  * in its own config's `kafka` mapping, run a one-stage application on that
  * listener and lose nothing; a worker and a producer with a wrong password each
  * log librdkafka's "SASL authentication error" once, keep running without
- * spinning, and log little else. No password reaches a log or ZooKeeper. */
+ * spinning, and log little else; so does a master with a wrong password, whose
+ * application says why it is pending. No password reaches a log or ZooKeeper. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -59,15 +60,23 @@ static int group_teardown(void **state)
     return ride_harness_zk_group_teardown(state);
 }
 
-/* A cluster whose master uses the SASL listener with the right credentials. */
-static ride_cluster_fx *sasl_cluster(const char *name)
+/* A cluster whose master uses the SASL listener with these credentials. */
+static ride_cluster_fx *sasl_cluster_with(const char *name, const ride_kv *props,
+                                          ride_proc **master)
 {
     ride_cluster_fx *fx = ride_cluster_fx_new(name);
-    ride_cluster_fx_kafka_props(fx, GOOD, PROP_COUNT);
+    ride_cluster_fx_kafka_props(fx, props, PROP_COUNT);
     ride_cluster_fx_use_kafka(fx, ride_harness_kafka_sasl_bootstrap(broker), NULL);
-    ride_cluster_fx_master(fx, "m1", false);
+    ride_proc *m = ride_cluster_fx_master(fx, "m1", false);
+    if (master)
+        *master = m;
     ride_cluster_fx_wait_api(fx, NULL, WAIT_MS);
     return fx;
+}
+
+static ride_cluster_fx *sasl_cluster(const char *name)
+{
+    return sasl_cluster_with(name, GOOD, NULL);
 }
 
 /* Every log in the cluster's dir whose name starts with prefix ("" for all),
@@ -255,11 +264,60 @@ static void test_wrong_password_one_line_no_spin(void **state)
     ride_cluster_fx_free(fx);
 }
 
+/* The first application's message (GET /v1/apps) names the refused credentials;
+ * the call fails the test when the API does not answer. */
+static bool app_says_auth_failed(void *ctx)
+{
+    json_t *apps = ride_cluster_fx_get(ctx, "/v1/apps");
+    const char *message = json_string_value(
+        json_object_get(json_array_get(json_object_get(apps, "apps"), 0), "message"));
+    bool says = message && strstr(message, AUTH_ERROR);
+    if (says)
+        printf("application message: %s\n", message);
+    json_decref(apps);
+    return says;
+}
+
+/* The master creates the topics with the Admin API: refused credentials are said
+ * once, as by the other daemons, the application says why it does not run, and
+ * the control API keeps answering while every Kafka request waits for its
+ * timeout. */
+static void test_master_wrong_password_one_line_no_spin(void **state)
+{
+    (void)state;
+    static const ride_cluster_app app = {
+        .name = "rkmbad", .fps = 20, .partitions = 2, .max_workers = 1};
+    ride_proc *master = NULL;
+    ride_cluster_fx *fx = sasl_cluster_with("rkmbad", WRONG, &master);
+    char manifest[4096];
+    assert_int_equal(ride_cluster_fx_apply(fx, ride_cluster_app_manifest(&app, manifest,
+                                                                         sizeof manifest),
+                                           NULL),
+                     201);
+    refused d[2] = {{fx, "m1-", master, 0, 0}, {fx, "m1-", master, 0, 0}};
+    if (!ride_harness_wait_until(auth_error_logged, &d[0], WAIT_MS))
+        ride_cluster_fx_fail(fx, "master: no \"" AUTH_ERROR "\" line");
+    char *log = logs_of(fx, "m1-");
+    d[0].lines_before = d[1].lines_before = count_of(log, "\n");
+    d[0].cpu_before = cpu_ms(ride_harness_proc_pid(d[0].proc));
+    free(log);
+    if (ride_harness_wait_until(storm, d, WATCH_MS))
+        ride_cluster_fx_fail(fx, "a master refused by the broker logs too much");
+    int64_t cpu = cpu_ms(ride_harness_proc_pid(d[0].proc)) - d[0].cpu_before;
+    printf("master: %" PRId64 " ms of CPU in %d ms refused\n", cpu, WATCH_MS);
+    assert_true(cpu <= MAX_WATCHED_CPU_MS);
+    if (!ride_harness_wait_until(app_says_auth_failed, fx, WAIT_MS))
+        ride_cluster_fx_fail(fx, "the application does not say why its topics are missing");
+    assert_no_secret_in_logs(fx);
+    ride_cluster_fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_on_sasl_listener),
         cmocka_unit_test(test_wrong_password_one_line_no_spin),
+        cmocka_unit_test(test_master_wrong_password_one_line_no_spin),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

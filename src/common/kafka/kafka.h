@@ -68,6 +68,12 @@ size_t ride_kafka_error_cause(const char *reason, char *buf, size_t len);
  * process-wide; the 64 most recently seen causes are remembered. */
 bool ride_kafka_cause_pass(const char *cause, int interval_ms, uint64_t *suppressed);
 
+/* The cause of the latest error any client of the process reported (a broker
+ * refusing the credentials, all brokers down) within the last within_ms, into
+ * buf; false when there was none. A request that failed with a generic local
+ * error ("Broker transport failure") is explained by it. */
+bool ride_kafka_recent_error(int within_ms, char *buf, size_t len);
+
 /* ---- Embedded broker (librdkafka's mock cluster, in this process) ---- */
 
 typedef struct ride_kafka_mock ride_kafka_mock;

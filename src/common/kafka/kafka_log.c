@@ -24,6 +24,8 @@ typedef struct cause_slot {
 
 static pthread_mutex_t causes_lock = PTHREAD_MUTEX_INITIALIZER;
 static cause_slot causes[CAUSE_SLOTS];
+static char latest_error[CAUSE_MAX]; /* under causes_lock */
+static int64_t latest_error_ms;
 
 /* A leading "[thrd:NAME]: " (librdkafka's log lines name their thread) or
  * "PROTO://HOST:PORT/ID: " (a broker's messages name it), or NULL. */
@@ -69,6 +71,24 @@ static cause_slot *slot_for(const char *cause, int64_t now)
     return oldest;
 }
 
+static void note_error(const char *cause)
+{
+    pthread_mutex_lock(&causes_lock);
+    snprintf(latest_error, sizeof latest_error, "%s", cause);
+    latest_error_ms = ride_clock_mono_ms();
+    pthread_mutex_unlock(&causes_lock);
+}
+
+bool ride_kafka_recent_error(int within_ms, char *buf, size_t len)
+{
+    pthread_mutex_lock(&causes_lock);
+    bool recent = latest_error[0] && ride_clock_mono_ms() - latest_error_ms <= within_ms;
+    if (recent)
+        snprintf(buf, len, "%s", latest_error);
+    pthread_mutex_unlock(&causes_lock);
+    return recent;
+}
+
 bool ride_kafka_cause_pass(const char *cause, int interval_ms, uint64_t *suppressed)
 {
     *suppressed = 0;
@@ -96,6 +116,8 @@ static void log_to_ride(const rd_kafka_t *rk, int level, const char *fac, const 
     uint64_t suppressed = 0;
     char cause[CAUSE_MAX];
     ride_kafka_error_cause(buf, cause, sizeof cause);
+    if (rl == RIDE_LOG_ERROR)
+        note_error(cause);
     if (rl >= RIDE_LOG_WARN &&
         !ride_kafka_cause_pass(cause, RIDE_KAFKA_ERROR_LOG_INTERVAL_MS, &suppressed))
         return;
@@ -117,6 +139,7 @@ static void error_to_ride(rd_kafka_t *rk, int err, const char *reason, void *opa
     uint64_t suppressed = 0;
     char cause[CAUSE_MAX];
     ride_kafka_error_cause(text, cause, sizeof cause);
+    note_error(cause);
     if (!ride_kafka_cause_pass(cause, RIDE_KAFKA_ERROR_LOG_INTERVAL_MS, &suppressed))
         return;
     char q[512];

@@ -1,0 +1,287 @@
+/* topics.c - the leader's topics on a real Kafka, created and grown through the
+ * Admin API on a thread of its own. A broker that is down or refuses the
+ * credentials makes every request wait for its whole timeout; on the libuv loop
+ * that wait would hold the control API, heartbeats and failover with it. The loop
+ * asks and reads the last answer; the thread works through what is asked and
+ * retries a failure after RETRY_MS. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "master.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+#define CREATE_TIMEOUT_MS 10000
+#define RETRY_MS 2000
+
+typedef enum topic_state { TOPIC_PENDING, TOPIC_READY, TOPIC_FAILED } topic_state;
+
+typedef struct topic_entry {
+    ride_kafka_topic_spec spec; /* spec.name owned */
+    topic_state state;
+    int64_t retry_at_ms; /* TOPIC_FAILED: when the thread tries again */
+    char error[512];
+} topic_entry;
+
+struct ride_master_topics {
+    const ride_config *cfg;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop;
+    /* under mu */
+    char *bootstrap;
+    topic_entry *entries;
+    size_t entry_count;
+    /* the thread's own */
+    char *connected_to;
+    rd_kafka_t *admin;
+};
+
+static bool same_spec(const ride_kafka_topic_spec *a, const ride_kafka_topic_spec *b)
+{
+    return a->partitions == b->partitions && a->replication_factor == b->replication_factor &&
+           a->retention_ms == b->retention_ms && a->grow == b->grow;
+}
+
+static void forget_entries(ride_master_topics *t)
+{
+    for (size_t i = 0; i < t->entry_count; i++)
+        free((char *)t->entries[i].spec.name);
+    free(t->entries);
+    t->entries = NULL;
+    t->entry_count = 0;
+}
+
+/* Called with mu held. */
+static topic_entry *find_entry(ride_master_topics *t, const char *name)
+{
+    for (size_t i = 0; i < t->entry_count; i++)
+        if (strcmp(t->entries[i].spec.name, name) == 0)
+            return &t->entries[i];
+    return NULL;
+}
+
+/* Called with mu held; NULL when out of memory. */
+static topic_entry *add_entry(ride_master_topics *t, const ride_kafka_topic_spec *spec)
+{
+    char *name = strdup(spec->name);
+    topic_entry *grown = name ? realloc(t->entries, (t->entry_count + 1) * sizeof *grown) : NULL;
+    if (!grown) {
+        free(name);
+        return NULL;
+    }
+    t->entries = grown;
+    topic_entry *e = &grown[t->entry_count++];
+    *e = (topic_entry){.spec = *spec, .state = TOPIC_PENDING};
+    e->spec.name = name;
+    return e;
+}
+
+/* Called with mu held: a new bootstrap makes every answer stale. */
+static int use_bootstrap(ride_master_topics *t, const char *bootstrap)
+{
+    if (t->bootstrap && strcmp(t->bootstrap, bootstrap) == 0)
+        return 0;
+    char *copy = strdup(bootstrap);
+    if (!copy)
+        return -1;
+    free(t->bootstrap);
+    t->bootstrap = copy;
+    forget_entries(t);
+    return 0;
+}
+
+int ride_master_topics_ready(ride_master_topics *t, const char *bootstrap,
+                             const ride_kafka_topic_spec *spec, char *err, size_t errlen)
+{
+    int ready = 0;
+    pthread_mutex_lock(&t->mu);
+    if (use_bootstrap(t, bootstrap) == 0) {
+        topic_entry *e = find_entry(t, spec->name);
+        if (e && !same_spec(&e->spec, spec)) {
+            const char *name = e->spec.name;
+            *e = (topic_entry){.spec = *spec, .state = TOPIC_PENDING};
+            e->spec.name = name;
+        } else if (!e) {
+            e = add_entry(t, spec);
+        }
+        if (e && e->state == TOPIC_READY)
+            ready = 1;
+        else if (e && e->state == TOPIC_FAILED) {
+            snprintf(err, errlen, "%s", e->error);
+            ready = -1;
+        }
+        pthread_cond_signal(&t->cv);
+    }
+    pthread_mutex_unlock(&t->mu);
+    return ready;
+}
+
+static void drop_admin(ride_master_topics *t)
+{
+    if (t->admin)
+        rd_kafka_destroy(t->admin);
+    t->admin = NULL;
+    free(t->connected_to);
+    t->connected_to = NULL;
+}
+
+static bool connect_to(ride_master_topics *t, const char *bootstrap)
+{
+    if (t->connected_to && strcmp(t->connected_to, bootstrap) == 0)
+        return true;
+    drop_admin(t);
+    if (!(t->admin = ride_master_kafka_admin(t->cfg, bootstrap)))
+        return false;
+    t->connected_to = strdup(bootstrap);
+    return t->connected_to != NULL;
+}
+
+/* The next topic to work on, copied out (name malloc'd), or false. Called with mu
+ * held. */
+static bool next_request(ride_master_topics *t, ride_kafka_topic_spec *out, char **bootstrap)
+{
+    int64_t now = ride_clock_mono_ms();
+    for (size_t i = 0; i < t->entry_count; i++) {
+        topic_entry *e = &t->entries[i];
+        if (e->state == TOPIC_READY || (e->state == TOPIC_FAILED && e->retry_at_ms > now))
+            continue;
+        *out = e->spec;
+        out->name = strdup(e->spec.name);
+        *bootstrap = strdup(t->bootstrap);
+        if (out->name && *bootstrap)
+            return true;
+        free((char *)out->name);
+        free(*bootstrap);
+        return false;
+    }
+    return false;
+}
+
+/* Stores the outcome unless the question changed while the thread was asking
+ * Kafka. Called with mu held. */
+static void record(ride_master_topics *t, const char *bootstrap, const ride_kafka_topic_spec *spec,
+                   int rc, const char *error)
+{
+    topic_entry *e = t->bootstrap && strcmp(t->bootstrap, bootstrap) == 0
+                         ? find_entry(t, spec->name)
+                         : NULL;
+    if (!e || !same_spec(&e->spec, spec))
+        return;
+    if (rc == 0) {
+        e->state = TOPIC_READY;
+        return;
+    }
+    bool changed = e->state != TOPIC_FAILED || strcmp(e->error, error) != 0;
+    e->state = TOPIC_FAILED;
+    e->retry_at_ms = ride_clock_mono_ms() + RETRY_MS;
+    snprintf(e->error, sizeof e->error, "%s", error);
+    if (changed)
+        ride_log_error("topic_not_created", "topic=%s error=%s", spec->name,
+                       ride_log_quote(error, (char[600]){0}, 600));
+}
+
+/* "Broker transport failure" alone does not say that the broker refused the
+ * credentials: the error the clients reported meanwhile does. */
+static void explain(char *err, size_t errlen)
+{
+    char why[256];
+    size_t used = strlen(err);
+    if (used && ride_kafka_recent_error(CREATE_TIMEOUT_MS + RETRY_MS, why, sizeof why) &&
+        !strstr(err, why))
+        snprintf(err + used, errlen - used, " (Kafka: %s)", why);
+}
+
+static void ensure_one(ride_master_topics *t, const char *bootstrap,
+                       const ride_kafka_topic_spec *spec)
+{
+    char err[512] = "";
+    int rc = -1;
+    if (!connect_to(t, bootstrap))
+        snprintf(err, sizeof err, "no Kafka client for %s (see the kafka_config_failed line)",
+                 bootstrap);
+    else
+        rc = ride_kafka_topic_ensure(NULL, t->admin, spec, CREATE_TIMEOUT_MS, err, sizeof err);
+    explain(err, sizeof err);
+    if (rc == 0)
+        ride_log_info("topic_ready", "topic=%s partitions=%d", spec->name, spec->partitions);
+    pthread_mutex_lock(&t->mu);
+    record(t, bootstrap, spec, rc, err);
+    pthread_mutex_unlock(&t->mu);
+}
+
+/* Sleeps until asked, stopped, or the earliest retry is due. Called with mu held. */
+static void wait_for_work(ride_master_topics *t)
+{
+    int64_t wait_ms = RETRY_MS;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += wait_ms / 1000;
+    until.tv_nsec += (wait_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&t->cv, &t->mu, &until);
+}
+
+static void *topics_thread(void *arg)
+{
+    ride_master_topics *t = arg;
+    pthread_mutex_lock(&t->mu);
+    while (!t->stop) {
+        ride_kafka_topic_spec spec;
+        char *bootstrap = NULL;
+        if (!next_request(t, &spec, &bootstrap)) {
+            wait_for_work(t);
+            continue;
+        }
+        pthread_mutex_unlock(&t->mu);
+        ensure_one(t, bootstrap, &spec);
+        free((char *)spec.name);
+        free(bootstrap);
+        pthread_mutex_lock(&t->mu);
+    }
+    pthread_mutex_unlock(&t->mu);
+    drop_admin(t);
+    return NULL;
+}
+
+ride_master_topics *ride_master_topics_start(const ride_config *cfg, char *err, size_t errlen)
+{
+    ride_master_topics *t = calloc(1, sizeof *t);
+    if (!t) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    t->cfg = cfg;
+    pthread_mutex_init(&t->mu, NULL);
+    pthread_cond_init(&t->cv, NULL);
+    if (pthread_create(&t->thread, NULL, topics_thread, t)) {
+        snprintf(err, errlen, "cannot start the topics thread");
+        pthread_mutex_destroy(&t->mu);
+        pthread_cond_destroy(&t->cv);
+        free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void ride_master_topics_stop(ride_master_topics *t)
+{
+    if (!t)
+        return;
+    pthread_mutex_lock(&t->mu);
+    t->stop = true;
+    pthread_cond_signal(&t->cv);
+    pthread_mutex_unlock(&t->mu);
+    pthread_join(t->thread, NULL);
+    pthread_mutex_destroy(&t->mu);
+    pthread_cond_destroy(&t->cv);
+    forget_entries(t);
+    free(t->bootstrap);
+    free(t);
+}

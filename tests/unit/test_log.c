@@ -4,6 +4,7 @@
 
 #include "ride_test.h"
 #include "base/clock.h"
+#include "base/failure_log.h"
 #include "base/log.h"
 
 static void test_level_names(void **state)
@@ -49,12 +50,32 @@ static void test_throttle_counts_what_it_holds(void **state)
     assert_false(ride_log_throttle_pass(&t, 50, &suppressed));
 }
 
+/* A full table forgets the cause seen least recently: it passes again at once,
+ * while the one seen since is still held back. */
+static void test_cause_table_forgets_least_recent(void **state)
+{
+    (void)state;
+    ride_failure_cause slots[2] = {0};
+    ride_cause_table t = {slots, 2, 0};
+    uint64_t suppressed = 0;
+    assert_true(ride_cause_pass(&t, "a", 60000, &suppressed));
+    assert_true(ride_cause_pass(&t, "b", 60000, &suppressed));
+    assert_false(ride_cause_pass(&t, "a", 60000, &suppressed));
+    assert_false(ride_cause_pass(&t, "b", 60000, &suppressed));
+    assert_false(ride_cause_pass(&t, "a", 60000, &suppressed));
+    assert_true(ride_cause_pass(&t, "c", 60000, &suppressed)); /* takes b's place */
+    assert_false(ride_cause_pass(&t, "a", 60000, &suppressed));
+    assert_true(ride_cause_pass(&t, "b", 60000, &suppressed)); /* forgotten: afresh */
+    assert_int_equal(suppressed, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_level_names),
         cmocka_unit_test(test_quote_escapes),
         cmocka_unit_test(test_throttle_counts_what_it_holds),
+        cmocka_unit_test(test_cause_table_forgets_least_recent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

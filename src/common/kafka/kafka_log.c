@@ -11,20 +11,16 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/failure_log.h"
 #include "base/log.h"
 
-#define CAUSE_MAX 192
+#define CAUSE_MAX RIDE_FAILURE_LOG_CAUSE_MAX
 #define CAUSE_SLOTS 64
 
-typedef struct cause_slot {
-    char cause[CAUSE_MAX];
-    ride_log_throttle throttle;
-    int64_t used_ms;
-} cause_slot;
-
 static pthread_mutex_t causes_lock = PTHREAD_MUTEX_INITIALIZER;
-static cause_slot causes[CAUSE_SLOTS];
-static char latest_error[CAUSE_MAX]; /* under causes_lock */
+static ride_failure_cause cause_slots[CAUSE_SLOTS];
+static ride_cause_table causes = {cause_slots, CAUSE_SLOTS, 0}; /* under causes_lock */
+static char latest_error[CAUSE_MAX];                            /* likewise */
 static int64_t latest_error_ms;
 
 /* A leading "[thrd:NAME]: " (librdkafka's log lines name their thread) or
@@ -53,24 +49,6 @@ size_t ride_kafka_error_cause(const char *reason, char *buf, size_t len)
     return n < 0 ? 0 : (size_t)n < len ? (size_t)n : len - 1;
 }
 
-/* The cause's slot: the one that holds it, else a free one, else the one unused
- * longest (its cause then starts afresh). Called with causes_lock held. */
-static cause_slot *slot_for(const char *cause, int64_t now)
-{
-    cause_slot *oldest = &causes[0];
-    for (size_t i = 0; i < CAUSE_SLOTS; i++) {
-        cause_slot *s = &causes[i];
-        if (strcmp(s->cause, cause) == 0)
-            return s;
-        if (s->used_ms < oldest->used_ms)
-            oldest = s;
-    }
-    snprintf(oldest->cause, sizeof oldest->cause, "%s", cause);
-    oldest->throttle = (ride_log_throttle){0};
-    oldest->used_ms = now;
-    return oldest;
-}
-
 static void note_error(const char *cause)
 {
     pthread_mutex_lock(&causes_lock);
@@ -91,12 +69,8 @@ bool ride_kafka_recent_error(int within_ms, char *buf, size_t len)
 
 bool ride_kafka_cause_pass(const char *cause, int interval_ms, uint64_t *suppressed)
 {
-    *suppressed = 0;
     pthread_mutex_lock(&causes_lock);
-    int64_t now = ride_clock_mono_ms();
-    cause_slot *s = slot_for(cause, now);
-    s->used_ms = now;
-    bool pass = ride_log_throttle_pass(&s->throttle, interval_ms, suppressed);
+    bool pass = ride_cause_pass(&causes, cause, interval_ms, suppressed);
     pthread_mutex_unlock(&causes_lock);
     return pass;
 }

@@ -5,16 +5,23 @@
  *                both stages (the transport ceiling), and
  *   in_process:  grayscale + stddev back to back in this process (the compute ceiling).
  *
+ * and, with --exactly-once, pipeline_exactly_once: the pipeline with `delivery:
+ * exactly-once` (Kafka transactions; a real broker only).
+ *
  *   ride-bench-pipeline [--runs N] [--seconds S] [--warmup S] [--workers N]
  *                       [--partitions P] [--sources N] [--fps F]
  *                       [--worker-threads N] [--threads N] [--json FILE]
+ *                       [--kafka BROKERS | --kafka-start] [--exactly-once]
  *
- * Every cluster run starts its own ride-master (embedded broker), workers and
- * producer in a fresh ZooKeeper chroot, applies the application through the control
- * API, reads the sink topic with the frame audit and stops everything again; one
- * ZooKeeper server serves all runs. Runs alternate between the configurations so
- * that a noisy period of a shared machine hits all of them. Each figure is the
- * median over the runs. See docs/performance.md ("Pipeline"). */
+ * Every cluster run starts its own ride-master, workers and producer in a fresh
+ * ZooKeeper chroot, applies the application through the control API, reads the
+ * sink topic with the frame audit and stops everything again; one ZooKeeper server
+ * serves all runs. The master hosts the embedded broker, or uses the real Kafka at
+ * --kafka (each run's application has a name of its own there), or one started for
+ * each run from $RIDE_KAFKA_HOME or ../shared/kafka with --kafka-start (its data
+ * deleted after the run). Runs alternate between the configurations so that a
+ * noisy period of a shared machine hits all of them. Each figure is the median
+ * over the runs. See docs/performance.md ("Pipeline"). */
 #include "bench_machine.h"
 #include "audit.h"
 #include "ride_harness.h"
@@ -40,8 +47,6 @@
 #define FRAME_SIZE 900
 #define STDDEV_KSIZE 5
 #define MAX_RUNS 51
-#define APP "bench"
-#define SINK_TOPIC "bench.sink"
 #define PRODUCER_ID "p1"
 /* Bounds on the cluster's start-up steps (daemons starting, the application
  * becoming visible at the sink); a run that exceeds one fails. */
@@ -59,10 +64,25 @@ typedef struct options {
     int worker_threads;
     int threads;
     const char *json;
+    const char *kafka; /* a real Kafka's brokers, or NULL */
+    bool kafka_start;  /* start one for each run */
+    bool exactly_once; /* also run CFG_PIPELINE_EXACTLY_ONCE */
 } options;
 
-enum config_kind { CFG_PIPELINE, CFG_PASSTHROUGH, CFG_IN_PROCESS, CFG_COUNT };
-static const char *const config_names[CFG_COUNT] = {"pipeline", "passthrough", "in_process"};
+enum config_kind {
+    CFG_PIPELINE,
+    CFG_PASSTHROUGH,
+    CFG_IN_PROCESS,
+    CFG_PIPELINE_EXACTLY_ONCE,
+    CFG_COUNT
+};
+static const char *const config_names[CFG_COUNT] = {"pipeline", "passthrough", "in_process",
+                                                     "pipeline_exactly_once"};
+
+static bool config_runs(const options *o, int kind)
+{
+    return kind != CFG_PIPELINE_EXACTLY_ONCE || o->exactly_once;
+}
 
 /* One measured run of one configuration. */
 typedef struct run_result {
@@ -195,6 +215,11 @@ typedef struct cluster {
     char *dir;
     char connect[256]; /* ZooKeeper with this run's chroot */
     ride_zk *zk;
+    ride_kafka_server *broker; /* started for this run (--kafka-start) */
+    const char *kafka;         /* the real Kafka's brokers, or NULL: embedded */
+    char app[64];
+    char sink_topic[96];
+    bool exactly_once;
     ride_proc *master;
     ride_proc *producer;
     ride_proc **workers;
@@ -230,6 +255,8 @@ static void cluster_stop(cluster *c)
     c->workers = NULL;
     ride_harness_proc_stop(c->master, STOP_GRACE_MS);
     c->master = NULL;
+    ride_harness_kafka_stop(c->broker);
+    c->broker = NULL;
     ride_zk_close(c->zk);
     c->zk = NULL;
     if (c->dir) {
@@ -269,7 +296,16 @@ static int spawn_daemons(cluster *c)
     if (write_in_dir(c, "token", c->token, token_file, sizeof token_file) ||
         chmod(token_file, 0600))
         return -1;
-    const char *master[] = {RIDE_BIN_DIR "/ride-master", "--zookeeper", c->connect, "--id", "m1",
+    if (c->kafka)
+        snprintf(text, sizeof text,
+                 "zookeeper:\n  connect: \"%s\"\nkafka:\n  bootstrap.servers: \"%s\"\n",
+                 c->connect, c->kafka);
+    else
+        snprintf(text, sizeof text, "zookeeper:\n  connect: \"%s\"\nkafka: embedded\n",
+                 c->connect);
+    if (write_in_dir(c, "master.yaml", text, path, sizeof path))
+        return -1;
+    const char *master[] = {RIDE_BIN_DIR "/ride-master", "--config", path, "--id", "m1",
                             "--api-listen", "127.0.0.1:0", "--metrics-listen", "127.0.0.1:0",
                             "--token-file", token_file, "--log-level", "warn", NULL};
     if (!(c->master = spawn_logged(c, master, "master.log")))
@@ -356,12 +392,21 @@ static bool cluster_ready(void *ctx)
            children(c, RIDE_CLUSTER_PATH_PRODUCERS) >= 1;
 }
 
-static int cluster_start(cluster *c, const options *o, const char *zk_connect, const char *chroot)
+static int cluster_start(cluster *c, const options *o, const ride_zk_server *zk,
+                         const char *name)
 {
-    *c = (cluster){.o = o};
-    snprintf(c->connect, sizeof c->connect, "%s%s", zk_connect, chroot);
+    *c = (cluster){.o = o, .kafka = o->kafka};
+    snprintf(c->connect, sizeof c->connect, "%s/%s", ride_harness_zk_connect(zk), name);
+    /* A real Kafka keeps every run's topics: each run names its own. */
+    snprintf(c->app, sizeof c->app, "%s", o->kafka ? name : "bench");
+    snprintf(c->sink_topic, sizeof c->sink_topic, "%s.sink", c->app);
     if (!(c->dir = ride_harness_tempdir("ride-bench-pipeline-")))
         return -1;
+    if (o->kafka_start) {
+        if (!(c->broker = ride_harness_kafka_start(zk)))
+            return -1;
+        c->kafka = ride_harness_kafka_bootstrap(c->broker);
+    }
     char err[256];
     ride_zk_options zo = {.connect = c->connect};
     if (ride_zk_connect(&zo, &c->zk, err, sizeof err) != RIDE_ZK_OK) {
@@ -393,8 +438,8 @@ static int apply_manifest(cluster *c, const char *task1, const char *task2)
     }
     char yaml[4096];
     int n = snprintf(yaml, sizeof yaml,
-                     "apiVersion: ride/v1\nkind: Application\nmetadata: {name: " APP "}\n"
-                     "spec:\n  delivery: at-least-once\n  sources:\n%s"
+                     "apiVersion: ride/v1\nkind: Application\nmetadata: {name: %s}\n"
+                     "spec:\n  delivery: %s\n  sources:\n%s"
                      "  stages:\n"
                      "    - name: first\n      input: [%s]\n      task: %s\n"
                      "      partitions: %d\n      workers: {min: 1, max: %d}\n"
@@ -402,10 +447,10 @@ static int apply_manifest(cluster *c, const char *task1, const char *task2)
                      "    - name: second\n      input: [first]\n      task: %s\n%s"
                      "      partitions: %d\n      workers: {min: 1, max: %d}\n"
                      "      resources: {device: cpu}\n"
-                     "  sink: {type: kafka, stage: second, topic: " SINK_TOPIC "}\n",
-                     sources, inputs, task1, o->partitions, o->workers, task2,
+                     "  sink: {type: kafka, stage: second, topic: %s}\n",
+                     c->app, c->exactly_once ? "exactly-once" : "at-least-once", sources, inputs, task1, o->partitions, o->workers, task2,
                      strcmp(task2, "stddev") == 0 ? "      params: {ksize: 5}\n" : "",
-                     o->partitions, o->workers);
+                     o->partitions, o->workers, c->sink_topic);
     if (n < 0 || (size_t)n >= sizeof yaml || sl >= sizeof sources || il >= sizeof inputs) {
         fprintf(stderr, "manifest too long\n");
         return -1;
@@ -453,10 +498,18 @@ static void on_sink_frame(void *ctx, const ride_frame *frame, bool fresh, int64_
     samples_add(&w->latency, (double)(read_ns - (int64_t)frame->capture_ns) / 1e6);
 }
 
+/* Frames of aborted transactions are not the application's output. */
+static const ride_kv READ_COMMITTED[] = {{"isolation.level", "read_committed", {0, 0}, {0, 0}}};
+
 static ride_audit_reader *open_sink(cluster *c, window *w)
 {
-    ride_audit_options ao = {.bootstrap = c->bootstrap, .embedded = true, .topic = SINK_TOPIC,
-                             .on_frame = on_sink_frame, .ctx = w};
+    ride_audit_options ao = {.bootstrap = c->bootstrap,
+                             .embedded = c->kafka == NULL,
+                             .props = c->exactly_once ? READ_COMMITTED : NULL,
+                             .prop_count = c->exactly_once ? 1 : 0,
+                             .topic = c->sink_topic,
+                             .on_frame = on_sink_frame,
+                             .ctx = w};
     char err[256] = "";
     int64_t deadline = ride_clock_mono_ms() + START_TIMEOUT_MS;
     /* The master creates the sink topic once the application is applied. */
@@ -466,7 +519,7 @@ static ride_audit_reader *open_sink(cluster *c, window *w)
             return r;
         usleep(100 * 1000);
     }
-    fprintf(stderr, "sink topic %s: %s\n", SINK_TOPIC, err);
+    fprintf(stderr, "sink topic %s: %s\n", c->sink_topic, err);
     return NULL;
 }
 
@@ -504,14 +557,14 @@ static int measure_sink(cluster *c, run_result *out)
         if (interrupted)
             goto done;
         if (ride_audit_reader_poll(r, 100, 0, err, sizeof err) < 0) {
-            fprintf(stderr, "reading %s: %s\n", SINK_TOPIC, err);
+            fprintf(stderr, "reading %s: %s\n", c->sink_topic, err);
             goto done;
         }
         int64_t now = ride_clock_mono_ns();
         if (w.first_ns && now >= w.to_ns)
             break;
         if (!w.first_ns && now > first_deadline) {
-            fprintf(stderr, "no frame reached %s\n", SINK_TOPIC);
+            fprintf(stderr, "no frame reached %s\n", c->sink_topic);
             goto done;
         }
         if (!daemons_alive(c)) {
@@ -540,16 +593,22 @@ done:
     return rc;
 }
 
-static int run_cluster(const options *o, const char *zk_connect, enum config_kind kind, int run,
+static int run_cluster(const options *o, const ride_zk_server *zk, enum config_kind kind, int run,
                        run_result *out)
 {
-    char chroot[64];
-    snprintf(chroot, sizeof chroot, "/bench-%s-%d", config_names[kind], run);
-    const char *task1 = kind == CFG_PIPELINE ? "grayscale" : "passthrough";
-    const char *task2 = kind == CFG_PIPELINE ? "stddev" : "passthrough";
+    char name[64];
+    snprintf(name, sizeof name, "bench-%s-%d-%ld", kind == CFG_PASSTHROUGH ? "passthrough"
+                                                   : kind == CFG_PIPELINE ? "pipeline"
+                                                                          : "exactly-once",
+             run, (long)getpid());
+    bool passthrough = kind == CFG_PASSTHROUGH;
+    const char *task1 = passthrough ? "passthrough" : "grayscale";
+    const char *task2 = passthrough ? "passthrough" : "stddev";
     cluster c;
     int rc = -1;
-    if (cluster_start(&c, o, zk_connect, chroot) == 0 && apply_manifest(&c, task1, task2) == 0 &&
+    int started = cluster_start(&c, o, zk, name);
+    c.exactly_once = kind == CFG_PIPELINE_EXACTLY_ONCE;
+    if (started == 0 && apply_manifest(&c, task1, task2) == 0 &&
         measure_sink(&c, out) == 0)
         rc = 0;
     if (rc && !interrupted)
@@ -591,23 +650,30 @@ static double ratio(double a, double b)
     return b > 0 ? a / b : 0;
 }
 
-static void print_table(const summary *s, int runs)
+static void print_table(const options *o, const summary *s)
 {
     printf("\n| config | frames/s | p50 ms | p99 ms | runs | gaps | duplicates | "
            "producer drops |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
     for (int k = 0; k < CFG_COUNT; k++) {
+        if (!config_runs(o, k))
+            continue;
         char drops[32];
         if (s[k].dropped < 0)
             snprintf(drops, sizeof drops, "n/a");
         else
             snprintf(drops, sizeof drops, "%lld", (long long)s[k].dropped);
         printf("| %s | %.1f | %.1f | %.1f | %d | %llu | %llu | %s |\n", config_names[k], s[k].fps,
-               s[k].p50_ms, s[k].p99_ms, runs, (unsigned long long)s[k].gaps,
+               s[k].p50_ms, s[k].p99_ms, o->runs, (unsigned long long)s[k].gaps,
                (unsigned long long)s[k].duplicates, drops);
     }
     printf("\npipeline / passthrough frames/s: %.3f\npipeline / in_process frames/s: %.3f\n",
            ratio(s[CFG_PIPELINE].fps, s[CFG_PASSTHROUGH].fps),
            ratio(s[CFG_PIPELINE].fps, s[CFG_IN_PROCESS].fps));
+    if (o->exactly_once)
+        printf("exactly-once / at-least-once: frames/s %.3f, p50 %.3f, p99 %.3f\n",
+               ratio(s[CFG_PIPELINE_EXACTLY_ONCE].fps, s[CFG_PIPELINE].fps),
+               ratio(s[CFG_PIPELINE_EXACTLY_ONCE].p50_ms, s[CFG_PIPELINE].p50_ms),
+               ratio(s[CFG_PIPELINE_EXACTLY_ONCE].p99_ms, s[CFG_PIPELINE].p99_ms));
 }
 
 static int write_json(const options *o, const summary *s, run_result res[CFG_COUNT][MAX_RUNS],
@@ -623,12 +689,17 @@ static int write_json(const options *o, const summary *s, run_result res[CFG_COU
                                   (json_int_t)sysconf(_SC_NPROCESSORS_ONLN)));
     json_object_set_new(
         root, "options",
-        json_pack("{s:i, s:f, s:f, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:i}", "runs", o->runs,
+        json_pack("{s:i, s:f, s:f, s:i, s:i, s:i, s:f, s:i, s:i, s:i, s:i, s:s, s:b}", "runs",
+                  o->runs,
                   "seconds", o->seconds, "warmup", o->warmup, "workers", o->workers,
                   "partitions", o->partitions, "sources", o->sources, "fps_per_source", o->fps,
                   "worker_threads", o->worker_threads, "in_process_threads", o->threads,
-                  "width", FRAME_SIZE, "height", FRAME_SIZE));
+                  "width", FRAME_SIZE, "height", FRAME_SIZE, "kafka",
+                  o->kafka_start ? "started per run" : o->kafka ? o->kafka : "embedded",
+                  "exactly_once", o->exactly_once));
     for (int k = 0; k < CFG_COUNT; k++) {
+        if (!config_runs(o, k))
+            continue;
         json_t *per_run = json_array();
         for (int i = 0; i < o->runs; i++)
             json_array_append_new(per_run, json_pack("{s:f, s:f, s:f, s:I}", "fps", res[k][i].fps,
@@ -644,11 +715,21 @@ static int write_json(const options *o, const summary *s, run_result res[CFG_COU
         json_array_append_new(configs, c);
     }
     json_object_set_new(root, "results", configs);
-    json_object_set_new(root, "ratios",
-                        json_pack("{s:f, s:f}", "pipeline_over_passthrough",
-                                  ratio(s[CFG_PIPELINE].fps, s[CFG_PASSTHROUGH].fps),
-                                  "pipeline_over_in_process",
-                                  ratio(s[CFG_PIPELINE].fps, s[CFG_IN_PROCESS].fps)));
+    json_t *ratios = json_pack("{s:f, s:f}", "pipeline_over_passthrough",
+                               ratio(s[CFG_PIPELINE].fps, s[CFG_PASSTHROUGH].fps),
+                               "pipeline_over_in_process",
+                               ratio(s[CFG_PIPELINE].fps, s[CFG_IN_PROCESS].fps));
+    if (o->exactly_once)
+        json_object_set_new(ratios, "exactly_once_over_at_least_once",
+                            json_pack("{s:f, s:f, s:f}", "fps",
+                                      ratio(s[CFG_PIPELINE_EXACTLY_ONCE].fps, s[CFG_PIPELINE].fps),
+                                      "p50_ms",
+                                      ratio(s[CFG_PIPELINE_EXACTLY_ONCE].p50_ms,
+                                            s[CFG_PIPELINE].p50_ms),
+                                      "p99_ms",
+                                      ratio(s[CFG_PIPELINE_EXACTLY_ONCE].p99_ms,
+                                            s[CFG_PIPELINE].p99_ms)));
+    json_object_set_new(root, "ratios", ratios);
     int rc = json_dump_file(root, o->json, JSON_INDENT(2));
     json_decref(root);
     if (rc)
@@ -671,7 +752,12 @@ static void usage(FILE *f)
             "  --fps F             offered frames/s per source, up to 1000 (default 30)\n"
             "  --worker-threads N  kernel threads per worker, 0 = all cores (default 1)\n"
             "  --threads N         kernel threads in_process, 0 = all cores (default 0)\n"
-            "  --json FILE         also write the results as JSON\n");
+            "  --json FILE         also write the results as JSON\n"
+            "  --kafka BROKERS     use this real Kafka instead of the embedded broker\n"
+            "  --kafka-start       start a real Kafka for each run ($RIDE_KAFKA_HOME, else\n"
+            "                      ../shared/kafka beside the sources) and delete its data\n"
+            "  --exactly-once      also run the pipeline with delivery: exactly-once\n"
+            "                      (needs a real Kafka)\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -704,7 +790,9 @@ static int parse_options(int argc, char **argv, options *o)
         {"partitions", required_argument, NULL, 'p'}, {"sources", required_argument, NULL, 'S'},
         {"fps", required_argument, NULL, 'f'},      {"worker-threads", required_argument, NULL, 'T'},
         {"threads", required_argument, NULL, 't'},  {"json", required_argument, NULL, 'j'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+        {"kafka", required_argument, NULL, 'k'},    {"kafka-start", no_argument, NULL, 'K'},
+        {"exactly-once", no_argument, NULL, 'E'},   {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     *o = (options){.runs = 3, .seconds = 10, .warmup = 3, .workers = 3, .partitions = 6,
                    .sources = 2, .fps = 30, .worker_threads = 1, .threads = 0};
     int c, bad = 0;
@@ -720,6 +808,9 @@ static int parse_options(int argc, char **argv, options *o)
         case 'T': bad |= parse_int(optarg, 0, 1024, &o->worker_threads); break;
         case 't': bad |= parse_int(optarg, 0, 1024, &o->threads); break;
         case 'j': o->json = optarg; break;
+        case 'k': o->kafka = optarg; break;
+        case 'K': o->kafka_start = true; break;
+        case 'E': o->exactly_once = true; break;
         case 'h': usage(stdout); exit(0);
         default: bad = 1;
         }
@@ -732,6 +823,15 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (optind < argc) {
         usage(stderr);
+        return -1;
+    }
+    const char *conflict = o->kafka && o->kafka_start ? "--kafka and --kafka-start exclude each other"
+                           : o->exactly_once && !o->kafka && !o->kafka_start
+                               ? "--exactly-once needs a real Kafka (--kafka or --kafka-start): "
+                                 "the embedded broker has no transactions"
+                               : NULL;
+    if (conflict) {
+        fprintf(stderr, "ride-bench-pipeline: %s\n", conflict);
         return -1;
     }
     return 0;
@@ -762,6 +862,13 @@ int main(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     ride_log_set_level(RIDE_LOG_WARN);
 
+    char no_kafka[1200];
+    if (o.kafka_start && ride_launch_kafka_unavailable(ride_launch_kafka_home(RIDE_SOURCE_DIR
+                                                                              "/../shared/kafka"),
+                                                       no_kafka, sizeof no_kafka)) {
+        fprintf(stderr, "ride-bench-pipeline: no Kafka broker can run here: %s\n", no_kafka);
+        return 1;
+    }
     ride_zk_server *zk = ride_harness_zk_start();
     if (!zk)
         return 1;
@@ -769,10 +876,11 @@ int main(int argc, char **argv)
     int failed = 0;
     for (int run = 0; run < o.runs && !failed; run++) {
         for (int k = 0; k < CFG_COUNT && !failed; k++) {
+            if (!config_runs(&o, k))
+                continue;
             run_result *r = &res[k][run];
             failed = k == CFG_IN_PROCESS ? run_in_process(&o, r)
-                                         : run_cluster(&o, ride_harness_zk_connect(zk),
-                                                       (enum config_kind)k, run, r);
+                                         : run_cluster(&o, zk, (enum config_kind)k, run, r);
             if (failed)
                 fprintf(stderr, "run %d of %s failed\n", run + 1, config_names[k]);
             else
@@ -789,14 +897,15 @@ int main(int argc, char **argv)
 
     summary s[CFG_COUNT];
     for (int k = 0; k < CFG_COUNT; k++)
-        s[k] = summarize(res[k], o.runs);
+        s[k] = config_runs(&o, k) ? summarize(res[k], o.runs) : (summary){0};
     char model[256];
     ride_bench_cpu_model(model, sizeof model);
     printf("machine: %s, %ld cores; %d x synthetic:%dx%d@%g, %d workers x %d threads, "
-           "%d partitions per stage; %d runs of %g s (median)\n",
+           "%d partitions per stage; %d runs of %g s (median); Kafka: %s\n",
            model, sysconf(_SC_NPROCESSORS_ONLN), o.sources, FRAME_SIZE, FRAME_SIZE, o.fps,
-           o.workers, o.worker_threads, o.partitions, o.runs, o.seconds);
-    print_table(s, o.runs);
+           o.workers, o.worker_threads, o.partitions, o.runs, o.seconds,
+           o.kafka_start ? "a real broker started for each run" : o.kafka ? o.kafka : "embedded");
+    print_table(&o, s);
     char command[2048];
     join_command(argc, argv, command, sizeof command);
     return o.json && write_json(&o, s, res, command) ? 1 : 0;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -20,6 +21,7 @@
 #define FAILED_STOP_GRACE_MS 10000
 #define START_ATTEMPTS 2
 #define DEFAULT_HEAP "256m"
+#define SCRAM_USER_TIMEOUT_MS 60000
 
 const char *ride_launch_kafka_home(const char *fallback)
 {
@@ -76,8 +78,9 @@ const char *ride_launch_kafka_unavailable(const char *home, char *buf, size_t le
     return buf;
 }
 
-/* The listeners: PLAINTEXT alone, or beside it SASL_PLAINTEXT with PLAIN and one
- * user, the brokers keeping PLAINTEXT among themselves. */
+/* The listeners: PLAINTEXT alone, or beside it SASL_PLAINTEXT with PLAIN and
+ * SCRAM for one user, the brokers keeping PLAINTEXT among themselves. PLAIN users
+ * live in the JAAS line, SCRAM users in ZooKeeper (add_scram_user). */
 static void write_listeners(FILE *f, const ride_launch_kafka_options *o, uint16_t port,
                             uint16_t sasl_port)
 {
@@ -89,10 +92,14 @@ static void write_listeners(FILE *f, const ride_launch_kafka_options *o, uint16_
             "listeners=PLAINTEXT://127.0.0.1:%u,SASL_PLAINTEXT://127.0.0.1:%u\n"
             "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT\n"
             "inter.broker.listener.name=PLAINTEXT\n"
-            "sasl.enabled.mechanisms=PLAIN\n"
+            "sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512\n"
             "listener.name.sasl_plaintext.plain.sasl.jaas.config="
             "org.apache.kafka.common.security.plain.PlainLoginModule required "
-            "user_%s=\"%s\";\n",
+            "user_%s=\"%s\";\n"
+            "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n"
+            "listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config="
+            "org.apache.kafka.common.security.scram.ScramLoginModule required;\n",
             port, sasl_port, o->sasl_user, o->sasl_password ? o->sasl_password : "");
 }
 
@@ -235,10 +242,34 @@ static ride_launch_proc *start_once(const ride_launch_kafka_options *o, uint16_t
     return NULL;
 }
 
-/* The user and password go between quotes in a JAAS line, the user into a key too. */
+/* The user and password go between quotes in a JAAS line, the user into a key
+ * too, and both into ConfigCommand's "SCRAM-SHA-256=[password=...]" list. */
 static bool jaas_safe(const char *s)
 {
-    return !s || !strpbrk(s, "\"\\\n;= ");
+    return !s || !strpbrk(s, "\"\\\n;= ,[]");
+}
+
+/* Gives the SASL user SCRAM-SHA-256 and -512 credentials: the broker's own
+ * ConfigCommand writes them into its ZooKeeper chroot (which exists once the
+ * broker serves), and the broker picks them up from there. */
+static int add_scram_user(const ride_launch_kafka_options *o, char *err, size_t errlen)
+{
+    char classpath[1024], config[512], log[1024];
+    snprintf(classpath, sizeof classpath, "%s/libs/*", o->home);
+    snprintf(config, sizeof config, "SCRAM-SHA-256=[password=%s],SCRAM-SHA-512=[password=%s]",
+             o->sasl_password ? o->sasl_password : "", o->sasl_password ? o->sasl_password : "");
+    snprintf(log, sizeof log, "%s/scram-users.log", o->dir);
+    const char *argv[] = {"java", "-cp", classpath, "kafka.admin.ConfigCommand", "--zookeeper",
+                          o->zookeeper, "--alter", "--add-config", config, "--entity-type",
+                          "users", "--entity-name", o->sasl_user, NULL};
+    ride_launch_proc *p = ride_launch_spawn(argv, NULL, log);
+    int status = p ? ride_launch_wait(p, SCRAM_USER_TIMEOUT_MS) : -1;
+    ride_launch_stop(p, 0);
+    if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        return 0;
+    snprintf(err, errlen, "cannot add the SCRAM user with kafka.admin.ConfigCommand (see %s)",
+             log);
+    return -1;
 }
 
 ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, uint16_t *port,
@@ -250,7 +281,7 @@ ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, ui
     if (!jaas_safe(o->sasl_user) || !jaas_safe(o->sasl_password) ||
         (o->sasl_user && !o->sasl_user[0])) {
         snprintf(err, errlen, "SASL user or password empty or with a quote, backslash, "
-                              "'=', ';', space or newline");
+                              "'=', ';', ',', '[', ']', space or newline");
         return NULL;
     }
     uint16_t unused;
@@ -259,5 +290,9 @@ ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, ui
     ride_launch_proc *p = NULL;
     for (int attempt = 0; !p && attempt < START_ATTEMPTS; attempt++)
         p = start_once(o, port, sasl_port, err, errlen);
+    if (p && o->sasl_user && add_scram_user(o, err, errlen)) {
+        ride_launch_stop(p, FAILED_STOP_GRACE_MS);
+        return NULL;
+    }
     return p;
 }

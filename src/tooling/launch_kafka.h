@@ -25,11 +25,12 @@ typedef struct ride_launch_kafka_options {
     const char *heap;      /* the JVM's heap, e.g. "256m"; NULL: 256m */
     const char *extra;     /* more server.properties lines (NULL: none); they win */
     int timeout_ms;        /* the wait until the broker serves metadata */
-    /* With sasl_user set: a second listener, SASL_PLAINTEXT with the PLAIN mechanism,
-     * on its own free port, that knows this one user (sasl_password, NULL: ""). The
-     * brokers talk among themselves on the PLAINTEXT one. They go into a JAAS line:
-     * the user must not be empty, and neither may hold a quote, a backslash, '=',
-     * ';', a space or a newline. */
+    /* With sasl_user set: a second listener, SASL_PLAINTEXT with the mechanisms PLAIN,
+     * SCRAM-SHA-256 and SCRAM-SHA-512, on its own free port, that knows this one user
+     * (sasl_password, NULL: ""). The brokers talk among themselves on the PLAINTEXT
+     * one. They go into a JAAS line and a ConfigCommand argument: the user must not
+     * be empty, and neither may hold a quote, a backslash, '=', ';', ',', '[', ']', a
+     * space or a newline. */
     const char *sasl_user;
     const char *sasl_password;
 } ride_launch_kafka_options;

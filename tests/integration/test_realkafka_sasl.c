@@ -1,7 +1,7 @@
 /* realkafka SASL: a real broker whose second listener takes SASL_PLAINTEXT with
- * PLAIN and one user. A master, a worker and a producer, each with the credentials
- * in its own config's `kafka` mapping, run a one-stage application on that
- * listener and lose nothing; a worker and a producer with a wrong password each
+ * PLAIN and SCRAM-SHA-256/512 and one user. A master, a worker and a producer,
+ * each with the credentials in its own config's `kafka` mapping, run a one-stage
+ * application on that listener and lose nothing, with PLAIN and with SCRAM; a worker and a producer with a wrong password each
  * log librdkafka's "SASL authentication error" once, keep running without
  * spinning, and log little else; so does a master with a wrong password, whose
  * application says why it is pending. No password reaches a log or ZooKeeper. */
@@ -32,6 +32,12 @@
 static const ride_kv GOOD[] = {
     {"security.protocol", "SASL_PLAINTEXT", {0, 0}, {0, 0}},
     {"sasl.mechanisms", "PLAIN", {0, 0}, {0, 0}},
+    {"sasl.username", USER, {0, 0}, {0, 0}},
+    {"sasl.password", PASSWORD, {0, 0}, {0, 0}},
+};
+static const ride_kv SCRAM[] = {
+    {"security.protocol", "SASL_PLAINTEXT", {0, 0}, {0, 0}},
+    {"sasl.mechanisms", "SCRAM-SHA-256", {0, 0}, {0, 0}},
     {"sasl.username", USER, {0, 0}, {0, 0}},
     {"sasl.password", PASSWORD, {0, 0}, {0, 0}},
 };
@@ -150,17 +156,17 @@ static void assert_no_secret_below(ride_cluster_fx *fx, const char *path)
     ride_zk_strings_free(&kids);
 }
 
-static void test_pipeline_on_sasl_listener(void **state)
+static void run_pipeline_with(const char *name, const ride_kv *props)
 {
-    (void)state;
-    static const ride_cluster_app app = {
-        .name = "rksasl", .fps = 20, .partitions = 2, .max_workers = 1};
-    ride_cluster_fx *fx = sasl_cluster("rksasl");
+    const ride_cluster_app app = {.name = name, .fps = 20, .partitions = 2, .max_workers = 1};
+    ride_cluster_fx *fx = sasl_cluster_with(name, props, NULL);
     ride_cluster_fx_workers(fx, 1, NULL, WAIT_MS);
     ride_cluster_fx_run_app(fx, &app, WAIT_MS);
     assert_string_equal(fx->bootstrap, ride_harness_kafka_sasl_bootstrap(broker));
 
-    ride_audit_reader *r = ride_cluster_fx_reader(fx, "rksasl.gray.out", NULL, NULL);
+    char sink[96];
+    snprintf(sink, sizeof sink, "%s.gray.out", name);
+    ride_audit_reader *r = ride_cluster_fx_reader(fx, sink, NULL, NULL);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
     ride_cluster_fx_wait_sink(fx, r, 100, WAIT_MS);
     ride_cluster_stream_counts counts[STREAMS];
@@ -171,6 +177,18 @@ static void test_pipeline_on_sasl_listener(void **state)
     assert_no_secret_below(fx, "/");
     ride_audit_reader_free(r);
     ride_cluster_fx_free(fx);
+}
+
+static void test_pipeline_on_sasl_listener(void **state)
+{
+    (void)state;
+    run_pipeline_with("rksasl", GOOD);
+}
+
+static void test_pipeline_with_scram(void **state)
+{
+    (void)state;
+    run_pipeline_with("rkscram", SCRAM);
 }
 
 /* CPU time (user + system) of a process in ms, from /proc/PID/stat. */
@@ -316,6 +334,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pipeline_on_sasl_listener),
+        cmocka_unit_test(test_pipeline_with_scram),
         cmocka_unit_test(test_wrong_password_one_line_no_spin),
         cmocka_unit_test(test_master_wrong_password_one_line_no_spin),
     };

@@ -1022,6 +1022,8 @@ static int transaction_pending(const partition_state *ps)
 static void commit_transaction(ride_pipeline *pl, partition_state *ps)
 {
     char err[256] = "";
+    /* One bound for the whole commit, which the stall watchdog's timeout exceeds. */
+    int64_t deadline_ms = ride_clock_mono_ms() + pl->kafka_timeout_ms;
     if (ride_kafka_producer_flush(ps->txn, pl->kafka_timeout_ms, err, sizeof err) != 0) {
         transaction_failed(pl, ps, RIDE_KAFKA_TXN_RETRY, err);
         return;
@@ -1034,7 +1036,7 @@ static void commit_transaction(ride_pipeline *pl, partition_state *ps)
         ps->txn_open = 1;
     if (r == RIDE_KAFKA_TXN_OK)
         r = ride_kafka_txn_commit(ps->txn, pl->consumer, &tp, tp.offset >= 0 ? 1 : 0,
-                                  pl->kafka_timeout_ms, err, sizeof err);
+                                  (int)(deadline_ms - ride_clock_mono_ms()), err, sizeof err);
     if (r != RIDE_KAFKA_TXN_OK) {
         transaction_failed(pl, ps, r, err);
         return;

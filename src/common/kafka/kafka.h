@@ -273,7 +273,8 @@ ride_kafka_txn_result ride_kafka_txn_init(ride_kafka_producer *p, int timeout_ms
 ride_kafka_txn_result ride_kafka_txn_begin(ride_kafka_producer *p, char *err, size_t errlen);
 /* Adds the consumer group's input offsets (each the next offset to read) to the
  * open transaction, then commits it: its messages (all delivered first, their
- * reports served here) and those offsets become visible together. */
+ * reports served here) and those offsets become visible together. Both calls
+ * together take at most timeout_ms. */
 ride_kafka_txn_result ride_kafka_txn_commit(ride_kafka_producer *p, ride_kafka_consumer *c,
                                             const ride_kafka_tp *offsets, size_t count,
                                             int timeout_ms, char *err, size_t errlen);

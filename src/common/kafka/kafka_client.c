@@ -444,6 +444,10 @@ ride_kafka_txn_result ride_kafka_txn_commit(ride_kafka_producer *p, ride_kafka_c
                                             const ride_kafka_tp *offsets, size_t count,
                                             int timeout_ms, char *err, size_t errlen)
 {
+    /* librdkafka takes a negative timeout as "forever". */
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    int64_t deadline_ms = ride_clock_mono_ms() + timeout_ms;
     if (count > 0) {
         if (check_tps(offsets, count, "send_offsets_to_transaction", err, errlen) != 0)
             return RIDE_KAFKA_TXN_FATAL;
@@ -456,8 +460,9 @@ ride_kafka_txn_result ride_kafka_txn_commit(ride_kafka_producer *p, ride_kafka_c
         if (r != RIDE_KAFKA_TXN_OK)
             return r;
     }
-    return txn_result(p, rd_kafka_commit_transaction(p->rk, timeout_ms), "commit_transaction",
-                      err, errlen);
+    int64_t left_ms = deadline_ms - ride_clock_mono_ms();
+    return txn_result(p, rd_kafka_commit_transaction(p->rk, left_ms > 0 ? (int)left_ms : 0),
+                      "commit_transaction", err, errlen);
 }
 
 ride_kafka_txn_result ride_kafka_txn_abort(ride_kafka_producer *p, int timeout_ms, char *err,

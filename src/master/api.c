@@ -422,6 +422,14 @@ static int check_fan_out(const ride_manifest *man, char *err, size_t errlen)
 int ride_master_check_manifest(ride_master *m, const ride_manifest *man, char *err,
                                size_t errlen)
 {
+    /* librdkafka's mock cluster stores no transactional offsets. */
+    if (man->delivery == RIDE_DELIVERY_EXACTLY_ONCE &&
+        (m->cfg->kafka.embedded || m->bootstrap_embedded)) {
+        snprintf(err, errlen, "%s: spec.delivery: exactly-once needs Kafka transactions, which "
+                 "the embedded broker does not have; configure kafka.bootstrap.servers on the "
+                 "masters, or use delivery: at-least-once", man->file);
+        return -1;
+    }
     for (size_t s = 0; s < man->stage_count; s++) {
         const ride_stage *st = &man->stages[s];
         if (st->partitions > m->cfg->topics.partitions_max) {

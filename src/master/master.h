@@ -234,7 +234,8 @@ void ride_master_write_state(ride_master *m, ride_master_app *a);
 /* Registers the routes on srv. */
 int ride_master_api_routes(ride_master *m, ride_http_server *srv);
 /* Checks a manifest the way apply does (schema, tasks, params, fan-out, partition
- * limits); returns 0 or -1 with a one-line message. */
+ * limits, exactly-once only on a real broker); returns 0 or -1 with a one-line
+ * message. */
 int ride_master_check_manifest(ride_master *m, const ride_manifest *man, char *err,
                                size_t errlen);
 

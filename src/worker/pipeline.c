@@ -1,4 +1,6 @@
-/* pipeline.c - one stage's partition pipeline (pipeline.h). */
+/* pipeline.c - one stage's partition pipeline (pipeline.h). With exactly-once,
+ * a partition's outputs go through its own transactional producer (ps->txn); the
+ * "Exactly-once" section holds what only that mode does. */
 #include "pipeline.h"
 #include "base/clock.h"
 #include "base/error.h"
@@ -41,6 +43,14 @@ typedef struct partition_state {
     ride_retry retry;
     /* The message being pushed: handle_message settles it, on_reject the others. */
     int64_t cur_offset;
+    /* Exactly-once only: the partition's transactional producer (NULL while it
+     * must be replaced), whether a transaction is open, its output frames, and
+     * when the last one ended. */
+    ride_kafka_producer *txn;
+    int txn_open;
+    int needs_reset;
+    uint64_t txn_frames;
+    int64_t txn_ended_ms;
     ride_pipeline_partition_stats st;
 } partition_state;
 
@@ -99,7 +109,11 @@ struct ride_pipeline {
     int kafka_timeout_ms;
 
     ride_kafka_consumer *consumer;
-    ride_kafka_producer *producer;
+    ride_kafka_producer *producer; /* NULL with exactly-once: each partition has its own */
+    /* Exactly-once: the template of the partitions' producers, and the cadence. */
+    rd_kafka_conf_t *txn_conf;
+    int txn_interval_ms;
+    uint64_t txn_max_frames;
 
     /* Backpressure: NULL without a budget. */
     ride_backlog *backlog;
@@ -132,6 +146,17 @@ struct ride_pipeline {
     int64_t stats_ns;
     uint64_t stats_frames_in;
 };
+
+/* Exactly-once (defined in its section below). */
+static ride_kafka_txn_result open_producer(ride_pipeline *pl, int32_t partition,
+                                           ride_kafka_producer **out, char *err, size_t errlen);
+static void end_transaction(ride_pipeline *pl, partition_state *ps);
+static void drop_producer(ride_pipeline *pl, partition_state *ps);
+static int abort_transaction(ride_pipeline *pl, partition_state *ps, char *err, size_t errlen);
+static int reset_producer(ride_pipeline *pl, partition_state *ps, char *err, size_t errlen);
+static ride_kafka_producer *output_producer(ride_pipeline *pl, partition_state *ps);
+static void commit_transactions(ride_pipeline *pl);
+static int poll_outputs(ride_pipeline *pl, int timeout_ms);
 
 const char *ride_pipeline_drop_reason(int i)
 {
@@ -225,6 +250,7 @@ static void partition_free(partition_state *ps)
         return;
     ride_frame_assembler_free(ps->assembler);
     ride_offset_tracker_free(ps->tracker);
+    ride_kafka_producer_discard(ps->txn);
     free(ps);
 }
 
@@ -286,13 +312,21 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
                 partition < 0 ? "invalid" : "already owned");
         return -1;
     }
-    int64_t tracker_start, committed;
-    if (resolve_start(pl, partition, start, &tracker_start, &committed, err, errlen) != 0)
+    /* A new owner's init_transactions completes the old owner's transaction
+     * first: only then is the committed offset final. */
+    ride_kafka_producer *txn = NULL;
+    if (pl->txn_conf && open_producer(pl, partition, &txn, err, errlen) != RIDE_KAFKA_TXN_OK)
         return -1;
+    int64_t tracker_start, committed;
+    if (resolve_start(pl, partition, start, &tracker_start, &committed, err, errlen) != 0) {
+        ride_kafka_producer_discard(txn);
+        return -1;
+    }
     if (pl->part_count == pl->part_cap) {
         size_t cap = pl->part_cap ? pl->part_cap * 2 : 8;
         partition_state **grown = realloc(pl->parts, cap * sizeof *grown);
         if (!grown) {
+            ride_kafka_producer_discard(txn);
             ride_set_error(err, errlen, "out of memory");
             return -1;
         }
@@ -302,7 +336,11 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
     partition_state *ps = calloc(1, sizeof *ps);
     if (ps) {
         ps->pl = pl;
+        ps->txn = txn;
+        ps->txn_ended_ms = ride_clock_mono_ms();
         ps->assembler = ride_frame_assembler_new(pl->max_frame_bytes, on_reject, ps);
+    } else {
+        ride_kafka_producer_discard(txn);
     }
     if (!ps || !ps->assembler || partition_restart(pl, ps, tracker_start) != 0) {
         partition_free(ps);
@@ -363,6 +401,8 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
                 pl->input_topic);
         return -1;
     }
+    if (ps->txn)
+        end_transaction(pl, ps);
     /* Forgotten here before Kafka is told: whatever happens next, nothing of
      * this partition is processed or committed any more. */
     detach_partition(pl, ps);
@@ -374,6 +414,7 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
                   pl->stage, pl->input_topic, (int)partition, (long long)ps->epoch,
                   (unsigned long long)handed_back);
     int assigned = ps->assigned;
+    drop_producer(pl, ps);
     partition_free(ps);
     /* A paused partition is out of the consumer's assignment already. */
     ride_kafka_tp tp = {pl->input_topic, partition, 0};
@@ -410,7 +451,11 @@ static int set_assigned(ride_pipeline *pl, partition_state *ps, int assigned, ch
  * once its output has room. */
 static int rewind_partition(ride_pipeline *pl, partition_state *ps, char *err, size_t errlen)
 {
-    int64_t start = ride_offset_tracker_committable(ps->tracker);
+    /* Exactly-once: the aborted transaction took every output since the last
+     * commit with it, so all of that is read again. */
+    int64_t start = pl->txn_conf ? ps->committed : ride_offset_tracker_committable(ps->tracker);
+    if (pl->txn_conf && abort_transaction(pl, ps, err, errlen) != 0)
+        return -1;
     if (set_assigned(pl, ps, 0, err, errlen) != 0)
         return -1;
     if (partition_restart(pl, ps, start) != 0) {
@@ -513,6 +558,11 @@ static ride_frame_write_opts output_opts(const ride_pipeline *pl)
 /* Queues the output frame; its first input offset becomes done with its last report. */
 static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first)
 {
+    /* None while a transactional producer must be replaced: the replacement
+     * reads the partition again from its committed offset. */
+    ride_kafka_producer *producer = output_producer(pl, ps);
+    if (!producer)
+        return;
     output_record *r = calloc(1, sizeof *r);
     if (!r) {
         schedule_rewind(ps);
@@ -529,7 +579,7 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first
     char err[256] = "";
     ride_frame_write_opts wo = output_opts(pl);
     /* A full queue is backpressure: reports are served until the timeout. */
-    if (ride_kafka_produce_frame(pl->producer, pl->output_topic, out_partition, &pl->out_frame,
+    if (ride_kafka_produce_frame(producer, pl->output_topic, out_partition, &pl->out_frame,
                                  &wo, r, count_queued, pl->kafka_timeout_ms, err,
                                  sizeof err) == 0) {
         pl->last_output_bytes = r->bytes;
@@ -659,7 +709,7 @@ static void count_expired(ride_pipeline *pl, partition_state *ps, int64_t next)
 static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
 {
     partition_state *ps = find_partition(pl, m->partition);
-    if (!ps || ps->needs_rewind)
+    if (!ps || ps->needs_rewind || ps->st.fenced)
         return;
     count_expired(pl, ps, m->offset);
     if (ride_offset_tracker_take(ps->tracker, m->offset) != 0) {
@@ -727,14 +777,19 @@ static void update_paused(ride_pipeline *pl, partition_state *ps)
 static int sync_partition(ride_pipeline *pl, partition_state *ps, int64_t now,
                           const char **event, char *err, size_t errlen)
 {
-    if (ps->needs_rewind && now >= ps->rewind_at_ms) {
+    if (ps->needs_reset) {
+        *event = "producer_reset_failed";
+        if (reset_producer(pl, ps, err, errlen) != 0)
+            return -1;
+    }
+    if (!ps->st.fenced && ps->needs_rewind && now >= ps->rewind_at_ms) {
         *event = "rewind_failed";
         if (rewind_partition(pl, ps, err, errlen) != 0)
             return -1;
     }
     update_paused(pl, ps);
-    *event = ps->st.paused ? "pause_failed" : "resume_failed";
-    return set_assigned(pl, ps, !ps->st.paused, err, errlen);
+    *event = ps->st.paused || ps->st.fenced ? "pause_failed" : "resume_failed";
+    return set_assigned(pl, ps, !ps->st.paused && !ps->st.fenced, err, errlen);
 }
 
 /* Rewinds, pauses and resumes what needs it. A partition whose change fails is
@@ -764,13 +819,14 @@ static void sync_partitions(ride_pipeline *pl)
 
 int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen)
 {
-    if (pl->producer)
-        ride_kafka_producer_poll(pl->producer, 0);
+    poll_outputs(pl, 0);
     sync_partitions(pl);
+    if (pl->txn_conf)
+        commit_transactions(pl);
     while (collect_frame(pl, 0) > 0)
         ;
     if (pl->in_flight >= pl->max_in_flight) {
-        ride_kafka_producer_poll(pl->producer, timeout_ms);
+        poll_outputs(pl, timeout_ms);
         return 0;
     }
     int n = 0;
@@ -796,7 +852,9 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
 
 int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen)
 {
-    if (pl->part_count == 0)
+    if (pl->txn_conf)
+        commit_transactions(pl);
+    if (pl->part_count == 0 || pl->txn_conf)
         return 0;
     ride_kafka_tp *tps = calloc(pl->part_count, sizeof *tps);
     partition_state **who = calloc(pl->part_count, sizeof *who);
@@ -826,6 +884,252 @@ out:
     free(tps);
     free(who);
     return rc;
+}
+
+/* ---- Exactly-once ---- */
+
+/* A new transactional producer for partition, registered (init_transactions,
+ * which fences the previous owner) and with the output topic's metadata. */
+static ride_kafka_txn_result open_producer(ride_pipeline *pl, int32_t partition,
+                                           ride_kafka_producer **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    char id[512], reason[256];
+    snprintf(id, sizeof id, "ride.%s.%s.%d", pl->app, pl->stage, (int)partition);
+    rd_kafka_conf_t *conf = rd_kafka_conf_dup(pl->txn_conf);
+    if (rd_kafka_conf_set(conf, "transactional.id", id, reason, sizeof reason) !=
+        RD_KAFKA_CONF_OK) {
+        rd_kafka_conf_destroy(conf);
+        ride_set_error(err, errlen, "transactional.id %s: %s", id, reason);
+        return RIDE_KAFKA_TXN_FATAL;
+    }
+    ride_kafka_producer *p = ride_kafka_producer_new(conf, on_delivery, pl, err, errlen);
+    if (!p)
+        return RIDE_KAFKA_TXN_FATAL;
+    ride_kafka_txn_result r = ride_kafka_txn_init(p, pl->kafka_timeout_ms, err, errlen);
+    if (r == RIDE_KAFKA_TXN_OK &&
+        ride_kafka_partition_count(ride_kafka_producer_handle(p), pl->output_topic,
+                                   pl->kafka_timeout_ms, err, errlen) < 0)
+        r = RIDE_KAFKA_TXN_RETRY;
+    if (r != RIDE_KAFKA_TXN_OK) {
+        ride_kafka_producer_discard(p);
+        return r;
+    }
+    *out = p;
+    return RIDE_KAFKA_TXN_OK;
+}
+
+static void count_abort(ride_pipeline *pl, partition_state *ps)
+{
+    ps->st.aborts++;
+    pl->totals.aborts++;
+    ps->txn_open = 0;
+    ps->txn_frames = 0;
+    ps->txn_ended_ms = ride_clock_mono_ms();
+}
+
+/* Discards the partition's producer with its open transaction: the outputs it
+ * still had in flight are forgotten, since their reports will never come. */
+static void drop_producer(ride_pipeline *pl, partition_state *ps)
+{
+    if (!ps->txn)
+        return;
+    for (output_record *r = pl->records, *next; r; r = next) {
+        next = r->next;
+        if (r->partition == ps->partition)
+            record_unlink(pl, r);
+    }
+    if (ps->txn_open)
+        count_abort(pl, ps);
+    ride_kafka_producer_discard(ps->txn);
+    ps->txn = NULL;
+}
+
+/* A newer owner registered the same transactional.id: this worker must not
+ * touch the partition any more. It stays idle (out of the assignment, its task
+ * outputs stale) until the assignment removes it. */
+static void fence_partition(ride_pipeline *pl, partition_state *ps, const char *why)
+{
+    char quoted[300];
+    ride_log_error("partition_fenced",
+                   "app=%s stage=%s topic=%s partition=%d epoch=%lld error=%s", pl->app,
+                   pl->stage, pl->input_topic, (int)ps->partition, (long long)ps->epoch,
+                   ride_log_quote(why, quoted, sizeof quoted));
+    drop_producer(pl, ps);
+    ps->st.fenced = 1;
+    pl->totals.fenced++;
+    ps->needs_reset = 0;
+    ps->incarnation = ++pl->incarnations;
+}
+
+/* What a failed transactional call leads to: fenced, an abort with a rewind, or
+ * a new producer (after the sync's backoff). */
+static void transaction_failed(ride_pipeline *pl, partition_state *ps, ride_kafka_txn_result r,
+                               const char *err)
+{
+    if (r == RIDE_KAFKA_TXN_FENCED) {
+        fence_partition(pl, ps, err);
+        return;
+    }
+    if (r == RIDE_KAFKA_TXN_ABORT)
+        schedule_rewind(ps);
+    else
+        ps->needs_reset = 1;
+    char context[300];
+    snprintf(context, sizeof context, "app=%s stage=%s topic=%s partition=%d action=%s",
+             pl->app, pl->stage, pl->input_topic, (int)ps->partition,
+             r == RIDE_KAFKA_TXN_ABORT ? "abort" : "new_producer");
+    ride_failure_log_warn(&pl->failures, "transaction_failed", context, err);
+}
+
+/* The producer for the partition's next output, its transaction begun; NULL
+ * while the producer must be replaced. */
+static ride_kafka_producer *output_producer(ride_pipeline *pl, partition_state *ps)
+{
+    if (!pl->txn_conf)
+        return pl->producer;
+    if (!ps->txn || ps->needs_reset)
+        return NULL;
+    if (!ps->txn_open) {
+        char err[256] = "";
+        ride_kafka_txn_result r = ride_kafka_txn_begin(ps->txn, err, sizeof err);
+        if (r != RIDE_KAFKA_TXN_OK) {
+            transaction_failed(pl, ps, r, err);
+            return NULL;
+        }
+        ps->txn_open = 1;
+    }
+    ps->txn_frames++;
+    return ps->txn;
+}
+
+static int64_t transaction_offset(const partition_state *ps)
+{
+    return ride_offset_tracker_committable(ps->tracker);
+}
+
+/* Outputs in an open transaction, or inputs done (dropped frames) past the
+ * committed offset. */
+static int transaction_pending(const partition_state *ps)
+{
+    int64_t c = transaction_offset(ps);
+    return ps->txn_open || (c >= 0 && c > ps->committed);
+}
+
+/* Commits the partition's transaction with the input offset past every frame
+ * whose output it holds: all its messages are delivered first (their reports
+ * make those frames done), and a failed one aborts instead. */
+static void commit_transaction(ride_pipeline *pl, partition_state *ps)
+{
+    char err[256] = "";
+    /* One bound for the whole commit, which the stall watchdog's timeout exceeds. */
+    int64_t deadline_ms = ride_clock_mono_ms() + pl->kafka_timeout_ms;
+    if (ride_kafka_producer_flush(ps->txn, pl->kafka_timeout_ms, err, sizeof err) != 0) {
+        transaction_failed(pl, ps, RIDE_KAFKA_TXN_RETRY, err);
+        return;
+    }
+    if (ps->needs_rewind)
+        return; /* an output failed: the rewind aborts the transaction */
+    ride_kafka_tp tp = {pl->input_topic, ps->partition, transaction_offset(ps)};
+    ride_kafka_txn_result r = RIDE_KAFKA_TXN_OK;
+    if (!ps->txn_open && (r = ride_kafka_txn_begin(ps->txn, err, sizeof err)) == RIDE_KAFKA_TXN_OK)
+        ps->txn_open = 1;
+    if (r == RIDE_KAFKA_TXN_OK)
+        r = ride_kafka_txn_commit(ps->txn, pl->consumer, &tp, tp.offset >= 0 ? 1 : 0,
+                                  (int)(deadline_ms - ride_clock_mono_ms()), err, sizeof err);
+    if (r != RIDE_KAFKA_TXN_OK) {
+        transaction_failed(pl, ps, r, err);
+        return;
+    }
+    if (tp.offset >= 0)
+        ps->committed = tp.offset;
+    ps->txn_open = 0;
+    ps->txn_frames = 0;
+    ps->txn_ended_ms = ride_clock_mono_ms();
+    ps->st.transactions++;
+    pl->totals.transactions++;
+}
+
+/* Commits every transaction that is due: open for the interval, or holding the
+ * most frames. */
+static void commit_transactions(ride_pipeline *pl)
+{
+    int64_t now = ride_clock_mono_ms();
+    for (size_t i = 0; i < pl->part_count; i++) {
+        partition_state *ps = pl->parts[i];
+        if (!ps->txn || ps->needs_reset || ps->needs_rewind || !transaction_pending(ps))
+            continue;
+        if (ps->txn_frames >= pl->txn_max_frames || now - ps->txn_ended_ms >= pl->txn_interval_ms)
+            commit_transaction(pl, ps);
+    }
+}
+
+/* On removal: commits what the partition finished. A failure leaves the open
+ * transaction to the next owner's init_transactions, which aborts it. */
+static void end_transaction(ride_pipeline *pl, partition_state *ps)
+{
+    if (!ps->needs_reset && !ps->needs_rewind && transaction_pending(ps))
+        commit_transaction(pl, ps);
+}
+
+static int abort_transaction(ride_pipeline *pl, partition_state *ps, char *err, size_t errlen)
+{
+    if (!ps->txn_open)
+        return 0;
+    ride_kafka_txn_result r = ride_kafka_txn_abort(ps->txn, pl->kafka_timeout_ms, err, errlen);
+    if (r == RIDE_KAFKA_TXN_OK) {
+        count_abort(pl, ps);
+        return 0;
+    }
+    transaction_failed(pl, ps, r, err);
+    return -1;
+}
+
+/* A new producer in place of one whose state is unknown (a timed-out call) or
+ * that failed for good: its init_transactions completes whatever the old one
+ * left, so the committed offset read after it is final, and the partition is
+ * read again from there. */
+static int reset_producer(ride_pipeline *pl, partition_state *ps, char *err, size_t errlen)
+{
+    if (set_assigned(pl, ps, 0, err, errlen) != 0)
+        return -1;
+    drop_producer(pl, ps);
+    ride_kafka_txn_result r = open_producer(pl, ps->partition, &ps->txn, err, errlen);
+    if (r == RIDE_KAFKA_TXN_FENCED) {
+        fence_partition(pl, ps, err);
+        return 0;
+    }
+    int64_t start, committed;
+    if (r != RIDE_KAFKA_TXN_OK ||
+        resolve_start(pl, ps->partition, RIDE_KAFKA_OFFSET_COMMITTED, &start, &committed, err,
+                      errlen) != 0)
+        return -1;
+    if (partition_restart(pl, ps, start) != 0) {
+        ride_set_error(err, errlen, "out of memory");
+        return -1;
+    }
+    ps->committed = committed;
+    ps->needs_reset = 0;
+    ps->txn_ended_ms = ride_clock_mono_ms();
+    ride_log_warn("producer_replaced", "app=%s stage=%s topic=%s partition=%d offset=%lld",
+                  pl->app, pl->stage, pl->input_topic, (int)ps->partition, (long long)start);
+    return 0;
+}
+
+/* Serves delivery reports: of the shared producer, or of every partition's
+ * (waiting, when asked to, on the one of the newest output in flight). */
+static int poll_outputs(ride_pipeline *pl, int timeout_ms)
+{
+    if (pl->producer)
+        return ride_kafka_producer_poll(pl->producer, timeout_ms);
+    int n = 0;
+    for (size_t i = 0; i < pl->part_count; i++)
+        if (pl->parts[i]->txn)
+            n += ride_kafka_producer_poll(pl->parts[i]->txn, 0);
+    partition_state *ps = pl->records ? find_partition(pl, pl->records->partition) : NULL;
+    if (n == 0 && timeout_ms > 0 && ps && ps->txn)
+        n = ride_kafka_producer_poll(ps->txn, timeout_ms);
+    return n;
 }
 
 /* ---- Life cycle ---- */
@@ -858,6 +1162,10 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
         why = "negative count or timeout";
     else if (cfg->output_topic && cfg->max_backlog_bytes && !cfg->output_group)
         why = "a backlog budget needs the next stage's group";
+    else if (cfg->exactly_once && cfg->output_topic && (!cfg->app || !cfg->stage))
+        why = "exactly-once needs the app and stage (its transactional ids)";
+    else if (cfg->transaction_interval_ms < 0 || cfg->transaction_max_frames < 0)
+        why = "negative transaction cadence";
     if (why)
         ride_set_error(err, errlen, "pipeline: %s", why);
     return why ? -1 : 0;
@@ -920,11 +1228,14 @@ static int open_output(ride_pipeline *pl, const ride_pipeline_config *cfg, char 
         destroy_conf(conf);
         return -1;
     }
-    pl->producer = ride_kafka_producer_new(conf, on_delivery, pl, err, errlen);
-    if (!pl->producer)
+    /* Exactly-once: every input partition gets its own producer from conf. */
+    if (cfg->exactly_once)
+        pl->txn_conf = conf;
+    else if (!(pl->producer = ride_kafka_producer_new(conf, on_delivery, pl, err, errlen)))
         return -1;
     /* Also primes the producer's metadata (kafka.h). */
-    int n = ride_kafka_partition_count(ride_kafka_producer_handle(pl->producer),
+    int n = ride_kafka_partition_count(pl->producer ? ride_kafka_producer_handle(pl->producer)
+                                                    : ride_kafka_consumer_handle(pl->consumer),
                                        cfg->output_topic, pl->kafka_timeout_ms, err, errlen);
     if (n < 0)
         return -1;
@@ -973,6 +1284,11 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     pl->write_opts = cfg->write_opts;
     pl->max_in_flight = cfg->max_in_flight ? cfg->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
     pl->kafka_timeout_ms = cfg->kafka_timeout_ms ? cfg->kafka_timeout_ms : DEFAULT_KAFKA_TIMEOUT_MS;
+    pl->txn_interval_ms = cfg->transaction_interval_ms ? cfg->transaction_interval_ms
+                                                       : RIDE_PIPELINE_TRANSACTION_INTERVAL_MS;
+    pl->txn_max_frames = (uint64_t)(cfg->transaction_max_frames
+                                        ? cfg->transaction_max_frames
+                                        : RIDE_PIPELINE_TRANSACTION_MAX_FRAMES);
     pl->stats_ns = ride_clock_mono_ns();
     /* Copied before the consumer takes the configuration over. */
     if (cfg->output_topic && cfg->max_backlog_bytes)
@@ -1013,6 +1329,7 @@ void ride_pipeline_free(ride_pipeline *pl)
         record_unlink(pl, pl->records);
     ride_backlog_free(pl->backlog);
     destroy_conf(pl->backlog_conf);
+    destroy_conf(pl->txn_conf);
     free(pl->pending_bytes);
     free(pl->acked_end);
     ride_kafka_consumer_free(pl->consumer);
@@ -1031,7 +1348,13 @@ void ride_pipeline_free(ride_pipeline *pl)
 
 int ride_pipeline_outputs_pending(ride_pipeline *pl)
 {
-    return pl->producer ? ride_kafka_producer_outstanding(pl->producer) : 0;
+    if (pl->producer)
+        return ride_kafka_producer_outstanding(pl->producer);
+    int n = 0;
+    for (size_t i = 0; i < pl->part_count; i++)
+        if (pl->parts[i]->txn)
+            n += ride_kafka_producer_outstanding(pl->parts[i]->txn);
+    return n;
 }
 
 static void fill_partition_stats(const partition_state *ps, ride_pipeline_partition_stats *out)

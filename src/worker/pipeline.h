@@ -35,6 +35,25 @@
  * messages in between before anyone read them. Each is counted as a frame dropped
  * with reason "expired" (a frame is one message unless it was chunked).
  *
+ * Exactly-once (exactly_once with an output topic): each owned input partition
+ * has its own transactional producer, transactional.id
+ * "ride.<app>.<stage>.<partition>", whose init_transactions at add fences the
+ * previous owner and completes its open transaction before the committed offset
+ * is read. The outputs of the frames read from the partition and the input offset
+ * past them are committed in one transaction (send_offsets_to_transaction with
+ * the stage's group): every transaction_interval_ms or transaction_max_frames
+ * output frames, whichever comes first, and when the partition is removed. A
+ * frame's chunks are produced in one call, so they are always in one
+ * transaction. A failed output aborts the transaction and the partition is
+ * re-read from its committed offset (not the committable one: the aborted
+ * outputs are gone). A transactional call that times out or leaves the producer
+ * unusable replaces the producer (init_transactions again, committed offset read
+ * again) after a backoff; a fenced producer means the partition has a new owner:
+ * it is logged (event=partition_fenced), counted, and the partition left idle
+ * until it is removed. The at-least-once rule above decides, as without
+ * transactions, which input offset is committable. Every transactional call runs
+ * on the caller's thread, bounded by kafka_timeout_ms.
+ *
  * Everything runs on the caller's thread: delivery reports are served inside
  * ride_pipeline_step(). Functions returning int give 0, or -1 with a sentence in
  * err. */
@@ -104,7 +123,15 @@ typedef struct ride_pipeline_config {
     int backlog_refresh_ms;    /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
     const char *output_group;  /* the next stage's group; required with a budget */
     int kafka_timeout_ms;  /* metadata, committed offsets, a full producer queue; 0: 10000 */
+    /* Exactly-once (see above): producer_conf is the template of every input
+     * partition's transactional producer; the consumer should read committed. */
+    int exactly_once;
+    int transaction_interval_ms; /* 0: RIDE_PIPELINE_TRANSACTION_INTERVAL_MS */
+    int transaction_max_frames;  /* 0: RIDE_PIPELINE_TRANSACTION_MAX_FRAMES */
 } ride_pipeline_config;
+
+#define RIDE_PIPELINE_TRANSACTION_INTERVAL_MS 100
+#define RIDE_PIPELINE_TRANSACTION_MAX_FRAMES 64
 
 /* Reasons beyond the frame statuses, from index RIDE_FRAME_STATUS_COUNT on. */
 #define RIDE_PIPELINE_DROP_TASK_FAILED RIDE_FRAME_STATUS_COUNT
@@ -139,6 +166,9 @@ typedef struct ride_pipeline_partition_stats {
     int64_t rewind_backoff_ms; /* wait before the next rewind (0 after a success) */
     int paused;             /* held back by the output partition's backlog now */
     uint64_t pauses;        /* times it was */
+    uint64_t transactions;  /* committed (exactly-once) */
+    uint64_t aborts;        /* transactions aborted or abandoned with their producer */
+    int fenced;             /* a newer owner fenced this partition's producer */
 } ride_pipeline_partition_stats;
 
 typedef struct ride_pipeline_stats {
@@ -151,6 +181,9 @@ typedef struct ride_pipeline_stats {
     uint64_t stale_reports; /* delivery reports for frames of a removed or rewound partition */
     uint64_t stale_outputs; /* task outputs of a removed or rewound partition, not written */
     uint64_t commits;
+    uint64_t transactions;
+    uint64_t aborts;
+    uint64_t fenced; /* partitions whose producer a newer owner fenced */
     size_t paused; /* partitions held back by backpressure now */
     uint64_t pauses;
     double input_fps; /* complete input frames per second since the previous stats call */
@@ -188,7 +221,8 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
 int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen);
 
 /* Commits, for every owned partition, its committable offset when it advanced
- * past the last commit. Meant to be called periodically (e.g. every 100 ms). */
+ * past the last commit. Meant to be called periodically (e.g. every 100 ms).
+ * Exactly-once: commits the transactions that are due (the step does too). */
 int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen);
 
 /* Output messages queued or awaiting their delivery report. */

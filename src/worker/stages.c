@@ -113,12 +113,13 @@ static int discard_output(void *ctx, int32_t partition, const ride_frame *out, c
 static bool fingerprint(const ride_cluster_partition_task *t, const char *bootstrap, char *buf,
                         size_t len)
 {
-    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%s", t->input_topic,
+    int n = snprintf(buf, len, "%s|%s|%d|%s|%s|%s|%s|%s|%d|%d|%s|%s", t->input_topic,
                      t->output_topic ? t->output_topic : "", t->output_partitions,
                      t->output_group ? t->output_group : "",
                      t->output_path ? t->output_path : "",
                      t->output_path ? ride_encoding_name(t->output_format) : "", t->group,
-                     t->task, t->threads, (int)t->device, bootstrap ? bootstrap : "");
+                     t->task, t->threads, (int)t->device, bootstrap ? bootstrap : "",
+                     ride_delivery_name(t->delivery));
     for (size_t i = 0; i < t->param_count && n >= 0 && (size_t)n < len; i++)
         n += snprintf(buf + n, len - (size_t)n, "|%s=%s", t->params[i].key, t->params[i].value);
     return n >= 0 && (size_t)n < len;
@@ -193,6 +194,18 @@ static rd_kafka_conf_t *kafka_conf(ride_worker_stages *s, ride_kafka_role role,
     return conf;
 }
 
+/* Sets isolation.level=read_committed; on failure destroys conf and returns NULL. */
+static rd_kafka_conf_t *read_committed(rd_kafka_conf_t *conf, char *err, size_t errlen)
+{
+    char reason[256];
+    if (rd_kafka_conf_set(conf, "isolation.level", "read_committed", reason, sizeof reason) ==
+        RD_KAFKA_CONF_OK)
+        return conf;
+    ride_set_error(err, errlen, "isolation.level: %s", reason);
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
 static void stage_free(stage_pipeline *sp)
 {
     if (!sp)
@@ -223,7 +236,12 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
     if (sp->runner && t->output_path)
         sp->files = ride_files_sink_new(t->output_path, t->output_format, err, errlen);
     bool ready = sp->runner && (!t->output_path || sp->files);
+    bool exactly_once = t->delivery == RIDE_DELIVERY_EXACTLY_ONCE;
     rd_kafka_conf_t *cc = ready ? kafka_conf(s, RIDE_KAFKA_CONSUMER, bootstrap, err, errlen) : NULL;
+    /* Outputs of an aborted transaction, or of one still open, are never input:
+     * librdkafka's default, set again so that no kafka property can undo it. */
+    if (cc && exactly_once)
+        cc = read_committed(cc, err, errlen);
     rd_kafka_conf_t *pc = cc && t->output_topic
                               ? kafka_conf(s, RIDE_KAFKA_PRODUCER, bootstrap, err, errlen)
                               : NULL;
@@ -256,6 +274,9 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .backlog_refresh_ms =
             s->kafka_embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
         .output_group = t->output_group,
+        .exactly_once = exactly_once,
+        .transaction_interval_ms = s->env.cfg->worker.transaction_interval_ms,
+        .transaction_max_frames = s->env.cfg->worker.transaction_max_frames,
     };
     sp->pl = ride_pipeline_new(&pcfg, err, errlen);
     if (!sp->pl) {

@@ -3,7 +3,9 @@
  * master", a closed port means "cannot reach", and bad usage exits 2; each failure
  * is one "error: " line on stderr with the documented exit code. Against a real
  * cluster, apply --wait returns once every partition is owned, top -o json prints
- * one view per refresh, and delete --wait returns once the application is gone. */
+ * one view per refresh, an exactly-once application is refused (the embedded
+ * broker has no transactions), and delete --wait returns once the application is
+ * gone. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +186,21 @@ static void test_top_and_wait_on_a_cluster(void **state)
     stage = json_array_get(json_object_get(view, "stages"), 0);
     assert_int_equal(json_array_size(json_object_get(stage, "lag_history")), 2);
     json_decref(view);
+    free(out);
+
+    /* The embedded broker has no transactions: the master refuses exactly-once
+     * at apply time and ridectl prints why. */
+    static const ride_cluster_app eos = {.name = "eos", .fps = 10, .partitions = 1,
+                                         .max_workers = 1, .delivery = "exactly-once"};
+    snprintf(path, sizeof path, "%s/eos.yaml", fx->dir);
+    assert_int_equal(
+        ride_harness_write_file(path, ride_cluster_app_manifest(&eos, manifest, sizeof manifest)),
+        0);
+    code = run_in(fx, "apply-eos", (const char *const[]){"apply", "-f", path, NULL}, &out);
+    if (code != 1 || out == NULL ||
+        strstr(out, "exactly-once needs Kafka transactions, which the embedded broker does "
+                    "not have") == NULL)
+        ride_cluster_fx_fail(fx, "apply exactly-once on the embedded broker: exit %d", code);
     free(out);
 
     code = run_in(fx, "delete-wait",

@@ -67,6 +67,8 @@ static void test_shipped_worker_and_producer(void **state)
     assert_string_equal(cfg.worker.plugin_dirs[0], "/usr/lib/ride/plugins");
     assert_int_equal(cfg.worker.max_backlog_bytes, 4194304);
     assert_int_equal(cfg.worker.stall_timeout_ms, 20000);
+    assert_int_equal(cfg.worker.transaction_interval_ms, 100);
+    assert_int_equal(cfg.worker.transaction_max_frames, 64);
     assert_int_equal(cfg.worker.message_max_bytes, 1000000);
     assert_int_equal(cfg.worker.max_frame_bytes, 64 << 20);
     assert_string_equal(cfg.metrics_listen, "127.0.0.1:9481");
@@ -279,6 +281,8 @@ static const bad_config bad_configs[] = {
     {RIDE_DAEMON_WORKER, ZK "worker: {id: \"a/b\"}\n", 2, 14, "worker.id: invalid id"},
     {RIDE_DAEMON_WORKER, ZK "worker: {stall_timeout_ms: 50}\n", 2, 28,
      "worker.stall_timeout_ms: expected an integer in 100..3600000, got \"50\""},
+    {RIDE_DAEMON_WORKER, ZK "worker: {transaction_max_frames: 0}\n", 2, 34,
+     "worker.transaction_max_frames: expected an integer in 1..100000, got \"0\""},
     {RIDE_DAEMON_WORKER, ZK "worker: {plugin_dirs: /opt/plugins}\n", 2, 23,
      "worker.plugin_dirs: expected a sequence, got \"/opt/plugins\""},
     {RIDE_DAEMON_WORKER, ZK "worker: {labels: {zone: [a]}}\n", 2, 25,

@@ -144,6 +144,9 @@ ride_kafka_producer *ride_kafka_producer_new(rd_kafka_conf_t *conf,
                                              ride_kafka_delivery_fn on_delivery, void *ctx,
                                              char *err, size_t errlen);
 void ride_kafka_producer_free(ride_kafka_producer *p); /* flushes up to 5 s first */
+/* Frees at once: what is queued or in flight is dropped without a delivery report
+ * (for a producer whose transaction is abandoned). NULL is a no-op. */
+void ride_kafka_producer_discard(ride_kafka_producer *p);
 rd_kafka_t *ride_kafka_producer_handle(ride_kafka_producer *p);
 
 /* Queues one message for (topic, partition); the bytes are copied. Returns
@@ -256,6 +259,35 @@ int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t c
  * where nothing is committed). Works for partitions not assigned here. */
 int ride_kafka_committed(ride_kafka_consumer *c, ride_kafka_tp *tps, size_t count,
                          int timeout_ms, char *err, size_t errlen);
+
+/* ---- Transactions (a producer configured with transactional.id) ---- */
+
+/* What a transactional call left behind. Each call blocks at most its timeout. */
+typedef enum ride_kafka_txn_result {
+    RIDE_KAFKA_TXN_OK,
+    RIDE_KAFKA_TXN_RETRY,  /* retriable (a timeout): the transaction's state is unknown */
+    RIDE_KAFKA_TXN_ABORT,  /* the transaction failed: abort it, then start again */
+    RIDE_KAFKA_TXN_FENCED, /* a newer producer took over the transactional.id */
+    RIDE_KAFKA_TXN_FATAL,  /* the producer is unusable */
+} ride_kafka_txn_result;
+
+/* Registers the transactional.id with its coordinator: fences any older producer
+ * with the same id and completes (aborts) its open transaction. */
+ride_kafka_txn_result ride_kafka_txn_init(ride_kafka_producer *p, int timeout_ms, char *err,
+                                          size_t errlen);
+/* Starts a transaction (local, does not block). */
+ride_kafka_txn_result ride_kafka_txn_begin(ride_kafka_producer *p, char *err, size_t errlen);
+/* Adds the consumer group's input offsets (each the next offset to read) to the
+ * open transaction, then commits it: its messages (all delivered first, their
+ * reports served here) and those offsets become visible together. Both calls
+ * together take at most timeout_ms. */
+ride_kafka_txn_result ride_kafka_txn_commit(ride_kafka_producer *p, ride_kafka_consumer *c,
+                                            const ride_kafka_tp *offsets, size_t count,
+                                            int timeout_ms, char *err, size_t errlen);
+/* Aborts the open transaction: its messages are never read by read_committed
+ * consumers. */
+ride_kafka_txn_result ride_kafka_txn_abort(ride_kafka_producer *p, int timeout_ms, char *err,
+                                           size_t errlen);
 
 #ifdef __cplusplus
 }

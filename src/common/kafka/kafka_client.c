@@ -1,4 +1,5 @@
-/* kafka_client.c - the producer and the manually assigned consumer (kafka/kafka.h). */
+/* kafka_client.c - the producer, the manually assigned consumer and transactions
+ * (kafka/kafka.h). Every transactional call is bounded by its caller's timeout. */
 #include "kafka/kafka.h"
 
 #include "base/clock.h"
@@ -63,6 +64,17 @@ void ride_kafka_producer_free(ride_kafka_producer *p)
     if (!p)
         return;
     rd_kafka_flush(p->rk, 5000);
+    rd_kafka_destroy(p->rk);
+    free(p);
+}
+
+void ride_kafka_producer_discard(ride_kafka_producer *p)
+{
+    if (!p)
+        return;
+    /* Reports of the purged messages, should destroy serve any, reach no one. */
+    p->on_delivery = NULL;
+    rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     rd_kafka_destroy(p->rk);
     free(p);
 }
@@ -381,4 +393,81 @@ int ride_kafka_committed(ride_kafka_consumer *c, ride_kafka_tp *tps, size_t coun
         tps[i].offset = l->elems[i].offset < 0 ? RIDE_KAFKA_OFFSET_NONE : l->elems[i].offset;
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
+}
+
+/* ---- Transactions ---- */
+
+static bool is_fencing(rd_kafka_resp_err_t code)
+{
+    return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+           code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+/* Classifies a transactional call's error (NULL: success) and frees it. A fatal
+ * error's own code says whether it was fencing. */
+static ride_kafka_txn_result txn_result(ride_kafka_producer *p, rd_kafka_error_t *e,
+                                        const char *what, char *err, size_t errlen)
+{
+    if (!e)
+        return RIDE_KAFKA_TXN_OK;
+    ride_kafka_txn_result r = RIDE_KAFKA_TXN_FATAL;
+    if (rd_kafka_error_is_fatal(e)) {
+        char reason[256];
+        rd_kafka_resp_err_t code = rd_kafka_fatal_error(p->rk, reason, sizeof reason);
+        if (is_fencing(code) || is_fencing(rd_kafka_error_code(e)))
+            r = RIDE_KAFKA_TXN_FENCED;
+    } else if (rd_kafka_error_txn_requires_abort(e)) {
+        r = RIDE_KAFKA_TXN_ABORT;
+    } else if (rd_kafka_error_is_retriable(e)) {
+        r = RIDE_KAFKA_TXN_RETRY;
+    } else if (is_fencing(rd_kafka_error_code(e))) {
+        r = RIDE_KAFKA_TXN_FENCED;
+    }
+    ride_set_error(err, errlen, "%s: %s", what, rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return r;
+}
+
+ride_kafka_txn_result ride_kafka_txn_init(ride_kafka_producer *p, int timeout_ms, char *err,
+                                          size_t errlen)
+{
+    return txn_result(p, rd_kafka_init_transactions(p->rk, timeout_ms), "init_transactions", err,
+                      errlen);
+}
+
+ride_kafka_txn_result ride_kafka_txn_begin(ride_kafka_producer *p, char *err, size_t errlen)
+{
+    return txn_result(p, rd_kafka_begin_transaction(p->rk), "begin_transaction", err, errlen);
+}
+
+ride_kafka_txn_result ride_kafka_txn_commit(ride_kafka_producer *p, ride_kafka_consumer *c,
+                                            const ride_kafka_tp *offsets, size_t count,
+                                            int timeout_ms, char *err, size_t errlen)
+{
+    /* librdkafka takes a negative timeout as "forever". */
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    int64_t deadline_ms = ride_clock_mono_ms() + timeout_ms;
+    if (count > 0) {
+        if (check_tps(offsets, count, "send_offsets_to_transaction", err, errlen) != 0)
+            return RIDE_KAFKA_TXN_FATAL;
+        rd_kafka_consumer_group_metadata_t *group = rd_kafka_consumer_group_metadata(c->rk);
+        rd_kafka_topic_partition_list_t *l = tp_list(offsets, count);
+        rd_kafka_error_t *e = rd_kafka_send_offsets_to_transaction(p->rk, l, group, timeout_ms);
+        rd_kafka_topic_partition_list_destroy(l);
+        rd_kafka_consumer_group_metadata_destroy(group);
+        ride_kafka_txn_result r = txn_result(p, e, "send_offsets_to_transaction", err, errlen);
+        if (r != RIDE_KAFKA_TXN_OK)
+            return r;
+    }
+    int64_t left_ms = deadline_ms - ride_clock_mono_ms();
+    return txn_result(p, rd_kafka_commit_transaction(p->rk, left_ms > 0 ? (int)left_ms : 0),
+                      "commit_transaction", err, errlen);
+}
+
+ride_kafka_txn_result ride_kafka_txn_abort(ride_kafka_producer *p, int timeout_ms, char *err,
+                                           size_t errlen)
+{
+    return txn_result(p, rd_kafka_abort_transaction(p->rk, timeout_ms), "abort_transaction", err,
+                      errlen);
 }

@@ -354,6 +354,8 @@ static int parse_worker(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top
                                        "message_max_bytes",
                                        "max_frame_bytes",
                                        "stall_timeout_ms",
+                                       "transaction_interval_ms",
+                                       "transaction_max_frames",
                                        NULL};
     ride_config_worker *w = &cfg->worker;
     ride_yaml_map map;
@@ -365,6 +367,10 @@ static int parse_worker(ride_yaml *y, ride_config *cfg, const ride_yaml_map *top
         ride_yaml_get_i64(y, &map, "max_backlog_bytes", 0, (int64_t)1 << 40,
                           &w->max_backlog_bytes) ||
         ride_yaml_get_int(y, &map, "stall_timeout_ms", 100, 3600000, &w->stall_timeout_ms) ||
+        ride_yaml_get_int(y, &map, "transaction_interval_ms", 1, 60000,
+                          &w->transaction_interval_ms) ||
+        ride_yaml_get_int(y, &map, "transaction_max_frames", 1, 100000,
+                          &w->transaction_max_frames) ||
         get_message_sizes(y, &map, &w->message_max_bytes, &w->max_frame_bytes))
         return -1;
     return 0;
@@ -410,6 +416,8 @@ static void set_defaults(ride_config *cfg, ride_daemon daemon)
     cfg->producer.max_backlog_bytes = (int64_t)4 << 20;
     cfg->worker.max_backlog_bytes = (int64_t)4 << 20;
     cfg->worker.stall_timeout_ms = 20000; /* docs/decisions.md */
+    cfg->worker.transaction_interval_ms = 100; /* docs/decisions.md */
+    cfg->worker.transaction_max_frames = 64;
     cfg->producer.message_max_bytes = RIDE_CONFIG_DEFAULT_MESSAGE;
     cfg->worker.message_max_bytes = RIDE_CONFIG_DEFAULT_MESSAGE;
     cfg->producer.max_frame_bytes = RIDE_CONFIG_DEFAULT_FRAME;

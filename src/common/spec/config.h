@@ -95,6 +95,10 @@ typedef struct ride_config_worker {
     int message_max_bytes;
     /* largest input frame (payload or pixels); larger ones are dropped; default 64 MiB */
     int64_t max_frame_bytes;
+    /* Exactly-once stages: a partition's transaction commits after this long or
+     * this many output frames, whichever comes first; defaults 100 ms and 64. */
+    int transaction_interval_ms;
+    int transaction_max_frames;
 } ride_config_worker;
 
 /* ride-producer */

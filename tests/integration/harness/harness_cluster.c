@@ -328,8 +328,10 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
 
 const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len)
 {
-    char workers[64], sd[256] = "";
+    char workers[64], sd[256] = "", delivery[64] = "";
     const char *size = app->size ? app->size : "160x120";
+    if (app->delivery)
+        snprintf(delivery, sizeof delivery, "  delivery: %s\n", app->delivery);
     snprintf(workers, sizeof workers, "{min: 1, max: %d, spares: %d}", app->max_workers,
              app->spares);
     if (app->stddev)
@@ -346,6 +348,7 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                      "kind: Application\n"
                      "metadata: {name: %s}\n"
                      "spec:\n"
+                     "%s"
                      "  sources:\n"
                      "    - {name: cam0, uri: \"synthetic:%s@%d\"}\n"
                      "    - {name: cam1, uri: \"synthetic:%s@%d\"}\n"
@@ -357,7 +360,8 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                      "      workers: %s\n"
                      "%s"
                      "  sink: {type: kafka, stage: %s}\n",
-                     app->name, size, app->fps, size, app->fps, app->partitions, workers, sd,
+                     app->name, delivery, size, app->fps, size, app->fps, app->partitions,
+                     workers, sd,
                      app->stddev ? "sd" : "gray");
     assert_true(n > 0 && (size_t)n < len);
     return buf;

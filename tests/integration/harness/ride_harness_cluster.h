@@ -121,6 +121,7 @@ typedef struct ride_cluster_app {
     int spares;
     bool stddev;
     const char *size; /* the sources' WxH; NULL: 160x120 */
+    const char *delivery; /* spec.delivery; NULL: the default (at-least-once) */
 } ride_cluster_app;
 
 /* The application's manifest in buf (fails the test when it does not fit). */

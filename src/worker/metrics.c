@@ -5,6 +5,9 @@
 
 #include "base/error.h"
 
+const char *const ride_worker_transaction_outcomes[RIDE_WORKER_TRANSACTION_OUTCOMES] = {
+    "committed", "aborted", "fenced"};
+
 int ride_worker_metrics_init(ride_worker_metrics *ms, char *err, size_t errlen)
 {
     static const char *const part_labels[] = {"app", "stage", "partition"};
@@ -38,8 +41,15 @@ int ride_worker_metrics_init(ride_worker_metrics *ms, char *err, size_t errlen)
                                          "Seconds from a frame's capture to the end of this "
                                          "stage's task on it",
                                          drop_labels, 2, buckets, n_buckets, err, errlen);
+    static const char *const txn_labels[] = {"app", "stage", "outcome"};
+    ms->transactions = ride_metrics_counter(
+        ms->reg, "ride_worker_transactions_total",
+        "Kafka transactions of exactly-once stages, by outcome: committed, aborted (the "
+        "partition re-reads from its committed offset), fenced (a newer owner took the "
+        "partition over)",
+        txn_labels, 3, err, errlen);
     if (!ms->up || !ms->owned || !ms->processed || !ms->messages_written || !ms->dropped ||
-        !ms->sink_errors || !ms->paused || !ms->latency)
+        !ms->sink_errors || !ms->paused || !ms->latency || !ms->transactions)
         return -1;
     ride_gauge_set(ride_gauge_get(ms->up, NULL, 0), 1);
     return 0;

@@ -17,7 +17,12 @@ typedef struct ride_worker_metrics {
     ride_metric_family *sink_errors;
     ride_metric_family *paused;
     ride_metric_family *latency;
+    ride_metric_family *transactions;
 } ride_worker_metrics;
+
+/* The outcome label of ride_worker_transactions_total, in this order. */
+#define RIDE_WORKER_TRANSACTION_OUTCOMES 3
+extern const char *const ride_worker_transaction_outcomes[RIDE_WORKER_TRANSACTION_OUTCOMES];
 
 /* Registers every family in a new registry (ms->reg, for ride_metrics_free) and
  * sets ride_worker_up to 1. 0, or -1 with err filled. */

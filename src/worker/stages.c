@@ -46,6 +46,7 @@ typedef struct owned_partition {
     uint64_t seen_processed;
     uint64_t seen_messages;
     uint64_t seen_dropped[RIDE_PIPELINE_DROP_REASONS];
+    uint64_t seen_transactions[RIDE_WORKER_TRANSACTION_OUTCOMES];
     ride_counter *processed;
     ride_counter *messages;
 } owned_partition;
@@ -459,6 +460,22 @@ void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignme
 
 /* ---- stats and metrics ---- */
 
+/* Exactly-once stages: committed and aborted transactions, and fenced producers. */
+static void update_transaction_metrics(ride_worker_stages *s, owned_partition *o,
+                                       const ride_pipeline_partition_stats *ps)
+{
+    const uint64_t now[RIDE_WORKER_TRANSACTION_OUTCOMES] = {ps->transactions, ps->aborts,
+                                                            (uint64_t)(ps->fenced != 0)};
+    for (int k = 0; k < RIDE_WORKER_TRANSACTION_OUTCOMES; k++) {
+        if (now[k] <= o->seen_transactions[k])
+            continue;
+        const char *labels[] = {o->sp->app, o->sp->stage, ride_worker_transaction_outcomes[k]};
+        ride_counter_add(ride_counter_get(s->env.metrics->transactions, labels, 3),
+                         now[k] - o->seen_transactions[k]);
+        o->seen_transactions[k] = now[k];
+    }
+}
+
 static void update_metrics(ride_worker_stages *s, owned_partition *o,
                            const ride_pipeline_partition_stats *ps)
 {
@@ -474,6 +491,7 @@ static void update_metrics(ride_worker_stages *s, owned_partition *o,
                          ps->dropped[r] - o->seen_dropped[r]);
         o->seen_dropped[r] = ps->dropped[r];
     }
+    update_transaction_metrics(s, o, ps);
 }
 
 static void snapshot_stage(ride_worker_stages *s, stage_pipeline *sp,

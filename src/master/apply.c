@@ -327,10 +327,12 @@ static int topics_ready(ride_master *m, ride_master_app *a, char *err, size_t er
     int ready = 1;
     for (size_t i = 0; i < a->m.stage_count && ready > 0; i++) {
         const ride_master_stage *s = &a->stages[i];
-        ready = ride_master_topic_ready(m, s->topic, s->st->partitions, err, errlen);
+        ready = ride_master_topic_ready(m, s->topic, s->st->partitions, &a->m.topics, err,
+                                        errlen);
         const char *sink = sink_topic(a, i);
         if (ready > 0 && sink)
-            ready = ride_master_topic_ready(m, sink, s->st->partitions, err, errlen);
+            ready = ride_master_topic_ready(m, sink, s->st->partitions, &a->m.topics, err,
+                                            errlen);
     }
     return ready;
 }

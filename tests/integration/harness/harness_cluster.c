@@ -328,7 +328,7 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
 
 const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len)
 {
-    char workers[64], sd[256] = "";
+    char workers[64], sd[256] = "", topics[256] = "";
     const char *size = app->size ? app->size : "160x120";
     snprintf(workers, sizeof workers, "{min: 1, max: %d, spares: %d}", app->max_workers,
              app->spares);
@@ -341,6 +341,8 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                  "      partitions: %d\n"
                  "      workers: %s\n",
                  app->partitions, workers);
+    if (app->topics)
+        snprintf(topics, sizeof topics, "  topics: %s\n", app->topics);
     int n = snprintf(buf, len,
                      "apiVersion: ride/v1\n"
                      "kind: Application\n"
@@ -356,9 +358,10 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                      "      partitions: %d\n"
                      "      workers: %s\n"
                      "%s"
-                     "  sink: {type: kafka, stage: %s}\n",
+                     "  sink: {type: kafka, stage: %s}\n"
+                     "%s",
                      app->name, size, app->fps, size, app->fps, app->partitions, workers, sd,
-                     app->stddev ? "sd" : "gray");
+                     app->stddev ? "sd" : "gray", topics);
     assert_true(n > 0 && (size_t)n < len);
     return buf;
 }

@@ -112,7 +112,8 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body);
 /* The applications the cluster tests run: two synthetic 160x120 (or size) sources, cam0 and
  * cam1, into stage gray (grayscale), optionally followed by stage sd (stddev, ksize
  * 5); every stage with the same partitions and workers {min: 1, max, spares}; the
- * sink on the last stage, topic "NAME.gray.out" or "NAME.sd.out". */
+ * sink on the last stage, topic "NAME.gray.out" or "NAME.sd.out"; spec.topics when
+ * given. */
 typedef struct ride_cluster_app {
     const char *name;
     int fps;         /* of each source */
@@ -121,6 +122,7 @@ typedef struct ride_cluster_app {
     int spares;
     bool stddev;
     const char *size; /* the sources' WxH; NULL: 160x120 */
+    const char *topics; /* spec.topics as a YAML flow mapping; NULL: none */
 } ride_cluster_app;
 
 /* The application's manifest in buf (fails the test when it does not fit). */

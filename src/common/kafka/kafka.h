@@ -249,8 +249,14 @@ int ride_kafka_consumer_poll(ride_kafka_consumer *c, int timeout_ms, ride_kafka_
                              char *err, size_t errlen);
 void ride_kafka_message_release(ride_kafka_message *msg);
 
+/* Longest ride_kafka_commit() waits for the coordinator's answer: commits are
+ * repeated every pass of a worker's loop, so a slow one is better reported and
+ * sent again than waited for on a thread the stall watchdog watches. */
+#define RIDE_KAFKA_COMMIT_TIMEOUT_MS 3000
+
 /* Commits the given offsets (each the next offset to read) for the group, and
- * waits for the coordinator's answer. */
+ * waits up to RIDE_KAFKA_COMMIT_TIMEOUT_MS for the coordinator's answer; without
+ * one it fails (the commit may still land: committing again is harmless). */
 int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count, char *err,
                       size_t errlen);
 /* Reads the group's committed offsets into tps[i].offset (RIDE_KAFKA_OFFSET_NONE

@@ -117,9 +117,9 @@ ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool brok
 
 ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id)
 {
-    char config[600], extra[640], kafka[600];
-    snprintf(extra, sizeof extra, "%sworker:\n  threads: 1\n",
-             member_kafka(fx, kafka, sizeof kafka));
+    char config[600], extra[900], kafka[600];
+    snprintf(extra, sizeof extra, "%sworker:\n  threads: 1\n%s",
+             member_kafka(fx, kafka, sizeof kafka), fx->worker_extra);
     write_config(fx, id, extra, config, sizeof config);
     const char *argv[] = {BIN("ride-worker"), "--config", config, "--id", id, NULL};
     return spawn(fx, id, argv);

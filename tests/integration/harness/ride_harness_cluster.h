@@ -34,6 +34,7 @@ typedef struct ride_cluster_fx {
     bool embedded;        /* /cluster/kafka names the embedded broker */
     char kafka[256];      /* a real broker the masters use, or "" for the embedded one */
     char master_extra[512]; /* more master config (YAML) with a real broker */
+    char worker_extra[256]; /* more lines of the workers' `worker` mapping, "" for none */
     const ride_kv *kafka_props; /* ride_cluster_fx_kafka_props */
     size_t kafka_prop_count;
     int spawned;

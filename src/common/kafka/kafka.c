@@ -437,6 +437,17 @@ static int admin_grow(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int tim
     return rc;
 }
 
+/* True, with err set, unless the answer holds one resource without an error. */
+static bool resources_failed(const rd_kafka_ConfigResource_t **rs, size_t n, const char *what,
+                             char *err, size_t errlen)
+{
+    if (n == 1 && !rd_kafka_ConfigResource_error(rs[0]))
+        return false;
+    ride_set_error(err, errlen, "%s: %s", what,
+                   n == 1 ? rd_kafka_ConfigResource_error_string(rs[0]) : "no answer");
+    return true;
+}
+
 /* The topic's configuration as the brokers describe it, or NULL with err set; the
  * caller destroys the event, which owns the resource. */
 static rd_kafka_event_t *admin_describe(rd_kafka_t *rk, const char *topic, int timeout_ms,
@@ -456,9 +467,7 @@ static rd_kafka_event_t *admin_describe(rd_kafka_t *rk, const char *topic, int t
         ev ? rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev),
                                                        &n)
            : NULL;
-    if (ev && (n != 1 || rd_kafka_ConfigResource_error(rs[0]))) {
-        ride_set_error(err, errlen, "%s: %s", what,
-                       n == 1 ? rd_kafka_ConfigResource_error_string(rs[0]) : "no answer");
+    if (ev && resources_failed(rs, n, what, err, errlen)) {
         rd_kafka_event_destroy(ev);
         ev = NULL;
     }
@@ -517,11 +526,8 @@ static int admin_alter(rd_kafka_t *rk, const ride_kafka_topic_spec *spec,
     const rd_kafka_ConfigResource_t **rs =
         ev ? rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &m)
            : NULL;
-    if (ev && (m != 1 || rd_kafka_ConfigResource_error(rs[0]))) {
-        ride_set_error(err, errlen, "%s: %s", what,
-                       m == 1 ? rd_kafka_ConfigResource_error_string(rs[0]) : "no answer");
+    if (ev && resources_failed(rs, m, what, err, errlen))
         rc = -1;
-    }
     if (ev)
         rd_kafka_event_destroy(ev);
     rd_kafka_AdminOptions_destroy(o);

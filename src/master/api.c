@@ -529,7 +529,9 @@ static bool carry_over(ride_master_app *to, ride_master_app *from)
     to->phase = from->phase;
     to->generation = from->generation;
     to->created_ms = from->created_ms;
-    return all_topics && from->topics_ready;
+    /* Changed topic settings are sent to the existing topics. */
+    bool same_settings = memcmp(&to->m.topics, &from->m.topics, sizeof to->m.topics) == 0;
+    return all_topics && same_settings && from->topics_ready;
 }
 
 static void replace_app(ride_master *m, ride_master_app *old, ride_master_app *a)

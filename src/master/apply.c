@@ -332,7 +332,8 @@ static int topics_ready(ride_master *m, ride_master_app *a, char *err, size_t er
         const char *topics[2] = {s->topic, sink_topic(a, i)};
         for (size_t t = 0; t < 2 && topics[t]; t++) {
             char one[512];
-            int r = ride_master_topic_ready(m, topics[t], s->st->partitions, one, sizeof one);
+            int r = ride_master_topic_ready(m, topics[t], s->st->partitions, &a->m.topics, one,
+                                           sizeof one);
             if (r < 0 && ready >= 0)
                 snprintf(err, errlen, "%s", one);
             ready = r < ready ? r : ready;

@@ -187,16 +187,52 @@ static int request_topic(ride_master *m, const char *topic, int partitions)
     return rc == RIDE_ZK_OK || rc == RIDE_ZK_NODEEXISTS ? 0 : -1;
 }
 
-int ride_master_topic_ready(ride_master *m, const char *topic, int partitions, char *err,
-                            size_t errlen)
+/* Room for the text of each topic setting's value. */
+typedef struct topic_configs {
+    ride_kv kv[4];
+    char text[4][24];
+    size_t count;
+} topic_configs;
+
+static void add_config(topic_configs *c, const char *name, int64_t value)
+{
+    if (!value)
+        return;
+    snprintf(c->text[c->count], sizeof c->text[c->count], "%" PRId64, value);
+    c->kv[c->count] = (ride_kv){.key = name, .value = c->text[c->count]};
+    c->count++;
+}
+
+/* The manifest's topic settings over RIDE's defaults: retention.ms from the
+ * master's topics.retention_ms, retention.bytes and segment.bytes bounded so that
+ * whole frames cannot fill a broker's disk (docs/decisions.md). */
+static void topic_configs_of(const ride_master *m, const ride_topic_settings *t, topic_configs *c)
+{
+    c->count = 0;
+    add_config(c, "retention.ms", t->retention_ms ? t->retention_ms : m->cfg->topics.retention_ms);
+    add_config(c, "retention.bytes",
+               t->retention_bytes ? t->retention_bytes : RIDE_TOPIC_DEFAULT_RETENTION_BYTES);
+    add_config(c, "segment.bytes",
+               t->segment_bytes ? t->segment_bytes : RIDE_TOPIC_DEFAULT_SEGMENT_BYTES);
+    add_config(c, "segment.ms", t->segment_ms);
+}
+
+int ride_master_topic_ready(ride_master *m, const char *topic, int partitions,
+                            const ride_topic_settings *settings, char *err, size_t errlen)
 {
     if (!m->admin)
         return 0;
     if (!m->bootstrap_embedded) {
+        topic_configs c;
+        topic_configs_of(m, settings, &c);
+        /* Growing is safe here: an application's partition count can only change
+         * when it is applied anew, and its producers and writers start over then. */
         ride_kafka_topic_spec spec = {.name = topic,
                                       .partitions = partitions,
                                       .replication_factor = m->cfg->topics.replication_factor,
-                                      .retention_ms = m->cfg->topics.retention_ms};
+                                      .configs = c.kv,
+                                      .config_count = c.count,
+                                      .grow = 1};
         return ride_master_topics_ready(m->topics, m->bootstrap, &spec, err, errlen);
     }
     if (request_topic(m, topic, partitions))

@@ -245,10 +245,13 @@ int ride_master_check_manifest(ride_master *m, const ride_manifest *man, char *e
  * creates the topics the leader requests. Called every tick on every master. */
 void ride_master_broker_tick(ride_master *m);
 void ride_master_broker_stop(ride_master *m);
-/* The leader's side: asks for a topic (embedded) or creates it (Admin API);
- * returns 1 when it exists with `partitions`, 0 while pending, -1 on error. */
-int ride_master_topic_ready(ride_master *m, const char *topic, int partitions, char *err,
-                            size_t errlen);
+/* The leader's side: asks for a topic (embedded) or creates it (Admin API, with
+ * the application's topic settings over RIDE's defaults, growing a topic with
+ * fewer partitions and altering differing settings of an existing one); returns 1
+ * when it exists with `partitions`, 0 while pending, -1 on error. The embedded
+ * broker ignores the settings. */
+int ride_master_topic_ready(ride_master *m, const char *topic, int partitions,
+                            const ride_topic_settings *settings, char *err, size_t errlen);
 
 /* A librdkafka configuration for the master's own clients: the config's Kafka
  * properties apply to a real cluster, none to the embedded one. NULL (logged) on a

@@ -19,7 +19,7 @@
 typedef enum topic_state { TOPIC_PENDING, TOPIC_READY, TOPIC_FAILED } topic_state;
 
 typedef struct topic_entry {
-    ride_kafka_topic_spec spec; /* spec.name owned */
+    ride_kafka_topic_spec spec; /* owned: spec_copy() */
     topic_state state;
     int64_t retry_at_ms; /* TOPIC_FAILED: when the thread tries again */
     char error[512];
@@ -40,16 +40,56 @@ struct ride_master_topics {
     rd_kafka_t *admin;
 };
 
+/* The caller's configs are built in the same order every pass. */
 static bool same_spec(const ride_kafka_topic_spec *a, const ride_kafka_topic_spec *b)
 {
-    return a->partitions == b->partitions && a->replication_factor == b->replication_factor &&
-           a->retention_ms == b->retention_ms && a->grow == b->grow;
+    if (a->partitions != b->partitions || a->replication_factor != b->replication_factor ||
+        a->grow != b->grow || a->config_count != b->config_count)
+        return false;
+    for (size_t i = 0; i < a->config_count; i++)
+        if (strcmp(a->configs[i].key, b->configs[i].key) != 0 ||
+            strcmp(a->configs[i].value, b->configs[i].value) != 0)
+            return false;
+    return true;
+}
+
+static void spec_free(ride_kafka_topic_spec *spec)
+{
+    ride_kv *kv = (ride_kv *)spec->configs;
+    for (size_t i = 0; i < spec->config_count; i++) {
+        free((char *)kv[i].key);
+        free((char *)kv[i].value);
+    }
+    free(kv);
+    free((char *)spec->name);
+    *spec = (ride_kafka_topic_spec){0};
+}
+
+/* A copy of spec that owns its strings; -1 when out of memory. */
+static int spec_copy(const ride_kafka_topic_spec *spec, ride_kafka_topic_spec *out)
+{
+    *out = *spec;
+    out->name = strdup(spec->name);
+    ride_kv *kv = calloc(spec->config_count ? spec->config_count : 1, sizeof *kv);
+    out->configs = kv;
+    bool ok = out->name && kv;
+    for (size_t i = 0; ok && i < spec->config_count; i++) {
+        kv[i].key = strdup(spec->configs[i].key);
+        kv[i].value = strdup(spec->configs[i].value);
+        ok = kv[i].key && kv[i].value;
+    }
+    if (!ok) {
+        out->config_count = kv ? out->config_count : 0;
+        spec_free(out);
+        return -1;
+    }
+    return 0;
 }
 
 static void forget_entries(ride_master_topics *t)
 {
     for (size_t i = 0; i < t->entry_count; i++)
-        free((char *)t->entries[i].spec.name);
+        spec_free(&t->entries[i].spec);
     free(t->entries);
     t->entries = NULL;
     t->entry_count = 0;
@@ -67,17 +107,28 @@ static topic_entry *find_entry(ride_master_topics *t, const char *name)
 /* Called with mu held; NULL when out of memory. */
 static topic_entry *add_entry(ride_master_topics *t, const ride_kafka_topic_spec *spec)
 {
-    char *name = strdup(spec->name);
-    topic_entry *grown = name ? realloc(t->entries, (t->entry_count + 1) * sizeof *grown) : NULL;
+    ride_kafka_topic_spec copy;
+    if (spec_copy(spec, &copy))
+        return NULL;
+    topic_entry *grown = realloc(t->entries, (t->entry_count + 1) * sizeof *grown);
     if (!grown) {
-        free(name);
+        spec_free(&copy);
         return NULL;
     }
     t->entries = grown;
     topic_entry *e = &grown[t->entry_count++];
-    *e = (topic_entry){.spec = *spec, .state = TOPIC_PENDING};
-    e->spec.name = name;
+    *e = (topic_entry){.spec = copy, .state = TOPIC_PENDING};
     return e;
+}
+
+/* Called with mu held: the question changed, the answer is stale. */
+static void ask_again(topic_entry *e, const ride_kafka_topic_spec *spec)
+{
+    ride_kafka_topic_spec copy;
+    if (spec_copy(spec, &copy))
+        return;
+    spec_free(&e->spec);
+    *e = (topic_entry){.spec = copy, .state = TOPIC_PENDING};
 }
 
 /* Called with mu held: a new bootstrap makes every answer stale. */
@@ -102,13 +153,13 @@ int ride_master_topics_ready(ride_master_topics *t, const char *bootstrap,
     if (use_bootstrap(t, bootstrap) == 0) {
         topic_entry *e = find_entry(t, spec->name);
         if (e && !same_spec(&e->spec, spec)) {
-            const char *name = e->spec.name;
-            *e = (topic_entry){.spec = *spec, .state = TOPIC_PENDING};
-            e->spec.name = name;
+            ask_again(e, spec);
         } else if (!e) {
             e = add_entry(t, spec);
         }
-        if (e && e->state == TOPIC_READY)
+        if (e && !same_spec(&e->spec, spec))
+            ready = 0; /* out of memory for the new question: asked next pass */
+        else if (e && e->state == TOPIC_READY)
             ready = 1;
         else if (e && e->state == TOPIC_FAILED) {
             snprintf(err, errlen, "%s", e->error);
@@ -140,8 +191,8 @@ static bool connect_to(ride_master_topics *t, const char *bootstrap)
     return t->connected_to != NULL;
 }
 
-/* The next topic to work on, copied out (name malloc'd), or false. Called with mu
- * held. */
+/* The next topic to work on, copied out (spec_free, free the bootstrap), or
+ * false. Called with mu held. */
 static bool next_request(ride_master_topics *t, ride_kafka_topic_spec *out, char **bootstrap)
 {
     int64_t now = ride_clock_mono_ms();
@@ -149,13 +200,11 @@ static bool next_request(ride_master_topics *t, ride_kafka_topic_spec *out, char
         topic_entry *e = &t->entries[i];
         if (e->state == TOPIC_READY || (e->state == TOPIC_FAILED && e->retry_at_ms > now))
             continue;
-        *out = e->spec;
-        out->name = strdup(e->spec.name);
-        *bootstrap = strdup(t->bootstrap);
-        if (out->name && *bootstrap)
+        if (spec_copy(&e->spec, out))
+            return false;
+        if ((*bootstrap = strdup(t->bootstrap)))
             return true;
-        free((char *)out->name);
-        free(*bootstrap);
+        spec_free(out);
         return false;
     }
     return false;
@@ -241,7 +290,7 @@ static void *topics_thread(void *arg)
         }
         pthread_mutex_unlock(&t->mu);
         ensure_one(t, bootstrap, &spec);
-        free((char *)spec.name);
+        spec_free(&spec);
         free(bootstrap);
         pthread_mutex_lock(&t->mu);
     }

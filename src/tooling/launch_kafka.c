@@ -198,6 +198,30 @@ static ride_launch_proc *spawn_broker(const ride_launch_kafka_options *o, const 
     return ride_launch_spawn(argv, env, console);
 }
 
+/* Runs the broker of the properties file and waits until it serves metadata on
+ * port: the broker, or NULL with the reason in err. */
+static ride_launch_proc *spawn_serving(const ride_launch_kafka_options *o, const char *props,
+                                       uint16_t port, char *err, size_t errlen)
+{
+    start_probe sp = {.rk = probe_client(port, err, errlen)};
+    if (!sp.rk)
+        return NULL;
+    sp.proc = spawn_broker(o, props);
+    if (!sp.proc) {
+        rd_kafka_destroy(sp.rk);
+        snprintf(err, errlen, "cannot start the broker of %s", o->home);
+        return NULL;
+    }
+    bool settled = ride_launch_wait_until(start_settled, &sp, o->timeout_ms);
+    rd_kafka_destroy(sp.rk);
+    if (settled && ride_launch_alive(sp.proc))
+        return sp.proc;
+    snprintf(err, errlen, "Kafka on port %u %s (see %s/console.log and %s/server.log)", port,
+             settled ? "exited during start" : "did not serve metadata in time", o->dir, o->dir);
+    ride_launch_stop(sp.proc, FAILED_STOP_GRACE_MS);
+    return NULL;
+}
+
 /* A second free port for the SASL listener, other than port; 0 when none is needed. */
 static uint16_t other_free_port(const ride_launch_kafka_options *o, uint16_t port)
 {
@@ -223,23 +247,7 @@ static ride_launch_proc *start_once(const ride_launch_kafka_options *o, uint16_t
                  strerror(errno));
         return NULL;
     }
-    start_probe sp = {.rk = probe_client(*port, err, errlen)};
-    if (!sp.rk)
-        return NULL;
-    sp.proc = spawn_broker(o, props);
-    if (!sp.proc) {
-        rd_kafka_destroy(sp.rk);
-        snprintf(err, errlen, "cannot start the broker of %s", o->home);
-        return NULL;
-    }
-    bool settled = ride_launch_wait_until(start_settled, &sp, o->timeout_ms);
-    rd_kafka_destroy(sp.rk);
-    if (settled && ride_launch_alive(sp.proc))
-        return sp.proc;
-    snprintf(err, errlen, "Kafka on port %u %s (see %s/console.log and %s/server.log)", *port,
-             settled ? "exited during start" : "did not serve metadata in time", o->dir, o->dir);
-    ride_launch_stop(sp.proc, FAILED_STOP_GRACE_MS);
-    return NULL;
+    return spawn_serving(o, props, *port, err, errlen);
 }
 
 /* The user and password go between quotes in a JAAS line, the user into a key
@@ -295,4 +303,12 @@ ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, ui
         return NULL;
     }
     return p;
+}
+
+ride_launch_proc *ride_launch_kafka_restart(const ride_launch_kafka_options *o, uint16_t port,
+                                            char *err, size_t errlen)
+{
+    char props[1024];
+    snprintf(props, sizeof props, "%s/server.properties", o->dir);
+    return spawn_serving(o, props, port, err, errlen);
 }

@@ -46,4 +46,12 @@ typedef struct ride_launch_kafka_options {
 ride_launch_proc *ride_launch_kafka_start(const ride_launch_kafka_options *o, uint16_t *port,
                                           uint16_t *sasl_port, char *err, size_t errlen);
 
+/* Starts the broker an earlier ride_launch_kafka_start ran in o->dir again, from
+ * the same server.properties and data, on the same ports (port: its PLAINTEXT
+ * one), and waits as that does. After a SIGKILL the broker's old ZooKeeper
+ * session must have expired first (zookeeper.session.timeout.ms, 6 s in Kafka
+ * 2.4), or it exits during start. Returns the process, or NULL with the reason. */
+ride_launch_proc *ride_launch_kafka_restart(const ride_launch_kafka_options *o, uint16_t port,
+                                            char *err, size_t errlen);
+
 #endif

@@ -25,7 +25,7 @@ rd_kafka_conf_t *ride_test_kafka_conf(ride_kafka_mock *mock, ride_kafka_role rol
 void ride_test_kafka_topic(ride_kafka_mock *mock, const char *topic, int partitions)
 {
     char err[512];
-    ride_kafka_topic_spec spec = {topic, partitions, -1, 0, 0};
+    ride_kafka_topic_spec spec = {.name = topic, .partitions = partitions, .replication_factor = -1};
     if (ride_kafka_topic_ensure(mock, NULL, &spec, TOPIC_TIMEOUT_MS, err, sizeof err))
         fail_msg("create %s: %s", topic, err);
 }

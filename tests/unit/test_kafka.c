@@ -320,7 +320,8 @@ static void test_topic_create_and_check(void **state)
                      0);
 
     /* Same count again: success, through the mock and through the Admin path. */
-    ride_kafka_topic_spec spec = {"ride.app.stage", PARTITIONS, -1, 600000, 0};
+    ride_kafka_topic_spec spec = {.name = "ride.app.stage", .partitions = PARTITIONS,
+                                  .replication_factor = -1};
     assert_int_equal(ride_kafka_topic_ensure(fx->mock, rk, &spec, TIMEOUT_MS, fx->err,
                                              sizeof fx->err),
                      0);
@@ -365,7 +366,8 @@ static void test_mock_brokers_and_replication(void **state)
         commas += *c == ',';
     assert_int_equal(commas, 2);
     assert_non_null(strstr(b, "127.0.0.1:"));
-    ride_kafka_topic_spec spec = {"ride.app.replicated", 5, 3, 0, 0};
+    ride_kafka_topic_spec spec = {.name = "ride.app.replicated", .partitions = 5,
+                                  .replication_factor = 3};
     assert_int_equal(ride_kafka_topic_ensure(m, NULL, &spec, TIMEOUT_MS, err, sizeof err), 0);
     assert_int_equal(ride_kafka_topic_ensure(m, NULL, &spec, TIMEOUT_MS, err, sizeof err), 0);
     spec.partitions = 6;

@@ -282,6 +282,10 @@ static void test_full_manifest(void **state)
     assert_int_equal(m.sink.type, RIDE_SINK_FILES);
     assert_string_equal(m.stages[m.sink.stage].name, "detect");
     assert_int_equal(m.sink.format, RIDE_ENC_JPEG);
+    assert_int_equal(m.topics.retention_ms, 3600000);
+    assert_int_equal(m.topics.retention_bytes, -1);
+    assert_int_equal(m.topics.segment_bytes, 16777216);
+    assert_int_equal(m.topics.segment_ms, 600000);
     ride_manifest_free(&m);
 }
 
@@ -309,6 +313,11 @@ static void test_topological_order_and_default_sink(void **state)
     assert_int_equal(m.stages[0].workers.min, 1);
     assert_int_equal(m.stages[0].workers.max, 1);
     assert_string_equal(m.sink.topic, "minimal.gray.out");
+    /* No spec.topics: every setting is left to RIDE's defaults. */
+    assert_int_equal(m.topics.retention_ms, 0);
+    assert_int_equal(m.topics.retention_bytes, 0);
+    assert_int_equal(m.topics.segment_bytes, 0);
+    assert_int_equal(m.topics.segment_ms, 0);
     ride_manifest_free(&m);
 
     load_ok("manifests/good/sink-none.yaml", &m);
@@ -392,6 +401,18 @@ static const bad_case bad_cases[] = {
     {"invalid-utf8.yaml", 12, 15, "invalid YAML: invalid leading UTF-8 octet"},
     {"nul-in-string.yaml", 8, 12, "uri: must not contain NUL characters"},
     {"deep-nesting.yaml", 13, 43, "nested deeper than 32 levels"},
+    {"topics-unknown-key.yaml", 14, 5, "spec.topics: unknown key 'retention.hours'; expected one "
+                                       "of retention.ms, retention.bytes, segment.bytes, segment.ms"},
+    {"topics-retention-ms-small.yaml", 14, 19,
+     "spec.topics.retention.ms: expected -1 (no limit) or an integer >= 1000, got 999"},
+    {"topics-retention-bytes-negative.yaml", 14, 22,
+     "spec.topics.retention.bytes: expected an integer >= -1, got \"-2\""},
+    {"topics-segment-bytes-unlimited.yaml", 14, 20,
+     "spec.topics.segment.bytes: expected an integer in 1048576..2147483647, got \"-1\""},
+    {"topics-segment-bytes-huge.yaml", 14, 20, "expected an integer in 1048576..2147483647"},
+    {"topics-segment-ms-quoted.yaml", 14, 17,
+     "spec.topics.segment.ms: expected an integer >= 1000, got a quoted string \"60000\""},
+    {"topics-not-mapping.yaml", 13, 11, "spec.topics: expected a mapping, got \"7d\""},
 };
 
 static void test_bad_manifests(void **state)

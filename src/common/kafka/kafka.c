@@ -371,11 +371,8 @@ static int admin_create(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int t
         ride_set_error(err, errlen, "topic %s: %s", spec->name, reason);
         return -1;
     }
-    if (spec->retention_ms > 0) {
-        char ms[32];
-        snprintf(ms, sizeof ms, "%" PRId64, spec->retention_ms);
-        rd_kafka_NewTopic_set_config(nt, "retention.ms", ms);
-    }
+    for (size_t i = 0; i < spec->config_count; i++)
+        rd_kafka_NewTopic_set_config(nt, spec->configs[i].key, spec->configs[i].value);
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
     rd_kafka_CreateTopics(rk, &nt, 1, o, q);
@@ -440,6 +437,124 @@ static int admin_grow(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int tim
     return rc;
 }
 
+/* True, with err set, unless the answer holds one resource without an error. */
+static bool resources_failed(const rd_kafka_ConfigResource_t **rs, size_t n, const char *what,
+                             char *err, size_t errlen)
+{
+    if (n == 1 && !rd_kafka_ConfigResource_error(rs[0]))
+        return false;
+    ride_set_error(err, errlen, "%s: %s", what,
+                   n == 1 ? rd_kafka_ConfigResource_error_string(rs[0]) : "no answer");
+    return true;
+}
+
+/* The topic's configuration as the brokers describe it, or NULL with err set; the
+ * caller destroys the event, which owns the resource. */
+static rd_kafka_event_t *admin_describe(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                                        const rd_kafka_ConfigResource_t **out, char *err,
+                                        size_t errlen)
+{
+    rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
+    rd_kafka_DescribeConfigs(rk, &res, 1, o, q);
+    char what[300];
+    snprintf(what, sizeof what, "topic %s: DescribeConfigs", topic);
+    rd_kafka_event_t *ev = admin_wait(q, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, what, timeout_ms,
+                                      err, errlen);
+    size_t n = 0;
+    const rd_kafka_ConfigResource_t **rs =
+        ev ? rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev),
+                                                       &n)
+           : NULL;
+    if (ev && resources_failed(rs, n, what, err, errlen)) {
+        rd_kafka_event_destroy(ev);
+        ev = NULL;
+    }
+    if (ev)
+        *out = rs[0];
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    return ev;
+}
+
+static bool spec_sets(const ride_kafka_topic_spec *spec, const char *name)
+{
+    return ride_kv_find(spec->configs, spec->config_count, name) != NULL;
+}
+
+static bool configs_differ(const ride_kafka_topic_spec *spec,
+                           const rd_kafka_ConfigEntry_t **entries, size_t n)
+{
+    for (size_t c = 0; c < spec->config_count; c++) {
+        bool same = false;
+        for (size_t i = 0; i < n && !same; i++) {
+            const char *v = rd_kafka_ConfigEntry_value(entries[i]);
+            same = strcmp(rd_kafka_ConfigEntry_name(entries[i]), spec->configs[c].key) == 0 &&
+                   v && strcmp(v, spec->configs[c].value) == 0;
+        }
+        if (!same)
+            return true;
+    }
+    return false;
+}
+
+/* AlterConfigs with the spec's configurations plus the topic's other dynamic ones. */
+static int admin_alter(rd_kafka_t *rk, const ride_kafka_topic_spec *spec,
+                       const rd_kafka_ConfigEntry_t **entries, size_t n, int timeout_ms,
+                       char *err, size_t errlen)
+{
+    rd_kafka_ConfigResource_t *res =
+        rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, spec->name);
+    for (size_t i = 0; i < n; i++)
+        if (rd_kafka_ConfigEntry_source(entries[i]) == RD_KAFKA_CONFIG_SOURCE_DYNAMIC_TOPIC_CONFIG &&
+            !spec_sets(spec, rd_kafka_ConfigEntry_name(entries[i])))
+            rd_kafka_ConfigResource_set_config(res, rd_kafka_ConfigEntry_name(entries[i]),
+                                               rd_kafka_ConfigEntry_value(entries[i]));
+    for (size_t c = 0; c < spec->config_count; c++)
+        rd_kafka_ConfigResource_set_config(res, spec->configs[c].key, spec->configs[c].value);
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_AdminOptions_t *o = admin_options(rk, RD_KAFKA_ADMIN_OP_ALTERCONFIGS, timeout_ms);
+    rd_kafka_AlterConfigs(rk, &res, 1, o, q);
+    char what[300];
+    snprintf(what, sizeof what, "topic %s: AlterConfigs", spec->name);
+    rd_kafka_event_t *ev = admin_wait(q, RD_KAFKA_EVENT_ALTERCONFIGS_RESULT, what, timeout_ms,
+                                      err, errlen);
+    int rc = ev ? 0 : -1;
+    size_t m = 0;
+    const rd_kafka_ConfigResource_t **rs =
+        ev ? rd_kafka_AlterConfigs_result_resources(rd_kafka_event_AlterConfigs_result(ev), &m)
+           : NULL;
+    if (ev && resources_failed(rs, m, what, err, errlen))
+        rc = -1;
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_AdminOptions_destroy(o);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_ConfigResource_destroy(res);
+    return rc;
+}
+
+/* Gives an existing topic the spec's configurations where they differ. */
+static int admin_align_configs(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int timeout_ms,
+                               char *err, size_t errlen)
+{
+    if (!spec->config_count)
+        return 0;
+    const rd_kafka_ConfigResource_t *res = NULL;
+    rd_kafka_event_t *ev = admin_describe(rk, spec->name, timeout_ms, &res, err, errlen);
+    if (!ev)
+        return -1;
+    size_t n = 0;
+    const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res, &n);
+    int rc = configs_differ(spec, entries, n)
+                 ? admin_alter(rk, spec, entries, n, timeout_ms, err, errlen)
+                 : 0;
+    rd_kafka_event_destroy(ev);
+    return rc;
+}
+
 static int admin_topic_ensure(rd_kafka_t *rk, const ride_kafka_topic_spec *spec, int timeout_ms,
                               char *err, size_t errlen)
 {
@@ -462,7 +577,9 @@ static int admin_topic_ensure(rd_kafka_t *rk, const ride_kafka_topic_spec *spec,
         }
     }
     int c = check_existing(spec, have, 1, err, errlen);
-    return c <= 0 ? c : admin_grow(rk, spec, timeout_ms, err, errlen);
+    if (c < 0 || (c > 0 && admin_grow(rk, spec, timeout_ms, err, errlen)))
+        return -1;
+    return admin_align_configs(rk, spec, timeout_ms, err, errlen);
 }
 
 int ride_kafka_topic_ensure(ride_kafka_mock *mock, rd_kafka_t *rk,

@@ -94,8 +94,12 @@ typedef struct ride_kafka_topic_spec {
     const char *name;
     int partitions;         /* 1..RIDE_KAFKA_MAX_PARTITIONS */
     int replication_factor; /* -1: the brokers' default (mock: 1) */
-    int64_t retention_ms;   /* <= 0: the brokers' default; ignored by the mock */
-    int grow;               /* an existing topic with fewer partitions is grown */
+    /* Topic configurations by Kafka's names ("retention.ms" = "600000"): set at
+     * creation, and on an existing topic where they differ (see below). Ignored
+     * by the mock. */
+    const ride_kv *configs;
+    size_t config_count;
+    int grow; /* an existing topic with fewer partitions is grown */
 } ride_kafka_topic_spec;
 
 #define RIDE_KAFKA_MAX_PARTITIONS 4096
@@ -103,7 +107,10 @@ typedef struct ride_kafka_topic_spec {
 /* Makes sure the topic exists with spec->partitions partitions: through the mock
  * cluster when mock is not NULL, else with the Admin API over rk (any handle).
  * An existing topic with the same count is success; with more partitions, or
- * with fewer and grow == 0, it is an error naming both counts. */
+ * with fewer and grow == 0, it is an error naming both counts. On a real broker an
+ * existing topic whose configurations differ from spec->configs gets them with
+ * AlterConfigs; the topic's other dynamic configurations are sent along
+ * unchanged, since AlterConfigs replaces them all. */
 int ride_kafka_topic_ensure(ride_kafka_mock *mock, rd_kafka_t *rk,
                             const ride_kafka_topic_spec *spec, int timeout_ms, char *err,
                             size_t errlen);
@@ -251,8 +258,14 @@ int ride_kafka_consumer_poll(ride_kafka_consumer *c, int timeout_ms, ride_kafka_
                              char *err, size_t errlen);
 void ride_kafka_message_release(ride_kafka_message *msg);
 
+/* Longest ride_kafka_commit() waits for the coordinator's answer: commits are
+ * repeated every pass of a worker's loop, so a slow one is better reported and
+ * sent again than waited for on a thread the stall watchdog watches. */
+#define RIDE_KAFKA_COMMIT_TIMEOUT_MS 3000
+
 /* Commits the given offsets (each the next offset to read) for the group, and
- * waits for the coordinator's answer. */
+ * waits up to RIDE_KAFKA_COMMIT_TIMEOUT_MS for the coordinator's answer; without
+ * one it fails (the commit may still land: committing again is harmless). */
 int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t count, char *err,
                       size_t errlen);
 /* Reads the group's committed offsets into tps[i].offset (RIDE_KAFKA_OFFSET_NONE

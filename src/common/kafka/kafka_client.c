@@ -362,14 +362,27 @@ int ride_kafka_commit(ride_kafka_consumer *c, const ride_kafka_tp *tps, size_t c
     if (count == 0)
         return 0;
     rd_kafka_topic_partition_list_t *l = tp_list(tps, count);
-    rd_kafka_resp_err_t e = rd_kafka_commit(c->rk, l, 0);
-    int rc = 0;
-    if (e) {
+    /* A synchronous rd_kafka_commit() waits for a coordinator as long as none
+     * answers: with the brokers down that is the whole outage, on the caller's
+     * processing thread. The answer comes to a queue of its own instead, waited
+     * for up to the bound; one that comes later is dropped with the queue. */
+    rd_kafka_queue_t *q = rd_kafka_queue_new(c->rk);
+    rd_kafka_resp_err_t e = rd_kafka_commit_queue(c->rk, l, q, NULL, NULL);
+    rd_kafka_event_t *ev = e ? NULL : rd_kafka_queue_poll(q, RIDE_KAFKA_COMMIT_TIMEOUT_MS);
+    int rc = -1;
+    if (e)
         ride_set_error(err, errlen, "commit: %s", rd_kafka_err2str(e));
-        rc = -1;
-    } else {
-        rc = tp_list_errors(l, "commit", err, errlen);
-    }
+    else if (!ev)
+        ride_set_error(err, errlen, "commit: no answer within %d ms", RIDE_KAFKA_COMMIT_TIMEOUT_MS);
+    else if (rd_kafka_event_error(ev))
+        ride_set_error(err, errlen, "commit: %s", rd_kafka_event_error_string(ev));
+    else if (rd_kafka_event_topic_partition_list(ev))
+        rc = tp_list_errors(rd_kafka_event_topic_partition_list(ev), "commit", err, errlen);
+    else
+        rc = 0;
+    if (ev)
+        rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
     rd_kafka_topic_partition_list_destroy(l);
     return rc;
 }

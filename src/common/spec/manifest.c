@@ -3,6 +3,7 @@
  * pass then resolves them to indexes and orders stages after what they read. */
 #include "spec/manifest.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -683,6 +684,54 @@ static int parse_sink(ride_yaml *y, ride_manifest *m, const ride_yaml_map *spec)
     }
 }
 
+/* ---- topics --------------------------------------------------------------- */
+
+typedef struct topic_key {
+    const char *name;
+    int64_t min, max;
+    bool unlimited; /* -1 is allowed: no limit */
+    size_t offset;  /* into ride_topic_settings */
+} topic_key;
+
+#define MIB (1024 * 1024LL)
+static const topic_key topic_keys[] = {
+    {"retention.ms", 1000, INT64_MAX, true, offsetof(ride_topic_settings, retention_ms)},
+    {"retention.bytes", MIB, INT64_MAX, true, offsetof(ride_topic_settings, retention_bytes)},
+    {"segment.bytes", MIB, INT32_MAX, false, offsetof(ride_topic_settings, segment_bytes)},
+    {"segment.ms", 1000, INT64_MAX, false, offsetof(ride_topic_settings, segment_ms)},
+};
+#define TOPIC_KEY_COUNT (sizeof topic_keys / sizeof topic_keys[0])
+
+static int parse_topic_key(ride_yaml *y, const ride_yaml_map *map, const topic_key *k,
+                           ride_topic_settings *t)
+{
+    if (!ride_yaml_map_get(y, map, k->name))
+        return 0;
+    int64_t v = 0;
+    if (ride_yaml_get_i64(y, map, k->name, k->unlimited ? -1 : k->min, k->max, &v))
+        return -1;
+    if (v < k->min && v != -1)
+        return ride_yaml_fail_key(y, map, k->name, "expected -1 (no limit) or an integer >= "
+                                  "%lld, got %lld", (long long)k->min, (long long)v);
+    *(int64_t *)(void *)((char *)t + k->offset) = v;
+    return 0;
+}
+
+static int parse_topics(ride_yaml *y, ride_manifest *m, const ride_yaml_map *spec)
+{
+    const char *keys[TOPIC_KEY_COUNT + 1];
+    for (size_t i = 0; i < TOPIC_KEY_COUNT; i++)
+        keys[i] = topic_keys[i].name;
+    keys[TOPIC_KEY_COUNT] = NULL;
+    ride_yaml_map map;
+    if (ride_yaml_map_open_key(y, spec, "topics", keys, &map))
+        return -1;
+    for (size_t i = 0; i < TOPIC_KEY_COUNT; i++)
+        if (parse_topic_key(y, &map, &topic_keys[i], &m->topics))
+            return -1;
+    return 0;
+}
+
 /* ---- document ------------------------------------------------------------- */
 
 static int expect_text(ride_yaml *y, const ride_yaml_map *map, const char *key, const char *want)
@@ -714,7 +763,8 @@ static int parse_metadata(ride_yaml *y, ride_manifest *m, const ride_yaml_map *t
 static int parse_document(ride_yaml *y, ride_manifest *m)
 {
     static const char *const top_keys[] = {"apiVersion", "kind", "metadata", "spec", NULL};
-    static const char *const spec_keys[] = {"delivery", "sources", "stages", "sink", NULL};
+    static const char *const spec_keys[] = {"delivery", "sources", "stages", "sink", "topics",
+                                               NULL};
     ride_yaml_map top, spec;
     yaml_node_t *spec_node;
     int delivery = RIDE_DELIVERY_AT_LEAST_ONCE;
@@ -725,7 +775,7 @@ static int parse_document(ride_yaml *y, ride_manifest *m)
         ride_yaml_map_open(y, spec_node, "spec", spec_keys, &spec) ||
         ride_yaml_get_enum(y, &spec, "delivery", delivery_names, &delivery) ||
         parse_sources(y, m, &spec) || parse_stages(y, m, &spec) || resolve_inputs(y, m) ||
-        order_stages(y, m) || parse_sink(y, m, &spec))
+        order_stages(y, m) || parse_sink(y, m, &spec) || parse_topics(y, m, &spec))
         return -1;
     m->delivery = (ride_delivery)delivery;
     return 0;

@@ -137,6 +137,21 @@ typedef struct ride_sink {
     ride_encoding format; /* files: default png */
 } ride_sink;
 
+/* Kafka settings of the application's topics (spec.topics), by Kafka's own names.
+ * 0: not set (RIDE's default applies, docs/manifest.md); -1: no limit. */
+typedef struct ride_topic_settings {
+    int64_t retention_ms;    /* retention.ms: -1 or 1000.. */
+    int64_t retention_bytes; /* retention.bytes, per partition: -1 or 1 MiB.. */
+    int64_t segment_bytes;   /* segment.bytes: 1 MiB..2^31-1 */
+    int64_t segment_ms;      /* segment.ms: 1000.. */
+} ride_topic_settings;
+
+/* RIDE's topic settings where neither the manifest nor the master's configuration
+ * set them: a partition keeps at most about retention.bytes + segment.bytes on a
+ * broker's disk, since Kafka deletes whole closed segments only. */
+#define RIDE_TOPIC_DEFAULT_RETENTION_BYTES (256 * 1024 * 1024LL)
+#define RIDE_TOPIC_DEFAULT_SEGMENT_BYTES (64 * 1024 * 1024LL)
+
 typedef struct ride_manifest {
     const char *file; /* the name given to the parser, for later messages */
     const char *name;
@@ -151,6 +166,7 @@ typedef struct ride_manifest {
      * ties keep file order. */
     size_t *order;
     ride_sink sink;
+    ride_topic_settings topics;
     struct ride_arena *arena; /* owns everything above */
 } ride_manifest;
 

@@ -117,9 +117,9 @@ ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool brok
 
 ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id)
 {
-    char config[600], extra[640], kafka[600];
-    snprintf(extra, sizeof extra, "%sworker:\n  threads: 1\n",
-             member_kafka(fx, kafka, sizeof kafka));
+    char config[600], extra[900], kafka[600];
+    snprintf(extra, sizeof extra, "%sworker:\n  threads: 1\n%s",
+             member_kafka(fx, kafka, sizeof kafka), fx->worker_extra);
     write_config(fx, id, extra, config, sizeof config);
     const char *argv[] = {BIN("ride-worker"), "--config", config, "--id", id, NULL};
     return spawn(fx, id, argv);
@@ -328,7 +328,7 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body)
 
 const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, size_t len)
 {
-    char workers[64], sd[256] = "", delivery[64] = "";
+    char workers[64], sd[256] = "", delivery[64] = "", topics[256] = "";
     const char *size = app->size ? app->size : "160x120";
     if (app->delivery)
         snprintf(delivery, sizeof delivery, "  delivery: %s\n", app->delivery);
@@ -343,6 +343,8 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                  "      partitions: %d\n"
                  "      workers: %s\n",
                  app->partitions, workers);
+    if (app->topics)
+        snprintf(topics, sizeof topics, "  topics: %s\n", app->topics);
     int n = snprintf(buf, len,
                      "apiVersion: ride/v1\n"
                      "kind: Application\n"
@@ -359,10 +361,10 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                      "      partitions: %d\n"
                      "      workers: %s\n"
                      "%s"
-                     "  sink: {type: kafka, stage: %s}\n",
+                     "  sink: {type: kafka, stage: %s}\n"
+                     "%s",
                      app->name, delivery, size, app->fps, size, app->fps, app->partitions,
-                     workers, sd,
-                     app->stddev ? "sd" : "gray");
+                     workers, sd, app->stddev ? "sd" : "gray", topics);
     assert_true(n > 0 && (size_t)n < len);
     return buf;
 }

@@ -4,6 +4,7 @@
 #include "ride_harness.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -14,7 +15,9 @@
 
 struct ride_kafka_server {
     char *dir;
-    ride_proc *proc;
+    ride_proc *proc; /* NULL while killed */
+    char connect[128];
+    uint16_t port;
     char bootstrap[32];
     char sasl_bootstrap[32]; /* "" without the SASL listener */
 };
@@ -59,10 +62,10 @@ ride_kafka_server *ride_harness_kafka_start_sasl(const ride_zk_server *zk, const
         ride_harness_kafka_stop(s);
         return NULL;
     }
-    char connect[128], err[1200];
-    snprintf(connect, sizeof connect, "%s/kafka-%ld-%d", ride_harness_zk_connect(zk),
+    char err[1200];
+    snprintf(s->connect, sizeof s->connect, "%s/kafka-%ld-%d", ride_harness_zk_connect(zk),
              (long)getpid(), instance++);
-    ride_launch_kafka_options o = {.home = kafka_home(), .dir = s->dir, .zookeeper = connect,
+    ride_launch_kafka_options o = {.home = kafka_home(), .dir = s->dir, .zookeeper = s->connect,
                                    .heap = KAFKA_HEAP, .timeout_ms = KAFKA_READY_TIMEOUT_MS,
                                    .sasl_user = user, .sasl_password = password};
     uint16_t port = 0, sasl_port = 0;
@@ -74,6 +77,7 @@ ride_kafka_server *ride_harness_kafka_start_sasl(const ride_zk_server *zk, const
         ride_harness_kafka_stop(s);
         return NULL;
     }
+    s->port = port;
     snprintf(s->bootstrap, sizeof s->bootstrap, "127.0.0.1:%u", port);
     if (sasl_port)
         snprintf(s->sasl_bootstrap, sizeof s->sasl_bootstrap, "127.0.0.1:%u", sasl_port);
@@ -103,6 +107,32 @@ void ride_harness_kafka_stop(ride_kafka_server *s)
     ride_harness_rmtree(s->dir);
     free(s->dir);
     free(s);
+}
+
+void ride_harness_kafka_kill(ride_kafka_server *s)
+{
+    assert_int_equal(ride_harness_proc_signal(s->proc, SIGKILL), 0);
+    /* A SIGKILLed process exits at once: the stop only reaps and frees it. */
+    ride_harness_proc_stop(s->proc, KAFKA_STOP_GRACE_MS);
+    s->proc = NULL;
+    printf("harness: Kafka broker %s killed\n", s->bootstrap);
+}
+
+int ride_harness_kafka_restart(ride_kafka_server *s)
+{
+    ride_launch_kafka_options o = {.home = kafka_home(), .dir = s->dir, .zookeeper = s->connect,
+                                   .heap = KAFKA_HEAP, .timeout_ms = KAFKA_READY_TIMEOUT_MS};
+    char err[1200];
+    int64_t started = ride_clock_mono_ms();
+    s->proc = ride_launch_kafka_restart(&o, s->port, err, sizeof err);
+    if (!s->proc) {
+        fprintf(stderr, "harness: %s\n", err);
+        print_logs(s);
+        return -1;
+    }
+    printf("harness: Kafka broker %s ready again in %" PRId64 " ms\n", s->bootstrap,
+           ride_clock_mono_ms() - started);
+    return 0;
 }
 
 static ride_kafka_server *shared_broker;

@@ -134,6 +134,11 @@ const char *ride_harness_kafka_sasl_bootstrap(const ride_kafka_server *s);
 /* Stops the broker (SIGTERM, up to 20 s for its controlled shutdown, then SIGKILL),
  * removes its data and frees s. NULL is fine. */
 void ride_harness_kafka_stop(ride_kafka_server *s);
+/* SIGKILLs the broker (a started one without SASL) and reaps it; its data stays. */
+void ride_harness_kafka_kill(ride_kafka_server *s);
+/* Starts the killed broker again on the same port and data (launch_kafka.h);
+ * 0 once it serves metadata, or -1 with its logs printed. */
+int ride_harness_kafka_restart(ride_kafka_server *s);
 
 /* cmocka group setup and teardown for a test file sharing one ZooKeeper server and
  * one broker: the setup skips the file (exit 77) when either cannot run, then

@@ -34,6 +34,7 @@ typedef struct ride_cluster_fx {
     bool embedded;        /* /cluster/kafka names the embedded broker */
     char kafka[256];      /* a real broker the masters use, or "" for the embedded one */
     char master_extra[512]; /* more master config (YAML) with a real broker */
+    char worker_extra[256]; /* more lines of the workers' `worker` mapping, "" for none */
     const ride_kv *kafka_props; /* ride_cluster_fx_kafka_props */
     size_t kafka_prop_count;
     int spawned;
@@ -112,7 +113,8 @@ int ride_cluster_fx_apply(ride_cluster_fx *fx, const char *yaml, char **body);
 /* The applications the cluster tests run: two synthetic 160x120 (or size) sources, cam0 and
  * cam1, into stage gray (grayscale), optionally followed by stage sd (stddev, ksize
  * 5); every stage with the same partitions and workers {min: 1, max, spares}; the
- * sink on the last stage, topic "NAME.gray.out" or "NAME.sd.out". */
+ * sink on the last stage, topic "NAME.gray.out" or "NAME.sd.out"; spec.topics when
+ * given. */
 typedef struct ride_cluster_app {
     const char *name;
     int fps;         /* of each source */
@@ -122,6 +124,7 @@ typedef struct ride_cluster_app {
     bool stddev;
     const char *size; /* the sources' WxH; NULL: 160x120 */
     const char *delivery; /* spec.delivery; NULL: the default (at-least-once) */
+    const char *topics; /* spec.topics as a YAML flow mapping; NULL: none */
 } ride_cluster_app;
 
 /* The application's manifest in buf (fails the test when it does not fit). */

@@ -526,6 +526,7 @@ static bool carry_over(ride_master_app *to, ride_master_app *from)
                 break;
             }
     }
+    to->topics_exist = all_topics && from->topics_exist;
     to->phase = from->phase;
     to->generation = from->generation;
     to->created_ms = from->created_ms;

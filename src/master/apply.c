@@ -113,7 +113,7 @@ static void apply_message(ride_master *m, ride_reconcile_change *c)
 static void apply_topics_ready(ride_master *m, const ride_reconcile_change *c)
 {
     ride_master_app *a = m->apps[c->app];
-    a->topics_ready = true;
+    a->topics_ready = a->topics_exist = true;
     if (!c->running)
         return;
     a->phase = RIDE_APP_RUNNING;

@@ -146,6 +146,9 @@ static void use_bootstrap(ride_master *m, const char *bootstrap, bool embedded)
     if (m->admin)
         rd_kafka_destroy(m->admin);
     m->admin = NULL;
+    /* Other brokers: none of the topics is known to be there. */
+    for (size_t i = 0; m->bootstrap && i < m->app_count; i++)
+        m->apps[i]->topics_exist = false;
     free(m->bootstrap);
     m->bootstrap = bootstrap ? strdup(bootstrap) : NULL;
     m->bootstrap_embedded = embedded;

@@ -96,7 +96,11 @@ typedef struct ride_master_app {
     char *message;
     ride_master_stage *stages; /* manifest order */
     ride_master_source *sources; /* manifest order */
-    bool topics_ready;
+    bool topics_ready; /* this leader saw every topic as the manifest wants it */
+    /* Every stage's topics exist: seen by this leader, or by the one before it for a
+     * running application. Its partitions keep running while this leader's own
+     * check, on the topics thread, is pending. */
+    bool topics_exist;
     bool present;
 } ride_master_app;
 

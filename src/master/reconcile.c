@@ -25,7 +25,7 @@ static bool same(const char *a, const char *b)
 
 bool ride_reconcile_app_active(const ride_master_app *a)
 {
-    return a->phase == RIDE_APP_RUNNING && a->topics_ready;
+    return a->phase == RIDE_APP_RUNNING && (a->topics_ready || a->topics_exist);
 }
 
 bool ride_reconcile_wants_topics(const ride_master_app *a)

@@ -113,7 +113,8 @@ bool ride_reconcile_member_alive(const ride_master_member *mb, int64_t now_ms, i
 /* Whether the member's last heartbeat reports its processing thread stalled. */
 bool ride_reconcile_member_stalled(const ride_master_member *mb);
 
-/* The planner runs only applications whose topics are ready and not deleting. */
+/* The planner runs running applications whose topics exist (this leader saw them,
+ * or the one before it did), not deleting ones. */
 bool ride_reconcile_app_active(const ride_master_app *a);
 /* Whether the topics step asks Kafka about the application's topics. */
 bool ride_reconcile_wants_topics(const ride_master_app *a);

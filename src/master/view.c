@@ -287,6 +287,7 @@ static void load_state(ride_master *m, ride_master_app *a)
         return;
     if (ride_cluster_app_state_decode(path, data, len, &st, err, sizeof err) == 0) {
         a->phase = st.phase;
+        a->topics_exist = st.phase == RIDE_APP_RUNNING;
         a->generation = st.generation;
         a->created_ms = st.created_ms;
         a->updated_ms = st.updated_ms;

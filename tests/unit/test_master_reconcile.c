@@ -496,6 +496,26 @@ static void test_inactive_apps_are_not_placed(void **state)
     cluster_free(c);
 }
 
+/* A new leader's check of a running application's topics is pending: the
+ * owners it took over keep their partitions meanwhile. */
+static void test_running_app_keeps_owners_while_topics_pending(void **state)
+{
+    (void)state;
+    cluster *c = cluster_new();
+    add_worker(c, "w1", true);
+    ride_master_app *a = add_app(c, TWO_PARTITIONS, RIDE_APP_RUNNING, false);
+    a->topics_exist = true;
+    set_owner(a, 0, "w1", 1);
+    set_owner(a, 1, "w1", 1);
+    assert_true(ride_reconcile_app_active(a));
+    partitions(c);
+    for (size_t i = 0; i < c->plan.count; i++)
+        assert_int_not_equal(c->plan.changes[i].kind, RIDE_RECONCILE_PARTITION_OWNER);
+    a->topics_exist = false;
+    assert_false(ride_reconcile_app_active(a));
+    cluster_free(c);
+}
+
 /* ---- releases ---- */
 
 /* w1 hands partition 0 over to w2; w2 owns partition 1. */
@@ -884,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_topics_error_sets_message_once),
         cmocka_unit_test(test_topics_skip_ready_and_deleting_apps),
         cmocka_unit_test(test_topics_ready_on_running_app_is_silent),
+        cmocka_unit_test(test_running_app_keeps_owners_while_topics_pending),
         cmocka_unit_test(test_new_app_gets_owners_and_group),
         cmocka_unit_test(test_dead_worker_fails_over_to_spare),
         cmocka_unit_test(test_liveness_fails_stalled_worker),

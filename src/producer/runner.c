@@ -31,13 +31,13 @@ struct ride_frame_sink {
     bool polling;
 };
 
-rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, const ride_kv *props, size_t count,
-                                      const char *file, size_t max_message, char *err,
-                                      size_t errlen)
+rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, bool embedded, const ride_kv *props,
+                                      size_t count, const char *file, size_t max_message,
+                                      char *err, size_t errlen)
 {
     ride_parse_error perr;
     rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, bootstrap, false, props, count, file, &perr);
+        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, bootstrap, embedded, props, count, file, &perr);
     if (!conf) {
         char buf[1024];
         ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));
@@ -149,11 +149,6 @@ struct ride_source_runner {
     bool failed; /* written by the thread before it ends */
 };
 
-static int64_t unconsumed(void *ctx, int32_t partition, int64_t written_end)
-{
-    return ride_backlog_messages(ctx, partition, written_end);
-}
-
 static bool open_backlog(ride_source_runner *r, const ride_source_runner_opts *o, char *err,
                          size_t errlen)
 {
@@ -216,9 +211,10 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
         .write = {src->encoding, src->encoding == RIDE_ENC_JPEG ? src->quality : -1, message},
         .max_frame_bytes = (size_t)o->max_frame,
         .max_backlog_bytes = o->max_backlog ? (size_t)o->max_backlog : SIZE_MAX,
+        .writers = o->writers,
+        .strict = o->strict,
         .wait_when_full = src->pace == RIDE_PACE_MAX,
-        .lag = r->backlog ? unconsumed : NULL,
-        .lag_ctx = r->backlog,
+        .backlog = r->backlog,
     };
     if (r->reader)
         r->publisher = ride_publisher_new(ride_frame_sink_producer(sink), &po, err, errlen);

@@ -256,6 +256,8 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .backlog_refresh_ms =
             s->kafka_embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
         .output_group = t->output_group,
+        .output_writers = t->output_writers,
+        .strict_backlog = s->kafka_embedded,
     };
     sp->pl = ride_pipeline_new(&pcfg, err, errlen);
     if (!sp->pl) {

@@ -1,11 +1,13 @@
 /* kafka_client.c - the producer and the manually assigned consumer (kafka/kafka.h). */
 #include "kafka/kafka.h"
 
+#include "base/buffer.h"
 #include "base/clock.h"
 #include "base/error.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,6 +136,14 @@ static int emit_message(void *ctx, const uint8_t *msg, size_t len)
     return 0;
 }
 
+static int frame_failed(char *err, size_t errlen, const char *topic, int32_t partition,
+                        const ride_frame *f, const char *reason)
+{
+    ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
+                   partition, f->stream_id, f->seq, reason);
+    return -1;
+}
+
 int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t partition,
                              const ride_frame *f, const ride_frame_write_opts *opts,
                              void *opaque, ride_kafka_queued_fn on_queued, int timeout_ms,
@@ -145,9 +155,57 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
     if (ride_frame_write(f, opts, emit_message, &fe, werr, sizeof werr) == 0)
         return 0;
     /* Kafka's reason for a refused message says more than the encoder's "emit failed". */
-    ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
-                   partition, f->stream_id, f->seq, fe.reason[0] ? fe.reason : werr);
-    return -1;
+    return frame_failed(err, errlen, topic, partition, f, fe.reason[0] ? fe.reason : werr);
+}
+
+/* A frame's messages, encoded before any is queued: lengths, then the bytes. */
+typedef struct encoded_frame {
+    ride_buffer data;
+    size_t *lens;
+    size_t count, cap;
+} encoded_frame;
+
+static int keep_message(void *ctx, const uint8_t *msg, size_t len)
+{
+    encoded_frame *ef = ctx;
+    if (ef->count == ef->cap) {
+        size_t cap = ef->cap ? ef->cap * 2 : 4;
+        size_t *grown = realloc(ef->lens, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        ef->lens = grown;
+        ef->cap = cap;
+    }
+    if (ride_buffer_append(&ef->data, msg, len, SIZE_MAX - 1) != 0)
+        return -1;
+    ef->lens[ef->count++] = len;
+    return 0;
+}
+
+int ride_kafka_produce_frame_admitted(ride_kafka_producer *p, const char *topic,
+                                      int32_t partition, const ride_frame *f,
+                                      const ride_frame_write_opts *opts, void *opaque,
+                                      ride_kafka_queued_fn on_queued, ride_kafka_admit_fn admit,
+                                      int timeout_ms, char *err, size_t errlen)
+{
+    encoded_frame ef = {0};
+    char werr[256] = "";
+    int rc = 0;
+    if (ride_frame_write(f, opts, keep_message, &ef, werr, sizeof werr) != 0) {
+        rc = frame_failed(err, errlen, topic, partition, f, werr);
+    } else if (!admit(opaque, ef.count, ef.data.len)) {
+        rc = 1;
+    } else {
+        frame_emit fe = {p, topic, partition, opaque, on_queued,
+                         ride_clock_mono_ms() + timeout_ms, ""};
+        size_t at = 0;
+        for (size_t i = 0; i < ef.count && rc == 0; at += ef.lens[i++])
+            if (emit_message(&fe, (const uint8_t *)ef.data.data + at, ef.lens[i]) != 0)
+                rc = frame_failed(err, errlen, topic, partition, f, fe.reason);
+    }
+    ride_buffer_free(&ef.data);
+    free(ef.lens);
+    return rc;
 }
 
 int ride_kafka_producer_poll(ride_kafka_producer *p, int timeout_ms)

@@ -307,6 +307,8 @@ static bool open_runner(producer *p, const ride_cluster_source_task *t, running_
             p->embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
         .writers = t->writers,
         .strict = p->embedded,
+        /* The first owner of a source gets epoch 1. */
+        .successor = t->epoch > 1,
         .stats_interval_ms = p->stats_interval_ms,
     };
     rs->runner = ride_source_runner_open(p->sink, &ro, err, errlen);

@@ -97,7 +97,8 @@ static bool open_shares(ride_publisher *pub, const ride_publisher_opts *opts)
     uint64_t limit = ride_share_of_budget(pub->budget, opts->writers);
     pub->shares = calloc((size_t)opts->partitions, sizeof *pub->shares);
     for (int i = 0; pub->shares && i < opts->partitions; i++)
-        if (!(pub->shares[i] = ride_share_new(opts->backlog, i, limit, opts->strict)))
+        if (!(pub->shares[i] =
+                  ride_share_new(opts->backlog, i, limit, opts->strict, opts->successor)))
             return false;
     return pub->shares != NULL;
 }

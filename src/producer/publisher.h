@@ -66,6 +66,7 @@ typedef struct ride_publisher_opts {
     size_t max_backlog_bytes;    /* per partition; 0: RIDE_PUBLISHER_DEFAULT_BACKLOG */
     int writers;                 /* of each partition, this one included; 0: 1 */
     bool strict;                 /* a hard budget: requires backlog */
+    bool successor;              /* another producer ran the source before */
     bool wait_when_full;         /* wait for room instead of dropping */
     int produce_timeout_ms;      /* bound on queueing one frame; 0: 5000 */
     /* The stage group's consumption of the topic (must outlive the publisher);

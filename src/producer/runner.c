@@ -20,6 +20,8 @@
 #define FLUSH_POLL_MS 10
 /* Bound on asking the brokers a topic's message size limit. */
 #define LIMIT_TIMEOUT_MS 10000
+#define BACKLOG_READY_MS 2000
+#define BACKLOG_POLL_NS (5 * INT64_C(1000000))
 #define DEFAULT_STATS_INTERVAL_MS 10000
 
 /* ---- the shared Kafka producer ---- */
@@ -213,6 +215,7 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
         .max_backlog_bytes = o->max_backlog ? (size_t)o->max_backlog : SIZE_MAX,
         .writers = o->writers,
         .strict = o->strict,
+        .successor = o->successor,
         .wait_when_full = src->pace == RIDE_PACE_MAX,
         .backlog = r->backlog,
     };
@@ -295,9 +298,23 @@ static bool keeps_reading(ride_source_runner *r, const ride_source_reader_stats 
     return !atomic_load(&r->stop) && (r->frame_limit == 0 || rs->frames < r->frame_limit);
 }
 
+/* Waits (up to BACKLOG_READY_MS, or a stop) for the stage's first figures: until
+ * two refreshes are in, a strict share admits nothing, and a live source would
+ * drop its first frames for that alone. */
+static void wait_for_backlog(ride_source_runner *r)
+{
+    int64_t deadline = ride_clock_mono_ms() + BACKLOG_READY_MS;
+    int64_t end, consumed;
+    uint64_t refreshes = 0;
+    while (r->backlog && !atomic_load(&r->stop) && ride_clock_mono_ms() < deadline &&
+           ride_backlog_figures(r->backlog, 0, &end, &consumed, &refreshes) && refreshes < 2)
+        ride_clock_sleep_until_ns(ride_clock_mono_ns() + BACKLOG_POLL_NS);
+}
+
 static void *run_source(void *arg)
 {
     ride_source_runner *r = arg;
+    wait_for_backlog(r);
     ride_frame frame = {0};
     ride_source_reader_stats rs = {0};
     int connected = 0;

@@ -73,6 +73,7 @@ typedef struct ride_source_runner_opts {
     int backlog_refresh_ms; /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
     int writers;             /* of each partition of topic, this source included; 0: 1 */
     bool strict;             /* a hard budget (the embedded broker; publisher.h) */
+    bool successor;          /* another producer ran the source before */
     uint64_t frame_limit;    /* stop after this many frames; 0: none */
     int64_t stats_interval_ms;
 } ride_source_runner_opts;

@@ -315,10 +315,11 @@ static int resolve_start(ride_pipeline *pl, int32_t partition, int64_t start, in
     return 0;
 }
 
-/* The input partition's share of its output partition's budget: a partition
- * owned before keeps its share, whose messages may still be unread, and waits
- * like a new one for what others wrote meanwhile (kafka/share.h). */
-static int open_share(ride_pipeline *pl, int32_t partition)
+/* The input partition's share of its output partition's budget. An owner after
+ * the first (epoch above 1) waits for what its predecessors wrote to be read; a
+ * partition owned here before keeps its share, whose messages may still be
+ * unread (kafka/share.h). */
+static int open_share(ride_pipeline *pl, int32_t partition, int64_t epoch)
 {
     if (!pl->shares)
         return 0;
@@ -330,7 +331,7 @@ static int open_share(ride_pipeline *pl, int32_t partition)
         return 0;
     }
     *s = ride_share_new(pl->backlog, partition % pl->output_partitions, pl->share_limit,
-                        pl->strict);
+                        pl->strict, epoch > 1);
     return *s ? 0 : -1;
 }
 
@@ -370,7 +371,7 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
     ps->committed = committed;
     ps->st.partition = partition;
     ps->st.epoch = epoch;
-    if (open_share(pl, partition) != 0) {
+    if (open_share(pl, partition, epoch) != 0) {
         partition_free(ps);
         ride_set_error(err, errlen, "out of memory");
         return -1;

@@ -122,7 +122,7 @@ static void test_strict_share(void **state)
 {
     fixture *fx = *state;
     write_messages(fx, 2, 100);
-    ride_share *s = ride_share_new(fx->backlog, 0, 3000, true);
+    ride_share *s = ride_share_new(fx->backlog, 0, 3000, true, true);
     assert_non_null(s);
     /* Full until the reader has consumed what was there when it was made. */
     wait_refreshes(fx);
@@ -163,6 +163,11 @@ static void test_strict_share(void **state)
     wait_refreshes(fx);
     assert_int_equal(ride_share_reserve(s, 1), RIDE_SHARE_ADMITTED);
     ride_share_free(s);
+    /* A first writer has no predecessor to wait for, only the figures. */
+    write_messages(fx, 1, 100);
+    s = ride_share_new(fx->backlog, 0, 3000, true, false);
+    assert_int_equal(ride_share_reserve(s, 1), RIDE_SHARE_ADMITTED);
+    ride_share_free(s);
     assert_int_equal(ride_share_of_budget(3000, 2), 1000);
     assert_int_equal(ride_share_of_budget(3000, 0), 1500);
 }
@@ -172,7 +177,7 @@ static void test_strict_share(void **state)
 static void test_lenient_share(void **state)
 {
     (void)state;
-    ride_share *s = ride_share_new(NULL, 0, 100, false);
+    ride_share *s = ride_share_new(NULL, 0, 100, false, false);
     assert_non_null(s);
     assert_int_equal(ride_share_reserve(s, 5000), RIDE_SHARE_ADMITTED);
     assert_int_equal(ride_share_reserve(s, 1), RIDE_SHARE_FULL);

@@ -24,8 +24,9 @@ struct ride_share {
     unread *ring;
     size_t head, count, cap;
     int64_t last_offset; /* the highest offset delivered, -1 before any */
-    /* Full until the reader has consumed up to barrier, the log end read by the
-     * first refresh that started after the share was made (-1: not read yet). */
+    /* A successor's share is full until the reader has consumed up to barrier,
+     * the log end read by the first refresh that started after it took over (-1:
+     * not read yet). */
     uint64_t barrier_refreshes;
     int64_t barrier;
     bool barrier_passed;
@@ -49,14 +50,16 @@ static void raise_barrier(ride_share *s)
     s->barrier_passed = false;
 }
 
-ride_share *ride_share_new(const ride_backlog *b, int32_t partition, uint64_t limit, bool strict)
+ride_share *ride_share_new(const ride_backlog *b, int32_t partition, uint64_t limit, bool strict,
+                           bool successor)
 {
     ride_share *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     *s = (ride_share){.backlog = b, .partition = partition, .limit = limit, .strict = strict,
-                      .last_offset = -1};
-    raise_barrier(s);
+                      .last_offset = -1, .barrier_passed = true};
+    if (successor)
+        raise_barrier(s);
     pthread_mutex_init(&s->mu, NULL);
     return s;
 }

@@ -13,10 +13,10 @@
  *
  * A writer counts its messages by the offsets its delivery reports give and
  * releases them once the reader's committed offset (read by a ride_backlog) is
- * past them: a stale committed offset only keeps bytes counted longer. A new
- * share starts full until the reader has committed everything written before it
- * existed, so a writer that takes over from another (failover) does not add its
- * share to what its predecessor left unread.
+ * past them: a stale committed offset only keeps bytes counted longer. The share
+ * of a writer that takes over from another (failover, a moved source) starts full
+ * until the reader has committed everything written before it existed, so it does
+ * not add its share to what its predecessors left unread.
  *
  * Every function may be called from any thread. */
 #ifndef RIDE_SHARE_H
@@ -49,9 +49,11 @@ typedef enum ride_share_admit {
 /* The share of `partition` of the topic b watches (b must outlive the share;
  * NULL: only reserved bytes count, as nothing tells when written ones are read).
  * limit: the most bytes it may count; strict: never more (else an empty share
- * admits any one frame, which bounds latency but guarantees nothing). NULL when
- * out of memory. */
-ride_share *ride_share_new(const ride_backlog *b, int32_t partition, uint64_t limit, bool strict);
+ * admits any one frame, which bounds latency but guarantees nothing); successor:
+ * the writer takes another's place (ride_share_restart). NULL when out of
+ * memory. */
+ride_share *ride_share_new(const ride_backlog *b, int32_t partition, uint64_t limit, bool strict,
+                           bool successor);
 void ride_share_free(ride_share *s);
 /* The writer starts writing again after others may have written in its place:
  * full, like a new share, until the reader has consumed what is there now. */

@@ -158,27 +158,35 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
     return frame_failed(err, errlen, topic, partition, f, fe.reason[0] ? fe.reason : werr);
 }
 
-/* A frame's messages, encoded before any is queued: lengths, then the bytes. */
+/* A frame's messages, encoded before any is queued: each one's length, then its
+ * bytes, one after the other. */
 typedef struct encoded_frame {
     ride_buffer data;
-    size_t *lens;
-    size_t count, cap;
+    size_t count;
 } encoded_frame;
 
 static int keep_message(void *ctx, const uint8_t *msg, size_t len)
 {
     encoded_frame *ef = ctx;
-    if (ef->count == ef->cap) {
-        size_t cap = ef->cap ? ef->cap * 2 : 4;
-        size_t *grown = realloc(ef->lens, cap * sizeof *grown);
-        if (!grown)
-            return -1;
-        ef->lens = grown;
-        ef->cap = cap;
-    }
-    if (ride_buffer_append(&ef->data, msg, len, SIZE_MAX - 1) != 0)
+    if (ride_buffer_append(&ef->data, &len, sizeof len, SIZE_MAX - 1) != 0 ||
+        ride_buffer_append(&ef->data, msg, len, SIZE_MAX - 1) != 0)
         return -1;
-    ef->lens[ef->count++] = len;
+    ef->count++;
+    return 0;
+}
+
+/* Queues the kept messages in order; -1 at the first that fails (fe->reason). */
+static int emit_kept(frame_emit *fe, const encoded_frame *ef)
+{
+    const char *at = ef->data.data;
+    for (size_t i = 0; i < ef->count; i++) {
+        size_t len;
+        memcpy(&len, at, sizeof len);
+        at += sizeof len;
+        if (emit_message(fe, (const uint8_t *)at, len) != 0)
+            return -1;
+        at += len;
+    }
     return 0;
 }
 
@@ -193,18 +201,15 @@ int ride_kafka_produce_frame_admitted(ride_kafka_producer *p, const char *topic,
     int rc = 0;
     if (ride_frame_write(f, opts, keep_message, &ef, werr, sizeof werr) != 0) {
         rc = frame_failed(err, errlen, topic, partition, f, werr);
-    } else if (!admit(opaque, ef.count, ef.data.len)) {
+    } else if (!admit(opaque, ef.count, ef.data.len - ef.count * sizeof(size_t))) {
         rc = 1;
     } else {
         frame_emit fe = {p, topic, partition, opaque, on_queued,
                          ride_clock_mono_ms() + timeout_ms, ""};
-        size_t at = 0;
-        for (size_t i = 0; i < ef.count && rc == 0; at += ef.lens[i++])
-            if (emit_message(&fe, (const uint8_t *)ef.data.data + at, ef.lens[i]) != 0)
-                rc = frame_failed(err, errlen, topic, partition, f, fe.reason);
+        if (emit_kept(&fe, &ef) != 0)
+            rc = frame_failed(err, errlen, topic, partition, f, fe.reason);
     }
     ride_buffer_free(&ef.data);
-    free(ef.lens);
     return rc;
 }
 

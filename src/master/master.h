@@ -210,6 +210,10 @@ void ride_master_members_free(ride_master *m);
 /* The stage reading stage or source `name` of the app, or NULL (fan-out is refused
  * at apply, so there is at most one). */
 const ride_stage *ride_master_reader(const ride_manifest *man, const char *name);
+/* The most writers one partition of the reader's input topic has: each source it
+ * reads (round-robin over every partition) and, per stage it reads, that stage's
+ * partitions writing one partition (partition p writes p mod the reader's). */
+int ride_master_topic_writers(const ride_manifest *man, const ride_stage *reader);
 
 /* Makes a record for every member without one, reading the epoch of the assignment
  * a previous leader wrote to it. */

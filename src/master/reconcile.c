@@ -647,6 +647,7 @@ static void fill_output(const ride_master_app *a, size_t stage, ride_cluster_par
         t->output_topic = a->stages[idx].topic;
         t->output_partitions = next->partitions;
         t->output_group = a->stages[idx].topic;
+        t->output_writers = ride_master_topic_writers(man, next);
     }
 }
 
@@ -707,6 +708,7 @@ static void add_source_tasks(const ride_reconcile_view *v, const char *member,
                 .pace = src->pace,
                 .topic = a->stages[idx].topic,
                 .partitions = reader->partitions,
+                .writers = ride_master_topic_writers(&a->m, reader),
             };
         }
     }

@@ -223,6 +223,21 @@ const ride_stage *ride_master_reader(const ride_manifest *man, const char *name)
     return NULL;
 }
 
+int ride_master_topic_writers(const ride_manifest *man, const ride_stage *reader)
+{
+    int writers = 0;
+    for (size_t i = 0; i < reader->input_count; i++) {
+        const ride_stage_input *in = &reader->inputs[i];
+        if (!in->is_stage) {
+            writers++;
+            continue;
+        }
+        int from = man->stages[in->index].partitions;
+        writers += (from + reader->partitions - 1) / reader->partitions;
+    }
+    return writers;
+}
+
 static void stage_clear(ride_master_stage *s)
 {
     if (s->parts)

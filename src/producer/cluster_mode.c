@@ -305,6 +305,10 @@ static bool open_runner(producer *p, const ride_cluster_source_task *t, running_
         .group = t->topic,
         .backlog_refresh_ms =
             p->embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
+        .writers = t->writers,
+        .strict = p->embedded,
+        /* The first owner of a source gets epoch 1. */
+        .successor = t->epoch > 1,
         .stats_interval_ms = p->stats_interval_ms,
     };
     rs->runner = ride_source_runner_open(p->sink, &ro, err, errlen);
@@ -380,7 +384,8 @@ static void reconcile(producer *p)
 static rd_kafka_conf_t *kafka_conf(const producer *p, const char *bootstrap, char *err,
                                    size_t errlen)
 {
-    return ride_frame_sink_conf(bootstrap, p->cfg->kafka.props, p->cfg->kafka.prop_count,
+    return ride_frame_sink_conf(bootstrap, p->embedded, p->cfg->kafka.props,
+                                p->cfg->kafka.prop_count,
                                 p->cfg->file, (size_t)p->cfg->producer.message_max_bytes, err,
                                 errlen);
 }
@@ -437,8 +442,8 @@ static void on_kafka(const ride_cluster_kafka *k, void *ctx)
         return;
     char *b = now ? strdup(now) : NULL;
     ride_log_info("kafka", "bootstrap_servers=%s", b ? b : "(none)");
-    switch_kafka(p, b);
     p->embedded = k && k->embedded;
+    switch_kafka(p, b);
     reconcile(p);
 }
 

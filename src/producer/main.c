@@ -480,7 +480,8 @@ static rd_kafka_conf_t *kafka_conf(const options *o, const ride_config *cfg, siz
     }
     char err[1024];
     rd_kafka_conf_t *conf =
-        ride_frame_sink_conf(o->bootstrap, props, count, cfg->file, max_message, err, sizeof err);
+        ride_frame_sink_conf(o->bootstrap, false, props, count, cfg->file, max_message, err,
+                             sizeof err);
     if (!conf)
         fprintf(stderr, PROGRAM ": %s\n", err);
     free(props);

@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/failure_log.h"
+#include "kafka/share.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -26,18 +27,11 @@ struct ride_publisher {
     uint64_t budget;
     bool wait_when_full;
     int produce_timeout_ms;
-    ride_publisher_lag_fn lag;
-    void *lag_ctx;
-
-    /* Publishing thread only. */
-    uint64_t messages;
-    uint64_t message_bytes;
-    uint64_t last_frame_bytes;
+    uint64_t last_need; /* publishing thread only: the last frame's bytes in a share */
 
     /* Shared with the thread that serves delivery reports. */
     atomic_int refs; /* the owner plus one per frame in flight */
-    _Atomic uint64_t *in_flight;
-    _Atomic int64_t *acked_end; /* per partition: last acknowledged offset + 1 */
+    ride_share **shares; /* per partition */
     _Atomic uint64_t offered, produced, delivered, bytes, produced_messages;
     _Atomic uint64_t dropped[RIDE_DROP_REASON_COUNT];
     pthread_mutex_t log_lock; /* guards failures */
@@ -57,9 +51,12 @@ typedef struct frame_record {
     int32_t partition;
     atomic_int refs;
     atomic_bool delivery_failed;
+    _Atomic int64_t last_offset; /* the highest delivered, -1 before any */
     int queued;          /* written before the publishing call drops its references */
     uint64_t bytes;      /* likewise */
+    uint64_t reserved;   /* likewise: held in the partition's share */
     bool produce_failed; /* likewise */
+    ride_share_admit admission; /* publishing thread only */
 } frame_record;
 
 /* More than the most messages of a frame (RIDE_FRAME_MAX_CHUNKS). */
@@ -79,8 +76,9 @@ const char *ride_drop_reason_name(ride_drop_reason reason)
 static void destroy(ride_publisher *pub)
 {
     pthread_mutex_destroy(&pub->log_lock);
-    free(pub->in_flight);
-    free(pub->acked_end);
+    for (int i = 0; pub->shares && i < pub->partitions; i++)
+        ride_share_free(pub->shares[i]);
+    free(pub->shares);
     free(pub->topic);
     free(pub);
 }
@@ -89,6 +87,20 @@ static void unref(ride_publisher *pub)
 {
     if (atomic_fetch_sub(&pub->refs, 1) == 1)
         destroy(pub);
+}
+
+/* One share per partition: this publisher is one of the partition's writers. */
+static bool open_shares(ride_publisher *pub, const ride_publisher_opts *opts)
+{
+    pub->budget =
+        opts->max_backlog_bytes ? opts->max_backlog_bytes : RIDE_PUBLISHER_DEFAULT_BACKLOG;
+    uint64_t limit = ride_share_of_budget(pub->budget, opts->writers);
+    pub->shares = calloc((size_t)opts->partitions, sizeof *pub->shares);
+    for (int i = 0; pub->shares && i < opts->partitions; i++)
+        if (!(pub->shares[i] =
+                  ride_share_new(opts->backlog, i, limit, opts->strict, opts->successor)))
+            return false;
+    return pub->shares != NULL;
 }
 
 ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_publisher_opts *opts,
@@ -110,33 +122,37 @@ ride_publisher *ride_publisher_new(ride_kafka_producer *producer, const ride_pub
                 opts->topic, opts->write.max_message_bytes, RIDE_FRAME_HEADER_LEN);
         return NULL;
     }
+    if (opts->strict && (!opts->backlog || opts->max_backlog_bytes == 0 ||
+                         opts->max_backlog_bytes > RIDE_KAFKA_EMBEDDED_PARTITION_BYTES)) {
+        ride_set_error(err, errlen,
+                       "publisher %s: on the embedded broker, which keeps %u bytes per "
+                       "partition, max_backlog_bytes must be 1..%u and the stage's backlog "
+                       "known, so that no frame is deleted unread",
+                       opts->topic, RIDE_KAFKA_EMBEDDED_PARTITION_BYTES,
+                       RIDE_KAFKA_EMBEDDED_PARTITION_BYTES);
+        return NULL;
+    }
     ride_publisher *pub = calloc(1, sizeof *pub);
-    if (pub)
+    if (pub) {
         pthread_mutex_init(&pub->log_lock, NULL);
+        pub->partitions = opts->partitions;
+    }
     if (!pub || !(pub->topic = strdup(opts->topic)) ||
-        !(pub->in_flight = calloc((size_t)opts->partitions, sizeof *pub->in_flight)) ||
-        !(pub->acked_end = calloc((size_t)opts->partitions, sizeof *pub->acked_end))) {
+        !open_shares(pub, opts)) {
         if (pub)
             destroy(pub);
         ride_set_error(err, errlen, "publisher %s: out of memory", opts->topic);
         return NULL;
     }
     pub->producer = producer;
-    pub->partitions = opts->partitions;
     pub->start = ((opts->start_partition % opts->partitions) + opts->partitions) % opts->partitions;
     pub->write = opts->write;
     if (pub->write.max_message_bytes == 0)
         pub->write.max_message_bytes = RIDE_FRAME_DEFAULT_MAX_MESSAGE;
     pub->max_frame_bytes = opts->max_frame_bytes;
-    pub->budget =
-        opts->max_backlog_bytes ? opts->max_backlog_bytes : RIDE_PUBLISHER_DEFAULT_BACKLOG;
     pub->wait_when_full = opts->wait_when_full;
     pub->produce_timeout_ms =
         opts->produce_timeout_ms > 0 ? opts->produce_timeout_ms : DEFAULT_PRODUCE_TIMEOUT_MS;
-    pub->lag = opts->lag;
-    pub->lag_ctx = opts->lag_ctx;
-    for (int i = 0; i < opts->partitions; i++)
-        atomic_init(&pub->acked_end[i], -1);
     atomic_init(&pub->refs, 1);
     return pub;
 }
@@ -154,7 +170,9 @@ static void release_record(frame_record *rec, int n)
     if (atomic_fetch_sub(&rec->refs, n) != n)
         return;
     ride_publisher *pub = rec->pub;
-    atomic_fetch_sub(&pub->in_flight[rec->partition], rec->bytes);
+    int64_t last = atomic_load(&rec->last_offset);
+    ride_share_written(pub->shares[rec->partition],
+                       atomic_load(&rec->delivery_failed) ? -1 : last, rec->reserved);
     if (!rec->produce_failed) {
         if (atomic_load(&rec->delivery_failed))
             atomic_fetch_add(&pub->dropped[RIDE_DROP_DELIVERY_FAILED], 1);
@@ -187,11 +205,10 @@ static void log_produce_failure(ride_publisher *pub, int32_t partition, const ch
                   suppressed);
 }
 
-static void raise_acked_end(ride_publisher *pub, int32_t partition, int64_t end)
+static void raise_last_offset(frame_record *rec, int64_t offset)
 {
-    _Atomic int64_t *v = &pub->acked_end[partition];
-    int64_t cur = atomic_load(v);
-    while (cur < end && !atomic_compare_exchange_weak(v, &cur, end))
+    int64_t cur = atomic_load(&rec->last_offset);
+    while (cur < offset && !atomic_compare_exchange_weak(&rec->last_offset, &cur, offset))
         ;
 }
 
@@ -209,39 +226,34 @@ void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err
         log_failure(rec->pub, RIDE_LOG_WARN, "delivery_failed", partition,
                     reason ? reason : rd_kafka_err2str(err));
     } else
-        raise_acked_end(rec->pub, rec->partition, offset + 1);
+        raise_last_offset(rec, offset);
     release_record(rec, 1);
 }
 
-/* The partition's backlog in bytes (see publisher.h). */
-static uint64_t backlog(const ride_publisher *pub, int32_t partition)
+/* Whether a frame like the last one fits in the partition's share now. */
+static bool has_room(const ride_publisher *pub, int32_t partition, uint64_t bytes)
 {
-    uint64_t bytes = atomic_load(&pub->in_flight[partition]);
-    if (pub->lag && pub->messages > 0) {
-        int64_t lag =
-            pub->lag(pub->lag_ctx, partition, atomic_load(&pub->acked_end[partition]));
-        if (lag > 0)
-            bytes += (uint64_t)lag * (pub->message_bytes / pub->messages);
-    }
-    return bytes;
-}
-
-static bool has_room(const ride_publisher *pub, int32_t partition)
-{
-    uint64_t b = backlog(pub, partition);
-    return b == 0 || b + pub->last_frame_bytes <= pub->budget;
+    return ride_share_has_room(pub->shares[partition], bytes);
 }
 
 /* One more message of the frame is queued (ride_kafka_queued_fn). */
 static void count_queued(void *opaque, size_t len)
 {
     frame_record *rec = opaque;
-    ride_publisher *pub = rec->pub;
     rec->queued++;
     rec->bytes += len;
-    atomic_fetch_add(&pub->in_flight[rec->partition], len);
-    pub->messages++;
-    pub->message_bytes += len;
+}
+
+/* Reserves the encoded frame's bytes in its partition's share (ride_kafka_admit_fn). */
+static bool admit_frame(void *opaque, size_t messages, uint64_t bytes)
+{
+    frame_record *rec = opaque;
+    uint64_t need = ride_share_frame_bytes(messages, bytes);
+    rec->pub->last_need = need;
+    rec->admission = ride_share_reserve(rec->pub->shares[rec->partition], need);
+    if (rec->admission == RIDE_SHARE_ADMITTED)
+        rec->reserved = need;
+    return rec->admission == RIDE_SHARE_ADMITTED;
 }
 
 static void count_drop(ride_publisher *pub, ride_drop_reason reason)
@@ -251,18 +263,40 @@ static void count_drop(ride_publisher *pub, ride_drop_reason reason)
     pub->counter++;
 }
 
-/* Waits for room in the partition while serving delivery reports. */
-static bool wait_for_room(ride_publisher *pub, int32_t partition, int max_wait_ms)
+/* Waits for room for a frame like the last one while serving delivery reports. */
+static bool wait_for_room(ride_publisher *pub, int32_t partition, int64_t deadline_ms)
 {
-    int64_t deadline = ride_clock_mono_ms() + max_wait_ms;
-    while (!has_room(pub, partition)) {
-        if (max_wait_ms >= 0 && ride_clock_mono_ms() >= deadline)
+    while (!has_room(pub, partition, pub->last_need)) {
+        if (deadline_ms >= 0 && ride_clock_mono_ms() >= deadline_ms)
             return false;
         ride_kafka_producer_poll(pub->producer, WAIT_POLL_MS);
     }
     return true;
 }
 
+/* A frame larger than the whole share: the guarantee that nothing is deleted
+ * unread cannot hold for it, so it never leaves the source. */
+static void refuse_over_share(ride_publisher *pub, const ride_frame *f, int32_t partition,
+                              char *err, size_t errlen)
+{
+    count_drop(pub, RIDE_DROP_PRODUCE_FAILED);
+    uint64_t limit = ride_share_limit(pub->shares[partition]);
+    ride_set_error(err, errlen,
+                   "frame %" PRIu32 "/%" PRIu64 " takes %" PRIu64 " bytes, more than this "
+                   "source's share of a partition (%" PRIu64 " bytes of max_backlog_bytes %" PRIu64
+                   ")",
+                   f->stream_id, f->seq, pub->last_need, limit, pub->budget);
+    char refused[300];
+    snprintf(refused, sizeof refused,
+             "frames larger than this source's share of a partition (%" PRIu64
+             " bytes of max_backlog_bytes %" PRIu64 ") could be deleted unread by the embedded "
+             "broker",
+             limit, pub->budget);
+    log_failure(pub, RIDE_LOG_ERROR, "frame_refused", partition, refused);
+}
+
+/* Produces the frame when its share admits it; RIDE_PUBLISH_FULL (nothing
+ * counted) when it has no room now. */
 static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int32_t partition,
                                    char *err, size_t errlen)
 {
@@ -276,12 +310,21 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
     rec->partition = partition;
     atomic_init(&rec->refs, CALL_REFS);
     atomic_init(&rec->delivery_failed, false);
+    atomic_init(&rec->last_offset, -1);
     atomic_fetch_add(&pub->refs, 1);
 
-    int rc = ride_kafka_produce_frame(pub->producer, pub->topic, partition, f, &pub->write, rec,
-                                      count_queued, pub->produce_timeout_ms, err, errlen);
+    int rc = ride_kafka_produce_frame_admitted(pub->producer, pub->topic, partition, f,
+                                               &pub->write, rec, count_queued, admit_frame,
+                                               pub->produce_timeout_ms, err, errlen);
     ride_publish_result result = RIDE_PUBLISH_QUEUED;
-    if (rc != 0) {
+    if (rc == 1) {
+        rec->produce_failed = true;
+        result = RIDE_PUBLISH_FULL;
+        if (rec->admission == RIDE_SHARE_NEVER) {
+            refuse_over_share(pub, f, partition, err, errlen);
+            result = RIDE_PUBLISH_DROPPED;
+        }
+    } else if (rc != 0) {
         /* Messages already queued still get reports; receivers reject the
          * incomplete frame, and it is counted here once. */
         rec->produce_failed = true;
@@ -289,12 +332,17 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
         log_produce_failure(pub, partition, err);
         result = RIDE_PUBLISH_DROPPED;
     } else {
-        pub->last_frame_bytes = rec->bytes;
         atomic_fetch_add(&pub->bytes, rec->bytes);
         atomic_fetch_add(&pub->produced, 1);
         atomic_fetch_add(&pub->produced_messages, (uint64_t)rec->queued);
         atomic_fetch_add(&pub->offered, 1);
         pub->counter++;
+    }
+    /* What was reserved for messages never queued is free again. */
+    uint64_t queued = ride_share_frame_bytes((size_t)rec->queued, rec->bytes);
+    if (rec->reserved > queued) {
+        ride_share_unreserve(pub->shares[partition], rec->reserved - queued);
+        rec->reserved = queued;
     }
     release_record(rec, CALL_REFS - rec->queued);
     return result;
@@ -333,22 +381,30 @@ ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame
     int32_t partition = ride_publisher_next_partition(pub);
     if (!fits_receivers(pub, f, partition, err, errlen))
         return RIDE_PUBLISH_DROPPED;
-    if (!has_room(pub, partition)) {
+    int64_t deadline = max_wait_ms >= 0 ? ride_clock_mono_ms() + max_wait_ms : -1;
+    for (;;) {
+        /* A frame like the last that would not fit is not encoded in vain; one
+         * larger than the share goes on to be refused. */
+        bool may_fit = pub->last_need > ride_share_limit(pub->shares[partition]) ||
+                       has_room(pub, partition, pub->last_need);
+        ride_publish_result r =
+            may_fit ? produce(pub, f, partition, err, errlen) : RIDE_PUBLISH_FULL;
+        if (r != RIDE_PUBLISH_FULL)
+            return r;
         if (!pub->wait_when_full) {
             count_drop(pub, RIDE_DROP_BACKPRESSURE);
             ride_set_error(err, errlen,
-                    "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64
-                    " dropped: backlog over %" PRIu64 " bytes",
-                    pub->topic, partition, f->stream_id, f->seq, pub->budget);
+                           "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64
+                           " dropped: backlog over this source's share of %" PRIu64 " bytes",
+                           pub->topic, partition, f->stream_id, f->seq, pub->budget);
             return RIDE_PUBLISH_DROPPED;
         }
-        if (!wait_for_room(pub, partition, max_wait_ms)) {
-            ride_set_error(err, errlen, "%s[%" PRId32 "]: no room within %d ms", pub->topic, partition,
-                    max_wait_ms);
+        if (!wait_for_room(pub, partition, deadline)) {
+            ride_set_error(err, errlen, "%s[%" PRId32 "]: no room within %d ms", pub->topic,
+                           partition, max_wait_ms);
             return RIDE_PUBLISH_FULL;
         }
     }
-    return produce(pub, f, partition, err, errlen);
 }
 
 void ride_publisher_stats_get(const ride_publisher *pub, ride_publisher_stats *out)
@@ -367,7 +423,7 @@ uint64_t ride_publisher_in_flight(const ride_publisher *pub, int32_t partition)
 {
     if (partition < 0 || partition >= pub->partitions)
         return 0;
-    return atomic_load(&((ride_publisher *)pub)->in_flight[partition]);
+    return ride_share_used(pub->shares[partition]);
 }
 
 int32_t ride_publisher_next_partition(const ride_publisher *pub)

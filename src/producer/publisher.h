@@ -3,17 +3,18 @@
  * goes to partition (start + i) mod P, dropped frames included, so a source's
  * frames spread evenly whatever is dropped.
  *
- * Backpressure. Each partition has a byte budget (max_backlog_bytes). Its
- * backlog is the bytes this publisher has queued but not yet seen delivered,
- * plus, when a lag reader is given, the partition's unconsumed messages
- * (high watermark - the stage group's committed offset) times the average
- * message size this publisher wrote (so the lag counts only once it has
- * written a message). The embedded broker keeps only about 5 MB
- * per partition, so a consumer lagging further would lose frames silently; the
- * default budget (4 MiB) stays below that. A frame is admitted when its
- * partition's backlog plus the size of the previous frame fits the budget (or
- * the backlog is empty, so that a frame larger than the budget still passes).
- * Otherwise a live source's frame is dropped at once and counted with reason
+ * Backpressure. Each partition has a byte budget (max_backlog_bytes), divided
+ * among the partition's writers (every source of the stage publishes round-robin
+ * to every partition; `writers`) into shares with one to spare (kafka/share.h).
+ * This publisher's share of a partition counts the bytes it has queued but not
+ * seen delivered and, when a backlog monitor is given, the bytes it wrote that
+ * the stage's group has not committed yet. A frame is encoded, then admitted
+ * when its bytes fit in its partition's share; with `strict` (the embedded
+ * broker, which deletes the oldest messages beyond about 5 MB per partition,
+ * read or not) never beyond it, so no frame is deleted before the stage read
+ * it, and a frame larger than the whole share is refused (dropped,
+ * produce_failed, logged); otherwise an empty share also admits any one frame.
+ * A frame that does not fit is dropped at once and counted with reason
  * "backpressure" (a camera cannot wait); with wait_when_full (files read with
  * pace max) the publisher waits, serving delivery reports, instead.
  *
@@ -40,6 +41,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kafka/backlog.h"
 #include "kafka/kafka.h"
 #include "wire/frame.h"
 
@@ -55,14 +57,6 @@ typedef enum ride_drop_reason {
 /* "backpressure", "produce_failed", "delivery_failed" (metric label values). */
 const char *ride_drop_reason_name(ride_drop_reason reason);
 
-/* Unconsumed messages of one partition of the topic, or -1 when unknown (then
- * only the bytes in flight count). written_end is the partition's log end as
- * this publisher's delivery reports showed it (last acknowledged offset + 1, -1
- * before any), to count messages a cached figure has not seen yet
- * (ride_backlog_messages has this signature but for ctx). Called on the
- * publishing thread before every frame: it should return a cached value. */
-typedef int64_t (*ride_publisher_lag_fn)(void *ctx, int32_t partition, int64_t written_end);
-
 typedef struct ride_publisher_opts {
     const char *topic;           /* copied */
     int partitions;              /* 1..RIDE_KAFKA_MAX_PARTITIONS */
@@ -70,10 +64,14 @@ typedef struct ride_publisher_opts {
     ride_frame_write_opts write; /* encoding, quality, message size (0: Kafka default) */
     size_t max_frame_bytes;      /* largest frame's pixels; 0: no limit */
     size_t max_backlog_bytes;    /* per partition; 0: RIDE_PUBLISHER_DEFAULT_BACKLOG */
+    int writers;                 /* of each partition, this one included; 0: 1 */
+    bool strict;                 /* a hard budget: requires backlog */
+    bool successor;              /* another producer ran the source before */
     bool wait_when_full;         /* wait for room instead of dropping */
     int produce_timeout_ms;      /* bound on queueing one frame; 0: 5000 */
-    ride_publisher_lag_fn lag;   /* may be NULL */
-    void *lag_ctx;
+    /* The stage group's consumption of the topic (must outlive the publisher);
+     * NULL: only bytes in flight count. */
+    const ride_backlog *backlog;
 } ride_publisher_opts;
 
 typedef struct ride_publisher_stats {
@@ -114,7 +112,8 @@ ride_publish_result ride_publisher_publish(ride_publisher *pub, const ride_frame
                                            int max_wait_ms, char *err, size_t errlen);
 
 void ride_publisher_stats_get(const ride_publisher *pub, ride_publisher_stats *out);
-/* Bytes queued to the partition and not yet reported delivered (0 when out of range). */
+/* Bytes the partition's share counts now: queued and not yet reported delivered,
+ * plus, with a backlog, delivered and not yet consumed (0 when out of range). */
 uint64_t ride_publisher_in_flight(const ride_publisher *pub, int32_t partition);
 /* The partition the next frame goes to. */
 int32_t ride_publisher_next_partition(const ride_publisher *pub);

@@ -20,6 +20,8 @@
 #define FLUSH_POLL_MS 10
 /* Bound on asking the brokers a topic's message size limit. */
 #define LIMIT_TIMEOUT_MS 10000
+#define BACKLOG_READY_MS 2000
+#define BACKLOG_POLL_NS (5 * INT64_C(1000000))
 #define DEFAULT_STATS_INTERVAL_MS 10000
 
 /* ---- the shared Kafka producer ---- */
@@ -31,13 +33,13 @@ struct ride_frame_sink {
     bool polling;
 };
 
-rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, const ride_kv *props, size_t count,
-                                      const char *file, size_t max_message, char *err,
-                                      size_t errlen)
+rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, bool embedded, const ride_kv *props,
+                                      size_t count, const char *file, size_t max_message,
+                                      char *err, size_t errlen)
 {
     ride_parse_error perr;
     rd_kafka_conf_t *conf =
-        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, bootstrap, false, props, count, file, &perr);
+        ride_kafka_conf_new(RIDE_KAFKA_PRODUCER, bootstrap, embedded, props, count, file, &perr);
     if (!conf) {
         char buf[1024];
         ride_set_error(err, errlen, "%s", ride_parse_error_format(&perr, buf, sizeof buf));
@@ -149,11 +151,6 @@ struct ride_source_runner {
     bool failed; /* written by the thread before it ends */
 };
 
-static int64_t unconsumed(void *ctx, int32_t partition, int64_t written_end)
-{
-    return ride_backlog_messages(ctx, partition, written_end);
-}
-
 static bool open_backlog(ride_source_runner *r, const ride_source_runner_opts *o, char *err,
                          size_t errlen)
 {
@@ -216,9 +213,11 @@ ride_source_runner *ride_source_runner_open(ride_frame_sink *sink,
         .write = {src->encoding, src->encoding == RIDE_ENC_JPEG ? src->quality : -1, message},
         .max_frame_bytes = (size_t)o->max_frame,
         .max_backlog_bytes = o->max_backlog ? (size_t)o->max_backlog : SIZE_MAX,
+        .writers = o->writers,
+        .strict = o->strict,
+        .successor = o->successor,
         .wait_when_full = src->pace == RIDE_PACE_MAX,
-        .lag = r->backlog ? unconsumed : NULL,
-        .lag_ctx = r->backlog,
+        .backlog = r->backlog,
     };
     if (r->reader)
         r->publisher = ride_publisher_new(ride_frame_sink_producer(sink), &po, err, errlen);
@@ -299,9 +298,23 @@ static bool keeps_reading(ride_source_runner *r, const ride_source_reader_stats 
     return !atomic_load(&r->stop) && (r->frame_limit == 0 || rs->frames < r->frame_limit);
 }
 
+/* Waits (up to BACKLOG_READY_MS, or a stop) for the stage's first figures: until
+ * two refreshes are in, a strict share admits nothing, and a live source would
+ * drop its first frames for that alone. */
+static void wait_for_backlog(ride_source_runner *r)
+{
+    int64_t deadline = ride_clock_mono_ms() + BACKLOG_READY_MS;
+    int64_t end, consumed;
+    uint64_t refreshes = 0;
+    while (r->backlog && !atomic_load(&r->stop) && ride_clock_mono_ms() < deadline &&
+           ride_backlog_figures(r->backlog, 0, &end, &consumed, &refreshes) && refreshes < 2)
+        ride_clock_sleep_until_ns(ride_clock_mono_ns() + BACKLOG_POLL_NS);
+}
+
 static void *run_source(void *arg)
 {
     ride_source_runner *r = arg;
+    wait_for_backlog(r);
     ride_frame frame = {0};
     ride_source_reader_stats rs = {0};
     int connected = 0;

@@ -23,12 +23,12 @@
 
 /* ---- the shared Kafka producer ---- */
 
-/* A producer configuration: RIDE's producer defaults, bootstrap (when not NULL),
- * then props in order. A frame message larger than Kafka's default also raises the
+/* A producer configuration: RIDE's producer defaults (those for the embedded
+ * broker when embedded), bootstrap (when not NULL), then props in order. A frame message larger than Kafka's default also raises the
  * client's message.max.bytes, unless props set it. NULL with the reason in err. */
-rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, const ride_kv *props, size_t count,
-                                      const char *file, size_t max_message, char *err,
-                                      size_t errlen);
+rd_kafka_conf_t *ride_frame_sink_conf(const char *bootstrap, bool embedded, const ride_kv *props,
+                                      size_t count, const char *file, size_t max_message,
+                                      char *err, size_t errlen);
 
 typedef struct ride_frame_sink ride_frame_sink;
 
@@ -71,6 +71,9 @@ typedef struct ride_source_runner_opts {
     rd_kafka_conf_t *backlog_conf;
     const char *group;
     int backlog_refresh_ms; /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
+    int writers;             /* of each partition of topic, this source included; 0: 1 */
+    bool strict;             /* a hard budget (the embedded broker; publisher.h) */
+    bool successor;          /* another producer ran the source before */
     uint64_t frame_limit;    /* stop after this many frames; 0: none */
     int64_t stats_interval_ms;
 } ride_source_runner_opts;

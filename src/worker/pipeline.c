@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "kafka/backlog.h"
 #include "kafka/message_size.h"
+#include "kafka/share.h"
 
 #define DEFAULT_MAX_IN_FLIGHT 64
 #define DEFAULT_KAFKA_TIMEOUT_MS 10000
@@ -51,8 +52,18 @@ typedef struct partition_state {
     int needs_reset;
     uint64_t txn_frames;
     int64_t txn_ended_ms;
+    /* Outputs its share had no room for yet, oldest first, written in order. */
+    struct parked_output *parked;
+    struct parked_output *parked_tail;
     ride_pipeline_partition_stats st;
 } partition_state;
+
+/* An output frame waiting for room in its partition's share. */
+typedef struct parked_output {
+    ride_frame frame;
+    int64_t first; /* its input frame's first offset */
+    struct parked_output *next;
+} parked_output;
 
 /* An output frame whose delivery reports are not all in. */
 typedef struct output_record {
@@ -60,6 +71,10 @@ typedef struct output_record {
     int32_t partition; /* the input partition */
     int32_t out_partition;
     uint64_t bytes; /* queued so far */
+    ride_share *share;     /* of the input partition; NULL without a budget */
+    uint64_t reserved;     /* bytes held in the share for the queued messages */
+    int64_t last_offset;   /* the highest delivered, -1 before any */
+    ride_share_admit admission;
     uint64_t incarnation;
     int64_t first; /* its input frame's first offset, done with the last report */
     unsigned queued;
@@ -86,6 +101,7 @@ typedef enum throttled_warning {
     WARN_TASK,
     WARN_ORDER,
     WARN_EXPIRED,
+    WARN_OVER_SHARE,
     WARN_COUNT
 } throttled_warning;
 
@@ -118,12 +134,13 @@ struct ride_pipeline {
     /* Backpressure: NULL without a budget. */
     ride_backlog *backlog;
     rd_kafka_conf_t *backlog_conf; /* until the monitor takes it */
-    uint64_t max_backlog;
-    uint64_t *pending_bytes; /* per output partition: queued, not yet reported */
-    int64_t *acked_end;      /* per output partition: last acknowledged offset + 1 */
-    uint64_t out_messages;
-    uint64_t out_message_bytes;
-    uint64_t last_output_bytes;
+    /* Per input partition (each one writer of its output partition), made when
+     * it is first added and kept while reports may still count against it. */
+    ride_share **shares;
+    int input_partitions;
+    uint64_t share_limit;
+    bool strict;
+    uint64_t last_output_bytes; /* what the last output took of a share */
 
     partition_state **parts;
     size_t part_count;
@@ -166,6 +183,8 @@ const char *ride_pipeline_drop_reason(int i)
         return "sink_rejected";
     if (i == RIDE_PIPELINE_DROP_EXPIRED)
         return "expired";
+    if (i == RIDE_PIPELINE_DROP_OVER_SHARE)
+        return "over_share";
     return ride_frame_status_reason((ride_frame_status)i);
 }
 
@@ -244,10 +263,27 @@ static void on_reject(void *ctx, const ride_frame_reject *r)
         ride_offset_tracker_done(ps->tracker, (int64_t)r->tags.first);
 }
 
+/* Outputs of an incarnation that ends: their inputs are read again (rewind) or
+ * by the next owner (removal). Returns how many there were. */
+static uint64_t drop_parked(partition_state *ps)
+{
+    uint64_t n = 0;
+    while (ps->parked) {
+        parked_output *po = ps->parked;
+        ps->parked = po->next;
+        ride_frame_free(&po->frame);
+        free(po);
+        n++;
+    }
+    ps->parked_tail = NULL;
+    return n;
+}
+
 static void partition_free(partition_state *ps)
 {
     if (!ps)
         return;
+    drop_parked(ps);
     ride_frame_assembler_free(ps->assembler);
     ride_offset_tracker_free(ps->tracker);
     ride_kafka_producer_discard(ps->txn);
@@ -263,6 +299,7 @@ static int partition_restart(ride_pipeline *pl, partition_state *ps, int64_t tra
     ride_offset_tracker_free(ps->tracker);
     ps->tracker = t;
     ride_frame_assembler_reset(ps->assembler);
+    drop_parked(ps);
     ps->incarnation = ++pl->incarnations;
     ps->needs_rewind = 0;
     return 0;
@@ -302,6 +339,26 @@ static int resolve_start(ride_pipeline *pl, int32_t partition, int64_t start, in
     *tracker_start = tp.offset >= 0 ? tp.offset : RIDE_OFFSET_UNKNOWN;
     *committed = *tracker_start;
     return 0;
+}
+
+/* The input partition's share of its output partition's budget. An owner after
+ * the first (epoch above 1) waits for what its predecessors wrote to be read; a
+ * partition owned here before keeps its share, whose messages may still be
+ * unread (kafka/share.h). */
+static int open_share(ride_pipeline *pl, int32_t partition, int64_t epoch)
+{
+    if (!pl->shares)
+        return 0;
+    if (partition >= pl->input_partitions)
+        return -1;
+    ride_share **s = &pl->shares[partition];
+    if (*s) {
+        ride_share_restart(*s);
+        return 0;
+    }
+    *s = ride_share_new(pl->backlog, partition % pl->output_partitions, pl->share_limit,
+                        pl->strict, epoch > 1);
+    return *s ? 0 : -1;
 }
 
 int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t epoch,
@@ -352,6 +409,11 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
     ps->committed = committed;
     ps->st.partition = partition;
     ps->st.epoch = epoch;
+    if (open_share(pl, partition, epoch) != 0) {
+        partition_free(ps);
+        ride_set_error(err, errlen, "out of memory");
+        return -1;
+    }
     ride_kafka_tp tp = {pl->input_topic, partition,
                         tracker_start >= 0 ? tracker_start : RIDE_KAFKA_OFFSET_COMMITTED};
     if (ride_kafka_consumer_add(pl->consumer, &tp, 1, err, errlen) != 0) {
@@ -407,7 +469,7 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
      * this partition is processed or committed any more. */
     detach_partition(pl, ps);
     uint64_t handed_back = (uint64_t)ride_frame_assembler_pending(ps->assembler) +
-                           records_of(pl, ps) + tasked_of(pl, ps);
+                           records_of(pl, ps) + tasked_of(pl, ps) + drop_parked(ps);
     pl->totals.handed_back += handed_back;
     ride_log_info("partition_removed",
                   "app=%s stage=%s topic=%s partition=%d epoch=%lld handed_back=%llu", pl->app,
@@ -483,8 +545,6 @@ static void record_unlink(ride_pipeline *pl, output_record *r)
     if (r->next)
         r->next->prev = r->prev;
     pl->in_flight--;
-    if (pl->pending_bytes)
-        pl->pending_bytes[r->out_partition] -= r->bytes;
     free(r);
 }
 
@@ -495,6 +555,8 @@ static void maybe_finish(ride_pipeline *pl, output_record *r)
 {
     if (!r->sealed || r->reported < r->queued)
         return;
+    if (r->share)
+        ride_share_written(r->share, r->failed ? -1 : r->last_offset, r->reserved);
     partition_state *ps = find_partition(pl, r->partition);
     if (!ps || ps->incarnation != r->incarnation) {
         pl->totals.stale_reports++;
@@ -516,8 +578,8 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const 
     ride_pipeline *pl = ctx;
     output_record *r = opaque;
     r->reported++;
-    if (!err && pl->acked_end && offset >= pl->acked_end[r->out_partition])
-        pl->acked_end[r->out_partition] = offset + 1;
+    if (!err && offset > r->last_offset)
+        r->last_offset = offset;
     if (err) {
         r->failed = 1;
         /* Once per broker's reason and interval: one refused message size must not
@@ -535,13 +597,21 @@ static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const 
 static void count_queued(void *opaque, size_t len)
 {
     output_record *r = opaque;
-    ride_pipeline *pl = r->pl;
     r->queued++;
     r->bytes += len;
-    if (pl->pending_bytes)
-        pl->pending_bytes[r->out_partition] += len;
-    pl->out_messages++;
-    pl->out_message_bytes += len;
+}
+
+/* Reserves the encoded frame's bytes in its share (ride_kafka_admit_fn). */
+static bool admit_output(void *opaque, size_t messages, uint64_t bytes)
+{
+    output_record *r = opaque;
+    if (!r->share)
+        return true;
+    uint64_t need = ride_share_frame_bytes(messages, bytes);
+    r->admission = ride_share_reserve(r->share, need);
+    if (r->admission == RIDE_SHARE_ADMITTED)
+        r->reserved = need;
+    return r->admission == RIDE_SHARE_ADMITTED;
 }
 
 /* The caller's encoding, in messages no larger than the output topic takes. */
@@ -555,22 +625,40 @@ static ride_frame_write_opts output_opts(const ride_pipeline *pl)
     return wo;
 }
 
-/* Queues the output frame; its first input offset becomes done with its last report. */
-static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first)
+/* An output larger than its whole share could never be written without the
+ * broker deleting frames unread: dropped (counted, logged) like a failing task's. */
+static void drop_over_share(ride_pipeline *pl, partition_state *ps, const ride_frame *out,
+                            int64_t first)
+{
+    warn_throttled(pl, WARN_OVER_SHARE, "output_over_share",
+                   "partition=%d stream=%u seq=%llu limit=%llu error=\"the output frame is larger "
+                   "than this writer's share of its partition's max_backlog_bytes\"",
+                   (int)ps->partition, out->stream_id, (unsigned long long)out->seq,
+                   (unsigned long long)ride_share_limit(pl->shares[ps->partition]));
+    count_drop(ps, RIDE_PIPELINE_DROP_OVER_SHARE);
+    ride_offset_tracker_done(ps->tracker, first);
+}
+
+/* Queues the output frame when its share has room for it; its first input offset
+ * becomes done with its last report. Returns false, queuing nothing, when the
+ * share has no room now. */
+static bool produce_output(ride_pipeline *pl, partition_state *ps, const ride_frame *out,
+                           int64_t first)
 {
     /* None while a transactional producer must be replaced: the replacement
      * reads the partition again from its committed offset. */
     ride_kafka_producer *producer = output_producer(pl, ps);
     if (!producer)
-        return;
+        return true;
     output_record *r = calloc(1, sizeof *r);
     if (!r) {
         schedule_rewind(ps);
-        return;
+        return true;
     }
     int32_t out_partition = ps->partition % pl->output_partitions;
     *r = (output_record){.pl = pl, .partition = ps->partition, .out_partition = out_partition,
-                         .incarnation = ps->incarnation, .first = first,
+                         .share = pl->shares ? pl->shares[ps->partition] : NULL,
+                         .last_offset = -1, .incarnation = ps->incarnation, .first = first,
                          .next = pl->records};
     if (pl->records)
         pl->records->prev = r;
@@ -579,10 +667,19 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first
     char err[256] = "";
     ride_frame_write_opts wo = output_opts(pl);
     /* A full queue is backpressure: reports are served until the timeout. */
-    if (ride_kafka_produce_frame(producer, pl->output_topic, out_partition, &pl->out_frame,
-                                 &wo, r, count_queued, pl->kafka_timeout_ms, err,
-                                 sizeof err) == 0) {
-        pl->last_output_bytes = r->bytes;
+    int rc = ride_kafka_produce_frame_admitted(producer, pl->output_topic, out_partition, out, &wo,
+                                               r, count_queued, admit_output,
+                                               pl->kafka_timeout_ms, err, sizeof err);
+    if (rc == 1) {
+        ride_share_admit why = r->admission;
+        record_unlink(pl, r);
+        if (why != RIDE_SHARE_NEVER)
+            return false;
+        drop_over_share(pl, ps, out, first);
+        return true;
+    }
+    if (rc == 0) {
+        pl->last_output_bytes = ride_share_frame_bytes(r->queued, r->bytes);
     } else {
         /* Messages already queued make an incomplete frame that receivers reject;
          * the frame is written again after the rewind. */
@@ -591,8 +688,55 @@ static void produce_output(ride_pipeline *pl, partition_state *ps, int64_t first
         warn_throttled(pl, WARN_PRODUCE, "produce_failed", "topic=%s partition=%d error=%s",
                        pl->output_topic, (int)out_partition, ride_log_quote(err, why, sizeof why));
     }
+    /* What was reserved for messages never queued is free again. */
+    uint64_t queued = ride_share_frame_bytes(r->queued, r->bytes);
+    if (r->share && r->reserved > queued) {
+        ride_share_unreserve(r->share, r->reserved - queued);
+        r->reserved = queued;
+    }
     r->sealed = 1;
     maybe_finish(pl, r);
+    return true;
+}
+
+/* Keeps the task's output (taking out_frame's buffers) behind the partition's
+ * other parked outputs. Out of memory, the partition is read again instead. */
+static void park_output(ride_pipeline *pl, partition_state *ps, int64_t first)
+{
+    parked_output *po = calloc(1, sizeof *po);
+    if (!po) {
+        schedule_rewind(ps);
+        return;
+    }
+    po->frame = pl->out_frame;
+    memset(&pl->out_frame, 0, sizeof pl->out_frame);
+    po->first = first;
+    if (ps->parked_tail)
+        ps->parked_tail->next = po;
+    else
+        ps->parked = po;
+    ps->parked_tail = po;
+}
+
+/* Writes the partition's parked outputs, in order, while its share has room. */
+static void flush_parked(ride_pipeline *pl, partition_state *ps)
+{
+    while (ps->parked && produce_output(pl, ps, &ps->parked->frame, ps->parked->first)) {
+        parked_output *po = ps->parked;
+        ps->parked = po->next;
+        if (!ps->parked)
+            ps->parked_tail = NULL;
+        ride_frame_free(&po->frame);
+        free(po);
+    }
+}
+
+/* An output waits for room behind the partition's parked ones: a partition's
+ * frames keep their order. */
+static void write_topic(ride_pipeline *pl, partition_state *ps, int64_t first)
+{
+    if (ps->parked || !produce_output(pl, ps, &pl->out_frame, first))
+        park_output(pl, ps, first);
 }
 
 /* A rejected frame is dropped like a failing task's: it would fail every time. */
@@ -617,7 +761,7 @@ static void write_sink(ride_pipeline *pl, partition_state *ps, int64_t first)
 static void write_output(ride_pipeline *pl, partition_state *ps, int64_t first)
 {
     if (pl->output_topic)
-        produce_output(pl, ps, first);
+        write_topic(pl, ps, first);
     else
         write_sink(pl, ps, first);
 }
@@ -732,26 +876,13 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
         submit_frame(pl, ps, (int64_t)tags.first);
 }
 
-/* The output partition's backlog in bytes (see pipeline.h). */
-static uint64_t output_backlog(const ride_pipeline *pl, int32_t out_partition)
-{
-    uint64_t bytes = pl->pending_bytes[out_partition];
-    int64_t waiting =
-        ride_backlog_messages(pl->backlog, out_partition, pl->acked_end[out_partition]);
-    if (waiting > 0 && pl->out_messages > 0)
-        bytes += (uint64_t)waiting * (pl->out_message_bytes / pl->out_messages);
-    return bytes;
-}
-
-/* Whether the partition's output partition has no room for another frame. An
- * empty backlog always has room, so that a frame larger than the budget still
- * passes. */
+/* Whether the partition's share of its output partition has no room for a frame
+ * like the last output (so that the frames wait in Kafka, not in the task). */
 static int output_full(const ride_pipeline *pl, const partition_state *ps)
 {
-    if (!pl->backlog)
+    if (!pl->shares)
         return 0;
-    uint64_t bytes = output_backlog(pl, ps->partition % pl->output_partitions);
-    return bytes > 0 && bytes + pl->last_output_bytes > pl->max_backlog;
+    return ps->parked || !ride_share_has_room(pl->shares[ps->partition], pl->last_output_bytes);
 }
 
 static void update_paused(ride_pipeline *pl, partition_state *ps)
@@ -787,6 +918,7 @@ static int sync_partition(ride_pipeline *pl, partition_state *ps, int64_t now,
         if (rewind_partition(pl, ps, err, errlen) != 0)
             return -1;
     }
+    flush_parked(pl, ps);
     update_paused(pl, ps);
     *event = ps->st.paused || ps->st.fenced ? "pause_failed" : "resume_failed";
     return set_assigned(pl, ps, !ps->st.paused && !ps->st.fenced, err, errlen);
@@ -1166,6 +1298,11 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
         why = "exactly-once needs the app and stage (its transactional ids)";
     else if (cfg->transaction_interval_ms < 0 || cfg->transaction_max_frames < 0)
         why = "negative transaction cadence";
+    else if (cfg->output_group && cfg->strict_backlog &&
+             (cfg->max_backlog_bytes == 0 ||
+              cfg->max_backlog_bytes > RIDE_KAFKA_EMBEDDED_PARTITION_BYTES))
+        why = "on the embedded broker, which keeps 5242880 bytes per partition, "
+              "max_backlog_bytes must be 1..5242880 so that no frame is deleted unread";
     if (why)
         ride_set_error(err, errlen, "pipeline: %s", why);
     return why ? -1 : 0;
@@ -1179,27 +1316,42 @@ static int open_input(ride_pipeline *pl, char *err, size_t errlen)
                                        pl->kafka_timeout_ms, err, errlen);
     if (n == 0)
         ride_set_error(err, errlen, "input topic %s does not exist", pl->input_topic);
+    pl->input_partitions = n;
     return n > 0 ? 0 : -1;
 }
 
+/* The most input partitions writing one output partition: partition i writes to
+ * i mod the output partitions. */
+static int stage_writers(int input_partitions, int output_partitions)
+{
+    return (input_partitions + output_partitions - 1) / output_partitions;
+}
+
 /* The backlog monitor reads the next stage's committed offsets with the input
- * consumer's settings (same brokers, same security). */
+ * consumer's settings (same brokers, same security); each input partition gets
+ * its share of its output partition's budget when first added. */
 static int open_backlog(ride_pipeline *pl, const ride_pipeline_config *cfg, int partitions,
                         char *err, size_t errlen)
 {
     rd_kafka_conf_t *conf = pl->backlog_conf;
     pl->backlog_conf = NULL;
-    pl->pending_bytes = calloc((size_t)partitions, sizeof *pl->pending_bytes);
-    pl->acked_end = calloc((size_t)partitions, sizeof *pl->acked_end);
-    if (!pl->pending_bytes || !pl->acked_end || !conf) {
+    pl->shares = calloc((size_t)pl->input_partitions, sizeof *pl->shares);
+    if (!pl->shares || !conf) {
         destroy_conf(conf);
         ride_set_error(err, errlen, "out of memory");
         return -1;
     }
+    int writers = stage_writers(pl->input_partitions, pl->output_partitions);
+    if (cfg->output_writers > writers)
+        writers = cfg->output_writers;
+    pl->share_limit = ride_share_of_budget(cfg->max_backlog_bytes, writers);
+    pl->strict = cfg->strict_backlog;
+    ride_log_info("output_share", "app=%s stage=%s topic=%s writers=%d share_bytes=%llu strict=%d",
+                  pl->app, pl->stage, cfg->output_topic, writers,
+                  (unsigned long long)pl->share_limit, (int)pl->strict);
     ride_backlog_opts o = {cfg->output_topic, cfg->output_group, partitions,
                            cfg->backlog_refresh_ms, conf};
     pl->backlog = ride_backlog_new(&o, err, errlen);
-    pl->max_backlog = cfg->max_backlog_bytes;
     return pl->backlog ? 0 : -1;
 }
 
@@ -1327,11 +1479,12 @@ void ride_pipeline_free(ride_pipeline *pl)
     ride_kafka_producer_free(pl->producer);
     while (pl->records)
         record_unlink(pl, pl->records);
+    for (int i = 0; pl->shares && i < pl->input_partitions; i++)
+        ride_share_free(pl->shares[i]);
+    free(pl->shares);
     ride_backlog_free(pl->backlog);
     destroy_conf(pl->backlog_conf);
     destroy_conf(pl->txn_conf);
-    free(pl->pending_bytes);
-    free(pl->acked_end);
     ride_kafka_consumer_free(pl->consumer);
     free(pl->tasked);
     ride_frame_free(&pl->in_frame);

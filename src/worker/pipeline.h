@@ -18,15 +18,22 @@
  * so with equal counts a frame keeps its partition (and its camera's order)
  * through every stage.
  *
- * Backpressure (max_backlog_bytes): an output partition's backlog is the bytes
- * queued to it and not yet acknowledged plus its unconsumed messages (the next
- * stage's group, kafka/backlog.h) times this pipeline's mean output message size.
- * While the backlog of the partition an input partition writes to, plus one more
- * frame, is over the budget, that input partition is paused: nothing is dropped,
- * the frames wait in Kafka, and the producer in front of the first stage is the
- * one that drops (and counts) when the wait grows. Without it the embedded
- * broker, keeping about 5 MB per partition, would delete outputs the next stage
- * has not read. A paused partition is out of the consumer's assignment: a failed
+ * Backpressure (max_backlog_bytes, kafka/share.h): each input partition is one
+ * writer of its output partition and owns a share of that partition's budget
+ * (the budget over its writers + 1). Before an output is produced its encoded
+ * bytes are reserved in the share, which counts this writer's messages the next
+ * stage's group has not committed (kafka/backlog.h) and those awaiting delivery.
+ * An output that does not fit waits in the pipeline (nothing else leaves the
+ * task meanwhile) until the share has room; an input partition whose share has
+ * no room for another frame like the last output is paused, so that the frames
+ * wait in Kafka and the producer in front of the first stage is the one that
+ * drops (and counts) when the wait grows. With strict_backlog (the embedded
+ * broker, which deletes the oldest messages beyond about 5 MB per partition,
+ * read or not) a share never admits more than its limit, so no output is deleted
+ * before the next stage read it; an output larger than the whole share is
+ * dropped with reason "over_share". Otherwise an empty share admits any one
+ * output (a real Kafka cluster keeps what it is told to: the budget bounds
+ * latency). A paused partition is out of the consumer's assignment: a failed
  * delivery while it is paused rewinds it without touching the assignment, and it
  * is put back at the rewind position once its output has room.
  *
@@ -60,6 +67,7 @@
 #ifndef RIDE_WORKER_PIPELINE_H
 #define RIDE_WORKER_PIPELINE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -122,6 +130,12 @@ typedef struct ride_pipeline_config {
     size_t max_backlog_bytes;  /* per output partition; 0: unbounded (no monitor) */
     int backlog_refresh_ms;    /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
     const char *output_group;  /* the next stage's group; required with a budget */
+    /* Writers of each output partition, this stage's input partitions and
+     * anything else writing the topic (0: only this stage's; never fewer). */
+    int output_writers;
+    /* A hard budget (the embedded broker): max_backlog_bytes must be
+     * 1..RIDE_KAFKA_EMBEDDED_PARTITION_BYTES with an output_group. */
+    bool strict_backlog;
     int kafka_timeout_ms;  /* metadata, committed offsets, a full producer queue; 0: 10000 */
     /* Exactly-once (see above): producer_conf is the template of every input
      * partition's transactional producer; the consumer should read committed. */
@@ -137,7 +151,8 @@ typedef struct ride_pipeline_config {
 #define RIDE_PIPELINE_DROP_TASK_FAILED RIDE_FRAME_STATUS_COUNT
 #define RIDE_PIPELINE_DROP_SINK_REJECTED (RIDE_FRAME_STATUS_COUNT + 1)
 #define RIDE_PIPELINE_DROP_EXPIRED (RIDE_FRAME_STATUS_COUNT + 2)
-#define RIDE_PIPELINE_DROP_REASONS (RIDE_FRAME_STATUS_COUNT + 3)
+#define RIDE_PIPELINE_DROP_OVER_SHARE (RIDE_FRAME_STATUS_COUNT + 3)
+#define RIDE_PIPELINE_DROP_REASONS (RIDE_FRAME_STATUS_COUNT + 4)
 
 /* Backoff between consecutive rewinds of one partition: the first rewind after
  * a success is immediate, each further one waits twice as long, up to the max. */
@@ -148,7 +163,7 @@ typedef struct ride_pipeline_config {
 #define RIDE_PIPELINE_MAX_TASK_DEPTH 4096
 
 /* The label of drop reason i: ride_frame_status_reason(), "task_failed",
- * "sink_rejected" or "expired". */
+ * "sink_rejected", "expired" or "over_share". */
 const char *ride_pipeline_drop_reason(int i);
 
 typedef struct ride_pipeline_partition_stats {

@@ -278,6 +278,8 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .exactly_once = exactly_once,
         .transaction_interval_ms = s->env.cfg->worker.transaction_interval_ms,
         .transaction_max_frames = s->env.cfg->worker.transaction_max_frames,
+        .output_writers = t->output_writers,
+        .strict_backlog = s->kafka_embedded,
     };
     sp->pl = ride_pipeline_new(&pcfg, err, errlen);
     if (!sp->pl) {

@@ -1,7 +1,8 @@
 /* Producer publisher against the in-process mock cluster: round-robin over a
  * stage's partitions with every sequence number consumed exactly once, JPEG
- * frames, backpressure on bytes in flight and on the consumers' lag (drops
- * counted, nothing else lost), and waiting instead of dropping. */
+ * frames, backpressure on bytes in flight and on this source's share of what the
+ * stage's group has not consumed (drops counted, nothing else lost; frames larger
+ * than the share refused), and waiting instead of dropping. */
 #include <inttypes.h>
 #include "base/clock.h"
 #include <stdio.h>
@@ -11,7 +12,9 @@
 
 #include "publisher.h"
 #include "ride_test_kafka.h"
+#include "kafka/backlog.h"
 #include "kafka/kafka.h"
+#include "kafka/share.h"
 #include "media/synthetic.h"
 
 #define TIMEOUT_MS 10000
@@ -20,6 +23,7 @@
 #define W 32
 #define H 24
 #define STREAM 9u
+#define READERS "ride.app.readers"
 
 typedef struct fixture {
     ride_kafka_mock *mock;
@@ -311,40 +315,106 @@ static void test_backpressure_in_flight(void **state)
     ride_publisher_free(pub);
 }
 
-/* Partition 1 reports a large unconsumed backlog; the others none. Counts the
- * calls that knew of an acknowledged message of the partition. */
-static int64_t lag_on_partition_1(void *ctx, int32_t partition, int64_t written_end)
+/* A monitor of the READERS group on the current topic. */
+static ride_backlog *new_backlog(fixture *fx, int partitions)
 {
-    int *calls = ctx;
-    if (written_end > 0)
-        (*calls)++;
-    return partition == 1 ? 100000 : 0;
+    ride_backlog_opts bo = {fx->topic, READERS, partitions, 10,
+                            ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER)};
+    ride_backlog *b = ride_backlog_new(&bo, fx->err, sizeof fx->err);
+    if (!b)
+        fail_msg("backlog: %s", fx->err);
+    return b;
 }
 
-static void test_backpressure_lag(void **state)
+/* Waits until two more refreshes are in: a share made before the wait has its
+ * barrier then. */
+static void wait_refreshes(ride_backlog *b)
+{
+    int64_t end, consumed;
+    uint64_t first, now;
+    assert_true(ride_backlog_figures(b, 0, &end, &consumed, &first));
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
+    do {
+        ride_clock_sleep_until_ns(ride_clock_mono_ns() + 2 * INT64_C(1000000));
+        assert_true(ride_backlog_figures(b, 0, &end, &consumed, &now));
+    } while (now < first + 2 && ride_clock_mono_ms() < deadline);
+    assert_true(now >= first + 2);
+}
+
+static void commit(fixture *fx, int32_t partition, int64_t offset)
+{
+    ride_kafka_consumer *c = ride_kafka_consumer_new(
+        ride_test_kafka_conf(fx->mock, RIDE_KAFKA_CONSUMER), READERS, fx->err, sizeof fx->err);
+    assert_non_null(c);
+    ride_kafka_tp tp = {fx->topic, partition, offset};
+    if (ride_kafka_commit(c, &tp, 1, fx->err, sizeof fx->err))
+        fail_msg("commit: %s", fx->err);
+    ride_kafka_consumer_free(c);
+}
+
+/* What one test frame takes of a share, measured on a topic of its own. */
+static uint64_t frame_need(fixture *fx)
+{
+    new_topic(fx, 1);
+    ride_publisher_opts o = {.partitions = 1};
+    ride_publisher *pub = new_publisher(fx, &o);
+    assert_int_equal(publish_frames(fx, pub, 0, 1), 1);
+    uint64_t need = ride_publisher_in_flight(pub, 0);
+    flush(fx);
+    ride_publisher_free(pub);
+    assert_true(need > RIDE_SHARE_MESSAGE_OVERHEAD);
+    return need;
+}
+
+/* Strict shares of two frames per partition: what the group has not consumed
+ * keeps counting after delivery, what it commits frees room, and a frame larger
+ * than the whole share is refused. */
+static void test_backpressure_share(void **state)
 {
     fixture *fx = *state;
-    new_topic(fx, PARTITIONS);
-    int calls = 0;
-    ride_publisher_opts o = {
-        .partitions = PARTITIONS, .lag = lag_on_partition_1, .lag_ctx = &calls};
+    uint64_t need = frame_need(fx);
+    new_topic(fx, 2);
+    ride_backlog *b = new_backlog(fx, 2);
+    /* Two writers: shares of a third of the budget. */
+    ride_publisher_opts o = {.partitions = 2, .max_backlog_bytes = 6 * need, .writers = 2,
+                             .strict = true, .backlog = b};
     ride_publisher *pub = new_publisher(fx, &o);
-    for (uint64_t i = 0; i < 8; i++) {
-        publish_frames(fx, pub, i, 1);
-        flush(fx); /* nothing in flight: only the lag decides */
+    wait_refreshes(b);
+    int queued = 0;
+    for (uint64_t i = 0; i < 10; i++) {
+        queued += publish_frames(fx, pub, i, 1);
+        flush(fx);
     }
-    assert_true(calls > 0);
     ride_publisher_stats st;
     ride_publisher_stats_get(pub, &st);
-    /* Frames 1 and 5 went to the lagging partition; the first frame (0) has
-     * no size to estimate the lag's bytes from yet, but it goes to 0 anyway. */
-    assert_int_equal(st.dropped[RIDE_DROP_BACKPRESSURE], 2);
-    assert_int_equal(st.delivered, 6);
-    readback rb;
-    read_back(fx, PARTITIONS, 6, &rb);
-    for (int i = 0; i < rb.count; i++)
-        assert_true(rb.partition[i] != 1);
+    assert_int_equal(queued, 4);
+    assert_int_equal(st.dropped[RIDE_DROP_BACKPRESSURE], 6);
+    assert_non_null(strstr(fx->err, "backlog"));
+    for (int p = 0; p < 2; p++)
+        assert_int_equal(ride_publisher_in_flight(pub, p), 2 * need);
+
+    commit(fx, 0, 2);
+    commit(fx, 1, 1);
+    wait_refreshes(b);
+    assert_int_equal(ride_publisher_in_flight(pub, 0), 0);
+    assert_int_equal(ride_publisher_in_flight(pub, 1), need);
+    assert_int_equal(publish_frames(fx, pub, 10, 4), 3);
     ride_publisher_free(pub);
+
+    /* A share below one frame: refused, not waited for. */
+    o.max_backlog_bytes = need;
+    pub = new_publisher(fx, &o);
+    wait_refreshes(b);
+    commit(fx, 0, 4);
+    commit(fx, 1, 3);
+    wait_refreshes(b);
+    assert_int_equal(publish_frames(fx, pub, 20, 2), 0);
+    ride_publisher_stats_get(pub, &st);
+    assert_int_equal(st.dropped[RIDE_DROP_PRODUCE_FAILED], 2);
+    assert_int_equal(st.dropped[RIDE_DROP_BACKPRESSURE], 0);
+    assert_non_null(strstr(fx->err, "share"));
+    ride_publisher_free(pub);
+    ride_backlog_free(b);
 }
 
 static void test_wait_when_full(void **state)
@@ -365,29 +435,37 @@ static void test_wait_when_full(void **state)
     assert_int_equal(st.delivered, 12);
     assert_int_equal(st.dropped[RIDE_DROP_BACKPRESSURE], 0);
 
-    /* A partition whose backlog cannot drain within the wait: the frame is not
-     * taken (and not counted) and goes to the same partition when offered again. */
+    /* A partition whose unconsumed frames cannot drain within the wait: the
+     * frame is not taken (and not counted) and goes to the same partition when
+     * offered again. */
     ride_publisher_free(pub);
-    int calls = 0;
-    o.lag = lag_on_partition_1;
-    o.lag_ctx = &calls;
-    o.max_backlog_bytes = 0;
-    o.start_partition = 0;
+    uint64_t need = frame_need(fx);
+    new_topic(fx, 2);
+    ride_backlog *b = new_backlog(fx, 2);
+    o.max_backlog_bytes = 2 * need;
+    o.strict = true;
+    o.backlog = b;
     pub = new_publisher(fx, &o);
+    wait_refreshes(b);
     make_frame(&f, 0);
     assert_int_equal(ride_publisher_publish(pub, &f, 0, fx->err, sizeof fx->err),
                      RIDE_PUBLISH_QUEUED);
     flush(fx);
     make_frame(&f, 1);
+    assert_int_equal(ride_publisher_publish(pub, &f, 0, fx->err, sizeof fx->err),
+                     RIDE_PUBLISH_QUEUED);
+    flush(fx);
+    make_frame(&f, 2);
     int64_t t0 = ride_clock_mono_ms();
     assert_int_equal(ride_publisher_publish(pub, &f, 50, fx->err, sizeof fx->err),
                      RIDE_PUBLISH_FULL);
     assert_true(ride_clock_mono_ms() - t0 >= 45);
-    assert_int_equal(ride_publisher_next_partition(pub), 1);
+    assert_int_equal(ride_publisher_next_partition(pub), 0);
     ride_publisher_stats_get(pub, &st);
-    assert_int_equal(st.offered, 1);
+    assert_int_equal(st.offered, 2);
     ride_frame_free(&f);
     ride_publisher_free(pub);
+    ride_backlog_free(b);
 }
 
 static void test_bad_options(void **state)
@@ -403,6 +481,11 @@ static void test_bad_options(void **state)
     o.topic = NULL;
     assert_null(ride_publisher_new(fx->producer, &o, fx->err, sizeof fx->err));
     assert_null(ride_publisher_new(NULL, &o, fx->err, sizeof fx->err));
+    /* A strict budget needs the group's figures and must fit the embedded broker. */
+    o.topic = "ride.app.x";
+    o.strict = true;
+    assert_null(ride_publisher_new(fx->producer, &o, fx->err, sizeof fx->err));
+    assert_non_null(strstr(fx->err, "max_backlog_bytes"));
 }
 
 int main(void)
@@ -411,7 +494,7 @@ int main(void)
         cmocka_unit_test(test_round_robin_every_seq_once),
         cmocka_unit_test(test_jpeg_and_chunks),
         cmocka_unit_test(test_backpressure_in_flight),
-        cmocka_unit_test(test_backpressure_lag),
+        cmocka_unit_test(test_backpressure_share),
         cmocka_unit_test(test_wait_when_full),
         cmocka_unit_test(test_bad_options),
     };

@@ -30,6 +30,8 @@
 #define LIST_MAX 65536
 #define GPU_INDEX_MAX 1023
 #define THREADS_MAX 4096
+/* Writers of one partition: sources plus upstream stages' partitions. */
+#define WRITERS_MAX (1 << 20)
 #define CORES_MAX 1048576
 #define FIELD_MAX 160
 
@@ -919,6 +921,9 @@ static int parse_partition_output(dec *d, json_t *o, const char *prefix,
         return -1;
     if (p->output_group && !p->output_topic)
         return field_fail(d, prefix, "output_group", "only allowed with 'output_topic'");
+    if (p->output_group &&
+        get_int_or(d, o, prefix, "output_writers", 0, WRITERS_MAX, 0, &p->output_writers) < 0)
+        return -1;
     if (p->output_topic &&
         get_int(d, o, prefix, "output_partitions", 1, RIDE_PARTITIONS_MAX,
                 &p->output_partitions) < 0)
@@ -969,6 +974,8 @@ static int parse_source_task(dec *d, json_t *o, const char *prefix, void *out)
         return -1;
     s->encoding = (ride_encoding)encoding;
     s->pace = (ride_pace)pace;
+    if (get_int_or(d, o, prefix, "writers", 0, WRITERS_MAX, 0, &s->writers) < 0)
+        return -1;
     return get_int(d, o, prefix, "partitions", 1, RIDE_PARTITIONS_MAX, &s->partitions);
 }
 
@@ -996,6 +1003,8 @@ static json_t *build_partition_task(const ride_cluster_partition_task *p)
     if (p->output_topic)
         put_int(e, "output_partitions", p->output_partitions);
     put_str_opt(e, "output_group", p->output_group);
+    if (p->output_group && p->output_writers)
+        put_int(e, "output_writers", p->output_writers);
     put_str_opt(e, "output_path", p->output_path);
     if (p->output_path)
         put_enum(e, "output_format", encoding_names, 3, (int)p->output_format);
@@ -1023,6 +1032,8 @@ static json_t *build_source_task(const ride_cluster_source_task *s)
     put_enum(e, "pace", pace_names, 2, (int)s->pace);
     put_str(e, "topic", s->topic);
     put_int(e, "partitions", s->partitions);
+    if (s->writers)
+        put_int(e, "writers", s->writers);
     return e;
 }
 

@@ -327,6 +327,10 @@ typedef struct ride_cluster_partition_task {
      * backlog bounds what this stage writes ahead; NULL for a sink topic, whose
      * readers RIDE does not know. */
     const char *output_group;
+    /* With output_group: how many writers each partition of output_topic has at
+     * most (every stage and source writing it), which divides its budget into
+     * shares (kafka/share.h); 0 when not given. */
+    int output_writers;
     const char *output_path;   /* files sink directory, or NULL */
     ride_encoding output_format; /* files sink only; png otherwise */
     const char *group;         /* consumer group for commits */
@@ -352,6 +356,7 @@ typedef struct ride_cluster_source_task {
     ride_pace pace;
     const char *topic; /* the input topic of the stages reading the source */
     int partitions;    /* 1..4096: the topic's partitions */
+    int writers;       /* the most writers of one partition of topic; 0 when not given */
 } ride_cluster_source_task;
 
 typedef struct ride_cluster_assignment {

@@ -1,4 +1,4 @@
-/* backlog.c - a topic's unconsumed messages per partition (kafka/backlog.h). */
+/* backlog.c - a topic's log ends and consumed offsets per partition (kafka/backlog.h). */
 #include "kafka/backlog.h"
 
 #include <pthread.h>
@@ -31,6 +31,7 @@ struct ride_backlog {
     _Atomic int64_t *end;
     _Atomic int64_t *consumed; /* committed, or the log start when that is later */
     _Atomic uint64_t errors;
+    _Atomic uint64_t refreshes;
 
     /* the refresh thread's own */
     int64_t *starts;
@@ -65,6 +66,7 @@ static void publish(ride_backlog *b)
         atomic_store(&b->consumed[i], consumed);
         atomic_store(&b->end[i], b->ends[i]);
     }
+    atomic_fetch_add(&b->refreshes, 1);
 }
 
 static void refresh(ride_backlog *b)
@@ -155,6 +157,7 @@ ride_backlog *ride_backlog_new(const ride_backlog_opts *opts, char *err, size_t 
     }
     b->refresh_ms = opts->refresh_ms ? opts->refresh_ms : RIDE_BACKLOG_DEFAULT_REFRESH_MS;
     atomic_init(&b->errors, 0);
+    atomic_init(&b->refreshes, 0);
     b->consumer = ride_kafka_consumer_new(opts->conf, opts->group, err, errlen);
     if (!b->consumer) {
         destroy(b);
@@ -186,18 +189,17 @@ void ride_backlog_free(ride_backlog *b)
     destroy(b);
 }
 
-int64_t ride_backlog_messages(const ride_backlog *b, int32_t partition, int64_t written_end)
+bool ride_backlog_figures(const ride_backlog *b, int32_t partition, int64_t *end,
+                          int64_t *consumed, uint64_t *refreshes)
 {
     if (partition < 0 || partition >= b->partitions)
-        return -1;
+        return false;
     ride_backlog *m = (ride_backlog *)b;
-    int64_t end = atomic_load(&m->end[partition]);
-    int64_t consumed = atomic_load(&m->consumed[partition]);
-    if (end < 0 || consumed < 0)
-        return -1;
-    if (written_end > end)
-        end = written_end;
-    return end > consumed ? end - consumed : 0;
+    if (refreshes)
+        *refreshes = atomic_load(&m->refreshes);
+    *end = atomic_load(&m->end[partition]);
+    *consumed = atomic_load(&m->consumed[partition]);
+    return true;
 }
 
 uint64_t ride_backlog_errors(const ride_backlog *b)

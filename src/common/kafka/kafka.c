@@ -46,6 +46,13 @@ static const kafka_default embedded_consumer_defaults[] = {
     {"fetch.wait.max.ms", "10"},
 };
 
+/* The embedded broker deletes whole message sets: with one message in each, it
+ * never deletes a message a reader has not consumed along with one it has
+ * (kafka/share.h). */
+static const kafka_default embedded_producer_defaults[] = {
+    {"batch.num.messages", "1"},
+};
+
 /* Values that must not reach a log: librdkafka's passwords, client secrets,
  * private keys and OAUTHBEARER settings. */
 static const char *shown_value(const char *key, const char *value)
@@ -89,6 +96,10 @@ rd_kafka_conf_t *ride_kafka_conf_new(ride_kafka_role role, const char *bootstrap
     if (rc == 0 && role == RIDE_KAFKA_CONSUMER && embedded)
         rc = apply_defaults(conf, embedded_consumer_defaults,
                             sizeof embedded_consumer_defaults / sizeof embedded_consumer_defaults[0],
+                            err);
+    if (rc == 0 && role == RIDE_KAFKA_PRODUCER && embedded)
+        rc = apply_defaults(conf, embedded_producer_defaults,
+                            sizeof embedded_producer_defaults / sizeof embedded_producer_defaults[0],
                             err);
     if (rc == 0 && bootstrap) {
         kafka_default b = {"bootstrap.servers", bootstrap};

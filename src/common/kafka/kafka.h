@@ -190,6 +190,18 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
                              void *opaque, ride_kafka_queued_fn on_queued, int timeout_ms,
                              char *err, size_t errlen);
 
+/* Whether a frame may be sent, asked before any of its messages is queued: the
+ * count of its encoded messages and their bytes in all. */
+typedef bool (*ride_kafka_admit_fn)(void *opaque, size_t messages, uint64_t bytes);
+
+/* ride_kafka_produce_frame(), but the frame is encoded whole first and admit
+ * (with opaque) decides whether it is sent: 1 when it refused, nothing queued. */
+int ride_kafka_produce_frame_admitted(ride_kafka_producer *p, const char *topic,
+                                      int32_t partition, const ride_frame *f,
+                                      const ride_frame_write_opts *opts, void *opaque,
+                                      ride_kafka_queued_fn on_queued, ride_kafka_admit_fn admit,
+                                      int timeout_ms, char *err, size_t errlen);
+
 /* Serves delivery reports for up to timeout_ms; returns how many events ran. */
 int ride_kafka_producer_poll(ride_kafka_producer *p, int timeout_ms);
 /* Waits until every queued message has its delivery report, or fails at timeout. */

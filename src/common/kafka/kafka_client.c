@@ -2,11 +2,13 @@
  * (kafka/kafka.h). Every transactional call is bounded by its caller's timeout. */
 #include "kafka/kafka.h"
 
+#include "base/buffer.h"
 #include "base/clock.h"
 #include "base/error.h"
 
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +148,14 @@ static int emit_message(void *ctx, const uint8_t *msg, size_t len)
     return 0;
 }
 
+static int frame_failed(char *err, size_t errlen, const char *topic, int32_t partition,
+                        const ride_frame *f, const char *reason)
+{
+    ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
+                   partition, f->stream_id, f->seq, reason);
+    return -1;
+}
+
 int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t partition,
                              const ride_frame *f, const ride_frame_write_opts *opts,
                              void *opaque, ride_kafka_queued_fn on_queued, int timeout_ms,
@@ -157,9 +167,62 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
     if (ride_frame_write(f, opts, emit_message, &fe, werr, sizeof werr) == 0)
         return 0;
     /* Kafka's reason for a refused message says more than the encoder's "emit failed". */
-    ride_set_error(err, errlen, "%s[%" PRId32 "]: frame %" PRIu32 "/%" PRIu64 ": %s", topic,
-                   partition, f->stream_id, f->seq, fe.reason[0] ? fe.reason : werr);
-    return -1;
+    return frame_failed(err, errlen, topic, partition, f, fe.reason[0] ? fe.reason : werr);
+}
+
+/* A frame's messages, encoded before any is queued: each one's length, then its
+ * bytes, one after the other. */
+typedef struct encoded_frame {
+    ride_buffer data;
+    size_t count;
+} encoded_frame;
+
+static int keep_message(void *ctx, const uint8_t *msg, size_t len)
+{
+    encoded_frame *ef = ctx;
+    if (ride_buffer_append(&ef->data, &len, sizeof len, SIZE_MAX - 1) != 0 ||
+        ride_buffer_append(&ef->data, msg, len, SIZE_MAX - 1) != 0)
+        return -1;
+    ef->count++;
+    return 0;
+}
+
+/* Queues the kept messages in order; -1 at the first that fails (fe->reason). */
+static int emit_kept(frame_emit *fe, const encoded_frame *ef)
+{
+    const char *at = ef->data.data;
+    for (size_t i = 0; i < ef->count; i++) {
+        size_t len;
+        memcpy(&len, at, sizeof len);
+        at += sizeof len;
+        if (emit_message(fe, (const uint8_t *)at, len) != 0)
+            return -1;
+        at += len;
+    }
+    return 0;
+}
+
+int ride_kafka_produce_frame_admitted(ride_kafka_producer *p, const char *topic,
+                                      int32_t partition, const ride_frame *f,
+                                      const ride_frame_write_opts *opts, void *opaque,
+                                      ride_kafka_queued_fn on_queued, ride_kafka_admit_fn admit,
+                                      int timeout_ms, char *err, size_t errlen)
+{
+    encoded_frame ef = {0};
+    char werr[256] = "";
+    int rc = 0;
+    if (ride_frame_write(f, opts, keep_message, &ef, werr, sizeof werr) != 0) {
+        rc = frame_failed(err, errlen, topic, partition, f, werr);
+    } else if (!admit(opaque, ef.count, ef.data.len - ef.count * sizeof(size_t))) {
+        rc = 1;
+    } else {
+        frame_emit fe = {p, topic, partition, opaque, on_queued,
+                         ride_clock_mono_ms() + timeout_ms, ""};
+        if (emit_kept(&fe, &ef) != 0)
+            rc = frame_failed(err, errlen, topic, partition, f, fe.reason);
+    }
+    ride_buffer_free(&ef.data);
+    return rc;
 }
 
 int ride_kafka_producer_poll(ride_kafka_producer *p, int timeout_ms)

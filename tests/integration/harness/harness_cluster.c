@@ -117,9 +117,16 @@ ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool brok
 
 ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id)
 {
-    char config[600], extra[900], kafka[600];
-    snprintf(extra, sizeof extra, "%sworker:\n  threads: 1\n%s",
-             member_kafka(fx, kafka, sizeof kafka), fx->worker_extra);
+    return ride_cluster_fx_labeled_worker(fx, id, NULL);
+}
+
+ride_proc *ride_cluster_fx_labeled_worker(ride_cluster_fx *fx, const char *id,
+                                          const char *labels)
+{
+    char config[600], extra[1100], kafka[600];
+    snprintf(extra, sizeof extra, "%sworker:\n  threads: 1\n%s%s%s%s",
+             member_kafka(fx, kafka, sizeof kafka), labels ? "  labels: " : "",
+             labels ? labels : "", labels ? "\n" : "", fx->worker_extra);
     write_config(fx, id, extra, config, sizeof config);
     const char *argv[] = {BIN("ride-worker"), "--config", config, "--id", id, NULL};
     return spawn(fx, id, argv);

@@ -65,6 +65,10 @@ void ride_cluster_fx_kafka_props(ride_cluster_fx *fx, const ride_kv *props, size
  *  producer: a config with producer.id ID */
 ride_proc *ride_cluster_fx_master(ride_cluster_fx *fx, const char *id, bool broker_only);
 ride_proc *ride_cluster_fx_worker(ride_cluster_fx *fx, const char *id);
+/* A worker like ride_cluster_fx_worker whose worker.labels is labels, a YAML flow
+ * mapping such as "{role: gray}" (NULL: none), for stages with a selector. */
+ride_proc *ride_cluster_fx_labeled_worker(ride_cluster_fx *fx, const char *id,
+                                          const char *labels);
 ride_proc *ride_cluster_fx_producer(ride_cluster_fx *fx, const char *id);
 /* A producer whose Kafka messages hold at most max_message_bytes (>= 4096): larger
  * frames go out as several chunks. */

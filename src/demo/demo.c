@@ -776,20 +776,21 @@ static int read_producer_report(demo *d)
     for (char *line = log; line && *line;) {
         char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
-        uint64_t stream, produced, delivered, bp, pf, df;
+        uint64_t stream, produced, delivered, bp, pf, df, du;
         if (memmem(line, len, " event=source_summary ", 22) &&
             field_u64(line, len, "stream", &stream) && stream <= UINT32_MAX &&
             field_u64(line, len, "produced", &produced) &&
             field_u64(line, len, "delivered", &delivered) &&
             field_u64(line, len, "dropped_backpressure", &bp) &&
             field_u64(line, len, "dropped_produce_failed", &pf) &&
-            field_u64(line, len, "dropped_delivery_failed", &df)) {
+            field_u64(line, len, "dropped_delivery_failed", &df) &&
+            field_u64(line, len, "dropped_delivery_unknown", &du)) {
             stream_stats *s = stream_for(d, (uint32_t)stream);
             const char *src = memmem(line, len, " source=", 8);
             if (s) {
                 s->produced += produced;
                 s->delivered += delivered;
-                s->dropped += bp + pf + df;
+                s->dropped += bp + pf + df + du;
                 s->reported = true;
                 if (src)
                     sscanf(src + 8, "%63s", s->source);

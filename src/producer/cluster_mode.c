@@ -184,7 +184,8 @@ static bool settled(const ride_source_runner *r)
 {
     ride_publisher_stats ps;
     ride_source_runner_counts(r, &ps);
-    return ps.produced == ps.delivered + ps.dropped[RIDE_DROP_DELIVERY_FAILED];
+    return ps.produced == ps.delivered + ps.dropped[RIDE_DROP_DELIVERY_FAILED] +
+                             ps.dropped[RIDE_DROP_DELIVERY_UNKNOWN];
 }
 
 /* Logs the summary of, and releases, every stopped source whose reports are all

@@ -616,7 +616,8 @@ static void supervise_sources(ride_source_runner **runners, size_t count, sigset
  * delivery. Backpressure drops are the policy for live sources, not failures. */
 static uint64_t undelivered(const ride_publisher_stats *st)
 {
-    return st->dropped[RIDE_DROP_PRODUCE_FAILED] + st->dropped[RIDE_DROP_DELIVERY_FAILED];
+    return st->dropped[RIDE_DROP_PRODUCE_FAILED] + st->dropped[RIDE_DROP_DELIVERY_FAILED] +
+           st->dropped[RIDE_DROP_DELIVERY_UNKNOWN];
 }
 
 /* Starts one thread per source, supervises them and flushes. Returns the exit code. */

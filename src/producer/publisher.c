@@ -51,6 +51,7 @@ typedef struct frame_record {
     int32_t partition;
     atomic_int refs;
     atomic_bool delivery_failed;
+    atomic_bool possibly_written; /* a failed message may be in Kafka all the same */
     _Atomic int64_t last_offset; /* the highest delivered, -1 before any */
     int queued;          /* written before the publishing call drops its references */
     uint64_t bytes;      /* likewise */
@@ -66,6 +67,7 @@ static const char *const drop_reason_names[RIDE_DROP_REASON_COUNT] = {
     [RIDE_DROP_BACKPRESSURE] = "backpressure",
     [RIDE_DROP_PRODUCE_FAILED] = "produce_failed",
     [RIDE_DROP_DELIVERY_FAILED] = "delivery_failed",
+    [RIDE_DROP_DELIVERY_UNKNOWN] = "delivery_unknown",
 };
 
 const char *ride_drop_reason_name(ride_drop_reason reason)
@@ -175,7 +177,10 @@ static void release_record(frame_record *rec, int n)
                        atomic_load(&rec->delivery_failed) ? -1 : last, rec->reserved);
     if (!rec->produce_failed) {
         if (atomic_load(&rec->delivery_failed))
-            atomic_fetch_add(&pub->dropped[RIDE_DROP_DELIVERY_FAILED], 1);
+            atomic_fetch_add(&pub->dropped[atomic_load(&rec->possibly_written)
+                                               ? RIDE_DROP_DELIVERY_UNKNOWN
+                                               : RIDE_DROP_DELIVERY_FAILED],
+                             1);
         else
             atomic_fetch_add(&pub->delivered, 1);
     }
@@ -212,21 +217,20 @@ static void raise_last_offset(frame_record *rec, int64_t offset)
         ;
 }
 
-void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err,
-                                const char *reason, const char *topic, int32_t partition,
-                                int64_t offset)
+void ride_publisher_on_delivery(void *ctx, void *opaque, const ride_kafka_delivery *d)
 {
     (void)ctx;
-    (void)topic;
     frame_record *rec = opaque;
     if (!rec)
         return;
-    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (d->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_store(&rec->delivery_failed, true);
-        log_failure(rec->pub, RIDE_LOG_WARN, "delivery_failed", partition,
-                    reason ? reason : rd_kafka_err2str(err));
+        if (d->possibly_written)
+            atomic_store(&rec->possibly_written, true);
+        log_failure(rec->pub, RIDE_LOG_WARN, "delivery_failed", d->partition,
+                    d->reason ? d->reason : rd_kafka_err2str(d->err));
     } else
-        raise_last_offset(rec, offset);
+        raise_last_offset(rec, d->offset);
     release_record(rec, 1);
 }
 
@@ -310,6 +314,7 @@ static ride_publish_result produce(ride_publisher *pub, const ride_frame *f, int
     rec->partition = partition;
     atomic_init(&rec->refs, CALL_REFS);
     atomic_init(&rec->delivery_failed, false);
+    atomic_init(&rec->possibly_written, false);
     atomic_init(&rec->last_offset, -1);
     atomic_fetch_add(&pub->refs, 1);
 

@@ -20,9 +20,11 @@
  *
  * Accounting. Every offered frame ends in exactly one of: produced (all its
  * messages queued) or dropped with a reason; a produced frame then ends as
- * delivered or dropped with reason "delivery_failed". So
- * offered == produced + dropped[backpressure] + dropped[produce_failed] and,
- * once reports are in, produced == delivered + dropped[delivery_failed].
+ * delivered or dropped with reason "delivery_failed" ("delivery_unknown" when a
+ * failed message may have been written all the same, so that a reader may find
+ * the frame). So offered == produced + dropped[backpressure] +
+ * dropped[produce_failed] and, once reports are in, produced == delivered +
+ * dropped[delivery_failed] + dropped[delivery_unknown].
  * A frame whose pixels are larger than max_frame_bytes is refused before
  * anything is queued (dropped, produce_failed): no receiver would take it.
  *
@@ -51,10 +53,14 @@ typedef enum ride_drop_reason {
     RIDE_DROP_BACKPRESSURE = 0, /* the partition's backlog was over budget */
     RIDE_DROP_PRODUCE_FAILED,   /* encoding failed or Kafka refused the messages */
     RIDE_DROP_DELIVERY_FAILED,  /* Kafka reported a message of the frame as failed */
+    /* Likewise, but a failed message may have been written all the same (the broker
+     * died before it answered): a reader may find the frame or not. */
+    RIDE_DROP_DELIVERY_UNKNOWN,
     RIDE_DROP_REASON_COUNT
 } ride_drop_reason;
 
-/* "backpressure", "produce_failed", "delivery_failed" (metric label values). */
+/* "backpressure", "produce_failed", "delivery_failed", "delivery_unknown" (metric
+ * label values). */
 const char *ride_drop_reason_name(ride_drop_reason reason);
 
 typedef struct ride_publisher_opts {
@@ -94,9 +100,7 @@ void ride_publisher_free(ride_publisher *pub);
 
 /* The delivery callback to give ride_kafka_producer_new() (ctx unused): it
  * routes each report to the publisher that queued the message. */
-void ride_publisher_on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err,
-                                const char *reason, const char *topic, int32_t partition,
-                                int64_t offset);
+void ride_publisher_on_delivery(void *ctx, void *opaque, const ride_kafka_delivery *d);
 
 typedef enum ride_publish_result {
     RIDE_PUBLISH_QUEUED = 0,  /* the frame is on its way */

@@ -249,10 +249,11 @@ static void log_source_stats(const ride_source_runner *r, const ride_source_read
                   "source=%s stream=%" PRIu32 " frames=%" PRIu64 " fps=%.2f produced=%" PRIu64
                   " delivered=%" PRIu64 " dropped_backpressure=%" PRIu64
                   " dropped_produce_failed=%" PRIu64 " dropped_delivery_failed=%" PRIu64
+                  " dropped_delivery_unknown=%" PRIu64
                   " in_flight_bytes=%" PRIu64 " late=%" PRIu64 " connected=%d reconnects=%" PRIu64,
                   r->name, r->stream_id, rs->frames, fps, ps.produced, ps.delivered,
                   ps.dropped[RIDE_DROP_BACKPRESSURE], ps.dropped[RIDE_DROP_PRODUCE_FAILED],
-                  ps.dropped[RIDE_DROP_DELIVERY_FAILED], in_flight, rs->late, rs->connected,
+                  ps.dropped[RIDE_DROP_DELIVERY_FAILED], ps.dropped[RIDE_DROP_DELIVERY_UNKNOWN], in_flight, rs->late, rs->connected,
                   rs->reconnects);
 }
 
@@ -440,10 +441,11 @@ void ride_source_runner_log_summary(const ride_source_runner *r, ride_source_tot
                   "source=%s stream=%" PRIu32 " frames=%" PRIu64 " offered=%" PRIu64
                   " produced=%" PRIu64 " delivered=%" PRIu64 " dropped_backpressure=%" PRIu64
                   " dropped_produce_failed=%" PRIu64 " dropped_delivery_failed=%" PRIu64
+                  " dropped_delivery_unknown=%" PRIu64
                   " late=%" PRIu64 " failed=%s",
                   r->name, r->stream_id, rs.frames, ps.offered, ps.produced, ps.delivered,
                   ps.dropped[RIDE_DROP_BACKPRESSURE], ps.dropped[RIDE_DROP_PRODUCE_FAILED],
-                  ps.dropped[RIDE_DROP_DELIVERY_FAILED], rs.late, r->failed ? "true" : "false");
+                  ps.dropped[RIDE_DROP_DELIVERY_FAILED], ps.dropped[RIDE_DROP_DELIVERY_UNKNOWN], rs.late, r->failed ? "true" : "false");
     if (totals)
         add_totals(totals, &rs, &ps);
 }
@@ -454,9 +456,11 @@ void ride_source_totals_log(const ride_source_totals *t, int exit_code)
                   "sources=%zu frames=%" PRIu64 " offered=%" PRIu64 " produced=%" PRIu64
                   " delivered=%" PRIu64 " bytes=%" PRIu64 " dropped_backpressure=%" PRIu64
                   " dropped_produce_failed=%" PRIu64 " dropped_delivery_failed=%" PRIu64
+                  " dropped_delivery_unknown=%" PRIu64
                   " exit_code=%d",
                   t->sources, t->frames, t->pub.offered, t->pub.produced, t->pub.delivered,
                   t->pub.bytes, t->pub.dropped[RIDE_DROP_BACKPRESSURE],
                   t->pub.dropped[RIDE_DROP_PRODUCE_FAILED],
-                  t->pub.dropped[RIDE_DROP_DELIVERY_FAILED], exit_code);
+                  t->pub.dropped[RIDE_DROP_DELIVERY_FAILED],
+                  t->pub.dropped[RIDE_DROP_DELIVERY_UNKNOWN], exit_code);
 }

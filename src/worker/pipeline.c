@@ -572,23 +572,24 @@ static void maybe_finish(ride_pipeline *pl, output_record *r)
     record_unlink(pl, r);
 }
 
-static void on_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const char *reason,
-                        const char *topic, int32_t partition, int64_t offset)
+/* A failed message, possibly written or not, fails its frame: the partition is
+ * read again and the frame written again (at-least-once). */
+static void on_delivery(void *ctx, void *opaque, const ride_kafka_delivery *d)
 {
     ride_pipeline *pl = ctx;
     output_record *r = opaque;
     r->reported++;
-    if (!err && offset > r->last_offset)
-        r->last_offset = offset;
-    if (err) {
+    if (!d->err && d->offset > r->last_offset)
+        r->last_offset = d->offset;
+    if (d->err) {
         r->failed = 1;
         /* Once per broker's reason and interval: one refused message size must not
          * hide behind another failure. */
         char context[300];
         snprintf(context, sizeof context, "app=%s stage=%s topic=%s partition=%d", pl->app,
-                 pl->stage, topic, (int)partition);
+                 pl->stage, d->topic, (int)d->partition);
         ride_failure_log_warn(&pl->failures, "delivery_failed", context,
-                              reason ? reason : rd_kafka_err2str(err));
+                              d->reason ? d->reason : rd_kafka_err2str(d->err));
     }
     maybe_finish(pl, r);
 }

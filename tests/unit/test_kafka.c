@@ -64,16 +64,12 @@ static void count_queued(void *opaque, size_t len)
     s->bytes += len;
 }
 
-static void count_delivery(void *ctx, void *opaque, rd_kafka_resp_err_t err, const char *reason,
-                           const char *topic, int32_t partition, int64_t offset)
+static void count_delivery(void *ctx, void *opaque, const ride_kafka_delivery *r)
 {
     if (opaque)
         ((sent *)opaque)->reported++;
-    (void)reason;
-    (void)topic;
-    (void)partition;
     deliveries *d = ctx;
-    if (err || offset < 0)
+    if (r->err || r->offset < 0)
         d->failed++;
     else
         d->ok++;

@@ -417,6 +417,48 @@ static void test_backpressure_share(void **state)
     ride_backlog_free(b);
 }
 
+/* A frame whose messages were sent but never answered (the broker's reply comes
+ * after the message timeout) may be in Kafka all the same: dropped as
+ * delivery_unknown, not delivery_failed. */
+/* The Kafka protocol's ApiKey of Produce requests (librdkafka keeps its name private). */
+#define KAFKA_API_PRODUCE 0
+
+static void test_unanswered_frame_is_delivery_unknown(void **state)
+{
+    fixture *fx = *state;
+    new_topic(fx, 1);
+    rd_kafka_conf_t *conf = ride_test_kafka_conf(fx->mock, RIDE_KAFKA_PRODUCER);
+    char reason[256];
+    assert_int_equal(rd_kafka_conf_set(conf, "message.timeout.ms", "300", reason, sizeof reason),
+                     RD_KAFKA_CONF_OK);
+    ride_kafka_producer *slow =
+        ride_kafka_producer_new(conf, ride_publisher_on_delivery, NULL, fx->err, sizeof fx->err);
+    assert_non_null(slow);
+    assert_int_equal(ride_kafka_partition_count(ride_kafka_producer_handle(slow), fx->topic,
+                                                TIMEOUT_MS, fx->err, sizeof fx->err),
+                     1);
+    rd_kafka_mock_cluster_t *mc = ride_kafka_mock_cluster(fx->mock);
+    assert_int_equal(rd_kafka_mock_broker_push_request_error_rtts(
+                         mc, 1, KAFKA_API_PRODUCE, 1, RD_KAFKA_RESP_ERR_NO_ERROR, 2000),
+                     RD_KAFKA_RESP_ERR_NO_ERROR);
+    ride_publisher_opts o = {.partitions = 1, .topic = fx->topic};
+    ride_publisher *pub = ride_publisher_new(slow, &o, fx->err, sizeof fx->err);
+    assert_non_null(pub);
+    ride_frame f = {0};
+    make_frame(&f, 0);
+    assert_int_equal(ride_publisher_publish(pub, &f, 0, fx->err, sizeof fx->err),
+                     RIDE_PUBLISH_QUEUED);
+    ride_frame_free(&f);
+    ride_kafka_producer_flush(slow, TIMEOUT_MS, fx->err, sizeof fx->err);
+    ride_publisher_stats st;
+    ride_publisher_stats_get(pub, &st);
+    assert_int_equal(st.delivered, 0);
+    assert_int_equal(st.dropped[RIDE_DROP_DELIVERY_FAILED], 0);
+    assert_int_equal(st.dropped[RIDE_DROP_DELIVERY_UNKNOWN], 1);
+    ride_publisher_free(pub);
+    ride_kafka_producer_free(slow);
+}
+
 static void test_wait_when_full(void **state)
 {
     fixture *fx = *state;
@@ -495,6 +537,7 @@ int main(void)
         cmocka_unit_test(test_jpeg_and_chunks),
         cmocka_unit_test(test_backpressure_in_flight),
         cmocka_unit_test(test_backpressure_share),
+        cmocka_unit_test(test_unanswered_frame_is_delivery_unknown),
         cmocka_unit_test(test_wait_when_full),
         cmocka_unit_test(test_bad_options),
     };

@@ -137,10 +137,20 @@ typedef struct ride_kafka_producer ride_kafka_producer;
 
 /* One delivery report per produced message: err is RD_KAFKA_RESP_ERR_NO_ERROR when
  * the message is durably written (with acks=all under idempotence), and offset is
- * then its offset. reason is librdkafka's text (NULL on success). */
-typedef void (*ride_kafka_delivery_fn)(void *ctx, void *opaque, rd_kafka_resp_err_t err,
-                                       const char *reason, const char *topic,
-                                       int32_t partition, int64_t offset);
+ * then its offset. reason is librdkafka's text (NULL on success). A failed message
+ * that may have been written all the same (sent, and the broker's answer lost: a
+ * broker killed while it wrote) has possibly_written set: a reader may or may not
+ * find it. */
+typedef struct ride_kafka_delivery {
+    rd_kafka_resp_err_t err;
+    const char *reason;
+    const char *topic;
+    int32_t partition;
+    int64_t offset;
+    bool possibly_written;
+} ride_kafka_delivery;
+
+typedef void (*ride_kafka_delivery_fn)(void *ctx, void *opaque, const ride_kafka_delivery *d);
 
 /* Takes ownership of conf (also on failure). on_delivery may be NULL.
  * Before the first message to a topic, call ride_kafka_partition_count() on

@@ -30,9 +30,17 @@ static void delivery_report(rd_kafka_t *rk, const rd_kafka_message_t *m, void *o
     ride_kafka_producer *p = opaque;
     if (m->err)
         atomic_fetch_add(&p->errors, 1);
-    if (p->on_delivery)
-        p->on_delivery(p->ctx, m->_private, m->err, m->err ? rd_kafka_err2str(m->err) : NULL,
-                       rd_kafka_topic_name(m->rkt), m->partition, m->offset);
+    if (!p->on_delivery)
+        return;
+    ride_kafka_delivery d = {
+        .err = m->err,
+        .reason = m->err ? rd_kafka_err2str(m->err) : NULL,
+        .topic = rd_kafka_topic_name(m->rkt),
+        .partition = m->partition,
+        .offset = m->offset,
+        .possibly_written = m->err && rd_kafka_message_status(m) ==
+                                          RD_KAFKA_MSG_STATUS_POSSIBLY_PERSISTED};
+    p->on_delivery(p->ctx, m->_private, &d);
 }
 
 ride_kafka_producer *ride_kafka_producer_new(rd_kafka_conf_t *conf,

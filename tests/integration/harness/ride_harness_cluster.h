@@ -162,6 +162,7 @@ char *ride_cluster_fx_scrape(const ride_cluster_fx *fx, const char *log_name);
 typedef struct ride_cluster_stream_counts {
     uint64_t offered;
     uint64_t delivered;
+    uint64_t unknown; /* dropped as delivery_unknown: at the sink or not */
 } ride_cluster_stream_counts;
 
 /* Stops a producer with SIGTERM (expecting exit 0) and returns its counts per
@@ -171,7 +172,8 @@ void ride_cluster_fx_stop_producer(ride_cluster_fx *fx, ride_proc *p, const char
 /* Reads the sink until every stream s < streams has counts[s].delivered distinct
  * frames (or timeout), then asserts that nothing is missing: every delivered
  * frame is at the sink, and every gap in the sequence numbers is a frame the
- * producer counted as dropped. Returns the duplicates seen. */
+ * producer counted as dropped (one counted as delivery_unknown may be at the sink
+ * too). Returns the duplicates seen. */
 uint64_t ride_cluster_fx_drain(ride_cluster_fx *fx, ride_audit_reader *r,
                                const ride_cluster_stream_counts *counts, size_t streams,
                                int timeout_ms);

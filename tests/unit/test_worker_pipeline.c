@@ -967,10 +967,12 @@ static bool in_partition_0(uint64_t seq)
 
 /* A backlog budget of one byte pauses the partition as soon as it has an output
  * in flight, and the broker refuses the first two produce requests (message too
- * large): the failed deliveries arrive while the partition is out of the
- * consumer's assignment. The pipeline rewinds it without unassigning it again,
+ * large) 200 ms later: the failed deliveries arrive while the partition is out of
+ * the consumer's assignment. The pipeline rewinds it without unassigning it again,
  * resumes it at the rewind position once there is room, and writes every frame:
  * no step fails and the step loop does not spin (each step waits for input). */
+#define PAUSED_FAILURE_RTT_MS 200
+
 static void test_delivery_failure_while_paused(void **state)
 {
     fixture *fx = *state;
@@ -982,9 +984,12 @@ static void test_delivery_failure_while_paused(void **state)
         fail_msg("flush: %s", fx->err);
     int64_t high[PARTITIONS];
     high_watermarks(fx, INPUT, high);
-    rd_kafka_mock_push_request_errors(ride_kafka_mock_cluster(fx->mock), PRODUCE_API_KEY, 2,
-                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE,
-                                      RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
+    /* Answered late, so that the partition is paused (at the next step, a few ms
+     * after the produce) before the failure comes in, however slow the machine. */
+    rd_kafka_mock_broker_push_request_error_rtts(
+        ride_kafka_mock_cluster(fx->mock), 1, PRODUCE_API_KEY, 2,
+        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, PAUSED_FAILURE_RTT_MS,
+        RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE, PAUSED_FAILURE_RTT_MS);
     ride_pipeline_config cfg = gray_config(fx);
     cfg.output_group = OUTPUT_GROUP;
     cfg.max_backlog_bytes = 1;

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "master.h"
 #include "base/clock.h"
@@ -21,10 +20,7 @@ typedef struct group_handle {
 
 struct ride_master_lag {
     const ride_config *cfg;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    ride_master_thread th;
     /* under mu */
     char *bootstrap;
     ride_master_offsets *watch;
@@ -125,22 +121,22 @@ static void read_offsets(ride_master_lag *l, ride_master_offsets *parts, size_t 
 
 static void publish(ride_master_lag *l, ride_master_offsets *parts, size_t n)
 {
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->th.mu);
     free(l->snap);
     l->snap = parts;
     l->snap_count = n;
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->th.mu);
 }
 
 static void refresh(ride_master_lag *l)
 {
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->th.mu);
     char *bootstrap = l->bootstrap ? strdup(l->bootstrap) : NULL;
     size_t n = l->watch_count;
     ride_master_offsets *parts = malloc((n ? n : 1) * sizeof *parts);
     if (parts && n)
         memcpy(parts, l->watch, n * sizeof *parts);
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->th.mu);
     if (parts && bootstrap && connect_to(l, bootstrap)) {
         for (size_t i = 0; i < n; i++)
             parts[i].end = parts[i].committed = parts[i].start = -1;
@@ -155,18 +151,14 @@ static void refresh(ride_master_lag *l)
 static void *lag_thread(void *arg)
 {
     ride_master_lag *l = arg;
-    pthread_mutex_lock(&l->mu);
-    while (!l->stop) {
-        pthread_mutex_unlock(&l->mu);
+    pthread_mutex_lock(&l->th.mu);
+    while (!l->th.stop) {
+        pthread_mutex_unlock(&l->th.mu);
         refresh(l);
-        pthread_mutex_lock(&l->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += REFRESH_MS / 1000;
-        while (!l->stop && pthread_cond_timedwait(&l->cv, &l->mu, &until) == 0)
-            ;
+        pthread_mutex_lock(&l->th.mu);
+        ride_master_thread_wait(&l->th, REFRESH_MS);
     }
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->th.mu);
     drop_handles(l);
     return NULL;
 }
@@ -179,12 +171,8 @@ ride_master_lag *ride_master_lag_start(const ride_config *cfg, char *err, size_t
         return NULL;
     }
     l->cfg = cfg;
-    pthread_mutex_init(&l->mu, NULL);
-    pthread_cond_init(&l->cv, NULL);
-    if (pthread_create(&l->thread, NULL, lag_thread, l)) {
+    if (ride_master_thread_start(&l->th, lag_thread, l)) {
         snprintf(err, errlen, "cannot start the offsets thread");
-        pthread_mutex_destroy(&l->mu);
-        pthread_cond_destroy(&l->cv);
         free(l);
         return NULL;
     }
@@ -195,13 +183,7 @@ void ride_master_lag_stop(ride_master_lag *l)
 {
     if (!l)
         return;
-    pthread_mutex_lock(&l->mu);
-    l->stop = true;
-    pthread_cond_signal(&l->cv);
-    pthread_mutex_unlock(&l->mu);
-    pthread_join(l->thread, NULL);
-    pthread_mutex_destroy(&l->mu);
-    pthread_cond_destroy(&l->cv);
+    ride_master_thread_stop(&l->th);
     free(l->bootstrap);
     free(l->watch);
     free(l->snap);
@@ -220,27 +202,27 @@ void ride_master_lag_watch(ride_master_lag *l, const char *bootstrap,
     }
     if (count)
         memcpy(copy, parts, count * sizeof *copy);
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->th.mu);
     free(l->watch);
     free(l->bootstrap);
     l->watch = copy;
     l->watch_count = count;
     l->bootstrap = b;
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->th.mu);
 }
 
 bool ride_master_lag_get(ride_master_lag *l, const char *app, const char *stage, int partition,
                          ride_master_offsets *out)
 {
     bool found = false;
-    pthread_mutex_lock(&l->mu);
+    pthread_mutex_lock(&l->th.mu);
     for (size_t i = 0; i < l->snap_count && !found; i++)
         if (l->snap[i].partition == partition && strcmp(l->snap[i].app, app) == 0 &&
             strcmp(l->snap[i].stage, stage) == 0) {
             *out = l->snap[i];
             found = true;
         }
-    pthread_mutex_unlock(&l->mu);
+    pthread_mutex_unlock(&l->th.mu);
     return found;
 }
 

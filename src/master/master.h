@@ -122,6 +122,25 @@ typedef struct ride_master_offsets {
     int64_t start;     /* log start offset, -1 unknown */
 } ride_master_offsets;
 
+/* ---- thread.c: the master's background threads ---- */
+
+typedef struct ride_master_thread {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop; /* under mu */
+} ride_master_thread;
+
+/* Starts run(arg); 0, or -1 when no thread could be made. */
+int ride_master_thread_start(ride_master_thread *t, void *(*run)(void *), void *arg);
+/* Sets stop, wakes the thread and waits for it to end. */
+void ride_master_thread_stop(ride_master_thread *t);
+/* With mu held: wakes a waiting thread. */
+void ride_master_thread_wake(ride_master_thread *t);
+/* With mu held: waits until woken (a wake or the stop) or ms pass; at once when
+ * stopped. Callers look at their state again, as after any condition wait. */
+void ride_master_thread_wait(ride_master_thread *t, int ms);
+
 typedef struct ride_master_lag ride_master_lag;
 typedef struct ride_master_topics ride_master_topics;
 

@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "master.h"
 #include "base/clock.h"
@@ -27,10 +26,7 @@ typedef struct topic_entry {
 
 struct ride_master_topics {
     const ride_config *cfg;
-    pthread_t thread;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    bool stop;
+    ride_master_thread th;
     /* under mu */
     char *bootstrap;
     topic_entry *entries;
@@ -149,7 +145,7 @@ int ride_master_topics_ready(ride_master_topics *t, const char *bootstrap,
                              const ride_kafka_topic_spec *spec, char *err, size_t errlen)
 {
     int ready = 0;
-    pthread_mutex_lock(&t->mu);
+    pthread_mutex_lock(&t->th.mu);
     if (use_bootstrap(t, bootstrap) == 0) {
         topic_entry *e = find_entry(t, spec->name);
         if (e && !same_spec(&e->spec, spec)) {
@@ -165,9 +161,9 @@ int ride_master_topics_ready(ride_master_topics *t, const char *bootstrap,
             snprintf(err, errlen, "%s", e->error);
             ready = -1;
         }
-        pthread_cond_signal(&t->cv);
+        ride_master_thread_wake(&t->th);
     }
-    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_unlock(&t->th.mu);
     return ready;
 }
 
@@ -257,44 +253,29 @@ static void ensure_one(ride_master_topics *t, const char *bootstrap,
     explain(err, sizeof err);
     if (rc == 0)
         ride_log_info("topic_ready", "topic=%s partitions=%d", spec->name, spec->partitions);
-    pthread_mutex_lock(&t->mu);
+    pthread_mutex_lock(&t->th.mu);
     record(t, bootstrap, spec, rc, err);
-    pthread_mutex_unlock(&t->mu);
-}
-
-/* Sleeps until asked, stopped, or the earliest retry is due. Called with mu held. */
-static void wait_for_work(ride_master_topics *t)
-{
-    int64_t wait_ms = RETRY_MS;
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += wait_ms / 1000;
-    until.tv_nsec += (wait_ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(&t->cv, &t->mu, &until);
+    pthread_mutex_unlock(&t->th.mu);
 }
 
 static void *topics_thread(void *arg)
 {
     ride_master_topics *t = arg;
-    pthread_mutex_lock(&t->mu);
-    while (!t->stop) {
+    pthread_mutex_lock(&t->th.mu);
+    while (!t->th.stop) {
         ride_kafka_topic_spec spec;
         char *bootstrap = NULL;
         if (!next_request(t, &spec, &bootstrap)) {
-            wait_for_work(t);
+            ride_master_thread_wait(&t->th, RETRY_MS);
             continue;
         }
-        pthread_mutex_unlock(&t->mu);
+        pthread_mutex_unlock(&t->th.mu);
         ensure_one(t, bootstrap, &spec);
         spec_free(&spec);
         free(bootstrap);
-        pthread_mutex_lock(&t->mu);
+        pthread_mutex_lock(&t->th.mu);
     }
-    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_unlock(&t->th.mu);
     drop_admin(t);
     return NULL;
 }
@@ -307,12 +288,8 @@ ride_master_topics *ride_master_topics_start(const ride_config *cfg, char *err, 
         return NULL;
     }
     t->cfg = cfg;
-    pthread_mutex_init(&t->mu, NULL);
-    pthread_cond_init(&t->cv, NULL);
-    if (pthread_create(&t->thread, NULL, topics_thread, t)) {
+    if (ride_master_thread_start(&t->th, topics_thread, t)) {
         snprintf(err, errlen, "cannot start the topics thread");
-        pthread_mutex_destroy(&t->mu);
-        pthread_cond_destroy(&t->cv);
         free(t);
         return NULL;
     }
@@ -323,13 +300,7 @@ void ride_master_topics_stop(ride_master_topics *t)
 {
     if (!t)
         return;
-    pthread_mutex_lock(&t->mu);
-    t->stop = true;
-    pthread_cond_signal(&t->cv);
-    pthread_mutex_unlock(&t->mu);
-    pthread_join(t->thread, NULL);
-    pthread_mutex_destroy(&t->mu);
-    pthread_cond_destroy(&t->cv);
+    ride_master_thread_stop(&t->th);
     forget_entries(t);
     free(t->bootstrap);
     free(t);

@@ -311,8 +311,11 @@ static int spawn_daemons(cluster *c)
     if (!(c->master = spawn_logged(c, master, "master.log")))
         return -1;
 
-    snprintf(text, sizeof text, "zookeeper:\n  connect: \"%s\"\nworker:\n  threads: %d\n",
-             c->connect, c->o->worker_threads);
+    /* On the embedded broker the whole partition (5 MiB) is the stage's budget: a
+     * writer's half of it holds passthrough's raw 900x900 BGR frames (2.43 MB). */
+    snprintf(text, sizeof text, "zookeeper:\n  connect: \"%s\"\nworker:\n  threads: %d\n%s",
+             c->connect, c->o->worker_threads,
+             c->kafka ? "" : "  max_backlog_bytes: 5242880\n");
     if (write_in_dir(c, "worker.yaml", text, path, sizeof path))
         return -1;
     c->workers = calloc((size_t)c->o->workers, sizeof *c->workers);
@@ -425,6 +428,14 @@ static int cluster_start(cluster *c, const options *o, const ride_zk_server *zk,
     return 0;
 }
 
+/* The embedded broker keeps 5 MiB per partition and gives each writer a fixed
+ * share of it (docs/kafka.md): a raw 900x900 BGR frame (2.43 MB) is larger than
+ * a source's share, so its sources send JPEG, as the demo's do. */
+static const char *source_encoding(const cluster *c)
+{
+    return c->kafka ? "raw" : "jpeg";
+}
+
 static int apply_manifest(cluster *c, const char *task1, const char *task2)
 {
     const options *o = c->o;
@@ -432,8 +443,8 @@ static int apply_manifest(cluster *c, const char *task1, const char *task2)
     size_t sl = 0, il = 0;
     for (int i = 0; i < o->sources; i++) {
         sl += (size_t)snprintf(sources + sl, sizeof sources - sl,
-                               "    - {name: cam%d, uri: \"synthetic:%dx%d@%g\"}\n", i + 1,
-                               FRAME_SIZE, FRAME_SIZE, o->fps);
+                               "    - {name: cam%d, uri: \"synthetic:%dx%d@%g\", encoding: %s}\n",
+                               i + 1, FRAME_SIZE, FRAME_SIZE, o->fps, source_encoding(c));
         il += (size_t)snprintf(inputs + il, sizeof inputs - il, "%scam%d", i ? ", " : "", i + 1);
     }
     char yaml[4096];

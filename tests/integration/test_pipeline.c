@@ -2,10 +2,10 @@
  * master hosting the embedded Kafka, three workers, one producer with two synthetic
  * sources. Every captured frame reaches the sink exactly once (no duplicates
  * without faults) and sampled outputs equal the CPU reference bit for bit.
- * Large frames on the embedded broker: 1280x960 raw sources (3,686,400-byte frames,
- * four chunks; 1,228,800-byte gray outputs, two) through grayscale, where the
- * embedded broker cannot tell its limit and the configured 1,000,000-byte messages
- * apply: every delivered frame reaches the sink whole. */
+ * Large frames on the embedded broker: 800x500 raw sources (1,200,000-byte frames,
+ * two chunks) through grayscale, where the embedded broker cannot tell its limit
+ * and the configured 1,000,000-byte messages apply: every delivered frame reaches
+ * the sink whole. */
 #include <stdio.h>
 #include <stdlib.h>
 

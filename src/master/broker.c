@@ -220,7 +220,7 @@ static void topic_configs_of(const ride_master *m, const ride_topic_settings *t,
 int ride_master_topic_ready(ride_master *m, const char *topic, int partitions,
                             const ride_topic_settings *settings, char *err, size_t errlen)
 {
-    if (!m->admin)
+    if (!m->bootstrap)
         return 0;
     if (!m->bootstrap_embedded) {
         topic_configs c;
@@ -235,7 +235,7 @@ int ride_master_topic_ready(ride_master *m, const char *topic, int partitions,
                                       .grow = 1};
         return ride_master_topics_ready(m->topics, m->bootstrap, &spec, err, errlen);
     }
-    if (request_topic(m, topic, partitions))
+    if (!m->admin || request_topic(m, topic, partitions))
         return 0;
     int have = ride_kafka_partition_count(m->admin, topic, METADATA_TIMEOUT_MS, err, errlen);
     if (have < 0 || have == 0)

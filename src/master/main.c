@@ -156,7 +156,9 @@ static void use_bootstrap(ride_master *m, const char *bootstrap, bool embedded)
         m->apps[i]->topics_ready = false;
     if (!m->bootstrap)
         return;
-    m->admin = ride_master_kafka_admin(m->cfg, m->bootstrap);
+    /* A real Kafka's topics are the topics thread's, on a client of its own. */
+    if (embedded)
+        m->admin = ride_master_kafka_admin(m->cfg, m->bootstrap);
     ride_log_info("kafka", "bootstrap=%s embedded=%s", m->bootstrap, embedded ? "true" : "false");
 }
 

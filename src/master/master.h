@@ -197,7 +197,7 @@ typedef struct ride_master {
     /* Kafka as the leader sees it */
     char *bootstrap;
     bool bootstrap_embedded;
-    rd_kafka_t *admin;
+    rd_kafka_t *admin; /* embedded broker only: its topics' metadata */
     ride_master_lag *lag;
     ride_master_topics *topics;
     /* the embedded broker, when this master hosts it */

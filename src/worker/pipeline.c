@@ -681,6 +681,9 @@ static bool produce_output(ride_pipeline *pl, partition_state *ps, const ride_fr
     }
     if (rc == 0) {
         pl->last_output_bytes = ride_share_frame_bytes(r->queued, r->bytes);
+        /* Counted once queued: an output its share parked comes here again. */
+        if (pl->txn_conf)
+            ps->txn_frames++;
     } else {
         /* Messages already queued make an incomplete frame that receivers reject;
          * the frame is written again after the rewind. */
@@ -1132,7 +1135,6 @@ static ride_kafka_producer *output_producer(ride_pipeline *pl, partition_state *
         }
         ps->txn_open = 1;
     }
-    ps->txn_frames++;
     return ps->txn;
 }
 

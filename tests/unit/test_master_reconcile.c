@@ -336,11 +336,22 @@ static void test_new_app_gets_owners_and_group(void **state)
     cluster_free(c);
 }
 
-static void test_dead_worker_fails_over_to_spare(void **state)
+/* A worker whose heartbeat reports its processing thread stalled: still registered,
+ * heartbeats fresh, yet failed over like a dead one, and the event says why. */
+static void stall(ride_master_member *mb, int64_t stalled_ms)
 {
-    (void)state;
-    cluster *c = cluster_new();
+    mb->hb_known = true;
+    mb->hb.stalled_ms = stalled_ms;
+}
+
+/* w1, not alive, owned partition 0 at epoch 4 and w2 owns partition 1; w3 is the
+ * stage's spare. Planned: partition 0 moves to w3 at epoch 5 at once (w1 is
+ * fenced by the epoch, not waited for), the event naming why. */
+static void w1_fails_over_to_w3(cluster *c, bool w1_stalled, const char *event_message)
+{
     add_worker(c, "w1", false);
+    if (w1_stalled)
+        stall(&c->members[0], 2500);
     add_worker(c, "w2", true);
     add_worker(c, "w3", true);
     ride_master_app *a = running_app(c, TWO_PARTITIONS);
@@ -353,23 +364,22 @@ static void test_dead_worker_fails_over_to_spare(void **state)
     assert_string_equal(mv->text, "w3");
     assert_int_equal(mv->epoch, 5);
     assert_true(mv->failover);
-    assert_null(mv->releasing); /* the dead owner is fenced, not waited for */
-    assert_event(mv, "partition_failover", "w3", "from w1 (failed), epoch 5");
+    assert_null(mv->releasing);
+    assert_event(mv, "partition_failover", "w3", event_message);
     assert_int_equal(count_kind(c, RIDE_RECONCILE_PARTITION_OWNER), 1);
+}
+
+static void test_dead_worker_fails_over_to_spare(void **state)
+{
+    (void)state;
+    cluster *c = cluster_new();
+    w1_fails_over_to_w3(c, false, "from w1 (failed), epoch 5");
     const ride_reconcile_change *g = nth(c, 1, RIDE_RECONCILE_STAGE_GROUP);
     assert_int_equal(g->active_count, 2);
     assert_string_equal(g->active[0], "w2");
     assert_string_equal(g->active[1], "w3");
     assert_int_equal(g->spare_count, 0);
     cluster_free(c);
-}
-
-/* A worker whose heartbeat reports its processing thread stalled: still registered,
- * heartbeats fresh, yet failed over like a dead one, and the event says why. */
-static void stall(ride_master_member *mb, int64_t stalled_ms)
-{
-    mb->hb_known = true;
-    mb->hb.stalled_ms = stalled_ms;
 }
 
 static void test_liveness_fails_stalled_worker(void **state)
@@ -395,23 +405,7 @@ static void test_stalled_worker_fails_over_to_spare(void **state)
 {
     (void)state;
     cluster *c = cluster_new();
-    add_worker(c, "w1", false);
-    stall(&c->members[0], 2500);
-    add_worker(c, "w2", true);
-    add_worker(c, "w3", true);
-    ride_master_app *a = running_app(c, TWO_PARTITIONS);
-    set_owner(a, 0, "w1", 4);
-    set_owner(a, 1, "w2", 2);
-    set_group(a, "w1", "w2", "w3");
-    partitions(c);
-    const ride_reconcile_change *mv = nth(c, 0, RIDE_RECONCILE_PARTITION_OWNER);
-    assert_int_equal(mv->partition, 0);
-    assert_string_equal(mv->text, "w3");
-    assert_int_equal(mv->epoch, 5);
-    assert_true(mv->failover);
-    assert_null(mv->releasing); /* fenced by the epoch, not waited for: it is stuck */
-    assert_event(mv, "partition_failover", "w3", "from w1 (stalled), epoch 5");
-    assert_int_equal(count_kind(c, RIDE_RECONCILE_PARTITION_OWNER), 1);
+    w1_fails_over_to_w3(c, true, "from w1 (stalled), epoch 5");
     cluster_free(c);
 }
 

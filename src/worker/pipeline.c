@@ -1,6 +1,7 @@
 /* pipeline.c - one stage's partition pipeline (pipeline.h). With exactly-once,
  * a partition's outputs go through its own transactional producer (ps->txn); the
- * "Exactly-once" section holds what only that mode does. */
+ * "Exactly-once" section holds what only that mode does. Step timers read the
+ * monotonic clock (vDSO, no system call) twice per step of a frame at most. */
 #include "pipeline.h"
 #include "base/clock.h"
 #include "base/error.h"
@@ -25,6 +26,14 @@
  * few enough that delivery reports are served often. */
 #define STEP_BATCH 16
 
+/* Step times of the messages of the frame being assembled, observed once it is
+ * complete. */
+typedef struct input_times {
+    int64_t fetch_ns;
+    int64_t assemble_ns;
+    int64_t checksum_ns;
+} input_times;
+
 typedef struct partition_state {
     ride_pipeline *pl;
     int32_t partition;
@@ -44,6 +53,7 @@ typedef struct partition_state {
     ride_retry retry;
     /* The message being pushed: handle_message settles it, on_reject the others. */
     int64_t cur_offset;
+    input_times reading;
     /* Exactly-once only: the partition's transactional producer (NULL while it
      * must be replaced), whether a transaction is open, its output frames, and
      * when the last one ended. */
@@ -77,6 +87,7 @@ typedef struct output_record {
     ride_share_admit admission;
     uint64_t incarnation;
     int64_t first; /* its input frame's first offset, done with the last report */
+    int64_t queued_ns; /* when its produce call returned */
     unsigned queued;
     unsigned reported;
     int sealed; /* every message of the frame is queued (or queuing failed) */
@@ -93,6 +104,7 @@ typedef struct task_frame {
     uint64_t seq;
     uint64_t capture_ns;
     int64_t first; /* its first input offset */
+    int64_t submit_ns; /* time in the task's submit */
 } task_frame;
 
 /* Warnings that can repeat with every frame, each throttled on its own. */
@@ -159,6 +171,8 @@ struct ride_pipeline {
     ride_frame in_frame;
     ride_frame out_frame;
 
+    ride_histogram *steps[RIDE_STEP_COUNT];
+
     ride_pipeline_stats totals;
     int64_t stats_ns;
     uint64_t stats_frames_in;
@@ -186,6 +200,19 @@ const char *ride_pipeline_drop_reason(int i)
     if (i == RIDE_PIPELINE_DROP_OVER_SHARE)
         return "over_share";
     return ride_frame_status_reason((ride_frame_status)i);
+}
+
+const char *ride_pipeline_step_name(int step)
+{
+    static const char *const names[RIDE_STEP_COUNT] = {
+        "fetch", "assemble", "checksum", "decode", "kernel",
+        "encode", "produce", "delivery", "commit"};
+    return step >= 0 && step < RIDE_STEP_COUNT ? names[step] : "unknown";
+}
+
+static void observe_step(const ride_pipeline *pl, ride_pipeline_step_id step, int64_t ns)
+{
+    ride_histogram_observe(pl->steps[step], (double)ns / 1e9);
 }
 
 /* One line per RIDE_LOG_THROTTLE_MS for a warning that can repeat with every
@@ -299,6 +326,7 @@ static int partition_restart(ride_pipeline *pl, partition_state *ps, int64_t tra
     ride_offset_tracker_free(ps->tracker);
     ps->tracker = t;
     ride_frame_assembler_reset(ps->assembler);
+    ps->reading = (input_times){0};
     drop_parked(ps);
     ps->incarnation = ++pl->incarnations;
     ps->needs_rewind = 0;
@@ -568,6 +596,7 @@ static void maybe_finish(ride_pipeline *pl, output_record *r)
         ride_offset_tracker_done(ps->tracker, r->first);
         count_processed(ps);
         ps->st.messages_out += r->queued;
+        observe_step(pl, RIDE_STEP_DELIVERY, ride_clock_mono_ns() - r->queued_ns);
     }
     record_unlink(pl, r);
 }
@@ -640,6 +669,15 @@ static void drop_over_share(ride_pipeline *pl, partition_state *ps, const ride_f
     ride_offset_tracker_done(ps->tracker, first);
 }
 
+/* The encoding inside a produce call that took produce_ns, and the rest of it. */
+static void time_output(const ride_pipeline *pl, int64_t produce_ns)
+{
+    int64_t encode_ns = ride_frame_write_last_encode_ns();
+    if (encode_ns > 0)
+        observe_step(pl, RIDE_STEP_ENCODE, encode_ns);
+    observe_step(pl, RIDE_STEP_PRODUCE, produce_ns - encode_ns);
+}
+
 /* Queues the output frame when its share has room for it; its first input offset
  * becomes done with its last report. Returns false, queuing nothing, when the
  * share has no room now. */
@@ -667,10 +705,12 @@ static bool produce_output(ride_pipeline *pl, partition_state *ps, const ride_fr
     pl->in_flight++;
     char err[256] = "";
     ride_frame_write_opts wo = output_opts(pl);
+    int64_t t0 = ride_clock_mono_ns();
     /* A full queue is backpressure: reports are served until the timeout. */
     int rc = ride_kafka_produce_frame_admitted(producer, pl->output_topic, out_partition, out, &wo,
                                                r, count_queued, admit_output,
                                                pl->kafka_timeout_ms, err, sizeof err);
+    r->queued_ns = ride_clock_mono_ns();
     if (rc == 1) {
         ride_share_admit why = r->admission;
         record_unlink(pl, r);
@@ -680,6 +720,7 @@ static bool produce_output(ride_pipeline *pl, partition_state *ps, const ride_fr
         return true;
     }
     if (rc == 0) {
+        time_output(pl, r->queued_ns - t0);
         pl->last_output_bytes = ride_share_frame_bytes(r->queued, r->bytes);
         /* Counted once queued: an output its share parked comes here again. */
         if (pl->txn_conf)
@@ -791,6 +832,7 @@ static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t first)
     char err[256] = "";
     ps->st.frames_in++;
     pl->totals.frames_in++;
+    int64_t t0 = ride_clock_mono_ns();
     if (pl->submit(pl->process_ctx, in, err, sizeof err) != 0) {
         task_failed(pl, ps, in->stream_id, in->seq, err, first);
         return;
@@ -798,7 +840,7 @@ static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t first)
     *tasked_at(pl, pl->tasked_count) = (task_frame){
         .partition = ps->partition, .incarnation = ps->incarnation,
         .stream_id = in->stream_id, .seq = in->seq, .capture_ns = in->capture_ns,
-        .first = first};
+        .first = first, .submit_ns = ride_clock_mono_ns() - t0};
     pl->tasked_count++;
 }
 
@@ -810,9 +852,11 @@ static int collect_frame(ride_pipeline *pl, int wait)
     if (pl->tasked_count == 0)
         return 0;
     char err[256] = "";
+    int64_t t0 = ride_clock_mono_ns();
     int rc = pl->collect(pl->process_ctx, wait, &pl->out_frame, err, sizeof err);
     if (rc == 0 && !wait)
         return 0;
+    int64_t collect_ns = ride_clock_mono_ns() - t0;
     if (rc == 0)
         snprintf(err, sizeof err, "the task lost a frame in flight");
     task_frame tf = *tasked_at(pl, 0);
@@ -824,6 +868,7 @@ static int collect_frame(ride_pipeline *pl, int wait)
     } else if (rc != 1) {
         task_failed(pl, ps, tf.stream_id, tf.seq, err, tf.first);
     } else {
+        observe_step(pl, RIDE_STEP_KERNEL, tf.submit_ns + collect_ns);
         pl->out_frame.stream_id = tf.stream_id;
         pl->out_frame.seq = tf.seq;
         pl->out_frame.capture_ns = tf.capture_ns;
@@ -854,7 +899,29 @@ static void count_expired(ride_pipeline *pl, partition_state *ps, int64_t next)
                    (int)ps->partition, (long long)position, (long long)next, (long long)gone);
 }
 
-static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
+/* Adds a message's fetch, assembly and checksum times to those of its frame: a
+ * completed frame's are observed, with its decoding; a rejected one's forgotten. */
+static void time_input(ride_pipeline *pl, partition_state *ps, ride_frame_status st,
+                       int64_t fetch_ns, int64_t push_ns)
+{
+    ride_frame_timing t = ride_frame_assembler_last_timing(ps->assembler);
+    input_times *in = &ps->reading;
+    in->fetch_ns += fetch_ns;
+    in->checksum_ns += t.checksum_ns;
+    in->assemble_ns += push_ns - t.checksum_ns - t.decode_ns;
+    if (st == RIDE_FRAME_INCOMPLETE)
+        return;
+    if (st == RIDE_FRAME_OK) {
+        observe_step(pl, RIDE_STEP_FETCH, in->fetch_ns);
+        observe_step(pl, RIDE_STEP_ASSEMBLE, in->assemble_ns);
+        observe_step(pl, RIDE_STEP_CHECKSUM, in->checksum_ns);
+        if (t.decode_ns > 0)
+            observe_step(pl, RIDE_STEP_DECODE, t.decode_ns);
+    }
+    *in = (input_times){0};
+}
+
+static void handle_message(ride_pipeline *pl, const ride_kafka_message *m, int64_t fetch_ns)
 {
     partition_state *ps = find_partition(pl, m->partition);
     if (!ps || ps->needs_rewind || ps->st.fenced)
@@ -868,8 +935,10 @@ static void handle_message(ride_pipeline *pl, const ride_kafka_message *m)
     }
     ps->cur_offset = m->offset;
     ride_frame_tags tags = {0};
+    int64_t t0 = ride_clock_mono_ns();
     ride_frame_status st = ride_frame_assembler_push_tagged(
         ps->assembler, m->payload, m->len, (uint64_t)m->offset, &pl->in_frame, &tags);
+    time_input(pl, ps, st, fetch_ns, ride_clock_mono_ns() - t0);
     /* An unfinished frame holds its first offset until it is output or dropped;
      * every other message is done at once, since that first offset is below it. */
     int holds_first = (st == RIDE_FRAME_OK || st == RIDE_FRAME_INCOMPLETE) &&
@@ -972,12 +1041,13 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
         /* Frames in the task are waited for below rather than in the poll. */
         int wait_ms = n == 0 && pl->tasked_count == 0 ? timeout_ms : 0;
         ride_kafka_message m;
+        int64_t t0 = ride_clock_mono_ns();
         int rc = ride_kafka_consumer_poll(pl->consumer, wait_ms, &m, err, errlen);
         if (rc < 0)
             return n > 0 ? n : -1;
         if (rc == 0)
             break;
-        handle_message(pl, &m);
+        handle_message(pl, &m, ride_clock_mono_ns() - t0);
         ride_kafka_message_release(&m);
         n++;
     }
@@ -1009,9 +1079,12 @@ int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen)
             who[n++] = ps;
         }
     }
-    if (n > 0 && ride_kafka_commit(pl->consumer, tps, n, err, errlen) != 0) {
-        rc = -1;
-        goto out;
+    if (n > 0) {
+        int64_t t0 = ride_clock_mono_ns();
+        rc = ride_kafka_commit(pl->consumer, tps, n, err, errlen);
+        observe_step(pl, RIDE_STEP_COMMIT, ride_clock_mono_ns() - t0);
+        if (rc != 0)
+            goto out;
     }
     for (size_t i = 0; i < n; i++)
         who[i]->committed = tps[i].offset;
@@ -1169,9 +1242,12 @@ static void commit_transaction(ride_pipeline *pl, partition_state *ps)
     ride_kafka_txn_result r = RIDE_KAFKA_TXN_OK;
     if (!ps->txn_open && (r = ride_kafka_txn_begin(ps->txn, err, sizeof err)) == RIDE_KAFKA_TXN_OK)
         ps->txn_open = 1;
-    if (r == RIDE_KAFKA_TXN_OK)
+    if (r == RIDE_KAFKA_TXN_OK) {
+        int64_t t0 = ride_clock_mono_ns();
         r = ride_kafka_txn_commit(ps->txn, pl->consumer, &tp, tp.offset >= 0 ? 1 : 0,
                                   (int)(deadline_ms - ride_clock_mono_ms()), err, sizeof err);
+        observe_step(pl, RIDE_STEP_COMMIT, ride_clock_mono_ns() - t0);
+    }
     if (r != RIDE_KAFKA_TXN_OK) {
         transaction_failed(pl, ps, r, err);
         return;
@@ -1445,6 +1521,7 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
                                         ? cfg->transaction_max_frames
                                         : RIDE_PIPELINE_TRANSACTION_MAX_FRAMES);
     pl->stats_ns = ride_clock_mono_ns();
+    memcpy(pl->steps, cfg->step_seconds, sizeof pl->steps);
     /* Copied before the consumer takes the configuration over. */
     if (cfg->output_topic && cfg->max_backlog_bytes)
         pl->backlog_conf = rd_kafka_conf_dup(cfg->consumer_conf);

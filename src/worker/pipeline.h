@@ -71,6 +71,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/metrics.h"
 #include "kafka/kafka.h"
 #include "wire/frame.h"
 
@@ -102,6 +103,26 @@ typedef int (*ride_pipeline_collect_fn)(void *ctx, int wait, ride_frame *out, ch
  * a failure at debug level only, since a failing sink is retried over and over. */
 typedef int (*ride_pipeline_sink_fn)(void *ctx, int32_t partition, const ride_frame *out,
                                      char *err, size_t errlen);
+
+/* The steps of a frame's work that the pipeline times with the monotonic clock, in
+ * the order a frame takes them (docs/metrics.md, ride_worker_step_seconds). Every
+ * step but commit is observed once per frame that took it; commit once per commit
+ * call. */
+typedef enum ride_pipeline_step_id {
+    RIDE_STEP_FETCH,    /* the consumer polls that returned the frame's messages */
+    RIDE_STEP_ASSEMBLE, /* the assembler's work on them, but checksum and decode */
+    RIDE_STEP_CHECKSUM, /* header checks and CRC32C of the messages */
+    RIDE_STEP_DECODE,   /* JPEG or PNG decoding (encoded input only) */
+    RIDE_STEP_KERNEL,   /* in the task's submit and the collect that returned it */
+    RIDE_STEP_ENCODE,   /* JPEG or PNG encoding of the output (encoded output only) */
+    RIDE_STEP_PRODUCE,  /* framing and queuing the output's messages, but encode */
+    RIDE_STEP_DELIVERY, /* from queued to the output's last delivery report */
+    RIDE_STEP_COMMIT,   /* an offset commit or a transaction commit call */
+    RIDE_STEP_COUNT
+} ride_pipeline_step_id;
+
+/* The step's label value: "fetch", "assemble", ... "commit". */
+const char *ride_pipeline_step_name(int step);
 
 typedef struct ride_pipeline_config {
     const char *app;   /* names for the logs; NULL: "-" */
@@ -142,6 +163,9 @@ typedef struct ride_pipeline_config {
     int exactly_once;
     int transaction_interval_ms; /* 0: RIDE_PIPELINE_TRANSACTION_INTERVAL_MS */
     int transaction_max_frames;  /* 0: RIDE_PIPELINE_TRANSACTION_MAX_FRAMES */
+    /* Where each step's seconds are observed, indexed by ride_pipeline_step_id;
+     * NULL entries are not observed. They must outlive the pipeline. */
+    ride_histogram *step_seconds[RIDE_STEP_COUNT];
 } ride_pipeline_config;
 
 #define RIDE_PIPELINE_TRANSACTION_INTERVAL_MS 100

@@ -233,6 +233,11 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
     sp->sink_errors = s->env.metrics->sink_errors;
     sp->latency =
         ride_histogram_get(s->env.metrics->latency, (const char *[]){t->app, t->stage}, 2);
+    ride_histogram *steps[RIDE_STEP_COUNT];
+    for (int i = 0; i < RIDE_STEP_COUNT; i++) {
+        const char *labels[] = {t->app, t->stage, ride_pipeline_step_name(i)};
+        steps[i] = ride_histogram_get(s->env.metrics->steps, labels, 3);
+    }
     sp->runner = make_runner(s, t, err, errlen);
     if (sp->runner && t->output_path)
         sp->files = ride_files_sink_new(t->output_path, t->output_format, err, errlen);
@@ -281,6 +286,7 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .output_writers = t->output_writers,
         .strict_backlog = s->kafka_embedded,
     };
+    memcpy(pcfg.step_seconds, steps, sizeof steps);
     sp->pl = ride_pipeline_new(&pcfg, err, errlen);
     if (!sp->pl) {
         stage_free(sp);

@@ -2,8 +2,10 @@
  * two-stage application) serves /metrics that `promtool check metrics` accepts
  * without a warning; the master exports Kafka's offsets of every stage partition
  * with log-end >= committed >= 0 and drops them once the application is deleted;
- * the workers observe frame latencies. The producer sends each frame in CHUNKS
- * messages, so the lag and ridectl top's frames/s must count frames, not messages.
+ * the workers observe frame latencies, time every step of the first stage's frames
+ * (fetch to delivery, and commits) and export their CPU time. The producer sends
+ * each frame in CHUNKS messages, so the lag and ridectl top's frames/s must count
+ * frames, not messages.
  * Skipped (77) without promtool. */
 #include <math.h>
 #include <stdio.h>
@@ -140,6 +142,32 @@ static bool latencies_observed(void *ctx)
     return count[0] > 0 && count[1] > 0;
 }
 
+/* On some worker, the gray stage (raw frames in, a topic out) timed every step its
+ * frames take, and each worker exports its CPU time. */
+static bool steps_observed(void *ctx)
+{
+    static const char *const steps[] = {"fetch",   "assemble", "checksum", "kernel",
+                                        "produce", "delivery", "commit"};
+    double count[sizeof steps / sizeof *steps] = {0};
+    bool cpu = true;
+    for (int w = 1; w <= 2; w++) {
+        char *text = ride_cluster_fx_scrape(ctx, DAEMONS[w]);
+        for (size_t s = 0; s < sizeof steps / sizeof *steps; s++) {
+            char l[96];
+            snprintf(l, sizeof l, "app=\"met\",stage=\"gray\",step=\"%s\"", steps[s]);
+            double c = sample(text, "ride_worker_step_seconds_count", l);
+            count[s] += c > 0 ? c : 0;
+        }
+        const char *at = text ? strstr(text, "\nride_worker_cpu_seconds_total ") : NULL;
+        cpu = cpu && at && strtod(at + strlen("\nride_worker_cpu_seconds_total "), NULL) > 0;
+        free(text);
+    }
+    for (size_t s = 0; s < sizeof steps / sizeof *steps; s++)
+        if (count[s] <= 0)
+            return false;
+    return cpu;
+}
+
 /* promtool reads the text on stdin and prints nothing when it has no complaint. */
 static void check_with_promtool(ride_cluster_fx *fx, const char *daemon)
 {
@@ -177,6 +205,8 @@ static void test_metrics(void **state)
     check_top_rate(fx);
     if (!ride_harness_wait_until(latencies_observed, fx, WAIT_MS))
         ride_cluster_fx_fail(fx, "no frame latency observed for both stages");
+    if (!ride_harness_wait_until(steps_observed, fx, WAIT_MS))
+        ride_cluster_fx_fail(fx, "the gray stage's steps or the workers' CPU time are missing");
     for (size_t d = 0; d < sizeof DAEMONS / sizeof *DAEMONS; d++)
         check_with_promtool(fx, DAEMONS[d]);
 

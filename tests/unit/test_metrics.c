@@ -1,6 +1,7 @@
-/* The Prometheus registry: rendering of every metric kind, escaping, refused
- * definitions, concurrent updates, collect callbacks, removal, promtool's check
- * (skipped when promtool is absent) and serving /metrics. */
+/* The Prometheus registry: rendering of every metric kind, counters of seconds
+ * kept in nanoseconds, escaping, refused definitions, concurrent updates, collect
+ * callbacks, removal, promtool's check (skipped when promtool is absent) and
+ * serving /metrics. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "ride_test.h"
@@ -165,6 +166,30 @@ static void test_values_and_formatting(void **state)
     ride_metrics *empty = new_registry();
     expect_render(empty, "");
     ride_metrics_free(empty);
+}
+
+/* Updated in nanoseconds, rendered in seconds; its name must say seconds, and it
+ * is another definition than a plain counter of the same name. */
+static void test_counter_of_seconds(void **state)
+{
+    (void)state;
+    ride_metrics *m = new_registry();
+    char err[256] = "";
+    ride_metric_family *cpu =
+        ride_metrics_counter_seconds(m, "ride_cpu_seconds_total", "cpu", NULL, 0, err, sizeof err);
+    assert_non_null(cpu);
+    ride_counter_add(ride_counter_get(cpu, NULL, 0), UINT64_C(1500000000));
+    ride_counter_add(ride_counter_get(cpu, NULL, 0), 250);
+    expect_render(m, "# HELP ride_cpu_seconds_total cpu\n# TYPE ride_cpu_seconds_total counter\n"
+                     "ride_cpu_seconds_total 1.50000025\n");
+    assert_ptr_equal(ride_metrics_counter_seconds(m, "ride_cpu_seconds_total", "cpu", NULL, 0,
+                                                  err, sizeof err),
+                     cpu);
+    assert_null(ride_metrics_counter(m, "ride_cpu_seconds_total", "cpu", NULL, 0, err, sizeof err));
+    assert_non_null(strstr(err, "already registered"));
+    assert_null(ride_metrics_counter_seconds(m, "ride_cpu_total", "cpu", NULL, 0, err, sizeof err));
+    assert_non_null(strstr(err, "_seconds_total"));
+    ride_metrics_free(m);
 }
 
 static void test_escaping(void **state)
@@ -523,6 +548,9 @@ static ride_metrics *full_registry(void)
         ride_histogram_observe(h, i * 0.137);
     ride_histogram_get(lat, (const char *[]){"b", "s"}, 2);
     ride_metrics_counter(m, "ride_failovers_total", "No children yet.", app_stage, 1, NULL, 0);
+    ride_metric_family *cpu = ride_metrics_counter_seconds(m, "ride_worker_cpu_seconds_total",
+                                                           "CPU time.", NULL, 0, NULL, 0);
+    ride_counter_add(ride_counter_get(cpu, NULL, 0), 1234567);
     return m;
 }
 
@@ -650,6 +678,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_render_every_kind),
         cmocka_unit_test(test_values_and_formatting),
+        cmocka_unit_test(test_counter_of_seconds),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_invalid_definitions),
         cmocka_unit_test(test_concurrent_updates),

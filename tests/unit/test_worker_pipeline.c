@@ -4,7 +4,8 @@
  * corrupt input and failing tasks are counted and committed past; frames in
  * flight through the task come out in order and are not written once their
  * partition is gone; a delivery failure while the partition is paused rewinds it
- * without a busy loop. */
+ * without a busy loop; every step of a frame's work is timed into the worker's
+ * ride_worker_step_seconds, decode and encode only for encoded frames. */
 #include <inttypes.h>
 #include "base/clock.h"
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "metrics.h"
 #include "pipeline.h"
 #include "offsets.h"
 #include "ride_test_kafka.h"
@@ -92,8 +94,8 @@ static int32_t input_partition(uint32_t stream, uint64_t seq)
     return (int32_t)((seq * STREAMS + stream) % PARTITIONS);
 }
 
-static void produce_frame(fixture *fx, uint32_t stream, uint64_t seq, uint32_t w, uint32_t h,
-                          int32_t partition)
+static void produce_encoded(fixture *fx, uint32_t stream, uint64_t seq, uint32_t w,
+                            uint32_t h, int32_t partition, ride_encoding encoding)
 {
     ride_frame f;
     memset(&f, 0, sizeof f);
@@ -102,11 +104,17 @@ static void produce_frame(fixture *fx, uint32_t stream, uint64_t seq, uint32_t w
     f.seq = seq;
     f.capture_ns = 1000 + seq;
     /* Small messages make the large frames multi-chunk (57,600 bytes: 4 chunks). */
-    ride_frame_write_opts opts = {RIDE_ENC_RAW, -1, 16384};
+    ride_frame_write_opts opts = {encoding, -1, 16384};
     if (ride_kafka_produce_frame(fx->input, INPUT, partition, &f, &opts, NULL, NULL,
                                  TIMEOUT_MS, fx->err, sizeof fx->err))
         fail_msg("produce: %s", fx->err);
     ride_frame_free(&f);
+}
+
+static void produce_frame(fixture *fx, uint32_t stream, uint64_t seq, uint32_t w, uint32_t h,
+                          int32_t partition)
+{
+    produce_encoded(fx, stream, seq, w, h, partition, RIDE_ENC_RAW);
 }
 
 static void produce_streams(fixture *fx)
@@ -1206,6 +1214,101 @@ static void test_budget_needs_next_group(void **state)
     assert_non_null(strstr(fx->err, "next stage's group"));
 }
 
+/* ---- Step timers ---- */
+
+/* The worker's registry, and the stage's step histograms taken from it as
+ * stages.c takes them. */
+static void attach_steps(ride_worker_metrics *ms, ride_pipeline_config *cfg)
+{
+    char err[256];
+    if (ride_worker_metrics_init(ms, err, sizeof err))
+        fail_msg("metrics: %s", err);
+    for (int i = 0; i < RIDE_STEP_COUNT; i++)
+        cfg->step_seconds[i] = ride_histogram_get(
+            ms->steps, (const char *[]){"app", "gray", ride_pipeline_step_name(i)}, 3);
+}
+
+static void expect_step(const ride_pipeline_config *cfg, ride_pipeline_step_id step,
+                        uint64_t count)
+{
+    const ride_histogram *h = cfg->step_seconds[step];
+    if (ride_histogram_count(h) != count)
+        fail_msg("step %s observed %" PRIu64 " times, %" PRIu64 " expected",
+                 ride_pipeline_step_name(step), ride_histogram_count(h), count);
+    if (count > 0 && !(ride_histogram_sum(h) > 0))
+        fail_msg("step %s observed no time", ride_pipeline_step_name(step));
+}
+
+/* Raw frames, some of several messages: each frame is timed once in every step
+ * it takes, decode and encode in none, and the commits per call; the registry
+ * renders the family and the process's CPU time. */
+static void test_step_timers_raw(void **state)
+{
+    fixture *fx = *state;
+    produce_streams(fx);
+    int64_t high[PARTITIONS];
+    high_watermarks(fx, INPUT, high);
+
+    ride_worker_metrics ms;
+    ride_pipeline_config cfg = gray_config(fx);
+    attach_steps(&ms, &cfg);
+    ride_pipeline *pl = open_pipeline(fx, &cfg);
+    own_all(fx, pl, 1);
+    run_until(fx, pl, committed_to, high, "every partition committed");
+    ride_pipeline_free(pl);
+
+    const uint64_t frames = STREAMS * FRAMES;
+    static const ride_pipeline_step_id every_frame[] = {
+        RIDE_STEP_FETCH,  RIDE_STEP_ASSEMBLE, RIDE_STEP_CHECKSUM,
+        RIDE_STEP_KERNEL, RIDE_STEP_PRODUCE,  RIDE_STEP_DELIVERY};
+    for (size_t i = 0; i < sizeof every_frame / sizeof *every_frame; i++)
+        expect_step(&cfg, every_frame[i], frames);
+    expect_step(&cfg, RIDE_STEP_DECODE, 0);
+    expect_step(&cfg, RIDE_STEP_ENCODE, 0);
+    assert_true(ride_histogram_count(cfg.step_seconds[RIDE_STEP_COMMIT]) >= 1);
+
+    char *text = ride_metrics_render(ms.reg, NULL);
+    assert_non_null(text);
+    char line[160];
+    snprintf(line, sizeof line,
+             "\nride_worker_step_seconds_count{app=\"app\",stage=\"gray\",step=\"kernel\"} %" PRIu64
+             "\n",
+             frames);
+    assert_non_null(strstr(text, line));
+    const char *cpu = strstr(text, "\nride_worker_cpu_seconds_total ");
+    assert_non_null(cpu);
+    assert_true(strtod(cpu + strlen("\nride_worker_cpu_seconds_total "), NULL) > 0);
+    free(text);
+    ride_metrics_free(ms.reg);
+}
+
+/* JPEG in and out: every frame is decoded and encoded once, and timed so. */
+static void test_step_timers_jpeg(void **state)
+{
+    fixture *fx = *state;
+    uint64_t frames = 12;
+    for (uint64_t q = 0; q < frames; q++)
+        produce_encoded(fx, 0, q, 160, 120, input_partition(0, q), RIDE_ENC_JPEG);
+    if (ride_kafka_producer_flush(fx->input, TIMEOUT_MS, fx->err, sizeof fx->err))
+        fail_msg("flush: %s", fx->err);
+
+    ride_worker_metrics ms;
+    ride_pipeline_config cfg = gray_config(fx);
+    attach_steps(&ms, &cfg);
+    const ride_frame_write_opts jpeg = {RIDE_ENC_JPEG, 90, RIDE_FRAME_DEFAULT_MAX_MESSAGE};
+    cfg.write_opts = &jpeg;
+    ride_pipeline *pl = open_pipeline(fx, &cfg);
+    own_all(fx, pl, 1);
+    run_until(fx, pl, processed_at_least, &frames, "every frame processed");
+    ride_pipeline_free(pl);
+
+    expect_step(&cfg, RIDE_STEP_DECODE, frames);
+    expect_step(&cfg, RIDE_STEP_ENCODE, frames);
+    expect_step(&cfg, RIDE_STEP_KERNEL, frames);
+    expect_step(&cfg, RIDE_STEP_PRODUCE, frames);
+    ride_metrics_free(ms.reg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1223,6 +1326,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_delivery_failure_while_paused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_budget_needs_next_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_frames_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_timers_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step_timers_jpeg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_partition_with_frames_in_task, setup,
                                         teardown),
     };

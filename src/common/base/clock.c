@@ -1,16 +1,18 @@
-/* clock.c - monotonic and wall clocks in ns and ms (base/clock.h). A deadline sleep
+/* clock.c - monotonic, wall and CPU clocks in ns and ms (base/clock.h). A deadline sleep
  * is absolute, so one interrupted by a signal resumes towards the same deadline. */
 #include "base/clock.h"
 
 #include <errno.h>
 #include <time.h>
 
-int64_t ride_clock_mono_ns(void)
+static int64_t clock_ns(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
+
+int64_t ride_clock_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
 
 int64_t ride_clock_mono_ms(void) { return ride_clock_mono_ns() / 1000000; }
 
@@ -22,6 +24,8 @@ uint64_t ride_clock_wall_ns(void)
 }
 
 int64_t ride_clock_wall_ms(void) { return (int64_t)(ride_clock_wall_ns() / 1000000u); }
+
+int64_t ride_clock_process_cpu_ns(void) { return clock_ns(CLOCK_PROCESS_CPUTIME_ID); }
 
 void ride_clock_sleep_until_ns(int64_t deadline_ns)
 {

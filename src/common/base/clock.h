@@ -17,6 +17,8 @@ int64_t ride_clock_mono_ms(void);
 uint64_t ride_clock_wall_ns(void);
 /* Wall-clock milliseconds since the epoch (timestamps in ZooKeeper nodes). */
 int64_t ride_clock_wall_ms(void);
+/* CPU time of the whole process (every thread, user and system) since it started. */
+int64_t ride_clock_process_cpu_ns(void);
 /* Sleeps until the monotonic clock reaches deadline_ns (returns at once if it has). */
 void ride_clock_sleep_until_ns(int64_t deadline_ns);
 

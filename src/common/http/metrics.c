@@ -63,6 +63,7 @@ struct ride_metric_family {
     size_t n_labels;
     double *buckets;
     size_t n_buckets;
+    bool in_ns; /* a counter of seconds kept in nanoseconds */
     pthread_mutex_t mu; /* children and the collect callback */
     child **table;
     size_t table_size;
@@ -560,13 +561,14 @@ void ride_metrics_free(ride_metrics *m)
 
 static ride_metric_family *family_new(metric_kind kind, const char *name, const char *help,
                                       const char *const *labels, size_t n_labels,
-                                      const double *buckets, size_t n_buckets)
+                                      const double *buckets, size_t n_buckets, bool in_ns)
 {
     ride_metric_family *fam = calloc(1, sizeof *fam);
     if (fam == NULL)
         return NULL;
     pthread_mutex_init(&fam->mu, NULL);
     fam->kind = kind;
+    fam->in_ns = in_ns;
     fam->name = strdup(name);
     fam->help = strdup(help);
     fam->n_labels = n_labels;
@@ -589,9 +591,10 @@ static ride_metric_family *family_new(metric_kind kind, const char *name, const 
 
 static bool same_definition(const ride_metric_family *fam, metric_kind kind,
                             const char *const *labels, size_t n_labels, const double *buckets,
-                            size_t n_buckets)
+                            size_t n_buckets, bool in_ns)
 {
-    if (fam->kind != kind || fam->n_labels != n_labels || fam->n_buckets != n_buckets)
+    if (fam->kind != kind || fam->in_ns != in_ns || fam->n_labels != n_labels ||
+        fam->n_buckets != n_buckets)
         return false;
     for (size_t i = 0; i < n_labels; i++)
         if (strcmp(fam->labels[i], labels[i]) != 0)
@@ -636,7 +639,8 @@ static int insert_family(ride_metrics *m, size_t pos, ride_metric_family *fam)
 static ride_metric_family *family_register(ride_metrics *m, metric_kind kind, const char *name,
                                            const char *help, const char *const *labels,
                                            size_t n_labels, const double *buckets,
-                                           size_t n_buckets, char *err, size_t err_len)
+                                           size_t n_buckets, bool in_ns, char *err,
+                                           size_t err_len)
 {
     if (m == NULL) {
         ride_set_error(err, err_len, "no registry");
@@ -655,14 +659,14 @@ static ride_metric_family *family_register(ride_metrics *m, metric_kind kind, co
     ride_metric_family *fam = NULL;
     if (pos < m->n_families && strcmp(m->families[pos]->name, name) == 0) {
         fam = m->families[pos];
-        if (!same_definition(fam, kind, labels, n_labels, buckets, n_buckets)) {
+        if (!same_definition(fam, kind, labels, n_labels, buckets, n_buckets, in_ns)) {
             ride_set_error(err, err_len,
                     "metric '%s' is already registered with another type, labels or buckets",
                     name);
             fam = NULL;
         }
     } else {
-        fam = family_new(kind, name, help, labels, n_labels, buckets, n_buckets);
+        fam = family_new(kind, name, help, labels, n_labels, buckets, n_buckets, in_ns);
         if (fam != NULL && n_labels == 0 && child_get(fam, kind, NULL, 0) == NULL) {
             family_free(fam);
             fam = NULL;
@@ -682,7 +686,20 @@ ride_metric_family *ride_metrics_counter(ride_metrics *m, const char *name, cons
                                          const char *const *labels, size_t n_labels,
                                          char *err, size_t err_len)
 {
-    return family_register(m, KIND_COUNTER, name, help, labels, n_labels, NULL, 0, err,
+    return family_register(m, KIND_COUNTER, name, help, labels, n_labels, NULL, 0, false, err,
+                           err_len);
+}
+
+ride_metric_family *ride_metrics_counter_seconds(ride_metrics *m, const char *name,
+                                                 const char *help, const char *const *labels,
+                                                 size_t n_labels, char *err, size_t err_len)
+{
+    if (name != NULL && !ends_with(name, "_seconds_total")) {
+        ride_set_error(err, err_len, "invalid counter name '%s': a counter of seconds ends in "
+                       "_seconds_total", name);
+        return NULL;
+    }
+    return family_register(m, KIND_COUNTER, name, help, labels, n_labels, NULL, 0, true, err,
                            err_len);
 }
 
@@ -690,7 +707,8 @@ ride_metric_family *ride_metrics_gauge(ride_metrics *m, const char *name, const 
                                        const char *const *labels, size_t n_labels,
                                        char *err, size_t err_len)
 {
-    return family_register(m, KIND_GAUGE, name, help, labels, n_labels, NULL, 0, err, err_len);
+    return family_register(m, KIND_GAUGE, name, help, labels, n_labels, NULL, 0, false, err,
+                           err_len);
 }
 
 ride_metric_family *ride_metrics_histogram(ride_metrics *m, const char *name, const char *help,
@@ -699,7 +717,7 @@ ride_metric_family *ride_metrics_histogram(ride_metrics *m, const char *name, co
                                            char *err, size_t err_len)
 {
     return family_register(m, KIND_HISTOGRAM, name, help, labels, n_labels, buckets, n_buckets,
-                           err, err_len);
+                           false, err, err_len);
 }
 
 /* A growing text; after an allocation failure it only remembers that. */
@@ -826,7 +844,10 @@ static void render_child(text *t, const ride_metric_family *fam, const child *c)
     switch (fam->kind) {
     case KIND_COUNTER:
         text_series(t, fam, "", c, NULL, NULL);
-        text_u64(t, ride_counter_value((const ride_counter *)c));
+        if (fam->in_ns)
+            text_double(t, (double)ride_counter_value((const ride_counter *)c) / 1e9);
+        else
+            text_u64(t, ride_counter_value((const ride_counter *)c));
         text_puts(t, "\n");
         break;
     case KIND_GAUGE:

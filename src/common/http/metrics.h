@@ -53,6 +53,12 @@ void ride_metrics_free(ride_metrics *m);
 ride_metric_family *ride_metrics_counter(ride_metrics *m, const char *name, const char *help,
                                          const char *const *labels, size_t n_labels,
                                          char *err, size_t err_len);
+/* A counter of seconds kept in whole nanoseconds (CPU time, time spent in a step):
+ * ride_counter_add and ride_counter_set take nanoseconds, the rendering writes
+ * seconds. Its name ends in _seconds_total. */
+ride_metric_family *ride_metrics_counter_seconds(ride_metrics *m, const char *name,
+                                                 const char *help, const char *const *labels,
+                                                 size_t n_labels, char *err, size_t err_len);
 ride_metric_family *ride_metrics_gauge(ride_metrics *m, const char *name, const char *help,
                                        const char *const *labels, size_t n_labels,
                                        char *err, size_t err_len);

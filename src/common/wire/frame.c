@@ -4,6 +4,7 @@
  * failure has its own status. */
 #include "wire/frame.h"
 
+#include "base/clock.h"
 #include "base/error.h"
 
 #include <isa-l/crc.h>
@@ -626,9 +627,15 @@ static int describe_metadata(const ride_frame *f, ride_frame_header *h, char *er
     return 0;
 }
 
+/* Per thread, since ride_frame_write() keeps no state between calls. */
+static _Thread_local int64_t last_encode_ns;
+
+int64_t ride_frame_write_last_encode_ns(void) { return last_encode_ns; }
+
 int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
                      ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen)
 {
+    last_encode_ns = 0;
     const ride_frame_write_opts defaults = {RIDE_ENC_RAW, -1, RIDE_FRAME_DEFAULT_MAX_MESSAGE};
     if (!opts)
         opts = &defaults;
@@ -666,8 +673,10 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
         if (img->stride == src.row_bytes)
             src.bytes = img->data;
     } else {
+        int64_t t0 = ride_clock_mono_ns();
         if (encode_image(img, opts, &encoded, &frame_len, err, errlen) != 0)
             return -1;
+        last_encode_ns = ride_clock_mono_ns() - t0;
         src.bytes = encoded;
     }
     h.frame_len = frame_len;
@@ -716,6 +725,7 @@ struct ride_frame_assembler {
     unsigned nslots;
     unsigned busy;
     uint64_t starts;
+    ride_frame_timing timing; /* of the last push */
 
     /* Recently rejected frames: their remaining chunks are skipped, not reported
      * again (every rejected frame is reported exactly once). A frame is forgotten
@@ -790,6 +800,11 @@ void ride_frame_assembler_reset(ride_frame_assembler *a)
 }
 
 int ride_frame_assembler_pending(const ride_frame_assembler *a) { return (int)a->busy; }
+
+ride_frame_timing ride_frame_assembler_last_timing(const ride_frame_assembler *a)
+{
+    return a->timing;
+}
 
 static ride_frame_tags tags_of_one(uint64_t tag) { return (ride_frame_tags){tag, tag, 1}; }
 
@@ -1018,8 +1033,11 @@ static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_
                                       const ride_frame_tags *tags, ride_frame *out,
                                       ride_frame_tags *tags_out)
 {
+    int64_t t0 = ride_clock_mono_ns();
     ride_frame_status st = h->encoding == RIDE_ENC_RAW ? copy_raw(h, bytes, &out->image)
                                                        : decode_encoded(a, h, bytes, &out->image);
+    if (h->encoding != RIDE_ENC_RAW)
+        a->timing.decode_ns = ride_clock_mono_ns() - t0;
     if (st == RIDE_FRAME_OK && store_metadata(out, metadata, h->metadata_len) != 0)
         st = RIDE_FRAME_OUT_OF_MEMORY;
     if (st != RIDE_FRAME_OK)
@@ -1114,7 +1132,9 @@ ride_frame_status ride_frame_assembler_push_tagged(ride_frame_assembler *a, cons
                                                    ride_frame_tags *tags)
 {
     ride_frame_header h;
+    int64_t t0 = ride_clock_mono_ns();
     ride_frame_status st = parse_message(msg, len, &h);
+    a->timing = (ride_frame_timing){.checksum_ns = ride_clock_mono_ns() - t0};
     ride_frame_tags own = tags_of_one(tag);
     /* With several writers interleaved, an untrusted message could belong to any
      * frame in progress, or to none: it is reported on its own, and a frame

@@ -176,6 +176,10 @@ typedef int (*ride_frame_emit_fn)(void *ctx, const uint8_t *msg, size_t len);
 int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
                      ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen);
 
+/* Nanoseconds (monotonic clock) the calling thread's last ride_frame_write() spent
+ * encoding its frame as JPEG or PNG; 0 after a raw one. */
+int64_t ride_frame_write_last_encode_ns(void);
+
 /* ---- Reassembly ---- */
 
 /* Frames in progress one assembler keeps at once by default: one per writer
@@ -260,6 +264,15 @@ ride_frame_status ride_frame_assembler_push_tagged(ride_frame_assembler *a, cons
 /* ride_frame_assembler_push_tagged() with tag 0 and no tags wanted. */
 ride_frame_status ride_frame_assembler_push(ride_frame_assembler *a, const uint8_t *msg,
                                             size_t len, ride_frame *out);
+
+/* Where the last push's time went (monotonic clock), for a caller timing each step
+ * of a frame's work. */
+typedef struct ride_frame_timing {
+    int64_t checksum_ns; /* checking the message's header and its CRC32C checksums */
+    int64_t decode_ns;   /* decoding the JPEG or PNG frame the push completed; else 0 */
+} ride_frame_timing;
+
+ride_frame_timing ride_frame_assembler_last_timing(const ride_frame_assembler *a);
 
 /* How many frames have some but not all of their chunks. */
 int ride_frame_assembler_pending(const ride_frame_assembler *a);

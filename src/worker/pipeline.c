@@ -119,6 +119,7 @@ struct ride_pipeline {
     ride_pipeline_sink_fn sink;
     void *sink_ctx;
     size_t max_frame_bytes;
+    ride_pixel_format decode_as;
     const ride_frame_write_opts *write_opts; /* the caller's, read for every output */
     size_t message_bytes; /* what the output topic takes: caps write_opts' */
     int max_in_flight;
@@ -395,7 +396,10 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
         ps->pl = pl;
         ps->txn = txn;
         ps->txn_ended_ms = ride_clock_mono_ms();
-        ps->assembler = ride_frame_assembler_new(pl->max_frame_bytes, on_reject, ps);
+        ride_frame_assembler_opts ao = {.max_frame_bytes = pl->max_frame_bytes,
+                                        .on_reject = on_reject, .ctx = ps,
+                                        .decode_as = pl->decode_as};
+        ps->assembler = ride_frame_assembler_new_opts(&ao);
     } else {
         ride_kafka_producer_discard(txn);
     }
@@ -1436,6 +1440,7 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     pl->sink = cfg->sink;
     pl->sink_ctx = cfg->sink_ctx;
     pl->max_frame_bytes = cfg->max_frame_bytes;
+    pl->decode_as = cfg->decode_as;
     pl->write_opts = cfg->write_opts;
     pl->max_in_flight = cfg->max_in_flight ? cfg->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
     pl->kafka_timeout_ms = cfg->kafka_timeout_ms ? cfg->kafka_timeout_ms : DEFAULT_KAFKA_TIMEOUT_MS;

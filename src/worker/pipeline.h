@@ -121,6 +121,9 @@ typedef struct ride_pipeline_config {
     rd_kafka_conf_t *consumer_conf; /* taken over by ride_pipeline_new, also on failure */
     rd_kafka_conf_t *producer_conf; /* likewise; NULL without an output topic */
     size_t max_frame_bytes;         /* largest input frame accepted (too_large beyond) */
+    /* 0, or RIDE_PIX_GRAY8 for a task that reads only luma: encoded colour
+     * frames are decoded straight to gray8 (ride_frame_assembler_opts). */
+    ride_pixel_format decode_as;
     /* Output encoding, NULL: raw. Read for every output frame, so it must outlive
      * the pipeline; collect may change it for the frame it gives back. Its
      * max_message_bytes is lowered to what the output topic takes, asked once at

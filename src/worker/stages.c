@@ -270,6 +270,7 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .consumer_conf = cc,
         .producer_conf = pc,
         .max_frame_bytes = (size_t)s->env.cfg->worker.max_frame_bytes,
+        .decode_as = (ride_pixel_format)ride_task_input_format(ride_task_runner_task(sp->runner)),
         .write_opts = &sp->write_opts,
         .max_backlog_bytes = t->output_group ? (size_t)s->env.cfg->worker.max_backlog_bytes : 0,
         .backlog_refresh_ms =

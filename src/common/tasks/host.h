@@ -51,6 +51,9 @@ int ride_task_registry_load_plugin(ride_task_registry *r, const char *path, char
  * reason in err when the directory is relative or cannot be read. */
 int ride_task_registry_load_dir(ride_task_registry *r, const char *dir, char *err, size_t errlen);
 
+/* The pixel format the task wants its input decoded to (input_format), 0 when it
+ * has no preference or its descriptor predates the field. */
+uint32_t ride_task_input_format(const ride_task_descriptor *d);
 /* The task with this name, or NULL. */
 const ride_task_descriptor *ride_task_find(const ride_task_registry *r, const char *name);
 /* Tasks in name order: index 0 .. count - 1. */

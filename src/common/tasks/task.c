@@ -424,9 +424,9 @@ static int check_descriptor(const ride_task_registry *r, const ride_task_descrip
     if (d->abi_version != RIDE_TASK_ABI_VERSION)
         return ride_set_error(err, errlen, "a task has ABI version %" PRIu32 "; this host supports %u",
                        d->abi_version, RIDE_TASK_ABI_VERSION);
-    if (d->struct_size < sizeof(ride_task_descriptor))
+    if (d->struct_size < RIDE_TASK_DESCRIPTOR_BASE_SIZE)
         return ride_set_error(err, errlen, "a task descriptor has size %" PRIu32 ", less than %zu",
-                       d->struct_size, sizeof(ride_task_descriptor));
+                       d->struct_size, (size_t)RIDE_TASK_DESCRIPTOR_BASE_SIZE);
     if (!identifier_valid(d->name))
         return ride_set_error(err, errlen, "invalid task name%s%s%s: expected [a-z][a-z0-9_]* of at most %d bytes",
                        d->name ? " '" : "", d->name ? d->name : "", d->name ? "'" : "",
@@ -442,6 +442,11 @@ static int check_descriptor(const ride_task_registry *r, const ride_task_descrip
                        d->devices);
     if (!d->process)
         return ride_set_error(err, errlen, "task '%s' has no process callback", d->name);
+    uint32_t want = ride_task_input_format(d);
+    if (want != 0 && want != RIDE_PIX_GRAY8)
+        return ride_set_error(err, errlen,
+                              "task '%s' has input_format %" PRIu32 "; only 0 (any) and gray8 exist",
+                              d->name, want);
     if (d->param_count > RIDE_TASK_MAX_PARAMS)
         return ride_set_error(err, errlen, "task '%s' has more than %d parameters", d->name,
                        RIDE_TASK_MAX_PARAMS);
@@ -516,6 +521,11 @@ void ride_task_registry_free(ride_task_registry *r)
         dlclose(r->plugins[i]);
     free(r->plugins);
     free(r);
+}
+
+uint32_t ride_task_input_format(const ride_task_descriptor *d)
+{
+    return d->struct_size >= RIDE_TASK_DESCRIPTOR_INPUT_FORMAT_SIZE ? d->input_format : 0;
 }
 
 const ride_task_descriptor *ride_task_find(const ride_task_registry *r, const char *name)

@@ -711,6 +711,7 @@ struct ride_frame_assembler {
     size_t buffer_bytes; /* sum of every slot's cap */
     ride_frame_reject_fn on_reject;
     void *ctx;
+    ride_pixel_format decode_as;
 
     pending_frame *slots;
     unsigned nslots;
@@ -734,7 +735,8 @@ static size_t default_buffer_bytes(size_t max_frame_bytes, unsigned slots)
 
 ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_opts *o)
 {
-    if (!o || o->max_frame_bytes == 0 || !o->on_reject || o->max_pending > RIDE_FRAME_MAX_PENDING)
+    if (!o || o->max_frame_bytes == 0 || !o->on_reject || o->max_pending > RIDE_FRAME_MAX_PENDING ||
+        (o->decode_as != 0 && o->decode_as != RIDE_PIX_GRAY8))
         return NULL;
     unsigned slots = o->max_pending ? o->max_pending : RIDE_FRAME_DEFAULT_PENDING;
     size_t budget = o->max_pending_bytes ? o->max_pending_bytes
@@ -756,6 +758,7 @@ ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_o
     a->max_buffer_bytes = budget;
     a->on_reject = o->on_reject;
     a->ctx = o->ctx;
+    a->decode_as = o->decode_as;
     return a;
 }
 
@@ -994,10 +997,20 @@ static ride_frame_status copy_raw(const ride_frame_header *h, const uint8_t *byt
     return RIDE_FRAME_OK;
 }
 
+/* The format an encoded frame is decoded to: gray8 for a colour JPEG when asked
+ * for, so that only its luma is decoded; else its own. A PNG has no luma plane:
+ * libpng's own colour-to-grey conversion would differ from the grayscale task's. */
+static ride_pixel_format decode_format(const ride_frame_assembler *a, const ride_frame_header *h)
+{
+    ride_pixel_format f = (ride_pixel_format)h->pixel_format;
+    int colour_jpeg = h->encoding == RIDE_ENC_JPEG && f == RIDE_PIX_BGR8;
+    return a->decode_as == RIDE_PIX_GRAY8 && colour_jpeg ? RIDE_PIX_GRAY8 : f;
+}
+
 static ride_frame_status decode_encoded(const ride_frame_assembler *a, const ride_frame_header *h,
                                         const uint8_t *bytes, ride_image *img)
 {
-    ride_pixel_format f = (ride_pixel_format)h->pixel_format;
+    ride_pixel_format f = decode_format(a, h);
     /* Allows images larger than the header claims up to the limit, so that such
      * a frame is reported as a dimension mismatch rather than a decode failure. */
     uint64_t max_pixels = a->max_frame_bytes / ride_pixel_bytes(f);

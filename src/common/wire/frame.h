@@ -225,6 +225,10 @@ typedef struct ride_frame_assembler_opts {
     /* Required: where rejected frames are counted. */
     ride_frame_reject_fn on_reject;
     void *ctx;
+    /* 0: frames arrive in the pixel format they were sent in. RIDE_PIX_GRAY8:
+     * JPEG colour frames are decoded to gray8, their luma plane alone (the chroma
+     * is neither decoded nor upsampled); raw and PNG frames arrive as sent. */
+    ride_pixel_format decode_as;
 } ride_frame_assembler_opts;
 
 /* One assembler per partition, used by one thread at a time. Returns NULL on an

@@ -196,7 +196,19 @@ typedef struct ride_task_descriptor {
                           ride_task_device_output *out, char *err, size_t errlen);
     /* Optional: releases the state (called once per successful init). */
     void (*destroy)(void *state);
+    /* Present when struct_size >= RIDE_TASK_DESCRIPTOR_INPUT_FORMAT_SIZE. 0 (any):
+     * the input arrives in the pixel format it was sent in. RIDE_PIX_GRAY8: the
+     * task reads only the luma of 8-bit colour input, so a stage that runs it
+     * decodes colour JPEG frames straight to gray8 (their luma plane, without
+     * the chroma); raw and PNG frames arrive as sent. A hint: process() must
+     * still accept every format it accepted before. */
+    uint32_t input_format;
 } ride_task_descriptor;
+
+/* The struct_size of a descriptor without input_format (the first release). */
+#define RIDE_TASK_DESCRIPTOR_BASE_SIZE (offsetof(ride_task_descriptor, destroy) + sizeof(void (*)(void *)))
+/* The struct_size from which ride_task_descriptor has input_format. */
+#define RIDE_TASK_DESCRIPTOR_INPUT_FORMAT_SIZE (offsetof(ride_task_descriptor, input_format) + sizeof(uint32_t))
 
 /* Every plugin exports this function. It gets the host's ABI version and returns
  * its tasks (*count of them, in static storage), or NULL when it cannot work with

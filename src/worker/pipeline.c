@@ -131,6 +131,8 @@ struct ride_pipeline {
     ride_pipeline_sink_fn sink;
     void *sink_ctx;
     size_t max_frame_bytes;
+    ride_pixel_format decode_as;
+    bool defer_decode;
     const ride_frame_write_opts *write_opts; /* the caller's, read for every output */
     size_t message_bytes; /* what the output topic takes: caps write_opts' */
     int max_in_flight;
@@ -423,7 +425,11 @@ int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t ep
         ps->pl = pl;
         ps->txn = txn;
         ps->txn_ended_ms = ride_clock_mono_ms();
-        ps->assembler = ride_frame_assembler_new(pl->max_frame_bytes, on_reject, ps);
+        ride_frame_assembler_opts ao = {.max_frame_bytes = pl->max_frame_bytes,
+                                        .on_reject = on_reject, .ctx = ps,
+                                        .defer_decode = pl->defer_decode,
+                                        .decode_as = pl->decode_as};
+        ps->assembler = ride_frame_assembler_new_opts(&ao);
     } else {
         ride_kafka_producer_discard(txn);
     }
@@ -824,23 +830,33 @@ static void task_failed(ride_pipeline *pl, partition_state *ps, uint32_t stream_
     ride_offset_tracker_done(ps->tracker, first);
 }
 
+/* A frame its lane could not decode is dropped as the assembler would have. */
+static void input_rejected(partition_state *ps, const task_frame *tf, ride_frame_status st)
+{
+    count_drop(ps, (int)st);
+    ride_log_debug("frame_dropped", "partition=%d offset=%lld reason=%s", (int)ps->partition,
+                   (long long)tf->first, ride_frame_status_reason(st));
+    ride_offset_tracker_done(ps->tracker, tf->first);
+}
+
 /* Hands the frame to the task; its output is written when collected. The step
  * makes room in the ring before it reads a message. */
 static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t first)
 {
-    const ride_frame *in = &pl->in_frame;
+    ride_frame *in = &pl->in_frame;
     char err[256] = "";
     ps->st.frames_in++;
     pl->totals.frames_in++;
     int64_t t0 = ride_clock_mono_ns();
+    task_frame tf = {.partition = ps->partition, .incarnation = ps->incarnation,
+                     .stream_id = in->stream_id, .seq = in->seq, .capture_ns = in->capture_ns,
+                     .first = first};
     if (pl->submit(pl->process_ctx, in, err, sizeof err) != 0) {
-        task_failed(pl, ps, in->stream_id, in->seq, err, first);
+        task_failed(pl, ps, tf.stream_id, tf.seq, err, first);
         return;
     }
-    *tasked_at(pl, pl->tasked_count) = (task_frame){
-        .partition = ps->partition, .incarnation = ps->incarnation,
-        .stream_id = in->stream_id, .seq = in->seq, .capture_ns = in->capture_ns,
-        .first = first, .submit_ns = ride_clock_mono_ns() - t0};
+    tf.submit_ns = ride_clock_mono_ns() - t0;
+    *tasked_at(pl, pl->tasked_count) = tf;
     pl->tasked_count++;
 }
 
@@ -852,8 +868,9 @@ static int collect_frame(ride_pipeline *pl, int wait)
     if (pl->tasked_count == 0)
         return 0;
     char err[256] = "";
+    ride_frame_status rejected = RIDE_FRAME_OK;
     int64_t t0 = ride_clock_mono_ns();
-    int rc = pl->collect(pl->process_ctx, wait, &pl->out_frame, err, sizeof err);
+    int rc = pl->collect(pl->process_ctx, wait, &pl->out_frame, &rejected, err, sizeof err);
     if (rc == 0 && !wait)
         return 0;
     int64_t collect_ns = ride_clock_mono_ns() - t0;
@@ -865,6 +882,8 @@ static int collect_frame(ride_pipeline *pl, int wait)
     partition_state *ps = find_partition(pl, tf.partition);
     if (!ps || ps->incarnation != tf.incarnation) {
         pl->totals.stale_outputs++;
+    } else if (rc != 1 && rejected != RIDE_FRAME_OK) {
+        input_rejected(ps, &tf, rejected);
     } else if (rc != 1) {
         task_failed(pl, ps, tf.stream_id, tf.seq, err, tf.first);
     } else {
@@ -1512,6 +1531,8 @@ ride_pipeline *ride_pipeline_new(const ride_pipeline_config *cfg, char *err, siz
     pl->sink = cfg->sink;
     pl->sink_ctx = cfg->sink_ctx;
     pl->max_frame_bytes = cfg->max_frame_bytes;
+    pl->decode_as = cfg->decode_as;
+    pl->defer_decode = cfg->defer_decode;
     pl->write_opts = cfg->write_opts;
     pl->max_in_flight = cfg->max_in_flight ? cfg->max_in_flight : DEFAULT_MAX_IN_FLIGHT;
     pl->kafka_timeout_ms = cfg->kafka_timeout_ms ? cfg->kafka_timeout_ms : DEFAULT_KAFKA_TIMEOUT_MS;

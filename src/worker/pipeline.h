@@ -76,18 +76,19 @@
 #include "wire/frame.h"
 
 /* The stage's task, with frames in flight through it (a GPU task overlapping the
- * copies and kernels of several frames): submit hands a frame over and returns at
- * once (in may be reused afterwards); non-zero drops it with reason "task_failed"
- * and err is logged. collect gives the oldest submitted frame's output back: 1
- * with out filled (its image kept from the previous output, so a kernel writing
- * through ride_image_ensure() allocates once; the pipeline sets the stream id,
- * sequence number and capture time of its input), 0 when it is not done yet
- * (only without wait, or with nothing in flight), -1 when that frame failed
- * (dropped with reason "task_failed"). */
-typedef int (*ride_pipeline_submit_fn)(void *ctx, const ride_frame *in, char *err,
-                                       size_t errlen);
-typedef int (*ride_pipeline_collect_fn)(void *ctx, int wait, ride_frame *out, char *err,
-                                        size_t errlen);
+ * copies and kernels of several frames, CPU lanes running several frames at
+ * once): submit hands a frame over and returns at once; it may take in's buffers,
+ * leaving others to reuse; non-zero drops it with reason "task_failed" and err is
+ * logged. collect gives the oldest submitted frame's output back: 1 with out
+ * filled (its image kept from the previous output, so a kernel writing through
+ * ride_image_ensure() allocates once; the pipeline sets the stream id, sequence
+ * number and capture time of its input), 0 when it is not done yet (only without
+ * wait, or with nothing in flight), -1 when that frame failed: dropped with the
+ * reason in *rejected when the frame could not be decoded (a frame submitted
+ * undecoded, see defer_decode), else with reason "task_failed". */
+typedef int (*ride_pipeline_submit_fn)(void *ctx, ride_frame *in, char *err, size_t errlen);
+typedef int (*ride_pipeline_collect_fn)(void *ctx, int wait, ride_frame *out,
+                                        ride_frame_status *rejected, char *err, size_t errlen);
 
 /* What a sink returns for one output frame. */
 #define RIDE_PIPELINE_SINK_WRITTEN 0 /* durably written: the frame is acknowledged */
@@ -142,6 +143,12 @@ typedef struct ride_pipeline_config {
     rd_kafka_conf_t *consumer_conf; /* taken over by ride_pipeline_new, also on failure */
     rd_kafka_conf_t *producer_conf; /* likewise; NULL without an output topic */
     size_t max_frame_bytes;         /* largest input frame accepted (too_large beyond) */
+    /* 0, or RIDE_PIX_GRAY8 for a task that reads only luma: encoded colour
+     * frames are decoded straight to gray8 (ride_frame_assembler_opts). */
+    ride_pixel_format decode_as;
+    /* Encoded frames are submitted undecoded, for the task's lanes to decode
+     * (ride_task_runner_new_cpu_lanes). */
+    bool defer_decode;
     /* Output encoding, NULL: raw. Read for every output frame, so it must outlive
      * the pipeline; collect may change it for the frame it gives back. Its
      * max_message_bytes is lowered to what the output topic takes, asked once at

@@ -14,6 +14,7 @@
 #include "retry.h"
 #include "base/clock.h"
 #include "base/error.h"
+#include "kernels/kernels.h"
 #include "base/log.h"
 #include "kafka/backlog.h"
 #include "kafka/kafka.h"
@@ -62,16 +63,18 @@ struct ride_worker_stages {
 
 /* ---- the task, with frames in flight, as the pipeline's submit and collect ---- */
 
-static int submit_task(void *ctx, const ride_frame *in, char *err, size_t errlen)
+static int submit_task(void *ctx, ride_frame *in, char *err, size_t errlen)
 {
     stage_pipeline *sp = ctx;
-    return ride_task_submit(sp->runner, in, err, errlen);
+    return ride_task_submit_exchange(sp->runner, in, err, errlen);
 }
 
-static int collect_task(void *ctx, int wait, ride_frame *out, char *err, size_t errlen)
+static int collect_task(void *ctx, int wait, ride_frame *out, ride_frame_status *rejected,
+                        char *err, size_t errlen)
 {
     stage_pipeline *sp = ctx;
     int rc = ride_task_collect(sp->runner, wait, out, err, errlen);
+    *rejected = rc < 0 ? ride_task_runner_rejected(sp->runner) : RIDE_FRAME_OK;
     if (rc != 1)
         return rc;
     ride_task_runner_write_opts(sp->runner, &sp->write_opts);
@@ -141,8 +144,15 @@ static ride_task_runner *start_runner(ride_worker_stages *s, const ride_cluster_
         ride_log_warn(
             "gpu_stage_on_cpu", "app=%s stage=%s task=%s reason=\"%s\"", t->app, t->stage, t->task,
             s->env.gpus->count == 0 ? "this worker has no usable GPU" : "the task has no GPU path");
+    /* Whole frames in parallel, one per thread: a frame's decode runs on its
+     * lane too, and no kernel waits for the slowest band of another thread. */
+    int lanes = ride_cpu_threads(t->threads);
     ride_task_env env = {
-        .struct_size = sizeof env, .threads = t->threads, .device = RIDE_TASK_CPU, .gpu_index = -1};
+        .struct_size = sizeof env, .threads = 1, .device = RIDE_TASK_CPU, .gpu_index = -1};
+    if (lanes > 1)
+        return ride_task_runner_new_cpu_lanes(
+            d, params, &env, lanes, (size_t)s->env.cfg->worker.max_frame_bytes,
+            (ride_pixel_format)ride_task_input_format(d), err, errlen);
     return ride_task_runner_new(d, params, &env, err, errlen);
 }
 
@@ -275,6 +285,8 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .consumer_conf = cc,
         .producer_conf = pc,
         .max_frame_bytes = (size_t)s->env.cfg->worker.max_frame_bytes,
+        .decode_as = (ride_pixel_format)ride_task_input_format(ride_task_runner_task(sp->runner)),
+        .defer_decode = ride_task_runner_decodes(sp->runner),
         .write_opts = &sp->write_opts,
         .max_backlog_bytes = t->output_group ? (size_t)s->env.cfg->worker.max_backlog_bytes : 0,
         .backlog_refresh_ms =

@@ -142,7 +142,7 @@ static void high_watermarks(fixture *fx, const char *topic, int64_t *high)
 
 /* ---- The pipeline ---- */
 
-static int gray_submit(void *ctx, const ride_frame *in, char *err, size_t errlen)
+static int gray_submit(void *ctx, ride_frame *in, char *err, size_t errlen)
 {
     gray_task *t = ctx;
     if ((int)in->stream_id == t->fail_stream && in->seq == t->fail_seq) {
@@ -155,9 +155,11 @@ static int gray_submit(void *ctx, const ride_frame *in, char *err, size_t errlen
     return 0;
 }
 
-static int gray_collect(void *ctx, int wait, ride_frame *out, char *err, size_t errlen)
+static int gray_collect(void *ctx, int wait, ride_frame *out, ride_frame_status *rejected,
+                        char *err, size_t errlen)
 {
     (void)wait;
+    (void)rejected;
     (void)err;
     (void)errlen;
     gray_task *t = ctx;
@@ -1070,7 +1072,7 @@ typedef struct deferred {
     uint64_t fail_seq;
 } deferred;
 
-static int deferred_submit(void *ctx, const ride_frame *in, char *err, size_t errlen)
+static int deferred_submit(void *ctx, ride_frame *in, char *err, size_t errlen)
 {
     deferred *d = ctx;
     if (d->count == DEPTH) {
@@ -1092,8 +1094,10 @@ static int deferred_submit(void *ctx, const ride_frame *in, char *err, size_t er
     return 0;
 }
 
-static int deferred_collect(void *ctx, int wait, ride_frame *out, char *err, size_t errlen)
+static int deferred_collect(void *ctx, int wait, ride_frame *out, ride_frame_status *rejected,
+                            char *err, size_t errlen)
 {
+    (void)rejected;
     deferred *d = ctx;
     if (d->count == 0 || (!wait && d->count < DEPTH && ++d->polls % 3 != 0))
         return 0;

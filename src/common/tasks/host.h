@@ -51,6 +51,9 @@ int ride_task_registry_load_plugin(ride_task_registry *r, const char *path, char
  * reason in err when the directory is relative or cannot be read. */
 int ride_task_registry_load_dir(ride_task_registry *r, const char *dir, char *err, size_t errlen);
 
+/* The pixel format the task wants its input decoded to (input_format), 0 when it
+ * has no preference or its descriptor predates the field. */
+uint32_t ride_task_input_format(const ride_task_descriptor *d);
 /* The task with this name, or NULL. */
 const ride_task_descriptor *ride_task_find(const ride_task_registry *r, const char *name);
 /* Tasks in name order: index 0 .. count - 1. */
@@ -134,6 +137,25 @@ ride_task_runner *ride_task_runner_new_gpu(const ride_task_descriptor *d,
                                            size_t gpu_count, int frames_in_flight, char *err,
                                            size_t errlen);
 
+#define RIDE_TASK_CPU_MAX_LANES 256
+
+/* A runner for a CPU stage that processes `lanes` frames at once (1..
+ * RIDE_TASK_CPU_MAX_LANES), each on a thread of its own with a task state of its
+ * own (init with env, whose threads are each frame's kernel threads). A frame
+ * handed over with its payload still encoded (ride_frame_assembler_opts'
+ * defer_decode) is decoded on its lane, as an assembler with max_frame_bytes and
+ * decode_as would have. Takes ownership of params (also on failure). NULL with
+ * the reason in err. */
+ride_task_runner *ride_task_runner_new_cpu_lanes(const ride_task_descriptor *d,
+                                                 ride_task_params *params,
+                                                 const ride_task_env *env, int lanes,
+                                                 size_t max_frame_bytes,
+                                                 ride_pixel_format decode_as, char *err,
+                                                 size_t errlen);
+
+/* Whether the runner decodes frames handed over undecoded (CPU lanes). */
+bool ride_task_runner_decodes(const ride_task_runner *runner);
+
 /* How many frames may be submitted before the oldest is collected: 1 for a runner
  * that processes each frame in ride_task_submit. */
 int ride_task_runner_depth(const ride_task_runner *runner);
@@ -145,6 +167,11 @@ int ride_task_runner_in_flight(const ride_task_runner *runner);
  * or with the task's reason when a runner without frames in flight fails it.
  * Returns 0, or -1 with the reason in err. */
 int ride_task_submit(ride_task_runner *runner, const ride_frame *in, char *err, size_t errlen);
+/* ride_task_submit, except that a CPU-lanes runner takes in's buffers, leaving
+ * in with buffers of an earlier frame to reuse (content unspecified), so that
+ * nothing is copied. */
+int ride_task_submit_exchange(ride_task_runner *runner, ride_frame *in, char *err,
+                              size_t errlen);
 
 /* The output of the oldest frame in flight, in submission order. With wait, blocks
  * until it is done; without, returns 0 at once while it is not. Returns 1 with out
@@ -153,6 +180,9 @@ int ride_task_submit(ride_task_runner *runner, const ride_frame *in, char *err, 
  * without wait), or -1 when that frame failed (it is gone; err says why). */
 int ride_task_collect(ride_task_runner *runner, int wait, ride_frame *out, char *err,
                       size_t errlen);
+/* After a collect that returned -1: the reason the frame could not be decoded,
+ * or RIDE_FRAME_OK when the task itself failed it. */
+ride_frame_status ride_task_runner_rejected(const ride_task_runner *runner);
 
 #ifdef __cplusplus
 }

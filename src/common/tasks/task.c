@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "base/log.h"
+#include "tasks/task_cpu_lanes.h"
 #include "tasks/task_lanes.h"
 #include "tasks/task_support.h"
 
@@ -55,6 +56,13 @@ struct ride_task_runner {
     /* Frames in flight on GPUs, or NULL: each frame is processed in submit and its
      * output waits in `ready` for collect. */
     ride_task_lanes *lanes;
+    /* Frames in flight on CPU lanes, or NULL; each lane has a runner of its own,
+     * which shares this one's params. */
+    ride_task_cpu_lanes *cpu_lanes;
+    ride_task_runner **lane_runners;
+    int lane_count;
+    bool shares_params;
+    ride_frame_status rejected; /* of the last failed collect */
     ride_frame ready;
     bool has_ready;
 };
@@ -424,9 +432,9 @@ static int check_descriptor(const ride_task_registry *r, const ride_task_descrip
     if (d->abi_version != RIDE_TASK_ABI_VERSION)
         return ride_set_error(err, errlen, "a task has ABI version %" PRIu32 "; this host supports %u",
                        d->abi_version, RIDE_TASK_ABI_VERSION);
-    if (d->struct_size < sizeof(ride_task_descriptor))
+    if (d->struct_size < RIDE_TASK_DESCRIPTOR_BASE_SIZE)
         return ride_set_error(err, errlen, "a task descriptor has size %" PRIu32 ", less than %zu",
-                       d->struct_size, sizeof(ride_task_descriptor));
+                       d->struct_size, (size_t)RIDE_TASK_DESCRIPTOR_BASE_SIZE);
     if (!identifier_valid(d->name))
         return ride_set_error(err, errlen, "invalid task name%s%s%s: expected [a-z][a-z0-9_]* of at most %d bytes",
                        d->name ? " '" : "", d->name ? d->name : "", d->name ? "'" : "",
@@ -442,6 +450,11 @@ static int check_descriptor(const ride_task_registry *r, const ride_task_descrip
                        d->devices);
     if (!d->process)
         return ride_set_error(err, errlen, "task '%s' has no process callback", d->name);
+    uint32_t want = ride_task_input_format(d);
+    if (want != 0 && want != RIDE_PIX_GRAY8)
+        return ride_set_error(err, errlen,
+                              "task '%s' has input_format %" PRIu32 "; only 0 (any) and gray8 exist",
+                              d->name, want);
     if (d->param_count > RIDE_TASK_MAX_PARAMS)
         return ride_set_error(err, errlen, "task '%s' has more than %d parameters", d->name,
                        RIDE_TASK_MAX_PARAMS);
@@ -516,6 +529,11 @@ void ride_task_registry_free(ride_task_registry *r)
         dlclose(r->plugins[i]);
     free(r->plugins);
     free(r);
+}
+
+uint32_t ride_task_input_format(const ride_task_descriptor *d)
+{
+    return d->struct_size >= RIDE_TASK_DESCRIPTOR_INPUT_FORMAT_SIZE ? d->input_format : 0;
 }
 
 const ride_task_descriptor *ride_task_find(const ride_task_registry *r, const char *name)
@@ -751,6 +769,9 @@ static ride_task_runner *runner_alloc(const ride_task_descriptor *d, ride_task_p
     return run;
 }
 
+static int runner_init(ride_task_runner *run, const ride_task_env *env, char *err,
+                       size_t errlen);
+
 ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_params *params,
                                        const ride_task_env *env, char *err, size_t errlen)
 {
@@ -762,6 +783,15 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     ride_task_runner *run = runner_alloc(d, params, err, errlen);
     if (!run)
         return NULL;
+    return runner_init(run, env, err, errlen) == 0 ? run : NULL;
+}
+
+/* Calls the task's init for a runner that has its task and params; frees the
+ * runner on failure. */
+static int runner_init(ride_task_runner *run, const ride_task_env *env, char *err,
+                       size_t errlen)
+{
+    const ride_task_descriptor *d = run->task;
     if (env)
         run->env = *env;
     else
@@ -771,21 +801,21 @@ ride_task_runner *ride_task_runner_new(const ride_task_descriptor *d, ride_task_
     if (!(d->devices & run->env.device) ||
         (run->env.device != RIDE_TASK_CPU && run->env.device != RIDE_TASK_GPU)) {
         ride_task_runner_free(run);
-        return ride_set_error(err, errlen, "task '%s' does not run on that device", d->name), NULL;
+        return ride_set_error(err, errlen, "task '%s' does not run on that device", d->name);
     }
     if (d->init) {
         err[0] = '\0';
-        int rc = d->init(params, &run->env, &run->state, err, errlen);
+        int rc = d->init(run->params, &run->env, &run->state, err, errlen);
         ride_task_log_cuda_error();
         if (rc != 0) {
             if (!err[0])
                 ride_set_error(err, errlen, "task '%s' failed to initialize", d->name);
             run->task = NULL; /* no destroy for a state that init did not create */
             ride_task_runner_free(run);
-            return NULL;
+            return -1;
         }
     }
-    return run;
+    return 0;
 }
 
 /* What set_metadata writes into: the output frame, and whether the task chose
@@ -815,6 +845,8 @@ int ride_task_run(ride_task_runner *run, const ride_frame *in, ride_frame *out, 
     }
     if (!run || !in || !out || !in->image.data)
         return ride_set_error(err, errlen, "no runner, input frame or output frame");
+    if (in->encoded.pending)
+        return ride_set_error(err, errlen, "the input frame is not decoded yet");
     ride_task_input input = {
         .struct_size = sizeof input,
         .image = &in->image,
@@ -879,12 +911,17 @@ void ride_task_runner_free(ride_task_runner *run)
 {
     if (!run)
         return;
+    ride_task_cpu_lanes_free(run->cpu_lanes);
+    for (int i = 0; i < run->lane_count; i++)
+        ride_task_runner_free(run->lane_runners[i]);
+    free(run->lane_runners);
     if (run->lanes)
         ride_task_lanes_free(run->lanes);
-    else if (run->task && run->task->init && run->task->destroy)
+    else if (!run->lane_runners && run->task && run->task->init && run->task->destroy)
         run->task->destroy(run->state);
     ride_task_log_cuda_error();
-    ride_task_params_free(run->params);
+    if (!run->shares_params)
+        ride_task_params_free(run->params);
     ride_frame_free(&run->ready);
     free(run);
 }
@@ -929,14 +966,121 @@ ride_task_runner *ride_task_runner_new_gpu(const ride_task_descriptor *d,
     return run;
 }
 
+/* ---- CPU lanes ---- */
+
+static int run_on_lane(void *lane_ctx, const ride_frame *in, ride_frame *out, char *err,
+                       size_t errlen)
+{
+    return ride_task_run(lane_ctx, in, out, err, errlen);
+}
+
+/* A runner for one lane: the task's own state, the parent's params. */
+static ride_task_runner *lane_runner_new(const ride_task_runner *parent, char *err,
+                                         size_t errlen)
+{
+    ride_task_runner *run = calloc(1, sizeof *run);
+    if (!run)
+        return ride_set_error(err, errlen, "out of memory"), NULL;
+    run->task = parent->task;
+    run->params = parent->params;
+    run->shares_params = true;
+    run->encoding = RIDE_ENC_RAW;
+    run->quality = -1;
+    return runner_init(run, &parent->env, err, errlen) == 0 ? run : NULL;
+}
+
+ride_task_runner *ride_task_runner_new_cpu_lanes(const ride_task_descriptor *d,
+                                                 ride_task_params *params,
+                                                 const ride_task_env *env, int lanes,
+                                                 size_t max_frame_bytes,
+                                                 ride_pixel_format decode_as, char *err,
+                                                 size_t errlen)
+{
+    char local[256];
+    if (!err || !errlen) {
+        err = local;
+        errlen = sizeof local;
+    }
+    if (lanes < 1 || lanes > RIDE_TASK_CPU_MAX_LANES) {
+        ride_task_params_free(params);
+        return ride_set_error(err, errlen, "a CPU runner has 1..%d lanes", RIDE_TASK_CPU_MAX_LANES),
+               NULL;
+    }
+    ride_task_runner *run = runner_alloc(d, params, err, errlen);
+    if (!run)
+        return NULL;
+    run->env = env ? *env : (ride_task_env){.threads = 1, .device = RIDE_TASK_CPU, .gpu_index = -1};
+    run->env.struct_size = sizeof run->env;
+    run->env.host = ride_task_host_api();
+    run->lane_runners = calloc((size_t)lanes, sizeof *run->lane_runners);
+    if (!run->lane_runners) {
+        ride_task_runner_free(run);
+        return ride_set_error(err, errlen, "out of memory"), NULL;
+    }
+    for (; run->lane_count < lanes; run->lane_count++) {
+        run->lane_runners[run->lane_count] = lane_runner_new(run, err, errlen);
+        if (!run->lane_runners[run->lane_count]) {
+            ride_task_runner_free(run);
+            return NULL;
+        }
+    }
+    run->cpu_lanes = ride_task_cpu_lanes_new(lanes, run_on_lane, (void *const *)run->lane_runners,
+                                             max_frame_bytes, decode_as, err, errlen);
+    if (!run->cpu_lanes) {
+        ride_task_runner_free(run);
+        return NULL;
+    }
+    return run;
+}
+
 int ride_task_runner_depth(const ride_task_runner *run)
 {
+    if (run->cpu_lanes)
+        return ride_task_cpu_lanes_depth(run->cpu_lanes);
     return run->lanes ? ride_task_lanes_depth(run->lanes) : 1;
 }
 
 int ride_task_runner_in_flight(const ride_task_runner *run)
 {
+    if (run->cpu_lanes)
+        return ride_task_cpu_lanes_in_flight(run->cpu_lanes);
     return run->lanes ? ride_task_lanes_in_flight(run->lanes) : run->has_ready;
+}
+
+bool ride_task_runner_decodes(const ride_task_runner *run) { return run->cpu_lanes != NULL; }
+
+ride_frame_status ride_task_runner_rejected(const ride_task_runner *run)
+{
+    return run->rejected;
+}
+
+int ride_task_submit_exchange(ride_task_runner *run, ride_frame *in, char *err, size_t errlen)
+{
+    if (!run || !run->cpu_lanes)
+        return ride_task_submit(run, in, err, errlen);
+    char local[256];
+    if (!err || !errlen) {
+        err = local;
+        errlen = sizeof local;
+    }
+    if (!in || (!in->image.data && !in->encoded.pending))
+        return ride_set_error(err, errlen, "no input frame");
+    return ride_task_cpu_lanes_submit(run->cpu_lanes, in, err, errlen);
+}
+
+/* The lane's choice of output encoding becomes the runner's, as for ride_task_run. */
+static int collect_from_lanes(ride_task_runner *run, int wait, ride_frame *out, char *err,
+                              size_t errlen)
+{
+    void *lane_ctx = NULL;
+    int rc = ride_task_cpu_lanes_collect(run->cpu_lanes, wait, out, &run->rejected, &lane_ctx,
+                                         err, errlen);
+    if (rc == 1) {
+        const ride_task_runner *lane = lane_ctx;
+        run->encoding = lane->encoding;
+        run->quality = lane->quality;
+    }
+    return rc;
 }
 
 int ride_task_submit(ride_task_runner *run, const ride_frame *in, char *err, size_t errlen)
@@ -972,6 +1116,9 @@ int ride_task_collect(ride_task_runner *run, int wait, ride_frame *out, char *er
     }
     if (!run || !out)
         return ride_set_error(err, errlen, "no runner or output frame");
+    run->rejected = RIDE_FRAME_OK;
+    if (run->cpu_lanes)
+        return collect_from_lanes(run, wait, out, err, errlen);
     if (run->lanes) {
         int rc = ride_task_lanes_collect(run->lanes, wait, out, err, errlen);
         ride_task_log_cuda_error();

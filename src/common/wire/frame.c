@@ -104,6 +104,7 @@ const char *ride_frame_status_message(ride_frame_status st)
 void ride_frame_free(ride_frame *f)
 {
     ride_image_free(&f->image);
+    free(f->encoded.bytes);
     free(f->metadata);
     memset(f, 0, sizeof *f);
 }
@@ -720,6 +721,8 @@ struct ride_frame_assembler {
     size_t buffer_bytes; /* sum of every slot's cap */
     ride_frame_reject_fn on_reject;
     void *ctx;
+    ride_pixel_format decode_as;
+    bool defer_decode;
 
     pending_frame *slots;
     unsigned nslots;
@@ -744,7 +747,8 @@ static size_t default_buffer_bytes(size_t max_frame_bytes, unsigned slots)
 
 ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_opts *o)
 {
-    if (!o || o->max_frame_bytes == 0 || !o->on_reject || o->max_pending > RIDE_FRAME_MAX_PENDING)
+    if (!o || o->max_frame_bytes == 0 || !o->on_reject || o->max_pending > RIDE_FRAME_MAX_PENDING ||
+        (o->decode_as != 0 && o->decode_as != RIDE_PIX_GRAY8))
         return NULL;
     unsigned slots = o->max_pending ? o->max_pending : RIDE_FRAME_DEFAULT_PENDING;
     size_t budget = o->max_pending_bytes ? o->max_pending_bytes
@@ -766,6 +770,8 @@ ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_o
     a->max_buffer_bytes = budget;
     a->on_reject = o->on_reject;
     a->ctx = o->ctx;
+    a->decode_as = o->decode_as;
+    a->defer_decode = o->defer_decode;
     return a;
 }
 
@@ -1009,23 +1015,91 @@ static ride_frame_status copy_raw(const ride_frame_header *h, const uint8_t *byt
     return RIDE_FRAME_OK;
 }
 
-static ride_frame_status decode_encoded(const ride_frame_assembler *a, const ride_frame_header *h,
-                                        const uint8_t *bytes, ride_image *img)
+/* The format an encoded frame is decoded to: gray8 for a colour JPEG when asked
+ * for, so that only its luma is decoded; else its own. A PNG has no luma plane:
+ * libpng's own colour-to-grey conversion would differ from the grayscale task's. */
+static ride_pixel_format decode_format(const ride_frame_encoded *e, ride_pixel_format decode_as)
 {
-    ride_pixel_format f = (ride_pixel_format)h->pixel_format;
+    int colour_jpeg = e->encoding == RIDE_ENC_JPEG && e->format == RIDE_PIX_BGR8;
+    return decode_as == RIDE_PIX_GRAY8 && colour_jpeg ? RIDE_PIX_GRAY8 : e->format;
+}
+
+static ride_frame_status decode_payload(const ride_frame_encoded *e, const uint8_t *bytes,
+                                        size_t len, size_t max_frame_bytes,
+                                        ride_pixel_format decode_as, ride_image *img)
+{
+    ride_pixel_format f = decode_format(e, decode_as);
     /* Allows images larger than the header claims up to the limit, so that such
      * a frame is reported as a dimension mismatch rather than a decode failure. */
-    uint64_t max_pixels = a->max_frame_bytes / ride_pixel_bytes(f);
+    uint64_t max_pixels = max_frame_bytes / ride_pixel_bytes(e->format);
     char err[160];
-    if (ride_cv_decode(bytes, (size_t)h->frame_len, f, max_pixels, img, err, sizeof err) != 0) {
+    if (ride_cv_decode(bytes, len, f, max_pixels, img, err, sizeof err) != 0) {
         char quoted[200];
-        ride_log_debug("frame_decode_failed", "stream=%u seq=%llu error=%s", h->stream_id,
-                       (unsigned long long)h->seq, ride_log_quote(err, quoted, sizeof quoted));
+        ride_log_debug("frame_decode_failed", "error=%s", ride_log_quote(err, quoted, sizeof quoted));
         return RIDE_FRAME_DECODE_FAILED;
     }
-    if (img->width != h->width || img->height != h->height)
+    if (img->width != e->width || img->height != e->height)
         return RIDE_FRAME_DIMENSION_MISMATCH;
     return RIDE_FRAME_OK;
+}
+
+static ride_frame_encoded describe_payload(const ride_frame_header *h)
+{
+    return (ride_frame_encoded){.encoding = h->encoding,
+                                .format = (ride_pixel_format)h->pixel_format,
+                                .width = h->width,
+                                .height = h->height};
+}
+
+/* Keeps the payload in out->encoded, whose buffer outlives the frames. */
+static ride_frame_status keep_encoded(const ride_frame_header *h, const uint8_t *bytes,
+                                      ride_frame *out)
+{
+    ride_frame_encoded *e = &out->encoded;
+    size_t len = (size_t)h->frame_len;
+    if (len > e->cap) {
+        uint8_t *grown = realloc(e->bytes, len);
+        if (!grown)
+            return RIDE_FRAME_OUT_OF_MEMORY;
+        e->bytes = grown;
+        e->cap = len;
+    }
+    ride_frame_encoded kept = describe_payload(h);
+    kept.bytes = e->bytes;
+    kept.cap = e->cap;
+    kept.len = len;
+    kept.pending = true;
+    memcpy(kept.bytes, bytes, len);
+    *e = kept;
+    return RIDE_FRAME_OK;
+}
+
+static ride_frame_status take_payload(const ride_frame_assembler *a, const ride_frame_header *h,
+                                      const uint8_t *bytes, ride_frame *out)
+{
+    out->encoded.pending = false;
+    if (h->encoding == RIDE_ENC_RAW)
+        return copy_raw(h, bytes, &out->image);
+    if (a->defer_decode)
+        return keep_encoded(h, bytes, out);
+    ride_frame_encoded e = describe_payload(h);
+    return decode_payload(&e, bytes, (size_t)h->frame_len, a->max_frame_bytes, a->decode_as,
+                          &out->image);
+}
+
+ride_frame_status ride_frame_decode(ride_frame *f, size_t max_frame_bytes,
+                                    ride_pixel_format decode_as)
+{
+    ride_frame_encoded *e = &f->encoded;
+    if (!e->pending)
+        return RIDE_FRAME_OK;
+    e->pending = false;
+    ride_frame_status st =
+        decode_payload(e, e->bytes, e->len, max_frame_bytes, decode_as, &f->image);
+    if (st != RIDE_FRAME_OK)
+        ride_log_debug("frame_dropped", "stream=%u seq=%llu reason=%s", f->stream_id,
+                       (unsigned long long)f->seq, ride_frame_status_reason(st));
+    return st;
 }
 
 static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_header *h,
@@ -1034,9 +1108,8 @@ static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_
                                       ride_frame_tags *tags_out)
 {
     int64_t t0 = ride_clock_mono_ns();
-    ride_frame_status st = h->encoding == RIDE_ENC_RAW ? copy_raw(h, bytes, &out->image)
-                                                       : decode_encoded(a, h, bytes, &out->image);
-    if (h->encoding != RIDE_ENC_RAW)
+    ride_frame_status st = take_payload(a, h, bytes, out);
+    if (h->encoding != RIDE_ENC_RAW && !a->defer_decode)
         a->timing.decode_ns = ride_clock_mono_ns() - t0;
     if (st == RIDE_FRAME_OK && store_metadata(out, metadata, h->metadata_len) != 0)
         st = RIDE_FRAME_OUT_OF_MEMORY;

@@ -9,6 +9,7 @@
 #ifndef RIDE_FRAME_H
 #define RIDE_FRAME_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,9 +40,21 @@ extern "C" {
  * bounding boxes, small beside the pixels and far below header_len's 65535. */
 #define RIDE_FRAME_MAX_METADATA 16384u
 
+/* A frame's JPEG or PNG payload kept undecoded (ride_frame_assembler_opts'
+ * defer_decode) until ride_frame_decode: what the header says it holds. */
+typedef struct ride_frame_encoded {
+    bool pending; /* image is not decoded yet */
+    uint16_t encoding;
+    ride_pixel_format format;
+    uint32_t width, height;
+    uint8_t *bytes; /* owned, kept between frames */
+    size_t len, cap;
+} ride_frame_encoded;
+
 /* A frame: pixels plus where and when they were captured. */
 typedef struct ride_frame {
     ride_image image;
+    ride_frame_encoded encoded;
     uint32_t stream_id;
     uint64_t seq;
     uint64_t capture_ns; /* capture time, ns since the Unix epoch */
@@ -229,6 +242,14 @@ typedef struct ride_frame_assembler_opts {
     /* Required: where rejected frames are counted. */
     ride_frame_reject_fn on_reject;
     void *ctx;
+    /* Encoded frames are handed out undecoded (ride_frame.encoded), to be
+     * decoded by ride_frame_decode where the task runs; decoding errors are
+     * then that call's to report, not on_reject's. */
+    bool defer_decode;
+    /* 0: frames arrive in the pixel format they were sent in. RIDE_PIX_GRAY8:
+     * JPEG colour frames are decoded to gray8, their luma plane alone (the chroma
+     * is neither decoded nor upsampled); raw and PNG frames arrive as sent. */
+    ride_pixel_format decode_as;
 } ride_frame_assembler_opts;
 
 /* One assembler per partition, used by one thread at a time. Returns NULL on an
@@ -237,6 +258,13 @@ ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_o
 
 /* ride_frame_assembler_new_opts() with the default max_pending and
  * max_pending_bytes. */
+/* Decodes f's pending payload (f->encoded) into f->image, as an assembler with
+ * these max_frame_bytes and decode_as would have; a frame with nothing pending is
+ * left as it is. Returns RIDE_FRAME_OK, or decode_failed, dimension_mismatch or
+ * out_of_memory (the frame is then to be dropped). */
+ride_frame_status ride_frame_decode(ride_frame *f, size_t max_frame_bytes,
+                                    ride_pixel_format decode_as);
+
 ride_frame_assembler *ride_frame_assembler_new(size_t max_frame_bytes,
                                                ride_frame_reject_fn on_reject, void *ctx);
 void ride_frame_assembler_free(ride_frame_assembler *a);

@@ -172,6 +172,7 @@ static const ride_task_descriptor grayscale_task = {
     .process = grayscale_process,
     .process_device = grayscale_process_device,
     .destroy = builtin_destroy,
+    .input_format = RIDE_PIX_GRAY8,
 };
 
 static const ride_task_descriptor stddev_task = {

@@ -1,0 +1,42 @@
+/* task_cpu_lanes.h - frames in flight through a CPU task: one thread per lane, one
+ * frame per lane, handed back in the order they were submitted. */
+#ifndef RIDE_TASK_CPU_LANES_H
+#define RIDE_TASK_CPU_LANES_H
+
+#include <stddef.h>
+
+#include "wire/frame.h"
+
+/* Runs one frame through the task of one lane: 0, or -1 with the reason in err. */
+typedef int (*ride_task_cpu_lane_fn)(void *lane_ctx, const ride_frame *in, ride_frame *out,
+                                     char *err, size_t errlen);
+
+typedef struct ride_task_cpu_lanes ride_task_cpu_lanes;
+
+/* count lanes (1..RIDE_TASK_CPU_MAX_LANES), lane i calling fn with lane_ctx[i].
+ * A lane first decodes a frame whose payload is still encoded (ride_frame_decode
+ * with max_frame_bytes and decode_as). Returns NULL with the reason in err. */
+ride_task_cpu_lanes *ride_task_cpu_lanes_new(int count, ride_task_cpu_lane_fn fn,
+                                             void *const *lane_ctx, size_t max_frame_bytes,
+                                             ride_pixel_format decode_as, char *err,
+                                             size_t errlen);
+/* Stops the threads once their frames are done and frees everything. */
+void ride_task_cpu_lanes_free(ride_task_cpu_lanes *ls);
+
+int ride_task_cpu_lanes_depth(const ride_task_cpu_lanes *ls);
+int ride_task_cpu_lanes_in_flight(const ride_task_cpu_lanes *ls);
+
+/* Hands *in to the next lane, giving the caller that lane's previous input in
+ * exchange (buffers to reuse, content unspecified). -1 when every lane is busy. */
+int ride_task_cpu_lanes_submit(ride_task_cpu_lanes *ls, ride_frame *in, char *err,
+                               size_t errlen);
+
+/* The oldest frame's output, exchanged with *out: 1, 0 when it is not done yet
+ * (without wait) or nothing is in flight, -1 when it failed: *rejected then says
+ * why the frame could not be decoded, or is RIDE_FRAME_OK when the task failed it.
+ * *lane_ctx gets the context of the lane that ran it. */
+int ride_task_cpu_lanes_collect(ride_task_cpu_lanes *ls, int wait, ride_frame *out,
+                                ride_frame_status *rejected, void **lane_ctx, char *err,
+                                size_t errlen);
+
+#endif

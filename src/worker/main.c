@@ -24,6 +24,7 @@
 #include "watchdog.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/openmp_env.h"
 #include "cluster/cluster.h"
 #include "cluster/systemd.h"
 #include "daemon/setup.h"
@@ -288,7 +289,11 @@ int main(int argc, char **argv)
     if (parsed)
         return parsed > 0 ? 0 : EXIT_USAGE;
     ride_config cfg = {0};
-    int code = load_config(&o, &cfg) ? start(&cfg) : EXIT_USAGE;
+    bool loaded = load_config(&o, &cfg);
+    /* Kernel threads must not spin on cores the other stages and workers need. */
+    if (loaded)
+        ride_openmp_wait_passively(argv);
+    int code = loaded ? start(&cfg) : EXIT_USAGE;
     ride_config_free(&cfg);
     return code;
 }

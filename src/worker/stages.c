@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "budget.h"
 #include "files_sink.h"
 #include "pipeline.h"
 #include "retry.h"
@@ -126,6 +128,21 @@ static bool fingerprint(const ride_cluster_partition_task *t, const char *bootst
     return n >= 0 && (size_t)n < len;
 }
 
+/* resources.threads, else the worker's cores shared by the workers running on
+ * this machine now: fixed while the stage's pipeline lives. */
+static int kernel_threads(const ride_worker_stages *s, const ride_cluster_partition_task *t)
+{
+    if (t->threads > 0)
+        return t->threads;
+    int here = s->env.presence_dir ? ride_worker_presence_count(s->env.presence_dir) : 1;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = ride_worker_kernel_threads(0, s->env.cfg->worker.threads,
+                                             online > 0 ? (int)online : 1, here);
+    ride_log_info("kernel_threads", "app=%s stage=%s threads=%d workers_here=%d", t->app,
+                  t->stage, threads, here);
+    return threads;
+}
+
 /* A stage asking for a GPU (device gpu or any) runs on every GPU this worker may
  * use, several frames in flight on each; without one it takes the CPU path, which
  * every GPU task has. */
@@ -142,7 +159,11 @@ static ride_task_runner *start_runner(ride_worker_stages *s, const ride_cluster_
             "gpu_stage_on_cpu", "app=%s stage=%s task=%s reason=\"%s\"", t->app, t->stage, t->task,
             s->env.gpus->count == 0 ? "this worker has no usable GPU" : "the task has no GPU path");
     ride_task_env env = {
-        .struct_size = sizeof env, .threads = t->threads, .device = RIDE_TASK_CPU, .gpu_index = -1};
+        .struct_size = sizeof env,
+        .threads = kernel_threads(s, t),
+        .device = RIDE_TASK_CPU,
+        .gpu_index = -1,
+    };
     return ride_task_runner_new(d, params, &env, err, errlen);
 }
 

@@ -22,6 +22,9 @@
 #include "kafka/message_size.h"
 
 #define FINGERPRINT_MAX 4096
+/* Default backlog budgets per output partition (docs/configuration.md). */
+#define RIDE_WORKER_EMBEDDED_BACKLOG ((size_t)4 << 20)
+#define RIDE_WORKER_KAFKA_BACKLOG ((size_t)64 << 20)
 #define MAX_OWNED 4096
 
 typedef struct stage_pipeline {
@@ -228,6 +231,17 @@ static rd_kafka_conf_t *read_committed(rd_kafka_conf_t *conf, char *err, size_t 
     return NULL;
 }
 
+/* worker.max_backlog_bytes, else the default of the brokers: the embedded one
+ * keeps about 5 MiB per partition; on a real Kafka the pipeline lowers the
+ * larger default to what the output topic's retention allows. */
+static size_t backlog_budget(const ride_worker_stages *s)
+{
+    int64_t configured = s->env.cfg->worker.max_backlog_bytes;
+    if (configured != RIDE_CONFIG_BACKLOG_AUTO)
+        return (size_t)configured;
+    return s->kafka_embedded ? RIDE_WORKER_EMBEDDED_BACKLOG : RIDE_WORKER_KAFKA_BACKLOG;
+}
+
 static void stage_free(stage_pipeline *sp)
 {
     if (!sp)
@@ -292,7 +306,9 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .producer_conf = pc,
         .max_frame_bytes = (size_t)s->env.cfg->worker.max_frame_bytes,
         .write_opts = &sp->write_opts,
-        .max_backlog_bytes = t->output_group ? (size_t)s->env.cfg->worker.max_backlog_bytes : 0,
+        .max_backlog_bytes = t->output_group ? backlog_budget(s) : 0,
+        .backlog_within_retention =
+            s->env.cfg->worker.max_backlog_bytes == RIDE_CONFIG_BACKLOG_AUTO && !s->kafka_embedded,
         .backlog_refresh_ms =
             s->kafka_embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
         .output_group = t->output_group,

@@ -698,6 +698,19 @@ static void test_message_room(void **state)
     }
 }
 
+static void test_budget_within_retention(void **state)
+{
+    (void)state;
+    const uint64_t mib = 1 << 20;
+    /* RIDE's default topics keep 256 MiB per partition: 64 MiB fits. */
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 256 * (int64_t)mib), 64 * mib);
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 100 * (int64_t)mib), 25 * mib);
+    /* No limit, or none known: the budget stands. */
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, -1), 64 * mib);
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 0), 64 * mib);
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 3), 1);
+}
+
 static void test_mock_message_limit_unknown(void **state)
 {
     fixture *fx = *state;
@@ -721,6 +734,8 @@ static void test_mock_message_limit_unknown(void **state)
     assert_true(first_ms < TIMEOUT_MS);
     assert_int_equal(ride_kafka_message_size(rk, "sizes", 777777, TIMEOUT_MS, &limit), 777777);
     assert_int_equal(ride_kafka_check_batch(rk, "sizes", limit, fx->err, sizeof fx->err), 0);
+    /* Nor a retention: the backlog budget stands. */
+    assert_int_equal(ride_kafka_backlog_budget(rk, "sizes", 12345678, TIMEOUT_MS), 12345678);
     ride_kafka_producer_free(p);
 }
 
@@ -759,6 +774,7 @@ int main(void)
         cmocka_unit_test(test_mock_brokers_and_replication),
         cmocka_unit_test(test_message_room),
         cmocka_unit_test(test_conf_fit_messages),
+        cmocka_unit_test(test_budget_within_retention),
         cmocka_unit_test_setup_teardown(test_mock_message_limit_unknown, setup, teardown),
         cmocka_unit_test(test_error_cause_drops_source_and_timing),
         cmocka_unit_test(test_cause_passes_once_per_interval),

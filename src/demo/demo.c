@@ -26,6 +26,7 @@
 #include "audit.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/openmp_env.h"
 #include "cluster/cluster.h"
 #include "cluster/zk.h"
 #include "media/opencv_c.h"
@@ -983,6 +984,8 @@ int main(int argc, char **argv)
     int rc = parse_options(argc, argv, &d.opt);
     if (rc)
         return rc == 1 ? 0 : rc;
+    /* The workers it starts inherit the setting. */
+    ride_openmp_wait_passively(argv);
     setvbuf(stdout, NULL, _IOLBF, 0);
     install_signals();
     /* Warnings of the demo's own Kafka client (an offset reset when the broker

@@ -17,6 +17,7 @@
 
 #include <uv.h>
 
+#include "budget.h"
 #include "gpus.h"
 #include "membership.h"
 #include "metrics.h"
@@ -24,6 +25,7 @@
 #include "watchdog.h"
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/openmp_env.h"
 #include "cluster/cluster.h"
 #include "cluster/systemd.h"
 #include "daemon/setup.h"
@@ -44,6 +46,8 @@ typedef struct worker {
     ride_worker_gpus gpus;
     ride_worker_metrics metrics;
     ride_worker_processing *processing;
+    ride_worker_presence *presence; /* this worker, counted by the others here */
+    char presence_dir[512];
     ride_worker_member *member;
     ride_http_server *http;
     uv_signal_t sigterm;
@@ -95,6 +99,17 @@ static bool load_plugins(worker *w)
             return false;
         }
     return true;
+}
+
+/* Announces this worker to the others of this machine, which share the cores
+ * out between them; without the announcement its stages take all its cores. */
+static void announce(worker *w)
+{
+    char err[512];
+    if (!ride_worker_presence_dir(w->presence_dir, sizeof w->presence_dir))
+        return;
+    if (!(w->presence = ride_worker_presence_join(w->presence_dir, err, sizeof err)))
+        ride_log_warn("presence_failed", "error=\"%s\"", err);
 }
 
 static bool init_metrics(worker *w)
@@ -170,7 +185,8 @@ static int run_worker(worker *w)
     w->sigterm.data = w->sigint.data = w->watch.data = w;
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_signal, SIGINT);
-    ride_worker_stages_env env = {w->cfg, w->registry, &w->gpus, &w->metrics};
+    ride_worker_stages_env env = {w->cfg, w->registry, &w->gpus, &w->metrics,
+                                  w->presence ? w->presence_dir : NULL};
     if (!(w->processing = ride_worker_processing_start(&env))) {
         fprintf(stderr, PROGRAM ": cannot start the processing thread\n");
         w->stopping = true;
@@ -273,8 +289,10 @@ static int start(const ride_config *cfg)
     if ((w.id = ride_daemon_member_id(&DAEMON, cfg->worker.id, default_id, sizeof default_id)) &&
         (w.registry = ride_task_registry_new()) && load_plugins(&w) && init_metrics(&w)) {
         ride_worker_gpus_select(&cfg->worker, &w.gpus);
+        announce(&w);
         code = run_worker(&w);
     }
+    ride_worker_presence_leave(w.presence);
     ride_metrics_free(w.metrics.reg);
     ride_task_registry_free(w.registry);
     return code;
@@ -288,7 +306,11 @@ int main(int argc, char **argv)
     if (parsed)
         return parsed > 0 ? 0 : EXIT_USAGE;
     ride_config cfg = {0};
-    int code = load_config(&o, &cfg) ? start(&cfg) : EXIT_USAGE;
+    bool loaded = load_config(&o, &cfg);
+    /* Kernel threads must not spin on cores the other stages and workers need. */
+    if (loaded)
+        ride_openmp_wait_passively(argv);
+    int code = loaded ? start(&cfg) : EXIT_USAGE;
     ride_config_free(&cfg);
     return code;
 }

@@ -1442,10 +1442,16 @@ static int open_backlog(ride_pipeline *pl, const ride_pipeline_config *cfg, int 
     int writers = stage_writers(pl->input_partitions, pl->output_partitions);
     if (cfg->output_writers > writers)
         writers = cfg->output_writers;
-    pl->share_limit = ride_share_of_budget(cfg->max_backlog_bytes, writers);
+    uint64_t budget = cfg->max_backlog_bytes;
+    if (cfg->backlog_within_retention)
+        budget = ride_kafka_backlog_budget(ride_kafka_consumer_handle(pl->consumer),
+                                           cfg->output_topic, budget, pl->kafka_timeout_ms);
+    pl->share_limit = ride_share_of_budget(budget, writers);
     pl->strict = cfg->strict_backlog;
-    ride_log_info("output_share", "app=%s stage=%s topic=%s writers=%d share_bytes=%llu strict=%d",
-                  pl->app, pl->stage, cfg->output_topic, writers,
+    ride_log_info("output_share",
+                  "app=%s stage=%s topic=%s budget_bytes=%llu writers=%d share_bytes=%llu "
+                  "strict=%d",
+                  pl->app, pl->stage, cfg->output_topic, (unsigned long long)budget, writers,
                   (unsigned long long)pl->share_limit, (int)pl->strict);
     ride_backlog_opts o = {cfg->output_topic, cfg->output_group, partitions,
                            cfg->backlog_refresh_ms, conf};

@@ -156,6 +156,9 @@ typedef struct ride_pipeline_config {
     const ride_frame_write_opts *write_opts;
     int max_in_flight;     /* output frames awaiting delivery; 0: 64 */
     size_t max_backlog_bytes;  /* per output partition; 0: unbounded (no monitor) */
+    /* Lowers max_backlog_bytes to a quarter of the output topic's retention.bytes,
+     * asked at creation (kafka/message_size.h): the worker's default budget. */
+    bool backlog_within_retention;
     int backlog_refresh_ms;    /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
     const char *output_group;  /* the next stage's group; required with a budget */
     /* Writers of each output partition, this stage's input partitions and

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "budget.h"
 #include "files_sink.h"
 #include "pipeline.h"
 #include "retry.h"
@@ -21,6 +23,9 @@
 #include "kafka/message_size.h"
 
 #define FINGERPRINT_MAX 4096
+/* Default backlog budgets per output partition (docs/configuration.md). */
+#define RIDE_WORKER_EMBEDDED_BACKLOG ((size_t)4 << 20)
+#define RIDE_WORKER_KAFKA_BACKLOG ((size_t)64 << 20)
 #define MAX_OWNED 4096
 
 typedef struct stage_pipeline {
@@ -59,6 +64,7 @@ struct ride_worker_stages {
     size_t pipeline_count;
     owned_partition *owned;
     size_t owned_count;
+    int stages_assigned; /* distinct stages in the latest assignment */
 };
 
 /* ---- the task, with frames in flight, as the pipeline's submit and collect ---- */
@@ -129,6 +135,21 @@ static bool fingerprint(const ride_cluster_partition_task *t, const char *bootst
     return n >= 0 && (size_t)n < len;
 }
 
+/* resources.threads, else the worker's cores shared by the workers running on
+ * this machine now: fixed while the stage's pipeline lives. */
+static int kernel_threads(const ride_worker_stages *s, const ride_cluster_partition_task *t)
+{
+    if (t->threads > 0)
+        return t->threads;
+    int here = s->env.presence_dir ? ride_worker_presence_count(s->env.presence_dir) : 1;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = ride_worker_kernel_threads(0, s->env.cfg->worker.threads,
+                                             online > 0 ? (int)online : 1, here, s->stages_assigned);
+    ride_log_info("kernel_threads", "app=%s stage=%s threads=%d workers_here=%d stages_here=%d",
+                  t->app, t->stage, threads, here, s->stages_assigned);
+    return threads;
+}
+
 /* A stage asking for a GPU (device gpu or any) runs on every GPU this worker may
  * use, several frames in flight on each; without one it takes the CPU path, which
  * every GPU task has. */
@@ -145,15 +166,14 @@ static ride_task_runner *start_runner(ride_worker_stages *s, const ride_cluster_
             "gpu_stage_on_cpu", "app=%s stage=%s task=%s reason=\"%s\"", t->app, t->stage, t->task,
             s->env.gpus->count == 0 ? "this worker has no usable GPU" : "the task has no GPU path");
     /* Whole frames in parallel, one per thread: a frame's decode runs on its
-     * lane too, and no kernel waits for the slowest band of another thread. */
-    int lanes = ride_cpu_threads(t->threads);
+     * lane too, no kernel waits for the slowest band of another thread, and the
+     * processing thread fetches and produces while the lanes compute. */
     ride_task_env env = {
         .struct_size = sizeof env, .threads = 1, .device = RIDE_TASK_CPU, .gpu_index = -1};
-    if (lanes > 1)
-        return ride_task_runner_new_cpu_lanes(
-            d, params, &env, lanes, (size_t)s->env.cfg->worker.max_frame_bytes,
-            (ride_pixel_format)ride_task_input_format(d), err, errlen);
-    return ride_task_runner_new(d, params, &env, err, errlen);
+    return ride_task_runner_new_cpu_lanes(d, params, &env, kernel_threads(s, t),
+                                          (size_t)s->env.cfg->worker.max_frame_bytes,
+                                          (ride_pixel_format)ride_task_input_format(d), err,
+                                          errlen);
 }
 
 static ride_task_runner *make_runner(ride_worker_stages *s, const ride_cluster_partition_task *t,
@@ -215,6 +235,17 @@ static rd_kafka_conf_t *read_committed(rd_kafka_conf_t *conf, char *err, size_t 
     ride_set_error(err, errlen, "isolation.level: %s", reason);
     rd_kafka_conf_destroy(conf);
     return NULL;
+}
+
+/* worker.max_backlog_bytes, else the default of the brokers: the embedded one
+ * keeps about 5 MiB per partition; on a real Kafka the pipeline lowers the
+ * larger default to what the output topic's retention allows. */
+static size_t backlog_budget(const ride_worker_stages *s)
+{
+    int64_t configured = s->env.cfg->worker.max_backlog_bytes;
+    if (configured != RIDE_CONFIG_BACKLOG_AUTO)
+        return (size_t)configured;
+    return s->kafka_embedded ? RIDE_WORKER_EMBEDDED_BACKLOG : RIDE_WORKER_KAFKA_BACKLOG;
 }
 
 static void stage_free(stage_pipeline *sp)
@@ -288,7 +319,9 @@ static stage_pipeline *stage_new(ride_worker_stages *s, const ride_cluster_parti
         .decode_as = (ride_pixel_format)ride_task_input_format(ride_task_runner_task(sp->runner)),
         .defer_decode = ride_task_runner_decodes(sp->runner),
         .write_opts = &sp->write_opts,
-        .max_backlog_bytes = t->output_group ? (size_t)s->env.cfg->worker.max_backlog_bytes : 0,
+        .max_backlog_bytes = t->output_group ? backlog_budget(s) : 0,
+        .backlog_within_retention =
+            s->env.cfg->worker.max_backlog_bytes == RIDE_CONFIG_BACKLOG_AUTO && !s->kafka_embedded,
         .backlog_refresh_ms =
             s->kafka_embedded ? RIDE_BACKLOG_EMBEDDED_REFRESH_MS : RIDE_BACKLOG_DEFAULT_REFRESH_MS,
         .output_group = t->output_group,
@@ -455,6 +488,21 @@ static void add_entry(ride_worker_stages *s, const ride_cluster_partition_task *
                   t->stage, t->partition, t->epoch);
 }
 
+/* The stages an assignment names: each runs on lanes of its own. */
+static int distinct_stages(const ride_cluster_assignment *a)
+{
+    int n = 0;
+    for (size_t i = 0; i < a->partition_count; i++) {
+        const ride_cluster_partition_task *t = &a->partitions[i];
+        size_t j = 0;
+        while (j < i && (strcmp(a->partitions[j].app, t->app) != 0 ||
+                         strcmp(a->partitions[j].stage, t->stage) != 0))
+            j++;
+        n += j == i;
+    }
+    return n;
+}
+
 void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignment *a,
                               const char *bootstrap, bool embedded)
 {
@@ -468,6 +516,7 @@ void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignme
     drop_idle_stages(s);
     if (!a)
         return;
+    s->stages_assigned = distinct_stages(a);
     if (!bootstrap && a->partition_count) {
         ride_log_warn("kafka_unknown", "reason=\"no /cluster/kafka yet\" partitions=%zu",
                       a->partition_count);

@@ -36,6 +36,9 @@ typedef struct ride_worker_stages_env {
     const ride_task_registry *registry;
     const ride_worker_gpus *gpus;
     const ride_worker_metrics *metrics;
+    /* Where the workers of this machine announce themselves (budget.h), or NULL:
+     * counted when a stage is built, to share the cores among them. */
+    const char *presence_dir;
 } ride_worker_stages_env;
 
 typedef struct ride_worker_stages ride_worker_stages;

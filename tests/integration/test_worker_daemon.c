@@ -4,7 +4,8 @@
  * grayscale of its input, that commits reach the input's end, that heartbeats
  * carry the partitions, that a partition taken away stops being committed, that
  * SIGTERM hands everything back and removes the registration at once, and that
- * a spare taking over a killed worker loses no frame. */
+ * a spare taking over a killed worker loses no frame. Also that a worker started
+ * without OMP_WAIT_POLICY runs with it PASSIVE, and keeps an operator's value. */
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -213,12 +214,31 @@ static void produce(fixture *fx, uint64_t seq_from, uint64_t seq_to)
     ride_daemon_fx_produce(fx->d, INPUT, STREAMS, W, H, seq_from, seq_to);
 }
 
+/* The value of OMP_WAIT_POLICY in the running process's environment, or "". */
+static void omp_wait_policy(ride_proc *p, char *out, size_t len)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%ld/environ", (long)ride_launch_pid(p));
+    size_t n = 0;
+    char *env = ride_harness_read_file(path, &n);
+    assert_non_null(env);
+    out[0] = '\0';
+    for (size_t at = 0; at < n; at += strlen(env + at) + 1)
+        if (strncmp(env + at, "OMP_WAIT_POLICY=", 16) == 0)
+            snprintf(out, len, "%s", env + at + 16);
+    free(env);
+}
+
 static void test_assignment_lifecycle(void **state)
 {
     fixture *fx = *state;
     assign(fx, "w1", 0xf, 1);
+    assert_int_equal(unsetenv("OMP_WAIT_POLICY"), 0);
     ride_proc *w = ride_daemon_fx_worker(fx->d, "w1");
     wait_registered(fx, "w1", true);
+    char policy[32];
+    omp_wait_policy(w, policy, sizeof policy);
+    assert_string_equal(policy, "PASSIVE");
     produce(fx, 0, 10);
     wait_output(fx, STREAMS * 10);
     wait_commits(fx, 0xf);
@@ -261,8 +281,13 @@ static void test_spare_takes_over(void **state)
 
     /* A master would now give the dead worker's partitions to a spare. */
     assign(fx, "w2", 0xf, 2);
+    assert_int_equal(setenv("OMP_WAIT_POLICY", "ACTIVE", 1), 0);
     ride_proc *w2 = ride_daemon_fx_worker(fx->d, "w2");
+    unsetenv("OMP_WAIT_POLICY");
     wait_registered(fx, "w2", true);
+    char policy[32];
+    omp_wait_policy(w2, policy, sizeof policy);
+    assert_string_equal(policy, "ACTIVE");
     wait_output(fx, STREAMS * 20);
     wait_commits(fx, 0xf);
     read_output(fx, 200);

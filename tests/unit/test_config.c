@@ -65,7 +65,7 @@ static void test_shipped_worker_and_producer(void **state)
     assert_string_equal(cfg.worker.labels[0].value, "local");
     assert_int_equal(cfg.worker.plugin_dir_count, 1);
     assert_string_equal(cfg.worker.plugin_dirs[0], "/usr/lib/ride/plugins");
-    assert_int_equal(cfg.worker.max_backlog_bytes, 4194304);
+    assert_int_equal(cfg.worker.max_backlog_bytes, RIDE_CONFIG_BACKLOG_AUTO);
     assert_int_equal(cfg.worker.stall_timeout_ms, 20000);
     assert_int_equal(cfg.worker.transaction_interval_ms, 100);
     assert_int_equal(cfg.worker.transaction_max_frames, 64);

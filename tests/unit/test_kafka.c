@@ -645,6 +645,101 @@ static void test_multi_chunk_frame_and_throughput(void **state)
     ride_kafka_producer_free(p);
 }
 
+/* A sender that refuses the frames it is told to: its sent counts come first,
+ * for count_queued. */
+typedef struct admission {
+    sent s;
+    bool refuse;
+} admission;
+
+static bool admit_unless_refused(void *opaque, size_t messages, uint64_t bytes)
+{
+    (void)bytes;
+    const admission *ad = opaque;
+    return messages == 3 && !ad->refuse;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* Sends frames 0..n-1 of stream 3 (900x900 BGR) through the admission, every
+ * odd one refused; returns the sending thread's CPU in ns. */
+static int64_t send_admitted(fixture *fx, ride_kafka_producer *p, const char *topic, int n)
+{
+    admission ad = {{0}, false};
+    int64_t cpu = 0;
+    for (int i = 0; i < n; i++) {
+        ride_frame f;
+        make_frame(&f, 900, 900, 3, (uint64_t)i);
+        ad.refuse = i % 2 != 0;
+        int64_t t0 = thread_cpu_ns();
+        int rc = ride_kafka_produce_frame_admitted(p, topic, 0, &f, NULL, &ad, count_queued,
+                                                   admit_unless_refused, TIMEOUT_MS, fx->err,
+                                                   sizeof fx->err);
+        cpu += thread_cpu_ns() - t0;
+        ride_frame_free(&f);
+        assert_int_equal(rc, i % 2);
+        flush(fx, p);
+    }
+    assert_int_equal(ad.s.queued, 3 * ((n + 1) / 2));
+    return cpu;
+}
+
+/* Frames sent through the admission come back whole (librdkafka frees their
+ * messages once delivered, no copy of its own), a refused one queues nothing; and
+ * the CPU the sending thread spends per raw 900x900 BGR frame, printed only. */
+static void test_admitted_frames(void **state)
+{
+    fixture *fx = *state;
+    const char *timed = "ride.app.admitted.timed", *topic = "ride.app.admitted";
+    ride_test_kafka_topic(fx->mock, timed, 1);
+    ride_test_kafka_topic(fx->mock, topic, 1);
+    deliveries d = {0, 0};
+    ride_kafka_producer *p = new_producer(fx, &d, timed, 1);
+    const int n = 40;
+    int64_t cpu = send_admitted(fx, p, timed, n);
+    printf("admitted produce: %.2f ms of the sending thread's CPU per raw 900x900 BGR frame\n",
+           (double)cpu / (n / 2) / 1e6);
+    /* Two frames fit the mock's 5 MiB: all of them are read back. */
+    send_admitted(fx, p, topic, 3);
+    assert_int_equal(d.failed, 0);
+    assert_int_equal(d.ok, 3 * (n / 2 + 2));
+
+    ride_kafka_consumer *c = new_consumer(fx);
+    ride_kafka_tp tp = {topic, 0, RIDE_KAFKA_OFFSET_BEGINNING};
+    assert_int_equal(ride_kafka_consumer_add(c, &tp, 1, fx->err, sizeof fx->err), 0);
+    ride_frame_assembler *a = ride_frame_assembler_new((size_t)16 << 20, on_reject, NULL);
+    ride_frame got, want;
+    memset(&got, 0, sizeof got);
+    int64_t deadline = ride_clock_mono_ms() + TIMEOUT_MS;
+    for (uint64_t seq = 0; seq < 3; seq += 2) {
+        ride_frame_status st = RIDE_FRAME_INCOMPLETE;
+        while (st == RIDE_FRAME_INCOMPLETE) {
+            assert_true(ride_clock_mono_ms() < deadline);
+            ride_kafka_message m;
+            int rc = ride_kafka_consumer_poll(c, 100, &m, fx->err, sizeof fx->err);
+            assert_true(rc >= 0);
+            if (rc == 0)
+                continue;
+            st = ride_frame_assembler_push(a, m.payload, m.len, &got);
+            ride_kafka_message_release(&m);
+        }
+        assert_int_equal(st, RIDE_FRAME_OK);
+        assert_int_equal(got.seq, seq);
+        make_frame(&want, 900, 900, 3, seq);
+        assert_int_equal(ride_test_max_abs_diff_u8(&got.image, &want.image), 0);
+        ride_frame_free(&want);
+    }
+    ride_frame_free(&got);
+    ride_frame_assembler_free(a);
+    ride_kafka_consumer_free(c);
+    ride_kafka_producer_free(p);
+}
+
 /* The mock keeps about 5 MB per partition: ~12 MB into one partition moves its
  * log start, which is why embedded-mode producers must bound their backlog. */
 static void test_mock_retention_moves_log_start(void **state)
@@ -698,6 +793,19 @@ static void test_message_room(void **state)
     }
 }
 
+static void test_budget_within_retention(void **state)
+{
+    (void)state;
+    const uint64_t mib = 1 << 20;
+    /* RIDE's default topics keep 256 MiB per partition: 64 MiB fits. */
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 256 * (int64_t)mib), 64 * mib);
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 100 * (int64_t)mib), 25 * mib);
+    /* No limit, or none known: the budget stands. */
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, -1), 64 * mib);
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 0), 64 * mib);
+    assert_int_equal(ride_kafka_budget_within_retention(64 * mib, 3), 1);
+}
+
 static void test_mock_message_limit_unknown(void **state)
 {
     fixture *fx = *state;
@@ -721,6 +829,8 @@ static void test_mock_message_limit_unknown(void **state)
     assert_true(first_ms < TIMEOUT_MS);
     assert_int_equal(ride_kafka_message_size(rk, "sizes", 777777, TIMEOUT_MS, &limit), 777777);
     assert_int_equal(ride_kafka_check_batch(rk, "sizes", limit, fx->err, sizeof fx->err), 0);
+    /* Nor a retention: the backlog budget stands. */
+    assert_int_equal(ride_kafka_backlog_budget(rk, "sizes", 12345678, TIMEOUT_MS), 12345678);
     ride_kafka_producer_free(p);
 }
 
@@ -759,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_mock_brokers_and_replication),
         cmocka_unit_test(test_message_room),
         cmocka_unit_test(test_conf_fit_messages),
+        cmocka_unit_test(test_budget_within_retention),
         cmocka_unit_test_setup_teardown(test_mock_message_limit_unknown, setup, teardown),
         cmocka_unit_test(test_error_cause_drops_source_and_timing),
         cmocka_unit_test(test_cause_passes_once_per_interval),
@@ -767,6 +878,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_incremental_assignment, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multi_chunk_frame_and_throughput, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mock_retention_moves_log_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_admitted_frames, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

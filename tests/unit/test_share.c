@@ -189,12 +189,44 @@ static void test_lenient_share(void **state)
     ride_share_free(s);
 }
 
+/* What the pipeline's bookkeeping asks of a share per output frame: a look for
+ * room in a step before and after the frame (sync_partitions), the reservation
+ * and the delivery. Printed against the 11 ms a tuned worker spends on a 900x900
+ * JPEG frame (docs/performance.md), not asserted: the machine decides it. */
+static void test_bookkeeping_cost(void **state)
+{
+    fixture *fx = *state;
+    write_messages(fx, 1, 100);
+    commit(fx, 1);
+    wait_refreshes(fx);
+    const uint64_t frame = ride_share_frame_bytes(1, 810000);
+    ride_share *s = ride_share_new(fx->backlog, 0, 64 * frame, false, false);
+    assert_non_null(s);
+    const int frames = 200000;
+    uint64_t t0 = ride_clock_mono_ns();
+    int admitted = 0;
+    for (int i = 0; i < frames; i++) {
+        admitted += ride_share_has_room(s, frame);
+        if (ride_share_reserve(s, frame) == RIDE_SHARE_ADMITTED) {
+            ride_share_written(s, 1 + i, frame);
+            admitted++;
+        }
+        admitted += ride_share_has_room(s, frame);
+    }
+    double ns = (double)(ride_clock_mono_ns() - t0) / frames;
+    printf("share bookkeeping: %.0f ns per frame (%d admitted), %.4f %% of 11 ms\n", ns,
+           admitted, ns / 11e6 * 100);
+    assert_true(admitted > 0);
+    ride_share_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_mock_keeps_what_shares_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_strict_share, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lenient_share, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bookkeeping_cost, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,6 @@
  * (kafka/kafka.h). Every transactional call is bounded by its caller's timeout. */
 #include "kafka/kafka.h"
 
-#include "base/buffer.h"
 #include "base/clock.h"
 #include "base/error.h"
 
@@ -94,13 +93,15 @@ rd_kafka_t *ride_kafka_producer_handle(ride_kafka_producer *p)
     return p->rk;
 }
 
-rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic,
-                                       int32_t partition, const void *buf, size_t len,
-                                       void *opaque, char *err, size_t errlen)
+/* msgflags RD_KAFKA_MSG_F_COPY: librdkafka copies buf; RD_KAFKA_MSG_F_FREE: it
+ * takes buf over once queued (and frees it after the delivery report). */
+static rd_kafka_resp_err_t produce(ride_kafka_producer *p, const char *topic, int32_t partition,
+                                   const void *buf, size_t len, int msgflags, void *opaque,
+                                   char *err, size_t errlen)
 {
     rd_kafka_resp_err_t e = rd_kafka_producev(
         p->rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-        RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(msgflags),
         RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
     if (e) {
         /* A full queue is backpressure, not a failure: the caller retries. */
@@ -112,22 +113,38 @@ rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic
     return e;
 }
 
+rd_kafka_resp_err_t ride_kafka_produce(ride_kafka_producer *p, const char *topic,
+                                       int32_t partition, const void *buf, size_t len,
+                                       void *opaque, char *err, size_t errlen)
+{
+    return produce(p, topic, partition, buf, len, RD_KAFKA_MSG_F_COPY, opaque, err, errlen);
+}
+
 /* While the queue is full, wait at most this long for delivery reports before
  * trying again (rd_kafka_poll returns as soon as it has served some). */
 #define QUEUE_FULL_POLL_MS 5
+
+static rd_kafka_resp_err_t produce_wait(ride_kafka_producer *p, const char *topic,
+                                        int32_t partition, const void *buf, size_t len,
+                                        int msgflags, void *opaque, int64_t deadline_ms,
+                                        char *err, size_t errlen)
+{
+    for (;;) {
+        rd_kafka_resp_err_t e =
+            produce(p, topic, partition, buf, len, msgflags, opaque, err, errlen);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ms() >= deadline_ms)
+            return e;
+        rd_kafka_poll(p->rk, QUEUE_FULL_POLL_MS);
+    }
+}
 
 rd_kafka_resp_err_t ride_kafka_produce_wait(ride_kafka_producer *p, const char *topic,
                                             int32_t partition, const void *buf, size_t len,
                                             void *opaque, int64_t deadline_ms, char *err,
                                             size_t errlen)
 {
-    for (;;) {
-        rd_kafka_resp_err_t e = ride_kafka_produce(p, topic, partition, buf, len, opaque, err,
-                                                   errlen);
-        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || ride_clock_mono_ms() >= deadline_ms)
-            return e;
-        rd_kafka_poll(p->rk, QUEUE_FULL_POLL_MS);
-    }
+    return produce_wait(p, topic, partition, buf, len, RD_KAFKA_MSG_F_COPY, opaque,
+                        deadline_ms, err, errlen);
 }
 
 typedef struct frame_emit {
@@ -137,15 +154,16 @@ typedef struct frame_emit {
     void *opaque;
     ride_kafka_queued_fn on_queued;
     int64_t deadline_ms;
+    int msgflags;     /* how librdkafka takes each message (produce) */
     char reason[256]; /* why a message was not queued */
 } frame_emit;
 
 static int emit_message(void *ctx, const uint8_t *msg, size_t len)
 {
     frame_emit *fe = ctx;
-    rd_kafka_resp_err_t e = ride_kafka_produce_wait(fe->p, fe->topic, fe->partition, msg, len,
-                                                    fe->opaque, fe->deadline_ms, fe->reason,
-                                                    sizeof fe->reason);
+    rd_kafka_resp_err_t e =
+        produce_wait(fe->p, fe->topic, fe->partition, msg, len, fe->msgflags, fe->opaque,
+                     fe->deadline_ms, fe->reason, sizeof fe->reason);
     /* A queue still full at the deadline is a failure to produce, counted here. */
     if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
         atomic_fetch_add(&fe->p->errors, 1);
@@ -170,7 +188,7 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
                              char *err, size_t errlen)
 {
     frame_emit fe = {p, topic, partition, opaque, on_queued, ride_clock_mono_ms() + timeout_ms,
-                     ""};
+                     RD_KAFKA_MSG_F_COPY, ""};
     char werr[256] = "";
     if (ride_frame_write(f, opts, emit_message, &fe, werr, sizeof werr) == 0)
         return 0;
@@ -178,34 +196,57 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
     return frame_failed(err, errlen, topic, partition, f, fe.reason[0] ? fe.reason : werr);
 }
 
-/* A frame's messages, encoded before any is queued: each one's length, then its
- * bytes, one after the other. */
+/* A frame's messages, encoded before any is queued, each in a buffer of its own
+ * that librdkafka takes over when it is queued (RD_KAFKA_MSG_F_FREE): the bytes
+ * are copied once, from the encoder's message into the buffer, and never by
+ * librdkafka (docs/decisions.md, "One copy per produced message"). */
+typedef struct kept_message {
+    uint8_t *bytes; /* NULL once librdkafka owns it */
+    size_t len;
+} kept_message;
+
 typedef struct encoded_frame {
-    ride_buffer data;
-    size_t count;
+    kept_message *msgs;
+    size_t count, cap;
+    uint64_t bytes;
 } encoded_frame;
 
 static int keep_message(void *ctx, const uint8_t *msg, size_t len)
 {
     encoded_frame *ef = ctx;
-    if (ride_buffer_append(&ef->data, &len, sizeof len, SIZE_MAX - 1) != 0 ||
-        ride_buffer_append(&ef->data, msg, len, SIZE_MAX - 1) != 0)
+    if (ef->count == ef->cap) {
+        size_t cap = ef->cap ? ef->cap * 2 : 4;
+        kept_message *grown = realloc(ef->msgs, cap * sizeof *grown);
+        if (!grown)
+            return -1;
+        ef->msgs = grown;
+        ef->cap = cap;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
         return -1;
-    ef->count++;
+    memcpy(copy, msg, len);
+    ef->msgs[ef->count++] = (kept_message){copy, len};
+    ef->bytes += len;
     return 0;
 }
 
-/* Queues the kept messages in order; -1 at the first that fails (fe->reason). */
-static int emit_kept(frame_emit *fe, const encoded_frame *ef)
+/* Frees what librdkafka did not take over. */
+static void encoded_frame_free(encoded_frame *ef)
 {
-    const char *at = ef->data.data;
+    for (size_t i = 0; i < ef->count; i++)
+        free(ef->msgs[i].bytes);
+    free(ef->msgs);
+}
+
+/* Queues the kept messages in order, handing each over; -1 at the first that
+ * fails (fe->reason), which stays the caller's with the ones after it. */
+static int emit_kept(frame_emit *fe, encoded_frame *ef)
+{
     for (size_t i = 0; i < ef->count; i++) {
-        size_t len;
-        memcpy(&len, at, sizeof len);
-        at += sizeof len;
-        if (emit_message(fe, (const uint8_t *)at, len) != 0)
+        if (emit_message(fe, ef->msgs[i].bytes, ef->msgs[i].len) != 0)
             return -1;
-        at += len;
+        ef->msgs[i].bytes = NULL;
     }
     return 0;
 }
@@ -221,15 +262,15 @@ int ride_kafka_produce_frame_admitted(ride_kafka_producer *p, const char *topic,
     int rc = 0;
     if (ride_frame_write(f, opts, keep_message, &ef, werr, sizeof werr) != 0) {
         rc = frame_failed(err, errlen, topic, partition, f, werr);
-    } else if (!admit(opaque, ef.count, ef.data.len - ef.count * sizeof(size_t))) {
+    } else if (!admit(opaque, ef.count, ef.bytes)) {
         rc = 1;
     } else {
         frame_emit fe = {p, topic, partition, opaque, on_queued,
-                         ride_clock_mono_ms() + timeout_ms, ""};
+                         ride_clock_mono_ms() + timeout_ms, RD_KAFKA_MSG_F_FREE, ""};
         if (emit_kept(&fe, &ef) != 0)
             rc = frame_failed(err, errlen, topic, partition, f, fe.reason);
     }
-    ride_buffer_free(&ef.data);
+    encoded_frame_free(&ef);
     return rc;
 }
 

@@ -1,5 +1,6 @@
 /* message_size.c - the brokers' message size limit per topic and what it leaves
- * for a frame message (kafka/message_size.h). The limit is asked once per topic
+ * for a frame message, and the backlog budget a topic's retention leaves
+ * (kafka/message_size.h). The limit is asked once per topic
  * and kept: a topic's max.message.bytes changed later is seen after a restart. */
 #include "kafka/message_size.h"
 
@@ -65,7 +66,18 @@ typedef enum describe_result {
     DESCRIBE_UNSUPPORTED = 2, /* the brokers have no DescribeConfigs */
 } describe_result;
 
-static describe_result read_entry(const rd_kafka_ConfigResource_t *res, const char *key,
+/* A value of a key: a size of 1..INT32_MAX bytes (max.message.bytes), or of -1
+ * ("no limit") up (retention.bytes). */
+typedef struct config_key {
+    const char *name;
+    int64_t min, max;
+} config_key;
+
+static const config_key MAX_MESSAGE_BYTES = {"max.message.bytes", 1, INT32_MAX};
+static const config_key MESSAGE_MAX_BYTES = {"message.max.bytes", 1, INT32_MAX};
+static const config_key RETENTION_BYTES = {"retention.bytes", -1, INT64_MAX};
+
+static describe_result read_entry(const rd_kafka_ConfigResource_t *res, const config_key *key,
                                   int64_t *value, const char *what, char *err, size_t errlen)
 {
     if (rd_kafka_ConfigResource_error(res)) {
@@ -75,11 +87,12 @@ static describe_result read_entry(const rd_kafka_ConfigResource_t *res, const ch
     size_t n = 0;
     const rd_kafka_ConfigEntry_t **entries = rd_kafka_ConfigResource_configs(res, &n);
     for (size_t i = 0; i < n; i++) {
-        if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), key) != 0)
+        if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), key->name) != 0)
             continue;
         const char *v = rd_kafka_ConfigEntry_value(entries[i]);
-        if (!v || !ride_parse_int64(v, 0, 1, INT32_MAX, value)) {
-            ride_set_error(err, errlen, "%s: %s = \"%s\" is not a size", what, key, v ? v : "");
+        if (!v || !ride_parse_int64(v, 0, key->min, key->max, value)) {
+            ride_set_error(err, errlen, "%s: %s = \"%s\" is not a size", what, key->name,
+                           v ? v : "");
             return DESCRIBE_FAILED;
         }
         return DESCRIBE_FOUND;
@@ -89,12 +102,12 @@ static describe_result read_entry(const rd_kafka_ConfigResource_t *res, const ch
 
 /* One resource's value of key, asked and waited for (up to timeout_ms). */
 static describe_result describe(rd_kafka_t *rk, rd_kafka_ResourceType_t type, const char *name,
-                                const char *key, int timeout_ms, int64_t *value, char *err,
-                                size_t errlen)
+                                const config_key *key, int timeout_ms, int64_t *value,
+                                char *err, size_t errlen)
 {
     char what[300];
     snprintf(what, sizeof what, "%s %s: DescribeConfigs %s",
-             type == RD_KAFKA_RESOURCE_TOPIC ? "topic" : "broker", name, key);
+             type == RD_KAFKA_RESOURCE_TOPIC ? "topic" : "broker", name, key->name);
     rd_kafka_ConfigResource_t *res = rd_kafka_ConfigResource_new(type, name);
     rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
     rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, NULL, 0);
@@ -155,12 +168,12 @@ static int ask_limit(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t 
     int32_t broker = -1;
     describe_result r = find_controller(rk, topic, timeout_ms, &broker, err, errlen);
     if (r == DESCRIBE_FOUND)
-        r = describe(rk, RD_KAFKA_RESOURCE_TOPIC, topic, "max.message.bytes", timeout_ms, limit,
+        r = describe(rk, RD_KAFKA_RESOURCE_TOPIC, topic, &MAX_MESSAGE_BYTES, timeout_ms, limit,
                      err, errlen);
     if (r == DESCRIBE_ABSENT) {
         char id[16];
         snprintf(id, sizeof id, "%" PRId32, broker);
-        r = describe(rk, RD_KAFKA_RESOURCE_BROKER, id, "message.max.bytes", timeout_ms, limit,
+        r = describe(rk, RD_KAFKA_RESOURCE_BROKER, id, &MESSAGE_MAX_BYTES, timeout_ms, limit,
                      err, errlen);
     }
     if (r == DESCRIBE_ABSENT)
@@ -252,6 +265,34 @@ size_t ride_kafka_message_size(rd_kafka_t *rk, const char *topic, size_t configu
     }
     size_t room = known > 0 ? ride_kafka_message_room(*limit) : configured;
     return room < configured ? room : configured;
+}
+
+/* ---- The backlog budget within retention ---- */
+
+uint64_t ride_kafka_budget_within_retention(uint64_t budget, int64_t retention_bytes)
+{
+    if (retention_bytes <= 0)
+        return budget;
+    uint64_t quarter = (uint64_t)retention_bytes / 4;
+    return budget < quarter ? budget : quarter > 0 ? quarter : 1;
+}
+
+uint64_t ride_kafka_backlog_budget(rd_kafka_t *rk, const char *topic, uint64_t budget,
+                                   int timeout_ms)
+{
+    char err[512] = "";
+    int32_t broker = -1;
+    int64_t retention = -1;
+    describe_result r = find_controller(rk, topic, timeout_ms, &broker, err, sizeof err);
+    if (r == DESCRIBE_FOUND)
+        r = describe(rk, RD_KAFKA_RESOURCE_TOPIC, topic, &RETENTION_BYTES, timeout_ms,
+                     &retention, err, sizeof err);
+    if (r == DESCRIBE_FAILED) {
+        char quoted[600];
+        ride_log_warn("retention_unknown", "topic=%s budget_bytes=%" PRIu64 " reason=%s", topic,
+                      budget, ride_log_quote(err, quoted, sizeof quoted));
+    }
+    return ride_kafka_budget_within_retention(budget, r == DESCRIBE_FOUND ? retention : -1);
 }
 
 /* ---- The producer's settings ---- */

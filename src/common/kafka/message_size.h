@@ -1,7 +1,8 @@
 /* kafka/message_size.h - how large a frame message may be on a topic
  * (docs/kafka.md, "Message sizes"): the brokers' limit read with DescribeConfigs
  * once per topic, the record batch overhead on top of a message, and the
- * producer settings that keep every batch under that limit.
+ * producer settings that keep every batch under that limit; and how much of a
+ * topic's retention a backlog budget may take.
  *
  * Error reporting as kafka/kafka.h. */
 #ifndef RIDE_KAFKA_MESSAGE_SIZE_H
@@ -50,6 +51,20 @@ size_t ride_kafka_message_size(rd_kafka_t *rk, const char *topic, size_t configu
  * that several messages batched together stay under the brokers' limit too. */
 int ride_kafka_conf_fit_messages(rd_kafka_conf_t *conf, const ride_kv *props, size_t count,
                                  size_t max_message, int64_t limit, char *err, size_t errlen);
+
+/* ---- The backlog budget within retention (docs/kafka.md, "Backpressure") ---- */
+
+/* Budget lowered to a quarter of retention_bytes (<= 0: no limit, budget kept),
+ * at least 1: a partition's unread outputs then stay well inside what the broker
+ * keeps of it, whatever its segments. */
+uint64_t ride_kafka_budget_within_retention(uint64_t budget, int64_t retention_bytes);
+
+/* ride_kafka_budget_within_retention with the topic's retention.bytes, asked with
+ * DescribeConfigs (bounded by timeout_ms). Budget unchanged when the brokers
+ * cannot tell (the embedded broker), or on a failure, logged (warn,
+ * retention_unknown). */
+uint64_t ride_kafka_backlog_budget(rd_kafka_t *rk, const char *topic, uint64_t budget,
+                                   int timeout_ms);
 
 /* For a producer that exists already: -1 with err when its batch.size is above
  * limit (> 0), so that batches of several messages could be refused. */

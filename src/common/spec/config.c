@@ -411,10 +411,10 @@ static void set_defaults(ride_config *cfg, ride_daemon daemon)
     cfg->embedded_kafka_brokers = 1;
     cfg->worker.gpus = RIDE_GPUS_AUTO;
     /* Below the ~5 MB librdkafka's mock cluster keeps per partition, so that an
-     * embedded cluster never deletes frames no stage has read yet (for the
-     * worker: the next stage's input). */
+     * embedded cluster never deletes frames no stage has read yet. The worker's
+     * budget depends on the brokers, known only once it joined (stages.c). */
     cfg->producer.max_backlog_bytes = (int64_t)4 << 20;
-    cfg->worker.max_backlog_bytes = (int64_t)4 << 20;
+    cfg->worker.max_backlog_bytes = RIDE_CONFIG_BACKLOG_AUTO;
     cfg->worker.stall_timeout_ms = 20000; /* docs/decisions.md */
     cfg->worker.transaction_interval_ms = 100; /* docs/decisions.md */
     cfg->worker.transaction_max_frames = 64;

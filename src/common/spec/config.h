@@ -73,6 +73,11 @@ typedef enum ride_gpu_select {
 #define RIDE_CONFIG_FRAME_MAX ((int64_t)1 << 34)
 #define RIDE_CONFIG_DEFAULT_FRAME ((int64_t)64 << 20)
 
+/* worker.max_backlog_bytes not set: 4 MiB on the embedded broker, 64 MiB on a
+ * real Kafka but at most a quarter of the output topic's retention.bytes
+ * (docs/configuration.md). */
+#define RIDE_CONFIG_BACKLOG_AUTO (-1)
+
 typedef struct ride_config_worker {
     const char *id; /* NULL: "<hostname>-<pid>" */
     int threads;    /* 0: all cores */
@@ -85,7 +90,7 @@ typedef struct ride_config_worker {
     size_t plugin_dir_count;
     /* per partition of a next stage's input: the most bytes of outputs not yet
      * read there before the worker pauses the input partition; 0 = unbounded;
-     * default 4 MiB */
+     * default RIDE_CONFIG_BACKLOG_AUTO */
     int64_t max_backlog_bytes;
     /* How long the processing thread may make no progress while it has work
      * before the worker reports itself stalled and exits; default 20 s. */

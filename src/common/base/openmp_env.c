@@ -1,0 +1,22 @@
+/* openmp_env.c - OMP_WAIT_POLICY=PASSIVE for a daemon that runs kernels
+ * (base/openmp_env.h). libgomp reads its environment in a constructor, before
+ * main runs: a setenv in main alone would be too late, hence the execution again. */
+#include "base/openmp_env.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/log.h"
+
+#define POLICY "OMP_WAIT_POLICY"
+
+void ride_openmp_wait_passively(char **argv)
+{
+    if (getenv(POLICY) || setenv(POLICY, "PASSIVE", 1) != 0)
+        return;
+    ride_log_debug("openmp_passive", "action=reexec " POLICY "=PASSIVE");
+    execv("/proc/self/exe", argv);
+    ride_log_debug("openmp_passive", "action=none error=\"%s\"", strerror(errno));
+}

@@ -1,15 +1,17 @@
 /* compute.c - the compute ceiling of ride-bench-pipeline: the stages' work in this
  * process, on the wire messages the run sends (frame_set, also the drain mode's
- * pre-fill), with the workers' kernel threads. It times what a first stage does
- * with a message (assembly: CRC and JPEG decode), the kernels, and one copy of
- * every byte the two stages read and write; CPU time is the process's, so kernel
- * threads count. */
+ * pre-fill), on the workers' kernel threads, whole frames in parallel as a CPU
+ * stage's lanes run them. It times what a first stage does with a message
+ * (assembly: CRC, and the JPEG decoded straight to grey as the grayscale stage
+ * decodes it), the kernels, and one copy of every byte the two stages read and
+ * write; the CPU per frame is the process's, so every thread counts. */
 #include "bench_pipeline.h"
 #include "base/clock.h"
 #include "kernels/kernels.h"
 #include "media/synthetic.h"
 #include "wire/frame.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,12 +76,15 @@ void ride_bench_frame_set_free(frame_set *s)
     *s = (frame_set){0};
 }
 
-static double cpu_s(void)
+static double clock_s(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    clock_gettime(id, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
+
+static double process_cpu_s(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
+static double thread_cpu_s(void) { return clock_s(CLOCK_THREAD_CPUTIME_ID); }
 
 static void count_reject(void *ctx, const ride_frame_reject *r)
 {
@@ -87,65 +92,85 @@ static void count_reject(void *ctx, const ride_frame_reject *r)
     ++*(int *)ctx;
 }
 
-/* What one pass over a frame costs, CPU seconds, summed over the timed frames. */
+/* What one thread's frames cost, CPU seconds of that thread. */
 typedef struct compute_totals {
-    double decode, kernels, bytes, wall;
+    double decode, kernels, bytes;
     uint64_t frames;
     samples latency; /* wall ms per frame */
 } compute_totals;
 
-typedef struct compute_state {
+/* One thread of the ceiling: frames in parallel, one per thread, as a CPU stage's
+ * lanes run them (docs/worker.md), each decoded as the first stage decodes it. */
+typedef struct compute_thread {
+    pthread_t thread;
+    const frame_set *fs;
+    int index;
+    double measure_from, end;
+    bool failed;
     ride_frame_assembler *assembler;
     int rejected;
     ride_frame in;
     ride_image gray, sd;
     uint8_t *copy; /* where the bytes go in the copy that stands for a read and a write */
-    size_t copy_len;
-} compute_state;
+    compute_totals t;
+} compute_thread;
 
 /* Stage 1's input messages, its output and stage 2's input (the gray frame), and
  * stage 2's output, each copied once. */
-static void copy_bytes(compute_state *st, const struct wire_frame *wf)
+static void copy_bytes(compute_thread *ct, const struct wire_frame *wf)
 {
     for (int m = 0; m < wf->messages; m++)
-        memcpy(st->copy, wf->msg[m], wf->len[m]);
+        memcpy(ct->copy, wf->msg[m], wf->len[m]);
     for (int i = 0; i < 2; i++)
-        memcpy(st->copy, st->gray.data, st->gray.stride * st->gray.height);
-    memcpy(st->copy, st->sd.data, st->sd.stride * st->sd.height);
+        memcpy(ct->copy, ct->gray.data, ct->gray.stride * ct->gray.height);
+    memcpy(ct->copy, ct->sd.data, ct->sd.stride * ct->sd.height);
 }
 
-static int one_frame(compute_state *st, const struct wire_frame *wf, int threads, bool timed,
-                     compute_totals *t)
+static int one_frame(compute_thread *ct, const struct wire_frame *wf, bool timed)
 {
-    double c0 = cpu_s();
+    double c0 = thread_cpu_s();
     int64_t w0 = ride_clock_mono_ns();
     ride_frame_status status = RIDE_FRAME_INCOMPLETE;
     for (int m = 0; m < wf->messages; m++)
-        status = ride_frame_assembler_push(st->assembler, wf->msg[m], wf->len[m], &st->in);
+        status = ride_frame_assembler_push(ct->assembler, wf->msg[m], wf->len[m], &ct->in);
     if (status != RIDE_FRAME_OK)
         return -1;
-    double c1 = cpu_s();
-    if (ride_cpu_grayscale(&st->in.image, &st->gray, threads) ||
-        ride_cpu_stddev(&st->gray, &st->sd, STDDEV_KSIZE, threads))
+    double c1 = thread_cpu_s();
+    if (ride_cpu_grayscale(&ct->in.image, &ct->gray, 1) ||
+        ride_cpu_stddev(&ct->gray, &ct->sd, STDDEV_KSIZE, 1))
         return -1;
-    double c2 = cpu_s();
+    double c2 = thread_cpu_s();
     int64_t w1 = ride_clock_mono_ns();
-    copy_bytes(st, wf);
-    double c3 = cpu_s();
+    copy_bytes(ct, wf);
+    double c3 = thread_cpu_s();
     if (timed) {
-        t->decode += c1 - c0;
-        t->kernels += c2 - c1;
-        t->bytes += c3 - c2;
-        t->wall += (double)(w1 - w0) * 1e-9;
-        t->frames++;
-        ride_bench_samples_add(&t->latency, (double)(w1 - w0) / 1e6);
+        ct->t.decode += c1 - c0;
+        ct->t.kernels += c2 - c1;
+        ct->t.bytes += c3 - c2;
+        ct->t.frames++;
+        ride_bench_samples_add(&ct->t.latency, (double)(w1 - w0) / 1e6);
     }
     return 0;
 }
 
-/* Grayscale + stddev alone, back to back on the decoded frames: the kernels-only
- * figure. */
-static double kernels_fps(const frame_set *fs, compute_state *st, int threads, double seconds)
+static void *compute_main(void *arg)
+{
+    compute_thread *ct = arg;
+    for (uint64_t i = (uint64_t)ct->index; !ride_bench_interrupted; i++) {
+        double now = ride_bench_mono_s();
+        if (now >= ct->end)
+            break;
+        if (one_frame(ct, &ct->fs->frames[i % IN_PROCESS_FRAMES], now >= ct->measure_from)) {
+            ct->failed = true;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* Grayscale + stddev alone on one thread, back to back on decoded frames: the
+ * kernels-only figure per thread. */
+static double kernels_fps(const frame_set *fs, compute_thread *ct, double seconds)
 {
     ride_frame frames[IN_PROCESS_FRAMES] = {0};
     double fps = -1;
@@ -153,7 +178,7 @@ static double kernels_fps(const frame_set *fs, compute_state *st, int threads, d
     for (; n < fs->count && n < IN_PROCESS_FRAMES; n++) {
         ride_frame_status status = RIDE_FRAME_INCOMPLETE;
         for (int m = 0; m < fs->frames[n].messages; m++)
-            status = ride_frame_assembler_push(st->assembler, fs->frames[n].msg[m],
+            status = ride_frame_assembler_push(ct->assembler, fs->frames[n].msg[m],
                                                fs->frames[n].len[m], &frames[n]);
         if (status != RIDE_FRAME_OK)
             goto done;
@@ -162,8 +187,8 @@ static double kernels_fps(const frame_set *fs, compute_state *st, int threads, d
     uint64_t count = 0;
     double start = ride_bench_mono_s();
     while (ride_bench_mono_s() < end && !ride_bench_interrupted) {
-        if (ride_cpu_grayscale(&frames[count % (uint64_t)n].image, &st->gray, threads) ||
-            ride_cpu_stddev(&st->gray, &st->sd, STDDEV_KSIZE, threads))
+        if (ride_cpu_grayscale(&frames[count % (uint64_t)n].image, &ct->gray, 1) ||
+            ride_cpu_stddev(&ct->gray, &ct->sd, STDDEV_KSIZE, 1))
             goto done;
         count++;
     }
@@ -174,57 +199,98 @@ done:
     return fps;
 }
 
+static int thread_open(compute_thread *ct, const frame_set *fs, int index)
+{
+    *ct = (compute_thread){.fs = fs, .index = index};
+    ct->copy = malloc((size_t)FRAME_SIZE * FRAME_SIZE * 4);
+    ride_frame_assembler_opts ao = {.max_frame_bytes = (size_t)FRAME_SIZE * FRAME_SIZE * 4,
+                                    .on_reject = count_reject,
+                                    .ctx = &ct->rejected,
+                                    .decode_as = RIDE_PIX_GRAY8};
+    ct->assembler = ride_frame_assembler_new_opts(&ao);
+    return ct->copy && ct->assembler ? 0 : -1;
+}
+
+static void thread_close(compute_thread *ct)
+{
+    ride_frame_assembler_free(ct->assembler);
+    ride_frame_free(&ct->in);
+    ride_image_free(&ct->gray);
+    ride_image_free(&ct->sd);
+    free(ct->copy);
+    free(ct->t.latency.v);
+}
+
+/* The threads' figures together; their latencies in one sample set. */
+static int merge_totals(compute_thread *cts, int n, compute_totals *all)
+{
+    *all = (compute_totals){0};
+    for (int i = 0; i < n; i++) {
+        compute_totals *t = &cts[i].t;
+        if (cts[i].failed || t->latency.oom)
+            return -1;
+        all->decode += t->decode;
+        all->kernels += t->kernels;
+        all->bytes += t->bytes;
+        all->frames += t->frames;
+        for (size_t k = 0; k < t->latency.n; k++)
+            ride_bench_samples_add(&all->latency, t->latency.v[k]);
+    }
+    return all->latency.oom || all->frames == 0 ? -1 : 0;
+}
+
 int ride_bench_run_in_process(const options *o, run_result *out)
 {
-    int threads = o->threads < 0 ? o->worker_threads : o->threads;
+    int threads = ride_cpu_threads(o->threads < 0 ? o->worker_threads : o->threads);
     frame_set fs;
-    compute_state st = {0};
-    compute_totals t = {0};
+    compute_thread *cts = calloc((size_t)(threads > 0 ? threads : 1), sizeof *cts);
+    compute_totals all = {0};
     char err[256];
-    int rc = -1;
-    if (ride_bench_frame_set_make(&fs, IN_PROCESS_FRAMES, ride_bench_raw_input(o), err,
+    int rc = -1, opened = 0, started = 0;
+    if (!cts || threads < 1 ||
+        ride_bench_frame_set_make(&fs, IN_PROCESS_FRAMES, ride_bench_raw_input(o), err,
                                   sizeof err)) {
-        fprintf(stderr, "in_process: %s\n", err);
-        goto done;
+        fprintf(stderr, "in_process: %s\n", cts ? err : "out of memory");
+        free(cts);
+        return -1;
     }
-    st.copy_len = (size_t)FRAME_SIZE * FRAME_SIZE * 4;
-    st.copy = malloc(st.copy_len);
-    st.assembler = ride_frame_assembler_new((size_t)FRAME_SIZE * FRAME_SIZE * 4, count_reject,
-                                            &st.rejected);
-    if (!st.copy || !st.assembler)
-        goto done;
-    double measure_from = ride_bench_mono_s() + IN_PROCESS_WARMUP_S;
-    double end = measure_from + o->seconds;
-    for (uint64_t i = 0; !ride_bench_interrupted; i++) {
-        double now = ride_bench_mono_s();
-        if (now >= end)
-            break;
-        if (one_frame(&st, &fs.frames[i % IN_PROCESS_FRAMES], threads, now >= measure_from,
-                      &t)) {
-            fprintf(stderr, "in_process: a frame failed\n");
+    for (; opened < threads; opened++)
+        if (thread_open(&cts[opened], &fs, opened))
             goto done;
-        }
+    double c0 = process_cpu_s(), w0 = ride_bench_mono_s();
+    double measure_from = w0 + IN_PROCESS_WARMUP_S, end = measure_from + o->seconds;
+    for (; started < threads; started++) {
+        cts[started].measure_from = measure_from;
+        cts[started].end = end;
+        if (pthread_create(&cts[started].thread, NULL, compute_main, &cts[started]))
+            goto done;
     }
-    if (t.latency.oom || ride_bench_interrupted || t.frames == 0)
+    for (; started > 0; started--)
+        pthread_join(cts[started - 1].thread, NULL);
+    double cpu = process_cpu_s() - c0, wall = ride_bench_mono_s() - measure_from;
+    if (ride_bench_interrupted || merge_totals(cts, threads, &all))
         goto done;
-    double n = (double)t.frames;
-    *out = (run_result){.fps = n / t.wall,
-                        .p50_ms = ride_bench_quantile(t.latency.v, t.latency.n, 0.50),
-                        .p99_ms = ride_bench_quantile(t.latency.v, t.latency.n, 0.99),
-                        .frames = t.frames,
-                        .cpu_ms = (t.decode + t.kernels) * 1e3 / n,
-                        .compute = {.decode_ms = t.decode * 1e3 / n,
-                                    .kernels_ms = t.kernels * 1e3 / n,
-                                    .bytes_ms = t.bytes * 1e3 / n,
-                                    .kernels_fps = kernels_fps(&fs, &st, threads, o->seconds)}};
+    double n = (double)all.frames;
+    /* The warm-up's frames are in the process CPU: scale it to the timed window. */
+    double timed_cpu = cpu * o->seconds / (o->seconds + IN_PROCESS_WARMUP_S);
+    *out = (run_result){.fps = n / wall,
+                        .p50_ms = ride_bench_quantile(all.latency.v, all.latency.n, 0.50),
+                        .p99_ms = ride_bench_quantile(all.latency.v, all.latency.n, 0.99),
+                        .frames = all.frames,
+                        .cpu_ms = timed_cpu * 1e3 / n,
+                        .compute = {.decode_ms = all.decode * 1e3 / n,
+                                    .kernels_ms = all.kernels * 1e3 / n,
+                                    .bytes_ms = all.bytes * 1e3 / n,
+                                    .kernels_fps = kernels_fps(&fs, &cts[0], o->seconds)}};
     rc = out->compute.kernels_fps > 0 ? 0 : -1;
 done:
+    /* Threads already started stop by themselves at the window's end. */
+    for (; started > 0; started--)
+        pthread_join(cts[started - 1].thread, NULL);
+    for (int i = 0; i < opened; i++)
+        thread_close(&cts[i]);
+    free(cts);
+    free(all.latency.v);
     ride_bench_frame_set_free(&fs);
-    ride_frame_assembler_free(st.assembler);
-    ride_frame_free(&st.in);
-    ride_image_free(&st.gray);
-    ride_image_free(&st.sd);
-    free(st.copy);
-    free(t.latency.v);
     return rc;
 }

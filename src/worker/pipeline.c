@@ -25,6 +25,9 @@
 /* Messages read per step after the first: enough to amortise a step's overhead,
  * few enough that delivery reports are served often. */
 #define STEP_BATCH 16
+/* The longest a step waits for its task's oldest frame: the worker's other stages
+ * (and their lanes) wait for the processing thread meanwhile. */
+#define TASK_WAIT_MS 2
 
 /* Step times of the messages of the frame being assembled, observed once it is
  * complete. */
@@ -860,22 +863,21 @@ static void submit_frame(ride_pipeline *pl, partition_state *ps, int64_t first)
     pl->tasked_count++;
 }
 
-/* Writes the oldest frame in the task once it is done (waiting for it with wait).
- * Returns 1 when a frame left the task, 0 when none did. An output of a partition
- * removed or rewound meanwhile is not written: its inputs are read again. */
-static int collect_frame(ride_pipeline *pl, int wait)
+/* Writes the oldest frame in the task once it is done, waiting for it up to
+ * wait_ms. Returns 1 when a frame left the task, 0 when none did. An output of a
+ * partition removed or rewound meanwhile is not written: its inputs are read
+ * again. */
+static int collect_frame(ride_pipeline *pl, int wait_ms)
 {
     if (pl->tasked_count == 0)
         return 0;
     char err[256] = "";
     ride_frame_status rejected = RIDE_FRAME_OK;
     int64_t t0 = ride_clock_mono_ns();
-    int rc = pl->collect(pl->process_ctx, wait, &pl->out_frame, &rejected, err, sizeof err);
-    if (rc == 0 && !wait)
+    int rc = pl->collect(pl->process_ctx, wait_ms, &pl->out_frame, &rejected, err, sizeof err);
+    if (rc == 0)
         return 0;
     int64_t collect_ns = ride_clock_mono_ns() - t0;
-    if (rc == 0)
-        snprintf(err, sizeof err, "the task lost a frame in flight");
     task_frame tf = *tasked_at(pl, 0);
     pl->tasked_head = (pl->tasked_head + 1) % pl->task_depth;
     pl->tasked_count--;
@@ -1055,8 +1057,8 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
     }
     int n = 0;
     while (n < STEP_BATCH && pl->in_flight < pl->max_in_flight) {
-        if (pl->tasked_count == pl->task_depth)
-            collect_frame(pl, 1);
+        if (pl->tasked_count == pl->task_depth && collect_frame(pl, TASK_WAIT_MS) == 0)
+            break;
         /* Frames in the task are waited for below rather than in the poll. */
         int wait_ms = n == 0 && pl->tasked_count == 0 ? timeout_ms : 0;
         ride_kafka_message m;
@@ -1071,7 +1073,7 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
         n++;
     }
     if (n == 0)
-        collect_frame(pl, 1);
+        collect_frame(pl, TASK_WAIT_MS);
     return n;
 }
 

@@ -82,12 +82,13 @@
  * logged. collect gives the oldest submitted frame's output back: 1 with out
  * filled (its image kept from the previous output, so a kernel writing through
  * ride_image_ensure() allocates once; the pipeline sets the stream id, sequence
- * number and capture time of its input), 0 when it is not done yet (only without
- * wait, or with nothing in flight), -1 when that frame failed: dropped with the
+ * number and capture time of its input), 0 when it is not done within wait_ms (a
+ * few milliseconds, so that other stages are served; 0: no wait) or nothing is in
+ * flight, -1 when that frame failed: dropped with the
  * reason in *rejected when the frame could not be decoded (a frame submitted
  * undecoded, see defer_decode), else with reason "task_failed". */
 typedef int (*ride_pipeline_submit_fn)(void *ctx, ride_frame *in, char *err, size_t errlen);
-typedef int (*ride_pipeline_collect_fn)(void *ctx, int wait, ride_frame *out,
+typedef int (*ride_pipeline_collect_fn)(void *ctx, int wait_ms, ride_frame *out,
                                         ride_frame_status *rejected, char *err, size_t errlen);
 
 /* What a sink returns for one output frame. */

@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 
 #include "base/clock.h"
@@ -119,6 +120,7 @@ static void publish_stats(ride_worker_processing *p)
 static void *process_thread(void *arg)
 {
     ride_worker_processing *p = arg;
+    prctl(PR_SET_NAME, "ride-process"); /* what top -H and perf show for it */
     taken t = {0};
     int64_t last_commit = ride_clock_mono_ms();
     bool changed;

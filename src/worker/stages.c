@@ -75,11 +75,11 @@ static int submit_task(void *ctx, ride_frame *in, char *err, size_t errlen)
     return ride_task_submit_exchange(sp->runner, in, err, errlen);
 }
 
-static int collect_task(void *ctx, int wait, ride_frame *out, ride_frame_status *rejected,
+static int collect_task(void *ctx, int wait_ms, ride_frame *out, ride_frame_status *rejected,
                         char *err, size_t errlen)
 {
     stage_pipeline *sp = ctx;
-    int rc = ride_task_collect(sp->runner, wait, out, err, errlen);
+    int rc = ride_task_collect_within(sp->runner, wait_ms, out, err, errlen);
     *rejected = rc < 0 ? ride_task_runner_rejected(sp->runner) : RIDE_FRAME_OK;
     if (rc != 1)
         return rc;

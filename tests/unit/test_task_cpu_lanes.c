@@ -8,6 +8,7 @@
 #include "test_frame_util.h"
 #include "media/synthetic.h"
 #include "tasks/host.h"
+#include "tasks/task_cpu_lanes.h"
 
 #define LANES 3
 #define FRAMES 12
@@ -62,14 +63,14 @@ static void test_lanes_match_one_by_one_in_order(void **state)
                                        err, sizeof err);
     assert_non_null(lanes);
     assert_true(ride_task_runner_decodes(lanes));
-    assert_int_equal(ride_task_runner_depth(lanes), LANES);
+    assert_int_equal(ride_task_runner_depth(lanes), LANES * RIDE_TASK_CPU_FRAMES_PER_LANE);
     ride_task_runner *one = ride_task_runner_new(d, params_of(d, &kv, 1), &env, err, sizeof err);
     assert_non_null(one);
 
     ride_frame in = {0}, out = {0}, want = {0};
     uint64_t next_out = 0;
     for (uint64_t seq = 0; seq < FRAMES; seq++) {
-        if (ride_task_runner_in_flight(lanes) == LANES) {
+        if (ride_task_runner_in_flight(lanes) == ride_task_runner_depth(lanes)) {
             assert_int_equal(ride_task_collect(lanes, 1, &out, err, sizeof err), 1);
             ride_frame src;
             camera_frame(next_out, &src);
@@ -143,11 +144,39 @@ static void test_lanes_decode_and_name_undecodable_frames(void **state)
     ride_task_registry_free(r);
 }
 
+/* A bounded collect gives up on a frame still running and leaves it in flight. */
+static void test_bounded_collect_returns_while_the_frame_runs(void **state)
+{
+    (void)state;
+    ride_task_registry *r = ride_task_registry_new();
+    const ride_task_descriptor *d = ride_task_find(r, "stddev");
+    ride_kv kv = {.key = "ksize", .value = "31"};
+    ride_task_env env = {.struct_size = sizeof env, .threads = 1, .device = RIDE_TASK_CPU,
+                         .gpu_index = -1};
+    char err[256];
+    ride_task_runner *run = ride_task_runner_new_cpu_lanes(d, params_of(d, &kv, 1), &env, 1,
+                                                           (size_t)1 << 26, 0, err, sizeof err);
+    assert_non_null(run);
+    ride_frame big = {.stream_id = 1, .seq = 9}, out = {0};
+    assert_int_equal(ride_synthetic_render(1, 9, 4000, 4000, &big.image), 0);
+    assert_int_equal(ride_task_submit_exchange(run, &big, err, sizeof err), 0);
+    assert_int_equal(ride_task_collect_within(run, 1, &out, err, sizeof err), 0);
+    assert_int_equal(ride_task_runner_in_flight(run), 1);
+    assert_int_equal(ride_task_collect_within(run, -1, &out, err, sizeof err), 1);
+    assert_int_equal(out.seq, 9);
+    assert_int_equal(out.image.width, 4000);
+    ride_frame_free(&big);
+    ride_frame_free(&out);
+    ride_task_runner_free(run);
+    ride_task_registry_free(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lanes_match_one_by_one_in_order),
         cmocka_unit_test(test_lanes_decode_and_name_undecodable_frames),
+        cmocka_unit_test(test_bounded_collect_returns_while_the_frame_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -180,6 +180,11 @@ int ride_task_submit_exchange(ride_task_runner *runner, ride_frame *in, char *er
  * without wait), or -1 when that frame failed (it is gone; err says why). */
 int ride_task_collect(ride_task_runner *runner, int wait, ride_frame *out, char *err,
                       size_t errlen);
+/* ride_task_collect that waits up to wait_ms for a CPU-lanes runner's oldest frame
+ * (0: not at all; < 0: until it is done), returning 0 when it is not done by
+ * then; any other runner waits until done whenever wait_ms is not 0. */
+int ride_task_collect_within(ride_task_runner *runner, int wait_ms, ride_frame *out, char *err,
+                             size_t errlen);
 /* After a collect that returned -1: the reason the frame could not be decoded,
  * or RIDE_FRAME_OK when the task itself failed it. */
 ride_frame_status ride_task_runner_rejected(const ride_task_runner *runner);

@@ -1069,11 +1069,11 @@ int ride_task_submit_exchange(ride_task_runner *run, ride_frame *in, char *err, 
 }
 
 /* The lane's choice of output encoding becomes the runner's, as for ride_task_run. */
-static int collect_from_lanes(ride_task_runner *run, int wait, ride_frame *out, char *err,
+static int collect_from_lanes(ride_task_runner *run, int wait_ms, ride_frame *out, char *err,
                               size_t errlen)
 {
     void *lane_ctx = NULL;
-    int rc = ride_task_cpu_lanes_collect(run->cpu_lanes, wait, out, &run->rejected, &lane_ctx,
+    int rc = ride_task_cpu_lanes_collect(run->cpu_lanes, wait_ms, out, &run->rejected, &lane_ctx,
                                          err, errlen);
     if (rc == 1) {
         const ride_task_runner *lane = lane_ctx;
@@ -1109,6 +1109,13 @@ int ride_task_submit(ride_task_runner *run, const ride_frame *in, char *err, siz
  * next frame reuses: nothing is copied. */
 int ride_task_collect(ride_task_runner *run, int wait, ride_frame *out, char *err, size_t errlen)
 {
+    return ride_task_collect_within(run, wait ? -1 : 0, out, err, errlen);
+}
+
+int ride_task_collect_within(ride_task_runner *run, int wait_ms, ride_frame *out, char *err,
+                             size_t errlen)
+{
+    int wait = wait_ms != 0;
     char local[256];
     if (!err || !errlen) {
         err = local;
@@ -1118,7 +1125,7 @@ int ride_task_collect(ride_task_runner *run, int wait, ride_frame *out, char *er
         return ride_set_error(err, errlen, "no runner or output frame");
     run->rejected = RIDE_FRAME_OK;
     if (run->cpu_lanes)
-        return collect_from_lanes(run, wait, out, err, errlen);
+        return collect_from_lanes(run, wait_ms, out, err, errlen);
     if (run->lanes) {
         int rc = ride_task_lanes_collect(run->lanes, wait, out, err, errlen);
         ride_task_log_cuda_error();

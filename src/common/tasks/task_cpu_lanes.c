@@ -1,7 +1,9 @@
 /* task_cpu_lanes.c - frames in flight through a CPU task (task_cpu_lanes.h). A
  * frame's decode and kernels run on its lane's thread, so that a stage uses as
- * many cores as it has lanes; frames change hands by exchanging buffers, never by
- * copying them. One mutex guards every lane's state: it is taken twice per frame. */
+ * many cores as it has lanes; each lane holds RIDE_TASK_CPU_FRAMES_PER_LANE frames,
+ * so that it has the next frame at hand while the caller waits on another stage.
+ * Frames change hands by exchanging buffers, never by copying them. One mutex
+ * guards every slot's state: it is taken twice per frame. */
 #include "tasks/task_cpu_lanes.h"
 
 #include <pthread.h>
@@ -9,23 +11,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
 
 #include "base/error.h"
 #include "tasks/host.h"
 
-typedef enum lane_state { LANE_IDLE, LANE_QUEUED, LANE_DONE } lane_state;
+typedef enum slot_state { SLOT_IDLE, SLOT_QUEUED, SLOT_DONE } slot_state;
 
-typedef struct lane {
-    struct ride_task_cpu_lanes *ls;
-    void *ctx;
-    pthread_t thread;
-    bool started;
-    pthread_cond_t work_cv;
-    lane_state state; /* under ls->mu */
+/* A frame in flight. Slot i runs on lane i % lanes, so a lane's frames run in
+ * the order they were submitted and the slots complete in order per lane. */
+typedef struct slot {
+    slot_state state; /* under ls->mu */
     ride_frame in, out;
     int rc;
     ride_frame_status rejected;
     char err[256];
+} slot;
+
+typedef struct lane {
+    struct ride_task_cpu_lanes *ls;
+    int index;
+    void *ctx;
+    pthread_t thread;
+    bool started;
+    pthread_cond_t work_cv;
 } lane;
 
 struct ride_task_cpu_lanes {
@@ -37,6 +47,8 @@ struct ride_task_cpu_lanes {
     bool stop; /* under mu */
     lane *lanes;
     int count;
+    slot *slots;
+    int depth;
     int next_submit;
     int next_collect;
     int in_flight;
@@ -49,34 +61,37 @@ static void swap_frames(ride_frame *a, ride_frame *b)
     *b = t;
 }
 
-static void run_frame(lane *l)
+static void run_frame(ride_task_cpu_lanes *ls, lane *l, slot *sl)
 {
-    ride_task_cpu_lanes *ls = l->ls;
-    l->err[0] = '\0';
-    l->rejected = ride_frame_decode(&l->in, ls->max_frame_bytes, ls->decode_as);
-    if (l->rejected != RIDE_FRAME_OK) {
-        snprintf(l->err, sizeof l->err, "%s", ride_frame_status_message(l->rejected));
-        l->rc = -1;
+    sl->err[0] = '\0';
+    sl->rejected = ride_frame_decode(&sl->in, ls->max_frame_bytes, ls->decode_as);
+    if (sl->rejected != RIDE_FRAME_OK) {
+        snprintf(sl->err, sizeof sl->err, "%s", ride_frame_status_message(sl->rejected));
+        sl->rc = -1;
         return;
     }
-    l->rc = ls->fn(l->ctx, &l->in, &l->out, l->err, sizeof l->err);
+    sl->rc = ls->fn(l->ctx, &sl->in, &sl->out, sl->err, sizeof sl->err);
 }
 
 static void *lane_main(void *arg)
 {
     lane *l = arg;
     ride_task_cpu_lanes *ls = l->ls;
+    int next = l->index;
+    prctl(PR_SET_NAME, "ride-lane"); /* what top -H and perf show for it */
     pthread_mutex_lock(&ls->mu);
     for (;;) {
-        while (!ls->stop && l->state != LANE_QUEUED)
+        slot *sl = &ls->slots[next];
+        while (!ls->stop && sl->state != SLOT_QUEUED)
             pthread_cond_wait(&l->work_cv, &ls->mu);
         if (ls->stop)
             break;
         pthread_mutex_unlock(&ls->mu);
-        run_frame(l);
+        run_frame(ls, l, sl);
         pthread_mutex_lock(&ls->mu);
-        l->state = LANE_DONE;
+        sl->state = SLOT_DONE;
         pthread_cond_broadcast(&ls->done_cv);
+        next = (next + ls->count) % ls->depth;
     }
     pthread_mutex_unlock(&ls->mu);
     return NULL;
@@ -87,6 +102,7 @@ static int start_lanes(ride_task_cpu_lanes *ls, void *const *lane_ctx, char *err
     for (int i = 0; i < ls->count; i++) {
         lane *l = &ls->lanes[i];
         l->ls = ls;
+        l->index = i;
         l->ctx = lane_ctx[i];
         pthread_cond_init(&l->work_cv, NULL);
         if (pthread_create(&l->thread, NULL, lane_main, l) != 0)
@@ -107,9 +123,11 @@ ride_task_cpu_lanes *ride_task_cpu_lanes_new(int count, ride_task_cpu_lane_fn fn
                NULL;
     ride_task_cpu_lanes *ls = calloc(1, sizeof *ls);
     lane *lanes = calloc((size_t)count, sizeof *lanes);
-    if (!ls || !lanes) {
+    slot *slots = calloc((size_t)count * RIDE_TASK_CPU_FRAMES_PER_LANE, sizeof *slots);
+    if (!ls || !lanes || !slots) {
         free(ls);
         free(lanes);
+        free(slots);
         return ride_set_error(err, errlen, "out of memory"), NULL;
     }
     ls->fn = fn;
@@ -117,6 +135,8 @@ ride_task_cpu_lanes *ride_task_cpu_lanes_new(int count, ride_task_cpu_lane_fn fn
     ls->decode_as = decode_as;
     ls->lanes = lanes;
     ls->count = count;
+    ls->slots = slots;
+    ls->depth = count * RIDE_TASK_CPU_FRAMES_PER_LANE;
     pthread_mutex_init(&ls->mu, NULL);
     pthread_cond_init(&ls->done_cv, NULL);
     if (start_lanes(ls, lane_ctx, err, errlen) != 0) {
@@ -141,59 +161,83 @@ void ride_task_cpu_lanes_free(ride_task_cpu_lanes *ls)
             pthread_join(l->thread, NULL);
         if (l->ls)
             pthread_cond_destroy(&l->work_cv);
-        ride_frame_free(&l->in);
-        ride_frame_free(&l->out);
+    }
+    for (int i = 0; i < ls->depth; i++) {
+        ride_frame_free(&ls->slots[i].in);
+        ride_frame_free(&ls->slots[i].out);
     }
     pthread_cond_destroy(&ls->done_cv);
     pthread_mutex_destroy(&ls->mu);
+    free(ls->slots);
     free(ls->lanes);
     free(ls);
 }
 
-int ride_task_cpu_lanes_depth(const ride_task_cpu_lanes *ls) { return ls->count; }
+int ride_task_cpu_lanes_depth(const ride_task_cpu_lanes *ls) { return ls->depth; }
 
 int ride_task_cpu_lanes_in_flight(const ride_task_cpu_lanes *ls) { return ls->in_flight; }
 
 int ride_task_cpu_lanes_submit(ride_task_cpu_lanes *ls, ride_frame *in, char *err,
                                size_t errlen)
 {
-    if (ls->in_flight == ls->count)
-        return ride_set_error(err, errlen, "every CPU lane has a frame: collect one first");
-    lane *l = &ls->lanes[ls->next_submit];
-    swap_frames(&l->in, in);
+    if (ls->in_flight == ls->depth)
+        return ride_set_error(err, errlen, "every CPU lane is full: collect a frame first");
+    int i = ls->next_submit;
+    slot *sl = &ls->slots[i];
+    swap_frames(&sl->in, in);
     pthread_mutex_lock(&ls->mu);
-    l->state = LANE_QUEUED;
-    pthread_cond_signal(&l->work_cv);
+    sl->state = SLOT_QUEUED;
+    pthread_cond_signal(&ls->lanes[i % ls->count].work_cv);
     pthread_mutex_unlock(&ls->mu);
-    ls->next_submit = (ls->next_submit + 1) % ls->count;
+    ls->next_submit = (i + 1) % ls->depth;
     ls->in_flight++;
     return 0;
 }
 
-int ride_task_cpu_lanes_collect(ride_task_cpu_lanes *ls, int wait, ride_frame *out,
+/* When a wait of wait_ms from now ends, on the clock the condition variable uses. */
+static struct timespec deadline_in(int wait_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += wait_ms / 1000;
+    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+int ride_task_cpu_lanes_collect(ride_task_cpu_lanes *ls, int wait_ms, ride_frame *out,
                                 ride_frame_status *rejected, void **lane_ctx, char *err,
                                 size_t errlen)
 {
     if (ls->in_flight == 0)
         return 0;
-    lane *l = &ls->lanes[ls->next_collect];
+    int i = ls->next_collect;
+    slot *sl = &ls->slots[i];
+    struct timespec deadline = deadline_in(wait_ms > 0 ? wait_ms : 0);
     pthread_mutex_lock(&ls->mu);
-    while (wait && l->state != LANE_DONE)
-        pthread_cond_wait(&ls->done_cv, &ls->mu);
-    bool done = l->state == LANE_DONE;
+    while (wait_ms != 0 && sl->state != SLOT_DONE) {
+        if (wait_ms < 0)
+            pthread_cond_wait(&ls->done_cv, &ls->mu);
+        else if (pthread_cond_timedwait(&ls->done_cv, &ls->mu, &deadline) != 0)
+            break;
+    }
+    bool done = sl->state == SLOT_DONE;
     if (done)
-        l->state = LANE_IDLE;
+        sl->state = SLOT_IDLE;
     pthread_mutex_unlock(&ls->mu);
     if (!done)
         return 0;
-    ls->next_collect = (ls->next_collect + 1) % ls->count;
+    ls->next_collect = (i + 1) % ls->depth;
     ls->in_flight--;
-    *lane_ctx = l->ctx;
-    *rejected = l->rejected;
-    if (l->rc != 0) {
-        ride_set_error(err, errlen, "%s", l->err[0] ? l->err : "the task failed");
+    *lane_ctx = ls->lanes[i % ls->count].ctx;
+    *rejected = sl->rejected;
+    if (sl->rc != 0) {
+        ride_set_error(err, errlen, "%s", sl->err[0] ? sl->err : "the task failed");
         return -1;
     }
-    swap_frames(out, &l->out);
+    swap_frames(out, &sl->out);
     return 1;
 }

@@ -1,5 +1,6 @@
-/* task_cpu_lanes.h - frames in flight through a CPU task: one thread per lane, one
- * frame per lane, handed back in the order they were submitted. */
+/* task_cpu_lanes.h - frames in flight through a CPU task: one thread per lane,
+ * RIDE_TASK_CPU_FRAMES_PER_LANE frames per lane, handed back in the order they
+ * were submitted. */
 #ifndef RIDE_TASK_CPU_LANES_H
 #define RIDE_TASK_CPU_LANES_H
 
@@ -10,6 +11,10 @@
 /* Runs one frame through the task of one lane: 0, or -1 with the reason in err. */
 typedef int (*ride_task_cpu_lane_fn)(void *lane_ctx, const ride_frame *in, ride_frame *out,
                                      char *err, size_t errlen);
+
+/* Frames each lane holds: one running, one waiting, so that the lane never waits
+ * for the caller between two frames. */
+#define RIDE_TASK_CPU_FRAMES_PER_LANE 2
 
 typedef struct ride_task_cpu_lanes ride_task_cpu_lanes;
 
@@ -23,19 +28,22 @@ ride_task_cpu_lanes *ride_task_cpu_lanes_new(int count, ride_task_cpu_lane_fn fn
 /* Stops the threads once their frames are done and frees everything. */
 void ride_task_cpu_lanes_free(ride_task_cpu_lanes *ls);
 
+/* Frames that may be in flight: lanes x RIDE_TASK_CPU_FRAMES_PER_LANE. */
 int ride_task_cpu_lanes_depth(const ride_task_cpu_lanes *ls);
 int ride_task_cpu_lanes_in_flight(const ride_task_cpu_lanes *ls);
 
-/* Hands *in to the next lane, giving the caller that lane's previous input in
- * exchange (buffers to reuse, content unspecified). -1 when every lane is busy. */
+/* Hands *in to the next slot, giving the caller that slot's previous input in
+ * exchange (buffers to reuse, content unspecified). -1 when every slot is taken
+ * (depth frames in flight). */
 int ride_task_cpu_lanes_submit(ride_task_cpu_lanes *ls, ride_frame *in, char *err,
                                size_t errlen);
 
-/* The oldest frame's output, exchanged with *out: 1, 0 when it is not done yet
- * (without wait) or nothing is in flight, -1 when it failed: *rejected then says
- * why the frame could not be decoded, or is RIDE_FRAME_OK when the task failed it.
- * *lane_ctx gets the context of the lane that ran it. */
-int ride_task_cpu_lanes_collect(ride_task_cpu_lanes *ls, int wait, ride_frame *out,
+/* The oldest frame's output, exchanged with *out, waiting for it up to wait_ms
+ * (0: not at all, < 0: until it is done): 1, 0 when it is not done in that time or
+ * nothing is in flight, -1 when it failed: *rejected then says why the frame could
+ * not be decoded, or is RIDE_FRAME_OK when the task failed it. *lane_ctx gets the
+ * context of the lane that ran it. */
+int ride_task_cpu_lanes_collect(ride_task_cpu_lanes *ls, int wait_ms, ride_frame *out,
                                 ride_frame_status *rejected, void **lane_ctx, char *err,
                                 size_t errlen);
 

@@ -1077,6 +1077,13 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
     return n;
 }
 
+int ride_pipeline_wake_fd(ride_pipeline *pl, int fd)
+{
+    return ride_kafka_consumer_wake_fd(pl->consumer, fd);
+}
+
+bool ride_pipeline_task_busy(const ride_pipeline *pl) { return pl->tasked_count > 0; }
+
 int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen)
 {
     if (pl->txn_conf)

@@ -269,6 +269,12 @@ int ride_pipeline_remove_partition(ride_pipeline *pl, int32_t partition, char *e
  * (retry.h) while the others go on. Returns the messages read, or -1 on a
  * consumer error (err set; the pipeline stays usable). */
 int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errlen);
+/* Has the input consumer write to fd when a message arrives in its empty queue
+ * (ride_kafka_consumer_wake_fd): a caller stepping several pipelines with no wait
+ * waits on fd for all of them. -1 on failure. */
+int ride_pipeline_wake_fd(ride_pipeline *pl, int fd);
+/* Whether frames are in the task: their outputs are due soon. */
+bool ride_pipeline_task_busy(const ride_pipeline *pl);
 
 /* Commits, for every owned partition, its committable offset when it advanced
  * past the last commit. Meant to be called periodically (e.g. every 100 ms).

@@ -4,7 +4,10 @@
  * later assignment keeps it or rebuilds it. */
 #include "stages.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,9 @@
 #define RIDE_WORKER_EMBEDDED_BACKLOG ((size_t)4 << 20)
 #define RIDE_WORKER_KAFKA_BACKLOG ((size_t)64 << 20)
 #define MAX_OWNED 4096
+/* The longest the processing thread waits for input while frames are in a task:
+ * their outputs are due, and a step collects them. */
+#define TASK_POLL_MS 2
 
 typedef struct stage_pipeline {
     char app[RIDE_NAME_MAX + 1];
@@ -65,6 +71,9 @@ struct ride_worker_stages {
     owned_partition *owned;
     size_t owned_count;
     int stages_assigned; /* distinct stages in the latest assignment */
+    /* A non-blocking pipe every stage's consumer writes to when input arrives,
+     * so that one poll() waits for all of them; -1 when it could not be made. */
+    int wake[2];
 };
 
 /* ---- the task, with frames in flight, as the pipeline's submit and collect ---- */
@@ -465,6 +474,8 @@ static void add_entry(ride_worker_stages *s, const ride_cluster_partition_task *
             return;
         }
         s->pipelines[s->pipeline_count++] = sp;
+        if (s->wake[1] >= 0 && ride_pipeline_wake_fd(sp->pl, s->wake[1]) != 0)
+            ride_log_warn("wake_fd_failed", "app=%s stage=%s", t->app, t->stage);
     }
     if (s->owned_count == MAX_OWNED ||
         ride_pipeline_add_partition(sp->pl, t->partition, t->epoch, RIDE_KAFKA_OFFSET_COMMITTED,
@@ -610,18 +621,35 @@ ride_worker_partition_stats *ride_worker_stages_stats(ride_worker_stages *s)
     return snap;
 }
 
-/* Steps one stage unless it is backing off from a failed step; returns whether
- * it stepped. */
-static bool step_stage(stage_pipeline *sp, int wait_ms, int64_t now)
+/* Steps one stage unless it is backing off from a failed step; returns the
+ * messages it read, or -1 when it did not step. */
+static int step_stage(stage_pipeline *sp, int wait_ms, int64_t now)
 {
     if (!ride_retry_due(&sp->step_retry, now))
-        return false;
+        return -1;
     char err[512];
-    if (ride_pipeline_step(sp->pl, wait_ms, err, sizeof err) >= 0)
+    int n = ride_pipeline_step(sp->pl, wait_ms, err, sizeof err);
+    if (n >= 0) {
         ride_retry_succeeded(&sp->step_retry);
-    else
-        stage_failed(sp, &sp->step_retry, "step_failed", err);
-    return true;
+        return n;
+    }
+    stage_failed(sp, &sp->step_retry, "step_failed", err);
+    return 0;
+}
+
+/* Waits up to wait_ms for input to any stage (the wake pipe), then empties the
+ * pipe; frames in a task shorten the wait, their outputs being due. */
+static void wait_for_input(ride_worker_stages *s, int wait_ms)
+{
+    for (size_t i = 0; i < s->pipeline_count; i++)
+        if (ride_pipeline_task_busy(s->pipelines[i]->pl) && wait_ms > TASK_POLL_MS)
+            wait_ms = TASK_POLL_MS;
+    struct pollfd pfd = {.fd = s->wake[0], .events = POLLIN};
+    if (poll(&pfd, 1, wait_ms) <= 0)
+        return;
+    char drain[64];
+    while (read(s->wake[0], drain, sizeof drain) > 0)
+        ;
 }
 
 void ride_worker_stages_step(ride_worker_stages *s, int wait_ms)
@@ -629,20 +657,44 @@ void ride_worker_stages_step(ride_worker_stages *s, int wait_ms)
     int64_t now = ride_clock_mono_ms();
     int64_t until = now + wait_ms;
     bool stepped = false;
+    int read_total = 0;
+    /* With several stages no step waits for its own input, which would keep the
+     * others' input waiting behind it: the wait is made below, on all at once. */
+    bool shared_wait = s->pipeline_count > 1 && s->wake[0] >= 0;
     for (size_t i = 0; i < s->pipeline_count; i++) {
         stage_pipeline *sp = s->pipelines[i];
-        if (step_stage(sp, wait_ms, now))
+        int n = step_stage(sp, shared_wait ? 0 : wait_ms, now);
+        if (n >= 0) {
             stepped = true;
-        else if (sp->step_retry.due_ms < until)
+            read_total += n;
+        } else if (sp->step_retry.due_ms < until) {
             until = sp->step_retry.due_ms;
+        }
     }
     /* Every stage is backing off: the wait a step would have made is made here,
      * so that the processing loop never spins. */
     if (!stepped && s->pipeline_count)
         ride_clock_sleep_until_ns(until * 1000000);
+    else if (shared_wait && read_total == 0)
+        wait_for_input(s, wait_ms);
 }
 
 /* ---- the set ---- */
+
+/* Both ends non-blocking: librdkafka's writes must never block its threads, and
+ * emptying the pipe stops when it is empty. */
+static int open_wake_pipe(int fds[2])
+{
+    if (pipe(fds) != 0)
+        return -1;
+    for (int i = 0; i < 2; i++)
+        if (fcntl(fds[i], F_SETFL, O_NONBLOCK) != 0 || fcntl(fds[i], F_SETFD, FD_CLOEXEC) != 0) {
+            close(fds[0]);
+            close(fds[1]);
+            return -1;
+        }
+    return 0;
+}
 
 ride_worker_stages *ride_worker_stages_new(const ride_worker_stages_env *env)
 {
@@ -652,6 +704,10 @@ ride_worker_stages *ride_worker_stages_new(const ride_worker_stages_env *env)
         return NULL;
     }
     s->env = *env;
+    if (open_wake_pipe(s->wake) != 0) {
+        ride_log_warn("wake_pipe_failed", "error=\"%s\"", strerror(errno));
+        s->wake[0] = s->wake[1] = -1;
+    }
     return s;
 }
 
@@ -661,6 +717,9 @@ void ride_worker_stages_free(ride_worker_stages *s)
 {
     if (!s)
         return;
+    for (int i = 0; i < 2; i++)
+        if (s->wake[i] >= 0)
+            close(s->wake[i]);
     free(s->pipelines);
     free(s->owned);
     free(s);

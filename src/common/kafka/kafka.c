@@ -25,7 +25,7 @@ static const kafka_default common_defaults[] = {
 
 static const kafka_default producer_defaults[] = {
     {"enable.idempotence", "true"},
-    {"linger.ms", "5"},
+    {"linger.ms", "1"},
     {"message.max.bytes", "1048576"},
     {"compression.codec", "none"},
 };
@@ -43,7 +43,7 @@ static const kafka_default consumer_defaults[] = {
  * fetch.wait.max.ms, even when data arrives meanwhile, and answers at most one
  * message set per partition: each hop would wait up to the full time. */
 static const kafka_default embedded_consumer_defaults[] = {
-    {"fetch.wait.max.ms", "10"},
+    {"fetch.wait.max.ms", "5"},
 };
 
 /* The embedded broker deletes whole message sets: with one message in each, it

@@ -249,6 +249,10 @@ ride_kafka_consumer *ride_kafka_consumer_new(rd_kafka_conf_t *conf, const char *
                                              size_t errlen);
 void ride_kafka_consumer_free(ride_kafka_consumer *c);
 rd_kafka_t *ride_kafka_consumer_handle(ride_kafka_consumer *c);
+/* Has librdkafka write a byte to fd (a non-blocking pipe) whenever a message
+ * arrives in the consumer's empty queue, so that one poll() can wait on several
+ * consumers. -1 when the queue cannot be had. */
+int ride_kafka_consumer_wake_fd(ride_kafka_consumer *c, int fd);
 
 /* Adds partitions to the assignment, each starting at its offset, without
  * touching the others. Adding an assigned partition is an error. */

@@ -304,6 +304,7 @@ uint64_t ride_kafka_producer_errors(const ride_kafka_producer *p)
 
 struct ride_kafka_consumer {
     rd_kafka_t *rk;
+    rd_kafka_queue_t *wake_queue; /* the consumer queue, while it signals a wake fd */
 };
 
 ride_kafka_consumer *ride_kafka_consumer_new(rd_kafka_conf_t *conf, const char *group, char *err,
@@ -338,10 +339,27 @@ void ride_kafka_consumer_free(ride_kafka_consumer *c)
 {
     if (!c)
         return;
+    if (c->wake_queue) {
+        rd_kafka_queue_io_event_enable(c->wake_queue, -1, NULL, 0);
+        rd_kafka_queue_destroy(c->wake_queue);
+    }
     /* Never joined the group, so closing leaves no group to rebalance. */
     rd_kafka_consumer_close(c->rk);
     rd_kafka_destroy(c->rk);
     free(c);
+}
+
+int ride_kafka_consumer_wake_fd(ride_kafka_consumer *c, int fd)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(c->rk);
+    if (!q)
+        return -1;
+    static const char byte = 'w';
+    rd_kafka_queue_io_event_enable(q, fd, &byte, 1);
+    if (c->wake_queue)
+        rd_kafka_queue_destroy(c->wake_queue);
+    c->wake_queue = q;
+    return 0;
 }
 
 rd_kafka_t *ride_kafka_consumer_handle(ride_kafka_consumer *c)

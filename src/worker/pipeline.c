@@ -136,6 +136,7 @@ struct ride_pipeline {
     size_t max_frame_bytes;
     ride_pixel_format decode_as;
     bool defer_decode;
+    uint64_t collected; /* frames that left the task, failed ones included */
     const ride_frame_write_opts *write_opts; /* the caller's, read for every output */
     size_t message_bytes; /* what the output topic takes: caps write_opts' */
     int max_in_flight;
@@ -878,6 +879,7 @@ static int collect_frame(ride_pipeline *pl, int wait_ms)
     if (rc == 0)
         return 0;
     int64_t collect_ns = ride_clock_mono_ns() - t0;
+    pl->collected++;
     task_frame tf = *tasked_at(pl, 0);
     pl->tasked_head = (pl->tasked_head + 1) % pl->task_depth;
     pl->tasked_count--;
@@ -1083,6 +1085,8 @@ int ride_pipeline_wake_fd(ride_pipeline *pl, int fd)
 }
 
 bool ride_pipeline_task_busy(const ride_pipeline *pl) { return pl->tasked_count > 0; }
+
+uint64_t ride_pipeline_task_collected(const ride_pipeline *pl) { return pl->collected; }
 
 int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen)
 {

@@ -275,6 +275,8 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
 int ride_pipeline_wake_fd(ride_pipeline *pl, int fd);
 /* Whether frames are in the task: their outputs are due soon. */
 bool ride_pipeline_task_busy(const ride_pipeline *pl);
+/* Frames that have left the task so far (outputs and failures). */
+uint64_t ride_pipeline_task_collected(const ride_pipeline *pl);
 
 /* Commits, for every owned partition, its committable offset when it advanced
  * past the last commit. Meant to be called periodically (e.g. every 100 ms).

@@ -58,12 +58,15 @@ typedef struct taken {
 
 /* ---- the processing thread ---- */
 
-/* Marks the previous pass done and takes the latest assignment when it changed;
- * returns false once told to stop. */
+/* Marks the previous pass done (as progress only when the tasks moved too: a task
+ * stuck on a lane is a stall though this thread keeps passing) and takes the
+ * latest assignment when it changed; returns false once told to stop. */
 static bool take_assignment(ride_worker_processing *p, taken *t, bool *changed)
 {
+    bool moving = ride_worker_stages_moving(p->stages);
     pthread_mutex_lock(&p->mu);
-    p->progress++;
+    if (moving)
+        p->progress++;
     p->applied = t->version;
     if (!p->stop && p->version == t->version && ride_worker_stages_owned(p->stages) == 0) {
         struct timespec ts;

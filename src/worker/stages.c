@@ -74,6 +74,7 @@ struct ride_worker_stages {
     /* A non-blocking pipe every stage's consumer writes to when input arrives,
      * so that one poll() waits for all of them; -1 when it could not be made. */
     int wake[2];
+    uint64_t collected; /* frames out of the tasks, at the last ride_worker_stages_moving */
 };
 
 /* ---- the task, with frames in flight, as the pipeline's submit and collect ---- */
@@ -712,6 +713,19 @@ ride_worker_stages *ride_worker_stages_new(const ride_worker_stages_env *env)
 }
 
 size_t ride_worker_stages_owned(const ride_worker_stages *s) { return s->owned_count; }
+
+bool ride_worker_stages_moving(ride_worker_stages *s)
+{
+    uint64_t collected = 0;
+    bool busy = false;
+    for (size_t i = 0; i < s->pipeline_count; i++) {
+        collected += ride_pipeline_task_collected(s->pipelines[i]->pl);
+        busy = busy || ride_pipeline_task_busy(s->pipelines[i]->pl);
+    }
+    bool moved = !busy || collected != s->collected;
+    s->collected = collected;
+    return moved;
+}
 
 void ride_worker_stages_free(ride_worker_stages *s)
 {

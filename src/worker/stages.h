@@ -65,6 +65,10 @@ void ride_worker_stages_commit(ride_worker_stages *s);
 
 /* How many partitions it owns now. */
 size_t ride_worker_stages_owned(const ride_worker_stages *s);
+/* Whether the stages' tasks are moving: none holds a frame, or a frame left one
+ * since the last call. A task stuck on a lane thread shows as false for as long as
+ * it is stuck, though the processing thread itself keeps passing. */
+bool ride_worker_stages_moving(ride_worker_stages *s);
 
 /* Mirrors the pipelines' figures into the metrics and returns them, one entry per
  * owned partition (ride_worker_stages_owned(); the caller frees the array), or

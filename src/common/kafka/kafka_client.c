@@ -197,9 +197,9 @@ int ride_kafka_produce_frame(ride_kafka_producer *p, const char *topic, int32_t 
 }
 
 /* A frame's messages, encoded before any is queued, each in a buffer of its own
- * that librdkafka takes over when it is queued (RD_KAFKA_MSG_F_FREE): the bytes
- * are copied once, from the encoder's message into the buffer, and never by
- * librdkafka (docs/decisions.md, "One copy per produced message"). */
+ * (ride_frame_write_owned) that librdkafka takes over when it is queued
+ * (RD_KAFKA_MSG_F_FREE): the bytes are copied once, from the frame into the
+ * message, and never again (docs/decisions.md, "One copy per produced message"). */
 typedef struct kept_message {
     uint8_t *bytes; /* NULL once librdkafka owns it */
     size_t len;
@@ -211,22 +211,20 @@ typedef struct encoded_frame {
     uint64_t bytes;
 } encoded_frame;
 
-static int keep_message(void *ctx, const uint8_t *msg, size_t len)
+static int keep_message(void *ctx, uint8_t *msg, size_t len)
 {
     encoded_frame *ef = ctx;
     if (ef->count == ef->cap) {
         size_t cap = ef->cap ? ef->cap * 2 : 4;
         kept_message *grown = realloc(ef->msgs, cap * sizeof *grown);
-        if (!grown)
+        if (!grown) {
+            free(msg);
             return -1;
+        }
         ef->msgs = grown;
         ef->cap = cap;
     }
-    uint8_t *copy = malloc(len ? len : 1);
-    if (!copy)
-        return -1;
-    memcpy(copy, msg, len);
-    ef->msgs[ef->count++] = (kept_message){copy, len};
+    ef->msgs[ef->count++] = (kept_message){msg, len};
     ef->bytes += len;
     return 0;
 }
@@ -260,7 +258,7 @@ int ride_kafka_produce_frame_admitted(ride_kafka_producer *p, const char *topic,
     encoded_frame ef = {0};
     char werr[256] = "";
     int rc = 0;
-    if (ride_frame_write(f, opts, keep_message, &ef, werr, sizeof werr) != 0) {
+    if (ride_frame_write_owned(f, opts, keep_message, &ef, werr, sizeof werr) != 0) {
         rc = frame_failed(err, errlen, topic, partition, f, werr);
     } else if (!admit(opaque, ef.count, ef.bytes)) {
         rc = 1;

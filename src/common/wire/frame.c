@@ -572,8 +572,16 @@ static int plan_chunks(const ride_frame_header *h, size_t max_message_bytes, chu
 
 /* The first chunk (index 0) keeps h's header_len and flags; later ones have the
  * plain header. */
+/* Where emit_chunks sends each message: to emit, from one buffer reused for every
+ * message, or (emit_owned) in a buffer of its own that emit_owned takes over. */
+typedef struct chunk_sink {
+    ride_frame_emit_fn emit;
+    ride_frame_emit_owned_fn emit_owned;
+    void *ctx;
+} chunk_sink;
+
 static int emit_chunks(ride_frame_header *h, const char *metadata, const payload_source *src,
-                       size_t max_message_bytes, ride_frame_emit_fn emit, void *ctx, char *err,
+                       size_t max_message_bytes, const chunk_sink *sink, char *err,
                        size_t errlen)
 {
     chunk_plan plan = {0};
@@ -583,8 +591,8 @@ static int emit_chunks(ride_frame_header *h, const char *metadata, const payload
     size_t first = plan.first < frame_len ? plan.first : frame_len;
     size_t later = plan.rest < frame_len - first ? plan.rest : frame_len - first;
     size_t capacity = h->header_len + (first > later ? first : later);
-    uint8_t *msg = malloc(capacity);
-    if (!msg)
+    uint8_t *reused = sink->emit_owned ? NULL : malloc(capacity);
+    if (!sink->emit_owned && !reused)
         return ride_set_error(err, errlen, "out of memory for a %zu-byte message", capacity);
     h->chunk_count = (uint16_t)plan.count;
     int rc = 0;
@@ -597,19 +605,24 @@ static int emit_chunks(ride_frame_header *h, const char *metadata, const payload
         }
         size_t room = i == 0 ? plan.first : plan.rest;
         size_t n = frame_len - off < room ? frame_len - off : room;
+        uint8_t *msg = reused ? reused : malloc(h->header_len + n);
+        if (!msg)
+            return ride_set_error(err, errlen, "out of memory for a %zu-byte message",
+                                  h->header_len + n);
         uint8_t *payload = msg + h->header_len;
         copy_payload(src, off, payload, n);
         h->chunk_index = (uint16_t)i;
         h->payload_len = (uint32_t)n;
         h->payload_crc = ride_crc32c(0, payload, n);
         encode_header(h, metadata, msg);
-        rc = emit(ctx, msg, h->header_len + n);
+        rc = reused ? sink->emit(sink->ctx, msg, h->header_len + n)
+                    : sink->emit_owned(sink->ctx, msg, h->header_len + n);
         if (rc != 0)
             ride_set_error(err, errlen, "emit failed (%d) on chunk %zu of %zu", rc, i,
                            plan.count);
         off += n;
     }
-    free(msg);
+    free(reused);
     return rc == 0 ? 0 : -1;
 }
 
@@ -633,14 +646,14 @@ static _Thread_local int64_t last_encode_ns;
 
 int64_t ride_frame_write_last_encode_ns(void) { return last_encode_ns; }
 
-int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
-                     ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen)
+static int write_frame(const ride_frame *f, const ride_frame_write_opts *opts,
+                       const chunk_sink *sink, char *err, size_t errlen)
 {
     last_encode_ns = 0;
     const ride_frame_write_opts defaults = {RIDE_ENC_RAW, -1, RIDE_FRAME_DEFAULT_MAX_MESSAGE};
     if (!opts)
         opts = &defaults;
-    if (!f || !emit) {
+    if (!f || !(sink->emit || sink->emit_owned)) {
         ride_set_error(err, errlen, "frame and emit function are required");
         return -1;
     }
@@ -681,9 +694,23 @@ int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
         src.bytes = encoded;
     }
     h.frame_len = frame_len;
-    int rc = emit_chunks(&h, f->metadata, &src, opts->max_message_bytes, emit, ctx, err, errlen);
+    int rc = emit_chunks(&h, f->metadata, &src, opts->max_message_bytes, sink, err, errlen);
     free(encoded);
     return rc;
+}
+
+int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
+                     ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+    chunk_sink sink = {.emit = emit, .ctx = ctx};
+    return write_frame(f, opts, &sink, err, errlen);
+}
+
+int ride_frame_write_owned(const ride_frame *f, const ride_frame_write_opts *opts,
+                           ride_frame_emit_owned_fn emit, void *ctx, char *err, size_t errlen)
+{
+    chunk_sink sink = {.emit_owned = emit, .ctx = ctx};
+    return write_frame(f, opts, &sink, err, errlen);
 }
 
 /* ---- Reassembly ---- */

@@ -189,6 +189,15 @@ typedef int (*ride_frame_emit_fn)(void *ctx, const uint8_t *msg, size_t len);
 int ride_frame_write(const ride_frame *f, const ride_frame_write_opts *opts,
                      ride_frame_emit_fn emit, void *ctx, char *err, size_t errlen);
 
+/* Receives one complete message in a malloc'd buffer it takes over, also when it
+ * fails (a non-zero return aborts ride_frame_write_owned()). */
+typedef int (*ride_frame_emit_owned_fn)(void *ctx, uint8_t *msg, size_t len);
+
+/* ride_frame_write, each message built in a buffer of its own that emit takes
+ * over: a caller keeping the messages copies nothing. */
+int ride_frame_write_owned(const ride_frame *f, const ride_frame_write_opts *opts,
+                           ride_frame_emit_owned_fn emit, void *ctx, char *err, size_t errlen);
+
 /* Nanoseconds (monotonic clock) the calling thread's last ride_frame_write() spent
  * encoding its frame as JPEG or PNG; 0 after a raw one. */
 int64_t ride_frame_write_last_encode_ns(void);

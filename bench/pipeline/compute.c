@@ -19,6 +19,10 @@
 
 /* The manifest's default JPEG quality, which the drain mode's sources would use. */
 #define SOURCE_JPEG_QUALITY 90
+/* Below a real Kafka's default topic limit (max.message.bytes 1000012 with its
+ * record overhead: 999,940 bytes of value on Kafka 2.4), which the drain mode's
+ * pre-fill must fit, as ride-producer's messages do (kafka/message_size.h). */
+#define FRAME_SET_MAX_MESSAGE 900000u
 /* Distinct frames: enough that caches do not hold one frame's result for the next. */
 #define IN_PROCESS_FRAMES 8
 /* Lets the thread pool and caches settle before the timed frames. */
@@ -51,7 +55,7 @@ int ride_bench_frame_set_make(frame_set *s, int count, bool raw, char *err, size
     s->count = count;
     ride_frame_write_opts wo = {.encoding = raw ? RIDE_ENC_RAW : RIDE_ENC_JPEG,
                                 .quality = raw ? -1 : SOURCE_JPEG_QUALITY,
-                                .max_message_bytes = RIDE_FRAME_DEFAULT_MAX_MESSAGE};
+                                .max_message_bytes = FRAME_SET_MAX_MESSAGE};
     for (int i = 0; i < count; i++) {
         ride_frame f = {.stream_id = 1, .seq = (uint64_t)i};
         if (ride_synthetic_render(1, (uint64_t)i, FRAME_SIZE, FRAME_SIZE, &f.image))

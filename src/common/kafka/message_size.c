@@ -90,7 +90,8 @@ static describe_result read_entry(const rd_kafka_ConfigResource_t *res, const co
         if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), key->name) != 0)
             continue;
         const char *v = rd_kafka_ConfigEntry_value(entries[i]);
-        if (!v || !ride_parse_int64(v, 0, key->min, key->max, value)) {
+        unsigned signs = key->min < 0 ? RIDE_PARSE_MINUS : 0; /* retention.bytes -1: unbounded */
+        if (!v || !ride_parse_int64(v, signs, key->min, key->max, value)) {
             ride_set_error(err, errlen, "%s: %s = \"%s\" is not a size", what, key->name,
                            v ? v : "");
             return DESCRIBE_FAILED;

@@ -1,9 +1,8 @@
 /* thread.c - the master's background threads (Kafka round trips kept off the
  * libuv loop): each has a lock for what it shares with the loop, a condition
  * that wakes it early, and a stop flag under that lock. */
-#include <time.h>
-
 #include "master.h"
+#include "base/clock.h"
 
 int ride_master_thread_start(ride_master_thread *t, void *(*run)(void *), void *arg)
 {
@@ -35,14 +34,7 @@ void ride_master_thread_wake(ride_master_thread *t)
 
 void ride_master_thread_wait(ride_master_thread *t, int ms)
 {
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += ms / 1000;
-    until.tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-        until.tv_sec++;
-        until.tv_nsec -= 1000000000L;
-    }
+    struct timespec until = ride_clock_realtime_after_ms(ms);
     if (!t->stop)
         pthread_cond_timedwait(&t->cv, &t->mu, &until);
 }

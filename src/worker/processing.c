@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "base/log.h"
@@ -69,11 +68,7 @@ static bool take_assignment(ride_worker_processing *p, taken *t, bool *changed)
         p->progress++;
     p->applied = t->version;
     if (!p->stop && p->version == t->version && ride_worker_stages_owned(p->stages) == 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += IDLE_WAIT_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
+        struct timespec ts = ride_clock_realtime_after_ms(IDLE_WAIT_MS);
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
     }
     bool running = !p->stop;
@@ -239,12 +234,7 @@ uint64_t ride_worker_processing_progress(ride_worker_processing *p, bool *has_wo
 /* Waits on done_cv until the thread is done or the deadline passes. */
 static bool wait_done(ride_worker_processing *p, int timeout_ms)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += timeout_ms / 1000;
-    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    deadline.tv_sec += deadline.tv_nsec / 1000000000L;
-    deadline.tv_nsec %= 1000000000L;
+    struct timespec deadline = ride_clock_realtime_after_ms(timeout_ms);
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_signal(&p->cv);

@@ -7,6 +7,7 @@
 #define RIDE_CLOCK_H
 
 #include <stdint.h>
+#include <time.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -21,6 +22,9 @@ int64_t ride_clock_wall_ms(void);
 int64_t ride_clock_process_cpu_ns(void);
 /* Sleeps until the monotonic clock reaches deadline_ns (returns at once if it has). */
 void ride_clock_sleep_until_ns(int64_t deadline_ns);
+/* CLOCK_REALTIME ms milliseconds from now: the deadline pthread_cond_timedwait
+ * takes (condition variables wait on the realtime clock by default). */
+struct timespec ride_clock_realtime_after_ms(int ms);
 
 #ifdef __cplusplus
 }

@@ -6,8 +6,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "kafka/kafka.h"
@@ -94,11 +94,7 @@ static void *refresh_thread(void *arg)
         pthread_mutex_unlock(&b->mu);
         refresh(b);
         pthread_mutex_lock(&b->mu);
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += (long)b->refresh_ms * 1000000L;
-        until.tv_sec += until.tv_nsec / 1000000000L;
-        until.tv_nsec %= 1000000000L;
+        struct timespec until = ride_clock_realtime_after_ms(b->refresh_ms);
         while (!b->stop && pthread_cond_timedwait(&b->cv, &b->mu, &until) == 0)
             ;
     }

@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <time.h>
 
+#include "base/clock.h"
 #include "base/error.h"
 #include "tasks/host.h"
 
@@ -194,20 +194,6 @@ int ride_task_cpu_lanes_submit(ride_task_cpu_lanes *ls, ride_frame *in, char *er
     return 0;
 }
 
-/* When a wait of wait_ms from now ends, on the clock the condition variable uses. */
-static struct timespec deadline_in(int wait_ms)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += wait_ms / 1000;
-    ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    return ts;
-}
-
 int ride_task_cpu_lanes_collect(ride_task_cpu_lanes *ls, int wait_ms, ride_frame *out,
                                 ride_frame_status *rejected, void **lane_ctx, char *err,
                                 size_t errlen)
@@ -216,7 +202,7 @@ int ride_task_cpu_lanes_collect(ride_task_cpu_lanes *ls, int wait_ms, ride_frame
         return 0;
     int i = ls->next_collect;
     slot *sl = &ls->slots[i];
-    struct timespec deadline = deadline_in(wait_ms > 0 ? wait_ms : 0);
+    struct timespec deadline = ride_clock_realtime_after_ms(wait_ms > 0 ? wait_ms : 0);
     pthread_mutex_lock(&ls->mu);
     while (wait_ms != 0 && sl->state != SLOT_DONE) {
         if (wait_ms < 0)

@@ -25,9 +25,6 @@
 /* Messages read per step after the first: enough to amortise a step's overhead,
  * few enough that delivery reports are served often. */
 #define STEP_BATCH 16
-/* The longest a step waits for its task's oldest frame: the worker's other stages
- * (and their lanes) wait for the processing thread meanwhile. */
-#define TASK_WAIT_MS 2
 
 /* Step times of the messages of the frame being assembled, observed once it is
  * complete. */
@@ -1059,7 +1056,8 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
     }
     int n = 0;
     while (n < STEP_BATCH && pl->in_flight < pl->max_in_flight) {
-        if (pl->tasked_count == pl->task_depth && collect_frame(pl, TASK_WAIT_MS) == 0)
+        if (pl->tasked_count == pl->task_depth &&
+            collect_frame(pl, RIDE_PIPELINE_TASK_WAIT_MS) == 0)
             break;
         /* Frames in the task are waited for below rather than in the poll. */
         int wait_ms = n == 0 && pl->tasked_count == 0 ? timeout_ms : 0;
@@ -1075,7 +1073,7 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
         n++;
     }
     if (n == 0)
-        collect_frame(pl, TASK_WAIT_MS);
+        collect_frame(pl, RIDE_PIPELINE_TASK_WAIT_MS);
     return n;
 }
 

@@ -273,6 +273,11 @@ int ride_pipeline_step(ride_pipeline *pl, int timeout_ms, char *err, size_t errl
  * (ride_kafka_consumer_wake_fd): a caller stepping several pipelines with no wait
  * waits on fd for all of them. -1 on failure. */
 int ride_pipeline_wake_fd(ride_pipeline *pl, int fd);
+/* The longest a step waits for its task's oldest frame, and so the longest a
+ * caller need wait for input while frames are in a task (their outputs are due,
+ * and a step collects them): the worker's other stages wait meanwhile. */
+#define RIDE_PIPELINE_TASK_WAIT_MS 2
+
 /* Whether frames are in the task: their outputs are due soon. */
 bool ride_pipeline_task_busy(const ride_pipeline *pl);
 /* Frames that have left the task so far (outputs and failures). */

@@ -30,9 +30,6 @@
 #define RIDE_WORKER_EMBEDDED_BACKLOG ((size_t)4 << 20)
 #define RIDE_WORKER_KAFKA_BACKLOG ((size_t)64 << 20)
 #define MAX_OWNED 4096
-/* The longest the processing thread waits for input while frames are in a task:
- * their outputs are due, and a step collects them. */
-#define TASK_POLL_MS 2
 
 typedef struct stage_pipeline {
     char app[RIDE_NAME_MAX + 1];
@@ -643,8 +640,8 @@ static int step_stage(stage_pipeline *sp, int wait_ms, int64_t now)
 static void wait_for_input(ride_worker_stages *s, int wait_ms)
 {
     for (size_t i = 0; i < s->pipeline_count; i++)
-        if (ride_pipeline_task_busy(s->pipelines[i]->pl) && wait_ms > TASK_POLL_MS)
-            wait_ms = TASK_POLL_MS;
+        if (ride_pipeline_task_busy(s->pipelines[i]->pl) && wait_ms > RIDE_PIPELINE_TASK_WAIT_MS)
+            wait_ms = RIDE_PIPELINE_TASK_WAIT_MS;
     struct pollfd pfd = {.fd = s->wake[0], .events = POLLIN};
     if (poll(&pfd, 1, wait_ms) <= 0)
         return;

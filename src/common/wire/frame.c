@@ -1051,9 +1051,11 @@ static ride_pixel_format decode_format(const ride_frame_encoded *e, ride_pixel_f
     return decode_as == RIDE_PIX_GRAY8 && colour_jpeg ? RIDE_PIX_GRAY8 : e->format;
 }
 
+/* stream_id and seq name the frame in the log line of a failed decode. */
 static ride_frame_status decode_payload(const ride_frame_encoded *e, const uint8_t *bytes,
                                         size_t len, size_t max_frame_bytes,
-                                        ride_pixel_format decode_as, ride_image *img)
+                                        ride_pixel_format decode_as, uint32_t stream_id,
+                                        uint64_t seq, ride_image *img)
 {
     ride_pixel_format f = decode_format(e, decode_as);
     /* Allows images larger than the header claims up to the limit, so that such
@@ -1062,7 +1064,8 @@ static ride_frame_status decode_payload(const ride_frame_encoded *e, const uint8
     char err[160];
     if (ride_cv_decode(bytes, len, f, max_pixels, img, err, sizeof err) != 0) {
         char quoted[200];
-        ride_log_debug("frame_decode_failed", "error=%s", ride_log_quote(err, quoted, sizeof quoted));
+        ride_log_debug("frame_decode_failed", "stream=%u seq=%llu error=%s", stream_id,
+                       (unsigned long long)seq, ride_log_quote(err, quoted, sizeof quoted));
         return RIDE_FRAME_DECODE_FAILED;
     }
     if (img->width != e->width || img->height != e->height)
@@ -1111,7 +1114,7 @@ static ride_frame_status take_payload(const ride_frame_assembler *a, const ride_
         return keep_encoded(h, bytes, out);
     ride_frame_encoded e = describe_payload(h);
     return decode_payload(&e, bytes, (size_t)h->frame_len, a->max_frame_bytes, a->decode_as,
-                          &out->image);
+                          h->stream_id, h->seq, &out->image);
 }
 
 ride_frame_status ride_frame_decode(ride_frame *f, size_t max_frame_bytes,
@@ -1121,12 +1124,8 @@ ride_frame_status ride_frame_decode(ride_frame *f, size_t max_frame_bytes,
     if (!e->pending)
         return RIDE_FRAME_OK;
     e->pending = false;
-    ride_frame_status st =
-        decode_payload(e, e->bytes, e->len, max_frame_bytes, decode_as, &f->image);
-    if (st != RIDE_FRAME_OK)
-        ride_log_debug("frame_dropped", "stream=%u seq=%llu reason=%s", f->stream_id,
-                       (unsigned long long)f->seq, ride_frame_status_reason(st));
-    return st;
+    return decode_payload(e, e->bytes, e->len, max_frame_bytes, decode_as, f->stream_id, f->seq,
+                          &f->image);
 }
 
 static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_header *h,

@@ -19,7 +19,6 @@
 #include "retry.h"
 #include "base/clock.h"
 #include "base/error.h"
-#include "kernels/kernels.h"
 #include "base/log.h"
 #include "kafka/backlog.h"
 #include "kafka/kafka.h"
@@ -143,7 +142,8 @@ static bool fingerprint(const ride_cluster_partition_task *t, const char *bootst
 }
 
 /* resources.threads, else the worker's cores shared by the workers running on
- * this machine now: fixed while the stage's pipeline lives. */
+ * this machine now and the stages of its assignment: fixed while the stage's
+ * pipeline lives. */
 static int kernel_threads(const ride_worker_stages *s, const ride_cluster_partition_task *t)
 {
     if (t->threads > 0)

@@ -185,8 +185,9 @@ static int run_worker(worker *w)
     w->sigterm.data = w->sigint.data = w->watch.data = w;
     uv_signal_start(&w->sigterm, on_signal, SIGTERM);
     uv_signal_start(&w->sigint, on_signal, SIGINT);
-    ride_worker_stages_env env = {w->cfg, w->registry, &w->gpus, &w->metrics,
-                                  w->presence ? w->presence_dir : NULL};
+    ride_worker_stages_env env = {.cfg = w->cfg, .registry = w->registry, .gpus = &w->gpus,
+                                  .metrics = &w->metrics,
+                                  .presence_dir = w->presence ? w->presence_dir : NULL};
     if (!(w->processing = ride_worker_processing_start(&env))) {
         fprintf(stderr, PROGRAM ": cannot start the processing thread\n");
         w->stopping = true;

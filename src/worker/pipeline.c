@@ -60,6 +60,7 @@ typedef struct partition_state {
     ride_kafka_producer *txn;
     int txn_open;
     int needs_reset;
+    int64_t fenced_ms; /* when a newer producer fenced this one */
     uint64_t txn_frames;
     int64_t txn_ended_ms;
     /* Outputs its share had no room for yet, oldest first, written in order. */
@@ -1196,9 +1197,22 @@ static void fence_partition(ride_pipeline *pl, partition_state *ps, const char *
                    ride_log_quote(why, quoted, sizeof quoted));
     drop_producer(pl, ps);
     ps->st.fenced = 1;
+    ps->fenced_ms = ride_clock_mono_ms();
     pl->totals.fenced++;
     ps->needs_reset = 0;
     ps->incarnation = ++pl->incarnations;
+}
+
+int ride_pipeline_reclaim_partition(ride_pipeline *pl, int32_t partition, int64_t fenced_for_ms)
+{
+    partition_state *ps = find_partition(pl, partition);
+    if (!ps || !ps->st.fenced || ride_clock_mono_ms() - ps->fenced_ms < fenced_for_ms)
+        return 0;
+    ride_log_warn("partition_reclaimed", "app=%s stage=%s topic=%s partition=%d epoch=%lld",
+                  pl->app, pl->stage, pl->input_topic, (int)partition, (long long)ps->epoch);
+    ps->st.fenced = 0;
+    ps->needs_reset = 1; /* the next sync opens a producer, which fences the other */
+    return 1;
 }
 
 /* What a failed transactional call leads to: fenced, an abort with a rewind, or

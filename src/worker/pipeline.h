@@ -55,9 +55,10 @@
  * re-read from its committed offset (not the committable one: the aborted
  * outputs are gone). A transactional call that times out or leaves the producer
  * unusable replaces the producer (init_transactions again, committed offset read
- * again) after a backoff; a fenced producer means the partition has a new owner:
- * it is logged (event=partition_fenced), counted, and the partition left idle
- * until it is removed. The at-least-once rule above decides, as without
+ * again) after a backoff; a fenced producer means another worker registered the
+ * partition's transactional.id: it is logged (event=partition_fenced), counted,
+ * and the partition left idle until it is removed or, when the caller still owns
+ * it, reclaimed (ride_pipeline_reclaim_partition). The at-least-once rule above decides, as without
  * transactions, which input offset is committable. Every transactional call runs
  * on the caller's thread, bounded by kafka_timeout_ms.
  *
@@ -251,6 +252,14 @@ void ride_pipeline_free(ride_pipeline *pl);
  * kept). An owned partition is an error: remove it first. */
 int ride_pipeline_add_partition(ride_pipeline *pl, int32_t partition, int64_t epoch,
                                 int64_t start, char *err, size_t errlen);
+
+/* For a partition fenced at least fenced_for_ms ago that the caller still owns
+ * under the current assignment (the fencer was a stale owner, which let go or
+ * will): opens a new producer at the next step, fencing the stale one in turn,
+ * and re-reads from the committed offset. Logged (event=partition_reclaimed).
+ * Returns 1 when it does, 0 when the partition is not fenced or not for long
+ * enough. */
+int ride_pipeline_reclaim_partition(ride_pipeline *pl, int32_t partition, int64_t fenced_for_ms);
 
 /* Stops touching partition at once: frames being assembled, in the task or
  * awaiting delivery are counted as handed back (uncommitted, the next owner re-reads them) and

@@ -43,6 +43,7 @@ struct ride_worker_processing {
     bool done;         /* the thread handed everything back and ends */
     uint64_t progress; /* passes of the thread's loop */
     uint64_t applied;  /* the version the thread last finished applying */
+    uint64_t taken;    /* the version the thread works from now */
     ride_worker_partition_stats *stats;
     size_t stats_count;
 };
@@ -74,7 +75,7 @@ static bool take_assignment(ride_worker_processing *p, taken *t, bool *changed)
     bool running = !p->stop;
     *changed = p->version != t->version;
     if (*changed) {
-        t->version = p->version;
+        t->version = p->taken = p->version;
         free(t->assignment);
         free(t->bootstrap);
         t->assignment = p->assignment ? strdup(p->assignment) : NULL;
@@ -100,6 +101,18 @@ static void apply_taken(ride_worker_processing *p, const taken *t)
     }
     ride_worker_stages_apply(p->stages, &a, t->bootstrap, t->embedded);
     ride_cluster_assignment_free(&a);
+}
+
+/* Whether the membership handed over an assignment newer than the one the
+ * thread works from: applying the rest of the old one would add partitions the
+ * master may have given to others meanwhile. */
+static bool assignment_superseded(void *ctx)
+{
+    ride_worker_processing *p = ctx;
+    pthread_mutex_lock(&p->mu);
+    bool newer = p->version != p->taken;
+    pthread_mutex_unlock(&p->mu);
+    return newer;
 }
 
 /* Mirrors the pipelines' figures into the metrics and the heartbeat's copy. */
@@ -168,7 +181,10 @@ ride_worker_processing *ride_worker_processing_start(const ride_worker_stages_en
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
     pthread_cond_init(&p->done_cv, NULL);
-    if (!(p->stages = ride_worker_stages_new(env)) ||
+    ride_worker_stages_env own = *env;
+    own.superseded = assignment_superseded;
+    own.superseded_ctx = p;
+    if (!(p->stages = ride_worker_stages_new(&own)) ||
         pthread_create(&p->thread, NULL, process_thread, p)) {
         release(p);
         return NULL;

@@ -497,6 +497,11 @@ static void add_entry(ride_worker_stages *s, const ride_cluster_partition_task *
                   t->stage, t->partition, t->epoch);
 }
 
+static bool superseded(const ride_worker_stages *s)
+{
+    return s->env.superseded && s->env.superseded(s->env.superseded_ctx);
+}
+
 /* The stages an assignment names: each runs on lanes of its own. */
 static int distinct_stages(const ride_cluster_assignment *a)
 {
@@ -531,8 +536,14 @@ void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignme
                       a->partition_count);
         return;
     }
-    for (size_t i = 0; i < a->partition_count; i++)
+    for (size_t i = 0; i < a->partition_count; i++) {
+        if (superseded(s)) {
+            ride_log_info("assignment_superseded", "epoch=%" PRId64 " added=%zu of=%zu",
+                          a->epoch, i, a->partition_count);
+            break;
+        }
         add_entry(s, &a->partitions[i], bootstrap);
+    }
     drop_idle_stages(s);
 }
 
@@ -650,8 +661,18 @@ static void wait_for_input(ride_worker_stages *s, int wait_ms)
         ;
 }
 
+static void reclaim_fenced(ride_worker_stages *s)
+{
+    if (superseded(s))
+        return;
+    for (size_t i = 0; i < s->owned_count; i++)
+        ride_pipeline_reclaim_partition(s->owned[i].sp->pl, s->owned[i].partition,
+                                        RIDE_WORKER_RECLAIM_AFTER_MS);
+}
+
 void ride_worker_stages_step(ride_worker_stages *s, int wait_ms)
 {
+    reclaim_fenced(s);
     int64_t now = ride_clock_mono_ms();
     int64_t until = now + wait_ms;
     bool stepped = false;

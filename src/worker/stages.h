@@ -39,9 +39,19 @@ typedef struct ride_worker_stages_env {
     /* Where the workers of this machine announce themselves (budget.h), or NULL:
      * counted when a stage is built, to share the cores among them. */
     const char *presence_dir;
+    /* Whether a newer assignment waits (NULL: never): apply stops adding the
+     * older one's partitions, and a fenced partition is reclaimed only while
+     * none waits. */
+    bool (*superseded)(void *ctx);
+    void *superseded_ctx;
 } ride_worker_stages_env;
 
 typedef struct ride_worker_stages ride_worker_stages;
+
+/* Longer than a live worker takes to apply the assignment that moved a
+ * partition away from it: a stale owner lets go well before the rightful one
+ * takes the partition back. */
+#define RIDE_WORKER_RECLAIM_AFTER_MS 2000
 
 /* An empty set (it owns nothing), or NULL when out of memory. */
 ride_worker_stages *ride_worker_stages_new(const ride_worker_stages_env *env);
@@ -49,11 +59,16 @@ ride_worker_stages *ride_worker_stages_new(const ride_worker_stages_env *env);
 /* Makes the owned partitions those of a (NULL: none): commits what is
  * acknowledged, releases what is no longer assigned or changed epoch or
  * settings, then adds the rest, reading from the brokers at bootstrap (embedded:
- * the embedded cluster). An entry that cannot be added is logged and skipped. */
+ * the embedded cluster). An entry that cannot be added is logged and skipped.
+ * Adding stops early (event=assignment_superseded) once a newer assignment
+ * waits, since the master may have moved the rest elsewhere. */
 void ride_worker_stages_apply(ride_worker_stages *s, const ride_cluster_assignment *a,
                               const char *bootstrap, bool embedded);
 
-/* Steps every pipeline once, each waiting at most wait_ms for input. A pipeline
+/* Steps every pipeline once, each waiting at most wait_ms for input. An
+ * exactly-once partition fenced for RIDE_WORKER_RECLAIM_AFTER_MS while this
+ * worker still owns it under the newest assignment (the fencer was a stale owner
+ * that applied an old assignment late) is reclaimed first. A pipeline
  * whose step failed is skipped until its backoff ends (retry.h: 10 ms doubling
  * to 1 s, the cause logged once per interval); when every one is skipped, this
  * waits up to wait_ms itself, so that a caller looping on it never spins. */

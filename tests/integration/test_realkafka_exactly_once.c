@@ -9,8 +9,16 @@
  * A zombie owner: a worker stopped with SIGSTOP (alive, silent) loses its
  * partitions to the others; continued, it may still hold an open transaction and
  * queued outputs, which the new owners' producers fenced: the sink still has
- * every frame once. */
+ * every frame once.
+ *
+ * A stale owner: a worker that applies an old assignment late registers a
+ * partition's transactional.id after its rightful owner did, fencing it, then
+ * lets the partition go. The rightful owner, still assigned the partition, takes
+ * it back (event=partition_reclaimed) and the stream goes on, nothing twice. The
+ * stale registration is made here with librdkafka, the same call a late worker
+ * makes. */
 #include <dirent.h>
+#include <librdkafka/rdkafka.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -204,11 +212,88 @@ static void test_zombie_owner_is_fenced(void **state)
     assert_int_equal(duplicates, 0);
 }
 
+static const ride_cluster_app STALE_APP = {.name = "rkstale",
+                                           .fps = 30,
+                                           .partitions = 2,
+                                           .max_workers = 2,
+                                           .stddev = true,
+                                           .delivery = "exactly-once"};
+
+/* What a worker applying an old assignment does to a partition it no longer
+ * owns: registers its transactional.id (fencing the owner), then lets go. */
+static void register_stale_owner(const char *bootstrap, const char *transactional_id)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap, err, sizeof err),
+                     RD_KAFKA_CONF_OK);
+    assert_int_equal(rd_kafka_conf_set(conf, "transactional.id", transactional_id, err,
+                                       sizeof err),
+                     RD_KAFKA_CONF_OK);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk)
+        fail_msg("stale producer: %s", err);
+    rd_kafka_error_t *e = rd_kafka_init_transactions(rk, WAIT_MS);
+    if (e) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+        rd_kafka_destroy(rk);
+        fail_msg("stale init_transactions: %s", why);
+    }
+    rd_kafka_destroy(rk);
+}
+
+typedef struct log_probe {
+    const ride_cluster_fx *fx;
+    const char *id;
+    const char *what;
+} log_probe;
+
+static bool log_has(void *ctx)
+{
+    log_probe *lp = ctx;
+    return log_count(lp->fx, lp->id, lp->what) > 0;
+}
+
+static void test_fenced_owner_reclaims_from_stale_owner(void **state)
+{
+    (void)state;
+    const char *bootstrap = ride_harness_kafka_bootstrap(ride_harness_kafka_shared());
+    ride_proc *workers[2] = {0};
+    ride_cluster_fx *fx = ride_cluster_fx_start_on("rkstale", bootstrap, NULL, 2, workers,
+                                                   WAIT_MS);
+    ride_cluster_fx_run_app(fx, &STALE_APP, WAIT_MS);
+    ride_audit_reader *r = committed_reader(fx, "rkstale.sd.out");
+    ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
+    wait_every_stream(fx, r, FRAMES_PER_ROUND);
+
+    char owner[128], after[128];
+    assert_non_null(ride_cluster_fx_owner(fx, STALE_APP.name, "gray", 0, owner, sizeof owner));
+    assert_true(owner[0] != '\0');
+    register_stale_owner(fx->bootstrap, "ride.rkstale.gray.0");
+    log_probe fenced = {fx, owner, "event=partition_fenced"};
+    log_probe reclaimed = {fx, owner, "event=partition_reclaimed"};
+    if (!ride_harness_wait_until(log_has, &fenced, WAIT_MS))
+        ride_cluster_fx_fail(fx, "%s was not fenced by the stale registration", owner);
+    if (!ride_harness_wait_until(log_has, &reclaimed, WAIT_MS))
+        ride_cluster_fx_fail(fx, "%s left its fenced partition idle", owner);
+    wait_every_stream(fx, r, FRAMES_PER_ROUND);
+    /* The same owner carries it on: no failover hid an idle partition. */
+    ride_cluster_fx_owner(fx, STALE_APP.name, "gray", 0, after, sizeof after);
+    assert_string_equal(after, owner);
+
+    uint64_t duplicates = ride_cluster_fx_finish(fx, r, producer, "p1", STREAMS, WAIT_MS);
+    printf("stale owner: %s reclaimed gray/0, duplicates %" PRIu64 "\n", owner, duplicates);
+    assert_int_equal(duplicates, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_killed_workers_lose_and_repeat_nothing),
         cmocka_unit_test(test_zombie_owner_is_fenced),
+        cmocka_unit_test(test_fenced_owner_reclaims_from_stale_owner),
     };
     return cmocka_run_group_tests(tests, ride_harness_kafka_group_setup,
                                   ride_harness_kafka_group_teardown);

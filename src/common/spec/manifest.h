@@ -37,7 +37,7 @@ extern "C" {
 
 typedef enum ride_delivery {
     RIDE_DELIVERY_AT_LEAST_ONCE = 0,
-    RIDE_DELIVERY_EXACTLY_ONCE = 1, /* accepted and carried to the workers, which ignore it */
+    RIDE_DELIVERY_EXACTLY_ONCE = 1, /* Kafka transactions per partition (docs/kafka.md) */
 } ride_delivery;
 
 /* How a uri is read; see ride_source_uri_parse(). */

@@ -136,6 +136,8 @@ typedef struct cluster {
     const char *kafka;         /* the real Kafka's brokers, or NULL: embedded */
     char app[64];
     char sink_topic[96];
+    /* spec.sink.group, read and committed by the bench's sink reader; empty: none. */
+    char sink_group[32];
     bool exactly_once;
     ride_proc *master;
     ride_proc *producer; /* the paced mode's; none in the drain mode */

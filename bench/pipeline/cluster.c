@@ -225,6 +225,11 @@ int ride_bench_cluster_start(cluster *c, const options *o, const ride_zk_server 
     /* A real Kafka keeps every run's topics: each run names its own. */
     snprintf(c->app, sizeof c->app, "%s", o->kafka ? name : "bench");
     snprintf(c->sink_topic, sizeof c->sink_topic, "%s.sink", c->app);
+    /* The embedded broker deletes what is over 5 MiB a partition, read or not: a
+     * drain outruns the sink reader, which must hold the sink stage back. A real
+     * Kafka's drain keeps everything (retention.bytes -1) and runs unbounded. */
+    if (o->drain && !c->kafka)
+        snprintf(c->sink_group, sizeof c->sink_group, "ride-bench.sink");
     if (!(c->dir = ride_harness_tempdir("ride-bench-pipeline-")))
         return -1;
     if (o->kafka_start) {
@@ -283,11 +288,12 @@ int ride_bench_apply_manifest(cluster *c, const char *task1, const char *task2)
                      "    - name: second\n      input: [first]\n      task: %s\n%s"
                      "      partitions: %d\n      workers: {min: 1, max: %d}\n"
                      "      resources: {device: cpu}\n"
-                     "  sink: {type: kafka, stage: second, topic: %s}\n%s",
+                     "  sink: {type: kafka, stage: second, topic: %s%s%s}\n%s",
                      c->app, c->exactly_once ? "exactly-once" : "at-least-once", sources,
                      inputs, task1, o->partitions, o->workers, task2,
                      strcmp(task2, "stddev") == 0 ? "      params: {ksize: 5}\n" : "",
                      o->partitions, o->workers, c->sink_topic,
+                     c->sink_group[0] ? ", group: " : "", c->sink_group,
                      /* A drain's pre-filled frames must all stay until they are read. */
                      o->drain ? "  topics: {retention.bytes: -1}\n" : "");
     if (n < 0 || (size_t)n >= sizeof yaml || sl >= sizeof sources || il >= sizeof inputs) {
@@ -323,6 +329,7 @@ ride_audit_reader *ride_bench_open_sink(cluster *c, ride_audit_frame_fn on_frame
                              .props = c->exactly_once ? READ_COMMITTED : NULL,
                              .prop_count = c->exactly_once ? 1 : 0,
                              .topic = c->sink_topic,
+                             .group = c->sink_group[0] ? c->sink_group : NULL,
                              .on_frame = on_frame,
                              .ctx = ctx};
     char err[256] = "";

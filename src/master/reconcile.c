@@ -639,6 +639,10 @@ static void fill_output(const ride_master_app *a, size_t stage, ride_cluster_par
     if (man->sink.stage == stage) {
         t->output_topic = man->sink.topic;
         t->output_partitions = man->stages[stage].partitions;
+        if (man->sink.group) {
+            t->output_group = man->sink.group;
+            t->output_writers = 1;
+        }
         return;
     }
     const ride_stage *next = ride_master_reader(man, man->stages[stage].name);

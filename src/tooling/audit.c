@@ -135,6 +135,8 @@ struct ride_audit_reader {
     ride_kafka_consumer *consumer;
     ride_frame_assembler **as;
     int partitions;
+    int64_t *next; /* per partition: the offset after the last message read, or -1 */
+    bool unsaved;  /* read since the last commit */
     ride_frame frame;
     ride_seqtrack *seqs;
     uint64_t rejected;
@@ -185,7 +187,8 @@ ride_audit_reader *ride_audit_reader_new(const ride_audit_options *opts, char *e
     if (!r->opts.max_frame_bytes)
         r->opts.max_frame_bytes = DEFAULT_MAX_FRAME;
     r->seqs = ride_seqtrack_new();
-    r->consumer = ride_kafka_consumer_new(conf, "ride.audit", err, errlen);
+    r->consumer = ride_kafka_consumer_new(conf, opts->group ? opts->group : "ride.audit", err,
+                                          errlen);
     if (!r->seqs || !r->consumer)
         goto fail;
     r->partitions = ride_kafka_partition_count(ride_kafka_consumer_handle(r->consumer),
@@ -195,8 +198,11 @@ ride_audit_reader *ride_audit_reader_new(const ride_audit_options *opts, char *e
             ride_set_error(err, errlen, "audit reader: topic %s does not exist", opts->topic);
         goto fail;
     }
-    if (!(r->as = calloc((size_t)r->partitions, sizeof *r->as)))
+    if (!(r->as = calloc((size_t)r->partitions, sizeof *r->as)) ||
+        !(r->next = malloc((size_t)r->partitions * sizeof *r->next)))
         goto fail;
+    for (int p = 0; p < r->partitions; p++)
+        r->next[p] = -1;
     for (int p = 0; p < r->partitions; p++)
         if (!(r->as[p] = ride_frame_assembler_new(r->opts.max_frame_bytes, count_reject, r)))
             goto fail;
@@ -207,13 +213,45 @@ fail:
     return NULL;
 }
 
+/* The partitions read so far, each at the offset after its last message read;
+ * NULL when none was read (or out of memory: the commit is skipped, not needed). */
+static rd_kafka_topic_partition_list_t *read_positions(const ride_audit_reader *r)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->partitions);
+    for (int p = 0; list && p < r->partitions; p++)
+        if (r->next[p] >= 0)
+            rd_kafka_topic_partition_list_add(list, r->opts.topic, p)->offset = r->next[p];
+    if (list && list->cnt == 0) {
+        rd_kafka_topic_partition_list_destroy(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* A failed commit only leaves the group further behind: the next one catches
+ * up, and the sink stage waits meanwhile rather than losing anything. */
+static void commit_read(ride_audit_reader *r, bool async)
+{
+    if (!r->opts.group || (async && !r->unsaved))
+        return;
+    rd_kafka_topic_partition_list_t *list = read_positions(r);
+    if (!list)
+        return;
+    (void)rd_kafka_commit(ride_kafka_consumer_handle(r->consumer), list, async);
+    rd_kafka_topic_partition_list_destroy(list);
+    r->unsaved = false;
+}
+
 void ride_audit_reader_free(ride_audit_reader *r)
 {
     if (!r)
         return;
+    if (r->consumer && r->next)
+        commit_read(r, false);
     for (int p = 0; r->as && p < r->partitions; p++)
         ride_frame_assembler_free(r->as[p]);
     free(r->as);
+    free(r->next);
     ride_kafka_consumer_free(r->consumer);
     ride_frame_free(&r->frame);
     ride_seqtrack_free(r->seqs);
@@ -238,6 +276,8 @@ static int take_message(ride_audit_reader *r, const ride_kafka_message *m)
 {
     if (m->partition < 0 || m->partition >= r->partitions)
         return 0;
+    r->next[m->partition] = m->offset + 1;
+    r->unsaved = true;
     if (ride_frame_assembler_push(r->as[m->partition], m->payload, m->len, &r->frame) !=
         RIDE_FRAME_OK)
         return 0;
@@ -257,8 +297,10 @@ int ride_audit_reader_poll(ride_audit_reader *r, int timeout_ms, int max_frames,
     int frames = 0;
     for (;;) {
         int64_t left = deadline - ride_clock_mono_ms();
-        if (left <= 0 || (max_frames > 0 && frames >= max_frames))
+        if (left <= 0 || (max_frames > 0 && frames >= max_frames)) {
+            commit_read(r, true);
             return frames;
+        }
         ride_kafka_message m;
         int rc = ride_kafka_consumer_poll(r->consumer, left > 50 ? 50 : (int)left, &m, err,
                                           errlen);

@@ -4,8 +4,10 @@
  * tests prove "nothing lost" with it.
  *
  * A reader consumes every partition of one topic from the beginning (or from the
- * end, with from_end) with its own consumer that never commits; each whole frame
- * (after reassembly) is recorded and, when a callback is given, handed to it.
+ * end, with from_end) with its own consumer; each whole frame (after reassembly)
+ * is recorded and, when a callback is given, handed to it. It commits only with
+ * a group: then, as a sink's reader (spec.sink.group), it tells the sink stage
+ * how far it has read, and the stage writes at most its backlog budget ahead.
  *
  * Threads: one reader is used by one thread at a time. */
 #ifndef RIDE_AUDIT_H
@@ -63,6 +65,10 @@ typedef struct ride_audit_options {
     size_t prop_count;
     const char *topic;     /* required; must exist */
     bool from_end;         /* start at the log end instead of the beginning */
+    /* Optional consumer group: the reader commits what it has read for it
+     * (asynchronously after each poll that read something, synchronously when
+     * freed), keeping its own assignment; NULL: it never commits. */
+    const char *group;
     size_t max_frame_bytes; /* 0: 256 MiB */
     ride_audit_frame_fn on_frame; /* optional */
     void *ctx;

@@ -71,8 +71,9 @@ int ride_worker_metrics_init(ride_worker_metrics *ms, char *err, size_t errlen)
                                            "Failed writes of the files sink, by reason",
                                            drop_labels, 3, err, errlen);
     ms->paused = ride_metrics_gauge(ms->reg, "ride_worker_paused_partitions",
-                                    "Input partitions held back because the next stage's "
-                                    "backlog is full",
+                                    "Input partitions held back because the group reading "
+                                    "their output (the next stage, or spec.sink.group) is a "
+                                    "full backlog behind",
                                     drop_labels, 2, err, errlen);
     size_t n_buckets;
     const double *buckets = ride_metrics_latency_buckets(&n_buckets);

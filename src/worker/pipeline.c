@@ -1416,7 +1416,7 @@ static int check_config(const ride_pipeline_config *cfg, char *err, size_t errle
     else if (cfg->output_partitions < 0 || cfg->max_in_flight < 0 || cfg->kafka_timeout_ms < 0)
         why = "negative count or timeout";
     else if (cfg->output_topic && cfg->max_backlog_bytes && !cfg->output_group)
-        why = "a backlog budget needs the next stage's group";
+        why = "a backlog budget needs the group reading the output";
     else if (cfg->exactly_once && cfg->output_topic && (!cfg->app || !cfg->stage))
         why = "exactly-once needs the app and stage (its transactional ids)";
     else if (cfg->transaction_interval_ms < 0 || cfg->transaction_max_frames < 0)
@@ -1450,9 +1450,9 @@ static int stage_writers(int input_partitions, int output_partitions)
     return (input_partitions + output_partitions - 1) / output_partitions;
 }
 
-/* The backlog monitor reads the next stage's committed offsets with the input
- * consumer's settings (same brokers, same security); each input partition gets
- * its share of its output partition's budget when first added. */
+/* The backlog monitor reads the committed offsets of the group reading the
+ * output with the input consumer's settings (same brokers, same security); each
+ * input partition gets its share of its output partition's budget when first added. */
 static int open_backlog(ride_pipeline *pl, const ride_pipeline_config *cfg, int partitions,
                         char *err, size_t errlen)
 {

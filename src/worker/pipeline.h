@@ -162,7 +162,7 @@ typedef struct ride_pipeline_config {
      * asked at creation (kafka/message_size.h): the worker's default budget. */
     bool backlog_within_retention;
     int backlog_refresh_ms;    /* 0: RIDE_BACKLOG_DEFAULT_REFRESH_MS */
-    const char *output_group;  /* the next stage's group; required with a budget */
+    const char *output_group;  /* the group reading output_topic; required with a budget */
     /* Writers of each output partition, this stage's input partitions and
      * anything else writing the topic (0: only this stage's; never fewer). */
     int output_writers;

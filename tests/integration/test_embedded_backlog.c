@@ -7,7 +7,12 @@
  * up in sd's input, then gray's active worker is killed, so that its spare takes
  * over with gray's input piled up behind the backpressure, and sd's worker goes
  * on. Every frame the producer delivered must reach the sink (by sequence
- * number), and no worker may log input_expired. */
+ * number), and no worker may log input_expired.
+ *
+ * sink_waits_for_its_group: an application whose sink names its reader's group
+ * (spec.sink.group) with a reader that reads nothing at first: the sink stage
+ * pauses and stays paused while its reader is idle, then every delivered frame
+ * reaches the sink once the reader reads (and commits) again. */
 #include <dirent.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -25,6 +30,8 @@
 #define ROUNDS 2
 #define FILL_MS 1000
 #define RUNNING_MS 3000
+#define IDLE_READER_MS 3000
+#define SINK_GROUP "sg.reader"
 
 static const char MANIFEST[] =
     "apiVersion: ride/v1\n"
@@ -176,10 +183,56 @@ static void test_nothing_deleted_unread(void **state)
     ride_cluster_fx_free(fx);
 }
 
+typedef struct paused_probe {
+    ride_cluster_fx *fx;
+    const char *worker_log;
+    bool want_paused;
+} paused_probe;
+
+/* The worker's ride_worker_paused_partitions of stage gray of app sg is above
+ * zero (want_paused) or zero (!want_paused); an unreadable scrape is neither. */
+static bool gray_paused_is(void *ctx)
+{
+    paused_probe *pp = ctx;
+    static const char key[] = "\nride_worker_paused_partitions{app=\"sg\",stage=\"gray\"} ";
+    char *text = ride_cluster_fx_scrape(pp->fx, pp->worker_log);
+    const char *at = text ? strstr(text, key) : NULL;
+    double paused = at ? strtod(at + strlen(key), NULL) : -1;
+    free(text);
+    return pp->want_paused ? paused > 0 : paused == 0;
+}
+
+static void test_sink_waits_for_its_group(void **state)
+{
+    (void)state;
+    ride_cluster_fx *fx = ride_cluster_fx_start("embedded_sink_group", 1, NULL, WAIT_MS);
+    /* 300 KB outputs at 60 frames/s: without the group, far more than 5 MiB a
+     * partition reaches the sink while its reader is idle. */
+    ride_cluster_app app = {.name = "sg", .fps = 30, .partitions = 2, .max_workers = 1,
+                            .size = "640x480", .sink_group = SINK_GROUP};
+    ride_cluster_fx_run_app(fx, &app, WAIT_MS);
+    ride_audit_reader *r = ride_cluster_fx_group_reader(fx, "sg.gray.out", SINK_GROUP);
+    ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
+
+    paused_probe pp = {fx, "w1-1", true};
+    if (!ride_harness_wait_until(gray_paused_is, &pp, WAIT_MS))
+        ride_cluster_fx_fail(fx, "stage gray never paused for its sink's idle reader");
+    pp.want_paused = false;
+    if (ride_harness_wait_until(gray_paused_is, &pp, IDLE_READER_MS))
+        ride_cluster_fx_fail(fx, "stage gray resumed while its sink's reader read nothing");
+
+    ride_cluster_stream_counts counts[STREAMS] = {{0}};
+    ride_cluster_fx_stop_producer(fx, producer, "p1", counts, STREAMS);
+    ride_cluster_fx_drain(fx, r, counts, STREAMS, WAIT_MS);
+    ride_audit_reader_free(r);
+    ride_cluster_fx_free(fx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_nothing_deleted_unread),
+        cmocka_unit_test(test_sink_waits_for_its_group),
     };
     return cmocka_run_group_tests(tests, ride_harness_zk_group_setup,
                                   ride_harness_zk_group_teardown);

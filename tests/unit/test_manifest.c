@@ -527,6 +527,43 @@ static void test_inline_errors(void **state)
 }
 
 /* Limits that keep a hostile manifest from costing much time or memory. */
+#define ONE_STAGE ONE_SOURCE "  stages: [{name: a, input: s, task: t}]\n"
+
+/* spec.sink.group: a Kafka consumer group id, only for a Kafka sink. */
+static void test_sink_group(void **state)
+{
+    (void)state;
+    ride_manifest m;
+    parse_ok(HEAD ONE_STAGE "  sink: {group: readers.v1_A-2}\n", &m);
+    assert_string_equal(m.sink.group, "readers.v1_A-2");
+    assert_string_equal(m.sink.topic, "x.a.out");
+    ride_manifest_free(&m);
+    parse_ok(HEAD ONE_STAGE "  sink: {topic: t}\n", &m);
+    assert_null(m.sink.group);
+    ride_manifest_free(&m);
+
+    char longest[sizeof HEAD ONE_STAGE + 300];
+    int n = snprintf(longest, sizeof longest, HEAD ONE_STAGE "  sink: {group: %0249d}\n", 0);
+    assert_true(n > 0 && (size_t)n < sizeof longest);
+    parse_ok(longest, &m);
+    assert_int_equal(strlen(m.sink.group), 249);
+    ride_manifest_free(&m);
+    snprintf(longest, sizeof longest, HEAD ONE_STAGE "  sink: {group: %0250d}\n", 0);
+    expect_error(longest, 7, 17, "spec.sink.group: longer than 249 bytes");
+
+    expect_error(HEAD ONE_STAGE "  sink: {type: files, stage: a, path: /o, group: g}\n", 7, 50,
+                 "spec.sink.group: applies only to type: kafka");
+    expect_error(HEAD ONE_STAGE "  sink: {type: none, group: g}\n", 7, 29,
+                 "spec.sink.group: applies only to type: kafka");
+    expect_error(HEAD ONE_STAGE "  sink: {group: \"a b\"}\n", 7, 17,
+                 "spec.sink.group: invalid Kafka consumer group");
+    expect_error(HEAD ONE_STAGE "  sink: {group: \"r/1\"}\n", 7, 17,
+                 "invalid Kafka consumer group: use letters, digits, '.', '_' and '-'");
+    expect_error(HEAD ONE_STAGE "  sink: {group: \"..\"}\n", 7, 17,
+                 "invalid Kafka consumer group");
+    expect_error(HEAD ONE_STAGE "  sink: {group: \"\"}\n", 7, 17, "must not be empty");
+}
+
 static void test_size_limits(void **state)
 {
     (void)state;
@@ -687,6 +724,7 @@ int main(void)
         cmocka_unit_test(test_bad_manifests),
         cmocka_unit_test(test_bad_cases_cover_directory),
         cmocka_unit_test(test_inline_errors),
+        cmocka_unit_test(test_sink_group),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_error_format),
         cmocka_unit_test(test_source_uris),

@@ -29,6 +29,23 @@ static const char TWO_PARTITIONS[] = "apiVersion: ride/v1\n"
                                      "      partitions: 2\n"
                                      "      workers: {min: 1, max: 2, spares: 1}\n";
 
+/* TWO_PARTITIONS whose sink names the consumer group that reads it. */
+static const char SINK_GROUP[] = "apiVersion: ride/v1\n"
+                                 "kind: Application\n"
+                                 "metadata:\n"
+                                 "  name: cctv\n"
+                                 "spec:\n"
+                                 "  sources:\n"
+                                 "    - name: cam\n"
+                                 "      uri: synthetic:64x48@10\n"
+                                 "  stages:\n"
+                                 "    - name: gray\n"
+                                 "      input: cam\n"
+                                 "      task: grayscale\n"
+                                 "      partitions: 2\n"
+                                 "      workers: {min: 1, max: 2, spares: 1}\n"
+                                 "  sink: {group: cctv.readers}\n";
+
 /* Only workers labelled zone=east may run its stage. */
 static const char EAST_ONLY[] = "apiVersion: ride/v1\n"
                                 "kind: Application\n"
@@ -792,6 +809,41 @@ static void test_unchanged_assignment_is_not_rewritten(void **state)
     cluster_free(c);
 }
 
+/* The sink stage's entries name the sink's group (one writer per sink partition)
+ * when the manifest gives one, and no group otherwise. */
+static void expect_sink_output(const char *yaml, const char *group, int writers)
+{
+    cluster *c = cluster_new();
+    add_worker(c, "w1", true);
+    ride_master_app *a = running_app(c, yaml);
+    set_owner(a, 0, "w1", 1);
+    set_owner(a, 1, "w1", 1);
+    add_record(c, "w1", 2);
+    assignments(c);
+    assert_int_equal(c->plan.count, 1);
+    ride_cluster_assignment as = decode(nth(c, 0, RIDE_RECONCILE_ASSIGNMENT_WRITE)->text);
+    assert_int_equal(as.partition_count, 2);
+    for (size_t i = 0; i < as.partition_count; i++) {
+        const ride_cluster_partition_task *t = &as.partitions[i];
+        assert_string_equal(t->output_topic, "cctv.gray.out");
+        assert_int_equal(t->output_partitions, 2);
+        if (group)
+            assert_string_equal(t->output_group, group);
+        else
+            assert_null(t->output_group);
+        assert_int_equal(t->output_writers, writers);
+    }
+    ride_cluster_assignment_free(&as);
+    cluster_free(c);
+}
+
+static void test_sink_group_bounds_sink_stage(void **state)
+{
+    (void)state;
+    expect_sink_output(SINK_GROUP, "cctv.readers", 1);
+    expect_sink_output(TWO_PARTITIONS, NULL, 0);
+}
+
 static void test_departed_member_loses_assignment(void **state)
 {
     (void)state;
@@ -917,6 +969,7 @@ int main(void)
         cmocka_unit_test(test_dead_producer_source_moves),
         cmocka_unit_test(test_live_producer_keeps_source),
         cmocka_unit_test(test_unchanged_assignment_is_not_rewritten),
+        cmocka_unit_test(test_sink_group_bounds_sink_stage),
         cmocka_unit_test(test_assignment_lists_granted_partitions),
         cmocka_unit_test(test_departed_member_loses_assignment),
         cmocka_unit_test(test_member_without_record_is_skipped),

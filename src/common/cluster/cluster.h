@@ -323,9 +323,9 @@ typedef struct ride_cluster_partition_task {
     const char *input_topic;
     const char *output_topic;  /* or NULL */
     int output_partitions;     /* 1..4096 with output_topic, else 0 */
-    /* The next stage's consumer group when output_topic is its input, whose
-     * backlog bounds what this stage writes ahead; NULL for a sink topic, whose
-     * readers RIDE does not know. */
+    /* The consumer group whose backlog bounds what this stage writes ahead: the
+     * next stage's when output_topic is its input, spec.sink.group for a sink
+     * topic; NULL for a sink topic without one, whose readers RIDE does not know. */
     const char *output_group;
     /* With output_group: how many writers each partition of output_topic has at
      * most (every stage and source writing it), which divides its budget into

@@ -621,9 +621,22 @@ static int default_topic(ride_yaml *y, ride_manifest *m)
     return 0;
 }
 
+/* A Kafka consumer group id, held to the rules of a topic name: it appears in
+ * logs and metrics unquoted. */
+static int sink_group(ride_yaml *y, ride_manifest *m, const ride_yaml_map *map)
+{
+    if (ride_yaml_get_string(y, map, "group", 0, RIDE_TOPIC_MAX, &m->sink.group))
+        return -1;
+    if (!m->sink.group || topic_valid(m->sink.group))
+        return 0;
+    return ride_yaml_fail_key(y, map, "group",
+                              "invalid Kafka consumer group: use letters, digits, '.', '_' and '-'");
+}
+
 static int sink_topic(ride_yaml *y, ride_manifest *m, const ride_yaml_map *map)
 {
-    if (ride_yaml_get_string(y, map, "topic", 0, RIDE_TOPIC_MAX, &m->sink.topic))
+    if (ride_yaml_get_string(y, map, "topic", 0, RIDE_TOPIC_MAX, &m->sink.topic) ||
+        sink_group(y, m, map))
         return -1;
     if (!m->sink.topic)
         return default_topic(y, m);
@@ -651,14 +664,18 @@ static int check_sink_keys(ride_yaml *y, const ride_manifest *m, const ride_yaml
         if (ride_yaml_map_get(y, map, files_only[i]))
             return ride_yaml_fail_key(y, map, files_only[i], "applies only to type: files");
     }
-    if (m->sink.type != RIDE_SINK_KAFKA && ride_yaml_map_get(y, map, "topic"))
-        return ride_yaml_fail_key(y, map, "topic", "applies only to type: kafka");
+    static const char *const kafka_only[] = {"topic", "group"};
+    for (size_t i = 0; m->sink.type != RIDE_SINK_KAFKA && i < 2; i++) {
+        if (ride_yaml_map_get(y, map, kafka_only[i]))
+            return ride_yaml_fail_key(y, map, kafka_only[i], "applies only to type: kafka");
+    }
     return 0;
 }
 
 static int parse_sink(ride_yaml *y, ride_manifest *m, const ride_yaml_map *spec)
 {
-    static const char *const keys[] = {"type", "stage", "path", "format", "topic", NULL};
+    static const char *const keys[] = {"type",  "stage", "path", "format",
+                                       "topic", "group", NULL};
     m->sink.type = RIDE_SINK_KAFKA;
     m->sink.format = RIDE_ENC_PNG;
     yaml_node_t *node = ride_yaml_map_get(y, spec, "sink");

@@ -133,6 +133,9 @@ typedef struct ride_sink {
     ride_sink_type type;
     size_t stage;      /* index into ride_manifest.stages */
     const char *topic; /* kafka: default "<app>.<stage>.out"; NULL otherwise */
+    /* kafka: the consumer group that reads the sink topic, whose committed
+     * offsets bound what the sink stage writes ahead; NULL when not given. */
+    const char *group;
     const char *path;  /* files: output directory; NULL otherwise */
     ride_encoding format; /* files: default png */
 } ride_sink;

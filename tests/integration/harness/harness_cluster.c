@@ -368,10 +368,12 @@ const char *ride_cluster_app_manifest(const ride_cluster_app *app, char *buf, si
                      "      partitions: %d\n"
                      "      workers: %s\n"
                      "%s"
-                     "  sink: {type: kafka, stage: %s}\n"
+                     "  sink: {type: kafka, stage: %s%s%s}\n"
                      "%s",
                      app->name, delivery, size, app->fps, size, app->fps, app->partitions,
-                     workers, sd, app->stddev ? "sd" : "gray", topics);
+                     workers, sd, app->stddev ? "sd" : "gray",
+                     app->sink_group ? ", group: " : "", app->sink_group ? app->sink_group : "",
+                     topics);
     assert_true(n > 0 && (size_t)n < len);
     return buf;
 }
@@ -443,17 +445,29 @@ const char *ride_cluster_fx_owner(ride_cluster_fx *fx, const char *app, const ch
 
 /* ---- the sink ---- */
 
-ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic,
-                                          ride_audit_frame_fn on_frame, void *ctx)
+static ride_audit_reader *open_reader(ride_cluster_fx *fx, const char *topic, const char *group,
+                                      ride_audit_frame_fn on_frame, void *ctx)
 {
     char err[512];
     ride_audit_options o = {.bootstrap = fx->bootstrap, .embedded = fx->embedded, .topic = topic,
                             .props = fx->kafka_props, .prop_count = fx->kafka_prop_count,
-                            .on_frame = on_frame, .ctx = ctx};
+                            .group = group, .on_frame = on_frame, .ctx = ctx};
     ride_audit_reader *r = ride_audit_reader_new(&o, err, sizeof err);
     if (!r)
         ride_cluster_fx_fail(fx, "reader on %s: %s", topic, err);
     return r;
+}
+
+ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic,
+                                          ride_audit_frame_fn on_frame, void *ctx)
+{
+    return open_reader(fx, topic, NULL, on_frame, ctx);
+}
+
+ride_audit_reader *ride_cluster_fx_group_reader(ride_cluster_fx *fx, const char *topic,
+                                                const char *group)
+{
+    return open_reader(fx, topic, group, NULL, NULL);
 }
 
 typedef struct flow_probe {

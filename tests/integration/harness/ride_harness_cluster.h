@@ -129,6 +129,7 @@ typedef struct ride_cluster_app {
     const char *size; /* the sources' WxH; NULL: 160x120 */
     const char *delivery; /* spec.delivery; NULL: the default (at-least-once) */
     const char *topics; /* spec.topics as a YAML flow mapping; NULL: none */
+    const char *sink_group; /* spec.sink.group; NULL: none */
 } ride_cluster_app;
 
 /* The application's manifest in buf (fails the test when it does not fit). */
@@ -145,6 +146,9 @@ const char *ride_cluster_fx_owner(ride_cluster_fx *fx, const char *app, const ch
 /* An audit reader on `topic` of the cluster's Kafka, from the beginning. */
 ride_audit_reader *ride_cluster_fx_reader(ride_cluster_fx *fx, const char *topic,
                                           ride_audit_frame_fn on_frame, void *ctx);
+/* The same, committing what it reads for `group` (a sink's spec.sink.group). */
+ride_audit_reader *ride_cluster_fx_group_reader(ride_cluster_fx *fx, const char *topic,
+                                                const char *group);
 /* Reads the sink until it holds `more` distinct frames beyond what it holds now;
  * fails the test after timeout_ms. */
 void ride_cluster_fx_wait_sink(ride_cluster_fx *fx, ride_audit_reader *r, uint64_t more,

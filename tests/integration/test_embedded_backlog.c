@@ -32,6 +32,8 @@
 #define RUNNING_MS 3000
 #define IDLE_READER_MS 3000
 #define SINK_GROUP "sg.reader"
+/* The 640x480 grey frames an embedded partition holds (5 MiB). */
+#define SINK_PARTITION_FRAMES (5242880 / (640 * 480))
 
 static const char MANIFEST[] =
     "apiVersion: ride/v1\n"
@@ -183,44 +185,76 @@ static void test_nothing_deleted_unread(void **state)
     ride_cluster_fx_free(fx);
 }
 
-typedef struct paused_probe {
-    ride_cluster_fx *fx;
-    const char *worker_log;
-    bool want_paused;
-} paused_probe;
+/* What worker w1 exports for stage gray of app sg: its paused partitions, and
+ * the frames each of its two partitions wrote to the sink. */
+typedef struct gray_figures {
+    double paused;
+    double processed[2];
+} gray_figures;
 
-/* The worker's ride_worker_paused_partitions of stage gray of app sg is above
- * zero (want_paused) or zero (!want_paused); an unreadable scrape is neither. */
-static bool gray_paused_is(void *ctx)
+static double sample(const char *text, const char *key)
 {
-    paused_probe *pp = ctx;
-    static const char key[] = "\nride_worker_paused_partitions{app=\"sg\",stage=\"gray\"} ";
-    char *text = ride_cluster_fx_scrape(pp->fx, pp->worker_log);
     const char *at = text ? strstr(text, key) : NULL;
-    double paused = at ? strtod(at + strlen(key), NULL) : -1;
+    return at ? strtod(at + strlen(key), NULL) : -1;
+}
+
+static bool read_gray(ride_cluster_fx *fx, gray_figures *g)
+{
+    char *text = ride_cluster_fx_scrape(fx, "w1-1");
+    g->paused = sample(text, "\nride_worker_paused_partitions{app=\"sg\",stage=\"gray\"} ");
+    for (int p = 0; p < 2; p++) {
+        char key[128];
+        snprintf(key, sizeof key,
+                 "\nride_frames_processed_total{app=\"sg\",stage=\"gray\",partition=\"%d\"} ",
+                 p);
+        g->processed[p] = sample(text, key);
+    }
     free(text);
-    return pp->want_paused ? paused > 0 : paused == 0;
+    return text != NULL;
+}
+
+/* Both partitions wrote frames to the sink and are paused now: held back by the
+ * sink's reader, not by the wait for the first offsets that pauses them at start. */
+static bool gray_held_back(void *ctx)
+{
+    gray_figures g;
+    return read_gray(ctx, &g) && g.paused == 2 && g.processed[0] >= 1 && g.processed[1] >= 1;
+}
+
+static bool gray_resumed(void *ctx)
+{
+    gray_figures g;
+    return read_gray(ctx, &g) && g.paused == 0;
 }
 
 static void test_sink_waits_for_its_group(void **state)
 {
     (void)state;
     ride_cluster_fx *fx = ride_cluster_fx_start("embedded_sink_group", 1, NULL, WAIT_MS);
-    /* 300 KB outputs at 60 frames/s: without the group, far more than 5 MiB a
-     * partition reaches the sink while its reader is idle. */
+    /* 300 KB outputs at 60 frames/s: without the group, 5 MiB a partition reach
+     * the sink in well under a second of the reader's idleness. */
     ride_cluster_app app = {.name = "sg", .fps = 30, .partitions = 2, .max_workers = 1,
                             .size = "640x480", .sink_group = SINK_GROUP};
     ride_cluster_fx_run_app(fx, &app, WAIT_MS);
     ride_audit_reader *r = ride_cluster_fx_group_reader(fx, "sg.gray.out", SINK_GROUP);
     ride_proc *producer = ride_cluster_fx_producer(fx, "p1");
 
-    paused_probe pp = {fx, "w1-1", true};
-    if (!ride_harness_wait_until(gray_paused_is, &pp, WAIT_MS))
-        ride_cluster_fx_fail(fx, "stage gray never paused for its sink's idle reader");
-    pp.want_paused = false;
-    if (ride_harness_wait_until(gray_paused_is, &pp, IDLE_READER_MS))
+    if (!ride_harness_wait_until(gray_held_back, fx, WAIT_MS))
+        ride_cluster_fx_fail(fx, "stage gray was never held back by its sink's idle reader");
+    if (ride_harness_wait_until(gray_resumed, fx, IDLE_READER_MS))
         ride_cluster_fx_fail(fx, "stage gray resumed while its sink's reader read nothing");
+    gray_figures g;
+    if (!read_gray(fx, &g))
+        ride_cluster_fx_fail(fx, "no metrics from worker w1");
+    printf("frames at the sink per partition while its reader was idle: %.0f, %.0f\n",
+           g.processed[0], g.processed[1]);
+    for (int p = 0; p < 2; p++)
+        if (g.processed[p] > SINK_PARTITION_FRAMES)
+            ride_cluster_fx_fail(fx, "partition %d wrote %.0f frames to the idle sink", p,
+                                 g.processed[p]);
 
+    /* Reading (and committing) lets the stage go on. */
+    ride_cluster_fx_wait_sink(fx, r, 4 * SINK_PARTITION_FRAMES, WAIT_MS);
     ride_cluster_stream_counts counts[STREAMS] = {{0}};
     ride_cluster_fx_stop_producer(fx, producer, "p1", counts, STREAMS);
     ride_cluster_fx_drain(fx, r, counts, STREAMS, WAIT_MS);

@@ -213,32 +213,44 @@ fail:
     return NULL;
 }
 
-/* The partitions read so far, each at the offset after its last message read;
- * NULL when none was read (or out of memory: the commit is skipped, not needed). */
-static rd_kafka_topic_partition_list_t *read_positions(const ride_audit_reader *r)
+/* The partitions read so far into out (room for every partition), each at the
+ * offset after its last message read; returns how many. */
+static size_t read_positions(const ride_audit_reader *r, ride_kafka_tp *out)
 {
-    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(r->partitions);
-    for (int p = 0; list && p < r->partitions; p++)
+    size_t n = 0;
+    for (int p = 0; p < r->partitions; p++)
         if (r->next[p] >= 0)
-            rd_kafka_topic_partition_list_add(list, r->opts.topic, p)->offset = r->next[p];
-    if (list && list->cnt == 0) {
-        rd_kafka_topic_partition_list_destroy(list);
-        return NULL;
-    }
-    return list;
+            out[n++] = (ride_kafka_tp){r->opts.topic, p, r->next[p]};
+    return n;
+}
+
+static void commit_async(ride_audit_reader *r, const ride_kafka_tp *tps, size_t n)
+{
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new((int)n);
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(list, tps[i].topic, tps[i].partition)->offset =
+            tps[i].offset;
+    rd_kafka_commit(ride_kafka_consumer_handle(r->consumer), list, 1);
+    rd_kafka_topic_partition_list_destroy(list);
 }
 
 /* A failed commit only leaves the group further behind: the next one catches
- * up, and the sink stage waits meanwhile rather than losing anything. */
-static void commit_read(ride_audit_reader *r, bool async)
+ * up, and the sink stage waits meanwhile rather than losing anything. The
+ * waiting one is bounded (RIDE_KAFKA_COMMIT_TIMEOUT_MS), brokers down or not. */
+static void commit_read(ride_audit_reader *r, bool wait)
 {
-    if (!r->opts.group || (async && !r->unsaved))
+    if (!r->opts.group || (!wait && !r->unsaved))
         return;
-    rd_kafka_topic_partition_list_t *list = read_positions(r);
-    if (!list)
-        return;
-    (void)rd_kafka_commit(ride_kafka_consumer_handle(r->consumer), list, async);
-    rd_kafka_topic_partition_list_destroy(list);
+    ride_kafka_tp *tps = malloc((size_t)r->partitions * sizeof *tps);
+    size_t n = tps ? read_positions(r, tps) : 0;
+    char err[256];
+    if (n && wait)
+        ride_kafka_commit(r->consumer, tps, n, err, sizeof err);
+    else if (n)
+        commit_async(r, tps, n);
+    free(tps);
     r->unsaved = false;
 }
 
@@ -247,7 +259,7 @@ void ride_audit_reader_free(ride_audit_reader *r)
     if (!r)
         return;
     if (r->consumer && r->next)
-        commit_read(r, false);
+        commit_read(r, true);
     for (int p = 0; r->as && p < r->partitions; p++)
         ride_frame_assembler_free(r->as[p]);
     free(r->as);
@@ -298,7 +310,7 @@ int ride_audit_reader_poll(ride_audit_reader *r, int timeout_ms, int max_frames,
     for (;;) {
         int64_t left = deadline - ride_clock_mono_ms();
         if (left <= 0 || (max_frames > 0 && frames >= max_frames)) {
-            commit_read(r, true);
+            commit_read(r, false);
             return frames;
         }
         ride_kafka_message m;

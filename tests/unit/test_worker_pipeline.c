@@ -1215,7 +1215,7 @@ static void test_budget_needs_next_group(void **state)
     ride_pipeline_config cfg = gray_config(fx);
     cfg.max_backlog_bytes = 1 << 20;
     assert_null(ride_pipeline_new(&cfg, fx->err, sizeof fx->err));
-    assert_non_null(strstr(fx->err, "next stage's group"));
+    assert_non_null(strstr(fx->err, "the group reading the output"));
 }
 
 /* ---- Step timers ---- */

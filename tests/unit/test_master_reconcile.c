@@ -14,37 +14,24 @@
 
 /* One stage of two partitions, at most two active workers and one spare, read
  * from one synthetic source. */
-static const char TWO_PARTITIONS[] = "apiVersion: ride/v1\n"
-                                     "kind: Application\n"
-                                     "metadata:\n"
-                                     "  name: cctv\n"
-                                     "spec:\n"
-                                     "  sources:\n"
-                                     "    - name: cam\n"
-                                     "      uri: synthetic:64x48@10\n"
-                                     "  stages:\n"
-                                     "    - name: gray\n"
-                                     "      input: cam\n"
-                                     "      task: grayscale\n"
-                                     "      partitions: 2\n"
-                                     "      workers: {min: 1, max: 2, spares: 1}\n";
-
-/* TWO_PARTITIONS whose sink names the consumer group that reads it. */
-static const char SINK_GROUP[] = "apiVersion: ride/v1\n"
-                                 "kind: Application\n"
-                                 "metadata:\n"
-                                 "  name: cctv\n"
-                                 "spec:\n"
-                                 "  sources:\n"
-                                 "    - name: cam\n"
-                                 "      uri: synthetic:64x48@10\n"
-                                 "  stages:\n"
-                                 "    - name: gray\n"
-                                 "      input: cam\n"
-                                 "      task: grayscale\n"
-                                 "      partitions: 2\n"
-                                 "      workers: {min: 1, max: 2, spares: 1}\n"
-                                 "  sink: {group: cctv.readers}\n";
+#define TWO_PARTITIONS_YAML \
+    "apiVersion: ride/v1\n" \
+    "kind: Application\n" \
+    "metadata:\n" \
+    "  name: cctv\n" \
+    "spec:\n" \
+    "  sources:\n" \
+    "    - name: cam\n" \
+    "      uri: synthetic:64x48@10\n" \
+    "  stages:\n" \
+    "    - name: gray\n" \
+    "      input: cam\n" \
+    "      task: grayscale\n" \
+    "      partitions: 2\n" \
+    "      workers: {min: 1, max: 2, spares: 1}\n"
+static const char TWO_PARTITIONS[] = TWO_PARTITIONS_YAML;
+/* The same, its sink naming the consumer group that reads it. */
+static const char SINK_GROUP[] = TWO_PARTITIONS_YAML "  sink: {group: cctv.readers}\n";
 
 /* Only workers labelled zone=east may run its stage. */
 static const char EAST_ONLY[] = "apiVersion: ride/v1\n"

@@ -1,7 +1,8 @@
 /* task_transcode.c - the built-in task `transcode`: resizes a frame (OpenCV) and
  * has the host publish it JPEG- or PNG-encoded (ride_task_output.encoding).
- * Payloads arrive decoded whatever their encoding, so the task only shapes pixels;
- * the encoding itself happens where the host writes the output frame. */
+ * Payloads arrive decoded whatever their encoding (a JPEG on CPU lanes maybe at the
+ * smaller scale decode_scale accepts), so the task only shapes pixels; the encoding
+ * itself happens where the host writes the output frame. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

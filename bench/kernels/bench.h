@@ -1,5 +1,6 @@
-/* bench.h - the parts of ride-bench-kernels: the tasks it measures (bench_tasks.c)
- * and the ways it runs one frame of a task (bench_sides.c). */
+/* bench.h - the parts of ride-bench-kernels: the tasks it measures (bench_tasks.c),
+ * the ways it runs one frame of a task (bench_sides.c) and the scaled decode's
+ * table (bench_decode.c). */
 #ifndef RIDE_BENCH_H
 #define RIDE_BENCH_H
 
@@ -15,6 +16,17 @@ typedef struct ride_bench_cv_scratch {
     uint32_t matrix_rows;
     struct ride_cv_cascade *cascade; /* facedetect: the face cascade */
 } ride_bench_cv_scratch;
+
+/* The most runs a figure is the median of. */
+#define RIDE_BENCH_MAX_RUNS 101
+
+/* The median of v[0..n-1] (sorts v). */
+double ride_bench_median(double *v, int n);
+
+/* Prints the table of decode + resize of a 900x900 JPEG frame, full-size decode
+ * against scaled decode (bench_decode.c), each figure the median of runs runs of
+ * at least min_time seconds. 0, or -1 with the reason on stderr. */
+int ride_bench_scaled_decode(int runs, double min_time);
 
 /* Columns and seed of the matrix the matmul row multiplies by (its params say the same). */
 #define RIDE_BENCH_MATMUL_COLS 64

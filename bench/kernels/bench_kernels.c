@@ -7,7 +7,7 @@
  *
  *   ride-bench-kernels [--runs N] [--min-time MILLISECONDS] [--threads N]
  *                      [--sizes 900,1600,2500x1400] [--huge] [--huge-runs N]
- *                      [--tasks NAME,...] [--json FILE]
+ *                      [--tasks NAME,...] [--json FILE] [--scaled-decode]
  *
  * Each figure is the median over --runs runs; a run times as many back-to-back
  * frames as fill --min-time, so short kernels are not dominated by the clock.
@@ -15,7 +15,9 @@
  * --huge-runs times, one frame per run. --tasks keeps the rows of the named
  * built-in tasks only (gaussian,resize). A row or side whose estimated memory
  * exceeds the machine's (or the GPU's) is skipped with the reason printed. A
- * second table gives the synthetic source's rendering rate on one thread. */
+ * second table gives the synthetic source's rendering rate on one thread.
+ * --scaled-decode prints instead the table of bench_decode.c: decode + resize of
+ * a JPEG frame, full size against the decoder's scaled output. */
 #include "bench.h"
 #include "bench_machine.h"
 #include "kernels/gpu.h"
@@ -31,7 +33,7 @@
 #include <unistd.h>
 
 #define MAX_SIZES 8
-#define MAX_RUNS 101
+#define MAX_RUNS RIDE_BENCH_MAX_RUNS
 #define HUGE_WIDTH 24160u
 #define HUGE_HEIGHT 25720u
 #define GIB (1024.0 * 1024.0 * 1024.0)
@@ -47,6 +49,7 @@ typedef struct options {
     frame_size sizes[MAX_SIZES];
     int nsizes;
     bool huge;
+    bool scaled_decode;
     int huge_runs;
     const char *tasks; /* comma-separated task names; NULL: every task */
     const char *json;
@@ -104,7 +107,7 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static double median(double *v, int n)
+double ride_bench_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
@@ -233,7 +236,7 @@ static void keep_result(const ride_bench_side *s, side_result *out, double *time
         out->cell = strncmp(s->why, "failed", 6) == 0 ? "failed" : "-";
         return;
     }
-    out->seconds = median(times, runs);
+    out->seconds = ride_bench_median(times, runs);
     out->frame_bytes = s->frame_bytes;
 }
 
@@ -282,7 +285,7 @@ static void measure_render(const options *o, const ride_image *frame, render_res
         t[i] = time_renders(&target, &seq, iters);
     r->size = (frame_size){frame->width, frame->height};
     r->frame_bytes = (double)ride_image_size(frame);
-    r->seconds = median(t, o->runs);
+    r->seconds = ride_bench_median(t, o->runs);
 }
 
 /* The grayscale kernels must agree before their speed means anything. */
@@ -590,6 +593,10 @@ static int parse_args(int argc, char **argv, options *o)
             o->huge = true;
             continue;
         }
+        if (strcmp(argv[i], "--scaled-decode") == 0) {
+            o->scaled_decode = true;
+            continue;
+        }
         if (parse_option(argv[i], i + 1 < argc ? argv[i + 1] : NULL, o) != 0) {
             fprintf(stderr, "bad option or value: %s%s%s\n", argv[i], i + 1 < argc ? " " : "",
                     i + 1 < argc ? argv[i + 1] : "");
@@ -699,10 +706,12 @@ int main(int argc, char **argv)
         fprintf(stderr,
                 "usage: %s [--runs 1..%d] [--min-time MILLISECONDS] [--threads N (0: all "
                 "cores)] [--sizes W|WxH,...] [--huge (adds %ux%u for stddev and fft)] "
-                "[--huge-runs 1..%d] [--tasks NAME,...] [--json FILE]\n",
+                "[--huge-runs 1..%d] [--tasks NAME,...] [--json FILE] [--scaled-decode]\n",
                 argv[0], MAX_RUNS, HUGE_WIDTH, HUGE_HEIGHT, MAX_RUNS);
         return 2;
     }
+    if (o.scaled_decode)
+        return ride_bench_scaled_decode(o.runs, o.min_time) == 0 ? 0 : 1;
     o.threads = ride_cpu_threads(o.threads);
     ride_cv_set_threads(o.threads);
     machine m;

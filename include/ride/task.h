@@ -203,12 +203,27 @@ typedef struct ride_task_descriptor {
      * the chroma); raw and PNG frames arrive as sent. A hint: process() must
      * still accept every format it accepted before. */
     uint32_t input_format;
+    /* Present when struct_size >= RIDE_TASK_DESCRIPTOR_DECODE_SCALE_SIZE; optional
+     * (NULL: always 1). For a task that shrinks its input: the largest
+     * denominator d in {1, 2, 4, 8} such that, given an image of width x height
+     * (the frame as sent), the task's output is the same size whether it gets
+     * that image or the image scaled by 1/d. A stage running the task on CPU
+     * lanes then decodes JPEG frames at 1/d scale, ceil(width / d) x
+     * ceil(height / d) pixels, from the DCT coefficients (libjpeg's scaled
+     * decode), rounding an answer outside {1, 2, 4, 8} down to the nearest of
+     * them; raw and PNG frames, and frames for GPU stages, arrive full size. A
+     * hint: process() must still accept full-size input. Called from the lane
+     * that owns state, concurrently for different states. */
+    uint32_t (*decode_scale)(void *state, uint32_t width, uint32_t height);
 } ride_task_descriptor;
 
 /* The struct_size of a descriptor without input_format (the first release). */
 #define RIDE_TASK_DESCRIPTOR_BASE_SIZE (offsetof(ride_task_descriptor, destroy) + sizeof(void (*)(void *)))
 /* The struct_size from which ride_task_descriptor has input_format. */
 #define RIDE_TASK_DESCRIPTOR_INPUT_FORMAT_SIZE (offsetof(ride_task_descriptor, input_format) + sizeof(uint32_t))
+/* The struct_size from which ride_task_descriptor has decode_scale. */
+#define RIDE_TASK_DESCRIPTOR_DECODE_SCALE_SIZE                                                  \
+    (offsetof(ride_task_descriptor, decode_scale) + sizeof(void (*)(void)))
 
 /* Every plugin exports this function. It gets the host's ABI version and returns
  * its tasks (*count of them, in static storage), or NULL when it cannot work with

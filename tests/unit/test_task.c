@@ -488,6 +488,84 @@ static void test_bad_descriptors_rejected(void **state)
     ride_task_registry_free(r);
 }
 
+static uint32_t wants_eighth_of_900x600(void *state, uint32_t width, uint32_t height)
+{
+    (void)state;
+    return width == 900 && height == 600 ? 8 : width == 90 ? 100 : width == 9 ? 0 : 3;
+}
+
+/* A descriptor from before decode_scale (an old plugin) still registers, and its
+ * memory past struct_size is never read as a callback. */
+static void test_decode_scale_is_optional_and_rounded_down(void **state)
+{
+    (void)state;
+    ride_task_descriptor d = blur_task();
+    assert_int_equal(ride_task_decode_scale(&d, NULL, 900, 600), 1);
+    d.decode_scale = wants_eighth_of_900x600;
+    assert_int_equal(ride_task_decode_scale(&d, NULL, 900, 600), 8);
+    assert_int_equal(ride_task_decode_scale(&d, NULL, 90, 60), 8);
+    assert_int_equal(ride_task_decode_scale(&d, NULL, 50, 60), 2);
+    assert_int_equal(ride_task_decode_scale(&d, NULL, 9, 6), 1);
+    static const size_t older[] = {RIDE_TASK_DESCRIPTOR_BASE_SIZE,
+                                   RIDE_TASK_DESCRIPTOR_INPUT_FORMAT_SIZE};
+    for (size_t i = 0; i < 2; i++) {
+        d.struct_size = (uint32_t)older[i];
+        assert_int_equal(ride_task_decode_scale(&d, NULL, 900, 600), 1);
+        ride_task_registry *r = ride_task_registry_new();
+        char err[256];
+        assert_int_equal(ride_task_registry_add(r, &d, "test", err, sizeof err), 0);
+        ride_task_registry_free(r);
+    }
+}
+
+/* The built-in task of stage_line's state, asked for a frame of width x height. */
+static uint32_t builtin_scale(const ride_task_registry *r, const char *stage_line, uint32_t width,
+                              uint32_t height)
+{
+    ride_manifest m;
+    char text[2048], err[256];
+    parse_manifest(stage_line, &m, text, sizeof text);
+    const ride_task_descriptor *d = ride_task_find(r, m.stages[1].task);
+    ride_manifest_free(&m);
+    ride_task_params *params = valid_params(r, stage_line);
+    ride_task_env env = {.struct_size = sizeof env, .threads = 1, .device = RIDE_TASK_CPU,
+                         .gpu_index = -1, .host = ride_task_host_api()};
+    void *st = NULL;
+    assert_int_equal(d->init(params, &env, &st, err, sizeof err), 0);
+    uint32_t scale = ride_task_decode_scale(d, st, width, height);
+    d->destroy(st);
+    ride_task_params_free(params);
+    return scale;
+}
+
+/* resize and transcode take the largest scale whose image still holds their
+ * output; transcode's side derived from the aspect ratio must come out the same. */
+static void test_shrinking_builtins_choose_their_decode_scale(void **state)
+{
+    (void)state;
+    ride_task_registry *r = ride_task_registry_new();
+    const char *quarter = "    - {name: s, input: [gray], task: resize, "
+                          "params: {width: 225, height: 225, interpolation: area}}";
+    assert_int_equal(builtin_scale(r, quarter, 900, 900), 4);
+    assert_int_equal(builtin_scale(r, quarter, 896, 900), 2);
+    assert_int_equal(builtin_scale(r, quarter, 1800, 1799), 8);
+    assert_int_equal(builtin_scale(r, quarter, 225, 225), 1);
+    assert_int_equal(builtin_scale(r, quarter, 100, 100), 1);
+    const char *wide = "    - {name: s, input: [gray], task: transcode, params: {width: 320}}";
+    assert_int_equal(builtin_scale(r, wide, 900, 900), 2);
+    assert_int_equal(builtin_scale(r, wide, 1280, 720), 4);
+    const char *narrow = "    - {name: s, input: [gray], task: transcode, params: {width: 100}}";
+    /* 797 x 601 makes 100 x 75; its 1/8 (100 x 76) and 1/4 (200 x 151) would make
+     * 100 x 76, its 1/2 (399 x 301) 100 x 75. */
+    assert_int_equal(builtin_scale(r, narrow, 797, 601), 2);
+    const char *fixed = "    - {name: s, input: [gray], task: resize, "
+                        "params: {width: 100, height: 75}}";
+    assert_int_equal(builtin_scale(r, fixed, 797, 601), 8);
+    const char *keep = "    - {name: s, input: [gray], task: transcode, params: {quality: 80}}";
+    assert_int_equal(builtin_scale(r, keep, 900, 900), 1);
+    ride_task_registry_free(r);
+}
+
 static void test_plugin_loads_and_runs(void **state)
 {
     (void)state;
@@ -622,6 +700,8 @@ int main(void)
         cmocka_unit_test(test_unknown_task_lists_builtins),
         cmocka_unit_test(test_required_param_and_getters),
         cmocka_unit_test(test_bad_descriptors_rejected),
+        cmocka_unit_test(test_decode_scale_is_optional_and_rounded_down),
+        cmocka_unit_test(test_shrinking_builtins_choose_their_decode_scale),
         cmocka_unit_test(test_plugin_loads_and_runs),
         cmocka_unit_test(test_bad_plugins_rejected),
         cmocka_unit_test(test_unsafe_plugin_files_rejected),

@@ -1,11 +1,13 @@
 /* A CPU-lanes runner runs frames on several threads at once and hands them back in
  * submission order, with the same outputs as a runner that runs them one by one;
- * it decodes frames handed over undecoded, and names the frames it cannot. */
+ * it decodes frames handed over undecoded, at the scale a shrinking task chose,
+ * and names the frames it cannot. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "test_frame_util.h"
+#include "kernels/kernels.h"
 #include "media/synthetic.h"
 #include "tasks/host.h"
 #include "tasks/task_cpu_lanes.h"
@@ -144,6 +146,64 @@ static void test_lanes_decode_and_name_undecodable_frames(void **state)
     ride_task_registry_free(r);
 }
 
+/* The frame decoded at 1/scale and resized to side x side by area. */
+static void resized_from(const ride_frame *undecoded, unsigned scale, uint32_t side,
+                         ride_image *out)
+{
+    ride_frame f = {0};
+    ride_frame_encoded e = undecoded->encoded;
+    f.encoded = e;
+    f.encoded.bytes = malloc(e.len);
+    assert_non_null(f.encoded.bytes);
+    memcpy(f.encoded.bytes, e.bytes, e.len);
+    assert_int_equal(ride_frame_decode(&f, (size_t)1 << 20, 0, scale), RIDE_FRAME_OK);
+    assert_int_equal(ride_cpu_resize(&f.image, out, side, side, RIDE_INTERP_AREA, 1), 0);
+    ride_frame_free(&f);
+}
+
+/* A lane decodes a JPEG frame for a shrinking task at the scale the task chose
+ * (resize to a quarter: 1/4), and a frame already decoded as it is. */
+static void test_lanes_decode_at_the_task_scale(void **state)
+{
+    (void)state;
+    ride_task_registry *r = ride_task_registry_new();
+    const ride_task_descriptor *d = ride_task_find(r, "resize");
+    ride_kv kv[] = {{.key = "width", .value = "24"}, {.key = "height", .value = "24"},
+                    {.key = "interpolation", .value = "area"}};
+    ride_task_env env = {.struct_size = sizeof env, .threads = 1, .device = RIDE_TASK_CPU,
+                         .gpu_index = -1};
+    char err[256];
+    ride_task_runner *run = ride_task_runner_new_cpu_lanes(d, params_of(d, kv, 3), &env, 2,
+                                                           (size_t)1 << 20, 0, err, sizeof err);
+    assert_non_null(run);
+    ride_frame jpeg = {0}, raw, out = {0};
+    undecoded_frame(1, &jpeg);
+    ride_image quarter = {0}, full = {0};
+    resized_from(&jpeg, 4, SIZE / 4, &quarter);
+    resized_from(&jpeg, 1, SIZE / 4, &full);
+    assert_true(ride_test_max_abs_diff_u8(&quarter, &full) > 0);
+    assert_int_equal(ride_task_submit_exchange(run, &jpeg, err, sizeof err), 0);
+    assert_int_equal(ride_task_collect(run, 1, &out, err, sizeof err), 1);
+    assert_int_equal(out.image.width, SIZE / 4);
+    assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &quarter), 0);
+
+    camera_frame(2, &raw);
+    ride_image want = {0};
+    assert_int_equal(ride_cpu_resize(&raw.image, &want, SIZE / 4, SIZE / 4, RIDE_INTERP_AREA, 1),
+                     0);
+    assert_int_equal(ride_task_submit_exchange(run, &raw, err, sizeof err), 0);
+    assert_int_equal(ride_task_collect(run, 1, &out, err, sizeof err), 1);
+    assert_int_equal(ride_test_max_abs_diff_u8(&out.image, &want), 0);
+    ride_image_free(&want);
+    ride_image_free(&full);
+    ride_image_free(&quarter);
+    ride_frame_free(&raw);
+    ride_frame_free(&jpeg);
+    ride_frame_free(&out);
+    ride_task_runner_free(run);
+    ride_task_registry_free(r);
+}
+
 /* A bounded collect gives up on a frame still running and leaves it in flight. */
 static void test_bounded_collect_returns_while_the_frame_runs(void **state)
 {
@@ -176,6 +236,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lanes_match_one_by_one_in_order),
         cmocka_unit_test(test_lanes_decode_and_name_undecodable_frames),
+        cmocka_unit_test(test_lanes_decode_at_the_task_scale),
         cmocka_unit_test(test_bounded_collect_returns_while_the_frame_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

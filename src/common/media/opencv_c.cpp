@@ -91,6 +91,23 @@ bool imread_flags(ride_pixel_format want, int *flags)
     }
 }
 
+// Replaces flags by the IMREAD_REDUCED_* mode of a 1/scale JPEG decode, which
+// OpenCV has for colour and grey targets only.
+bool reduced_flags(unsigned scale, ride_pixel_format want, int *flags)
+{
+    static const int colour[] = {cv::IMREAD_REDUCED_COLOR_2, cv::IMREAD_REDUCED_COLOR_4,
+                                 cv::IMREAD_REDUCED_COLOR_8};
+    static const int grey[] = {cv::IMREAD_REDUCED_GRAYSCALE_2, cv::IMREAD_REDUCED_GRAYSCALE_4,
+                               cv::IMREAD_REDUCED_GRAYSCALE_8};
+    if (scale == 1)
+        return true;
+    int step = scale == 2 ? 0 : scale == 4 ? 1 : scale == 8 ? 2 : -1;
+    if (step < 0 || (want != RIDE_PIX_BGR8 && want != RIDE_PIX_GRAY8))
+        return false;
+    *flags = want == RIDE_PIX_BGR8 ? colour[step] : grey[step];
+    return true;
+}
+
 // Brings whatever imdecode/imread produced to the requested format.
 int to_format(const cv::Mat &m, ride_pixel_format want, ride_image *out, char *err, size_t errlen)
 {
@@ -221,12 +238,20 @@ int ride_cv_encode(const ride_image *img, ride_cv_codec codec, int quality, uint
 int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint64_t max_pixels,
                    ride_image *out, char *err, size_t errlen)
 {
+    return ride_cv_decode_scaled(buf, len, want, 1, max_pixels, out, err, errlen);
+}
+
+int ride_cv_decode_scaled(const uint8_t *buf, size_t len, ride_pixel_format want,
+                          unsigned scale, uint64_t max_pixels, ride_image *out, char *err,
+                          size_t errlen)
+{
     uint32_t w = 0, h = 0;
     if (!out) {
         set_err(err, errlen, "decode: no output image");
         return -1;
     }
-    if (!buf || (!png_dimensions(buf, len, &w, &h) && !jpeg_dimensions(buf, len, &w, &h))) {
+    bool png = buf && png_dimensions(buf, len, &w, &h);
+    if (!buf || (!png && !jpeg_dimensions(buf, len, &w, &h))) {
         set_err(err, errlen, "decode: payload is not a PNG or JPEG image");
         return -1;
     }
@@ -236,8 +261,9 @@ int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint6
         return -1;
     }
     int flags;
-    if (!imread_flags(want, &flags) || len > (size_t)INT32_MAX) {
-        set_err(err, errlen, "decode: unsupported target format or payload too large");
+    if (!imread_flags(want, &flags) || len > (size_t)INT32_MAX ||
+        !reduced_flags(png ? 1 : scale, want, &flags)) {
+        set_err(err, errlen, "decode: unsupported target format, scale or payload size");
         return -1;
     }
     try {

@@ -30,6 +30,13 @@ int ride_cv_encode(const ride_image *img, ride_cv_codec codec, int quality, uint
 int ride_cv_decode(const uint8_t *buf, size_t len, ride_pixel_format want, uint64_t max_pixels,
                    ride_image *out, char *err, size_t errlen);
 
+/* ride_cv_decode, a JPEG at 1/scale of its size (scale 1, 2, 4 or 8): libjpeg's
+ * DCT scaling decodes ceil(width / scale) x ceil(height / scale) pixels without
+ * decoding the full image. A PNG is decoded full size whatever the scale. */
+int ride_cv_decode_scaled(const uint8_t *buf, size_t len, ride_pixel_format want,
+                          unsigned scale, uint64_t max_pixels, ride_image *out, char *err,
+                          size_t errlen);
+
 /* Reads an image file (any format OpenCV knows) into `want`. */
 int ride_cv_read_file(const char *path, ride_pixel_format want, ride_image *out, char *err,
                       size_t errlen);

@@ -54,6 +54,12 @@ int ride_task_registry_load_dir(ride_task_registry *r, const char *dir, char *er
 /* The pixel format the task wants its input decoded to (input_format), 0 when it
  * has no preference or its descriptor predates the field. */
 uint32_t ride_task_input_format(const ride_task_descriptor *d);
+
+/* The scale (1, 2, 4 or 8) at which the task, with this state, takes a JPEG frame
+ * of width x height (decode_scale, rounded down to one of those); 1 for a task
+ * without decode_scale. */
+uint32_t ride_task_decode_scale(const ride_task_descriptor *d, void *state, uint32_t width,
+                                uint32_t height);
 /* The task with this name, or NULL. */
 const ride_task_descriptor *ride_task_find(const ride_task_registry *r, const char *name);
 /* Tasks in name order: index 0 .. count - 1. */

@@ -536,6 +536,15 @@ uint32_t ride_task_input_format(const ride_task_descriptor *d)
     return d->struct_size >= RIDE_TASK_DESCRIPTOR_INPUT_FORMAT_SIZE ? d->input_format : 0;
 }
 
+uint32_t ride_task_decode_scale(const ride_task_descriptor *d, void *state, uint32_t width,
+                                uint32_t height)
+{
+    if (d->struct_size < RIDE_TASK_DESCRIPTOR_DECODE_SCALE_SIZE || !d->decode_scale)
+        return 1;
+    uint32_t want = d->decode_scale(state, width, height);
+    return want >= 8 ? 8 : want >= 4 ? 4 : want >= 2 ? 2 : 1;
+}
+
 const ride_task_descriptor *ride_task_find(const ride_task_registry *r, const char *name)
 {
     const task_entry *e = r && name ? find_entry(r, name) : NULL;
@@ -974,6 +983,12 @@ static int run_on_lane(void *lane_ctx, const ride_frame *in, ride_frame *out, ch
     return ride_task_run(lane_ctx, in, out, err, errlen);
 }
 
+static unsigned scale_on_lane(void *lane_ctx, uint32_t width, uint32_t height)
+{
+    const ride_task_runner *run = lane_ctx;
+    return ride_task_decode_scale(run->task, run->state, width, height);
+}
+
 /* A runner for one lane: the task's own state, the parent's params. */
 static ride_task_runner *lane_runner_new(const ride_task_runner *parent, char *err,
                                          size_t errlen)
@@ -1024,8 +1039,9 @@ ride_task_runner *ride_task_runner_new_cpu_lanes(const ride_task_descriptor *d,
             return NULL;
         }
     }
-    run->cpu_lanes = ride_task_cpu_lanes_new(lanes, run_on_lane, (void *const *)run->lane_runners,
-                                             max_frame_bytes, decode_as, err, errlen);
+    run->cpu_lanes = ride_task_cpu_lanes_new(lanes, run_on_lane, scale_on_lane,
+                                             (void *const *)run->lane_runners, max_frame_bytes,
+                                             decode_as, err, errlen);
     if (!run->cpu_lanes) {
         ride_task_runner_free(run);
         return NULL;

@@ -40,6 +40,7 @@ typedef struct lane {
 
 struct ride_task_cpu_lanes {
     ride_task_cpu_lane_fn fn;
+    ride_task_cpu_lane_scale_fn scale;
     size_t max_frame_bytes;
     ride_pixel_format decode_as;
     pthread_mutex_t mu;
@@ -61,10 +62,20 @@ static void swap_frames(ride_frame *a, ride_frame *b)
     *b = t;
 }
 
+/* Asked only for a frame still encoded: its header's size is what the task would
+ * otherwise get. */
+static unsigned decode_scale(const ride_task_cpu_lanes *ls, const lane *l, const ride_frame *f)
+{
+    if (!ls->scale || !f->encoded.pending)
+        return 1;
+    return ls->scale(l->ctx, f->encoded.width, f->encoded.height);
+}
+
 static void run_frame(ride_task_cpu_lanes *ls, lane *l, slot *sl)
 {
     sl->err[0] = '\0';
-    sl->rejected = ride_frame_decode(&sl->in, ls->max_frame_bytes, ls->decode_as);
+    sl->rejected = ride_frame_decode(&sl->in, ls->max_frame_bytes, ls->decode_as,
+                                     decode_scale(ls, l, &sl->in));
     if (sl->rejected != RIDE_FRAME_OK) {
         snprintf(sl->err, sizeof sl->err, "%s", ride_frame_status_message(sl->rejected));
         sl->rc = -1;
@@ -113,6 +124,7 @@ static int start_lanes(ride_task_cpu_lanes *ls, void *const *lane_ctx, char *err
 }
 
 ride_task_cpu_lanes *ride_task_cpu_lanes_new(int count, ride_task_cpu_lane_fn fn,
+                                             ride_task_cpu_lane_scale_fn scale,
                                              void *const *lane_ctx, size_t max_frame_bytes,
                                              ride_pixel_format decode_as, char *err,
                                              size_t errlen)
@@ -131,6 +143,7 @@ ride_task_cpu_lanes *ride_task_cpu_lanes_new(int count, ride_task_cpu_lane_fn fn
         return ride_set_error(err, errlen, "out of memory"), NULL;
     }
     ls->fn = fn;
+    ls->scale = scale;
     ls->max_frame_bytes = max_frame_bytes;
     ls->decode_as = decode_as;
     ls->lanes = lanes;

@@ -5,12 +5,17 @@
 #define RIDE_TASK_CPU_LANES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "wire/frame.h"
 
 /* Runs one frame through the task of one lane: 0, or -1 with the reason in err. */
 typedef int (*ride_task_cpu_lane_fn)(void *lane_ctx, const ride_frame *in, ride_frame *out,
                                      char *err, size_t errlen);
+
+/* The scale (1, 2, 4 or 8) at which a lane's task wants a JPEG frame of width x
+ * height decoded. */
+typedef unsigned (*ride_task_cpu_lane_scale_fn)(void *lane_ctx, uint32_t width, uint32_t height);
 
 /* Frames each lane holds: one running, one waiting, so that the lane never waits
  * for the caller between two frames. */
@@ -20,8 +25,10 @@ typedef struct ride_task_cpu_lanes ride_task_cpu_lanes;
 
 /* count lanes (1..RIDE_TASK_CPU_MAX_LANES), lane i calling fn with lane_ctx[i].
  * A lane first decodes a frame whose payload is still encoded (ride_frame_decode
- * with max_frame_bytes and decode_as). Returns NULL with the reason in err. */
+ * with max_frame_bytes, decode_as and the scale that scale, when not NULL, gives
+ * for lane_ctx[i] and the frame's size). Returns NULL with the reason in err. */
 ride_task_cpu_lanes *ride_task_cpu_lanes_new(int count, ride_task_cpu_lane_fn fn,
+                                             ride_task_cpu_lane_scale_fn scale,
                                              void *const *lane_ctx, size_t max_frame_bytes,
                                              ride_pixel_format decode_as, char *err,
                                              size_t errlen);

@@ -105,6 +105,16 @@ int ride_task_shape_output(ride_task_output *out, uint32_t format, uint32_t widt
     return 0;
 }
 
+uint32_t ride_task_largest_scale(const void *state, uint32_t width, uint32_t height,
+                                 ride_task_scale_fits_fn fits)
+{
+    uint32_t d = 8;
+    for (; d > 1; d /= 2)
+        if (fits(state, width, height, (width + d - 1) / d, (height + d - 1) / d))
+            break;
+    return d;
+}
+
 int ride_task_device_shape_output(ride_task_device_output *out, uint32_t format, uint32_t width,
                                   uint32_t height, char *err, size_t errlen)
 {

@@ -1,5 +1,5 @@
 /* task_support.h - what the built-in tasks share: the checks of 8-bit input formats,
- * for process_device the checks of the device frame and the shaping of the device
+ * the choice of a shrinking task's decode scale, for process_device the checks of the device frame and the shaping of the device
  * output, and (with the runners) the logging of what the CUDA kernels report. */
 #ifndef RIDE_TASK_SUPPORT_H
 #define RIDE_TASK_SUPPORT_H
@@ -44,6 +44,17 @@ int ride_task_device_check_input(const char *task, const void *stream,
 /* Shapes the host output through out->ensure: 0, or -1 with the reason in err. */
 int ride_task_shape_output(ride_task_output *out, uint32_t format, uint32_t width,
                            uint32_t height, char *err, size_t errlen);
+
+/* Whether a task, with this state, makes the same output from a frame of
+ * width x height as from that frame decoded at scaled_width x scaled_height, and
+ * only shrinks the scaled one to make it. */
+typedef bool (*ride_task_scale_fits_fn)(const void *state, uint32_t width, uint32_t height,
+                                        uint32_t scaled_width, uint32_t scaled_height);
+
+/* A decode_scale for a shrinking task: the largest d in {1, 2, 4, 8} for which
+ * fits accepts the JPEG decoder's 1/d image, ceil(width / d) x ceil(height / d). */
+uint32_t ride_task_largest_scale(const void *state, uint32_t width, uint32_t height,
+                                 ride_task_scale_fits_fn fits);
 
 /* Shapes the device output through out->ensure, which must give tightly packed rows
  * (the kernels need them): 0, or -1 with the reason in err. */

@@ -1051,24 +1051,32 @@ static ride_pixel_format decode_format(const ride_frame_encoded *e, ride_pixel_f
     return decode_as == RIDE_PIX_GRAY8 && colour_jpeg ? RIDE_PIX_GRAY8 : e->format;
 }
 
-/* stream_id and seq name the frame in the log line of a failed decode. */
+/* A side of the image a 1/scale JPEG decode yields (libjpeg rounds up). */
+static uint32_t scaled_side(uint32_t side, unsigned scale)
+{
+    return (uint32_t)(((uint64_t)side + scale - 1) / scale);
+}
+
+/* stream_id and seq name the frame in the log line of a failed decode. Only a
+ * JPEG is decoded at 1/scale; the image must then be the header's size scaled. */
 static ride_frame_status decode_payload(const ride_frame_encoded *e, const uint8_t *bytes,
                                         size_t len, size_t max_frame_bytes,
-                                        ride_pixel_format decode_as, uint32_t stream_id,
-                                        uint64_t seq, ride_image *img)
+                                        ride_pixel_format decode_as, unsigned scale,
+                                        uint32_t stream_id, uint64_t seq, ride_image *img)
 {
     ride_pixel_format f = decode_format(e, decode_as);
+    unsigned s = e->encoding == RIDE_ENC_JPEG ? scale : 1;
     /* Allows images larger than the header claims up to the limit, so that such
      * a frame is reported as a dimension mismatch rather than a decode failure. */
     uint64_t max_pixels = max_frame_bytes / ride_pixel_bytes(e->format);
     char err[160];
-    if (ride_cv_decode(bytes, len, f, max_pixels, img, err, sizeof err) != 0) {
+    if (ride_cv_decode_scaled(bytes, len, f, s, max_pixels, img, err, sizeof err) != 0) {
         char quoted[200];
         ride_log_debug("frame_decode_failed", "stream=%u seq=%llu error=%s", stream_id,
                        (unsigned long long)seq, ride_log_quote(err, quoted, sizeof quoted));
         return RIDE_FRAME_DECODE_FAILED;
     }
-    if (img->width != e->width || img->height != e->height)
+    if (img->width != scaled_side(e->width, s) || img->height != scaled_side(e->height, s))
         return RIDE_FRAME_DIMENSION_MISMATCH;
     return RIDE_FRAME_OK;
 }
@@ -1113,19 +1121,19 @@ static ride_frame_status take_payload(const ride_frame_assembler *a, const ride_
     if (a->defer_decode)
         return keep_encoded(h, bytes, out);
     ride_frame_encoded e = describe_payload(h);
-    return decode_payload(&e, bytes, (size_t)h->frame_len, a->max_frame_bytes, a->decode_as,
+    return decode_payload(&e, bytes, (size_t)h->frame_len, a->max_frame_bytes, a->decode_as, 1,
                           h->stream_id, h->seq, &out->image);
 }
 
 ride_frame_status ride_frame_decode(ride_frame *f, size_t max_frame_bytes,
-                                    ride_pixel_format decode_as)
+                                    ride_pixel_format decode_as, unsigned scale)
 {
     ride_frame_encoded *e = &f->encoded;
     if (!e->pending)
         return RIDE_FRAME_OK;
     e->pending = false;
-    return decode_payload(e, e->bytes, e->len, max_frame_bytes, decode_as, f->stream_id, f->seq,
-                          &f->image);
+    return decode_payload(e, e->bytes, e->len, max_frame_bytes, decode_as, scale, f->stream_id,
+                          f->seq, &f->image);
 }
 
 static ride_frame_status finish_frame(ride_frame_assembler *a, const ride_frame_header *h,

@@ -269,10 +269,13 @@ ride_frame_assembler *ride_frame_assembler_new_opts(const ride_frame_assembler_o
  * max_pending_bytes. */
 /* Decodes f's pending payload (f->encoded) into f->image, as an assembler with
  * these max_frame_bytes and decode_as would have; a frame with nothing pending is
- * left as it is. Returns RIDE_FRAME_OK, or decode_failed, dimension_mismatch or
- * out_of_memory (the frame is then to be dropped). */
+ * left as it is. scale (1, 2, 4 or 8) decodes a JPEG at 1/scale of its size:
+ * f->image is then ceil(width / scale) x ceil(height / scale) of the header's
+ * width x height (f->encoded); raw and PNG frames are decoded full size. Returns
+ * RIDE_FRAME_OK, or decode_failed (also for another scale), dimension_mismatch
+ * or out_of_memory (the frame is then to be dropped). */
 ride_frame_status ride_frame_decode(ride_frame *f, size_t max_frame_bytes,
-                                    ride_pixel_format decode_as);
+                                    ride_pixel_format decode_as, unsigned scale);
 
 ride_frame_assembler *ride_frame_assembler_new(size_t max_frame_bytes,
                                                ride_frame_reject_fn on_reject, void *ctx);

@@ -77,6 +77,21 @@ static int resize_process(void *state, const ride_task_input *in, ride_task_outp
     return 0;
 }
 
+/* On a GPU the frames come decoded full size (decode_scale is for CPU lanes):
+ * it only has to hold. */
+static bool resize_scale_fits(const void *state, uint32_t width, uint32_t height,
+                              uint32_t scaled_width, uint32_t scaled_height)
+{
+    const resize_state *s = state;
+    (void)width, (void)height;
+    return !s->gpu && scaled_width >= s->width && scaled_height >= s->height;
+}
+
+static uint32_t resize_decode_scale(void *state, uint32_t width, uint32_t height)
+{
+    return ride_task_largest_scale(state, width, height, resize_scale_fits);
+}
+
 static int resize_process_device(void *state, const ride_task_device_input *in,
                                  ride_task_device_output *out, char *err, size_t errlen)
 {
@@ -130,4 +145,5 @@ const ride_task_descriptor ride_task_resize = {
     .process = resize_process,
     .process_device = resize_process_device,
     .destroy = resize_destroy,
+    .decode_scale = resize_decode_scale,
 };

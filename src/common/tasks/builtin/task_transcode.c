@@ -1,7 +1,8 @@
 /* task_transcode.c - the built-in task `transcode`: resizes a frame (OpenCV) and
  * has the host publish it JPEG- or PNG-encoded (ride_task_output.encoding).
- * Payloads arrive decoded whatever their encoding, so the task only shapes pixels;
- * the encoding itself happens where the host writes the output frame. */
+ * Payloads arrive decoded whatever their encoding (a JPEG on CPU lanes maybe at the
+ * smaller scale decode_scale accepts), so the task only shapes pixels; the encoding
+ * itself happens where the host writes the output frame. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,17 +49,34 @@ static void transcode_destroy(void *state)
 
 /* The side given as 0 follows the other with the source's aspect ratio (at least
  * one pixel); both 0 keep the source size. */
-static void target_size(const transcode_state *s, const ride_image *src, uint32_t *w, uint32_t *h)
+static void target_size(const transcode_state *s, uint32_t src_w, uint32_t src_h, uint32_t *w,
+                        uint32_t *h)
 {
-    *w = s->width ? s->width : src->width;
-    *h = s->height ? s->height : src->height;
+    *w = s->width ? s->width : src_w;
+    *h = s->height ? s->height : src_h;
     if (s->width && !s->height) {
-        uint64_t v = ((uint64_t)src->height * s->width + src->width / 2) / src->width;
+        uint64_t v = ((uint64_t)src_h * s->width + src_w / 2) / src_w;
         *h = v ? (uint32_t)(v > RIDE_IMAGE_MAX_DIM ? RIDE_IMAGE_MAX_DIM : v) : 1;
     } else if (s->height && !s->width) {
-        uint64_t v = ((uint64_t)src->width * s->height + src->height / 2) / src->height;
+        uint64_t v = ((uint64_t)src_w * s->height + src_h / 2) / src_h;
         *w = v ? (uint32_t)(v > RIDE_IMAGE_MAX_DIM ? RIDE_IMAGE_MAX_DIM : v) : 1;
     }
+}
+
+/* A side derived from the aspect ratio may round differently on the scaled image:
+ * the scale must leave the output size as it is. */
+static bool transcode_scale_fits(const void *state, uint32_t width, uint32_t height,
+                                 uint32_t scaled_width, uint32_t scaled_height)
+{
+    uint32_t w, h, sw, sh;
+    target_size(state, width, height, &w, &h);
+    target_size(state, scaled_width, scaled_height, &sw, &sh);
+    return sw == w && sh == h && scaled_width >= w && scaled_height >= h;
+}
+
+static uint32_t transcode_decode_scale(void *state, uint32_t width, uint32_t height)
+{
+    return ride_task_largest_scale(state, width, height, transcode_scale_fits);
 }
 
 static int transcode_process(void *state, const ride_task_input *in, ride_task_output *out,
@@ -73,7 +91,7 @@ static int transcode_process(void *state, const ride_task_input *in, ride_task_o
     if (ride_frame_write_opts_check(&opts, src->format, why, sizeof why) != 0)
         return snprintf(err, errlen, "transcode: %s", why), -1;
     uint32_t w, h;
-    target_size(s, src, &w, &h);
+    target_size(s, src->width, src->height, &w, &h);
     if (ride_task_shape_output(out, src->format, w, h, err, errlen) != 0)
         return -1;
     /* Area averaging does not alias when shrinking; it is bilinear when enlarging. */
@@ -135,4 +153,5 @@ const ride_task_descriptor ride_task_transcode = {
     .init = transcode_init,
     .process = transcode_process,
     .destroy = transcode_destroy,
+    .decode_scale = transcode_decode_scale,
 };

@@ -515,7 +515,10 @@ static void remember_frame(void *ctx, const ride_frame *f, bool fresh, int64_t r
 static bool sink_open(demo *d)
 {
     char err[512];
-    ride_audit_options ao = {.bootstrap = d->bootstrap, .embedded = d->embedded, .topic = d->manifest.sink.topic,
+    /* Reading as the sink's group (when the manifest names one) makes the last
+     * stage wait for the demo rather than outrun it on the embedded broker. */
+    ride_audit_options ao = {.bootstrap = d->bootstrap, .embedded = d->embedded,
+                             .topic = d->manifest.sink.topic, .group = d->manifest.sink.group,
                              .on_frame = remember_frame, .ctx = d};
     d->sink = ride_audit_reader_new(&ao, err, sizeof err);
     return d->sink != NULL;

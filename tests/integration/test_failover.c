@@ -19,9 +19,10 @@
 #define STAGES 2
 #define WORKERS_MAX 5
 #define WAIT_MS 30000
-/* Measured well under 0.5 s on a loaded 2-core machine; the limit leaves room for
- * a commit interval and a slow pass. */
-#define RECOVERY_LIMIT_S 1.0
+/* Measured 0.1 to 0.35 s on the 2-core machine, once 1.19 s with two test suites
+ * running beside it; the limit stays below the 2 s heartbeat timeout, so only the
+ * liveness connection can meet it. */
+#define RECOVERY_LIMIT_S 1.5
 
 static const char *const STAGE_NAMES[STAGES] = {"gray", "sd"};
 static const char *const IDS[WORKERS_MAX] = {"w1", "w2", "w3", "w4", "w5"};

@@ -114,6 +114,18 @@ static ride_zk_err read_watched(ride_member *m, const char *path, ride_zk_watch_
     return RIDE_ZK_CONNECTION_LOSS;
 }
 
+/* read_watched for a node that may be missing (*data NULL then); false, logged, on
+ * a ZooKeeper error. */
+static bool read_optional(ride_member *m, const char *path, ride_zk_watch_fn fn, char **data,
+                          size_t *len)
+{
+    ride_zk_err rc = read_watched(m, path, fn, data, len);
+    if (rc == RIDE_ZK_OK || rc == RIDE_ZK_NONODE)
+        return true;
+    ride_log_warn("member_read_failed", "path=%s error=\"%s\"", path, ride_zk_strerror(rc));
+    return false;
+}
+
 static void suspend(ride_member *m)
 {
     m->active = false;
@@ -184,12 +196,8 @@ static bool refresh_kafka(ride_member *m)
 {
     char *data = NULL;
     size_t len = 0;
-    ride_zk_err rc = read_watched(m, RIDE_CLUSTER_PATH_KAFKA, on_kafka_watch, &data, &len);
-    if (rc != RIDE_ZK_OK && rc != RIDE_ZK_NONODE) {
-        ride_log_warn("member_read_failed", "path=%s error=\"%s\"", RIDE_CLUSTER_PATH_KAFKA,
-                      ride_zk_strerror(rc));
+    if (!read_optional(m, RIDE_CLUSTER_PATH_KAFKA, on_kafka_watch, &data, &len))
         return false;
-    }
     bool same = m->kafka_known && ((!data && !m->kafka_data) ||
                                    (data && m->kafka_data && strcmp(data, m->kafka_data) == 0));
     if (same || !m->on_kafka) {
@@ -224,12 +232,8 @@ static bool refresh_api(ride_member *m)
 {
     char *data = NULL;
     size_t len = 0;
-    ride_zk_err rc = read_watched(m, RIDE_CLUSTER_PATH_API, on_api_watch, &data, &len);
-    if (rc != RIDE_ZK_OK && rc != RIDE_ZK_NONODE) {
-        ride_log_warn("member_read_failed", "path=%s error=\"%s\"", RIDE_CLUSTER_PATH_API,
-                      ride_zk_strerror(rc));
+    if (!read_optional(m, RIDE_CLUSTER_PATH_API, on_api_watch, &data, &len))
         return false;
-    }
     ride_cluster_api api = {0};
     char err[256];
     if (data && ride_cluster_api_decode(RIDE_CLUSTER_PATH_API, data, len, &api, err, sizeof err))

@@ -91,19 +91,60 @@ static int64_t next_generation(ride_master *m)
     return -1;
 }
 
-/* "http://HOST:PORT" for the bound API; a wildcard address publishes the host name. */
-static void api_url(ride_master *m)
+/* The host part of api.listen: the address the API and the liveness listener bind. */
+static void listen_host(const ride_master *m, char *host, size_t len)
 {
     const char *listen = m->cfg->api.listen;
     const char *colon = strrchr(listen, ':');
-    char host[256];
-    snprintf(host, sizeof host, "%.*s", (int)(colon - listen), listen);
+    snprintf(host, len, "%.*s", (int)(colon - listen), listen);
+}
+
+/* The host others reach the listen host at: a wildcard address publishes the
+ * host name. */
+static void advertised_host(const ride_master *m, char *host, size_t len)
+{
+    listen_host(m, host, len);
     if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "[::]") == 0) {
-        if (gethostname(host, sizeof host - 1))
-            snprintf(host, sizeof host, "localhost");
+        if (gethostname(host, len - 1))
+            snprintf(host, len, "localhost");
     }
+}
+
+/* "http://HOST:PORT" for the bound API. */
+static void api_url(ride_master *m)
+{
+    char host[256];
+    advertised_host(m, host, sizeof host);
     snprintf(m->api_url, sizeof m->api_url, "http://%s:%d", host,
              ride_http_server_port(m->api));
+}
+
+/* A member's liveness connection closed without a goodbye: the pass that follows
+ * at once fails it (view.c), without waiting for the heartbeat timeout. */
+static void on_liveness_lost(const char *id, bool worker, void *ctx)
+{
+    (void)id;
+    (void)worker;
+    ride_master *m = ctx;
+    uv_async_send(&m->wake);
+}
+
+/* The listener the members connect to (docs/master.md, Liveness); without it the
+ * leader still fails members by their heartbeats. */
+static void start_liveness(ride_master *m)
+{
+    if (m->liveness)
+        return;
+    char host[256], err[512];
+    listen_host(m, host, sizeof host);
+    m->liveness = ride_liveness_server_start(m->loop, host, on_liveness_lost, m, err, sizeof err);
+    if (!m->liveness) {
+        ride_log_warn("liveness_not_started", "error=%s", ride_log_quote(err, (char[600]){0}, 600));
+        return;
+    }
+    advertised_host(m, host, sizeof host);
+    snprintf(m->liveness_addr, sizeof m->liveness_addr, "%s:%d", host,
+             ride_liveness_server_port(m->liveness));
 }
 
 static int start_api(ride_master *m)
@@ -121,7 +162,9 @@ static int start_api(ride_master *m)
         }
         api_url(m);
     }
-    ride_cluster_api api = {.url = m->api_url, .master = m->id};
+    start_liveness(m);
+    ride_cluster_api api = {.url = m->api_url, .master = m->id,
+                            .liveness = m->liveness ? m->liveness_addr : NULL};
     char *json = ride_cluster_api_encode(&api, err, sizeof err);
     if (!json)
         return -1;
@@ -321,6 +364,8 @@ static void close_handles(ride_master *m)
     m->watchdog = NULL;
     ride_http_server_free(m->api);
     m->api = NULL;
+    ride_liveness_server_stop(m->liveness);
+    m->liveness = NULL;
     ride_http_server_free(m->metrics_http);
     m->metrics_http = NULL;
 }

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "cluster/cluster.h"
+#include "cluster/liveness.h"
 #include "cluster/systemd.h"
 #include "cluster/zk.h"
 #include "http/http.h"
@@ -47,7 +48,8 @@ typedef struct ride_master_member {
     ride_cluster_heartbeat hb;      /* the last heartbeat read, when hb_known */
     bool hb_known;
     bool hb_current;                /* hb is the heartbeat of hb_version */
-    bool alive;                     /* registered, and a heartbeat within the timeout */
+    bool conn_lost;                 /* its liveness connection closed without a goodbye */
+    bool alive;                     /* registered, connected, and a heartbeat within the timeout */
     bool present; /* refresh mark */
 } ride_master_member;
 
@@ -187,6 +189,8 @@ typedef struct ride_master {
     ride_http_server *api;
     ride_http_server *metrics_http;
     char api_url[320];
+    ride_liveness_server *liveness; /* once leading: members' connections */
+    char liveness_addr[320];        /* "HOST:PORT" published beside api_url */
     ride_task_registry *registry;
     ride_master_member *members;
     size_t member_count;

@@ -55,7 +55,7 @@ bool ride_reconcile_member_stalled(const ride_master_member *mb)
 
 bool ride_reconcile_member_alive(const ride_master_member *mb, int64_t now_ms, int timeout_ms)
 {
-    return mb->present && !ride_reconcile_member_stalled(mb) &&
+    return mb->present && !mb->conn_lost && !ride_reconcile_member_stalled(mb) &&
            now_ms - mb->hb_changed_ms <= timeout_ms;
 }
 

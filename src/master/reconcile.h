@@ -106,9 +106,11 @@ typedef struct ride_reconcile_plan {
     size_t cap;
 } ride_reconcile_plan;
 
-/* Liveness (docs/master.md): a member is alive while registered, its heartbeat
- * changed within timeout_ms of now_ms (hb_changed_ms), and it does not report its
- * processing thread stalled: a stalled worker is failed over like a dead one. */
+/* Liveness (docs/master.md): a member is alive while registered, its liveness
+ * connection did not close without a goodbye (conn_lost: a crashed process), its
+ * heartbeat changed within timeout_ms of now_ms (hb_changed_ms), and it does not
+ * report its processing thread stalled: a stalled worker is failed over like a
+ * dead one. */
 bool ride_reconcile_member_alive(const ride_master_member *mb, int64_t now_ms, int timeout_ms);
 /* Whether the member's last heartbeat reports its processing thread stalled. */
 bool ride_reconcile_member_stalled(const ride_master_member *mb);

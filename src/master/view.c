@@ -132,6 +132,7 @@ static void update_heartbeat(ride_master *m, ride_master_member *mb)
         ride_zk_exists(m->zk, path, &version) != RIDE_ZK_OK)
         version = -1;
     int64_t now = ride_clock_mono_ms();
+    mb->conn_lost = ride_liveness_server_lost(m->liveness, mb->id, mb->is_worker);
     if (version != mb->hb_version) {
         mb->hb_version = version;
         mb->hb_changed_ms = now;
@@ -142,6 +143,10 @@ static void update_heartbeat(ride_master *m, ride_master_member *mb)
         ride_master_event(m, "worker_failed", NULL, NULL, -1, mb->id,
                           "stalled: its processing thread made no progress for %" PRId64 " ms",
                           mb->hb.stalled_ms);
+    else if (mb->alive && !alive && mb->conn_lost)
+        ride_master_event(m, mb->is_worker ? "worker_failed" : "producer_failed", NULL, NULL,
+                          -1, mb->id, "connection closed (heartbeat %" PRId64 " ms ago)",
+                          now - mb->hb_changed_ms);
     else if (mb->alive && !alive)
         ride_master_event(m, mb->is_worker ? "worker_failed" : "producer_failed", NULL, NULL,
                           -1, mb->id, "no heartbeat for %" PRId64 " ms",
@@ -191,6 +196,7 @@ static void drop_departed(ride_master *m)
         }
         ride_master_event(m, mb->is_worker ? "worker_left" : "producer_left", NULL, NULL, -1,
                           mb->id, "%s", "registration removed");
+        ride_liveness_server_forget(m->liveness, mb->id, mb->is_worker);
         member_clear(mb);
     }
     m->member_count = kept;

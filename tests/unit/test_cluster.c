@@ -165,6 +165,16 @@ static void test_roundtrip_small_nodes(void **state)
                                              sizeof err), 0);
     assert_string_equal(a2.url, a.url);
     assert_string_equal(a2.master, a.master);
+    assert_null(a2.liveness);
+    ride_cluster_api_free(&a2);
+    free(text);
+    a.liveness = "127.0.0.1:40123";
+    text = ride_cluster_api_encode(&a, err, sizeof err);
+    assert_string_equal(text, "{\"url\":\"http://127.0.0.1:7480\",\"master\":\"m1\","
+                              "\"liveness\":\"127.0.0.1:40123\"}");
+    assert_int_equal(ride_cluster_api_decode("/cluster/api", text, strlen(text), &a2, err,
+                                             sizeof err), 0);
+    assert_string_equal(a2.liveness, a.liveness);
     ride_cluster_api_free(&a2);
     free(text);
 

@@ -647,9 +647,10 @@ static json_t *build_kafka(const void *in)
 static int parse_api(dec *d, json_t *o, void *out)
 {
     ride_cluster_api *v = out;
-    if (get_str(d, o, "", "url", STR_URL, TEXT_MAX, &v->url) < 0)
+    if (get_str(d, o, "", "url", STR_URL, TEXT_MAX, &v->url) < 0 ||
+        get_str(d, o, "", "master", STR_MEMBER, 0, &v->master) < 0)
         return -1;
-    return get_str(d, o, "", "master", STR_MEMBER, 0, &v->master);
+    return get_str_opt(d, o, "", "liveness", STR_TEXT, TEXT_MAX, &v->liveness);
 }
 
 static json_t *build_api(const void *in)
@@ -658,6 +659,8 @@ static json_t *build_api(const void *in)
     json_t *o = json_object();
     put_str(o, "url", v->url);
     put_str(o, "master", v->master);
+    if (v->liveness)
+        put_str(o, "liveness", v->liveness);
     return o;
 }
 

@@ -120,6 +120,7 @@ typedef struct ride_cluster_kafka {
 typedef struct ride_cluster_api {
     const char *url;    /* "http://..." or "https://..." */
     const char *master; /* the leader's member id */
+    const char *liveness; /* "HOST:PORT" of the leader's liveness listener, or NULL */
     ride_arena *mem;
 } ride_cluster_api;
 

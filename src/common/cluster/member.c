@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "cluster/liveness.h"
 #include "cluster/systemd.h"
 #include "cluster/zk.h"
 
@@ -27,6 +28,7 @@ enum pending_bits {
     PENDING_SESSION = 1u << 0,
     PENDING_ASSIGNMENT = 1u << 1,
     PENDING_KAFKA = 1u << 2,
+    PENDING_API = 1u << 3,
 };
 
 struct ride_member {
@@ -49,6 +51,7 @@ struct ride_member {
     ride_member_heartbeat_fn fill_heartbeat;
     void *ctx;
     ride_systemd_watchdog *watchdog;
+    ride_liveness_client *liveness;
 
     ride_zk *zk;
     atomic_uint pending;
@@ -88,6 +91,13 @@ static void on_kafka_watch(ride_zk_event event, const char *path, void *ctx)
     wake_loop(ctx, PENDING_KAFKA);
 }
 
+static void on_api_watch(ride_zk_event event, const char *path, void *ctx)
+{
+    (void)event;
+    (void)path;
+    wake_loop(ctx, PENDING_API);
+}
+
 /* Reads path and leaves a watch on it whether or not it exists. */
 static ride_zk_err read_watched(ride_member *m, const char *path, ride_zk_watch_fn fn,
                                 char **data, size_t *len)
@@ -102,6 +112,18 @@ static ride_zk_err read_watched(ride_member *m, const char *path, ride_zk_watch_
             return rc;
     }
     return RIDE_ZK_CONNECTION_LOSS;
+}
+
+/* read_watched for a node that may be missing (*data NULL then); false, logged, on
+ * a ZooKeeper error. */
+static bool read_optional(ride_member *m, const char *path, ride_zk_watch_fn fn, char **data,
+                          size_t *len)
+{
+    ride_zk_err rc = read_watched(m, path, fn, data, len);
+    if (rc == RIDE_ZK_OK || rc == RIDE_ZK_NONODE)
+        return true;
+    ride_log_warn("member_read_failed", "path=%s error=\"%s\"", path, ride_zk_strerror(rc));
+    return false;
 }
 
 static void suspend(ride_member *m)
@@ -174,12 +196,8 @@ static bool refresh_kafka(ride_member *m)
 {
     char *data = NULL;
     size_t len = 0;
-    ride_zk_err rc = read_watched(m, RIDE_CLUSTER_PATH_KAFKA, on_kafka_watch, &data, &len);
-    if (rc != RIDE_ZK_OK && rc != RIDE_ZK_NONODE) {
-        ride_log_warn("member_read_failed", "path=%s error=\"%s\"", RIDE_CLUSTER_PATH_KAFKA,
-                      ride_zk_strerror(rc));
+    if (!read_optional(m, RIDE_CLUSTER_PATH_KAFKA, on_kafka_watch, &data, &len))
         return false;
-    }
     bool same = m->kafka_known && ((!data && !m->kafka_data) ||
                                    (data && m->kafka_data && strcmp(data, m->kafka_data) == 0));
     if (same || !m->on_kafka) {
@@ -205,6 +223,24 @@ static bool refresh_kafka(ride_member *m)
     m->kafka_known = true;
     m->on_kafka(&k, m->ctx);
     ride_cluster_kafka_free(&k);
+    return true;
+}
+
+/* Connects the liveness connection to the leader /cluster/api names (docs/master.md,
+ * Liveness); a leader that advertises none leaves the heartbeats alone. */
+static bool refresh_api(ride_member *m)
+{
+    char *data = NULL;
+    size_t len = 0;
+    if (!read_optional(m, RIDE_CLUSTER_PATH_API, on_api_watch, &data, &len))
+        return false;
+    ride_cluster_api api = {0};
+    char err[256];
+    if (data && ride_cluster_api_decode(RIDE_CLUSTER_PATH_API, data, len, &api, err, sizeof err))
+        ride_log_error("member_bad_api", "error=\"%s\"", err);
+    ride_liveness_client_target(m->liveness, api.liveness);
+    ride_cluster_api_free(&api);
+    free(data);
     return true;
 }
 
@@ -286,7 +322,7 @@ static void resync(ride_member *m)
     }
     if (m->active)
         return;
-    if (!register_self(m) || !refresh_kafka(m) || !refresh_assignment(m)) {
+    if (!register_self(m) || !refresh_kafka(m) || !refresh_api(m) || !refresh_assignment(m)) {
         schedule_retry(m);
         return;
     }
@@ -306,6 +342,8 @@ static void handle_pending(uv_async_t *h)
         return;
     if ((bits & PENDING_KAFKA) && !refresh_kafka(m))
         schedule_retry(m);
+    if ((bits & PENDING_API) && !refresh_api(m))
+        schedule_retry(m);
     if ((bits & PENDING_ASSIGNMENT) && !refresh_assignment(m))
         schedule_retry(m);
 }
@@ -315,7 +353,7 @@ static void on_retry(uv_timer_t *t)
     ride_member *m = t->data;
     if (m->active) {
         /* A failed read while active: read both again. */
-        if (!refresh_kafka(m) || !refresh_assignment(m))
+        if (!refresh_kafka(m) || !refresh_api(m) || !refresh_assignment(m))
             schedule_retry(m);
         return;
     }
@@ -438,6 +476,12 @@ ride_member *ride_member_start(const ride_member_options *o, char *err, size_t e
     uv_timer_init(m->loop, &m->retry);
     m->wake.data = m->heartbeat.data = m->retry.data = m;
     m->handles_open = 3;
+    m->liveness = ride_liveness_client_new(m->loop, o->role == RIDE_MEMBER_WORKER, m->id);
+    if (!m->liveness) {
+        ride_set_error(err, errlen, "member: out of memory");
+        ride_member_close(m);
+        return NULL;
+    }
     if (open_session(m, err, errlen) != RIDE_ZK_OK) {
         ride_member_close(m);
         return NULL;
@@ -453,6 +497,9 @@ void ride_member_close(ride_member *m)
 {
     if (!m)
         return;
+    /* The goodbye first: the leader must not take the session's end for a crash. */
+    ride_liveness_client_close(m->liveness);
+    m->liveness = NULL;
     /* After ride_zk_close no ZooKeeper callback can touch m any more. */
     ride_zk_close(m->zk);
     m->zk = NULL;

@@ -324,38 +324,42 @@ static bool query_param(const char *query, const char *key, char *buf, size_t le
     return false;
 }
 
-static void on_list_partitions(const ride_http_request *req, ride_http_response *res, void *ctx)
+/* {"<key>": [...]} filled by add for every application, or for ?app=<app> only. */
+static void list_per_app(const ride_http_request *req, ride_http_response *res, ride_master *m,
+                         const char *key,
+                         void (*add)(ride_master *, const ride_master_app *, json_t *))
 {
-    ride_master *m = ctx;
     char app[RIDE_NAME_MAX + 2] = "";
     bool filter = query_param(ride_http_request_query(req), "app", app, sizeof app);
     qsort(m->apps, m->app_count, sizeof *m->apps, app_cmp);
     json_t *arr = json_array();
     for (size_t i = 0; i < m->app_count; i++)
         if (!filter || strcmp(app, m->apps[i]->name) == 0)
-            add_partitions(m, m->apps[i], arr);
-    reply(res, 200, json_pack("{s:o}", "partitions", arr));
+            add(m, m->apps[i], arr);
+    reply(res, 200, json_pack("{s:o}", key, arr));
+}
+
+static void on_list_partitions(const ride_http_request *req, ride_http_response *res, void *ctx)
+{
+    list_per_app(req, res, ctx, "partitions", add_partitions);
+}
+
+static void add_stage_measures(ride_master *m, const ride_master_app *a, json_t *arr)
+{
+    (void)m;
+    for (size_t s = 0; s < a->m.stage_count; s++) {
+        json_t *j = json_pack("{s:s, s:s, s:i}", "app", a->name, "stage", a->stages[s].st->name,
+                              "partitions", a->stages[s].st->partitions);
+        json_t *figures = measures_json(&a->stages[s]);
+        json_object_update(j, figures);
+        json_decref(figures);
+        json_array_append_new(arr, j);
+    }
 }
 
 static void on_list_stages(const ride_http_request *req, ride_http_response *res, void *ctx)
 {
-    ride_master *m = ctx;
-    char app[RIDE_NAME_MAX + 2] = "";
-    bool filter = query_param(ride_http_request_query(req), "app", app, sizeof app);
-    qsort(m->apps, m->app_count, sizeof *m->apps, app_cmp);
-    json_t *arr = json_array();
-    for (size_t i = 0; i < m->app_count; i++) {
-        const ride_master_app *a = m->apps[i];
-        for (size_t s = 0; (!filter || strcmp(app, a->name) == 0) && s < a->m.stage_count; s++) {
-            json_t *j = json_pack("{s:s, s:s, s:i}", "app", a->name, "stage",
-                                  a->stages[s].st->name, "partitions", a->stages[s].st->partitions);
-            json_t *figures = measures_json(&a->stages[s]);
-            json_object_update(j, figures);
-            json_decref(figures);
-            json_array_append_new(arr, j);
-        }
-    }
-    reply(res, 200, json_pack("{s:o}", "stages", arr));
+    list_per_app(req, res, ctx, "stages", add_stage_measures);
 }
 
 static json_t *event_json(ride_master *m, const char *child)

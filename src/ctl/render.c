@@ -368,6 +368,80 @@ json_t *ride_ctl_events_for_app(const json_t *answer, const char *app, int limit
     return out;
 }
 
+/* ---- a stage's measures ---------------------------------------------------------- */
+
+/* A non-negative number (or null: -1) at key; false for anything else. */
+static bool figure(reader *r, const json_t *obj, const char *where, const char *key, double *out)
+{
+    const json_t *v = member(r, obj, where, key);
+    *out = -1;
+    if (v == NULL || json_is_null(v))
+        return v != NULL;
+    if (!json_is_number(v) || json_number_value(v) < 0) {
+        reject_field(r, where, key, "a number >= 0 or null");
+        return false;
+    }
+    *out = json_number_value(v);
+    return true;
+}
+
+int ride_ctl_measures_read(const json_t *o, const char *where, ride_ctl_measures *out,
+                           char *err, size_t errlen)
+{
+    reader r = {err, errlen, false};
+    json_int_t lag = -1;
+    memset(out, 0, sizeof *out);
+    figure(&r, o, where, "input_fps", &out->input_fps);
+    figure(&r, o, where, "service_fps", &out->service_fps);
+    figure(&r, o, where, "busy_ratio", &out->busy_ratio);
+    figure(&r, o, where, "lag_seconds", &out->lag_seconds);
+    out->lag_frames = integer(&r, o, where, "lag_frames", &lag) && lag >= 0 ? lag : -1;
+    out->workers = array(&r, o, where, "workers");
+    for (size_t i = 0; !r.failed && i < json_array_size(out->workers); i++) {
+        char at[WHERE_MAX * 2];
+        snprintf(at, sizeof at, "%s%sworkers[%zu]", where, where[0] ? ": " : "", i);
+        const json_t *w = json_array_get(out->workers, i);
+        double ignored;
+        json_int_t parts;
+        if (!json_is_object(w)) {
+            reject(&r, "%s: expected an object", at);
+            break;
+        }
+        if (text(&r, w, at, "worker") == NULL && !r.failed)
+            reject_field(&r, at, "worker", "a string");
+        integer(&r, w, at, "partitions", &parts);
+        figure(&r, w, at, "service_fps", &ignored);
+        figure(&r, w, at, "busy_ratio", &ignored);
+    }
+    return r.failed ? -1 : 0;
+}
+
+const char *ride_ctl_fps_cell(double fps, char *buf, size_t len)
+{
+    if (fps < 0)
+        return NULL;
+    snprintf(buf, len, "%.1f", fps);
+    return buf;
+}
+
+const char *ride_ctl_busy_cell(double ratio, char *buf, size_t len)
+{
+    if (ratio < 0)
+        return NULL;
+    snprintf(buf, len, "%.0f%%", ratio * 100);
+    return buf;
+}
+
+const char *ride_ctl_lag_seconds_cell(const ride_ctl_measures *m, char *buf, size_t len)
+{
+    if (m->lag_seconds < 0 && m->lag_frames > 0 && m->service_fps == 0)
+        return "inf";
+    if (m->lag_seconds < 0)
+        return NULL;
+    snprintf(buf, len, "%.1f", m->lag_seconds);
+    return buf;
+}
+
 /* ---- describe app ---------------------------------------------------------------- */
 
 /* "Label:" padded so that values line up, as kubectl describe does. */
@@ -444,6 +518,62 @@ static void section_table(FILE *out, const json_t *detail, const char *key, cons
     free(table);
 }
 
+/* "w1: 24.8 frames/s, busy 62%, partitions 2; w2: ..."; NULL when no worker. */
+static const char *per_worker_cell(const ride_ctl_measures *ms, char *buf, size_t len)
+{
+    size_t used = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < json_array_size(ms->workers); i++) {
+        const json_t *w = json_array_get(ms->workers, i);
+        const json_t *fps = json_object_get(w, "service_fps");
+        const json_t *busy = json_object_get(w, "busy_ratio");
+        char f[CELL_MAX], b[CELL_MAX];
+        const char *fc = ride_ctl_fps_cell(json_is_number(fps) ? json_number_value(fps) : -1, f,
+                                           sizeof f);
+        const char *bc = ride_ctl_busy_cell(json_is_number(busy) ? json_number_value(busy) : -1,
+                                            b, sizeof b);
+        int n = snprintf(buf + used, len - used,
+                         "%s%s: %s frames/s, busy %s, partitions %" JSON_INTEGER_FORMAT,
+                         used ? "; " : "", json_string_value(json_object_get(w, "worker")),
+                         fc ? fc : "<none>", bc ? bc : "<none>",
+                         json_integer_value(json_object_get(w, "partitions")));
+        if (n < 0 || (size_t)n >= len - used) {
+            memcpy(buf + len - 4, "...", 4);
+            break;
+        }
+        used += (size_t)n;
+    }
+    return used ? buf : NULL;
+}
+
+/* The measure lines of a stage that has them (an older master's have none). */
+static void measure_lines(FILE *out, reader *r, const json_t *stage, const char *where)
+{
+    const json_t *o = json_object_get(stage, "measures");
+    ride_ctl_measures ms;
+    char at[WHERE_MAX * 2], a[CELL_MAX], b[CELL_MAX], c[CELL_MAX], line[4 * CELL_MAX];
+    char workers[LABELS_MAX];
+    if (o == NULL || r->failed)
+        return;
+    snprintf(at, sizeof at, "%s: measures", where);
+    if (ride_ctl_measures_read(o, at, &ms, r->err, r->errlen) != 0) {
+        r->failed = true;
+        return;
+    }
+    const char *input = ride_ctl_fps_cell(ms.input_fps, a, sizeof a);
+    const char *service = ride_ctl_fps_cell(ms.service_fps, b, sizeof b);
+    const char *busy = ride_ctl_busy_cell(ms.busy_ratio, c, sizeof c);
+    snprintf(line, sizeof line, "%s frames/s", input ? input : "<none>");
+    field_line(out, "    ", "Input", line);
+    snprintf(line, sizeof line, "%s frames/s, busy %s", service ? service : "<none>",
+             busy ? busy : "<none>");
+    field_line(out, "    ", "Service", line);
+    field_line(out, "    ", "Per worker", per_worker_cell(&ms, workers, sizeof workers));
+    const char *seconds = ride_ctl_lag_seconds_cell(&ms, a, sizeof a);
+    snprintf(line, sizeof line, "%s s", seconds ? seconds : "<none>");
+    field_line(out, "    ", "Lag time", seconds ? line : NULL);
+}
+
 static void stage_section(FILE *out, reader *r, const json_t *stage, const char *where)
 {
     char a[CELL_MAX], b[CELL_MAX], c[CELL_MAX], d[CELL_MAX], workers[8 * CELL_MAX];
@@ -475,6 +605,7 @@ static void stage_section(FILE *out, reader *r, const json_t *stage, const char 
     field_line(out, "    ", "Active", active_ids);
     field_line(out, "    ", "Spare", spare_ids);
     field_line(out, "    ", "Lag", lag);
+    measure_lines(out, r, stage, where);
 }
 
 static void stages_section(FILE *out, reader *r, const json_t *detail)

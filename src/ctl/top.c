@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "render.h"
 #include "table.h"
 #include "base/clock.h"
 
@@ -61,6 +62,7 @@ typedef struct stage {
     int64_t lag;
     double rate;
     const series *history;
+    ride_ctl_measures ms; /* all unknown until /v1/stages names the stage */
 } stage_row;
 
 /* Everything one refresh shows. */
@@ -306,12 +308,38 @@ static int read_partitions(const ride_ctl_top_answers *a, view *v, char *err, si
         stage_row *s = v->stage_count ? &v->stages[v->stage_count - 1] : NULL;
         if (s == NULL || strcmp(s->app, p->app) != 0 || strcmp(s->name, p->stage) != 0) {
             s = &v->stages[v->stage_count++];
-            *s = (stage_row){.app = p->app, .name = p->stage, .lag = -1, .rate = -1};
+            *s = (stage_row){.app = p->app, .name = p->stage, .lag = -1, .rate = -1,
+                             .ms = {-1, -1, -1, -1, -1, NULL}};
             s->owners = count_owners(v->parts, n, p->app, p->stage);
         }
         s->partitions++;
         if (p->lag >= 0)
             s->lag = (s->lag < 0 ? 0 : s->lag) + p->lag;
+    }
+    return 0;
+}
+
+/* Gives each stage row its measures from /v1/stages. */
+static int read_stages(const ride_ctl_top_answers *a, view *v, char *err, size_t errlen)
+{
+    json_error_t je;
+    json_t *list;
+    if (json_unpack_ex((json_t *)a->stages, &je, 0, "{s:o}", "stages", &list) != 0 ||
+        !json_is_array(list))
+        return ride_ctl_fail(err, errlen, PREFIX "/v1/stages: expected {\"stages\": [...]}");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *o = json_array_get(list, i);
+        const char *app = NULL, *stage = NULL;
+        char where[32];
+        snprintf(where, sizeof where, "stages[%zu]", i);
+        if (json_unpack_ex((json_t *)o, &je, 0, "{s:s, s:s}", "app", &app, "stage", &stage) != 0)
+            return ride_ctl_fail(err, errlen, PREFIX "%s: %s", where, je.text);
+        ride_ctl_measures ms;
+        if (ride_ctl_measures_read(o, where, &ms, err, errlen) != 0)
+            return -1;
+        for (size_t k = 0; k < v->stage_count; k++)
+            if (strcmp(v->stages[k].app, app) == 0 && strcmp(v->stages[k].name, stage) == 0)
+                v->stages[k].ms = ms;
     }
     return 0;
 }
@@ -356,33 +384,67 @@ static const char *count_cell(int64_t v, char *buf)
     return buf;
 }
 
-static const char *rate_cell(double rate, char *buf)
-{
-    if (rate < 0)
-        return NULL;
-    snprintf(buf, CELL_MAX, "%.1f", rate);
-    return buf;
-}
-
 static char *stage_table(const view *v, bool utf8)
 {
-    static const char *const headers[] = {"APP", "STAGE", "PARTITIONS", "OWNERS", "LAG",
-                                          "FRAMES/S", "LAG HISTORY"};
-    ride_ctl_table *t = ride_ctl_table_new(7, headers);
+    static const char *const headers[] = {"APP",     "STAGE", "PARTITIONS", "WORKERS",
+                                          "INPUT/S", "SERVICE/S", "BUSY",   "LAG",
+                                          "LAG S",   "LAG HISTORY"};
+    ride_ctl_table *t = ride_ctl_table_new(10, headers);
     bool ok = t != NULL;
     for (size_t i = 0; ok && i < v->stage_count; i++) {
         const stage_row *s = &v->stages[i];
-        char parts[CELL_MAX], owners[CELL_MAX], lag[CELL_MAX], rate[CELL_MAX];
+        char parts[CELL_MAX], owners[CELL_MAX], lag[CELL_MAX], input[CELL_MAX];
+        char service[CELL_MAX], busy[CELL_MAX], seconds[CELL_MAX];
         char spark[RIDE_CTL_TOP_HISTORY * 4 + 1];
         ride_ctl_sparkline(s->history->value, s->history->count, utf8, spark, sizeof spark);
         /* Unknown lags at the end would be trailing spaces; none known is <none>. */
         size_t len = strlen(spark);
         while (len > 0 && spark[len - 1] == ' ')
             spark[--len] = '\0';
-        const char *cells[] = {s->app, s->name, count_cell((int64_t)s->partitions, parts),
-                               count_cell((int64_t)s->owners, owners), count_cell(s->lag, lag),
-                               rate_cell(s->rate, rate), len ? spark : NULL};
+        const char *cells[] = {s->app,
+                               s->name,
+                               count_cell((int64_t)s->partitions, parts),
+                               count_cell((int64_t)s->owners, owners),
+                               ride_ctl_fps_cell(s->ms.input_fps, input, sizeof input),
+                               ride_ctl_fps_cell(s->ms.service_fps, service, sizeof service),
+                               ride_ctl_busy_cell(s->ms.busy_ratio, busy, sizeof busy),
+                               count_cell(s->lag, lag),
+                               ride_ctl_lag_seconds_cell(&s->ms, seconds, sizeof seconds),
+                               len ? spark : NULL};
         ok = ride_ctl_table_add(t, cells) == 0;
+    }
+    char *text = ok ? ride_ctl_table_render(t, "") : NULL;
+    ride_ctl_table_free(t);
+    return text;
+}
+
+/* Number at key of the API's worker entry o, -1 when null. */
+static double worker_figure(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+static char *worker_table(const view *v)
+{
+    static const char *const headers[] = {"APP", "STAGE", "WORKER", "PARTITIONS", "SERVICE/S",
+                                          "BUSY"};
+    ride_ctl_table *t = ride_ctl_table_new(6, headers);
+    bool ok = t != NULL;
+    for (size_t i = 0; ok && i < v->stage_count; i++) {
+        const stage_row *s = &v->stages[i];
+        for (size_t k = 0; ok && k < json_array_size(s->ms.workers); k++) {
+            const json_t *w = json_array_get(s->ms.workers, k);
+            char parts[CELL_MAX], service[CELL_MAX], busy[CELL_MAX];
+            const char *cells[] = {
+                s->app,
+                s->name,
+                json_string_value(json_object_get(w, "worker")),
+                count_cell(json_integer_value(json_object_get(w, "partitions")), parts),
+                ride_ctl_fps_cell(worker_figure(w, "service_fps"), service, sizeof service),
+                ride_ctl_busy_cell(worker_figure(w, "busy_ratio"), busy, sizeof busy)};
+            ok = ride_ctl_table_add(t, cells) == 0;
+        }
     }
     char *text = ok ? ride_ctl_table_render(t, "") : NULL;
     ride_ctl_table_free(t);
@@ -400,7 +462,7 @@ static char *partition_table(const view *v)
         char number[CELL_MAX], epoch[CELL_MAX], lag[CELL_MAX], rate[CELL_MAX];
         const char *cells[] = {p->app, p->stage, count_cell(p->number, number), p->owner,
                                count_cell(p->epoch, epoch), count_cell(p->lag, lag),
-                               rate_cell(p->rate, rate)};
+                               ride_ctl_fps_cell(p->rate, rate, sizeof rate)};
         ok = ride_ctl_table_add(t, cells) == 0;
     }
     char *text = ok ? ride_ctl_table_render(t, "") : NULL;
@@ -416,13 +478,14 @@ static char *render_text(const view *v, int64_t wall_ms, bool utf8)
     if (gmtime_r(&secs, &tm) == NULL ||
         strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
         snprintf(when, sizeof when, "%" PRId64 " ms", wall_ms);
-    char *stages = stage_table(v, utf8), *parts = partition_table(v), *text = NULL;
+    char *stages = stage_table(v, utf8), *workers = worker_table(v), *parts = partition_table(v);
+    char *text = NULL;
     size_t len = 0;
-    FILE *out = stages && parts ? open_memstream(&text, &len) : NULL;
+    FILE *out = stages && workers && parts ? open_memstream(&text, &len) : NULL;
     if (out != NULL) {
-        fprintf(out, "ride top - leader %s - workers %zu/%zu alive - %s\n\n%s\n%s",
+        fprintf(out, "ride top - leader %s - workers %zu/%zu alive - %s\n\n%s\n%s\n%s",
                 v->leader ? v->leader : "<none>", v->workers_alive, v->workers_total, when,
-                stages, parts);
+                stages, workers, parts);
         bool failed = ferror(out) != 0;
         if (fclose(out) != 0 || failed) {
             free(text);
@@ -430,6 +493,7 @@ static char *render_text(const view *v, int64_t wall_ms, bool utf8)
         }
     }
     free(stages);
+    free(workers);
     free(parts);
     return text;
 }
@@ -449,10 +513,14 @@ static json_t *stage_json(const stage_row *s)
     json_t *history = json_array();
     for (size_t i = 0; history != NULL && i < s->history->count; i++)
         json_array_append_new(history, count_json(s->history->value[i]));
-    return json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o}", "app", s->app, "stage", s->name,
-                     "partitions", (json_int_t)s->partitions, "owners", (json_int_t)s->owners,
-                     "lag", count_json(s->lag), "frames_per_s", rate_json(s->rate),
-                     "lag_history", history);
+    return json_pack("{s:s, s:s, s:I, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "app",
+                     s->app, "stage", s->name, "partitions", (json_int_t)s->partitions,
+                     "owners", (json_int_t)s->owners, "lag", count_json(s->lag),
+                     "frames_per_s", rate_json(s->rate), "lag_history", history, "input_fps",
+                     rate_json(s->ms.input_fps), "service_fps", rate_json(s->ms.service_fps),
+                     "busy_ratio", rate_json(s->ms.busy_ratio), "lag_seconds",
+                     rate_json(s->ms.lag_seconds),
+                     "workers", s->ms.workers ? json_deep_copy(s->ms.workers) : json_array());
 }
 
 static json_t *partition_json(const partition *p)
@@ -492,7 +560,7 @@ char *ride_ctl_top_render(ride_ctl_top *t, const ride_ctl_top_answers *a, bool j
     view v = {0};
     char *text = NULL;
     if (read_cluster(a, &v, err, errlen) == 0 && read_partitions(a, &v, err, errlen) == 0 &&
-        fold_history(t, &v, a->mono_ms, err, errlen) == 0) {
+        read_stages(a, &v, err, errlen) == 0 && fold_history(t, &v, a->mono_ms, err, errlen) == 0) {
         text = json ? render_json(&v, a->wall_ms) : render_text(&v, a->wall_ms, utf8);
         if (text == NULL)
             ride_ctl_fail(err, errlen, "out of memory");
@@ -516,6 +584,7 @@ typedef struct fetched {
     json_t *health;
     json_t *workers;
     json_t *partitions;
+    json_t *stages;
 } fetched;
 
 static void fetched_free(fetched *f)
@@ -523,26 +592,32 @@ static void fetched_free(fetched *f)
     json_decref(f->health);
     json_decref(f->workers);
     json_decref(f->partitions);
+    json_decref(f->stages);
 }
 
 /* The three answers of one refresh. The API is looked up again each time so that
  * top follows the leader across a fail-over. */
 static int fetch(const ride_ctl_args *args, fetched *f, char *err, size_t errlen)
 {
-    char path[PATH_LEN] = "/v1/partitions";
-    if (args->app != NULL)
+    char path[PATH_LEN] = "/v1/partitions", stages_path[PATH_LEN] = "/v1/stages";
+    if (args->app != NULL) {
         snprintf(path, sizeof path, "/v1/partitions?app=%s", args->app);
+        snprintf(stages_path, sizeof stages_path, "/v1/stages?app=%s", args->app);
+    }
     ride_ctl_client c;
     if (ride_ctl_client_open(args, false, &c, err, errlen) != 0)
         return -1;
     ride_ctl_call health = {.method = "GET", .path = "/healthz"};
     ride_ctl_call workers = {.method = "GET", .path = "/v1/workers"};
     ride_ctl_call parts = {.method = "GET", .path = path};
+    ride_ctl_call stages = {.method = "GET", .path = stages_path};
     int rc = ride_ctl_client_call(&c, &health, &f->health, err, errlen);
     if (rc == 0)
         rc = ride_ctl_client_call(&c, &workers, &f->workers, err, errlen);
     if (rc == 0)
         rc = ride_ctl_client_call(&c, &parts, &f->partitions, err, errlen);
+    if (rc == 0)
+        rc = ride_ctl_client_call(&c, &stages, &f->stages, err, errlen);
     ride_ctl_client_close(&c);
     return rc;
 }
@@ -553,8 +628,8 @@ static int refresh(const ride_ctl_args *args, ride_ctl_top *t, bool utf8, bool s
     fetched f = {0};
     char *text = NULL;
     if (fetch(args, &f, err, errlen) == 0) {
-        ride_ctl_top_answers a = {f.health, f.workers, f.partitions, ride_clock_wall_ms(),
-                                  ride_clock_mono_ms()};
+        ride_ctl_top_answers a = {f.health,           f.workers,          f.partitions,
+                                  f.stages,           ride_clock_wall_ms(), ride_clock_mono_ms()};
         text = ride_ctl_top_render(t, &a, args->output == RIDE_CTL_OUTPUT_JSON, utf8, err,
                                    errlen);
     }

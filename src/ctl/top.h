@@ -1,9 +1,9 @@
 /* top.h - `ridectl top`: a view of the cluster refreshed like top(1) (docs/ridectl.md).
  *
- * Each refresh reads GET /healthz, /v1/workers and /v1/partitions. The API serves
- * offsets, not rates: frames/s is the change of a partition's committed offset
- * (one Kafka message is one frame) between two refreshes, so the first refresh
- * shows none. A stage's lag is kept over the last RIDE_CTL_TOP_HISTORY refreshes
+ * Each refresh reads GET /healthz, /v1/workers, /v1/partitions and /v1/stages. A
+ * stage's rates, busy fraction and lag in seconds are the master's (/v1/stages); a
+ * partition's frames/s is the change of its committed offset between two
+ * refreshes, in frames, so the first refresh shows none. A stage's lag is kept over the last RIDE_CTL_TOP_HISTORY refreshes
  * and drawn as a sparkline.
  *
  * Rendering is pure (answers and clocks in, text out) so that tests feed canned
@@ -36,6 +36,7 @@ typedef struct ride_ctl_top_answers {
     const json_t *health;     /* GET /healthz */
     const json_t *workers;    /* GET /v1/workers */
     const json_t *partitions; /* GET /v1/partitions */
+    const json_t *stages;     /* GET /v1/stages */
     int64_t wall_ms;          /* shown in the header */
     int64_t mono_ms;          /* for rates */
 } ride_ctl_top_answers;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +46,11 @@ static void reply(ride_http_response *res, int status, json_t *j)
 static json_t *int_or_null(int64_t v) { return v >= 0 ? json_integer(v) : json_null(); }
 static json_t *str_or_null(const char *s) { return s ? json_string(s) : json_null(); }
 static json_t *per_frame_or_null(double v) { return v > 0 ? json_real(v) : json_null(); }
+/* A measured figure: null while unknown (< 0), and for an infinite lag_seconds. */
+static json_t *figure_or_null(double v)
+{
+    return v >= 0 && isfinite(v) ? json_real(v) : json_null();
+}
 
 /* ---- reads ---- */
 
@@ -62,18 +68,6 @@ static ride_master_figures figures_of(ride_master *m, const ride_master_app *a,
                                      const ride_master_stage *s, int p)
 {
     return ride_master_lag_figures(m->lag, a->name, s->st->name, p, s->messages_per_frame);
-}
-
-/* The lag in frames of a stage's partitions summed, or -1 when none is known. */
-static int64_t stage_lag(ride_master *m, const ride_master_app *a, const ride_master_stage *s)
-{
-    int64_t sum = -1;
-    for (int p = 0; p < s->st->partitions; p++) {
-        int64_t lag = figures_of(m, a, s, p).lag;
-        if (lag >= 0)
-            sum = (sum < 0 ? 0 : sum) + lag;
-    }
-    return sum;
 }
 
 static json_t *partition_json(ride_master *m, const ride_master_app *a,
@@ -106,7 +100,7 @@ static json_t *app_summary(ride_master *m, const ride_master_app *a)
             parts++;
             owned += a->stages[s].parts[p].owner && a->stages[s].parts[p].granted;
         }
-        int64_t l = stage_lag(m, a, &a->stages[s]);
+        int64_t l = ride_master_stage_lag(m, a, &a->stages[s]);
         if (l >= 0)
             lag = (lag < 0 ? 0 : lag) + l;
     }
@@ -158,18 +152,37 @@ static const char *stage_output(const ride_master_app *a, size_t s, char *buf, s
     return buf;
 }
 
+/* The stage's measures (measure.h), all unknown before the first tick. */
+static json_t *measures_json(const ride_master_stage *s)
+{
+    ride_measure_figures f = {-1, -1, -1, -1, -1, NULL, 0};
+    if (s->measure)
+        f = ride_measure_stage_figures(s->measure);
+    json_t *workers = json_array();
+    for (size_t w = 0; w < f.worker_count; w++)
+        json_array_append_new(
+            workers, json_pack("{s:s, s:I, s:o, s:o}", "worker", f.workers[w].id, "partitions",
+                               (json_int_t)f.workers[w].partitions, "service_fps",
+                               figure_or_null(f.workers[w].service_fps), "busy_ratio",
+                               figure_or_null(f.workers[w].busy_ratio)));
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "input_fps", figure_or_null(f.input_fps),
+                     "service_fps", figure_or_null(f.service_fps), "busy_ratio",
+                     figure_or_null(f.busy_ratio), "lag_frames", int_or_null(f.lag_frames),
+                     "lag_seconds", figure_or_null(f.lag_seconds), "workers", workers);
+}
+
 static json_t *stage_json(ride_master *m, const ride_master_app *a, size_t i)
 {
     const ride_master_stage *s = &a->stages[i];
     char out[RIDE_PATH_MAX + 8];
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o}", "name",
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:i, s:o, s:o, s:o, s:o}", "name",
                      s->st->name, "task", s->st->task, "input_topic", s->topic, "output",
                      stage_output(a, i, out, sizeof out), "partitions", s->st->partitions,
                      "min", s->st->workers.min, "max", s->st->workers.max, "spares",
                      s->st->workers.spares, "target", s->target, "active",
                      string_list(s->active, s->active_count), "spare",
                      string_list(s->spare, s->spare_count), "lag",
-                     int_or_null(stage_lag(m, a, s)));
+                     int_or_null(ride_master_stage_lag(m, a, s)), "measures", measures_json(s));
 }
 
 static json_t *app_detail(ride_master *m, const ride_master_app *a)
@@ -311,17 +324,42 @@ static bool query_param(const char *query, const char *key, char *buf, size_t le
     return false;
 }
 
-static void on_list_partitions(const ride_http_request *req, ride_http_response *res, void *ctx)
+/* {"<key>": [...]} filled by add for every application, or for ?app=<app> only. */
+static void list_per_app(const ride_http_request *req, ride_http_response *res, ride_master *m,
+                         const char *key,
+                         void (*add)(ride_master *, const ride_master_app *, json_t *))
 {
-    ride_master *m = ctx;
     char app[RIDE_NAME_MAX + 2] = "";
     bool filter = query_param(ride_http_request_query(req), "app", app, sizeof app);
     qsort(m->apps, m->app_count, sizeof *m->apps, app_cmp);
     json_t *arr = json_array();
     for (size_t i = 0; i < m->app_count; i++)
         if (!filter || strcmp(app, m->apps[i]->name) == 0)
-            add_partitions(m, m->apps[i], arr);
-    reply(res, 200, json_pack("{s:o}", "partitions", arr));
+            add(m, m->apps[i], arr);
+    reply(res, 200, json_pack("{s:o}", key, arr));
+}
+
+static void on_list_partitions(const ride_http_request *req, ride_http_response *res, void *ctx)
+{
+    list_per_app(req, res, ctx, "partitions", add_partitions);
+}
+
+static void add_stage_measures(ride_master *m, const ride_master_app *a, json_t *arr)
+{
+    (void)m;
+    for (size_t s = 0; s < a->m.stage_count; s++) {
+        json_t *j = json_pack("{s:s, s:s, s:i}", "app", a->name, "stage", a->stages[s].st->name,
+                              "partitions", a->stages[s].st->partitions);
+        json_t *figures = measures_json(&a->stages[s]);
+        json_object_update(j, figures);
+        json_decref(figures);
+        json_array_append_new(arr, j);
+    }
+}
+
+static void on_list_stages(const ride_http_request *req, ride_http_response *res, void *ctx)
+{
+    list_per_app(req, res, ctx, "stages", add_stage_measures);
 }
 
 static json_t *event_json(ride_master *m, const char *child)
@@ -490,6 +528,8 @@ static void take_stage_state(ride_master_stage *to, ride_master_stage *from)
     from->active = from->spare = NULL;
     from->active_count = from->spare_count = 0;
     memcpy(to->issue, from->issue, sizeof to->issue);
+    to->measure = from->measure;
+    from->measure = NULL;
 }
 
 static uint32_t next_stream_id(const ride_master_app *a)
@@ -745,6 +785,7 @@ int ride_master_api_routes(ride_master *m, ride_http_server *srv)
     rc |= ride_http_server_route(srv, "GET", "/v1/workers", false, on_list_workers, m);
     rc |= ride_http_server_route(srv, "GET", "/v1/producers", false, on_list_producers, m);
     rc |= ride_http_server_route(srv, "GET", "/v1/partitions", false, on_list_partitions, m);
+    rc |= ride_http_server_route(srv, "GET", "/v1/stages", false, on_list_stages, m);
     rc |= ride_http_server_route(srv, "GET", "/v1/events", false, on_list_events, m);
     rc |= ride_metrics_serve(m->metrics.reg, srv);
     return rc ? -1 : 0;

@@ -444,4 +444,5 @@ void ride_master_reconcile(ride_master *m)
     place_sources(m);
     write_assignments(m);
     finish_deletions(m);
+    ride_master_measure_stages(m);
 }

@@ -141,6 +141,9 @@ static void refresh(ride_master_lag *l)
         for (size_t i = 0; i < n; i++)
             parts[i].end = parts[i].committed = parts[i].start = -1;
         read_offsets(l, parts, n);
+        int64_t read_ms = ride_clock_mono_ms();
+        for (size_t i = 0; i < n; i++)
+            parts[i].read_ms = read_ms;
         publish(l, parts, n);
         parts = NULL;
     }

@@ -461,7 +461,8 @@ static bool init_metrics(ride_master *m)
                                      "Registered workers by liveness", state_label, 1, err,
                                      sizeof err);
     if (!leader || !failovers || !moves || !events || !ms->workers ||
-        ride_master_lag_metrics_init(m, err, sizeof err)) {
+        ride_master_lag_metrics_init(m, err, sizeof err) ||
+        ride_master_measure_metrics_init(m, err, sizeof err)) {
         fprintf(stderr, PROGRAM ": metrics: %s\n", err);
         return false;
     }

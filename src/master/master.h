@@ -26,6 +26,8 @@
 #include "spec/manifest.h"
 #include "tasks/host.h"
 
+#include "measure.h"
+
 #define RIDE_MASTER_TOPIC_MAX 256
 /* Requests from the leader to the master hosting the embedded broker: one node per
  * topic, its data the partition count in decimal. */
@@ -76,6 +78,8 @@ typedef struct ride_master_stage {
     /* Mean Kafka messages per frame written into the input topic, as its writers
      * last reported (frames.c); 0 while unknown. */
     double messages_per_frame;
+    /* Its rates and lag (measures.c), refreshed each tick while leading. */
+    ride_measure_stage *measure;
 } ride_master_stage;
 
 typedef struct ride_master_source {
@@ -122,6 +126,7 @@ typedef struct ride_master_offsets {
     int64_t end;       /* log-end offset, -1 unknown */
     int64_t committed; /* the group's committed offset, -1 none or unknown */
     int64_t start;     /* log start offset, -1 unknown */
+    int64_t read_ms;   /* monotonic: when the offsets thread read these, -1 never */
 } ride_master_offsets;
 
 /* ---- thread.c: the master's background threads ---- */
@@ -157,6 +162,14 @@ typedef struct ride_master_lag_families {
     ride_metric_family *per_frame;    /* the stage's messages_per_frame */
 } ride_master_lag_families;
 
+/* The measures' gauges (measures.c). */
+typedef struct ride_master_measure_families {
+    ride_metric_family *input;       /* frames/s */
+    ride_metric_family *service;     /* frames/s, by worker */
+    ride_metric_family *busy;        /* by worker */
+    ride_metric_family *lag_seconds;
+} ride_master_measure_families;
+
 typedef struct ride_master_metrics {
     ride_metrics *reg;
     ride_gauge *leader;
@@ -165,6 +178,7 @@ typedef struct ride_master_metrics {
     ride_counter *events;
     ride_metric_family *workers; /* by state */
     ride_master_lag_families lag;
+    ride_master_measure_families measure;
 } ride_master_metrics;
 
 typedef struct ride_master {
@@ -360,5 +374,16 @@ void ride_master_measure_frames(ride_master *m);
  * at each scrape from the offsets thread's snapshot while m leads. Called once, before
  * the metrics server starts. Returns 0, or -1 with a message in err. */
 int ride_master_lag_metrics_init(ride_master *m, char *err, size_t errlen);
+
+/* ---- measures.c: each stage's rates and lag (measure.h) ---- */
+
+/* Folds this tick's offsets and heartbeats into every stage's measures. */
+void ride_master_measure_stages(ride_master *m);
+/* The stage's lag in frames: its partitions' summed, or -1 when none is known. */
+int64_t ride_master_stage_lag(ride_master *m, const ride_master_app *a,
+                              const ride_master_stage *s);
+/* Registers the measures' gauges on m->metrics.reg, filled at each scrape while m
+ * leads; called once, before the metrics server starts. 0, or -1 with err. */
+int ride_master_measure_metrics_init(ride_master *m, char *err, size_t errlen);
 
 #endif

@@ -246,6 +246,7 @@ int ride_master_topic_writers(const ride_manifest *man, const ride_stage *reader
 
 static void stage_clear(ride_master_stage *s)
 {
+    ride_measure_stage_free(s->measure);
     if (s->parts)
         for (int p = 0; p < s->st->partitions; p++) {
             free(s->parts[p].owner);

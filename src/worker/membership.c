@@ -109,7 +109,8 @@ static int fill_heartbeat(ride_cluster_heartbeat *hb, void *ctx)
         const ride_worker_partition_stats *s = &m->stats[i];
         m->parts[i] = (ride_cluster_hb_partition){s->app, s->stage, s->partition, s->epoch,
                                                   s->position, s->committed,
-                                                  s->frames_processed, s->messages_written};
+                                                  s->frames_processed, s->messages_written,
+                                                  s->busy_ms};
     }
     hb->partitions = m->parts;
     hb->partition_count = n;

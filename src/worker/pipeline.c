@@ -176,6 +176,7 @@ struct ride_pipeline {
     ride_frame out_frame;
 
     ride_histogram *steps[RIDE_STEP_COUNT];
+    int64_t busy_ns;
 
     ride_pipeline_stats totals;
     int64_t stats_ns;
@@ -214,9 +215,16 @@ const char *ride_pipeline_step_name(int step)
     return step >= 0 && step < RIDE_STEP_COUNT ? names[step] : "unknown";
 }
 
-static void observe_step(const ride_pipeline *pl, ride_pipeline_step_id step, int64_t ns)
+static void observe_step(ride_pipeline *pl, ride_pipeline_step_id step, int64_t ns)
 {
     ride_histogram_observe(pl->steps[step], (double)ns / 1e9);
+    if (step != RIDE_STEP_FETCH && step != RIDE_STEP_DELIVERY && ns > 0)
+        pl->busy_ns += ns;
+}
+
+int64_t ride_pipeline_busy_ns(const ride_pipeline *pl)
+{
+    return pl->busy_ns;
 }
 
 /* One line per RIDE_LOG_THROTTLE_MS for a warning that can repeat with every
@@ -678,7 +686,7 @@ static void drop_over_share(ride_pipeline *pl, partition_state *ps, const ride_f
 }
 
 /* The encoding inside a produce call that took produce_ns, and the rest of it. */
-static void time_output(const ride_pipeline *pl, int64_t produce_ns)
+static void time_output(ride_pipeline *pl, int64_t produce_ns)
 {
     int64_t encode_ns = ride_frame_write_last_encode_ns();
     if (encode_ns > 0)

@@ -301,6 +301,10 @@ int ride_pipeline_commit(ride_pipeline *pl, char *err, size_t errlen);
 int ride_pipeline_outputs_pending(ride_pipeline *pl);
 
 void ride_pipeline_stats_get(ride_pipeline *pl, ride_pipeline_stats *out);
+/* Nanoseconds the processing thread spent in the pipeline's working steps since it
+ * was made: every timed step but fetch (which includes waiting for input) and
+ * delivery (the broker's, not the thread's); the worker's busy time on the stage. */
+int64_t ride_pipeline_busy_ns(const ride_pipeline *pl);
 /* Copies up to max partition entries (owned partitions, by partition number);
  * returns how many are owned. */
 size_t ride_pipeline_partition_stats_get(const ride_pipeline *pl,

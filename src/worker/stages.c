@@ -610,6 +610,7 @@ static void snapshot_stage(ride_worker_stages *s, stage_pipeline *sp,
         }
         out->frames_processed = (int64_t)o->seen_processed;
         out->messages_written = (int64_t)o->seen_messages;
+        out->busy_ms = ride_pipeline_busy_ns(sp->pl) / 1000000;
     }
 }
 

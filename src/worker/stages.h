@@ -28,6 +28,7 @@ typedef struct ride_worker_partition_stats {
     int64_t committed;
     int64_t frames_processed;
     int64_t messages_written; /* of those frames' outputs, to the output topic */
+    int64_t busy_ms; /* the stage's pipeline's, shared by its partitions (ride_pipeline_busy_ns) */
 } ride_worker_partition_stats;
 
 /* What the stages are built from; every pointer must outlive them. */

@@ -50,7 +50,7 @@ static void on_kafka(const ride_cluster_kafka *k, void *ctx)
 
 static int fill_heartbeat(ride_cluster_heartbeat *hb, void *ctx)
 {
-    static ride_cluster_hb_partition p = {"demo", "gray", 2, 7, 10, 9, 9, 9};
+    static ride_cluster_hb_partition p = {"demo", "gray", 2, 7, 10, 9, 9, 9, 40};
     (void)ctx;
     hb->partitions = &p;
     hb->partition_count = 1;

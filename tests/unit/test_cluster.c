@@ -341,9 +341,9 @@ static void test_roundtrip_heartbeat(void **state)
     char err[ERR_LEN];
     ride_cluster_hb_partition parts[] = {
         {.app = "a", .stage = "gray", .partition = 0, .epoch = 3, .position = 100,
-         .committed = 98, .frames_processed = 1000, .messages_written = 3000},
+         .committed = 98, .frames_processed = 1000, .messages_written = 3000, .busy_ms = 0},
         {.app = "a", .stage = "sd", .partition = 4095, .epoch = 0, .position = -1,
-         .committed = -1, .frames_processed = 0},
+         .committed = -1, .frames_processed = 0, .busy_ms = 12345},
     };
     ride_cluster_hb_source sources[] = {
         {.app = "a", .source = "cam1", .epoch = 2, .frames_produced = 77, .frames_dropped = 1,
@@ -368,6 +368,7 @@ static void test_roundtrip_heartbeat(void **state)
         assert_int_equal(h2.partitions[i].committed, parts[i].committed);
         assert_int_equal(h2.partitions[i].frames_processed, parts[i].frames_processed);
         assert_int_equal(h2.partitions[i].messages_written, parts[i].messages_written);
+        assert_int_equal(h2.partitions[i].busy_ms, parts[i].busy_ms);
     }
     assert_int_equal(h2.source_count, 1);
     assert_string_equal(h2.sources[0].source, "cam1");
@@ -377,6 +378,30 @@ static void test_roundtrip_heartbeat(void **state)
     assert_int_equal(h2.sources[0].messages_produced, 231);
     ride_cluster_heartbeat_free(&h2);
     free(text);
+
+    /* A member that does not report busy_ms (older, or it sets -1): unknown. */
+    parts[0].busy_ms = -1;
+    text = ride_cluster_heartbeat_encode(&h, err, sizeof err);
+    assert_non_null(text);
+    assert_null(strstr(text, "\"busy_ms\":-1"));
+    assert_int_equal(ride_cluster_heartbeat_decode("/heartbeats/w1", text, strlen(text), &h2,
+                                                   err, sizeof err), 0);
+    assert_int_equal(h2.partitions[0].busy_ms, -1);
+    assert_int_equal(h2.partitions[1].busy_ms, 12345);
+    ride_cluster_heartbeat_free(&h2);
+    free(text);
+    const char old[] = "{\"ts_ms\":1,\"partitions\":[{\"app\":\"a\",\"stage\":\"g\","
+                       "\"partition\":0,\"epoch\":1,\"position\":5,\"committed\":5,"
+                       "\"frames_processed\":5}],\"sources\":[]}";
+    assert_int_equal(
+        ride_cluster_heartbeat_decode("/heartbeats/w1", old, strlen(old), &h2, err, sizeof err), 0);
+    assert_int_equal(h2.partitions[0].busy_ms, -1);
+    ride_cluster_heartbeat_free(&h2);
+    const char negative[] = "{\"ts_ms\":1,\"partitions\":[{\"app\":\"a\",\"stage\":\"g\","
+                            "\"partition\":0,\"epoch\":1,\"position\":5,\"committed\":5,"
+                            "\"frames_processed\":5,\"busy_ms\":-2}],\"sources\":[]}";
+    assert_int_equal(ride_cluster_heartbeat_decode("/heartbeats/w1", negative, strlen(negative),
+                                                   &h2, err, sizeof err), -1);
 
     /* An idle member's heartbeat. */
     ride_cluster_heartbeat idle = {.ts_ms = 1};

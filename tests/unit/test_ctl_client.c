@@ -114,6 +114,8 @@ static void read_handler(const ride_http_request *req, ride_http_response *res, 
         answer_owners(res, 1);
     else if (strcmp(path, "/v1/partitions") == 0)
         answer_partitions(res, ++f->polls);
+    else if (strcmp(path, "/v1/stages") == 0)
+        answer(res, 200, "{\"stages\": []}");
     else if (strcmp(path, "/v1/producers") == 0)
         ride_http_response_text(res, 502, "bad gateway\n");
     else if (strcmp(path, "/v1/events") == 0)

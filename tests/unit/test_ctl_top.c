@@ -52,6 +52,17 @@ static const char HEALTH[] = "{\"status\": \"ok\", \"master\": \"m1\", \"leader\
 static const char WORKERS[] =
     "{\"workers\": [{\"state\": \"active\"}, {\"state\": \"spare\"}, {\"state\": \"dead\"}]}";
 
+/* The master's measures: stage gray served by w1, sink by nobody yet. */
+static const char *stages_answer =
+    "{\"stages\": ["
+    "{\"app\": \"demo\", \"stage\": \"gray\", \"partitions\": 2, \"input_fps\": 30.0,"
+    " \"service_fps\": 24.5, \"busy_ratio\": 0.75, \"lag_frames\": 10,"
+    " \"lag_seconds\": 0.5, \"workers\": [{\"worker\": \"w1\", \"partitions\": 2,"
+    " \"service_fps\": 24.5, \"busy_ratio\": 0.75}]},"
+    "{\"app\": \"demo\", \"stage\": \"sink\", \"partitions\": 1, \"input_fps\": null,"
+    " \"service_fps\": null, \"busy_ratio\": null, \"lag_frames\": null,"
+    " \"lag_seconds\": null, \"workers\": []}]}";
+
 /* Two stages; stage gray has two partitions on one worker, sink one unowned. Offsets
  * count messages, per_frame of them to a frame of stage gray. */
 static json_t *chunked_partitions(int committed, int lag, double per_frame)
@@ -84,12 +95,15 @@ static char *render(ride_ctl_top *t, const char *health, const char *workers, js
                     int64_t mono_ms, bool json, char *err, size_t errlen)
 {
     json_t *h = json_loads(health, 0, NULL), *w = json_loads(workers, 0, NULL);
+    json_t *st = json_loads(stages_answer, 0, NULL);
     assert_non_null(h);
     assert_non_null(w);
-    ride_ctl_top_answers a = {h, w, parts, 1795326153000, mono_ms};
+    assert_non_null(st);
+    ride_ctl_top_answers a = {h, w, parts, st, 1795326153000, mono_ms};
     char *text = ride_ctl_top_render(t, &a, json, true, err, errlen);
     json_decref(h);
     json_decref(w);
+    json_decref(st);
     json_decref(parts);
     return text;
 }
@@ -110,9 +124,14 @@ static void test_text_refreshes(void **state)
         text,
         "ride top - leader m1 - workers 2/3 alive - 2026-11-22 05:42:33 UTC\n"
         "\n"
-        "APP    STAGE   PARTITIONS   OWNERS   LAG      FRAMES/S   LAG HISTORY\n"
-        "demo   gray    2            1        10       25.0       █▃\n"
-        "demo   sink    1            0        <none>   <none>     <none>\n"
+        "APP    STAGE   PARTITIONS   WORKERS   INPUT/S   SERVICE/S   BUSY     LAG      LAG S    "
+        "LAG HISTORY\n"
+        "demo   gray    2            1         30.0      24.5        75%      10       0.5      █▃\n"
+        "demo   sink    1            0         <none>    <none>      <none>   <none>   <none>   "
+        "<none>\n"
+        "\n"
+        "APP    STAGE   WORKER   PARTITIONS   SERVICE/S   BUSY\n"
+        "demo   gray    w1       2            24.5        75%\n"
         "\n"
         "APP    STAGE   PARTITION   OWNER    EPOCH   LAG      FRAMES/S\n"
         "demo   gray    0           w1       3       10       25.0\n"
@@ -123,7 +142,11 @@ static void test_text_refreshes(void **state)
     assert_non_null(text);
     assert_non_null(strstr(text, "\"stages\":[{\"app\":\"demo\",\"stage\":\"gray\","
                                  "\"partitions\":2,\"owners\":1,\"lag\":10,"
-                                 "\"frames_per_s\":0.0,\"lag_history\":[40,10,10]}"));
+                                 "\"frames_per_s\":0.0,\"lag_history\":[40,10,10],"
+                                 "\"input_fps\":30.0,\"service_fps\":24.5,\"busy_ratio\":0.75,"
+                                 "\"lag_seconds\":0.5,\"workers\":[{\"worker\":\"w1\","
+                                 "\"partitions\":2,\"service_fps\":24.5,"
+                                 "\"busy_ratio\":0.75}]}"));
     assert_non_null(strstr(text, "\"lag_history\":[null,null,null]"));
     assert_int_equal(text[strlen(text) - 1], '\n');
     assert_ptr_equal(strchr(text, '\n'), text + strlen(text) - 1);
@@ -167,6 +190,26 @@ static void test_rate_counts_frames(void **state)
     ride_ctl_top_free(t);
 }
 
+/* Frames wait and the stage's workers process none: the lag never drains. */
+static void test_lag_never_drains(void **state)
+{
+    (void)state;
+    char err[512];
+    const char *good = stages_answer;
+    stages_answer = "{\"stages\": [{\"app\": \"demo\", \"stage\": \"gray\", "
+                    "\"input_fps\": 5, \"service_fps\": 0, \"busy_ratio\": 0, "
+                    "\"lag_frames\": 10, \"lag_seconds\": null, \"workers\": []}]}";
+    ride_ctl_top *t = ride_ctl_top_new();
+    assert_non_null(t);
+    char *text = render(t, HEALTH, WORKERS, partitions(100, 10), 1000, false, err, sizeof err);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "demo   gray    2            1         5.0       0.0         "
+                                 "0%       10       inf      "));
+    free(text);
+    ride_ctl_top_free(t);
+    stages_answer = good;
+}
+
 static void test_malformed_answers(void **state)
 {
     (void)state;
@@ -197,6 +240,20 @@ static void test_malformed_answers(void **state)
                        sizeof err));
     assert_string_equal(err, "malformed answer from the control API: /v1/partitions: expected "
                              "{\"partitions\": [...]}");
+    const char *good = stages_answer;
+    stages_answer = "{\"stages\": [{\"app\": \"demo\", \"stage\": \"gray\", "
+                    "\"input_fps\": -1, \"service_fps\": null, \"busy_ratio\": null, "
+                    "\"lag_frames\": null, \"lag_seconds\": null, \"workers\": []}]}";
+    assert_null(render(t, HEALTH, WORKERS, partitions(0, 0), 0, false, err, sizeof err));
+    assert_string_equal(err, "malformed answer from the control API: stages[0]: field "
+                             "'input_fps': expected a number >= 0 or null");
+    stages_answer = "{\"stages\": [{\"app\": \"demo\", \"stage\": \"gray\", "
+                    "\"input_fps\": 1, \"service_fps\": null, \"busy_ratio\": null, "
+                    "\"lag_frames\": null, \"lag_seconds\": null, \"workers\": [{}]}]}";
+    assert_null(render(t, HEALTH, WORKERS, partitions(0, 0), 0, false, err, sizeof err));
+    assert_string_equal(err, "malformed answer from the control API: stages[0]: workers[0]: "
+                             "field 'worker' is missing");
+    stages_answer = good;
     ride_ctl_top_free(t);
 }
 
@@ -207,6 +264,7 @@ int main(void)
         cmocka_unit_test(test_locale),
         cmocka_unit_test(test_text_refreshes),
         cmocka_unit_test(test_rate_counts_frames),
+        cmocka_unit_test(test_lag_never_drains),
         cmocka_unit_test(test_malformed_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

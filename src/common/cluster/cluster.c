@@ -775,9 +775,14 @@ static int parse_hb_partition(dec *d, json_t *o, const char *prefix, void *out)
         get_i64(d, o, prefix, "epoch", 0, INT64_MAX, &p->epoch) < 0 ||
         get_i64(d, o, prefix, "position", -1, INT64_MAX, &p->position) < 0 ||
         get_i64(d, o, prefix, "committed", -1, INT64_MAX, &p->committed) < 0 ||
-        get_i64(d, o, prefix, "frames_processed", 0, INT64_MAX, &p->frames_processed) < 0)
+        get_i64(d, o, prefix, "frames_processed", 0, INT64_MAX, &p->frames_processed) < 0 ||
+        get_count_or_0(d, o, prefix, "messages_written", &p->messages_written) < 0)
         return -1;
-    return get_count_or_0(d, o, prefix, "messages_written", &p->messages_written);
+    json_t *busy = json_object_get(o, "busy_ms");
+    p->busy_ms = -1;
+    return busy && !json_is_null(busy) ? check_int(d, busy, prefix, "busy_ms", 0, INT64_MAX,
+                                                    &p->busy_ms)
+                                       : 0;
 }
 
 static int parse_hb_source(dec *d, json_t *o, const char *prefix, void *out)
@@ -823,6 +828,8 @@ static json_t *build_heartbeat(const void *in)
         put_int(e, "committed", p->committed);
         put_int(e, "frames_processed", p->frames_processed);
         put_int(e, "messages_written", p->messages_written);
+        if (p->busy_ms >= 0)
+            put_int(e, "busy_ms", p->busy_ms);
         json_array_append_new(parts, e);
     }
     json_object_set_new(o, "partitions", parts);

@@ -225,6 +225,11 @@ typedef struct ride_cluster_hb_partition {
     /* Kafka messages (chunks) of those frames' outputs written to the next stage's
      * topic; 0 when the member does not report it. */
     int64_t messages_written;
+    /* Milliseconds the member's processing thread spent working on this partition's
+     * stage (all of its partitions there) since it set the stage up: the same in each
+     * entry of one stage, and back at 0 when it sets the stage up again. -1: not
+     * reported (encoded only when >= 0; older members leave it out). */
+    int64_t busy_ms;
 } ride_cluster_hb_partition;
 
 typedef struct ride_cluster_hb_source {

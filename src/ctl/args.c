@@ -82,7 +82,8 @@ static const char USAGE[] =
     "                                list resources (--app: partitions of one application)\n"
     "  describe app NAME             show one application in detail\n"
     "  delete app NAME [--wait]      delete an application (--wait: until it is gone)\n"
-    "  scale APP STAGE N             set the number of workers of a stage\n"
+    "  scale APP STAGE N|auto        set the number of workers of a stage, or let the\n"
+    "                                master size it again\n"
     "  events [--limit N] [--app APP]\n"
     "                                show the latest cluster events, oldest first\n"
     "  top [--app APP] [--interval SECONDS] [--iterations N]\n"
@@ -386,8 +387,11 @@ static int parse_verb(const raw_args *raw, ride_ctl_args *out, char *err, size_t
         if (check_name("application", out->app, err, errlen) != 0 ||
             check_name("stage", out->stage, err, errlen) != 0)
             return -1;
-        if (!parse_int(raw->positional[3], 0, RIDE_WORKERS_MAX, &out->workers))
-            return fail(err, errlen, "scale: N must be a whole number in 0..%d, got \"%s\"",
+        if (strcmp(raw->positional[3], "auto") == 0)
+            out->workers = RIDE_CTL_SCALE_AUTO;
+        else if (!parse_int(raw->positional[3], 0, RIDE_WORKERS_MAX, &out->workers))
+            return fail(err, errlen,
+                        "scale: N must be a whole number in 0..%d or auto, got \"%s\"",
                         RIDE_WORKERS_MAX, raw->positional[3]);
         return 0;
     }

@@ -14,6 +14,8 @@
 #define RIDE_CTL_EXIT_USAGE 2
 
 #define RIDE_CTL_DEFAULT_TIMEOUT_S 10
+/* `scale APP STAGE auto`: drop the stage's fixed size. */
+#define RIDE_CTL_SCALE_AUTO (-1)
 #define RIDE_CTL_TIMEOUT_MAX_S 3600
 /* The control API's own bound on GET /v1/events?limit=N. */
 #define RIDE_CTL_EVENTS_LIMIT_MAX 1000
@@ -62,7 +64,7 @@ typedef struct ride_ctl_args {
     const char *app;         /* describe, delete, scale: the name; get partitions, events,
                                 top: --app */
     const char *stage;       /* scale */
-    int workers;             /* scale */
+    int workers;             /* scale; RIDE_CTL_SCALE_AUTO: `auto` */
     int limit;               /* events: --limit, 0 when not given */
     int interval_ms;         /* top: --interval */
     int iterations;          /* top: --iterations, 0 (not given): until q or Ctrl-C */

@@ -200,7 +200,10 @@ static int run_verb(const ride_ctl_args *args, FILE *in, FILE *out, char *applie
     case RIDE_CTL_SCALE:
         rq.call.method = "POST";
         snprintf(path, sizeof path, "/v1/apps/%s/stages/%s/scale", args->app, args->stage);
-        rq.call.body_len = (size_t)snprintf(body, sizeof body, "{\"workers\": %d}", args->workers);
+        rq.call.body_len =
+            args->workers == RIDE_CTL_SCALE_AUTO
+                ? (size_t)snprintf(body, sizeof body, "{\"workers\": \"auto\"}")
+                : (size_t)snprintf(body, sizeof body, "{\"workers\": %d}", args->workers);
         rq.call.body = body;
         rq.render = ride_ctl_render_scaled;
         break;

@@ -758,6 +758,9 @@ char *ride_ctl_render_scaled(const json_t *answer, int64_t now_ms, char *err, si
     const char *app = required_text(&r, answer, "app");
     const char *stage = required_text(&r, answer, "stage");
     json_int_t workers = 0;
+    const json_t *automatic = json_object_get(answer, "workers");
+    if (!r.failed && json_is_string(automatic) && strcmp(json_string_value(automatic), "auto") == 0)
+        return one_line(&r, "application/%s stage %s scaled automatically\n", app, stage);
     if (!integer(&r, answer, "", "workers", &workers))
         reject_field(&r, "", "workers", "an integer");
     return r.failed ? NULL

@@ -31,7 +31,8 @@ char *ride_ctl_render_app_detail(const json_t *answer, int64_t now_ms, char *err
 char *ride_ctl_render_applied(const json_t *answer, int64_t now_ms, char *err, size_t errlen);
 /* DELETE /v1/apps/<app>: "application/NAME deleted". */
 char *ride_ctl_render_deleted(const json_t *answer, int64_t now_ms, char *err, size_t errlen);
-/* POST .../scale: "application/NAME stage STAGE scaled to N workers". */
+/* POST .../scale: "application/NAME stage STAGE scaled to N workers" (or
+ * "scaled automatically" for {"workers": "auto"}). */
 char *ride_ctl_render_scaled(const json_t *answer, int64_t now_ms, char *err, size_t errlen);
 
 /* A new {"events": [...]} holding only the events of `app`, at most the last

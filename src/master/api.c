@@ -710,6 +710,27 @@ static ride_master_stage *app_stage(ride_master_app *a, const char *stage)
     return NULL;
 }
 
+/* Drops the stage's `ridectl scale` target: the autoscaler (when enabled) decides
+ * again from the group as it is, or the group keeps its size. */
+static void scale_stage_auto(ride_master *m, ride_master_app *a, ride_master_stage *s,
+                             ride_http_response *res)
+{
+    char path[RIDE_ZK_PATH_MAX];
+    snprintf(path, sizeof path, "/apps/%s/%s/%s", a->name, RIDE_MASTER_SCALE_DIR, s->st->name);
+    ride_zk_err rc = ride_zk_delete(m->zk, path, -1);
+    if (rc != RIDE_ZK_OK && rc != RIDE_ZK_NONODE) {
+        reply_error(res, 503, "cannot remove the scale from ZooKeeper: %s", ride_zk_strerror(rc));
+        return;
+    }
+    s->target = 0;
+    s->autoscale = (ride_autoscale_state){0};
+    ride_master_event(m, "stage_scaled", a->name, s->st->name, -1, NULL, "auto (%s)",
+                      s->st->workers.autoscale.enabled ? "autoscaler" : "group size kept");
+    uv_async_send(&m->wake);
+    reply(res, 200, json_pack("{s:s, s:s, s:s}", "app", a->name, "stage", s->st->name, "workers",
+                              "auto"));
+}
+
 static void scale_stage(ride_master *m, ride_master_app *a, const char *stage,
                         const ride_http_request *req, ride_http_response *res)
 {
@@ -724,11 +745,16 @@ static void scale_stage(ride_master *m, ride_master_app *a, const char *stage,
     json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     json_t *n = j ? json_object_get(j, "workers") : NULL;
     json_int_t workers = json_is_integer(n) ? json_integer_value(n) : -1;
+    bool automatic = json_is_string(n) && strcmp(json_string_value(n), "auto") == 0;
     json_decref(j);
+    if (automatic) {
+        scale_stage_auto(m, a, s, res);
+        return;
+    }
     int lo = s->st->workers.min > 1 ? s->st->workers.min : 1;
     if (workers < lo || workers > s->st->workers.max) {
         reply_error(res, 400, "body: expected {\"workers\": N} with N in %d..%d (the stage's "
-                    "workers.min..max)", lo, s->st->workers.max);
+                    "workers.min..max) or {\"workers\": \"auto\"}", lo, s->st->workers.max);
         return;
     }
     char path[RIDE_ZK_PATH_MAX];

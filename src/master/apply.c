@@ -445,4 +445,5 @@ void ride_master_reconcile(ride_master *m)
     write_assignments(m);
     finish_deletions(m);
     ride_master_measure_stages(m);
+    ride_master_autoscale_stages(m);
 }

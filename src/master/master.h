@@ -26,6 +26,7 @@
 #include "spec/manifest.h"
 #include "tasks/host.h"
 
+#include "autoscale.h"
 #include "measure.h"
 
 #define RIDE_MASTER_TOPIC_MAX 256
@@ -80,6 +81,10 @@ typedef struct ride_master_stage {
     double messages_per_frame;
     /* Its rates and lag (measures.c), refreshed each tick while leading. */
     ride_measure_stage *measure;
+    /* The autoscaler's state (autoscaling.c); its target counts while
+     * workers.autoscale.enabled and no `ridectl scale` target is set. */
+    ride_autoscale_state autoscale;
+    bool pool_exhausted; /* the last decision wanted more workers than could be had */
 } ride_master_stage;
 
 typedef struct ride_master_source {
@@ -168,6 +173,8 @@ typedef struct ride_master_measure_families {
     ride_metric_family *service;     /* frames/s, by worker */
     ride_metric_family *busy;        /* by worker */
     ride_metric_family *lag_seconds;
+    ride_metric_family *autoscale_target;    /* workers */
+    ride_metric_family *autoscale_exhausted; /* 1: the pool is empty and the stage wants more */
 } ride_master_measure_families;
 
 typedef struct ride_master_metrics {
@@ -385,5 +392,14 @@ int64_t ride_master_stage_lag(ride_master *m, const ride_master_app *a,
 /* Registers the measures' gauges on m->metrics.reg, filled at each scrape while m
  * leads; called once, before the metrics server starts. 0, or -1 with err. */
 int ride_master_measure_metrics_init(ride_master *m, char *err, size_t errlen);
+
+/* ---- autoscaling.c: the autoscaler's glue (autoscale.h) ---- */
+
+/* Decides the target of every autoscaled stage from its measures; each change of
+ * target, and each change of its pool running out, is an event. */
+void ride_master_autoscale_stages(ride_master *m);
+/* Workers the planner is to give the stage: the `ridectl scale` target, else the
+ * autoscaler's while enabled, else 0 (keep the group's size). */
+int ride_master_stage_target(const ride_master_stage *s);
 
 #endif

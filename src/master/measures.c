@@ -137,6 +137,10 @@ static void collect_stage(const ride_master_measure_families *f, const ride_mast
     const char *labels[] = {a->name, s->st->name, NULL};
     set_known(f->input, labels, 2, fig.input_fps);
     set_known(f->lag_seconds, labels, 2, fig.lag_seconds); /* +Inf: never drains */
+    if (s->st->workers.autoscale.enabled) {
+        set_known(f->autoscale_target, labels, 2, ride_master_stage_target(s));
+        set_known(f->autoscale_exhausted, labels, 2, s->pool_exhausted);
+    }
     for (size_t w = 0; w < fig.worker_count; w++) {
         labels[2] = fig.workers[w].id;
         set_known(f->service, labels, 3, fig.workers[w].service_fps);
@@ -144,7 +148,7 @@ static void collect_stage(const ride_master_measure_families *f, const ride_mast
     }
 }
 
-/* Set on the family rendered first (by name) and fills all four from one tick's
+/* Set on the family rendered first (by name) and fills all six from one tick's
  * figures. Runs on the loop thread, which owns the application records. */
 static void collect_measures(ride_metric_family *fam, void *ctx)
 {
@@ -155,6 +159,8 @@ static void collect_measures(ride_metric_family *fam, void *ctx)
     ride_metric_family_clear(f->service);
     ride_metric_family_clear(f->busy);
     ride_metric_family_clear(f->lag_seconds);
+    ride_metric_family_clear(f->autoscale_target);
+    ride_metric_family_clear(f->autoscale_exhausted);
     for (size_t i = 0; m->leading && i < m->app_count; i++)
         for (size_t s = 0; s < m->apps[i]->m.stage_count; s++)
             collect_stage(f, m->apps[i], &m->apps[i]->stages[s]);
@@ -185,10 +191,24 @@ int ride_master_measure_metrics_init(ride_master *m, char *err, size_t errlen)
         "ride_stage_lag_frames over the summed ride_stage_service_frames_per_second; +Inf "
         "while frames wait and none is processed",
         labels, 2, err, errlen);
-    if (!input || !service || !busy || !lag_seconds)
+    ride_metric_family *target = ride_metrics_gauge(
+        reg, "ride_stage_autoscale_target_workers",
+        "Active workers the stage is to have: its ridectl scale target, else the autoscaler's "
+        "(stages with workers.autoscale.enabled only)",
+        labels, 2, err, errlen);
+    ride_metric_family *exhausted = ride_metrics_gauge(
+        reg, "ride_stage_autoscale_pool_exhausted",
+        "1 while the autoscaler wants more workers for the stage than its group and the free "
+        "pool hold, else 0",
+        labels, 2, err, errlen);
+    if (!input || !service || !busy || !lag_seconds || !target || !exhausted)
         return -1;
-    m->metrics.measure = (ride_master_measure_families){
-        .input = input, .service = service, .busy = busy, .lag_seconds = lag_seconds};
-    ride_metric_family_set_collect(busy, collect_measures, m);
+    m->metrics.measure = (ride_master_measure_families){.input = input,
+                                                        .service = service,
+                                                        .busy = busy,
+                                                        .lag_seconds = lag_seconds,
+                                                        .autoscale_target = target,
+                                                        .autoscale_exhausted = exhausted};
+    ride_metric_family_set_collect(exhausted, collect_measures, m);
     return 0;
 }

@@ -232,8 +232,8 @@ static void add_stage_input(plan_input *in, const ride_master_app *a, const ride
         .gpus = st->resources.gpus,
         .selector = st->selector,
         .selector_count = st->selector_count,
-        .target = s->target,
-        .fill = true,
+        .target = ride_master_stage_target(s),
+        .fill = !st->workers.autoscale.enabled,
     };
     for (int p = 0; p < st->partitions; p++)
         in->owners[in->owner_count++] =

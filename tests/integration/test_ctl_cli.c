@@ -122,7 +122,7 @@ static void test_bad_usage(void **state)
            "error: unknown command \"frobnicate\"");
     expect(RUN("get", "apps"), 2, "Run 'ridectl --help' for usage.");
     expect(RUN("scale", "a", "b", "many", "--server", "http://127.0.0.1:1"), 2,
-           "error: scale: N must be a whole number in 0..10000, got \"many\"");
+           "error: scale: N must be a whole number in 0..10000 or auto, got \"many\"");
     expect(RUN("--help"), 0, "Usage: ridectl");
     expect(RUN("--version"), 0, "ridectl ");
 }

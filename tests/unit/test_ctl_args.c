@@ -111,6 +111,8 @@ static void test_describe_delete_scale_events(void **state)
     assert_string_equal(a.stage, "gray");
     assert_int_equal(a.workers, 4);
     assert_int_equal(a.timeout_ms, 3000);
+    assert_int_equal(PARSE(&a, err, "scale", "cctv", "gray", "auto", SERVER), 0);
+    assert_int_equal(a.workers, RIDE_CTL_SCALE_AUTO);
     assert_int_equal(PARSE(&a, err, "events", SERVER), 0);
     assert_int_equal(a.verb, RIDE_CTL_EVENTS);
     assert_int_equal(a.limit, 0);
@@ -277,9 +279,9 @@ static void test_verb_mistakes(void **state)
     EXPECT_USAGE("invalid stage name \"gr ay\": expected lower-case letters, digits and '-', "
                  "at most 63 characters",
                  "scale", "cctv", "gr ay", "2", SERVER);
-    EXPECT_USAGE("scale: N must be a whole number in 0..10000, got \"-1\"", SERVER, "scale",
+    EXPECT_USAGE("scale: N must be a whole number in 0..10000 or auto, got \"-1\"", SERVER, "scale",
                  "cctv", "gray", "--", "-1");
-    EXPECT_USAGE("scale: N must be a whole number in 0..10000, got \"10001\"", "scale", "cctv",
+    EXPECT_USAGE("scale: N must be a whole number in 0..10000 or auto, got \"10001\"", "scale", "cctv",
                  "gray", "10001", SERVER);
     EXPECT_USAGE("unexpected argument \"x\" (usage: events [--limit N] [--app APP])", "events",
                  "x", SERVER);

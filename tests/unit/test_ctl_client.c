@@ -258,6 +258,10 @@ static void test_server_errors(void **state)
     assert_string_equal(o.err, "error: workers 9 outside 1..4 for stage gray (HTTP 400)\n");
     assert_string_equal(f->seen_path, "/v1/apps/demo/stages/gray/scale");
     assert_string_equal(f->seen_body, "{\"workers\": 9}");
+    o = run((ride_ctl_args){.verb = RIDE_CTL_SCALE, .app = "demo", .stage = "gray",
+                            .workers = RIDE_CTL_SCALE_AUTO, .token_file = f->token_file},
+            f);
+    assert_string_equal(f->seen_body, "{\"workers\": \"auto\"}");
     o = run((ride_ctl_args){.verb = RIDE_CTL_DESCRIBE, .app = "nope"}, f);
     assert_int_equal(o.code, RIDE_CTL_EXIT_FAILURE);
     assert_string_equal(o.err, "error: application \"nope\" not found (HTTP 404)\n");

@@ -564,6 +564,39 @@ static void test_sink_group(void **state)
     expect_error(HEAD ONE_STAGE "  sink: {group: \"\"}\n", 7, 17, "must not be empty");
 }
 
+/* workers.autoscale: off by default, its defaults, its bounds. */
+static void test_workers_autoscale(void **state)
+{
+    (void)state;
+    ride_manifest m;
+    parse_ok(HEAD ONE_STAGE, &m);
+    const ride_stage_autoscale *a = &m.stages[0].workers.autoscale;
+    assert_false(a->enabled);
+    assert_true(a->headroom == 0.2 && a->drain_seconds == 30.0 && a->capacity_fps == 0.0);
+    assert_int_equal(a->up_cooldown_s, 10);
+    assert_int_equal(a->down_window_s, 60);
+    ride_manifest_free(&m);
+    parse_ok(HEAD ONE_SOURCE "  stages:\n    - {name: a, input: s, task: t, workers: {max: 3, "
+                             "autoscale: {enabled: true, headroom: 0, drain_seconds: 5.5, "
+                             "up_cooldown_s: 0, down_window_s: 120, capacity_fps: 2.5}}}\n",
+             &m);
+    a = &m.stages[0].workers.autoscale;
+    assert_true(a->enabled);
+    assert_true(a->headroom == 0.0 && a->drain_seconds == 5.5 && a->capacity_fps == 2.5);
+    assert_int_equal(a->up_cooldown_s, 0);
+    assert_int_equal(a->down_window_s, 120);
+    ride_manifest_free(&m);
+    expect_error(HEAD ONE_SOURCE "  stages: [{name: a, input: s, task: t, workers: {autoscale: "
+                                 "{headroom: -0.5}}}]\n",
+                 6, 73, "workers.autoscale.headroom: must be in 0..10, got -0.5");
+    expect_error(HEAD ONE_SOURCE "  stages: [{name: a, input: s, task: t, workers: {autoscale: "
+                                 "{drain_seconds: 0}}}]\n",
+                 6, 78, "drain_seconds: expected a number in (0, 86400]");
+    expect_error(HEAD ONE_SOURCE "  stages: [{name: a, input: s, task: t, workers: {autoscale: "
+                                 "{enable: true}}}]\n",
+                 6, 63, "unknown key 'enable'");
+}
+
 static void test_size_limits(void **state)
 {
     (void)state;
@@ -725,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_bad_cases_cover_directory),
         cmocka_unit_test(test_inline_errors),
         cmocka_unit_test(test_sink_group),
+        cmocka_unit_test(test_workers_autoscale),
         cmocka_unit_test(test_size_limits),
         cmocka_unit_test(test_error_format),
         cmocka_unit_test(test_source_uris),

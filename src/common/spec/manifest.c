@@ -392,9 +392,30 @@ static int parse_task(ride_yaml *y, const ride_yaml_map *map, ride_stage *st)
                               "invalid task name: expected an identifier [a-z][a-z0-9_]*");
 }
 
+static int parse_autoscale(ride_yaml *y, const ride_yaml_map *workers, ride_stage_autoscale *a)
+{
+    static const char *const keys[] = {"enabled",       "headroom",      "drain_seconds",
+                                       "up_cooldown_s", "down_window_s", "capacity_fps",
+                                       NULL};
+    ride_yaml_map map;
+    *a = (ride_stage_autoscale){false, 0.2, 30.0, 10, 60, 0.0};
+    if (ride_yaml_map_open_key(y, workers, "autoscale", keys, &map) ||
+        ride_yaml_get_bool(y, &map, "enabled", &a->enabled) ||
+        ride_yaml_get_number(y, &map, "drain_seconds", 0, 86400, &a->drain_seconds) ||
+        ride_yaml_get_int(y, &map, "up_cooldown_s", 0, 3600, &a->up_cooldown_s) ||
+        ride_yaml_get_int(y, &map, "down_window_s", 0, 86400, &a->down_window_s) ||
+        ride_yaml_get_number(y, &map, "capacity_fps", 0, 1e6, &a->capacity_fps) ||
+        ride_yaml_get_number(y, &map, "headroom", -1, 10, &a->headroom))
+        return -1;
+    /* The number reader's lower bound is exclusive: (-1, 10], then 0 allowed here. */
+    if (a->headroom >= 0)
+        return 0;
+    return ride_yaml_fail_key(y, &map, "headroom", "must be in 0..10, got %g", a->headroom);
+}
+
 static int parse_workers(ride_yaml *y, const ride_yaml_map *stage, ride_stage_workers *w)
 {
-    static const char *const keys[] = {"min", "max", "spares", NULL};
+    static const char *const keys[] = {"min", "max", "spares", "autoscale", NULL};
     ride_yaml_map map;
     w->min = 1;
     w->max = 0; /* not given: derived from min below */
@@ -402,7 +423,8 @@ static int parse_workers(ride_yaml *y, const ride_yaml_map *stage, ride_stage_wo
     if (ride_yaml_map_open_key(y, stage, "workers", keys, &map) ||
         ride_yaml_get_int(y, &map, "min", 0, RIDE_WORKERS_MAX, &w->min) ||
         ride_yaml_get_int(y, &map, "max", 1, RIDE_WORKERS_MAX, &w->max) ||
-        ride_yaml_get_int(y, &map, "spares", 0, RIDE_WORKERS_MAX, &w->spares))
+        ride_yaml_get_int(y, &map, "spares", 0, RIDE_WORKERS_MAX, &w->spares) ||
+        parse_autoscale(y, &map, &w->autoscale))
         return -1;
     if (!w->max)
         w->max = w->min > 1 ? w->min : 1;

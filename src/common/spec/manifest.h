@@ -99,10 +99,22 @@ typedef struct ride_stage_input {
     ride_pos pos;
 } ride_stage_input;
 
+/* workers.autoscale: the master sizes the group from the stage's input rate and lag
+ * (docs/master.md, "Autoscaler"). */
+typedef struct ride_stage_autoscale {
+    bool enabled;         /* default false: the group size follows workers.max and spares */
+    double headroom;      /* capacity kept above the input rate, 0..10, default 0.2 */
+    double drain_seconds; /* a backlog is processed within this, (0, 86400], default 30 */
+    int up_cooldown_s;    /* 0..3600, default 10 */
+    int down_window_s;    /* 0..86400, default 60 */
+    double capacity_fps;  /* declared frames/s of one worker until measured; 0: none */
+} ride_stage_autoscale;
+
 typedef struct ride_stage_workers {
     int min;    /* 0..10000, default 1 */
     int max;    /* >= min and >= 1; default max(min, 1) */
     int spares; /* idle workers kept ready for failover, default 0 */
+    ride_stage_autoscale autoscale;
 } ride_stage_workers;
 
 typedef struct ride_stage_resources {

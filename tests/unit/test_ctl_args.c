@@ -281,8 +281,8 @@ static void test_verb_mistakes(void **state)
                  "scale", "cctv", "gr ay", "2", SERVER);
     EXPECT_USAGE("scale: N must be a whole number in 0..10000 or auto, got \"-1\"", SERVER, "scale",
                  "cctv", "gray", "--", "-1");
-    EXPECT_USAGE("scale: N must be a whole number in 0..10000 or auto, got \"10001\"", "scale", "cctv",
-                 "gray", "10001", SERVER);
+    EXPECT_USAGE("scale: N must be a whole number in 0..10000 or auto, got \"10001\"", "scale",
+                 "cctv", "gray", "10001", SERVER);
     EXPECT_USAGE("unexpected argument \"x\" (usage: events [--limit N] [--app APP])", "events",
                  "x", SERVER);
     EXPECT_USAGE("unexpected argument \"8\"", "a", "1", "2", "3", "4", "5", "6", "7", "8");

@@ -279,7 +279,8 @@ static void test_change_results(void **state)
                   "application/a stage s scaled to 3 workers\n");
     expect_render(ride_ctl_render_scaled, "{\"app\": \"a\", \"stage\": \"s\", \"workers\": 1}",
                   "application/a stage s scaled to 1 worker\n");
-    expect_render(ride_ctl_render_scaled, "{\"app\": \"a\", \"stage\": \"s\", \"workers\": \"auto\"}",
+    expect_render(ride_ctl_render_scaled,
+                  "{\"app\": \"a\", \"stage\": \"s\", \"workers\": \"auto\"}",
                   "application/a stage s scaled automatically\n");
 }
 

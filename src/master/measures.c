@@ -1,6 +1,7 @@
 /* measures.c - the leader's glue around measure.h: each tick it samples every stage
  * from the offsets thread's snapshot and the live workers' last heartbeats, and
  * /metrics shows the figures. The arithmetic is all in measure.c. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,49 +167,55 @@ static void collect_measures(ride_metric_family *fam, void *ctx)
             collect_stage(f, m->apps[i], &m->apps[i]->stages[s]);
 }
 
+/* One gauge of the measures: labelled by app and stage, and by worker with 3 labels. */
+typedef struct gauge_spec {
+    const char *name;
+    const char *help;
+    size_t labels;
+    size_t offset; /* of its pointer in ride_master_measure_families */
+} gauge_spec;
+
+#define FAMILY(field) offsetof(ride_master_measure_families, field)
+
+static const gauge_spec measure_gauges[] = {
+    {"ride_stage_input_frames_per_second",
+     "Frames per second entering the stage's input topic over the last 5 s: the growth of "
+     "its log-end offsets over ride_stage_messages_per_frame",
+     2, FAMILY(input)},
+    {"ride_stage_service_frames_per_second",
+     "Frames per second the worker processed for the stage over the last 5 s, from its "
+     "heartbeats",
+     3, FAMILY(service)},
+    {"ride_stage_busy_ratio",
+     "Share of the worker's processing thread's time spent working on the stage over the "
+     "last 5 s, from its heartbeats",
+     3, FAMILY(busy)},
+    {"ride_stage_lag_seconds",
+     "Seconds the stage's workers take to process its lag at their current rate: "
+     "ride_stage_lag_frames over the summed ride_stage_service_frames_per_second; +Inf "
+     "while frames wait and none is processed",
+     2, FAMILY(lag_seconds)},
+    {"ride_stage_autoscale_target_workers",
+     "Active workers the stage is to have: its ridectl scale target, else the autoscaler's "
+     "(stages with workers.autoscale.enabled only)",
+     2, FAMILY(autoscale_target)},
+    {"ride_stage_autoscale_pool_exhausted",
+     "1 while the autoscaler wants more workers for the stage than its group and the free "
+     "pool hold, else 0",
+     2, FAMILY(autoscale_exhausted)},
+};
+
 int ride_master_measure_metrics_init(ride_master *m, char *err, size_t errlen)
 {
     static const char *const labels[] = {"app", "stage", "worker"};
-    ride_metrics *reg = m->metrics.reg;
-    ride_metric_family *input = ride_metrics_gauge(
-        reg, "ride_stage_input_frames_per_second",
-        "Frames per second entering the stage's input topic over the last 5 s: the growth of "
-        "its log-end offsets over ride_stage_messages_per_frame",
-        labels, 2, err, errlen);
-    ride_metric_family *service = ride_metrics_gauge(
-        reg, "ride_stage_service_frames_per_second",
-        "Frames per second the worker processed for the stage over the last 5 s, from its "
-        "heartbeats",
-        labels, 3, err, errlen);
-    ride_metric_family *busy = ride_metrics_gauge(
-        reg, "ride_stage_busy_ratio",
-        "Share of the worker's processing thread's time spent working on the stage over the "
-        "last 5 s, from its heartbeats",
-        labels, 3, err, errlen);
-    ride_metric_family *lag_seconds = ride_metrics_gauge(
-        reg, "ride_stage_lag_seconds",
-        "Seconds the stage's workers take to process its lag at their current rate: "
-        "ride_stage_lag_frames over the summed ride_stage_service_frames_per_second; +Inf "
-        "while frames wait and none is processed",
-        labels, 2, err, errlen);
-    ride_metric_family *target = ride_metrics_gauge(
-        reg, "ride_stage_autoscale_target_workers",
-        "Active workers the stage is to have: its ridectl scale target, else the autoscaler's "
-        "(stages with workers.autoscale.enabled only)",
-        labels, 2, err, errlen);
-    ride_metric_family *exhausted = ride_metrics_gauge(
-        reg, "ride_stage_autoscale_pool_exhausted",
-        "1 while the autoscaler wants more workers for the stage than its group and the free "
-        "pool hold, else 0",
-        labels, 2, err, errlen);
-    if (!input || !service || !busy || !lag_seconds || !target || !exhausted)
-        return -1;
-    m->metrics.measure = (ride_master_measure_families){.input = input,
-                                                        .service = service,
-                                                        .busy = busy,
-                                                        .lag_seconds = lag_seconds,
-                                                        .autoscale_target = target,
-                                                        .autoscale_exhausted = exhausted};
-    ride_metric_family_set_collect(exhausted, collect_measures, m);
+    ride_master_measure_families *f = &m->metrics.measure;
+    for (size_t i = 0; i < sizeof measure_gauges / sizeof measure_gauges[0]; i++) {
+        const gauge_spec *g = &measure_gauges[i];
+        ride_metric_family **out = (ride_metric_family **)((char *)f + g->offset);
+        if (!(*out = ride_metrics_gauge(m->metrics.reg, g->name, g->help, labels, g->labels, err,
+                                        errlen)))
+            return -1;
+    }
+    ride_metric_family_set_collect(f->autoscale_exhausted, collect_measures, m);
     return 0;
 }

@@ -187,8 +187,8 @@ static const gauge_spec measure_gauges[] = {
      "heartbeats",
      3, FAMILY(service)},
     {"ride_stage_busy_ratio",
-     "Share of the worker's processing thread's time spent working on the stage over the "
-     "last 5 s, from its heartbeats",
+     "Share of the worker's time spent working on the stage over the last 5 s (its "
+     "processing thread's working steps plus its average CPU lane's), from its heartbeats",
      3, FAMILY(busy)},
     {"ride_stage_lag_seconds",
      "Seconds the stage's workers take to process its lag at their current rate: "

@@ -583,6 +583,17 @@ static void update_metrics(ride_worker_stages *s, owned_partition *o,
     update_transaction_metrics(s, o, ps);
 }
 
+/* The stage's busy time: its processing thread's working steps plus its average
+ * lane's decode and task time. A CPU stage's frames are decoded and processed on
+ * the lanes while the thread only hands them over, so the thread alone reads
+ * nearly idle when the lanes are saturated; the sum never reads below the busier
+ * of the two (at most twice it when both are loaded), so a capacity estimated
+ * from it errs towards more workers, never fewer. */
+static int64_t stage_busy_ns(const stage_pipeline *sp)
+{
+    return ride_pipeline_busy_ns(sp->pl) + ride_task_runner_lane_busy_ns(sp->runner);
+}
+
 static void snapshot_stage(ride_worker_stages *s, stage_pipeline *sp,
                            ride_pipeline_partition_stats *all, ride_worker_partition_stats *snap)
 {
@@ -610,7 +621,7 @@ static void snapshot_stage(ride_worker_stages *s, stage_pipeline *sp,
         }
         out->frames_processed = (int64_t)o->seen_processed;
         out->messages_written = (int64_t)o->seen_messages;
-        out->busy_ms = ride_pipeline_busy_ns(sp->pl) / 1000000;
+        out->busy_ms = stage_busy_ns(sp) / 1000000;
     }
 }
 

@@ -28,7 +28,9 @@ typedef struct ride_worker_partition_stats {
     int64_t committed;
     int64_t frames_processed;
     int64_t messages_written; /* of those frames' outputs, to the output topic */
-    int64_t busy_ms; /* the stage's pipeline's, shared by its partitions (ride_pipeline_busy_ns) */
+    /* the stage's, shared by its partitions: its processing thread's working
+     * steps (ride_pipeline_busy_ns) plus its average CPU lane's time */
+    int64_t busy_ms;
 } ride_worker_partition_stats;
 
 /* What the stages are built from; every pointer must outlive them. */

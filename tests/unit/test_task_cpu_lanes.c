@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "test_frame_util.h"
+#include "base/clock.h"
 #include "kernels/kernels.h"
 #include "media/synthetic.h"
 #include "tasks/host.h"
@@ -204,7 +205,8 @@ static void test_lanes_decode_at_the_task_scale(void **state)
     ride_task_registry_free(r);
 }
 
-/* A bounded collect gives up on a frame still running and leaves it in flight. */
+/* A bounded collect gives up on a frame still running and leaves it in flight; the
+ * lane's busy time is the frame's run, within the wall time around it. */
 static void test_bounded_collect_returns_while_the_frame_runs(void **state)
 {
     (void)state;
@@ -219,10 +221,16 @@ static void test_bounded_collect_returns_while_the_frame_runs(void **state)
     assert_non_null(run);
     ride_frame big = {.stream_id = 1, .seq = 9}, out = {0};
     assert_int_equal(ride_synthetic_render(1, 9, 4000, 4000, &big.image), 0);
+    assert_int_equal(ride_task_runner_lane_busy_ns(run), 0);
+    int64_t t0 = ride_clock_mono_ns();
     assert_int_equal(ride_task_submit_exchange(run, &big, err, sizeof err), 0);
     assert_int_equal(ride_task_collect_within(run, 1, &out, err, sizeof err), 0);
     assert_int_equal(ride_task_runner_in_flight(run), 1);
     assert_int_equal(ride_task_collect_within(run, -1, &out, err, sizeof err), 1);
+    int64_t wall_ns = ride_clock_mono_ns() - t0;
+    int64_t busy_ns = ride_task_runner_lane_busy_ns(run);
+    assert_true(busy_ns >= 1000000); /* it outlasted the 1 ms collect */
+    assert_true(busy_ns <= wall_ns);
     assert_int_equal(out.seq, 9);
     assert_int_equal(out.image.width, 4000);
     ride_frame_free(&big);

@@ -161,6 +161,9 @@ ride_task_runner *ride_task_runner_new_cpu_lanes(const ride_task_descriptor *d,
 
 /* Whether the runner decodes frames handed over undecoded (CPU lanes). */
 bool ride_task_runner_decodes(const ride_task_runner *runner);
+/* CPU lanes: how long one lane has been busy decoding and running frames
+ * (ride_task_cpu_lanes_busy_ns); 0 for other runners. */
+int64_t ride_task_runner_lane_busy_ns(const ride_task_runner *runner);
 
 /* How many frames may be submitted before the oldest is collected: 1 for a runner
  * that processes each frame in ride_task_submit. */

@@ -1065,6 +1065,11 @@ int ride_task_runner_in_flight(const ride_task_runner *run)
 
 bool ride_task_runner_decodes(const ride_task_runner *run) { return run->cpu_lanes != NULL; }
 
+int64_t ride_task_runner_lane_busy_ns(const ride_task_runner *run)
+{
+    return run->cpu_lanes ? ride_task_cpu_lanes_busy_ns(run->cpu_lanes) : 0;
+}
+
 ride_frame_status ride_task_runner_rejected(const ride_task_runner *run)
 {
     return run->rejected;

@@ -53,6 +53,7 @@ struct ride_task_cpu_lanes {
     int next_submit;
     int next_collect;
     int in_flight;
+    int64_t busy_ns; /* under mu: every lane's time in run_frame, summed */
 };
 
 static void swap_frames(ride_frame *a, ride_frame *b)
@@ -98,8 +99,11 @@ static void *lane_main(void *arg)
         if (ls->stop)
             break;
         pthread_mutex_unlock(&ls->mu);
+        int64_t t0 = ride_clock_mono_ns();
         run_frame(ls, l, sl);
+        int64_t ran_ns = ride_clock_mono_ns() - t0;
         pthread_mutex_lock(&ls->mu);
+        ls->busy_ns += ran_ns;
         sl->state = SLOT_DONE;
         pthread_cond_broadcast(&ls->done_cv);
         next = (next + ls->count) % ls->depth;
@@ -187,6 +191,14 @@ void ride_task_cpu_lanes_free(ride_task_cpu_lanes *ls)
 }
 
 int ride_task_cpu_lanes_depth(const ride_task_cpu_lanes *ls) { return ls->depth; }
+
+int64_t ride_task_cpu_lanes_busy_ns(ride_task_cpu_lanes *ls)
+{
+    pthread_mutex_lock(&ls->mu);
+    int64_t busy = ls->busy_ns / ls->count;
+    pthread_mutex_unlock(&ls->mu);
+    return busy;
+}
 
 int ride_task_cpu_lanes_in_flight(const ride_task_cpu_lanes *ls) { return ls->in_flight; }
 

@@ -38,6 +38,10 @@ void ride_task_cpu_lanes_free(ride_task_cpu_lanes *ls);
 /* Frames that may be in flight: lanes x RIDE_TASK_CPU_FRAMES_PER_LANE. */
 int ride_task_cpu_lanes_depth(const ride_task_cpu_lanes *ls);
 int ride_task_cpu_lanes_in_flight(const ride_task_cpu_lanes *ls);
+/* The lanes' time decoding and running frames since they started, over the
+ * lanes: how long one lane would have been busy, so that its growth over wall
+ * time is the share of the lanes' capacity in use (1: every lane always busy). */
+int64_t ride_task_cpu_lanes_busy_ns(ride_task_cpu_lanes *ls);
 
 /* Hands *in to the next slot, giving the caller that slot's previous input in
  * exchange (buffers to reuse, content unspecified). -1 when every slot is taken

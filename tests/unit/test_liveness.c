@@ -70,14 +70,19 @@ static bool wait_lost(fixture *f, const char *id, bool lost)
     return true;
 }
 
-/* Runs the loop for ms: whatever was going to arrive has. */
-static void settle(fixture *f, int ms)
+/* Runs the loop until the listener holds `count` connections (with greeted_only,
+ * of members that said hello); false after WAIT_MS. A close the test made has been
+ * seen by the listener once its connection is gone from the count. */
+static bool wait_connections(fixture *f, size_t count, bool greeted_only)
 {
-    int64_t end = ride_clock_mono_ms() + ms;
-    while (ride_clock_mono_ms() < end) {
+    int64_t deadline = ride_clock_mono_ms() + WAIT_MS;
+    while (ride_liveness_server_connections(f->srv, greeted_only) != count) {
+        if (ride_clock_mono_ms() > deadline)
+            return false;
         uv_run(&f->loop, UV_RUN_NOWAIT);
         usleep(1000);
     }
+    return true;
 }
 
 /* A blocking socket to the listener that has sent `text`. */
@@ -97,7 +102,7 @@ static void test_close_without_goodbye_is_lost(void **state)
 {
     fixture *f = *state;
     int fd = raw_member(f, "ride-liveness 1 worker w1\n");
-    settle(f, 50);
+    assert_true(wait_connections(f, 1, true));
     assert_false(ride_liveness_server_lost(f->srv, "w1", true));
     close(fd);
     assert_true(wait_lost(f, "w1", true));
@@ -111,8 +116,9 @@ static void test_goodbye_is_not_lost(void **state)
 {
     fixture *f = *state;
     int fd = raw_member(f, "ride-liveness 1 worker w1\nbye\n");
+    assert_true(wait_connections(f, 1, true));
     close(fd);
-    settle(f, 100);
+    assert_true(wait_connections(f, 0, false));
     assert_false(ride_liveness_server_lost(f->srv, "w1", true));
     assert_int_equal(f->lost_calls, 0);
 }
@@ -122,9 +128,9 @@ static void test_other_connection_keeps_member(void **state)
     fixture *f = *state;
     int old = raw_member(f, "ride-liveness 1 worker w1\n");
     int fresh = raw_member(f, "ride-liveness 1 worker w1\n");
-    settle(f, 50);
+    assert_true(wait_connections(f, 2, true));
     close(old);
-    settle(f, 100);
+    assert_true(wait_connections(f, 1, false));
     assert_false(ride_liveness_server_lost(f->srv, "w1", true));
     close(fresh);
     assert_true(wait_lost(f, "w1", true));
@@ -140,7 +146,7 @@ static void test_broken_hello_says_nothing(void **state)
     close(raw_member(f, "hello w1\n"));
     close(raw_member(f, "ride-liveness 1 worker w1\nnonsense\n"));
     close(raw_member(f, "ride-liveness 1 camera w1\n"));
-    settle(f, 100);
+    assert_true(wait_connections(f, 0, false));
     assert_false(ride_liveness_server_lost(f->srv, "w1", true));
     assert_int_equal(f->lost_calls, 0);
 }
@@ -155,7 +161,7 @@ static void test_client_hello_and_goodbye(void **state)
     ride_liveness_client_target(c, f->addr);
     assert_true(wait_lost(f, "w1", false)); /* its hello clears the mark */
     ride_liveness_client_close(c);
-    settle(f, 100);
+    assert_true(wait_connections(f, 0, false));
     assert_false(ride_liveness_server_lost(f->srv, "w1", true));
     assert_int_equal(f->lost_calls, 1);
 }

@@ -66,6 +66,14 @@ bool ride_liveness_server_lost(const ride_liveness_server *s, const char *id, bo
     return s && find_lost(s, id, worker) != NULL;
 }
 
+size_t ride_liveness_server_connections(const ride_liveness_server *s, bool greeted_only)
+{
+    size_t n = 0;
+    for (const conn *c = s->conns; c; c = c->next)
+        n += !greeted_only || c->hello;
+    return n;
+}
+
 void ride_liveness_server_forget(ride_liveness_server *s, const char *id, bool worker)
 {
     lost_member *l = s ? find_lost(s, id, worker) : NULL;

@@ -32,6 +32,8 @@ ride_liveness_server *ride_liveness_server_start(uv_loop_t *loop, const char *ho
 int ride_liveness_server_port(const ride_liveness_server *s);
 /* True from a lost close until the member connects again or is forgotten. */
 bool ride_liveness_server_lost(const ride_liveness_server *s, const char *id, bool worker);
+/* Connections open now; with greeted_only, those whose member said hello. */
+size_t ride_liveness_server_connections(const ride_liveness_server *s, bool greeted_only);
 /* The member left the cluster: its next registration starts with a clean slate. */
 void ride_liveness_server_forget(ride_liveness_server *s, const char *id, bool worker);
 /* Closes the listener and every connection (none counts as lost) and releases s;

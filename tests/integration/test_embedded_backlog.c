@@ -6,8 +6,10 @@
  * the cores. Twice, sd's worker is stopped (SIGSTOP), so that gray's outputs pile
  * up in sd's input, then gray's active worker is killed, so that its spare takes
  * over with gray's input piled up behind the backpressure, and sd's worker goes
- * on. Every frame the producer delivered must reach the sink (by sequence
- * number), and no worker may log input_expired.
+ * on. The sink names its reader's group (spec.sink.group), so sd writes no
+ * further ahead of the test's reader than the broker keeps. Every frame the
+ * producer delivered must reach the sink (by sequence number), and no worker may
+ * log input_expired.
  *
  * sink_waits_for_its_group: an application whose sink names its reader's group
  * (spec.sink.group) with a reader that reads nothing at first: the sink stage
@@ -57,9 +59,10 @@ static const char MANIFEST[] =
     "      partitions: 2\n"
     "      workers: {min: 1, max: 1, spares: 0}\n"
     "      selector: {role: sd}\n"
-    "  sink: {type: kafka, stage: sd}\n";
+    "  sink: {type: kafka, stage: sd, group: eb.reader}\n";
 
-/* Reads the sink for ms, so that it never falls behind what the broker keeps. */
+/* Reads (and commits, as the sink's group) for ms: the sink stage writes at most
+ * its budget ahead of what was read, whatever the test does in between. */
 static void read_sink(ride_cluster_fx *fx, ride_audit_reader *r, int ms)
 {
     char err[256];
@@ -145,7 +148,7 @@ static void test_nothing_deleted_unread(void **state)
     free(body);
     ride_cluster_fx_wait_owned(fx, "eb", WAIT_MS);
 
-    ride_audit_reader *r = ride_cluster_fx_reader(fx, "eb.sd.out", NULL, NULL);
+    ride_audit_reader *r = ride_cluster_fx_group_reader(fx, "eb.sd.out", "eb.reader");
     const char *hog_argv[] = {"/bin/sh", "-c", "while :; do :; done", NULL};
     ride_proc *hogs[HOGS];
     for (int i = 0; i < HOGS; i++)
